@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ptregs-prove",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ptregs-prove", targets: ["ptregs-prove"]),
+        .library(name: "PtregsProve", targets: ["PtregsProve"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Z3 from Debian's libz3-dev; only Z3Kit imports it.
+        .systemLibrary(name: "CZ3", pkgConfig: "z3", providers: [.apt(["libz3-dev"])]),
+        .target(name: "Z3Kit", dependencies: ["CZ3"]),
+        // parse: source text -> statements with source locations.
+        .target(name: "SpecSyntax"),
+        // elaborate: includes, constants, macros, layouts, instruction decoding, CFG.
+        .target(name: "SpecElaboration", dependencies: ["SpecSyntax"]),
+        // execute: one interpreter over an abstract value domain, the invariants.
+        .target(name: "StackSemantics", dependencies: ["SpecElaboration"]),
+        // prove + report: Z3 queries, verdicts, replay, output formats.
+        .target(name: "PtregsProve", dependencies: ["StackSemantics", "Z3Kit"]),
+        .executableTarget(name: "ptregs-prove", dependencies: [
+            "PtregsProve",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "Z3KitTests", dependencies: ["Z3Kit"]),
+        .testTarget(name: "PtregsProveTests", dependencies: ["PtregsProve"],
+                    resources: [.copy("Fixtures")]),
+    ]
+)

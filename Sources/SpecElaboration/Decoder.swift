@@ -1,0 +1,418 @@
+import SpecSyntax
+
+/// Instruction decoding: AT&T mnemonics and operands to `Operation`s. Like objtool's
+/// arch decoder, this says only what each instruction is; what it does to the stack is
+/// StackSemantics' job.
+extension Elaborator {
+    static let noEffectMnemonics: Set<String> = ["cld", "sti", "cli", "nop", "clac", "stac", "lfence", "mfence", "sfence", "pause"]
+    static let aluMnemonics: [String: ALUOp] = ["add": .add, "sub": .sub, "and": .and, "or": .or, "xor": .xor]
+    static let unaryMnemonics: [String: UnaryOp] = ["inc": .inc, "dec": .dec, "neg": .neg, "not": .not]
+
+    /// `movq` → ("mov", .q); `movl` → ("mov", .l); `mov` → ("mov", nil).
+    func splitSuffix(_ m: String, bases: [String]) -> (String, Width?)? {
+        if bases.contains(m) { return (m, nil) }
+        if let last = m.last, last == "q" || last == "l" {
+            let base = String(m.dropLast())
+            if bases.contains(base) { return (base, last == "q" ? .q : .l) }
+        }
+        return nil
+    }
+
+    func decode(_ p: PendingInstruction) throws -> Operation {
+        let m = p.head.text.lowercased()
+        let notes = p.notes
+        func err(_ loc: SourceLocation, _ msg: String) -> Diagnostic { Diagnostic(at: loc, msg, notes: notes) }
+        func count(_ n: Int) throws {
+            if p.operands.count != n || p.operands.contains(where: { $0.text.isEmpty }) {
+                throw err(p.head.location, "'\(m)' takes \(n) operand\(n == 1 ? "" : "s"), got \(p.operands.filter { !$0.text.isEmpty }.count)")
+            }
+        }
+        func operand(_ i: Int) throws -> Operand { try parseOperand(p.operands[i], notes: notes) }
+        func width(_ suffix: Width?, _ ops: [Operand]) throws -> Width {
+            let regWidths = ops.compactMap { op -> Width? in if case .register(_, let w) = op { return w }; return nil }
+            if let s = suffix {
+                if let w = regWidths.first(where: { $0 != s }) {
+                    throw err(p.head.location, "'\(m)' is a \(s == .q ? 64 : 32)-bit operation but has a \(w == .q ? 64 : 32)-bit register operand")
+                }
+                return s
+            }
+            guard let w = regWidths.first else { throw err(p.head.location, "operand size of '\(m)' is ambiguous: add a q or l suffix") }
+            if regWidths.contains(where: { $0 != w }) { throw err(p.head.location, "mixed register widths in '\(m)'") }
+            return w
+        }
+        func requireWritable(_ o: Operand, _ loc: SourceLocation) throws {
+            if case .immediate = o { throw err(loc, "an immediate cannot be a destination") }
+        }
+
+        if Self.noEffectMnemonics.contains(m) {
+            try count(0)
+            return .noEffect(m)
+        }
+        switch m {
+        case "swapgs": try count(0); return .swapgs
+        case "sysretq", "sysret", "sysretl": try count(0); return .sysret
+        case "iretq", "iret": try count(0); return .iret
+        case "ret", "retq":
+            if p.operands.isEmpty || (p.operands.count == 1 && p.operands[0].text.isEmpty) { return .ret(0) }
+            try count(1)
+            guard case .immediate(let n) = try operand(0), n >= 0, n % 8 == 0 else {
+                throw err(p.operands[0].location, "'ret' takes an immediate byte count that is a non-negative multiple of 8")
+            }
+            return .ret(n)
+        case "jmp", "jmpq":
+            try count(1)
+            return .jump(try target(p.operands[0], at: p.index, isCall: false, notes: notes))
+        case "call", "callq":
+            try count(1)
+            return .call(try target(p.operands[0], at: p.index, isCall: true, notes: notes))
+        default: break
+        }
+        if m.hasPrefix("j"), let cond = FlagCondition.fromSuffix(String(m.dropFirst())) {
+            try count(1)
+            let t = try target(p.operands[0], at: p.index, isCall: false, notes: notes)
+            guard case .code = t else { throw err(p.operands[0].location, "a conditional jump must go to a label of the model") }
+            return .branch(cond, t)
+        }
+        if m.hasPrefix("cmov") {
+            var rest = String(m.dropFirst(4))
+            if rest.count > 1, rest.hasSuffix("q") || rest.hasSuffix("l"), FlagCondition.fromSuffix(String(rest.dropLast())) != nil { rest.removeLast() }
+            guard let cond = FlagCondition.fromSuffix(rest) else { throw err(p.head.location, "unknown mnemonic '\(m)'") }
+            try count(2)
+            guard case .register(let r, .q) = try operand(1) else { throw err(p.operands[1].location, "cmov needs a 64-bit register destination") }
+            return .conditionalMove(cond, try operand(0), r)
+        }
+        if let (_, w) = splitSuffix(m, bases: ["push"]) {
+            try count(1)
+            let o = try operand(0)
+            if w == .l { throw err(p.head.location, "pushl does not exist in 64-bit mode") }
+            if case .register(_, .l) = o { throw err(p.operands[0].location, "push needs a 64-bit register") }
+            return .push(o)
+        }
+        if let (_, w) = splitSuffix(m, bases: ["pop"]) {
+            try count(1)
+            let o = try operand(0)
+            if w == .l { throw err(p.head.location, "popl does not exist in 64-bit mode") }
+            try requireWritable(o, p.operands[0].location)
+            if case .register(_, .l) = o { throw err(p.operands[0].location, "pop needs a 64-bit register") }
+            return .pop(o)
+        }
+        if let (_, w) = splitSuffix(m, bases: ["mov"]) {
+            try count(2)
+            // `movq $sym, %reg` with an external symbol loads its address.
+            if case .some(.name(let n, _)) = immediateExpr(p.operands[0]), program.externs[n] != nil || labelDefinitions[n] != nil {
+                guard case .register(let r, .q) = try operand(1) else { throw err(p.operands[1].location, "a symbol address needs a 64-bit register") }
+                return .loadAddress(n, r)
+            }
+            let a = try operand(0), b = try operand(1)
+            try requireWritable(b, p.operands[1].location)
+            if case .memory = a, case .memory = b { throw err(p.head.location, "mov cannot have two memory operands") }
+            return .move(a, b, try width(w, [a, b]))
+        }
+        if let (_, w) = splitSuffix(m, bases: ["lea"]) {
+            try count(2)
+            if w == .l { throw err(p.head.location, "only leaq is modelled") }
+            guard case .register(let r, .q) = try operand(1) else { throw err(p.operands[1].location, "lea needs a 64-bit register destination") }
+            if let sym = ripSymbol(p.operands[0]) { return .loadAddress(sym, r) }
+            guard case .memory(let mem) = try operand(0) else { throw err(p.operands[0].location, "lea needs a memory operand") }
+            return .lea(mem, r)
+        }
+        for (base, op) in Self.aluMnemonics {
+            if let (_, w) = splitSuffix(m, bases: [base]) {
+                try count(2)
+                let a = try operand(0), b = try operand(1)
+                try requireWritable(b, p.operands[1].location)
+                if case .memory = a, case .memory = b { throw err(p.head.location, "\(base) cannot have two memory operands") }
+                return .alu(op, a, b, try width(w, [a, b]))
+            }
+        }
+        for (base, op) in Self.unaryMnemonics {
+            if let (_, w) = splitSuffix(m, bases: [base]) {
+                try count(1)
+                let a = try operand(0)
+                try requireWritable(a, p.operands[0].location)
+                return .unary(op, a, try width(w, [a]))
+            }
+        }
+        if let (base, w) = splitSuffix(m, bases: ["test", "cmp"]) {
+            try count(2)
+            let a = try operand(0), b = try operand(1)
+            if case .immediate = b { throw err(p.operands[1].location, "the second operand of \(base) cannot be an immediate") }
+            let wd = try width(w, [a, b])
+            return base == "test" ? .test(a, b, wd) : .compare(a, b, wd)
+        }
+        if let (_, w) = splitSuffix(m, bases: ["xchg"]) {
+            try count(2)
+            let a = try operand(0), b = try operand(1)
+            try requireWritable(a, p.operands[0].location)
+            try requireWritable(b, p.operands[1].location)
+            return .exchange(a, b, try width(w, [a, b]))
+        }
+        if let macroLike = m.first, macroLike.isUppercase {
+            throw err(p.head.location, "unknown macro '\(p.head.text)' (define it with .macro before use)")
+        }
+        throw err(p.head.location, "unknown mnemonic '\(p.head.text)': the model supports push, pop, mov, lea, add, sub, and, or, xor, inc, dec, neg, not, test, cmp, xchg, cmovCC, jmp, jCC, call, ret, swapgs, sysretq, iretq and the no-effect instructions \(Self.noEffectMnemonics.sorted().joined(separator: ", "))")
+    }
+
+    func immediateExpr(_ l: Located) -> Expr? {
+        guard l.text.hasPrefix("$") else { return nil }
+        let inner = Located(String(l.text.dropFirst()), SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + 1))
+        return try? Expr.parse(inner)
+    }
+
+    func ripSymbol(_ l: Located) -> String? {
+        let t = l.text.replacingOccurrences(of: " ", with: "")
+        guard t.hasSuffix("(%rip)") else { return nil }
+        let sym = String(t.dropLast(6))
+        return sym.isEmpty ? nil : sym
+    }
+
+    func target(_ l: Located, at index: Int, isCall: Bool, notes: [Diagnostic.Note]) throws -> Target {
+        var text = l.text
+        if text.hasPrefix("*") {
+            text.removeFirst()
+            let inner = Located(text, SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + 1))
+            if text.hasPrefix("%") {
+                guard isCall else { throw Diagnostic(at: l.location, "indirect jmp through a register is not supported by the model", notes: notes) }
+                guard let (r, w) = Register.parse(String(text.dropFirst()).lowercased()), w == .q else {
+                    throw Diagnostic(at: inner.location, "unknown register '\(text)'", notes: notes)
+                }
+                return .indirect(r)
+            }
+            // `*sys_call_table(,%rax,8)`: a call through a table names the contract of the table.
+            let sym = String(text.prefix { $0 != "(" })
+            guard isCall, program.externs[sym] != nil else {
+                throw Diagnostic(at: inner.location, "indirect \(isCall ? "call" : "jmp") through '\(sym)': declare its contract with '.extern \(sym) …'", notes: notes)
+            }
+            return .external(sym)
+        }
+        let name = text.trimmingCharacters(in: .whitespaces)
+        if let n = name.first, n.isNumber, let dir = name.last, dir == "f" || dir == "b" {
+            let key = String(name.dropLast())
+            let defs = numericLabels[key] ?? []
+            let found = dir == "f" ? defs.first(where: { $0 > index }) : defs.last(where: { $0 <= index })
+            guard let f = found else { throw Diagnostic(at: l.location, "no local label '\(key)' \(dir == "f" ? "after" : "before") this instruction", notes: notes) }
+            return .code(f, label: name)
+        }
+        if let i = program.labels[name] { return .code(i, label: name) }
+        if program.externs[name] != nil {
+            guard isCall else { throw Diagnostic(at: l.location, "jmp to external '\(name)': the model only follows jumps to its own labels", notes: notes) }
+            return .external(name)
+        }
+        throw Diagnostic(at: l.location, "unknown label '\(name)'" + (isCall ? " (declare external functions with '.extern \(name)')" : ""), notes: notes)
+    }
+
+    func parseOperand(_ l: Located, notes: [Diagnostic.Note]) throws -> Operand {
+        let text = l.text
+        func loc(_ k: Int) -> SourceLocation { SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + k) }
+        if text.hasPrefix("%") {
+            let name = String(text.dropFirst()).lowercased()
+            guard let (r, w) = Register.parse(name) else {
+                throw Diagnostic(at: l.location, "unknown register '%\(name)' (the model has the 64-bit and 32-bit general-purpose registers)", notes: notes)
+            }
+            return .register(r, w)
+        }
+        if text.hasPrefix("$") {
+            guard let e = immediateExpr(l) else {
+                _ = try Expr.parse(Located(String(text.dropFirst()), loc(1)))
+                throw Diagnostic(at: loc(1), "malformed immediate", notes: notes)
+            }
+            return .immediate(try evaluate(e, notes: notes))
+        }
+        if text.hasPrefix("PER_CPU_VAR(") {
+            guard let close = text.firstIndex(of: ")") else { throw Diagnostic(at: l.location, "expected ')' in PER_CPU_VAR(…)", notes: notes) }
+            let name = String(text[text.index(text.startIndex, offsetBy: 12)..<close]).trimmingCharacters(in: .whitespaces)
+            guard program.perCPU[name] != nil else {
+                throw Diagnostic(at: loc(12), "unknown per-CPU variable '\(name)' (declare it with '.percpu \(name)')", notes: notes)
+            }
+            let after = String(text[text.index(after: close)...]).trimmingCharacters(in: .whitespaces)
+            if !after.isEmpty { throw Diagnostic(at: loc(text.distance(from: text.startIndex, to: close) + 1), "offsets into per-CPU variables are not modelled", notes: notes) }
+            return .memory(MemoryOperand(perCPU: name, text: text))
+        }
+        // disp(%base,%index,scale)
+        var mem = MemoryOperand(text: text)
+        var dispText = text
+        if text.hasSuffix(")"), let open = matchingOpen(text) {
+            dispText = String(text[..<open])
+            let inner = String(text[text.index(after: open)..<text.index(before: text.endIndex)])
+            let innerStart = text.distance(from: text.startIndex, to: open) + 1
+            let parts = inner.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.count > 3 { throw Diagnostic(at: loc(innerStart), "malformed memory operand", notes: notes) }
+            if let b = parts.first, !b.isEmpty {
+                guard b.hasPrefix("%"), let (r, w) = Register.parse(String(b.dropFirst()).lowercased()) else {
+                    throw Diagnostic(at: loc(innerStart), "unknown base register '\(b)'", notes: notes)
+                }
+                if w != .q { throw Diagnostic(at: loc(innerStart), "addresses use 64-bit registers", notes: notes) }
+                mem.base = r
+            }
+            if parts.count > 1 {
+                let ix = parts[1]
+                guard ix.hasPrefix("%"), let (r, _) = Register.parse(String(ix.dropFirst()).lowercased()) else {
+                    throw Diagnostic(at: loc(innerStart), "unknown index register '\(ix)'", notes: notes)
+                }
+                mem.index = r
+                if parts.count > 2 {
+                    guard let s = Int64(parts[2]), [1, 2, 4, 8].contains(s) else { throw Diagnostic(at: loc(innerStart), "scale must be 1, 2, 4 or 8", notes: notes) }
+                    mem.scale = s
+                }
+            }
+        } else if text.contains("(%rip)") {
+            mem.symbol = text
+            return .memory(mem)
+        }
+        let dt = dispText.trimmingCharacters(in: .whitespaces)
+        if !dt.isEmpty {
+            let e = try Expr.parse(Located(dt, l.location))
+            mem.displacement = try evaluate(e, notes: notes)
+        }
+        if mem.base == nil && mem.index == nil {
+            throw Diagnostic(at: l.location, "absolute memory operand '\(text)' is not modelled (use a register base, PER_CPU_VAR(…) or an immediate '$')", notes: notes)
+        }
+        return .memory(mem)
+    }
+
+    func matchingOpen(_ s: String) -> String.Index? {
+        var depth = 0
+        var i = s.endIndex
+        while i > s.startIndex {
+            i = s.index(before: i)
+            if s[i] == ")" { depth += 1 }
+            if s[i] == "(" { depth -= 1; if depth == 0 { return i } }
+        }
+        return nil
+    }
+
+    // MARK: - Declarations
+
+    func declareExtern(_ rest: Located, at loc: SourceLocation, notes: [Diagnostic.Note]) throws {
+        let attrs = try parseAttributes(rest, notes: notes)
+        guard let name = attrs.positional.first else { throw Diagnostic(at: loc, ".extern needs a function name", notes: notes) }
+        if let prev = program.externs[name.text] {
+            throw Diagnostic(at: name.location, "duplicate .extern '\(name.text)' (first declared at \(prev.location.map { "\($0)" } ?? "?"))", notes: notes)
+        }
+        if labelDefinitions[name.text] != nil { throw Diagnostic(at: name.location, "'\(name.text)' is a label of the model and cannot be .extern", notes: notes) }
+        var c = ExternContract(name: name.text, location: name.location)
+        for flag in attrs.positional.dropFirst() {
+            switch flag.text {
+            case "stop": c.isPtraceStop = true
+            default: throw Diagnostic(at: flag.location, "unknown .extern flag '\(flag.text)' (expected 'stop' or key=value)", notes: notes)
+            }
+        }
+        let fieldNames = Set(Layout.ptRegs.fields.map(\.userName))
+        for (key, value) in attrs.keyed.sorted(by: { $0.key < $1.key }) {
+            switch key {
+            case "clobbers":
+                c.clobbers = try registerSet(value, notes: notes)
+            case "ptregs":
+                if value.text.hasPrefix("%") || Register.parse(value.text) != nil {
+                    let n = value.text.hasPrefix("%") ? String(value.text.dropFirst()) : value.text
+                    guard case let (r, .q)? = Register.parse(n) else { throw Diagnostic(at: value.location, "unknown register '\(value.text)'", notes: notes) }
+                    c.ptRegs = .register(r)
+                } else {
+                    c.ptRegs = .stackOffset(try evaluate(Expr.parse(value), notes: notes))
+                }
+            case "observes":
+                if value.text == "all" { c.observes = Layout.ptRegs.fields.map(\.userName) }
+                else if value.text == "none" { c.observes = [] }
+                else {
+                    c.observes = value.text.split(separator: ",").map(String.init)
+                    for f in c.observes where !fieldNames.contains(f) {
+                        throw Diagnostic(at: value.location, "unknown pt_regs field '\(f)' (fields: \(Layout.ptRegs.fields.map(\.userName).joined(separator: ",")))", notes: notes)
+                    }
+                }
+            case "reason":
+                c.reason = value.text
+            default:
+                guard fieldNames.contains(key) else {
+                    throw Diagnostic(at: value.location, "unknown .extern attribute '\(key)' (expected clobbers=, ptregs=, observes=, reason=, stop, or FIELD=value for a pt_regs field)", notes: notes)
+                }
+                c.expectedFields[key] = try evaluate(Expr.parse(value), notes: notes)
+            }
+        }
+        if c.isPtraceStop && attrs.keyed["observes"] == nil { c.observes = Layout.ptRegs.fields.map(\.userName) }
+        if (c.isPtraceStop || !c.observes.isEmpty) && c.ptRegs == nil { c.ptRegs = .register(.rdi) }
+        if c.clobbers.contains(.rsp) { throw Diagnostic(at: name.location, "an external function cannot clobber rsp", notes: notes) }
+        program.externs[name.text] = c
+    }
+
+    func registerSet(_ value: Located, notes: [Diagnostic.Note]) throws -> Set<Register> {
+        switch value.text {
+        case "caller": return Register.callerClobbered
+        case "callee": return Register.calleeSaved
+        case "none": return []
+        case "all": return Set(Register.allCases).subtracting([.rsp])
+        default:
+            var s: Set<Register> = []
+            for part in value.text.split(separator: ",") {
+                let n = part.hasPrefix("%") ? String(part.dropFirst()) : String(part)
+                guard case let (r, .q)? = Register.parse(n.lowercased()) else {
+                    throw Diagnostic(at: value.location, "unknown register '\(part)' in register list", notes: notes)
+                }
+                s.insert(r)
+            }
+            return s
+        }
+    }
+
+    func buildPath(_ p: PendingPath) throws -> PathSpec {
+        guard let entryIndex = program.labels[p.name.text] else {
+            throw Diagnostic.error(p.name.location, "path '\(p.name.text)' names no label of the code")
+        }
+        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack"]
+        for (k, v) in p.attributes where !known.contains(k) {
+            throw Diagnostic.error(v.location, "unknown .path attribute '\(k)' (expected \(known.sorted().joined(separator: ", ")))")
+        }
+        guard let e = p.attributes["entry"] else {
+            throw Diagnostic.error(p.name.location, "path '\(p.name.text)' needs entry=function|syscall|interrupt|exception|exception-errcode")
+        }
+        guard let entry = EntryKind(rawValue: e.text) else {
+            throw Diagnostic.error(e.location, "unknown entry kind '\(e.text)' (expected function, syscall, interrupt, exception or exception-errcode)")
+        }
+        var mode = EntryMode.either
+        if let f = p.attributes["from"] {
+            guard let m = EntryMode(rawValue: f.text) else { throw Diagnostic.error(f.location, "expected from=user|kernel|either") }
+            guard entry != .function && entry != .syscall else { throw Diagnostic.error(f.location, "from= applies to interrupt and exception entries only") }
+            mode = m
+        }
+        if entry == .syscall { mode = .user }
+        if entry == .function { mode = .kernel }
+        var preserves = Register.calleeSaved
+        if let pr = p.attributes["preserves"] {
+            guard entry == .function else { throw Diagnostic.error(pr.location, "preserves= applies to function paths (user-mode exits preserve every register the ABI gives back)") }
+            preserves = try registerSet(pr, notes: [])
+        }
+        var ptregs: Int64?
+        switch entry {
+        case .syscall: ptregs = -128         // 3.16: kernel_stack = top - 5*8, pt_regs = top - 168
+        case .interrupt, .exception: ptregs = -128   // rip at the entry rsp
+        case .exceptionWithErrorCode: ptregs = -120  // error code (orig_ax) at the entry rsp
+        case .function: ptregs = nil
+        }
+        if let o = p.attributes["ptregs"] {
+            ptregs = o.text == "none" ? nil : try evaluate(Expr.parse(o))
+        }
+        var valid = Set(Layout.ptRegs.fields.map(\.userName))
+        if let v = p.attributes["valid"] {
+            guard entry == .function, ptregs != nil else { throw Diagnostic.error(v.location, "valid= applies to function paths given ptregs=") }
+            if v.text == "none" { valid = [] }
+            else if v.text != "all" {
+                let names = v.text.split(separator: ",").map(String.init)
+                for n in names where !valid.contains(n) { throw Diagnostic.error(v.location, "unknown pt_regs field '\(n)'") }
+                valid = Set(names)
+            }
+        }
+        let kstack = p.attributes["kstack"]?.text ?? "kernel_stack"
+        if entry == .syscall {
+            guard program.perCPU[kstack] == .stack else {
+                throw Diagnostic.error(p.name.location, "a syscall path loads its kernel stack from a per-CPU variable: declare '.percpu \(kstack) stack' (or name another with kstack=)")
+            }
+        }
+        var expected: Set<Invariant> = []
+        for (inv, loc) in p.expectations {
+            if expected.contains(inv) { throw Diagnostic.error(loc, "duplicate .expect \(inv.rawValue)") }
+            expected.insert(inv)
+        }
+        return PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
+                        entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
+                        kernelStack: kstack, expectedViolations: expected)
+    }
+}

@@ -1,0 +1,509 @@
+import Foundation
+import SpecSyntax
+
+/// Elaboration: includes, `#define` constants, gas macros with `.if`, layouts and the
+/// spec directives, then instruction decoding against the finished symbol tables.
+public final class Elaborator {
+    /// Bounds that keep hostile input from hanging CI.
+    public static let maximumExpandedStatements = 200_000
+    public static let maximumMacroDepth = 64
+    public static let maximumIncludeDepth = 32
+    public static let maximumConditionalDepth = 64
+
+    let loader: SpecLoader
+
+    struct Macro {
+        var name: String
+        var parameters: [(name: String, defaultValue: String?)]
+        var body: [RawStatement]
+        var location: SourceLocation
+    }
+
+    struct ConstantDef {
+        var expr: Expr
+        var location: SourceLocation
+    }
+
+    struct PendingInstruction {
+        var head: Located
+        var operands: [Located]
+        var rest: Located
+        var notes: [Diagnostic.Note]
+        var labels: [String]
+        var index: Int
+    }
+
+    struct PendingPath {
+        var name: Located
+        var attributes: [String: Located]
+        var expectations: [(Invariant, SourceLocation)] = []
+    }
+
+    var macros: [String: Macro] = [:]
+    var constants: [String: ConstantDef] = [:]
+    var pending: [PendingInstruction] = []
+    var pendingLabels: [Located] = []
+    var labelDefinitions: [String: SourceLocation] = [:]
+    var numericLabels: [String: [Int]] = [:]
+    var paths: [PendingPath] = []
+    var program = Program()
+    var expandedCount = 0
+    var includeStack: [URL] = []
+    var layoutInProgress: (Layout, SourceLocation)?
+
+    public init(loader: SpecLoader) {
+        self.loader = loader
+        for f in Layout.ptRegs.fields {
+            constants[f.name] = ConstantDef(expr: .number(f.offset, SourceLocation(file: "<pt_regs>", line: 0, column: 0)), location: SourceLocation(file: "<pt_regs>", line: 0, column: 0))
+        }
+    }
+
+    /// Elaborates one spec unit (a `.pts` file and what it includes).
+    public func elaborate(file url: URL, displayName: String) throws -> Program {
+        program.file = displayName
+        let text = try loader.read(url, displayName: displayName)
+        let statements = try StatementSplitter.split(text: text, file: displayName)
+        includeStack = [url.standardizedFileURL.resolvingSymlinksInPath()]
+        try process(statements, arguments: nil, notes: [], macroStack: [], isUnit: true, fileURL: url, fileDisplay: displayName)
+        if let (layout, loc) = layoutInProgress {
+            throw Diagnostic.error(loc, ".layout \(layout.name) is not closed by .endlayout")
+        }
+        // Labels at the very end label nothing.
+        if let dangling = pendingLabels.first {
+            throw Diagnostic.error(dangling.location, "label '\(dangling.text)' is at the end of the code: nothing follows it")
+        }
+        for p in pending {
+            let op = try decode(p)
+            program.instructions.append(Instruction(operation: op, location: p.head.location, text: instructionText(p), expansion: p.notes, labels: p.labels))
+        }
+        for p in paths { program.paths.append(try buildPath(p)) }
+        return program
+    }
+
+    func instructionText(_ p: PendingInstruction) -> String {
+        p.rest.text.isEmpty ? p.head.text : "\(p.head.text) \(p.rest.text)"
+    }
+
+    // MARK: - Statement processing
+
+    func process(_ statements: [RawStatement], arguments: [String: String]?, notes: [Diagnostic.Note],
+                 macroStack: [String], isUnit: Bool, fileURL: URL, fileDisplay: String) throws {
+        // Conditional assembly: each entry is (taking this branch?, seen .else?, where).
+        var conditions: [(active: Bool, sawElse: Bool, location: SourceLocation)] = []
+        var i = 0
+        func active() -> Bool { conditions.allSatisfy(\.active) }
+
+        while i < statements.count {
+            let raw = statements[i]
+            i += 1
+            expandedCount += 1
+            if expandedCount > Self.maximumExpandedStatements {
+                throw Diagnostic(at: raw.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
+            }
+            let stmt = try substitute(raw, arguments)
+            switch stmt {
+            case .label(let l):
+                guard active() else { continue }
+                try defineLabel(l, notes: notes)
+            case .operation(let head, let operands, let rest):
+                let name = head.text
+                switch name {
+                case ".if":
+                    if conditions.count >= Self.maximumConditionalDepth {
+                        throw Diagnostic(at: head.location, ".if nested more than \(Self.maximumConditionalDepth) deep", notes: notes)
+                    }
+                    let value = active() ? try evaluate(Expr.parse(rest), notes: notes) != 0 : false
+                    conditions.append((value, false, head.location))
+                case ".else":
+                    guard let last = conditions.popLast() else { throw Diagnostic(at: head.location, ".else without .if", notes: notes) }
+                    if last.sawElse { throw Diagnostic(at: head.location, "second .else for the .if at \(last.location)", notes: notes) }
+                    let outerActive = conditions.allSatisfy(\.active)
+                    conditions.append((outerActive && !last.active && true, true, last.location))
+                    if !outerActive { conditions[conditions.count - 1].active = false }
+                case ".endif":
+                    guard conditions.popLast() != nil else { throw Diagnostic(at: head.location, ".endif without .if", notes: notes) }
+                case ".macro":
+                    // Collect the body up to the matching .endm (nested definitions count).
+                    var depth = 1
+                    var body: [RawStatement] = []
+                    while i < statements.count {
+                        let s = statements[i]
+                        i += 1
+                        if case .operation(let h, _, _) = s {
+                            if h.text == ".macro" { depth += 1 }
+                            if h.text == ".endm" { depth -= 1; if depth == 0 { break } }
+                        }
+                        body.append(s)
+                    }
+                    if depth != 0 { throw Diagnostic(at: head.location, "unterminated .macro: no .endm before the end of the file", notes: notes) }
+                    if active() { try defineMacro(rest, body: body, at: head.location, notes: notes) }
+                case ".endm":
+                    throw Diagnostic(at: head.location, ".endm without .macro", notes: notes)
+                default:
+                    guard active() else { continue }
+                    try processOperation(head: head, operands: operands, rest: rest, notes: notes, macroStack: macroStack,
+                                         isUnit: isUnit, fileURL: fileURL, fileDisplay: fileDisplay)
+                }
+            }
+        }
+        if let open = conditions.last {
+            throw Diagnostic(at: open.location, ".if without .endif", notes: notes)
+        }
+    }
+
+    func substitute(_ stmt: RawStatement, _ args: [String: String]?) throws -> RawStatement {
+        guard let args else { return stmt }
+        func sub(_ l: Located) throws -> Located {
+            guard l.text.contains("\\") else { return l }
+            var out = ""
+            let s = Array(l.text.unicodeScalars)
+            var k = 0
+            while k < s.count {
+                if s[k] == "\\" {
+                    if k + 2 < s.count + 1, k + 2 <= s.count - 1 || k + 2 == s.count, k + 2 <= s.count, k + 1 < s.count, s[k + 1] == "(", k + 2 < s.count, s[k + 2] == ")" {
+                        k += 3; continue
+                    }
+                    var j = k + 1
+                    var name = ""
+                    while j < s.count, StatementSplitter.isIdentChar(s[j]) { name.unicodeScalars.append(s[j]); j += 1 }
+                    guard let v = args[name] else {
+                        let loc = SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + k)
+                        throw Diagnostic.error(loc, name.isEmpty ? "stray '\\' in macro body" : "macro has no parameter '\(name)'")
+                    }
+                    out += v
+                    k = j
+                } else {
+                    out.unicodeScalars.append(s[k]); k += 1
+                }
+            }
+            return Located(out, l.location)
+        }
+        switch stmt {
+        case .label(let l): return .label(try sub(l))
+        case .operation(let h, _, let r):
+            let rest = try sub(r)
+            let ops = StatementSplitter.splitOperands(rest.text.unicodeScalars.enumerated().map { ($1, SourceLocation(file: rest.location.file, line: rest.location.line, column: rest.location.column + $0)) })
+            return .operation(head: try sub(h), operands: ops, rest: rest)
+        }
+    }
+
+    func defineLabel(_ l: Located, notes: [Diagnostic.Note]) throws {
+        if l.text.first?.isNumber == true {
+            guard l.text.allSatisfy(\.isNumber) else { throw Diagnostic(at: l.location, "malformed label '\(l.text)'", notes: notes) }
+        } else if let prev = labelDefinitions[l.text] {
+            throw Diagnostic(at: l.location, "duplicate label '\(l.text)' (first defined at \(prev))", notes: notes)
+        } else if program.externs[l.text] != nil {
+            throw Diagnostic(at: l.location, "label '\(l.text)' is also declared .extern", notes: notes)
+        }
+        if l.text.first?.isNumber != true { labelDefinitions[l.text] = l.location }
+        pendingLabels.append(l)
+    }
+
+    func defineMacro(_ rest: Located, body: [RawStatement], at loc: SourceLocation, notes: [Diagnostic.Note]) throws {
+        let words = splitWords(rest.text)
+        guard let name = words.first, !name.isEmpty, name.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar) else {
+            throw Diagnostic(at: loc, ".macro needs a name", notes: notes)
+        }
+        if let prev = macros[name] {
+            throw Diagnostic(at: loc, "duplicate macro '\(name)' (first defined at \(prev.location))", notes: notes)
+        }
+        var params: [(String, String?)] = []
+        for w in words.dropFirst() {
+            if let eq = w.firstIndex(of: "=") {
+                params.append((String(w[..<eq]), String(w[w.index(after: eq)...])))
+            } else {
+                params.append((w, nil))
+            }
+        }
+        macros[name] = Macro(name: name, parameters: params, body: body, location: loc)
+    }
+
+    /// `a, b=1 c` → words split at commas and blanks.
+    func splitWords(_ s: String) -> [String] {
+        s.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
+    }
+
+    func processOperation(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note], macroStack: [String],
+                          isUnit: Bool, fileURL: URL, fileDisplay: String) throws {
+        let name = head.text
+        if let macro = macros[name] {
+            if macroStack.contains(name) {
+                let chain = (macroStack + [name]).joined(separator: " -> ")
+                throw Diagnostic(at: head.location, "recursive macro: \(chain)", notes: notes)
+            }
+            if macroStack.count >= Self.maximumMacroDepth {
+                throw Diagnostic(at: head.location, "macros nested more than \(Self.maximumMacroDepth) deep", notes: notes)
+            }
+            let args = try bindArguments(macro, operands: operands, rest: rest, at: head.location, notes: notes)
+            let note = Diagnostic.Note(location: head.location, message: "in expansion of macro '\(name)'")
+            try process(macro.body, arguments: args, notes: [note] + notes, macroStack: macroStack + [name],
+                        isUnit: isUnit, fileURL: fileURL, fileDisplay: fileDisplay)
+            return
+        }
+        switch name {
+        case "#define", ".equ", ".set":
+            let parts: (String, String)
+            if name == "#define" {
+                let t = rest.text
+                guard let sp = t.firstIndex(where: { $0 == " " || $0 == "\t" }) else {
+                    throw Diagnostic(at: head.location, "#define needs a name and a value", notes: notes)
+                }
+                parts = (String(t[..<sp]), String(t[sp...]).trimmingCharacters(in: .whitespaces))
+            } else {
+                guard operands.count == 2 else { throw Diagnostic(at: head.location, "\(name) needs a name and a value", notes: notes) }
+                parts = (operands[0].text, operands[1].text)
+            }
+            let (cname, valueText) = parts
+            guard !cname.isEmpty, cname.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar), !cname.contains("(") else {
+                throw Diagnostic(at: rest.location, "malformed constant name '\(cname)' (function-like #define is not supported)", notes: notes)
+            }
+            if let prev = constants[cname] {
+                throw Diagnostic(at: rest.location, "duplicate definition of '\(cname)' (first defined at \(prev.location))", notes: notes)
+            }
+            let valueLoc = SourceLocation(file: rest.location.file, line: rest.location.line,
+                                          column: rest.location.column + (rest.text.range(of: valueText).map { rest.text.distance(from: rest.text.startIndex, to: $0.lowerBound) } ?? 0))
+            let expr = try Expr.parse(Located(valueText, valueLoc))
+            constants[cname] = ConstantDef(expr: expr, location: rest.location)
+        case ".include", "#include":
+            guard case .string(let file)? = try Lexer.tokenize(rest).first?.kind else {
+                throw Diagnostic(at: rest.location, "\(name) needs a quoted file name", notes: notes)
+            }
+            if includeStack.count >= Self.maximumIncludeDepth {
+                throw Diagnostic(at: head.location, "includes nested more than \(Self.maximumIncludeDepth) deep", notes: notes)
+            }
+            let url = try loader.resolve(file, from: fileURL, at: rest.location)
+            if includeStack.contains(url) {
+                throw Diagnostic(at: head.location, "include loop: '\(file)' is already being included", notes: notes)
+            }
+            let display = relativeDisplay(url)
+            let text = try loader.read(url, displayName: display, from: head.location)
+            let stmts = try StatementSplitter.split(text: text, file: display)
+            includeStack.append(url)
+            let note = Diagnostic.Note(location: head.location, message: "included from here")
+            try process(stmts, arguments: nil, notes: [note] + notes, macroStack: macroStack, isUnit: false, fileURL: url, fileDisplay: display)
+            includeStack.removeLast()
+        case ".path":
+            let attrs = try parseAttributes(rest, notes: notes)
+            guard let pname = attrs.positional.first else { throw Diagnostic(at: head.location, ".path needs the name of the label where the path starts", notes: notes) }
+            if attrs.positional.count > 1 { throw Diagnostic(at: attrs.positional[1].location, "unexpected '\(attrs.positional[1].text)' (attributes are key=value)", notes: notes) }
+            // Paths declared in included files are checked when that file is itself a unit.
+            guard isUnit else { return }
+            if let prev = paths.first(where: { $0.name.text == pname.text }) {
+                throw Diagnostic(at: pname.location, "duplicate .path '\(pname.text)' (first declared at \(prev.name.location))", notes: notes)
+            }
+            paths.append(PendingPath(name: pname, attributes: attrs.keyed))
+        case ".expect":
+            let words = try parseAttributes(rest, notes: notes).positional
+            guard isUnit else { return }
+            guard let last = paths.indices.last else { throw Diagnostic(at: head.location, ".expect must follow a .path", notes: notes) }
+            guard words.count == 2, words[1].text == "violated" else {
+                throw Diagnostic(at: rest.location, "expected '.expect <invariant> violated' (invariants: restore, frame, ptrace, return-stack)", notes: notes)
+            }
+            guard let inv = Invariant.named(words[0].text) else {
+                throw Diagnostic(at: words[0].location, "unknown invariant '\(words[0].text)' (expected restore, frame, ptrace or return-stack)", notes: notes)
+            }
+            paths[last].expectations.append((inv, head.location))
+        case ".extern":
+            try declareExtern(rest, at: head.location, notes: notes)
+        case ".percpu":
+            let words = try parseAttributes(rest, notes: notes).positional
+            guard let v = words.first else { throw Diagnostic(at: head.location, ".percpu needs a variable name", notes: notes) }
+            if program.perCPU[v.text] != nil { throw Diagnostic(at: v.location, "duplicate .percpu '\(v.text)'", notes: notes) }
+            var kind = PerCPUKind.value
+            if words.count > 1 {
+                guard words.count == 2, words[1].text == "stack" else {
+                    throw Diagnostic(at: words[1].location, "expected 'stack' or nothing after the per-CPU variable name", notes: notes)
+                }
+                kind = .stack
+            }
+            program.perCPU[v.text] = kind
+        case ".layout":
+            let attrs = try parseAttributes(rest, notes: notes)
+            guard let lname = attrs.positional.first else { throw Diagnostic(at: head.location, ".layout needs a name", notes: notes) }
+            if layoutInProgress != nil { throw Diagnostic(at: head.location, "nested .layout", notes: notes) }
+            if program.layouts[lname.text] != nil { throw Diagnostic(at: lname.location, "duplicate layout '\(lname.text)'", notes: notes) }
+            var size: Int64 = 0
+            if let s = attrs.keyed["size"] { size = try evaluate(Expr.parse(s), notes: notes) }
+            layoutInProgress = (Layout(name: lname.text, size: size, fields: []), head.location)
+        case ".field":
+            guard var (layout, lloc) = layoutInProgress else { throw Diagnostic(at: head.location, ".field outside .layout", notes: notes) }
+            guard operands.count == 2 else { throw Diagnostic(at: head.location, "expected '.field NAME, OFFSET'", notes: notes) }
+            let fname = operands[0].text
+            let off = try evaluate(Expr.parse(operands[1]), notes: notes)
+            if off < 0 || off % 8 != 0 || (layout.size > 0 && off + 8 > layout.size) {
+                throw Diagnostic(at: operands[1].location, "field offset \(off) is outside layout \(layout.name) (size \(layout.size)) or not 8-byte aligned", notes: notes)
+            }
+            if let prev = constants[fname] { throw Diagnostic(at: operands[0].location, "duplicate definition of '\(fname)' (first defined at \(prev.location))", notes: notes) }
+            constants[fname] = ConstantDef(expr: .number(off, operands[1].location), location: operands[0].location)
+            layout.fields.append(.init(name: fname, offset: off, register: nil, userName: fname))
+            layoutInProgress = (layout, lloc)
+        case ".endlayout":
+            guard let (layout, _) = layoutInProgress else { throw Diagnostic(at: head.location, ".endlayout without .layout", notes: notes) }
+            program.layouts[layout.name] = layout
+            layoutInProgress = nil
+        default:
+            if name.hasPrefix("CFI_") || name.hasPrefix(".cfi") {
+                throw Diagnostic(at: head.location, "CFI annotations are not modelled yet; leave '\(name)' out of the spec (the CFI invariant is a separate issue)", notes: notes)
+            }
+            if name.hasPrefix(".") || name.hasPrefix("#") {
+                throw Diagnostic(at: head.location, "unknown directive '\(name)'", notes: notes)
+            }
+            let labels = pendingLabels.map(\.text)
+            for l in pendingLabels where l.text.first?.isNumber == true {
+                numericLabels[l.text, default: []].append(pending.count)
+            }
+            for l in pendingLabels where l.text.first?.isNumber != true {
+                program.labels[l.text] = pending.count
+            }
+            pendingLabels = []
+            pending.append(PendingInstruction(head: head, operands: operands, rest: rest, notes: notes, labels: labels, index: pending.count))
+        }
+    }
+
+    func relativeDisplay(_ url: URL) -> String {
+        let rootPath = loader.root.path.hasSuffix("/") ? loader.root.path : loader.root.path + "/"
+        let cwd = FileManager.default.currentDirectoryPath + "/"
+        if url.path.hasPrefix(cwd) { return String(url.path.dropFirst(cwd.count)) }
+        if url.path.hasPrefix(rootPath) { return String(url.path.dropFirst(rootPath.count)) }
+        return url.path
+    }
+
+    func bindArguments(_ macro: Macro, operands: [Located], rest: Located, at loc: SourceLocation, notes: [Diagnostic.Note]) throws -> [String: String] {
+        // gas separates macro arguments by commas or, without commas, by blanks.
+        var actual: [Located] = operands.filter { !$0.text.isEmpty }
+        if operands.count == 1, macro.parameters.count > 1, let only = operands.first {
+            actual = []
+            var col = 0
+            for piece in only.text.split(separator: " ", omittingEmptySubsequences: false) {
+                if !piece.isEmpty {
+                    actual.append(Located(String(piece), SourceLocation(file: only.location.file, line: only.location.line, column: only.location.column + col)))
+                }
+                col += piece.count + 1
+            }
+        }
+        if operands.count > 1, operands.contains(where: { $0.text.isEmpty }) {
+            throw Diagnostic(at: rest.location, "empty macro argument", notes: notes)
+        }
+        var bound: [String: String] = [:]
+        var positional = 0
+        for a in actual {
+            if let eq = a.text.firstIndex(of: "="), macro.parameters.contains(where: { $0.name == String(a.text[..<eq]).trimmingCharacters(in: .whitespaces) }) {
+                let key = String(a.text[..<eq]).trimmingCharacters(in: .whitespaces)
+                bound[key] = String(a.text[a.text.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+                continue
+            }
+            guard positional < macro.parameters.count else {
+                throw Diagnostic(at: a.location, "macro '\(macro.name)' takes \(macro.parameters.count) argument(s), got \(actual.count) (defined at \(macro.location))", notes: notes)
+            }
+            bound[macro.parameters[positional].name] = a.text
+            positional += 1
+        }
+        for p in macro.parameters where bound[p.name] == nil {
+            guard let d = p.defaultValue else {
+                throw Diagnostic(at: loc, "macro '\(macro.name)' needs argument '\(p.name)' (defined at \(macro.location))", notes: notes)
+            }
+            bound[p.name] = d
+        }
+        return bound
+    }
+
+    struct Attributes {
+        var positional: [Located] = []
+        var keyed: [String: Located] = [:]
+    }
+
+    /// `name key=value key="quoted text" flag` → positional words and key/values.
+    func parseAttributes(_ rest: Located, notes: [Diagnostic.Note]) throws -> Attributes {
+        var out = Attributes()
+        let s = Array(rest.text.unicodeScalars)
+        var k = 0
+        while k < s.count {
+            while k < s.count, s[k] == " " || s[k] == "\t" { k += 1 }
+            guard k < s.count else { break }
+            let start = k
+            var word = ""
+            var inQuote = false
+            while k < s.count, inQuote || !(s[k] == " " || s[k] == "\t") {
+                if s[k] == "\"" { inQuote.toggle() } else { word.unicodeScalars.append(s[k]) }
+                k += 1
+            }
+            let loc = SourceLocation(file: rest.location.file, line: rest.location.line, column: rest.location.column + start)
+            if inQuote { throw Diagnostic(at: loc, "unterminated string", notes: notes) }
+            if let eq = word.firstIndex(of: "=") {
+                let key = String(word[..<eq])
+                if out.keyed[key] != nil { throw Diagnostic(at: loc, "attribute '\(key)' given twice", notes: notes) }
+                let valueCol = key.count + 1 + (s[start...].count > key.count + 1 && s[start + key.count + 1] == "\"" ? 1 : 0)
+                out.keyed[key] = Located(String(word[word.index(after: eq)...]), SourceLocation(file: loc.file, line: loc.line, column: loc.column + valueCol))
+            } else {
+                out.positional.append(Located(word, loc))
+            }
+        }
+        return out
+    }
+
+    // MARK: - Constants
+
+    public func evaluate(_ e: Expr, notes: [Diagnostic.Note] = []) throws -> Int64 {
+        var visiting: Set<String> = []
+        return try evaluate(e, notes: notes, visiting: &visiting)
+    }
+
+    func evaluate(_ e: Expr, notes: [Diagnostic.Note], visiting: inout Set<String>) throws -> Int64 {
+        func overflow(_ loc: SourceLocation) -> Diagnostic {
+            Diagnostic(at: loc, "arithmetic overflow in constant expression (values are signed 64-bit)", notes: notes)
+        }
+        switch e {
+        case .number(let v, _): return v
+        case .name(let n, let loc):
+            guard let def = constants[n] else {
+                throw Diagnostic(at: loc, "unknown constant '\(n)'", notes: notes)
+            }
+            if visiting.contains(n) { throw Diagnostic(at: loc, "constant '\(n)' is defined in terms of itself", notes: notes) }
+            visiting.insert(n)
+            defer { visiting.remove(n) }
+            return try evaluate(def.expr, notes: notes, visiting: &visiting)
+        case .unary(let op, let a, let loc):
+            let v = try evaluate(a, notes: notes, visiting: &visiting)
+            switch op {
+            case "-":
+                let (r, o) = Int64(0).subtractingReportingOverflow(v)
+                if o { throw overflow(loc) }
+                return r
+            case "~": return ~v
+            case "!": return v == 0 ? 1 : 0
+            default: return v
+            }
+        case .binary(let op, let a, let b, let loc):
+            let x = try evaluate(a, notes: notes, visiting: &visiting)
+            let y = try evaluate(b, notes: notes, visiting: &visiting)
+            switch op {
+            case "+": let (r, o) = x.addingReportingOverflow(y); if o { throw overflow(loc) }; return r
+            case "-": let (r, o) = x.subtractingReportingOverflow(y); if o { throw overflow(loc) }; return r
+            case "*": let (r, o) = x.multipliedReportingOverflow(by: y); if o { throw overflow(loc) }; return r
+            case "/", "%":
+                if y == 0 { throw Diagnostic(at: loc, "division by zero in constant expression", notes: notes) }
+                let (r, o) = op == "/" ? x.dividedReportingOverflow(by: y) : x.remainderReportingOverflow(dividingBy: y)
+                if o { throw overflow(loc) }
+                return r
+            case "<<":
+                if y < 0 || y > 63 { throw Diagnostic(at: loc, "shift count \(y) out of range 0...63", notes: notes) }
+                return x << y
+            case ">>":
+                if y < 0 || y > 63 { throw Diagnostic(at: loc, "shift count \(y) out of range 0...63", notes: notes) }
+                return x >> y
+            case "&": return x & y
+            case "|": return x | y
+            case "^": return x ^ y
+            case "==": return x == y ? 1 : 0
+            case "!=": return x != y ? 1 : 0
+            case "<": return x < y ? 1 : 0
+            case ">": return x > y ? 1 : 0
+            case "<=": return x <= y ? 1 : 0
+            case ">=": return x >= y ? 1 : 0
+            case "&&": return (x != 0 && y != 0) ? 1 : 0
+            case "||": return (x != 0 || y != 0) ? 1 : 0
+            default: throw Diagnostic(at: loc, "unknown operator '\(op)'", notes: notes)
+            }
+        }
+    }
+}

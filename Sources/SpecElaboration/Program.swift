@@ -1,0 +1,265 @@
+import SpecSyntax
+
+/// The sixteen general-purpose registers, in x86 encoding order.
+public enum Register: Int, CaseIterable, Hashable, Sendable, Comparable, CustomStringConvertible {
+    case rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15
+
+    public var description: String { name }
+    public var name: String {
+        ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"][rawValue]
+    }
+    public static func < (a: Register, b: Register) -> Bool { a.rawValue < b.rawValue }
+
+    /// SysV C ABI: preserved across calls (rsp is handled as the frame, not here).
+    public static let calleeSaved: Set<Register> = [.rbx, .rbp, .r12, .r13, .r14, .r15]
+    /// SysV C ABI: a callee may change these.
+    public static let callerClobbered: Set<Register> = [.rax, .rcx, .rdx, .rsi, .rdi, .r8, .r9, .r10, .r11]
+
+    /// `%rax`, `%eax`, `%r8d` → register and width.
+    public static func parse(_ name: String) -> (Register, Width)? {
+        let q = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
+        let l = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"]
+        if let i = q.firstIndex(of: name) { return (Register(rawValue: i)!, .q) }
+        if let i = l.firstIndex(of: name) { return (Register(rawValue: i)!, .l) }
+        return nil
+    }
+}
+
+public enum Width: Sendable, Hashable {
+    case q, l
+    public var bytes: Int64 { self == .q ? 8 : 4 }
+}
+
+/// The invariants ptregs-prove proves, as DESIGN.md §4 defines them.
+public enum Invariant: String, CaseIterable, Sendable, Hashable, Comparable {
+    case restoreMatchesSave = "restore"
+    case frameBalance = "frame"
+    case ptraceConsistency = "ptrace"
+    case returnStack = "return-stack"
+
+    public var title: String {
+        switch self {
+        case .restoreMatchesSave: return "restore matches save"
+        case .frameBalance: return "frame balanced"
+        case .ptraceConsistency: return "ptrace-visible fields consistent"
+        case .returnStack: return "return stack balanced"
+        }
+    }
+    public static func < (a: Invariant, b: Invariant) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+    public static func named(_ s: String) -> Invariant? {
+        switch s.lowercased() {
+        case "restore", "restore-matches-save": return .restoreMatchesSave
+        case "frame", "frame-balance", "frame-balanced": return .frameBalance
+        case "ptrace", "ptrace-consistency", "ptrace-visible": return .ptraceConsistency
+        case "return-stack", "returnstack", "rsb", "shadow-stack": return .returnStack
+        default: return nil
+        }
+    }
+}
+
+/// A memory operand: `disp(%base,%index,scale)`, `PER_CPU_VAR(name)`, `sym(%rip)`.
+public struct MemoryOperand: Hashable, Sendable {
+    public var base: Register?
+    public var index: Register?
+    public var scale: Int64 = 1
+    public var displacement: Int64 = 0
+    /// `PER_CPU_VAR(name)`: a per-CPU variable, valid only with the kernel GS base.
+    public var perCPU: String?
+    /// A symbol the model does not resolve (thread_info fields, tables): reads are opaque.
+    public var symbol: String?
+    public var text: String
+}
+
+public enum Operand: Hashable, Sendable {
+    case register(Register, Width)
+    case immediate(Int64)
+    case memory(MemoryOperand)
+
+    public var register: Register? {
+        if case .register(let r, _) = self { return r }
+        return nil
+    }
+}
+
+public enum ALUOp: String, Sendable, Hashable { case add, sub, and, or, xor }
+public enum UnaryOp: String, Sendable, Hashable { case inc, dec, neg, not }
+
+/// A conditional-jump condition over the flags of the last test/cmp/arithmetic.
+public enum FlagCondition: String, Sendable, Hashable {
+    case zero, notZero, above, aboveOrEqual, below, belowOrEqual, less, lessOrEqual, greater, greaterOrEqual, sign, notSign
+
+    public static func fromSuffix(_ s: String) -> FlagCondition? {
+        switch s {
+        case "z", "e": return .zero
+        case "nz", "ne": return .notZero
+        case "a", "nbe": return .above
+        case "ae", "nb", "nc": return .aboveOrEqual
+        case "b", "nae", "c": return .below
+        case "be", "na": return .belowOrEqual
+        case "l", "nge": return .less
+        case "le", "ng": return .lessOrEqual
+        case "g", "nle": return .greater
+        case "ge", "nl": return .greaterOrEqual
+        case "s": return .sign
+        case "ns": return .notSign
+        default: return nil
+        }
+    }
+}
+
+/// Where a jump or call goes.
+public enum Target: Hashable, Sendable {
+    /// An instruction of the program (a label).
+    case code(Int, label: String)
+    /// An external function or code outside the model, with its contract.
+    case external(String)
+    /// `call *%rax`: resolved at run time from a symbol address in the register.
+    case indirect(Register)
+}
+
+/// One operation of the model. Instruction semantics live in StackSemantics; this is
+/// only what the instruction says.
+public enum Operation: Hashable, Sendable {
+    case push(Operand)
+    case pop(Operand)
+    case move(Operand, Operand, Width)
+    case lea(MemoryOperand, Register)
+    /// `leaq sym(%rip), %reg` / `movq $sym, %reg`: the address of an external symbol.
+    case loadAddress(String, Register)
+    case alu(ALUOp, Operand, Operand, Width)
+    case unary(UnaryOp, Operand, Width)
+    case test(Operand, Operand, Width)
+    case compare(Operand, Operand, Width)
+    case exchange(Operand, Operand, Width)
+    case conditionalMove(FlagCondition, Operand, Register)
+    case jump(Target)
+    case branch(FlagCondition, Target)
+    case call(Target)
+    case ret(Int64)
+    case sysret
+    case iret
+    case swapgs
+    /// Instructions with no effect on the modelled state (cld, sti, cli, nop…).
+    case noEffect(String)
+
+    public var isExit: Bool {
+        switch self {
+        case .ret, .sysret, .iret: return true
+        case .jump(.external): return true
+        default: return false
+        }
+    }
+}
+
+public struct Instruction: Hashable, Sendable {
+    public var operation: Operation
+    public var location: SourceLocation
+    /// The statement as written after macro expansion, for traces.
+    public var text: String
+    /// Macro expansions this instruction came from, innermost first.
+    public var expansion: [Diagnostic.Note]
+    /// Labels that name this instruction.
+    public var labels: [String]
+}
+
+public enum EntryKind: String, Sendable, Hashable {
+    case function, syscall, interrupt, exception
+    case exceptionWithErrorCode = "exception-errcode"
+}
+
+public enum EntryMode: String, Sendable, Hashable { case user, kernel, either }
+
+/// A struct laid out in memory (pt_regs, or one a spec defines).
+public struct Layout: Hashable, Sendable {
+    public struct Field: Hashable, Sendable {
+        public var name: String
+        public var offset: Int64
+        /// The register this field is the home of (pt_regs.di → rdi), if any.
+        public var register: Register?
+        /// The user-visible register-set name used by ptrace (`di`, `ip`, `orig_ax`).
+        public var userName: String
+    }
+    public var name: String
+    public var size: Int64
+    public var fields: [Field]
+
+    public func field(at offset: Int64) -> Field? { fields.first { $0.offset == offset } }
+    public func field(named n: String) -> Field? { fields.first { $0.userName == n || $0.name == n } }
+
+    /// x86-64 `struct pt_regs` with the kernel's offset names (calling.h, ptrace-abi.h).
+    public static let ptRegs: Layout = {
+        let names: [(String, String, Register?)] = [
+            ("R15", "r15", .r15), ("R14", "r14", .r14), ("R13", "r13", .r13), ("R12", "r12", .r12),
+            ("RBP", "bp", .rbp), ("RBX", "bx", .rbx), ("R11", "r11", .r11), ("R10", "r10", .r10),
+            ("R9", "r9", .r9), ("R8", "r8", .r8), ("RAX", "ax", .rax), ("RCX", "cx", .rcx),
+            ("RDX", "dx", .rdx), ("RSI", "si", .rsi), ("RDI", "di", .rdi), ("ORIG_RAX", "orig_ax", nil),
+            ("RIP", "ip", nil), ("CS", "cs", nil), ("EFLAGS", "flags", nil), ("RSP", "sp", nil), ("SS", "ss", nil),
+        ]
+        return Layout(name: "pt_regs", size: 168, fields: names.enumerated().map {
+            Field(name: $1.0, offset: Int64($0 * 8), register: $1.2, userName: $1.1)
+        })
+    }()
+}
+
+/// What an external function does to the state (DESIGN.md §3 "Contracts").
+public struct ExternContract: Hashable, Sendable {
+    public var name: String
+    public var location: SourceLocation?
+    public var clobbers: Set<Register> = Register.callerClobbered
+    /// Where the function finds `struct pt_regs *`: in a register, or at rsp+N at the call.
+    public enum PtRegsPointer: Hashable, Sendable { case register(Register), stackOffset(Int64) }
+    public var ptRegs: PtRegsPointer?
+    /// pt_regs fields (user names) the function reads and relies on.
+    public var observes: [String] = []
+    /// A ptrace stop: every observed field may be rewritten by the tracer.
+    public var isPtraceStop = false
+    /// Expected values that differ from the user's register (at the syscall-entry stop
+    /// ax is -ENOSYS, not the user's rax).
+    public var expectedFields: [String: Int64] = [:]
+    public var reason: String?
+
+    public static func cABI(_ name: String) -> ExternContract { ExternContract(name: name) }
+}
+
+public struct PathSpec: Hashable, Sendable {
+    public var name: String
+    public var location: SourceLocation
+    public var entryIndex: Int
+    public var models: String
+    public var entry: EntryKind
+    public var mode: EntryMode
+    /// Registers a function path's `ret` must give back unchanged.
+    public var preserves: Set<Register>
+    /// Where pt_regs lies relative to the entry rsp (function/interrupt/exception) or to
+    /// the kernel stack pointer (syscall); nil when the path has no pt_regs.
+    public var ptRegsOffset: Int64?
+    /// For function paths that receive their caller's pt_regs: the fields that hold the
+    /// user's values at entry.
+    public var validFields: Set<String>
+    /// The per-CPU variable a syscall entry loads its kernel stack from.
+    public var kernelStack: String
+    public var expectedViolations: Set<Invariant>
+}
+
+/// What a per-CPU variable holds at entry.
+public enum PerCPUKind: Hashable, Sendable {
+    /// An unknown value (old_rsp).
+    case value
+    /// The top of a kernel stack of its own (kernel_stack, irq_stack_ptr).
+    case stack
+}
+
+/// An elaborated spec unit: the code, its labels, and the declarations about it.
+public struct Program: Sendable {
+    public var instructions: [Instruction] = []
+    public var labels: [String: Int] = [:]
+    public var paths: [PathSpec] = []
+    public var externs: [String: ExternContract] = [:]
+    public var perCPU: [String: PerCPUKind] = [:]
+    public var layouts: [String: Layout] = ["pt_regs": .ptRegs]
+    public var file: String = ""
+
+    public init() {}
+}
