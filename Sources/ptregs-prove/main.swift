@@ -1,1 +1,86 @@
 import ArgumentParser
+import Foundation
+import PtregsProve
+import SpecElaboration
+
+/// The thin CLI: options in, `Checker` does the work, `TextReport` prints.
+struct PtregsProveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ptregs-prove",
+        abstract: "Prove stack-layout invariants of kernel entry/exit assembly specs.",
+        discussion: """
+        Exit codes: 0 every verdict as expected, 1 a violation (or an expected violation \
+        that now proves), 2 bad input or usage, 3 an unknown verdict (timeout, \
+        unsupported construct, loop).
+        Invariants: restore, frame, ptrace, return-stack.
+        """)
+
+    @Argument(help: "Spec files (.pts) or directories to search for them.")
+    var inputs: [String] = ["Specs"]
+
+    @Option(name: .customLong("path"), help: "Check only paths whose name contains this (repeatable).")
+    var pathFilters: [String] = []
+
+    @Option(name: .customLong("invariant"), help: "Check only this invariant (repeatable): restore, frame, ptrace, return-stack.")
+    var invariants: [String] = []
+
+    @Option(help: "Per-query solver timeout in milliseconds.")
+    var timeout: UInt32 = 10_000
+
+    @Flag(help: "Parse and elaborate only; prove nothing.")
+    var parseOnly = false
+
+    @Flag(name: .shortAndLong, help: "Show every violation's full trace, including expected ones, and every step's slots.")
+    var verbose = false
+
+    @Option(help: "Colour: auto (a terminal without NO_COLOR), always, never.")
+    var color: String = "auto"
+
+    mutating func run() throws {
+        var options = ProverOptions()
+        options.timeoutMilliseconds = timeout
+        if !invariants.isEmpty {
+            var set: Set<Invariant> = []
+            for name in invariants {
+                guard let inv = Invariant.named(name) else {
+                    throw ValidationError("unknown invariant '\(name)' (expected restore, frame, ptrace or return-stack)")
+                }
+                set.insert(inv)
+            }
+            options.invariants = set
+        }
+        var checker = Checker(options: options)
+        checker.pathFilters = pathFilters
+        checker.parseOnly = parseOnly
+        let report = checker.check(inputs)
+        let colour: Bool
+        switch color {
+        case "always": colour = true
+        case "never": colour = false
+        default: colour = isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        }
+        print(TextReport(colour: colour, verbose: verbose).render(report), terminator: "")
+        if !pathFilters.isEmpty && report.paths.isEmpty && report.diagnostics.isEmpty && !parseOnly {
+            FileHandle.standardError.write(Data("ptregs-prove: no path matches \(pathFilters.joined(separator: ", "))\n".utf8))
+            throw ExitCode(2)
+        }
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}
+
+// Usage errors exit 2 like bad input (ArgumentParser's default is 64).
+do {
+    var command = try PtregsProveCommand.parseAsRoot()
+    try command.run()
+} catch {
+    let code = PtregsProveCommand.exitCode(for: error)
+    if code == .success || error is ExitCode {
+        PtregsProveCommand.exit(withError: error)
+    }
+    let message = PtregsProveCommand.fullMessage(for: error)
+    if code == .validationFailure {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        exit(2)
+    }
+    PtregsProveCommand.exit(withError: error)
+}

@@ -1,0 +1,111 @@
+import SpecElaboration
+import SpecSyntax
+import StackSemantics
+
+/// Compiler-style text: `file:line:col: error: …` lines that editors and CI problem
+/// matchers parse, each violation followed by its replayed trace.
+public struct TextReport {
+    public var colour: Bool
+    /// Print every step's touched slots, not just the blamed step's stack picture.
+    public var verbose: Bool
+
+    public init(colour: Bool, verbose: Bool = false) {
+        self.colour = colour
+        self.verbose = verbose
+    }
+
+    func paint(_ s: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+
+    public static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+
+    public static func why(_ inv: Invariant) -> String {
+        switch inv {
+        case .restoreMatchesSave: return "a register that comes back different from how it went in corrupts the interrupted code or the user's state"
+        case .frameBalance: return "a wrong rsp at exit returns into garbage; an access below rsp can be clobbered by an NMI at any moment"
+        case .ptraceConsistency: return "debuggers, seccomp, signal frames and fork's copy read pt_regs: a wrong or stale field is wrong data for them and can leak kernel stack contents"
+        case .returnStack: return "an unbalanced call/ret leaves the return stack buffer misaligned (every later ret mispredicts) and faults under CET shadow stacks"
+        }
+    }
+
+    public func render(_ report: CheckReport) -> String {
+        var out = ""
+        for d in report.diagnostics {
+            out += "\(d.location): \(paint("error", "1;31")): \(d.message)\n"
+            for n in d.notes { out += "\(n.location): note: \(n.message)\n" }
+        }
+        for p in report.paths {
+            for r in p.results { out += renderResult(p, r) }
+        }
+        out += summary(report)
+        return out
+    }
+
+    func renderResult(_ p: PathReport, _ r: InvariantResult) -> String {
+        let head = "\(p.name): \(r.invariant.title)"
+        switch (r.verdict, r.status) {
+        case (.proved, .pass):
+            return "\(p.location): \(paint("proved", "32")): \(head)\n"
+        case (.proved, _):
+            return "\(p.location): \(paint("error", "1;31")): \(head): now proves — update the expectation (remove `.expect \(r.invariant.rawValue) violated`)\n"
+        case (.unknown(let why), _):
+            return "\(p.location): \(paint("warning", "1;33")): \(head): unknown: \(why)\n"
+        case (.violated(let cx), let status):
+            let label = status == .pass ? paint("expected violation", "36") : paint("error", "1;31")
+            var s = "\(cx.location): \(label): \(head) violated: \(cx.requirement)\n"
+            if status == .pass && !verbose { return s }
+            s += "  why it matters: \(Self.why(r.invariant))\n"
+            if !cx.values.isEmpty {
+                s += "  values: " + cx.values.map { "\($0.0) = \($0.1)" }.joined(separator: ", ") + "\n"
+            }
+            s += renderTrace(cx)
+            return s
+        }
+    }
+
+    public func renderTrace(_ cx: Counterexample) -> String {
+        var s = "  counterexample (replayed on a concrete run\(cx.query == "first loop iteration" ? ", first loop iteration" : "")):\n"
+        let width = max(24, cx.steps.map(\.text.count).max() ?? 0)
+        for (k, step) in cx.steps.enumerated() {
+            let blamed = k == cx.steps.count - 1
+            let marker = blamed ? paint(">", "1;31") : " "
+            let text = step.text.padding(toLength: width, withPad: " ", startingAt: 0)
+            s += "  \(marker) \(String(step.location.line).leftPad(4)) \(text)  rsp=\(step.rsp) rs=\(step.returnStackDepth) gs=\(step.kernelGS ? "kernel" : "user")"
+            if let m = step.expansion.first { s += "  [\(m.message.replacingOccurrences(of: "in expansion of macro ", with: "macro "))]" }
+            s += "\n"
+            if verbose || blamed {
+                for v in step.touched {
+                    s += "         \(v.label): \(Self.hex(v.value)) \(v.holds)\n"
+                }
+            }
+        }
+        if !cx.picture.isEmpty {
+            s += "  stack before line \(cx.location.line) (rsp = \(cx.rsp)):\n"
+            for v in cx.picture {
+                s += "    \(v.label.padding(toLength: 36, withPad: " ", startingAt: 0)) \(Self.hex(v.value).leftPad(18))  \(v.holds)\n"
+            }
+        }
+        let shown = cx.inputs
+        if !shown.isEmpty {
+            s += "  model values: " + shown.prefix(24).map { "\($0.0)=\(Self.hex($0.1))" }.joined(separator: " ") + (shown.count > 24 ? " …" : "") + "\n"
+        }
+        return s
+    }
+
+    func summary(_ report: CheckReport) -> String {
+        let results = report.paths.flatMap(\.results)
+        let proved = results.filter { if case .proved = $0.verdict { return true }; return false }.count
+        let expected = results.filter { $0.status == .pass && $0.expectedViolation }.count
+        let failed = results.filter { $0.status == .fail }.count
+        let stale = results.filter { $0.status == .stale }.count
+        let unknown = results.filter { $0.status == .unknown }.count
+        var s = "\(report.paths.count) path\(report.paths.count == 1 ? "" : "s") in \(report.files) file\(report.files == 1 ? "" : "s"): "
+        s += "\(proved) proved, \(expected) expected violation\(expected == 1 ? "" : "s"), \(failed) violated, \(unknown) unknown"
+        if stale > 0 { s += ", \(stale) expectation\(stale == 1 ? "" : "s") out of date" }
+        if !report.diagnostics.isEmpty { s += ", \(report.diagnostics.count) input error\(report.diagnostics.count == 1 ? "" : "s")" }
+        return s + "\n"
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}

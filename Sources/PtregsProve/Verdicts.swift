@@ -1,0 +1,81 @@
+import SpecElaboration
+import SpecSyntax
+import StackSemantics
+
+/// A counterexample that the concrete replay confirmed.
+public struct Counterexample: Sendable {
+    /// The step the trace blames.
+    public var location: SourceLocation
+    public var instruction: String
+    public var requirement: String
+    public var values: [(String, String)]
+    public var steps: [TraceStep]
+    public var picture: [SlotView]
+    public var rsp: String
+    /// Model values of the path's inputs that the replay used, by name.
+    public var inputs: [(String, UInt64)]
+    /// True when it was found on the first iteration of the loops it passes through.
+    public var query: String
+}
+
+public enum Verdict: Sendable {
+    case proved
+    case violated(Counterexample)
+    case unknown(String)
+
+    public var name: String {
+        switch self {
+        case .proved: return "proved"
+        case .violated: return "violated"
+        case .unknown: return "unknown"
+        }
+    }
+}
+
+/// The verdict of one (path, invariant) and how it stands against the spec's expectation.
+public struct InvariantResult: Sendable {
+    public var invariant: Invariant
+    public var verdict: Verdict
+    /// The spec says `.expect <invariant> violated`.
+    public var expectedViolation: Bool
+    /// Obligations decided by the term simplifier / sent to Z3.
+    public var obligations: Int
+    public var solverQueries: Int
+
+    public enum Status: String, Sendable { case pass, fail, stale, unknown }
+    public var status: Status {
+        switch (verdict, expectedViolation) {
+        case (.proved, false), (.violated, true): return .pass
+        case (.violated, false): return .fail
+        case (.proved, true): return .stale
+        case (.unknown, _): return .unknown
+        }
+    }
+}
+
+public struct PathReport: Sendable {
+    public var name: String
+    public var file: String
+    public var location: SourceLocation
+    public var models: String
+    public var entry: EntryKind
+    public var results: [InvariantResult]
+}
+
+public struct CheckReport: Sendable {
+    public var diagnostics: [Diagnostic] = []
+    public var paths: [PathReport] = []
+    public var files: Int = 0
+
+    public init() {}
+
+    /// 0 all as expected, 1 an unexpected violation or a stale expectation, 2 bad input,
+    /// 3 unknown verdicts.
+    public var exitCode: Int32 {
+        if !diagnostics.isEmpty { return 2 }
+        let statuses = paths.flatMap { $0.results.map(\.status) }
+        if statuses.contains(.fail) || statuses.contains(.stale) { return 1 }
+        if statuses.contains(.unknown) { return 3 }
+        return 0
+    }
+}

@@ -1,0 +1,41 @@
+import StackSemantics
+import Z3Kit
+
+/// Translates terms into one Z3 context, each term once.
+struct Z3Lowering {
+    let z3: Z3Context
+    private var memo: [Int: Z3Expr] = [:]
+
+    init(_ z3: Z3Context) { self.z3 = z3 }
+
+    mutating func lower(_ t: Term) -> Z3Expr {
+        if let e = memo[t.id] { return e }
+        let a = t.args.map { lower($0) }
+        let e: Z3Expr
+        switch t.kind {
+        case .const(let v): e = z3.bv(v)
+        case .bool(let b): e = z3.boolConst(b)
+        case .variable(let n): e = z3.bvVar(n)
+        case .boolVariable(let n): e = z3.boolVar(n)
+        case .add: e = z3.add(a[0], a[1])
+        case .sub: e = z3.sub(a[0], a[1])
+        case .mul: e = z3.mul(a[0], a[1])
+        case .and: e = z3.bvAnd(a[0], a[1])
+        case .or: e = z3.bvOr(a[0], a[1])
+        case .xor: e = z3.bvXor(a[0], a[1])
+        case .not: e = z3.bvNot(a[0])
+        case .neg: e = z3.neg(a[0])
+        case .eq: e = z3.eq(a[0], a[1])
+        case .ult: e = z3.ult(a[0], a[1])
+        case .ule: e = z3.ule(a[0], a[1])
+        case .slt: e = z3.slt(a[0], a[1])
+        case .sle: e = z3.sle(a[0], a[1])
+        case .ite, .boolIte: e = z3.ite(a[0], a[1], a[2])
+        case .allOf: e = z3.and(a)
+        case .anyOf: e = z3.or(a)
+        case .negation: e = z3.not(a[0])
+        }
+        memo[t.id] = e
+        return e
+    }
+}

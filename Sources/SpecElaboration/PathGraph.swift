@@ -1,0 +1,125 @@
+import SpecSyntax
+
+/// The control-flow graph of one path: instructions in their call context. A call to
+/// a label of the model is followed into the callee with the call site pushed on the
+/// context, so `ret` has a static continuation and every node has one shadow-stack
+/// depth.
+public struct PathGraph: Sendable {
+    public struct Node: Hashable, Sendable {
+        public var instruction: Int
+        /// Call-site node ids of the internal calls this node runs under, outermost first.
+        public var context: [Int]
+    }
+
+    public var nodes: [Node] = []
+    /// Successor when the instruction falls through (or a branch is not taken, or an
+    /// external call returns).
+    public var next: [Int?] = []
+    /// Successor of a taken jump/branch, an internal call, or a `ret` inside a callee.
+    public var taken: [Int?] = []
+    /// Nodes in reverse post-order from the entry.
+    public var order: [Int] = []
+    /// Edges (from, to) that close a loop.
+    public var backEdges: Set<Edge> = []
+    public var loopHeads: Set<Int> = []
+
+    public struct Edge: Hashable, Sendable {
+        public var from: Int
+        public var to: Int
+        public init(from: Int, to: Int) {
+            self.from = from
+            self.to = to
+        }
+    }
+
+    public static let maximumCallDepth = 16
+    public static let maximumNodes = 400_000
+
+    public init(program: Program, path: PathSpec) throws {
+        var index: [Node: Int] = [:]
+        func intern(_ n: Node) -> Int {
+            if let i = index[n] { return i }
+            nodes.append(n)
+            next.append(nil)
+            taken.append(nil)
+            index[n] = nodes.count - 1
+            return nodes.count - 1
+        }
+        let entry = intern(Node(instruction: path.entryIndex, context: []))
+        var work = [entry]
+        var done: Set<Int> = []
+        while let id = work.popLast() {
+            guard done.insert(id).inserted else { continue }
+            if nodes.count > Self.maximumNodes {
+                throw Diagnostic.error(path.location, "path '\(path.name)' expands to more than \(Self.maximumNodes) instruction instances")
+            }
+            let node = nodes[id]
+            let inst = program.instructions[node.instruction]
+            func following() throws -> Int {
+                guard node.instruction + 1 < program.instructions.count else {
+                    throw Diagnostic(at: inst.location, "path '\(path.name)' runs off the end of the code after this instruction: it has no exit (ret, sysretq, iretq)",
+                                     notes: [.init(location: path.location, message: "path declared here")])
+                }
+                return intern(Node(instruction: node.instruction + 1, context: node.context))
+            }
+            switch inst.operation {
+            case .jump(.code(let t, _)):
+                taken[id] = intern(Node(instruction: t, context: node.context))
+            case .branch(_, .code(let t, _)):
+                taken[id] = intern(Node(instruction: t, context: node.context))
+                next[id] = try following()
+            case .call(.code(let t, let label)):
+                if node.context.count >= Self.maximumCallDepth {
+                    throw Diagnostic(at: inst.location, "calls nested deeper than \(Self.maximumCallDepth) (recursive call of '\(label)'?)", notes: [])
+                }
+                taken[id] = intern(Node(instruction: t, context: node.context + [id]))
+            case .ret:
+                if let site = node.context.last {
+                    let callSite = nodes[site]
+                    guard callSite.instruction + 1 < program.instructions.count else {
+                        throw Diagnostic(at: program.instructions[callSite.instruction].location, "nothing follows this call to return to")
+                    }
+                    taken[id] = intern(Node(instruction: callSite.instruction + 1, context: Array(node.context.dropLast())))
+                }
+            case .sysret, .iret:
+                break
+            case .jump, .branch:
+                break // external targets are rejected by the decoder
+            default:
+                next[id] = try following()
+            }
+            if let t = taken[id] { work.append(t) }
+            if let n = next[id] { work.append(n) }
+        }
+        computeOrder(entry: entry)
+    }
+
+    /// Iterative DFS: reverse post-order, back edges and loop heads.
+    mutating func computeOrder(entry: Int) {
+        var state = [UInt8](repeating: 0, count: nodes.count) // 0 new, 1 on stack, 2 done
+        var post: [Int] = []
+        var stack: [(Int, Int)] = [(entry, 0)]
+        state[entry] = 1
+        while let (n, k) = stack.last {
+            let succs = [taken[n], next[n]].compactMap { $0 }
+            if k < succs.count {
+                stack[stack.count - 1].1 += 1
+                let s = succs[k]
+                if state[s] == 0 {
+                    state[s] = 1
+                    stack.append((s, 0))
+                } else if state[s] == 1 {
+                    backEdges.insert(Edge(from: n, to: s))
+                    loopHeads.insert(s)
+                }
+            } else {
+                state[n] = 2
+                post.append(n)
+                stack.removeLast()
+            }
+        }
+        order = post.reversed()
+    }
+
+    public func successors(_ n: Int) -> [Int] { [taken[n], next[n]].compactMap { $0 } }
+}

@@ -1,0 +1,156 @@
+import SpecElaboration
+import SpecSyntax
+
+/// One stack slot as a trace shows it.
+public struct SlotView: Sendable, Hashable {
+    public var address: UInt64
+    /// `pt_regs.cx (kernel_stack-0x8)`.
+    public var label: String
+    public var value: UInt64
+    /// `saved rdi (line 12)`, `garbage`, `ptrace value of cx …`.
+    public var holds: String
+}
+
+/// One executed instruction of a replayed run.
+public struct TraceStep: Sendable {
+    public var node: Int
+    public var location: SourceLocation
+    public var text: String
+    public var expansion: [Diagnostic.Note]
+    /// rsp before the instruction, as `region±offset`.
+    public var rsp: String
+    public var returnStackDepth: Int
+    public var kernelGS: Bool
+    /// Slots the instruction read or wrote, after it ran.
+    public var touched: [SlotView]
+}
+
+public struct ReplayOutcome: Sendable {
+    public var confirmed: Bool
+    public var steps: [TraceStep]
+    /// The failing obligation's own words and values, when confirmed.
+    public var requirement: String?
+    /// Labelled values of the failing claim, ready to print.
+    public var values: [(String, String)]
+    /// The stack from the frame top down to rsp at the blamed step (before it ran).
+    public var picture: [SlotView]
+    public var rspAtBlame: UInt64?
+    /// Why it did not confirm.
+    public var note: String?
+}
+
+/// Runs a path concretely: the same interpreter over plain numbers, following the one
+/// branch the values select. A prover counterexample is reported only if this run,
+/// fed the model's inputs, breaks the same obligation at the same step.
+public enum ConcreteReplay {
+    public static let maximumSteps = 100_000
+
+    public struct Target: Sendable {
+        public var invariant: Invariant
+        public var node: Int
+        public var key: String
+        public init(invariant: Invariant, node: Int, key: String) {
+            self.invariant = invariant
+            self.node = node
+            self.key = key
+        }
+    }
+
+    /// `target` nil: run to the end and record the trace (`--explain`).
+    public static func run(program: Program, path: PathSpec, graph: PathGraph, oracle: @escaping (String) -> UInt64, target: Target?) -> ReplayOutcome {
+        let d = ConcreteDomain(oracle: oracle)
+        let setup = EntrySetup(program: program, path: path)
+        var interp = Interpreter(domain: d, program: program, path: path, graph: graph, setup: setup)
+        var state = interp.initialState()
+        var out = ReplayOutcome(confirmed: false, steps: [], requirement: nil, values: [], picture: [], rspAtBlame: nil, note: nil)
+        if !state.reach {
+            out.note = "the model's inputs do not satisfy the path's entry condition"
+            return out
+        }
+        var node = 0
+        for _ in 0..<maximumSteps {
+            let before = state
+            let inst = program.instructions[graph.nodes[node].instruction]
+            let firstNew = interp.obligations.count
+            let successors: [(Int, MachineState<ConcreteDomain>)]
+            do {
+                successors = try interp.step(node, state)
+            } catch let u as Unsupported {
+                out.note = "replay stopped: \(u.reason)"
+                return out
+            } catch {
+                out.note = "replay stopped: \(error)"
+                return out
+            }
+            let after = successors.first(where: { $0.1.reach })?.1 ?? successors.first?.1 ?? state
+            let touchedState = successors.isEmpty ? before : after
+            out.steps.append(TraceStep(node: node, location: inst.location, text: inst.text, expansion: inst.expansion,
+                                       rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,
+                                       kernelGS: before.kernelGS,
+                                       touched: interp.touched.map { view($0, touchedState, interp) }))
+            if let t = target {
+                for o in interp.obligations[firstNew...] where o.invariant == t.invariant && o.node == t.node && o.key == t.key && !o.claim {
+                    out.confirmed = true
+                    out.requirement = o.requirement
+                    out.values = describeValues(o.values, interp)
+                    out.rspAtBlame = before.rsp
+                    out.picture = picture(before, interp)
+                    return out
+                }
+            }
+            guard let (n, s) = successors.first(where: { $0.1.reach }) else {
+                if target != nil { out.note = "the replayed run reached the end of the path without breaking the obligation" }
+                out.picture = picture(after, interp)
+                out.rspAtBlame = after.rsp
+                return out
+            }
+            node = n
+            state = s
+        }
+        out.note = "the replayed run did not finish in \(maximumSteps) steps (a loop the model's inputs never leave)"
+        return out
+    }
+
+    /// `#save` carries the matching save's event: shown as where it happened, and the
+    /// saved value is dropped when there was none.
+    static func describeValues(_ values: [(String, UInt64)], _ interp: Interpreter<ConcreteDomain>) -> [(String, String)] {
+        let save = values.first { $0.0 == "#save" }?.1
+        var out: [(String, String)] = []
+        for (label, v) in values where label != "#save" {
+            if save == 0 && (label == "saved" || label == "pushed") { continue }
+            out.append((label, "0x" + String(v, radix: 16)))
+        }
+        if let e = save { out.append(("matching save", e == 0 ? "none (never saved there)" : holds(e, interp))) }
+        return out
+    }
+
+    static func view(_ a: UInt64, _ s: MachineState<ConcreteDomain>, _ interp: Interpreter<ConcreteDomain>) -> SlotView {
+        let sl = interp.slot(s, a)
+        return SlotView(address: a, label: interp.describeSlot(a), value: sl.value, holds: holds(sl.origin, interp))
+    }
+
+    static func holds(_ origin: UInt64, _ interp: Interpreter<ConcreteDomain>) -> String {
+        if origin == 0 { return "garbage" }
+        let what = interp.events[origin] ?? "written"
+        if let n = EventID.node(of: origin), n < interp.graph.nodes.count {
+            return "\(what) (line \(interp.program.instructions[interp.graph.nodes[n].instruction].location.line))"
+        }
+        return what
+    }
+
+    /// The stack of rsp's region, from the highest slot the path knows down to rsp.
+    static func picture(_ s: MachineState<ConcreteDomain>, _ interp: Interpreter<ConcreteDomain>) -> [SlotView] {
+        guard let region = interp.setup.region(of: s.rsp) else { return [] }
+        var top = s.rsp
+        for a in s.slots.keys where region.contains(a) && a > top { top = a }
+        if let f = interp.setup.frameTop, region.contains(f), f &- 8 > top { top = f &- 8 }
+        if let e = interp.setup.entryRSP, region.contains(e), e > top { top = e }
+        var out: [SlotView] = []
+        var a = top
+        while a >= s.rsp && out.count < 64 {
+            out.append(view(a, s, interp))
+            a &-= 8
+        }
+        return out
+    }
+}

@@ -1,0 +1,625 @@
+import SpecElaboration
+import SpecSyntax
+
+/// Something that must hold on every run reaching `node`: `reach → claim`.
+public struct Obligation<D: ValueDomain> {
+    public var invariant: Invariant
+    public var node: Int
+    /// Tells apart several obligations of one node ("restore rdi", "field cx").
+    public var key: String
+    public var claim: D.Bit
+    public var reach: D.Bit
+    /// What must hold, in the domain's words.
+    public var requirement: String
+    /// The values the claim compares, labelled ("read", "saved value"), for traces.
+    public var values: [(String, D.Value)] = []
+}
+
+/// Where a path starts: stacks, pt_regs placement, hardware frame. Domain-independent,
+/// so the proof run and the replay start from the same picture.
+public struct EntrySetup: Sendable {
+    public var regions: [StackRegion] = []
+    /// rsp at entry when it is a modelled stack (function, interrupt, exception).
+    public var entryRSP: UInt64?
+    public var ptRegsBase: UInt64?
+    /// Stack slot → the pt_regs field it is (for homes and for trace labels).
+    public var fieldAt: [UInt64: Layout.Field] = [:]
+    /// Where `iretq` must find the hardware frame.
+    public var iretFrame: UInt64?
+    /// Highest address the path's frame may touch (exclusive), when known.
+    public var frameTop: UInt64?
+    public var symbolAddresses: [String: UInt64] = [:]
+
+    public static let userCS: UInt64 = 0x33
+    public static let userSS: UInt64 = 0x2b
+    static let entryStackBase: UInt64 = 0xffff_c900_0040_0000
+
+    public init(program: Program, path: PathSpec) {
+        var regions: [StackRegion] = []
+        if path.entry != .syscall {
+            regions.append(StackRegion(name: "entry stack", base: Self.entryStackBase))
+            entryRSP = Self.entryStackBase
+        }
+        for (k, (name, kind)) in program.perCPU.sorted(by: { $0.key < $1.key }).enumerated() where kind == .stack {
+            regions.append(StackRegion(name: name, base: Self.entryStackBase &+ UInt64(k + 1) << 32))
+        }
+        self.regions = regions
+        let kstack = regions.first { $0.name == path.kernelStack }?.base
+        switch path.entry {
+        case .syscall:
+            if let k = kstack, let off = path.ptRegsOffset { ptRegsBase = k &+ UInt64(bitPattern: off) }
+            iretFrame = kstack
+            frameTop = kstack.map { $0 &+ 40 }
+        case .interrupt, .exception:
+            ptRegsBase = path.ptRegsOffset.map { Self.entryStackBase &+ UInt64(bitPattern: $0) }
+            iretFrame = Self.entryStackBase
+            frameTop = Self.entryStackBase &+ 40
+        case .exceptionWithErrorCode:
+            ptRegsBase = path.ptRegsOffset.map { Self.entryStackBase &+ UInt64(bitPattern: $0) }
+            iretFrame = Self.entryStackBase &+ 8
+            frameTop = Self.entryStackBase &+ 48
+        case .function:
+            ptRegsBase = path.ptRegsOffset.map { Self.entryStackBase &+ UInt64(bitPattern: $0) }
+        }
+        if let b = ptRegsBase {
+            for f in Layout.ptRegs.fields { fieldAt[b &+ UInt64(f.offset)] = f }
+        }
+        var k: UInt64 = 0
+        for name in program.externs.keys.sorted() {
+            symbolAddresses[name] = 0xffff_ffff_8200_0000 &+ k * 0x100
+            k += 1
+        }
+    }
+
+    public func region(of a: UInt64) -> StackRegion? { regions.first { $0.contains(a) } }
+
+    /// `kernel_stack-0x80`, `entry stack+8`.
+    public func describe(address a: UInt64) -> String {
+        guard let r = region(of: a) else { return "0x" + String(a, radix: 16) }
+        let off = Int64(bitPattern: a &- r.base)
+        if off == 0 { return r.name }
+        return r.name + (off < 0 ? "-" : "+") + "0x" + String(off.magnitude, radix: 16)
+    }
+
+    public static func returnAddress(ofCallAt instruction: Int) -> UInt64 { 0xffff_ffff_8100_0000 &+ UInt64(instruction) * 16 }
+}
+
+/// A construct the model cannot follow: the path's verdicts become "unknown".
+public struct Unsupported: Error, Sendable {
+    public var node: Int
+    public var reason: String
+}
+
+/// The instruction semantics, written once over any `ValueDomain` (objtool's
+/// decode/check split: this file says what instructions do; the files named after the
+/// invariants say what must hold).
+public struct Interpreter<D: ValueDomain> {
+    public let d: D
+    public let program: Program
+    public let path: PathSpec
+    public let graph: PathGraph
+    public let setup: EntrySetup
+    public var obligations: [Obligation<D>] = []
+    /// Event id → what the write was ("saved rdi", "return address of call at L42").
+    public var events: [UInt64: String] = [:]
+    /// Stack addresses the current step read or wrote (for traces).
+    public var touched: [UInt64] { get { touchedBox.addresses } nonmutating set { touchedBox.addresses = newValue } }
+    let touchedBox = TouchedAddresses()
+
+    public init(domain: D, program: Program, path: PathSpec, graph: PathGraph, setup: EntrySetup) {
+        self.d = domain
+        self.program = program
+        self.path = path
+        self.graph = graph
+        self.setup = setup
+    }
+
+    // MARK: Entry
+
+    public mutating func initialState() -> MachineState<D> {
+        var regs = Register.allCases.map { d.input("entry.\($0.name)") }
+        var slots: [UInt64: StackSlot<D.Value>] = [:]
+        var user: [String: D.Value] = [:]
+        var reach = d.bit(true)
+        var kernelGS = d.bit(true)
+        var shadow: [ShadowEntry<D.Value>] = []
+        func seed(_ a: UInt64, _ v: D.Value, _ event: UInt64) {
+            let e = d.constant(event)
+            slots[a] = StackSlot(value: v, origin: e, saveEvent: e, expect: v, home: homeValue(a))
+        }
+        for r in Register.allCases where r != .rsp {
+            if let f = Layout.ptRegs.fields.first(where: { $0.register == r }) { user[f.userName] = regs[r.rawValue] }
+        }
+        switch path.entry {
+        case .syscall:
+            // syscall: rcx = user rip, r11 = user rflags, rsp still the user's.
+            kernelGS = d.bit(false)
+            user["ip"] = regs[Register.rcx.rawValue]
+            user["flags"] = regs[Register.r11.rawValue]
+            user["sp"] = regs[Register.rsp.rawValue]
+            user["orig_ax"] = regs[Register.rax.rawValue]
+            user["cs"] = d.constant(EntrySetup.userCS)
+            user["ss"] = d.constant(EntrySetup.userSS)
+        case .interrupt, .exception, .exceptionWithErrorCode:
+            let e = setup.entryRSP ?? 0
+            regs[Register.rsp.rawValue] = d.constant(e)
+            events[EventID.hardwareFrame] = "pushed by the CPU on entry"
+            var a = e
+            if path.entry == .exceptionWithErrorCode {
+                let code = d.input("entry.error_code")
+                seed(a, code, EventID.hardwareFrame)
+                user["orig_ax"] = code
+                a &+= 8
+            }
+            for name in ["ip", "cs", "flags", "sp", "ss"] {
+                let v = d.input("entry.\(name)")
+                seed(a, v, EventID.hardwareFrame)
+                user[name] = v
+                a &+= 8
+            }
+            let fromUser = d.negate(d.equal(d.and(user["cs"]!, d.constant(3)), d.constant(0)))
+            switch path.mode {
+            case .user: reach = fromUser; kernelGS = d.bit(false)
+            case .kernel: reach = d.negate(fromUser); kernelGS = d.bit(true)
+            case .either: kernelGS = d.negate(fromUser)
+            }
+        case .function:
+            let e = setup.entryRSP ?? 0
+            regs[Register.rsp.rawValue] = d.constant(e)
+            let ret = d.input("entry.return_address")
+            events[EventID.callerReturnAddress] = "return address pushed by the caller's call"
+            seed(e, ret, EventID.callerReturnAddress)
+            shadow.append(ShadowEntry(returnAddress: ret, callSite: nil))
+            user = [:]
+            if let base = setup.ptRegsBase {
+                // The caller's pt_regs of a syscall: valid fields hold the user's values.
+                events[EventID.callerPtRegs] = "saved by the caller"
+                for f in Layout.ptRegs.fields {
+                    let a = base &+ UInt64(f.offset)
+                    if path.validFields.contains(f.userName) {
+                        let v = d.input("caller.pt_regs.\(f.userName)")
+                        seed(a, v, EventID.callerPtRegs)
+                        user[f.userName] = v
+                    } else {
+                        user[f.userName] = d.input("user.\(f.userName)")
+                    }
+                }
+                if !path.validFields.contains("cx"), let ip = user["ip"] { user["cx"] = ip }
+                if !path.validFields.contains("r11"), let fl = user["flags"] { user["r11"] = fl }
+                if !path.validFields.contains("cs") { user["cs"] = d.constant(EntrySetup.userCS) }
+                if !path.validFields.contains("ss") { user["ss"] = d.constant(EntrySetup.userSS) }
+            }
+        }
+        var perCPU: [String: D.Value] = [:]
+        for (name, kind) in program.perCPU {
+            switch kind {
+            case .value: perCPU[name] = d.input("percpu.\(name)")
+            case .stack: perCPU[name] = d.constant(setup.regions.first { $0.name == name }?.base ?? 0)
+            }
+        }
+        return MachineState(registers: regs, zeroFlag: d.inputBit("entry.zf"), carryFlag: d.inputBit("entry.cf"),
+                            signFlag: d.inputBit("entry.sf"), overflowFlag: d.inputBit("entry.of"),
+                            slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user,
+                            shadowStack: shadow, reach: reach)
+    }
+
+    func homeValue(_ a: UInt64) -> D.Value {
+        if let r = setup.fieldAt[a]?.register { return d.constant(UInt64(r.rawValue + 1)) }
+        return d.constant(0)
+    }
+
+    /// A slot as it is before any write: garbage.
+    public func untouchedSlot(_ a: UInt64) -> StackSlot<D.Value> {
+        let g = d.input(garbageName(a))
+        return StackSlot(value: g, origin: d.constant(0), saveEvent: d.constant(0), expect: g, home: homeValue(a))
+    }
+
+    public func garbageName(_ a: UInt64) -> String { "garbage[\(setup.describe(address: a))]" }
+
+    public func slot(_ s: MachineState<D>, _ a: UInt64) -> StackSlot<D.Value> { s.slots[a] ?? untouchedSlot(a) }
+
+    // MARK: Memory
+
+    /// The stack addresses an address value may take, or nil when it is not a modelled
+    /// stack address.
+    func stackCases(_ addr: D.Value) -> [(D.Bit, UInt64)]? {
+        guard let cs = d.cases(addr), !cs.isEmpty else { return nil }
+        for (_, a) in cs where setup.region(of: a) == nil { return nil }
+        return cs
+    }
+
+    func mergeSlot(_ c: D.Bit, _ a: StackSlot<D.Value>, _ b: StackSlot<D.Value>) -> StackSlot<D.Value> {
+        StackSlot(value: d.select(c, a.value, b.value), origin: d.select(c, a.origin, b.origin),
+                  saveEvent: d.select(c, a.saveEvent, b.saveEvent), expect: d.select(c, a.expect, b.expect),
+                  home: d.select(c, a.home, b.home))
+    }
+
+    func readSlot(_ s: MachineState<D>, _ cases: [(D.Bit, UInt64)]) -> StackSlot<D.Value> {
+        noteTouched(cases)
+        var acc = slot(s, cases[cases.count - 1].1)
+        for (g, a) in cases.dropLast().reversed() { acc = mergeSlot(g, slot(s, a), acc) }
+        return acc
+    }
+
+    func writeSlot(_ s: inout MachineState<D>, _ cases: [(D.Bit, UInt64)], _ make: (StackSlot<D.Value>) -> StackSlot<D.Value>) {
+        noteTouched(cases)
+        for (g, a) in cases {
+            let old = slot(s, a)
+            let new = make(old)
+            s.slots[a] = d.known(g) == true ? new : mergeSlot(g, new, old)
+        }
+    }
+
+    func effectiveAddress(_ m: MemoryOperand, _ s: MachineState<D>) -> D.Value {
+        var a = d.constant(UInt64(bitPattern: m.displacement))
+        if let b = m.base { a = d.add(s[b], a) }
+        if let i = m.index { a = d.add(a, d.mul(s[i], d.constant(UInt64(m.scale)))) }
+        return a
+    }
+
+    enum Location {
+        case stack([(D.Bit, UInt64)], D.Value)
+        case perCPU(String)
+        case opaque(String)
+    }
+
+    func locate(_ m: MemoryOperand, _ s: MachineState<D>, node: Int, width: Width) throws -> Location {
+        if let v = m.perCPU { return .perCPU(v) }
+        if m.symbol != nil { return .opaque(m.text) }
+        let addr = effectiveAddress(m, s)
+        guard let cases = stackCases(addr) else { return .opaque(m.text) }
+        for (_, a) in cases where a % 8 != 0 {
+            throw Unsupported(node: node, reason: "access to \(setup.describe(address: a)) is not 8-byte aligned")
+        }
+        return .stack(cases, addr)
+    }
+
+    // MARK: Operands
+
+    func mask(_ v: D.Value, _ w: Width) -> D.Value { w == .q ? v : d.low32(v) }
+
+    mutating func read(_ op: Operand, _ w: Width, _ s: inout MachineState<D>, node: Int, purpose: Register? = nil) throws -> D.Value {
+        switch op {
+        case .register(let r, _): return mask(s[r], w)
+        case .immediate(let v): return mask(d.constant(UInt64(bitPattern: v)), w)
+        case .memory(let m):
+            switch try locate(m, s, node: node, width: w) {
+            case .stack(let cases, let addr):
+                checkAccess(addr, width: w, s, node: node)
+                let sl = readSlot(s, cases)
+                if let r = purpose { checkRestore(of: r, from: sl, width: w, at: cases, s, node: node) }
+                return mask(sl.value, w)
+            case .perCPU(let name):
+                let v = d.select(s.kernelGS, s.perCPU[name] ?? d.constant(0), d.input("user-gs[\(name)]@\(node)"))
+                return mask(v, w)
+            case .opaque:
+                return mask(d.input("unmodelled[\(m.text)]@\(node)"), w)
+            }
+        }
+    }
+
+    /// Writes a value. `saving` names the register whose value this is, when the
+    /// instruction stores a whole register (a save).
+    mutating func write(_ op: Operand, _ v: D.Value, _ w: Width, _ s: inout MachineState<D>, node: Int, saving: Register? = nil, what: String) throws {
+        switch op {
+        case .register(let r, _):
+            s[r] = v   // 32-bit writes zero-extend: `v` is already masked by the caller
+        case .immediate:
+            throw Unsupported(node: node, reason: "write to an immediate")
+        case .memory(let m):
+            let event = EventID.at(node: node)
+            switch try locate(m, s, node: node, width: w) {
+            case .stack(let cases, let addr):
+                checkAccess(addr, width: w, s, node: node)
+                events[event] = what
+                let ev = d.constant(event)
+                let result = cases.count == 1 && isResultSlot(cases[0].1)
+                writeSlot(&s, cases) { old in
+                    var new = old
+                    new.value = w == .q ? v : d.or(d.and(old.value, d.constant(0xffff_ffff_0000_0000)), d.low32(v))
+                    new.origin = ev
+                    if result && saving == nil {
+                        new.saveEvent = ev
+                        new.expect = new.value
+                    }
+                    if let r = saving, w == .q {
+                        // A save: the slot becomes (or stays) r's home, unless it is another register's.
+                        let rv = d.constant(UInt64(r.rawValue + 1))
+                        let isSave = d.any([d.equal(old.home, d.constant(0)), d.equal(old.home, rv)])
+                        new.home = d.select(isSave, rv, old.home)
+                        new.saveEvent = d.select(isSave, ev, old.saveEvent)
+                        new.expect = d.select(isSave, v, old.expect)
+                    }
+                    return new
+                }
+            case .perCPU(let name):
+                let old = s.perCPU[name] ?? d.constant(0)
+                let nv = w == .q ? v : d.or(d.and(old, d.constant(0xffff_ffff_0000_0000)), d.low32(v))
+                s.perCPU[name] = d.select(s.kernelGS, nv, old)
+            case .opaque(let text):
+                throw Unsupported(node: node, reason: "store to '\(text)', which is not a modelled stack slot or per-CPU variable")
+            }
+        }
+    }
+
+    mutating func push(_ v: D.Value, _ s: inout MachineState<D>, node: Int, register: Register?, what: String, k: Int = 0) throws {
+        s.rsp = d.sub(s.rsp, d.constant(8))
+        guard let cases = stackCases(s.rsp) else {
+            throw Unsupported(node: node, reason: "push while rsp is not a modelled stack (\(path.entry == .syscall ? "still the user stack?" : "unknown rsp"))")
+        }
+        checkAccess(s.rsp, width: .q, s, node: node)
+        let event = EventID.at(node: node, k)
+        events[event] = what
+        let ev = d.constant(event)
+        let home = d.constant(register.map { UInt64($0.rawValue + 1) } ?? 0)
+        writeSlot(&s, cases) { _ in StackSlot(value: v, origin: ev, saveEvent: ev, expect: v, home: home) }
+    }
+
+    // MARK: Flags
+
+    mutating func setFlags(result r: D.Value, _ w: Width, carry: D.Bit, overflow: D.Bit, _ s: inout MachineState<D>) {
+        let m = mask(r, w)
+        s.zeroFlag = d.equal(m, d.constant(0))
+        let sign: UInt64 = w == .q ? 1 << 63 : 1 << 31
+        s.signFlag = d.negate(d.equal(d.and(m, d.constant(sign)), d.constant(0)))
+        s.carryFlag = carry
+        s.overflowFlag = overflow
+    }
+
+    func condition(_ c: FlagCondition, _ s: MachineState<D>) -> D.Bit {
+        let sfNeOf = d.negate(d.equalBits(s.signFlag, s.overflowFlag))
+        switch c {
+        case .zero: return s.zeroFlag
+        case .notZero: return d.negate(s.zeroFlag)
+        case .above: return d.all([d.negate(s.carryFlag), d.negate(s.zeroFlag)])
+        case .aboveOrEqual: return d.negate(s.carryFlag)
+        case .below: return s.carryFlag
+        case .belowOrEqual: return d.any([s.carryFlag, s.zeroFlag])
+        case .less: return sfNeOf
+        case .lessOrEqual: return d.any([s.zeroFlag, sfNeOf])
+        case .greater: return d.all([d.negate(s.zeroFlag), d.negate(sfNeOf)])
+        case .greaterOrEqual: return d.negate(sfNeOf)
+        case .sign: return s.signFlag
+        case .notSign: return d.negate(s.signFlag)
+        }
+    }
+
+    func signOf(_ v: D.Value, _ w: Width) -> D.Bit {
+        d.negate(d.equal(d.and(v, d.constant(w == .q ? 1 << 63 : 1 << 31)), d.constant(0)))
+    }
+
+    /// dst - src with flags, as `cmp src, dst` / `sub src, dst` compute it.
+    mutating func subtract(_ a: D.Value, _ b: D.Value, _ w: Width, _ s: inout MachineState<D>) -> D.Value {
+        let r = mask(d.sub(a, b), w)
+        let of = d.all([d.negate(d.equalBits(signOf(a, w), signOf(b, w))), d.negate(d.equalBits(signOf(a, w), signOf(r, w)))])
+        setFlags(result: r, w, carry: d.unsignedLess(a, b), overflow: of, &s)
+        return r
+    }
+
+    mutating func addition(_ a: D.Value, _ b: D.Value, _ w: Width, _ s: inout MachineState<D>) -> D.Value {
+        let r = mask(d.add(a, b), w)
+        let of = d.all([d.equalBits(signOf(a, w), signOf(b, w)), d.negate(d.equalBits(signOf(a, w), signOf(r, w)))])
+        setFlags(result: r, w, carry: d.unsignedLess(r, a), overflow: of, &s)
+        return r
+    }
+
+    // MARK: Step
+
+    /// Executes one node: successor nodes with their states. Exits have none.
+    public mutating func step(_ node: Int, _ state: MachineState<D>) throws -> [(Int, MachineState<D>)] {
+        var s = state
+        touched = []
+        let inst = program.instructions[graph.nodes[node].instruction]
+        let next = graph.next[node]
+        let taken = graph.taken[node]
+        func go(_ n: Int?, _ st: MachineState<D>) -> [(Int, MachineState<D>)] { n.map { [($0, st)] } ?? [] }
+
+        switch inst.operation {
+        case .noEffect:
+            return go(next, s)
+        case .swapgs:
+            s.kernelGS = d.negate(s.kernelGS)
+            return go(next, s)
+        case .push(let op):
+            let v = try read(op, .q, &s, node: node)
+            try push(v, &s, node: node, register: op.register, what: op.register.map { "saved \($0.name) (pushed)" } ?? "pushed by `\(inst.text)`")
+            return go(next, s)
+        case .pop(let op):
+            guard let cases = stackCases(s.rsp) else { throw Unsupported(node: node, reason: "pop while rsp is not a modelled stack") }
+            checkAccess(s.rsp, width: .q, s, node: node)
+            let sl = readSlot(s, cases)
+            checkPop(into: op, from: sl, at: cases, s, node: node)
+            s.rsp = d.add(s.rsp, d.constant(8))
+            try write(op, sl.value, .q, &s, node: node, what: "popped by `\(inst.text)`")
+            return go(next, s)
+        case .move(let src, let dst, let w):
+            let v = try read(src, w, &s, node: node, purpose: dst.register)
+            let saving: Register? = { if case .register(let r, .q) = src { return r }; return nil }()
+            let what: String
+            switch src {
+            case .register(let r, .q): what = "saved \(r.name)"
+            case .register(let r, .l): what = "low half of \(r.name)"
+            case .immediate(let k): what = "the constant \(k)"
+            default: what = "stored by `\(inst.text)`"
+            }
+            try write(dst, v, w, &s, node: node, saving: saving, what: what)
+            return go(next, s)
+        case .lea(let m, let r):
+            s[r] = effectiveAddress(m, s)
+            return go(next, s)
+        case .loadAddress(let sym, let r):
+            s[r] = d.constant(setup.symbolAddresses[sym] ?? EntrySetup.returnAddress(ofCallAt: program.labels[sym] ?? 0))
+            return go(next, s)
+        case .alu(let op, let src, let dst, let w):
+            let b = try read(src, w, &s, node: node)
+            let a = try read(dst, w, &s, node: node)
+            let r: D.Value
+            switch op {
+            case .add: r = addition(a, b, w, &s)
+            case .sub: r = subtract(a, b, w, &s)
+            case .and, .or, .xor:
+                let raw = op == .and ? d.and(a, b) : op == .or ? d.or(a, b) : d.xor(a, b)
+                r = mask(raw, w)
+                setFlags(result: r, w, carry: d.bit(false), overflow: d.bit(false), &s)
+            }
+            try write(dst, r, w, &s, node: node, what: "computed by `\(inst.text)`")
+            return go(next, s)
+        case .unary(let op, let dst, let w):
+            let a = try read(dst, w, &s, node: node)
+            let carry = s.carryFlag
+            let r: D.Value
+            switch op {
+            case .inc: r = addition(a, d.constant(1), w, &s); s.carryFlag = carry
+            case .dec: r = subtract(a, d.constant(1), w, &s); s.carryFlag = carry
+            case .neg: r = subtract(d.constant(0), a, w, &s)
+            case .not: r = mask(d.not(a), w)
+            }
+            try write(dst, r, w, &s, node: node, what: "computed by `\(inst.text)`")
+            return go(next, s)
+        case .test(let a, let b, let w):
+            let x = try read(a, w, &s, node: node), y = try read(b, w, &s, node: node)
+            setFlags(result: d.and(x, y), w, carry: d.bit(false), overflow: d.bit(false), &s)
+            return go(next, s)
+        case .compare(let a, let b, let w):
+            let x = try read(a, w, &s, node: node), y = try read(b, w, &s, node: node)
+            _ = subtract(y, x, w, &s)
+            return go(next, s)
+        case .exchange(let a, let b, let w):
+            let x = try read(a, w, &s, node: node), y = try read(b, w, &s, node: node)
+            try write(a, y, w, &s, node: node, saving: b.register, what: "exchanged by `\(inst.text)`")
+            try write(b, x, w, &s, node: node, saving: a.register, what: "exchanged by `\(inst.text)`")
+            return go(next, s)
+        case .conditionalMove(let c, let src, let r):
+            let v = try read(src, .q, &s, node: node)
+            s[r] = d.select(condition(c, s), v, s[r])
+            return go(next, s)
+        case .jump:
+            return go(taken, s)
+        case .branch(let c, _):
+            let cond = condition(c, s)
+            var t = s, f = s
+            t.reach = d.all([s.reach, cond])
+            f.reach = d.all([s.reach, d.negate(cond)])
+            var out: [(Int, MachineState<D>)] = []
+            if d.known(t.reach) != false, let n = taken { out.append((n, t)) }
+            if d.known(f.reach) != false, let n = next { out.append((n, f)) }
+            return out
+        case .call(let target):
+            switch target {
+            case .code(_, let label):
+                let ret = d.constant(EntrySetup.returnAddress(ofCallAt: graph.nodes[node].instruction))
+                try push(ret, &s, node: node, register: nil, what: "return address of the call to \(label) at line \(inst.location.line)")
+                s.shadowStack.append(ShadowEntry(returnAddress: ret, callSite: node))
+                return go(taken, s)
+            case .external(let name):
+                try callExternal(program.externs[name] ?? .cABI(name), &s, node: node, inst: inst)
+                return go(next, s)
+            case .indirect(let r):
+                guard let a = d.knownValue(s[r]), let name = setup.symbolAddresses.first(where: { $0.value == a })?.key else {
+                    throw Unsupported(node: node, reason: "indirect call through %\(r.name): its target is not a known external function")
+                }
+                try callExternal(program.externs[name] ?? .cABI(name), &s, node: node, inst: inst)
+                return go(next, s)
+            }
+        case .ret(let n):
+            guard let cases = stackCases(s.rsp) else { throw Unsupported(node: node, reason: "ret while rsp is not a modelled stack") }
+            checkAccess(s.rsp, width: .q, s, node: node)
+            let popped = readSlot(s, cases).value
+            checkReturn(popped, s, node: node)
+            s.rsp = d.add(s.rsp, d.constant(8 &+ UInt64(n)))
+            if !s.shadowStack.isEmpty { s.shadowStack.removeLast() }
+            if taken == nil { checkExit(.ret, s, node: node, iretFrame: nil) }
+            return go(taken, s)
+        case .sysret:
+            checkExit(.sysret, s, node: node, iretFrame: nil)
+            return []
+        case .iret:
+            guard let cases = stackCases(s.rsp) else { throw Unsupported(node: node, reason: "iretq while rsp is not a modelled stack") }
+            var frame: [String: D.Value] = [:]
+            for (k, name) in ["ip", "cs", "flags", "sp", "ss"].enumerated() {
+                let off = d.constant(UInt64(k * 8))
+                checkAccess(d.add(s.rsp, off), width: .q, s, node: node)
+                frame[name] = readSlot(s, cases.map { ($0.0, $0.1 &+ UInt64(k * 8)) }).value
+            }
+            checkExit(.iret, s, node: node, iretFrame: frame)
+            return []
+        }
+    }
+
+    mutating func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, inst: Instruction) throws {
+        // The callee runs on our stack: the return address goes below rsp.
+        var below = s
+        try push(d.constant(EntrySetup.returnAddress(ofCallAt: graph.nodes[node].instruction)), &below, node: node, register: nil,
+                 what: "return address of the call to \(c.name) at line \(inst.location.line)")
+        s.slots = below.slots
+        if let p = c.ptRegs {
+            let base: D.Value
+            switch p {
+            case .register(let r): base = s[r]
+            case .stackOffset(let off): base = d.add(s.rsp, d.constant(UInt64(bitPattern: off)))
+            }
+            guard let cases = stackCases(base) else {
+                throw Unsupported(node: node, reason: "\(c.name) gets a pt_regs pointer that is not a modelled stack address")
+            }
+            checkObservation(by: c, ptRegs: cases, s, node: node)
+            if c.isPtraceStop {
+                for (k, f) in Layout.ptRegs.fields.enumerated() where c.observes.contains(f.userName) {
+                    let v = d.input("ptrace.\(f.userName)@\(node)")
+                    let event = EventID.at(node: node, k + 1)
+                    events[event] = "ptrace value of \(f.userName) written at the \(c.name) stop"
+                    let ev = d.constant(event)
+                    writeSlot(&s, cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }) { old in
+                        StackSlot(value: v, origin: ev, saveEvent: ev, expect: v, home: old.home)
+                    }
+                    s.user[f.userName] = v
+                }
+            }
+        }
+        for r in c.clobbers.sorted() { s[r] = d.input("clobbered.\(r.name)@\(node)") }
+        s.zeroFlag = d.inputBit("clobbered.zf@\(node)")
+        s.carryFlag = d.inputBit("clobbered.cf@\(node)")
+        s.signFlag = d.inputBit("clobbered.sf@\(node)")
+        s.overflowFlag = d.inputBit("clobbered.of@\(node)")
+    }
+
+    // MARK: Obligations
+
+    mutating func require(_ inv: Invariant, _ node: Int, _ key: String, _ claim: D.Bit, _ s: MachineState<D>, _ requirement: String,
+                          values: [(String, D.Value)] = []) {
+        if d.known(claim) == true || d.known(s.reach) == false { return }
+        obligations.append(Obligation(invariant: inv, node: node, key: key, claim: claim, reach: s.reach, requirement: requirement, values: values))
+    }
+
+    public enum ExitKind: String { case ret, sysret, iret }
+
+    func describeSlot(_ a: UInt64) -> String {
+        if let f = setup.fieldAt[a] { return "pt_regs.\(f.userName) (\(setup.describe(address: a)))" }
+        return setup.describe(address: a)
+    }
+
+    mutating func checkExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int, iretFrame: [String: D.Value]?) {
+        checkRestoreAtExit(kind, s, node: node)
+        checkFrameAtExit(kind, s, node: node)
+        checkPtraceAtExit(kind, s, node: node, iretFrame: iretFrame)
+        checkReturnStackAtExit(kind, s, node: node)
+    }
+}
+
+extension Interpreter {
+    /// A value for messages: stack addresses by region, constants in hex.
+    public func describeValue(_ v: D.Value) -> String {
+        guard let k = d.knownValue(v) else { return "\(v)" }
+        if setup.region(of: k) != nil { return setup.describe(address: k) }
+        return "0x" + String(k, radix: 16)
+    }
+}
+
+final class TouchedAddresses {
+    var addresses: [UInt64] = []
+}
+
+extension Interpreter {
+    func noteTouched(_ cases: [(D.Bit, UInt64)]) {
+        for (_, a) in cases where !touched.contains(a) { touched.append(a) }
+    }
+}

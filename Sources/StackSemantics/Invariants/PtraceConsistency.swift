@@ -1,0 +1,69 @@
+import SpecElaboration
+
+/// Invariant 3 — ptrace-visible fields are consistent (DESIGN.md §4.3).
+///
+/// Where C code receives `struct pt_regs *` (an external function whose contract
+/// `observes` fields, e.g. a ptrace stop), every observed field holds the user's value
+/// for it: ip = the user's rip, cx = the user's rcx (after `syscall`, the user rip),
+/// flags and r11 = the user's rflags, sp = the user's rsp, orig_ax = the syscall
+/// number — or the value the contract states (ax = -ENOSYS at the syscall-entry stop).
+/// A field never written holds garbage and fails. After a stop the user's values are
+/// what ptrace wrote, so what reaches user space must come from pt_regs: at `sysretq`
+/// rcx = ip, r11 = flags, rsp = sp; at `iretq` the popped frame = ip, cs, flags, sp,
+/// ss. A stale per-CPU `old_rsp` after a stop fails here.
+extension Interpreter {
+    mutating func checkObservation(by c: ExternContract, ptRegs cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
+        for f in Layout.ptRegs.fields where c.observes.contains(f.userName) {
+            let fieldCases = cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }
+            let expected: D.Value
+            let what: String
+            if let k = c.expectedFields[f.userName] {
+                expected = d.constant(UInt64(bitPattern: k))
+                what = "\(k) (the contract of \(c.name))"
+            } else if let u = s.user[f.userName] {
+                expected = u
+                what = "the user's \(userRegisterName(f))"
+            } else {
+                continue
+            }
+            let sl = readSlot(s, fieldCases)
+            require(.ptraceConsistency, node, "field \(f.userName)", d.equal(sl.value, expected), s,
+                    "pt_regs.\(f.userName) seen by \(c.name) must be \(what)",
+                    values: [("pt_regs.\(f.userName)", sl.value), ("expected", expected)])
+        }
+    }
+
+    func userRegisterName(_ f: Layout.Field) -> String {
+        if let r = f.register { return r.name }
+        switch f.userName {
+        case "ip": return "rip"
+        case "flags": return "rflags"
+        case "sp": return "rsp"
+        case "orig_ax": return "syscall number / error code"
+        default: return f.userName
+        }
+    }
+
+    mutating func checkPtraceAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int, iretFrame: [String: D.Value]?) {
+        switch kind {
+        case .ret:
+            return
+        case .sysret:
+            let pairs: [(Register, String, String)] = [(.rcx, "ip", "rip"), (.r11, "flags", "rflags"), (.rsp, "sp", "rsp")]
+            for (r, field, name) in pairs {
+                guard let u = s.user[field] else { continue }
+                require(.ptraceConsistency, node, "sysret \(field)", d.equal(s[r], u), s,
+                        "sysretq must return the user's \(name) from pt_regs.\(field) (in \(r.name))",
+                        values: [(r.name, s[r]), ("pt_regs.\(field)", u)])
+            }
+        case .iret:
+            guard let frame = iretFrame else { return }
+            for name in ["ip", "cs", "flags", "sp", "ss"] {
+                guard let u = s.user[name], let v = frame[name] else { continue }
+                require(.ptraceConsistency, node, "iret \(name)", d.equal(v, u), s,
+                        "iretq must return the user's \(name) from pt_regs.\(name)",
+                        values: [("popped \(name)", v), ("pt_regs.\(name)", u)])
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import SpecElaboration
+
+/// Invariant 4 — the return stack stays balanced (DESIGN.md §4.4).
+///
+/// Shadow-stack semantics: `call` pushes its return address on a shadow stack (the
+/// CPU's return stack buffer; a CET shadow stack); `ret` must pop the address the
+/// matching call pushed. Leaving a called routine by `jmp` with its entry still on the
+/// shadow stack (`popq %r11` … `jmp ia32_sysret`), returning through a modified
+/// address, or exiting (`sysretq`, `iretq`, the path's own `ret`) with calls still
+/// unreturned all violate it: the RSB then mispredicts every later return, and a CET
+/// shadow stack faults. `popq %r11 … pushq %r11 … ret` with the same value is fine.
+extension Interpreter {
+    mutating func checkReturn(_ popped: D.Value, _ s: MachineState<D>, node: Int) {
+        guard let top = s.shadowStack.last else {
+            require(.returnStack, node, "ret", d.bit(false), s, "ret with no call to return from")
+            return
+        }
+        let site = top.callSite.map { "the call at line \(program.instructions[graph.nodes[$0].instruction].location.line)" } ?? "the caller's call that entered the path"
+        require(.returnStack, node, "ret", d.equal(popped, top.returnAddress), s,
+                "ret must return to the address pushed by \(site)",
+                values: [("popped", popped), ("pushed", top.returnAddress)])
+    }
+
+    mutating func checkReturnStackAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
+        guard !s.shadowStack.isEmpty else { return }
+        let calls = s.shadowStack.map { e in
+            e.callSite.map { "the call at line \(program.instructions[graph.nodes[$0].instruction].location.line)" } ?? "the caller's call that entered the path"
+        }
+        require(.returnStack, node, "exit", d.bit(false), s,
+                "\(kind == .ret ? "the path's ret" : kind == .sysret ? "sysretq" : "iretq") leaves with \(calls.count) return-stack entr\(calls.count == 1 ? "y" : "ies") never returned through: \(calls.joined(separator: ", "))")
+    }
+}

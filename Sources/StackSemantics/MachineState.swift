@@ -1,0 +1,73 @@
+import SpecElaboration
+
+/// One 8-byte stack slot with its ghost state: what the slot holds, and what it was
+/// meant to hold. All five parts are values of the domain, so they merge at joins.
+public struct StackSlot<V> {
+    /// What a load reads.
+    public var value: V
+    /// Event id of the last write (0: never written, garbage).
+    public var origin: V
+    /// Event id of the last save into this slot of the register it is the home of, of a
+    /// push, or of a ptrace write (0: none). "The matching save".
+    public var saveEvent: V
+    /// The value the matching save put there.
+    public var expect: V
+    /// 1 + the register this slot is the home of (0: none yet).
+    public var home: V
+}
+
+/// A `call` that has not returned: what the CPU's return stack buffer / a CET shadow
+/// stack holds.
+public struct ShadowEntry<V> {
+    public var returnAddress: V
+    /// The call-site node, or nil for the call that entered the path.
+    public var callSite: Int?
+}
+
+/// The state of a path at one program point (DESIGN.md §3).
+public struct MachineState<D: ValueDomain> {
+    public var registers: [D.Value]
+    public var zeroFlag: D.Bit
+    public var carryFlag: D.Bit
+    public var signFlag: D.Bit
+    public var overflowFlag: D.Bit
+    /// Written stack slots by address; an absent slot is garbage.
+    public var slots: [UInt64: StackSlot<D.Value>]
+    public var perCPU: [String: D.Value]
+    /// True while GS holds the kernel's base (after the entry swapgs).
+    public var kernelGS: D.Bit
+    /// The user's register set as the kernel must give it back (pt_regs field names):
+    /// the entry values, then whatever a ptrace stop wrote.
+    public var user: [String: D.Value]
+    public var shadowStack: [ShadowEntry<D.Value>]
+    /// The condition under which this point is reached.
+    public var reach: D.Bit
+
+    public var rsp: D.Value {
+        get { registers[Register.rsp.rawValue] }
+        set { registers[Register.rsp.rawValue] = newValue }
+    }
+    public subscript(_ r: Register) -> D.Value {
+        get { registers[r.rawValue] }
+        set { registers[r.rawValue] = newValue }
+    }
+}
+
+/// A stack the model knows: its slots are modelled memory.
+public struct StackRegion: Sendable, Hashable {
+    public var name: String
+    public var base: UInt64
+    /// Addresses within this distance of the base belong to the region.
+    public static let span: UInt64 = 1 << 22
+
+    public func contains(_ a: UInt64) -> Bool { a &- (base &- Self.span) < 2 * Self.span }
+}
+
+/// Event ids are derived from node ids so the proof run and the replay agree on them.
+public enum EventID {
+    public static func at(node: Int, _ k: Int = 0) -> UInt64 { UInt64(node + 1) * 64 + UInt64(k) }
+    public static let callerReturnAddress: UInt64 = 1
+    public static let hardwareFrame: UInt64 = 2
+    public static let callerPtRegs: UInt64 = 3
+    public static func node(of e: UInt64) -> Int? { e >= 64 ? Int(e / 64) - 1 : nil }
+}

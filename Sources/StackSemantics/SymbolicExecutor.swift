@@ -1,0 +1,253 @@
+import SpecElaboration
+import SpecSyntax
+
+/// The proof run: executes a path's CFG once over terms, merging states at join points
+/// (if-then-else terms, so cost grows with the code, not with the number of paths), and
+/// treats loops with an inductive check at each loop head.
+public struct SymbolicRun {
+    public var obligations: [Obligation<SymbolicDomain>]
+    public var events: [UInt64: String]
+    /// Set when the path uses a construct the model cannot follow.
+    public var unsupported: Unsupported?
+    /// Set when a loop head has no inductive state: the verdicts are "unknown: loop".
+    public var loopFailure: (node: Int, reason: String)?
+    /// Loop-head variables and the value each takes on the first iteration, so a
+    /// counterexample can first be sought on the first iteration.
+    public var loopVariables: [(Term, Term)]
+    public var factory: TermFactory
+    public var setup: EntrySetup
+    public var graph: PathGraph
+    public var passes: Int
+}
+
+public enum SymbolicExecutor {
+    public static let maximumLoopPasses = 8
+
+    typealias State = MachineState<SymbolicDomain>
+
+    public static func run(program: Program, path: PathSpec, graph: PathGraph) -> SymbolicRun {
+        let f = TermFactory()
+        let d = SymbolicDomain(f)
+        let setup = EntrySetup(program: program, path: path)
+        var widened: [Int: State] = [:]
+        var result = SymbolicRun(obligations: [], events: [:], unsupported: nil, loopFailure: nil, loopVariables: [],
+                                 factory: f, setup: setup, graph: graph, passes: 0)
+        var passCount = 0
+        while true {
+            passCount += 1
+            result.passes = passCount
+            var interp = Interpreter(domain: d, program: program, path: path, graph: graph, setup: setup)
+            var incoming: [Int: [State]] = [0: [interp.initialState()]]
+            var inStates: [Int: State] = [:]
+            var backStates: [Int: [State]] = [:]
+            do {
+                for n in graph.order {
+                    guard let ins = incoming.removeValue(forKey: n), !ins.isEmpty else { continue }
+                    var st = merge(ins, interp)
+                    if graph.loopHeads.contains(n) {
+                        inStates[n] = st
+                        if var w = widened[n] {
+                            w.reach = st.reach
+                            st = w
+                        }
+                    }
+                    for (m, s2) in try interp.step(n, st) {
+                        if graph.backEdges.contains(PathGraph.Edge(from: n, to: m)) {
+                            backStates[m, default: []].append(s2)
+                        } else {
+                            incoming[m, default: []].append(s2)
+                        }
+                    }
+                }
+            } catch let u as Unsupported {
+                result.unsupported = u
+                result.events = interp.events
+                return result
+            } catch {
+                result.unsupported = Unsupported(node: 0, reason: "\(error)")
+                return result
+            }
+            // Loop heads: is the state at each head inductive?
+            var stable = true
+            var failure: (Int, String)?
+            for h in graph.loopHeads.sorted() {
+                guard let inState = inStates[h], let backs = backStates[h], !backs.isEmpty else { continue }
+                let back = merge(backs, interp)
+                if let w = widened[h], isInstance(back, of: w, inState: inState, head: h, interp) { continue }
+                stable = false
+                switch widen(head: h, inState: inState, back: back, previous: widened[h], interp) {
+                case .success(let w): widened[h] = w
+                case .failure(let reason): failure = (h, reason.text)
+                }
+            }
+            if let (h, reason) = failure {
+                result.loopFailure = (h, reason)
+                result.events = interp.events
+                return result
+            }
+            if stable {
+                result.obligations = interp.obligations
+                result.events = interp.events
+                // First-iteration values of the loop variables.
+                for (h, w) in widened {
+                    guard let inState = inStates[h] else { continue }
+                    forEachComponent(w, inState, interp) { a, b in
+                        if case .variable(let n) = a.kind, n.hasPrefix("loop@") { result.loopVariables.append((a, b)) }
+                        if case .boolVariable(let n) = a.kind, n.hasPrefix("loop@") { result.loopVariables.append((a, b)) }
+                    }
+                }
+                return result
+            }
+            if passCount >= maximumLoopPasses {
+                let h = graph.loopHeads.sorted().first ?? 0
+                result.loopFailure = (h, "the loop state did not become inductive in \(maximumLoopPasses) passes")
+                result.events = interp.events
+                return result
+            }
+        }
+    }
+
+    // MARK: Merging
+
+    static func merge(_ states: [State], _ interp: Interpreter<SymbolicDomain>) -> State {
+        var acc = states[0]
+        for s in states.dropFirst() { acc = merge2(acc, s, interp) }
+        return acc
+    }
+
+    /// Joins two states: every part becomes `ite(a.reach, a, b)`.
+    static func merge2(_ a: State, _ b: State, _ interp: Interpreter<SymbolicDomain>) -> State {
+        let d = interp.d
+        let c = a.reach
+        var out = a
+        out.reach = d.any([a.reach, b.reach])
+        for i in 0..<16 { out.registers[i] = d.select(c, a.registers[i], b.registers[i]) }
+        out.zeroFlag = d.selectBit(c, a.zeroFlag, b.zeroFlag)
+        out.carryFlag = d.selectBit(c, a.carryFlag, b.carryFlag)
+        out.signFlag = d.selectBit(c, a.signFlag, b.signFlag)
+        out.overflowFlag = d.selectBit(c, a.overflowFlag, b.overflowFlag)
+        out.kernelGS = d.selectBit(c, a.kernelGS, b.kernelGS)
+        for addr in Set(a.slots.keys).union(b.slots.keys) {
+            out.slots[addr] = interp.mergeSlot(c, interp.slot(a, addr), interp.slot(b, addr))
+        }
+        for k in Set(a.perCPU.keys).union(b.perCPU.keys) {
+            if let x = a.perCPU[k], let y = b.perCPU[k] { out.perCPU[k] = d.select(c, x, y) }
+        }
+        var user: [String: Term] = [:]
+        for (k, x) in a.user { if let y = b.user[k] { user[k] = d.select(c, x, y) } }
+        out.user = user
+        for i in 0..<min(a.shadowStack.count, b.shadowStack.count) {
+            out.shadowStack[i].returnAddress = d.select(c, a.shadowStack[i].returnAddress, b.shadowStack[i].returnAddress)
+        }
+        return out
+    }
+
+    // MARK: Loops
+
+    /// Which parts a set of states has, in one canonical order.
+    struct Shape {
+        var slots: [UInt64]
+        var perCPU: [String]
+        var user: [String]
+        var shadow: Int
+        init(_ states: [State]) {
+            slots = states.reduce(into: Set<UInt64>()) { $0.formUnion($1.slots.keys) }.sorted()
+            perCPU = states.map { Set($0.perCPU.keys) }.reduce(Set(states[0].perCPU.keys)) { $0.intersection($1) }.sorted()
+            user = states.map { Set($0.user.keys) }.reduce(Set(states[0].user.keys)) { $0.intersection($1) }.sorted()
+            shadow = states.map(\.shadowStack.count).min() ?? 0
+        }
+    }
+
+    static func parts(_ s: State, _ shape: Shape, _ interp: Interpreter<SymbolicDomain>) -> [Term] {
+        var out = s.registers
+        out += [s.zeroFlag, s.carryFlag, s.signFlag, s.overflowFlag, s.kernelGS]
+        for a in shape.slots {
+            let x = interp.slot(s, a)
+            out += [x.value, x.origin, x.saveEvent, x.expect, x.home]
+        }
+        for k in shape.perCPU { out.append(s.perCPU[k]!) }
+        for k in shape.user { out.append(s.user[k]!) }
+        for i in 0..<shape.shadow { out.append(s.shadowStack[i].returnAddress) }
+        return out
+    }
+
+    static func rebuild(_ template: State, _ shape: Shape, _ p: [Term]) -> State {
+        var s = template
+        var k = 0
+        func next() -> Term { defer { k += 1 }; return p[k] }
+        for i in 0..<16 { s.registers[i] = next() }
+        s.zeroFlag = next(); s.carryFlag = next(); s.signFlag = next(); s.overflowFlag = next(); s.kernelGS = next()
+        for a in shape.slots {
+            s.slots[a] = StackSlot(value: next(), origin: next(), saveEvent: next(), expect: next(), home: next())
+        }
+        for key in shape.perCPU { s.perCPU[key] = next() }
+        s.user = [:]
+        for key in shape.user { s.user[key] = next() }
+        for i in 0..<shape.shadow { s.shadowStack[i].returnAddress = next() }
+        return s
+    }
+
+    static func forEachComponent(_ a: State, _ b: State, _ interp: Interpreter<SymbolicDomain>, _ body: (Term, Term) -> Void) {
+        let shape = Shape([a, b])
+        for (x, y) in zip(parts(a, shape, interp), parts(b, shape, interp)) { body(x, y) }
+    }
+
+    static func isLoopVariable(_ t: Term, head: Int) -> Bool {
+        switch t.kind {
+        case .variable(let n), .boolVariable(let n): return n.hasPrefix("loop@\(head).")
+        default: return false
+        }
+    }
+
+    /// The back-edge state is an instance of the widened head state: parts that were
+    /// kept are unchanged (on entry and after the body), and parts sharing one loop
+    /// variable agree after the body.
+    static func isInstance(_ back: State, of w: State, inState: State, head: Int, _ interp: Interpreter<SymbolicDomain>) -> Bool {
+        guard back.shadowStack.count == w.shadowStack.count else { return false }
+        let shape = Shape([w, back, inState])
+        let wp = parts(w, shape, interp), bp = parts(back, shape, interp), ip = parts(inState, shape, interp)
+        var classes: [Int: Term] = [:]
+        for k in 0..<wp.count {
+            if isLoopVariable(wp[k], head: head) {
+                if let prev = classes[wp[k].id], prev !== bp[k] { return false }
+                classes[wp[k].id] = bp[k]
+            } else if wp[k] !== bp[k] || wp[k] !== ip[k] {
+                return false
+            }
+        }
+        return true
+    }
+
+    struct LoopFailure: Error { var text: String }
+
+    /// A head state that covers every iteration: parts that differ between the entry and
+    /// the back edge become loop variables (parts that agree on every side share one).
+    /// rsp and the return stack must not change: "the frame shape is the same on every
+    /// iteration".
+    static func widen(head: Int, inState: State, back: State, previous: State?, _ interp: Interpreter<SymbolicDomain>) -> Result<State, LoopFailure> {
+        if inState.rsp !== back.rsp {
+            return .failure(LoopFailure(text: "rsp at the loop head differs between iterations (\(interp.describeValue(inState.rsp)) on entry, \(interp.describeValue(back.rsp)) after the body): the frame shape changes"))
+        }
+        if inState.shadowStack.count != back.shadowStack.count {
+            return .failure(LoopFailure(text: "the return-stack depth at the loop head changes between iterations"))
+        }
+        let prev = previous ?? inState
+        let shape = Shape([inState, back, prev])
+        let ip = parts(inState, shape, interp), bp = parts(back, shape, interp), pp = parts(prev, shape, interp)
+        let f = interp.d.f
+        var classes: [[Int]: Term] = [:]
+        var out: [Term] = []
+        for k in 0..<ip.count {
+            let (i, b, p) = (ip[k], bp[k], pp[k])
+            if i === b && i === p { out.append(i); continue }
+            let key = [i.id, b.id, p.id]
+            if let v = classes[key] { out.append(v); continue }
+            let name = "loop@\(head).\(classes.count)"
+            let v = i.isBool ? f.boolVariable(name) : f.variable(name)
+            classes[key] = v
+            out.append(v)
+        }
+        return .success(rebuild(inState, shape, out))
+    }
+}
+
