@@ -1,3 +1,4 @@
+import Foundation
 import SpecElaboration
 import SpecSyntax
 import StackSemantics
@@ -13,6 +14,8 @@ public struct ProverOptions: Sendable {
 /// Proves the invariants of one path: symbolic run, one Z3 query per obligation that
 /// the simplifier did not decide, and a concrete replay of every counterexample.
 public enum PathProver {
+    nonisolated(unsafe) static let debug = getenv("PTREGS_PROVE_DEBUG") != nil
+
     public static func prove(program: Program, path: PathSpec, options: ProverOptions) -> PathReport {
         var report = PathReport(name: path.name, file: path.location.file, location: path.location, models: path.models,
                                 entry: path.entry, results: [])
@@ -47,57 +50,96 @@ public enum PathProver {
         let z3 = Z3Context()
         var lowering = Z3Lowering(z3)
         let solver = Z3Solver(context: z3, timeoutMilliseconds: options.timeoutMilliseconds)
-        let firstIteration = run.loopVariables.map { lowering.lower(run.factory.eq($0.0, $0.1)) }
+        // Loops: the widened run proves; counterexamples are sought in a run of the same
+        // path with its loops unrolled, whose states are exact, and replayed there.
+        var search: Search? = graph.loopHeads.isEmpty ? Search(graph: graph, run: run, lowering: lowering) : nil
+        var searchFailure: String?
 
         for inv in invariants {
             let obligations = run.obligations.filter { $0.invariant == inv }
             var verdict: Verdict = .proved
             var queries = 0
             var unknownReason: String?
+            var refuted: Obligation<SymbolicDomain>?
             for o in obligations {
-                let negated = run.factory.allOf([o.reach, run.factory.negation(o.claim)])
-                if negated.boolConstant == false { continue }
-                let goal = lowering.lower(negated)
-                var attempts: [(String, [Z3Expr])] = []
-                if !firstIteration.isEmpty { attempts.append(("first loop iteration", firstIteration)) }
-                attempts.append(("all iterations", []))
-                var decided = false
-                for (label, extra) in attempts {
+                switch query(o, run.factory, &lowering, solver) {
+                case .unsat: continue
+                case .unknown(let reason):
                     queries += 1
-                    solver.push()
-                    solver.assert(goal)
-                    for e in extra { solver.assert(e) }
-                    let result: Z3CheckResult
-                    do { result = try solver.check() } catch { result = .unknown(reason: "\(error)") }
-                    solver.pop()
-                    switch result {
-                    case .unsat:
-                        if extra.isEmpty { decided = true }
-                        continue
-                    case .unknown(let reason):
-                        if extra.isEmpty { unknownReason = unknownReason ?? "solver: \(reason) at \(where_(o.node))"; decided = true }
-                        continue
-                    case .sat(let model):
-                        let oracle = makeOracle(model, run.factory, &lowering)
-                        let replay = ConcreteReplay.run(program: program, path: path, graph: graph, oracle: oracle,
-                                                        target: .init(invariant: inv, node: o.node, key: o.key))
+                    unknownReason = unknownReason ?? "solver: \(reason) at \(where_(o.node))"
+                case .sat:
+                    queries += 1
+                    refuted = refuted ?? o
+                }
+            }
+            queries += obligations.count > 0 ? 0 : 0
+            if let o = refuted {
+                if search == nil && searchFailure == nil {
+                    do {
+                        let unrolled = try PathGraph(unrolling: graph, visits: unrollVisits)
+                        let urun = SymbolicExecutor.run(program: program, path: path, graph: unrolled)
+                        if let u = urun.unsupported { searchFailure = "unsupported in the unrolled run: \(u.reason)" }
+                        else { search = Search(graph: unrolled, run: urun, lowering: Z3Lowering(z3)) }
+                    } catch {
+                        searchFailure = "\(error)"
+                    }
+                }
+                if var sr = search {
+                    // The first obligation of this invariant, in run order, that a concrete run breaks.
+                    for u in sr.run.obligations where u.invariant == inv {
+                        let model: Z3Model
+                        switch query(u, sr.run.factory, &sr.lowering, solver) {
+                        case .sat(let m): model = m; queries += 1
+                        case .unknown(let reason): queries += 1; unknownReason = unknownReason ?? "solver: \(reason)"; continue
+                        case .unsat: continue
+                        }
+                        let oracle = makeOracle(model, sr.run.factory, &sr.lowering)
+                        if debug { print("DEBUG counterexample for \(u.key) at \(where_(sr.graph.original[u.node]))") }
+                        let replay = ConcreteReplay.run(program: program, path: path, graph: sr.graph, oracle: oracle,
+                                                        target: .init(invariant: inv, node: u.node, key: u.key))
                         if replay.confirmed {
-                            verdict = .violated(counterexample(o, replay, program, graph, run, oracle, label, relevant: run.factory.variableNames(negated)))
-                            decided = true
-                        } else if extra.isEmpty {
-                            unknownReason = unknownReason ?? "the solver's counterexample at \(where_(o.node)) did not replay: \(replay.note ?? "no failure")"
-                            decided = true
+                            let negated = sr.run.factory.allOf([u.reach, sr.run.factory.negation(u.claim)])
+                            verdict = .violated(counterexample(u, replay, program, sr.graph, sr.run, oracle,
+                                                               relevant: sr.run.factory.variableNames(negated)))
+                            break
+                        } else {
+                            unknownReason = unknownReason ?? "the solver's counterexample at \(where_(sr.graph.original[u.node])) did not replay: \(replay.note ?? "no failure")"
                         }
                     }
-                    if decided { break }
+                    search = sr
                 }
-                if case .violated = verdict { break }
+                if case .proved = verdict {
+                    verdict = .unknown(unknownReason ?? searchFailure.map { "loop: \($0)" }
+                        ?? "loop: the loop abstraction admits a violation at \(where_(o.node)) (\(o.requirement)) that no run entering each loop head at most \(unrollVisits) times shows")
+                }
+            } else if let r = unknownReason {
+                verdict = .unknown(r)
             }
-            if case .proved = verdict, let r = unknownReason { verdict = .unknown(r) }
             report.results.append(InvariantResult(invariant: inv, verdict: verdict, expectedViolation: path.expectedViolations.contains(inv),
                                                   obligations: obligations.count, solverQueries: queries))
         }
         return report
+    }
+
+    /// How many times the counterexample search lets a run enter each loop head.
+    public static let unrollVisits = 3
+
+    struct Search {
+        var graph: PathGraph
+        var run: SymbolicRun
+        var lowering: Z3Lowering
+    }
+
+    /// Is `reach ∧ ¬claim` satisfiable?
+    static func query(_ o: Obligation<SymbolicDomain>, _ f: TermFactory, _ lowering: inout Z3Lowering, _ solver: Z3Solver) -> Z3CheckResult {
+        let negated = f.allOf([o.reach, f.negation(o.claim)])
+        if negated.boolConstant == false { return .unsat }
+        solver.push()
+        solver.assert(lowering.lower(negated))
+        let result: Z3CheckResult
+        do { result = try solver.check() } catch { result = .unknown(reason: "\(error)") }
+        solver.pop()
+        return result
     }
 
     static func makeOracle(_ model: Z3Model, _ f: TermFactory, _ lowering: inout Z3Lowering) -> (String) -> UInt64 {
@@ -111,11 +153,13 @@ public enum PathProver {
     }
 
     static func counterexample(_ o: Obligation<SymbolicDomain>, _ r: ReplayOutcome, _ program: Program, _ graph: PathGraph,
-                               _ run: SymbolicRun, _ oracle: (String) -> UInt64, _ query: String, relevant: Set<String>) -> Counterexample {
+                               _ run: SymbolicRun, _ oracle: (String) -> UInt64, relevant: Set<String>) -> Counterexample {
         let inst = program.instructions[graph.nodes[o.node].instruction]
-        let inputs = relevant.filter { !$0.hasPrefix("loop@") }.sorted().map { ($0, oracle($0)) }
-        return Counterexample(location: inst.location, instruction: inst.text, requirement: r.requirement ?? o.requirement,
+        // Blame the line of the path's own file; the macro line is a note.
+        let blamed = inst.expansion.last?.location ?? inst.location
+        let inputs = relevant.sorted().map { ($0, oracle($0)) }
+        return Counterexample(location: blamed, macroLocation: inst.expansion.isEmpty ? nil : inst.location, instruction: inst.text, requirement: r.requirement ?? o.requirement,
                               values: r.values, steps: r.steps, picture: r.picture,
-                              rsp: r.rspAtBlame.map { run.setup.describe(address: $0) } ?? "?", inputs: inputs, query: query)
+                              rsp: r.rspAtBlame.map { run.setup.describe(address: $0) } ?? "?", inputs: inputs)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import SpecElaboration
 import SpecSyntax
 import StackSemantics
@@ -53,6 +54,7 @@ public struct TextReport {
             let label = status == .pass ? paint("expected violation", "36") : paint("error", "1;31")
             var s = "\(cx.location): \(label): \(head) violated: \(cx.requirement)\n"
             if status == .pass && !verbose { return s }
+            if let m = cx.macroLocation { s += "\(m): note: the blamed instruction `\(cx.instruction)` is expanded from here\n" }
             s += "  why it matters: \(Self.why(r.invariant))\n"
             if !cx.values.isEmpty {
                 s += "  values: " + cx.values.map { "\($0.0) = \($0.1)" }.joined(separator: ", ") + "\n"
@@ -63,14 +65,19 @@ public struct TextReport {
     }
 
     public func renderTrace(_ cx: Counterexample) -> String {
-        var s = "  counterexample (replayed on a concrete run\(cx.query == "first loop iteration" ? ", first loop iteration" : "")):\n"
+        var s = "  counterexample (replayed on a concrete run):\n"
         let width = max(24, cx.steps.map(\.text.count).max() ?? 0)
         for (k, step) in cx.steps.enumerated() {
             let blamed = k == cx.steps.count - 1
             let marker = blamed ? paint(">", "1;31") : " "
             let text = step.text.padding(toLength: width, withPad: " ", startingAt: 0)
-            s += "  \(marker) \(String(step.location.line).leftPad(4)) \(text)  rsp=\(step.rsp) rs=\(step.returnStackDepth) gs=\(step.kernelGS ? "kernel" : "user")"
-            if let m = step.expansion.first { s += "  [\(m.message.replacingOccurrences(of: "in expansion of macro ", with: "macro "))]" }
+            // Show the line of the path's own file; a macro's line goes in brackets.
+            let shown = step.expansion.last?.location ?? step.location
+            s += "  \(marker) \(String(shown.line).leftPad(4)) \(text)  rsp=\(step.rsp) rs=\(step.returnStackDepth) gs=\(step.kernelGS ? "kernel" : "user")"
+            if let m = step.expansion.first {
+                let name = m.message.replacingOccurrences(of: "in expansion of macro ", with: "")
+                s += "  [\(name), \((step.location.file as NSString).lastPathComponent):\(step.location.line)]"
+            }
             s += "\n"
             if verbose || blamed {
                 for v in step.touched {

@@ -6,6 +6,8 @@ import StackSemantics
 public struct Counterexample: Sendable {
     /// The step the trace blames.
     public var location: SourceLocation
+    /// Where the blamed instruction is written, when a macro expanded it.
+    public var macroLocation: SourceLocation?
     public var instruction: String
     public var requirement: String
     public var values: [(String, String)]
@@ -14,8 +16,6 @@ public struct Counterexample: Sendable {
     public var rsp: String
     /// Model values of the path's inputs that the replay used, by name.
     public var inputs: [(String, UInt64)]
-    /// True when it was found on the first iteration of the loops it passes through.
-    public var query: String
 }
 
 public enum Verdict: Sendable {

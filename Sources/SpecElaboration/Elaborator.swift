@@ -311,10 +311,10 @@ public final class Elaborator {
             if program.perCPU[v.text] != nil { throw Diagnostic(at: v.location, "duplicate .percpu '\(v.text)'", notes: notes) }
             var kind = PerCPUKind.value
             if words.count > 1 {
-                guard words.count == 2, words[1].text == "stack" else {
-                    throw Diagnostic(at: words[1].location, "expected 'stack' or nothing after the per-CPU variable name", notes: notes)
+                guard words.count == 2, words[1].text == "stack" || words[1].text == "pointer" else {
+                    throw Diagnostic(at: words[1].location, "expected 'stack', 'pointer' or nothing after the per-CPU variable name", notes: notes)
                 }
-                kind = .stack
+                kind = words[1].text == "stack" ? .stack : .pointer
             }
             program.perCPU[v.text] = kind
         case ".layout":

@@ -22,6 +22,10 @@ public struct PathGraph: Sendable {
     /// Edges (from, to) that close a loop.
     public var backEdges: Set<Edge> = []
     public var loopHeads: Set<Int> = []
+    /// For each loop head, the nodes of its natural loops (head included).
+    public var loopBodies: [Int: Set<Int>] = [:]
+    /// In an unrolled graph: the node of the plain graph each node copies.
+    public var original: [Int] = []
 
     public struct Edge: Hashable, Sendable {
         public var from: Int
@@ -92,6 +96,58 @@ public struct PathGraph: Sendable {
             if let n = next[id] { work.append(n) }
         }
         computeOrder(entry: entry)
+        original = Array(nodes.indices)
+    }
+
+    /// The same path with every loop unrolled: a node is copied for each number of
+    /// times the run has entered each loop head (at most `visits`), and an edge that
+    /// would enter a head once more is dropped. The result has no loops; its runs are
+    /// exactly the plain graph's runs that enter each loop head at most `visits` times.
+    public init(unrolling plain: PathGraph, visits: Int, maximumNodes: Int = 200_000) throws {
+        let heads = plain.loopHeads.sorted()
+        let headIndex = Dictionary(uniqueKeysWithValues: heads.enumerated().map { ($1, $0) })
+        struct Key: Hashable { var node: Int; var counts: [Int] }
+        var index: [Key: Int] = [:]
+        var keys: [Key] = []
+        func intern(_ k: Key) -> Int {
+            if let i = index[k] { return i }
+            keys.append(k)
+            nodes.append(plain.nodes[k.node])
+            original.append(k.node)
+            next.append(nil)
+            taken.append(nil)
+            index[k] = keys.count - 1
+            return keys.count - 1
+        }
+        func enter(_ n: Int, from counts: [Int]) -> Key? {
+            var c = counts
+            if let h = headIndex[n] {
+                c[h] += 1
+                if c[h] > visits { return nil }
+            }
+            return Key(node: n, counts: c)
+        }
+        guard let start = enter(0, from: Array(repeating: 0, count: heads.count)) else { computeOrder(entry: 0); return }
+        var work = [intern(start)]
+        var done: Set<Int> = []
+        while let id = work.popLast() {
+            guard done.insert(id).inserted else { continue }
+            if keys.count > maximumNodes {
+                throw UnrollingTooLarge(limit: maximumNodes)
+            }
+            let k = keys[id]
+            if let t = plain.taken[k.node], let key = enter(t, from: k.counts) {
+                let i = intern(key)
+                taken[id] = i
+                work.append(i)
+            }
+            if let n = plain.next[k.node], let key = enter(n, from: k.counts) {
+                let i = intern(key)
+                next[id] = i
+                work.append(i)
+            }
+        }
+        computeOrder(entry: 0)
     }
 
     /// Iterative DFS: reverse post-order, back edges and loop heads.
@@ -119,7 +175,24 @@ public struct PathGraph: Sendable {
             }
         }
         order = post.reversed()
+        // Natural loops: walk back from each back edge's source to its head.
+        var preds: [[Int]] = Array(repeating: [], count: nodes.count)
+        for n in nodes.indices { for s in successors(n) { preds[s].append(n) } }
+        for e in backEdges {
+            var body: Set<Int> = [e.to]
+            var work = [e.from]
+            while let n = work.popLast() {
+                guard body.insert(n).inserted else { continue }
+                work += preds[n]
+            }
+            loopBodies[e.to, default: []].formUnion(body)
+        }
     }
 
     public func successors(_ n: Int) -> [Int] { [taken[n], next[n]].compactMap { $0 } }
+}
+
+public struct UnrollingTooLarge: Error, Sendable, CustomStringConvertible {
+    public var limit: Int
+    public var description: String { "unrolling the path's loops gives more than \(limit) instruction instances" }
 }

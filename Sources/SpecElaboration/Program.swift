@@ -249,6 +249,9 @@ public enum PerCPUKind: Hashable, Sendable {
     case value
     /// The top of a kernel stack of its own (kernel_stack, irq_stack_ptr).
     case stack
+    /// A pointer to memory outside the model (thread_info): reads through it give
+    /// unknown values, writes through it cannot touch the stack and are not modelled.
+    case pointer
 }
 
 /// An elaborated spec unit: the code, its labels, and the declarations about it.

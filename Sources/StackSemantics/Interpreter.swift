@@ -193,7 +193,7 @@ public struct Interpreter<D: ValueDomain> {
         var perCPU: [String: D.Value] = [:]
         for (name, kind) in program.perCPU {
             switch kind {
-            case .value: perCPU[name] = d.input("percpu.\(name)")
+            case .value, .pointer: perCPU[name] = d.input("percpu.\(name)")
             case .stack: perCPU[name] = d.constant(setup.regions.first { $0.name == name }?.base ?? 0)
             }
         }
@@ -261,12 +261,19 @@ public struct Interpreter<D: ValueDomain> {
         case stack([(D.Bit, UInt64)], D.Value)
         case perCPU(String)
         case opaque(String)
+        /// Memory outside the model reached through a `.percpu … pointer` value.
+        case outside(String)
     }
 
     func locate(_ m: MemoryOperand, _ s: MachineState<D>, node: Int, width: Width) throws -> Location {
         if let v = m.perCPU { return .perCPU(v) }
         if m.symbol != nil { return .opaque(m.text) }
         let addr = effectiveAddress(m, s)
+        if let b = m.base, m.index == nil {
+            for (name, kind) in program.perCPU where kind == .pointer && d.same(s[b], d.input("percpu.\(name)")) {
+                return .outside(name)
+            }
+        }
         guard let cases = stackCases(addr) else { return .opaque(m.text) }
         for (_, a) in cases where a % 8 != 0 {
             throw Unsupported(node: node, reason: "access to \(setup.describe(address: a)) is not 8-byte aligned")
@@ -292,7 +299,7 @@ public struct Interpreter<D: ValueDomain> {
             case .perCPU(let name):
                 let v = d.select(s.kernelGS, s.perCPU[name] ?? d.constant(0), d.input("user-gs[\(name)]@\(node)"))
                 return mask(v, w)
-            case .opaque:
+            case .opaque, .outside:
                 return mask(d.input("unmodelled[\(m.text)]@\(node)"), w)
             }
         }
@@ -332,12 +339,16 @@ public struct Interpreter<D: ValueDomain> {
                     }
                     return new
                 }
+                // The syscall's result is what the user gets in rax.
+                if result { s.user["ax"] = slot(s, cases[0].1).value }
             case .perCPU(let name):
                 let old = s.perCPU[name] ?? d.constant(0)
                 let nv = w == .q ? v : d.or(d.and(old, d.constant(0xffff_ffff_0000_0000)), d.low32(v))
                 s.perCPU[name] = d.select(s.kernelGS, nv, old)
             case .opaque(let text):
                 throw Unsupported(node: node, reason: "store to '\(text)', which is not a modelled stack slot or per-CPU variable")
+            case .outside:
+                break
             }
         }
     }

@@ -11,9 +11,6 @@ public struct SymbolicRun {
     public var unsupported: Unsupported?
     /// Set when a loop head has no inductive state: the verdicts are "unknown: loop".
     public var loopFailure: (node: Int, reason: String)?
-    /// Loop-head variables and the value each takes on the first iteration, so a
-    /// counterexample can first be sought on the first iteration.
-    public var loopVariables: [(Term, Term)]
     public var factory: TermFactory
     public var setup: EntrySetup
     public var graph: PathGraph
@@ -30,7 +27,10 @@ public enum SymbolicExecutor {
         let d = SymbolicDomain(f)
         let setup = EntrySetup(program: program, path: path)
         var widened: [Int: State] = [:]
-        var result = SymbolicRun(obligations: [], events: [:], unsupported: nil, loopFailure: nil, loopVariables: [],
+        // Reach of runs that enter a loop's body other than through its head (an
+        // irreducible loop): the head state must cover them too.
+        var sideEntries: [Int: Term] = [:]
+        var result = SymbolicRun(obligations: [], events: [:], unsupported: nil, loopFailure: nil,
                                  factory: f, setup: setup, graph: graph, passes: 0)
         var passCount = 0
         while true {
@@ -40,6 +40,7 @@ public enum SymbolicExecutor {
             var incoming: [Int: [State]] = [0: [interp.initialState()]]
             var inStates: [Int: State] = [:]
             var backStates: [Int: [State]] = [:]
+            var sideEntryReach: [Int: [Term]] = [:]
             do {
                 for n in graph.order {
                     guard let ins = incoming.removeValue(forKey: n), !ins.isEmpty else { continue }
@@ -47,7 +48,7 @@ public enum SymbolicExecutor {
                     if graph.loopHeads.contains(n) {
                         inStates[n] = st
                         if var w = widened[n] {
-                            w.reach = st.reach
+                            w.reach = f.anyOf([st.reach, sideEntries[n] ?? f.falseTerm])
                             st = w
                         }
                     }
@@ -56,6 +57,9 @@ public enum SymbolicExecutor {
                             backStates[m, default: []].append(s2)
                         } else {
                             incoming[m, default: []].append(s2)
+                            for (h, body) in graph.loopBodies where h != m && body.contains(m) && !body.contains(n) {
+                                sideEntryReach[h, default: []].append(s2.reach)
+                            }
                         }
                     }
                 }
@@ -69,6 +73,10 @@ public enum SymbolicExecutor {
             }
             // Loop heads: is the state at each head inductive?
             var stable = true
+            for h in graph.loopHeads {
+                let side = f.anyOf(sideEntryReach[h] ?? [])
+                if side !== (sideEntries[h] ?? f.falseTerm) { stable = false; sideEntries[h] = side }
+            }
             var failure: (Int, String)?
             for h in graph.loopHeads.sorted() {
                 guard let inState = inStates[h], let backs = backStates[h], !backs.isEmpty else { continue }
@@ -88,14 +96,6 @@ public enum SymbolicExecutor {
             if stable {
                 result.obligations = interp.obligations
                 result.events = interp.events
-                // First-iteration values of the loop variables.
-                for (h, w) in widened {
-                    guard let inState = inStates[h] else { continue }
-                    forEachComponent(w, inState, interp) { a, b in
-                        if case .variable(let n) = a.kind, n.hasPrefix("loop@") { result.loopVariables.append((a, b)) }
-                        if case .boolVariable(let n) = a.kind, n.hasPrefix("loop@") { result.loopVariables.append((a, b)) }
-                    }
-                }
                 return result
             }
             if passCount >= maximumLoopPasses {
@@ -204,6 +204,7 @@ public enum SymbolicExecutor {
     /// variable agree after the body.
     static func isInstance(_ back: State, of w: State, inState: State, head: Int, _ interp: Interpreter<SymbolicDomain>) -> Bool {
         guard back.shadowStack.count == w.shadowStack.count else { return false }
+        let f = interp.d.f
         let shape = Shape([w, back, inState])
         let wp = parts(w, shape, interp), bp = parts(back, shape, interp), ip = parts(inState, shape, interp)
         var classes: [Int: Term] = [:]
@@ -211,11 +212,20 @@ public enum SymbolicExecutor {
             if isLoopVariable(wp[k], head: head) {
                 if let prev = classes[wp[k].id], prev !== bp[k] { return false }
                 classes[wp[k].id] = bp[k]
+            } else if isChoice(wp[k], head: head, f) {
+                // A choice among constants covers every constant the part takes.
+                let allowed = Set(f.leaves(wp[k])!.map(\.1))
+                guard let b = f.leaves(bp[k]), let i = f.leaves(ip[k]) else { return false }
+                if !Set(b.map(\.1)).union(i.map(\.1)).isSubset(of: allowed) { return false }
             } else if wp[k] !== bp[k] || wp[k] !== ip[k] {
                 return false
             }
         }
         return true
+    }
+
+    static func isChoice(_ t: Term, head: Int, _ f: TermFactory) -> Bool {
+        t.kind == .ite && f.leaves(t) != nil && f.variableNames(t).contains { $0.hasPrefix("loop@\(head).") }
     }
 
     struct LoopFailure: Error { var text: String }
@@ -243,7 +253,19 @@ public enum SymbolicExecutor {
             let key = [i.id, b.id, p.id]
             if let v = classes[key] { out.append(v); continue }
             let name = "loop@\(head).\(classes.count)"
-            let v = i.isBool ? f.boolVariable(name) : f.variable(name)
+            let v: Term
+            if !i.isBool, let li = f.leaves(i), let lb = f.leaves(b), let lp = f.leaves(p) {
+                // Ghost parts (event ids, homes) and constant registers take finitely many
+                // constants: choose among them rather than forgetting them.
+                let values = Array(Set(li.map(\.1) + lb.map(\.1) + lp.map(\.1))).sorted()
+                var t = f.const(values[values.count - 1])
+                for (j, c) in values.dropLast().enumerated().reversed() {
+                    t = f.ite(f.boolVariable("\(name).\(j)"), f.const(c), t)
+                }
+                v = t
+            } else {
+                v = i.isBool ? f.boolVariable(name) : f.variable(name)
+            }
             classes[key] = v
             out.append(v)
         }
