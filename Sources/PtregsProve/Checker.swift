@@ -1,6 +1,7 @@
 import Foundation
 import SpecElaboration
 import SpecSyntax
+import StackSemantics
 
 /// The library's front door: spec files or directories in, a report out.
 public struct Checker: Sendable {
@@ -9,12 +10,21 @@ public struct Checker: Sendable {
     public var pathFilters: [String] = []
     /// Parse and elaborate only.
     public var parseOnly = false
+    /// Paths proved at once (each has its own Z3 context). Output order never depends on it.
+    public var jobs = ProcessInfo.processInfo.activeProcessorCount
 
     public init(options: ProverOptions = ProverOptions()) { self.options = options }
 
-    /// Spec units under the inputs: `.pts` files (`.ptsh` files are include-only).
-    public static func specFiles(_ inputs: [String]) -> (files: [(url: URL, root: String, display: String)], errors: [Diagnostic]) {
-        var files: [(URL, String, String)] = []
+    public struct SpecFile: Sendable {
+        public var url: URL
+        public var root: String
+        public var display: String
+    }
+
+    /// Spec units under the inputs: `.pts` files (`.ptsh` files are include-only), in
+    /// path order.
+    public static func specFiles(_ inputs: [String]) -> (files: [SpecFile], errors: [Diagnostic]) {
+        var files: [SpecFile] = []
         var errors: [Diagnostic] = []
         let fm = FileManager.default
         for input in inputs {
@@ -31,23 +41,25 @@ public struct Checker: Sendable {
                 for u in found.sorted(by: { $0.path < $1.path }) {
                     let rel = u.standardizedFileURL.path.replacingOccurrences(of: root.standardizedFileURL.path + "/", with: "")
                     let display = (input.hasSuffix("/") ? input : input + "/") + rel
-                    files.append((u, input, display))
+                    files.append(SpecFile(url: u, root: input, display: display))
                 }
             } else {
                 let u = URL(fileURLWithPath: input)
                 let cwd = fm.currentDirectoryPath
                 let root = u.standardizedFileURL.path.hasPrefix(cwd + "/") ? cwd : u.deletingLastPathComponent().path
-                files.append((u, root, input))
+                files.append(SpecFile(url: u, root: root, display: input))
             }
         }
         return (files, errors)
     }
 
-    public func check(_ inputs: [String]) -> CheckReport {
+    /// Parses and elaborates every unit; each path with a well-formed graph becomes a job.
+    public func elaborate(_ inputs: [String]) -> (jobs: [(Program, PathSpec)], report: CheckReport) {
         var report = CheckReport()
         let (files, errors) = Self.specFiles(inputs)
         report.diagnostics += errors
         report.files = files.count
+        var jobs: [(Program, PathSpec)] = []
         for f in files {
             let program: Program
             do {
@@ -59,23 +71,68 @@ public struct Checker: Sendable {
                 report.diagnostics.append(.error(SourceLocation(file: f.display, line: 1, column: 1), "\(error)"))
                 continue
             }
-            if parseOnly {
-                // Building each path's graph is part of elaboration (no exit, call depth).
-                for p in program.paths {
-                    do { _ = try PathGraph(program: program, path: p) } catch let d as Diagnostic { report.diagnostics.append(d) } catch {}
-                }
-                continue
-            }
-            for p in program.paths where pathFilters.isEmpty || pathFilters.contains(where: { p.name.contains($0) }) {
-                do {
-                    _ = try PathGraph(program: program, path: p)
-                } catch let d as Diagnostic {
+            for p in program.paths {
+                // Building the graph is part of elaboration: it finds paths with no exit.
+                do { _ = try PathGraph(program: program, path: p) } catch let d as Diagnostic {
                     report.diagnostics.append(d)
                     continue
-                } catch {}
-                report.paths.append(PathProver.prove(program: program, path: p, options: options))
+                } catch {
+                    report.diagnostics.append(.error(p.location, "\(error)"))
+                    continue
+                }
+                if pathFilters.isEmpty || pathFilters.contains(where: { p.name.contains($0) }) {
+                    jobs.append((program, p))
+                }
             }
         }
+        return (jobs, report)
+    }
+
+    public func check(_ inputs: [String]) -> CheckReport {
+        var (jobs, report) = elaborate(inputs)
+        if parseOnly { return report }
+        report.paths = Self.parallelMap(jobs, width: jobs.isEmpty ? 1 : max(1, min(self.jobs, jobs.count))) { job in
+            PathProver.prove(program: job.0, path: job.1, options: options)
+        }
         return report
+    }
+
+    /// Maps on `width` threads; results keep the input order.
+    static func parallelMap<T: Sendable, R: Sendable>(_ items: [T], width: Int, _ body: @escaping @Sendable (T) -> R) -> [R] {
+        if width <= 1 { return items.map(body) }
+        let results = ResultSlots<R>(count: items.count)
+        let next = ResultSlots<Int>(count: 0)
+        DispatchQueue.concurrentPerform(iterations: width) { _ in
+            while let i = next.claim(below: items.count) {
+                results.set(i, body(items[i]))
+            }
+        }
+        return results.values()
+    }
+}
+
+/// Thread-safe result storage for `parallelMap`.
+final class ResultSlots<R>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [R?]
+    private var counter = 0
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ r: R) {
+        lock.lock(); defer { lock.unlock() }
+        slots[i] = r
+    }
+
+    func claim(below n: Int) -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard counter < n else { return nil }
+        counter += 1
+        return counter - 1
+    }
+
+    func values() -> [R] {
+        lock.lock(); defer { lock.unlock() }
+        return slots.compactMap { $0 }
     }
 }

@@ -98,6 +98,32 @@ public struct TextReport {
         return s
     }
 
+    /// `--explain`: the verdicts, then one run step by step with what each step had to
+    /// satisfy and how that was decided.
+    public func render(_ e: Explanation) -> String {
+        var s = ""
+        for r in e.report.results { s += renderResult(e.report, r) }
+        s += "explanation of \(e.report.name) (\(e.report.entry.rawValue) entry\(e.report.models.isEmpty ? "" : ", models \(e.report.models)")):\n"
+        s += "  one concrete run (no TIF work pending; registers at entry hold distinct values):\n"
+        var byNode: [Int: [ObligationOutcome]] = [:]
+        for o in e.report.obligations { byNode[o.node, default: []].append(o) }
+        var explained: Set<Int> = []
+        for step in e.steps {
+            let shown = step.expansion.last?.location ?? step.location
+            s += "  \(String(shown.line).leftPad(4)) \(step.text)   rsp=\(step.rsp) rs=\(step.returnStackDepth) gs=\(step.kernelGS ? "kernel" : "user")"
+            if let m = step.expansion.first {
+                s += "  [\(m.message.replacingOccurrences(of: "in expansion of macro ", with: "")), \((step.location.file as NSString).lastPathComponent):\(step.location.line)]"
+            }
+            s += "\n"
+            for v in step.touched { s += "         \(v.label): \(Self.hex(v.value)) \(v.holds)\n" }
+            if explained.insert(step.node).inserted {
+                for o in byNode[step.node] ?? [] { s += "         must hold [\(o.invariant.rawValue)]: \(o.requirement) — \(o.outcome)\n" }
+            }
+        }
+        if let n = e.note { s += "  (\(n))\n" }
+        return s
+    }
+
     func summary(_ report: CheckReport) -> String {
         let results = report.paths.flatMap(\.results)
         let proved = results.filter { if case .proved = $0.verdict { return true }; return false }.count
@@ -111,8 +137,4 @@ public struct TextReport {
         if !report.diagnostics.isEmpty { s += ", \(report.diagnostics.count) input error\(report.diagnostics.count == 1 ? "" : "s")" }
         return s + "\n"
     }
-}
-
-extension String {
-    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
 }

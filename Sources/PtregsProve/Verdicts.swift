@@ -60,6 +60,8 @@ public struct PathReport: Sendable {
     public var models: String
     public var entry: EntryKind
     public var results: [InvariantResult]
+    /// Every obligation and its outcome, when asked for (`--explain`).
+    public var obligations: [ObligationOutcome] = []
 }
 
 public struct CheckReport: Sendable {

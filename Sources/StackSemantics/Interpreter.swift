@@ -100,6 +100,8 @@ public struct Interpreter<D: ValueDomain> {
     public let graph: PathGraph
     public let setup: EntrySetup
     public var obligations: [Obligation<D>] = []
+    /// Keep obligations the simplifier already decided (for `--explain`).
+    public var keepDecided = false
     /// Event id → what the write was ("saved rdi", "return address of call at L42").
     public var events: [UInt64: String] = [:]
     /// Stack addresses the current step read or wrote (for traces).
@@ -597,7 +599,8 @@ public struct Interpreter<D: ValueDomain> {
 
     mutating func require(_ inv: Invariant, _ node: Int, _ key: String, _ claim: D.Bit, _ s: MachineState<D>, _ requirement: String,
                           values: [(String, D.Value)] = []) {
-        if d.known(claim) == true || d.known(s.reach) == false { return }
+        if d.known(s.reach) == false { return }
+        if d.known(claim) == true && !keepDecided { return }
         obligations.append(Obligation(invariant: inv, node: node, key: key, claim: claim, reach: s.reach, requirement: requirement, values: values))
     }
 

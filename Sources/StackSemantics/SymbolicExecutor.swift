@@ -22,7 +22,7 @@ public enum SymbolicExecutor {
 
     typealias State = MachineState<SymbolicDomain>
 
-    public static func run(program: Program, path: PathSpec, graph: PathGraph) -> SymbolicRun {
+    public static func run(program: Program, path: PathSpec, graph: PathGraph, keepDecided: Bool = false) -> SymbolicRun {
         let f = TermFactory()
         let d = SymbolicDomain(f)
         let setup = EntrySetup(program: program, path: path)
@@ -37,6 +37,7 @@ public enum SymbolicExecutor {
             passCount += 1
             result.passes = passCount
             var interp = Interpreter(domain: d, program: program, path: path, graph: graph, setup: setup)
+            interp.keepDecided = keepDecided
             var incoming: [Int: [State]] = [0: [interp.initialState()]]
             var inStates: [Int: State] = [:]
             var backStates: [Int: [State]] = [:]

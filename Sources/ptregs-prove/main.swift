@@ -30,6 +30,18 @@ struct PtregsProveCommand: ParsableCommand {
     @Flag(help: "Parse and elaborate only; prove nothing.")
     var parseOnly = false
 
+    @Option(help: "Output format: text, json, sarif or junit.")
+    var format: String = "text"
+
+    @Option(help: "Paths proved in parallel (default: the number of cores). Output does not depend on it.")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Print one path's full trace and every obligation with its outcome, even when it proves.")
+    var explain: String?
+
+    @Option(name: .customLong("emit-smt2"), help: "Write every solver query as an SMT-LIB2 file into this directory.")
+    var emitSMT2: String?
+
     @Flag(name: .shortAndLong, help: "Show every violation's full trace, including expected ones, and every step's slots.")
     var verbose = false
 
@@ -49,17 +61,43 @@ struct PtregsProveCommand: ParsableCommand {
             }
             options.invariants = set
         }
+        guard ["text", "json", "sarif", "junit"].contains(format) else {
+            throw ValidationError("unknown format '\(format)' (expected text, json, sarif or junit)")
+        }
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        guard ["auto", "always", "never"].contains(color) else { throw ValidationError("--color must be auto, always or never") }
+        options.smt2Directory = emitSMT2.map { URL(fileURLWithPath: $0) }
         var checker = Checker(options: options)
         checker.pathFilters = pathFilters
         checker.parseOnly = parseOnly
-        let report = checker.check(inputs)
+        checker.jobs = jobs
         let colour: Bool
         switch color {
         case "always": colour = true
         case "never": colour = false
         default: colour = isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         }
-        print(TextReport(colour: colour, verbose: verbose).render(report), terminator: "")
+        if let name = explain {
+            let (jobs, elaborated) = checker.elaborate(inputs)
+            guard elaborated.diagnostics.isEmpty else {
+                print(TextReport(colour: colour).render(elaborated), terminator: "")
+                throw ExitCode(2)
+            }
+            guard let job = jobs.first(where: { $0.1.name == name }) else {
+                FileHandle.standardError.write(Data("ptregs-prove: no path named '\(name)'\n".utf8))
+                throw ExitCode(2)
+            }
+            let e = Explainer.explain(program: job.0, path: job.1, options: options)
+            print(TextReport(colour: colour, verbose: true).render(e), terminator: "")
+            return
+        }
+        let report = checker.check(inputs)
+        switch format {
+        case "json": print(JSONReport.render(report), terminator: "")
+        case "sarif": print(SARIFReport.render(report), terminator: "")
+        case "junit": print(JUnitReport.render(report), terminator: "")
+        default: print(TextReport(colour: colour, verbose: verbose).render(report), terminator: "")
+        }
         if !pathFilters.isEmpty && report.paths.isEmpty && report.diagnostics.isEmpty && !parseOnly {
             FileHandle.standardError.write(Data("ptregs-prove: no path matches \(pathFilters.joined(separator: ", "))\n".utf8))
             throw ExitCode(2)

@@ -1,0 +1,123 @@
+import Foundation
+import SpecElaboration
+import SpecSyntax
+import StackSemantics
+
+/// `--format json`: the report as a stable document for scripts. The schema is
+/// documented in README.md ("JSON output"); keys are sorted, so the same input gives
+/// byte-identical output.
+public enum JSONReport {
+    public static let schemaVersion = 1
+    public static let toolVersion = "0.1.0"
+
+    struct Document: Encodable {
+        var schemaVersion: Int
+        var tool: Tool
+        var diagnostics: [Diag]
+        var paths: [Path]
+        var summary: Summary
+    }
+    struct Tool: Encodable { var name: String; var version: String }
+    struct Location: Encodable { var file: String; var line: Int; var column: Int }
+    struct Diag: Encodable { var location: Location; var severity: String; var message: String; var notes: [Note] }
+    struct Note: Encodable { var location: Location; var message: String }
+    struct Path: Encodable {
+        var name: String
+        var location: Location
+        var models: String
+        var entry: String
+        var results: [Result]
+    }
+    struct Result: Encodable {
+        var invariant: String
+        var verdict: String
+        var status: String
+        var expectedViolation: Bool
+        var reason: String?
+        var obligations: Int
+        var solverQueries: Int
+        var counterexample: CX?
+    }
+    struct Value: Encodable { var name: String; var value: String }
+    struct Slot: Encodable { var address: String; var label: String; var value: String; var holds: String }
+    struct Step: Encodable {
+        var location: Location
+        var instruction: String
+        var macro: String?
+        var rsp: String
+        var returnStackDepth: Int
+        var gs: String
+        var slots: [Slot]
+    }
+    struct CX: Encodable {
+        var location: Location
+        var macroLocation: Location?
+        var instruction: String
+        var requirement: String
+        var values: [Value]
+        var steps: [Step]
+        var stack: [Slot]
+        var rsp: String
+        var inputs: [Value]
+    }
+    struct Summary: Encodable {
+        var files: Int
+        var paths: Int
+        var proved: Int
+        var expectedViolations: Int
+        var violated: Int
+        var unknown: Int
+        var staleExpectations: Int
+        var inputErrors: Int
+        var exitCode: Int32
+    }
+
+    static func loc(_ l: SourceLocation) -> Location { Location(file: l.file, line: l.line, column: l.column) }
+    static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+    static func slot(_ v: SlotView) -> Slot { Slot(address: hex(v.address), label: v.label, value: hex(v.value), holds: v.holds) }
+
+    public static func render(_ report: CheckReport) -> String {
+        let results = report.paths.flatMap(\.results)
+        let doc = Document(
+            schemaVersion: schemaVersion,
+            tool: Tool(name: "ptregs-prove", version: toolVersion),
+            diagnostics: report.diagnostics.map { d in
+                Diag(location: loc(d.location), severity: d.severity.rawValue, message: d.message,
+                     notes: d.notes.map { Note(location: loc($0.location), message: $0.message) })
+            },
+            paths: report.paths.map { p in
+                Path(name: p.name, location: loc(p.location), models: p.models, entry: p.entry.rawValue, results: p.results.map { r in
+                    var reason: String?
+                    var cx: CX?
+                    switch r.verdict {
+                    case .proved: break
+                    case .unknown(let why): reason = why
+                    case .violated(let c):
+                        cx = CX(location: loc(c.location), macroLocation: c.macroLocation.map(loc), instruction: c.instruction,
+                                requirement: c.requirement, values: c.values.map { Value(name: $0.0, value: $0.1) },
+                                steps: c.steps.map { s in
+                                    Step(location: loc(s.expansion.last?.location ?? s.location), instruction: s.text,
+                                         macro: s.expansion.first.map { _ in "\(s.location)" }, rsp: s.rsp,
+                                         returnStackDepth: s.returnStackDepth, gs: s.kernelGS ? "kernel" : "user",
+                                         slots: s.touched.map(slot))
+                                },
+                                stack: c.picture.map(slot), rsp: c.rsp, inputs: c.inputs.map { Value(name: $0.0, value: hex($0.1)) })
+                    }
+                    return Result(invariant: r.invariant.rawValue, verdict: r.verdict.name, status: r.status.rawValue,
+                                  expectedViolation: r.expectedViolation, reason: reason, obligations: r.obligations,
+                                  solverQueries: r.solverQueries, counterexample: cx)
+                })
+            },
+            summary: Summary(files: report.files, paths: report.paths.count,
+                             proved: results.filter { $0.verdict.name == "proved" }.count,
+                             expectedViolations: results.filter { $0.status == .pass && $0.expectedViolation }.count,
+                             violated: results.filter { $0.status == .fail }.count,
+                             unknown: results.filter { $0.status == .unknown }.count,
+                             staleExpectations: results.filter { $0.status == .stale }.count,
+                             inputErrors: report.diagnostics.count, exitCode: report.exitCode))
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? enc.encode(doc), let text = String(data: data, encoding: .utf8) else { return "{}\n" }
+        return text + "\n"
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import SpecElaboration
+import SpecSyntax
+
+/// `--format junit`: one testcase per (path, invariant), grouped by spec file, for CI
+/// dashboards. Violations the spec does not expect and stale expectations are
+/// failures, unknown verdicts are skipped, input errors are errors.
+public enum JUnitReport {
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case "\n", "\t": out.unicodeScalars.append(c)
+            default:
+                if c.value < 0x20 { out += " " } else { out.unicodeScalars.append(c) }
+            }
+        }
+        return out
+    }
+
+    public static func render(_ report: CheckReport) -> String {
+        var suites: [(String, [String], Int, Int, Int, Int)] = []   // name, cases, tests, failures, errors, skipped
+        if !report.diagnostics.isEmpty {
+            let cases = report.diagnostics.map { d in
+                "    <testcase classname=\"input\" name=\"\(escape("\(d.location)"))\" file=\"\(escape(d.location.file))\" line=\"\(d.location.line)\">\n" +
+                "      <error type=\"bad-input\" message=\"\(escape(d.message))\">\(escape(d.description))</error>\n    </testcase>"
+            }
+            suites.append(("input", cases, cases.count, 0, cases.count, 0))
+        }
+        var order: [String] = []
+        var byFile: [String: [PathReport]] = [:]
+        for p in report.paths {
+            if byFile[p.file] == nil { order.append(p.file) }
+            byFile[p.file, default: []].append(p)
+        }
+        let text = TextReport(colour: false, verbose: true)
+        for file in order {
+            var cases: [String] = []
+            var failures = 0, skipped = 0
+            for p in byFile[file] ?? [] {
+                for r in p.results {
+                    var c = "    <testcase classname=\"\(escape(file)).\(escape(p.name))\" name=\"\(r.invariant.rawValue)\" file=\"\(escape(file))\" line=\"\(p.location.line)\">"
+                    switch (r.verdict, r.status) {
+                    case (.violated(let cx), .fail):
+                        failures += 1
+                        c += "\n      <failure type=\"violated\" message=\"\(escape("\(cx.location): \(cx.requirement)"))\">\(escape(text.renderTrace(cx)))</failure>\n    "
+                    case (.proved, .stale):
+                        failures += 1
+                        c += "\n      <failure type=\"stale-expectation\" message=\"now proves — update the expectation\"/>\n    "
+                    case (.unknown(let why), _):
+                        skipped += 1
+                        c += "\n      <skipped message=\"\(escape("unknown: \(why)"))\"/>\n    "
+                    case (.violated(let cx), _):
+                        c += "\n      <system-out>\(escape("expected violation at \(cx.location): \(cx.requirement)"))</system-out>\n    "
+                    default:
+                        break
+                    }
+                    c += "</testcase>"
+                    cases.append(c)
+                }
+            }
+            suites.append((file, cases, cases.count, failures, 0, skipped))
+        }
+        let total = suites.reduce((0, 0, 0, 0)) { ($0.0 + $1.2, $0.1 + $1.3, $0.2 + $1.4, $0.3 + $1.5) }
+        var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        out += "<testsuites name=\"ptregs-prove\" tests=\"\(total.0)\" failures=\"\(total.1)\" errors=\"\(total.2)\" skipped=\"\(total.3)\">\n"
+        for s in suites {
+            out += "  <testsuite name=\"\(escape(s.0))\" tests=\"\(s.2)\" failures=\"\(s.3)\" errors=\"\(s.4)\" skipped=\"\(s.5)\">\n"
+            for c in s.1 { out += c + "\n" }
+            out += "  </testsuite>\n"
+        }
+        out += "</testsuites>\n"
+        return out
+    }
+}

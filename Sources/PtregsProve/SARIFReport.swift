@@ -1,0 +1,113 @@
+import Foundation
+import SpecElaboration
+import SpecSyntax
+import StackSemantics
+
+/// `--format sarif`: SARIF 2.1.0 for code-scanning UIs. One result per violation (and
+/// per unknown verdict, stale expectation or input error), located at the blamed
+/// line, with the replayed trace as a codeFlow; rule metadata per invariant.
+public enum SARIFReport {
+    public static let schema = "https://json.schemastore.org/sarif-2.1.0.json"
+
+    static func location(_ l: SourceLocation, message: String? = nil) -> [String: Any] {
+        var loc: [String: Any] = [
+            "physicalLocation": [
+                "artifactLocation": ["uri": l.file],
+                "region": ["startLine": max(1, l.line), "startColumn": max(1, l.column)],
+            ] as [String: Any],
+        ]
+        if let m = message { loc["message"] = ["text": m] }
+        return loc
+    }
+
+    static func rules() -> [[String: Any]] {
+        var rules: [[String: Any]] = Invariant.allCases.map { inv in
+            [
+                "id": inv.rawValue,
+                "name": inv.title.split(separator: " ").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined().replacingOccurrences(of: "-", with: ""),
+                "shortDescription": ["text": inv.title],
+                "fullDescription": ["text": TextReport.why(inv)],
+                "help": ["text": "See Sources/StackSemantics/Invariants/ for the exact meaning of '\(inv.title)'."],
+                "defaultConfiguration": ["level": "error"],
+            ]
+        }
+        rules.append([
+            "id": "bad-input",
+            "name": "BadInput",
+            "shortDescription": ["text": "the spec could not be parsed or elaborated"],
+            "fullDescription": ["text": "A syntax or elaboration error: nothing in this unit was proved."],
+            "defaultConfiguration": ["level": "error"],
+        ])
+        return rules
+    }
+
+    public static func render(_ report: CheckReport) -> String {
+        var results: [[String: Any]] = []
+        let ruleIndex = Dictionary(uniqueKeysWithValues: (Invariant.allCases.map(\.rawValue) + ["bad-input"]).enumerated().map { ($1, $0) })
+        for d in report.diagnostics {
+            results.append([
+                "ruleId": "bad-input", "ruleIndex": ruleIndex["bad-input"]!, "level": "error",
+                "message": ["text": d.message],
+                "locations": [location(d.location)],
+                "relatedLocations": d.notes.enumerated().map { k, n in location(n.location, message: n.message).merging(["id": k]) { a, _ in a } },
+            ])
+        }
+        for p in report.paths {
+            for r in p.results {
+                let base: [String: Any] = ["ruleId": r.invariant.rawValue, "ruleIndex": ruleIndex[r.invariant.rawValue]!]
+                switch r.verdict {
+                case .proved:
+                    guard r.status == .stale else { continue }
+                    results.append(base.merging([
+                        "level": "error",
+                        "message": ["text": "\(p.name): \(r.invariant.title) now proves — update the expectation (remove `.expect \(r.invariant.rawValue) violated`)"],
+                        "locations": [location(p.location)],
+                    ]) { a, _ in a })
+                case .unknown(let why):
+                    results.append(base.merging([
+                        "level": "warning",
+                        "message": ["text": "\(p.name): \(r.invariant.title): unknown: \(why)"],
+                        "locations": [location(p.location)],
+                    ]) { a, _ in a })
+                case .violated(let cx):
+                    var res = base.merging([
+                        "level": r.status == .pass ? "note" : "error",
+                        "message": ["text": "\(p.name): \(r.invariant.title) violated: \(cx.requirement)"],
+                        "locations": [location(cx.location)],
+                        "codeFlows": [[
+                            "message": ["text": "counterexample replayed on a concrete run"],
+                            "threadFlows": [[
+                                "locations": cx.steps.map { s -> [String: Any] in
+                                    let slots = s.touched.map { "\($0.label) = \(TextReport.hex($0.value)) \($0.holds)" }.joined(separator: "; ")
+                                    let text = "\(s.text)   rsp=\(s.rsp) rs=\(s.returnStackDepth) gs=\(s.kernelGS ? "kernel" : "user")" + (slots.isEmpty ? "" : "   [\(slots)]")
+                                    return ["location": location(s.expansion.last?.location ?? s.location, message: text)]
+                                },
+                            ]],
+                        ]],
+                    ]) { a, _ in a }
+                    if r.status == .pass {
+                        res["suppressions"] = [["kind": "inSource", "justification": "the spec expects this violation (.expect \(r.invariant.rawValue) violated)"]]
+                    }
+                    results.append(res)
+                }
+            }
+        }
+        let doc: [String: Any] = [
+            "$schema": schema,
+            "version": "2.1.0",
+            "runs": [[
+                "tool": ["driver": [
+                    "name": "ptregs-prove",
+                    "version": JSONReport.toolVersion,
+                    "informationUri": "https://example.invalid/ptregs-prove",
+                    "rules": rules(),
+                ] as [String: Any]],
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            ] as [String: Any]],
+        ]
+        guard let data = try? JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]),
+              let text = String(data: data, encoding: .utf8) else { return "{}\n" }
+        return text + "\n"
+    }
+}
