@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/pointfreeco/swift-snapshot-testing", from: "1.17.0"),
     ],
     targets: [
         // Z3 from Debian's libz3-dev; only Z3Kit imports it.
@@ -28,7 +29,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "Z3KitTests", dependencies: ["Z3Kit"]),
-        .testTarget(name: "PtregsProveTests", dependencies: ["PtregsProve"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "PtregsProveTests", dependencies: [
+            "PtregsProve",
+            .product(name: "SnapshotTesting", package: "swift-snapshot-testing"),
+        ], exclude: ["__Snapshots__"], resources: [.copy("Fixtures")]),
     ]
 )
