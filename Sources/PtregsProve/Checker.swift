@@ -55,6 +55,12 @@ public struct Checker: Sendable {
 
     /// Parses and elaborates every unit; each path with a well-formed graph becomes a job.
     public func elaborate(_ inputs: [String]) -> (jobs: [(Program, PathSpec)], report: CheckReport) {
+        let e = elaborateUnits(inputs)
+        return (e.jobs, e.report)
+    }
+
+    public func elaborateUnits(_ inputs: [String]) -> (programs: [Program], jobs: [(Program, PathSpec)], report: CheckReport) {
+        var programs: [Program] = []
         var report = CheckReport()
         let (files, errors) = Self.specFiles(inputs)
         report.diagnostics += errors
@@ -71,6 +77,7 @@ public struct Checker: Sendable {
                 report.diagnostics.append(.error(SourceLocation(file: f.display, line: 1, column: 1), "\(error)"))
                 continue
             }
+            programs.append(program)
             for p in program.paths {
                 // Building the graph is part of elaboration: it finds paths with no exit.
                 do { _ = try PathGraph(program: program, path: p) } catch let d as Diagnostic {
@@ -85,16 +92,27 @@ public struct Checker: Sendable {
                 }
             }
         }
-        return (jobs, report)
+        return (programs, jobs, report)
     }
+
+    /// `--shard I/N`: this shard's share of the jobs, by position (1-based I).
+    public var shard: (index: Int, count: Int)?
 
     public func check(_ inputs: [String]) -> CheckReport {
         var (jobs, report) = elaborate(inputs)
         if parseOnly { return report }
-        report.paths = Self.parallelMap(jobs, width: jobs.isEmpty ? 1 : max(1, min(self.jobs, jobs.count))) { job in
+        report.paths = prove(jobs)
+        return report
+    }
+
+    /// Proves jobs in parallel; the result order is the job order.
+    public func prove(_ all: [(Program, PathSpec)]) -> [PathReport] {
+        var jobs = all
+        if let s = shard { jobs = all.enumerated().filter { $0.offset % s.count == s.index - 1 }.map(\.element) }
+        let options = self.options
+        return Self.parallelMap(jobs, width: jobs.isEmpty ? 1 : max(1, min(self.jobs, jobs.count))) { job in
             PathProver.prove(program: job.0, path: job.1, options: options)
         }
-        return report
     }
 
     /// Maps on `width` threads; results keep the input order.

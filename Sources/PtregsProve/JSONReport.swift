@@ -14,6 +14,7 @@ public enum JSONReport {
         var schemaVersion: Int
         var tool: Tool
         var diagnostics: [Diag]
+        var gate: [Diag]
         var paths: [Path]
         var summary: Summary
     }
@@ -85,6 +86,7 @@ public enum JSONReport {
                 Diag(location: loc(d.location), severity: d.severity.rawValue, message: d.message,
                      notes: d.notes.map { Note(location: loc($0.location), message: $0.message) })
             },
+            gate: report.gate.map { d in Diag(location: loc(d.location), severity: "error", message: d.message, notes: []) },
             paths: report.paths.map { p in
                 Path(name: p.name, location: loc(p.location), models: p.models, entry: p.entry.rawValue, results: p.results.map { r in
                     var reason: String?

@@ -32,6 +32,13 @@ public enum JUnitReport {
             }
             suites.append(("input", cases, cases.count, 0, cases.count, 0))
         }
+        if !report.gate.isEmpty {
+            let cases = report.gate.map { d in
+                "    <testcase classname=\"gate\" name=\"\(escape("\(d.location)"))\" file=\"\(escape(d.location.file))\" line=\"\(d.location.line)\">\n" +
+                "      <failure type=\"spec-out-of-date\" message=\"\(escape(d.message))\"/>\n    </testcase>"
+            }
+            suites.append(("spec-out-of-date", cases, cases.count, cases.count, 0, 0))
+        }
         var order: [String] = []
         var byFile: [String: [PathReport]] = [:]
         for p in report.paths {

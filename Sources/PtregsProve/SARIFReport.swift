@@ -38,18 +38,31 @@ public enum SARIFReport {
             "fullDescription": ["text": "A syntax or elaboration error: nothing in this unit was proved."],
             "defaultConfiguration": ["level": "error"],
         ])
+        rules.append([
+            "id": "spec-out-of-date",
+            "name": "SpecOutOfDate",
+            "shortDescription": ["text": "the assembly a spec models changed, but its spec did not"],
+            "fullDescription": ["text": "The fingerprint of the modelled code differs from the one the spec records: re-read the code, update the spec, then its fingerprint."],
+            "defaultConfiguration": ["level": "error"],
+        ])
         return rules
     }
 
     public static func render(_ report: CheckReport) -> String {
         var results: [[String: Any]] = []
-        let ruleIndex = Dictionary(uniqueKeysWithValues: (Invariant.allCases.map(\.rawValue) + ["bad-input"]).enumerated().map { ($1, $0) })
+        let ruleIndex = Dictionary(uniqueKeysWithValues: (Invariant.allCases.map(\.rawValue) + ["bad-input", "spec-out-of-date"]).enumerated().map { ($1, $0) })
         for d in report.diagnostics {
             results.append([
                 "ruleId": "bad-input", "ruleIndex": ruleIndex["bad-input"]!, "level": "error",
                 "message": ["text": d.message],
                 "locations": [location(d.location)],
                 "relatedLocations": d.notes.enumerated().map { k, n in location(n.location, message: n.message).merging(["id": k]) { a, _ in a } },
+            ])
+        }
+        for g in report.gate {
+            results.append([
+                "ruleId": "spec-out-of-date", "ruleIndex": ruleIndex["spec-out-of-date"] ?? 0, "level": "error",
+                "message": ["text": g.message], "locations": [location(g.location)],
             ])
         }
         for p in report.paths {

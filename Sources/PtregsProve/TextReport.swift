@@ -34,6 +34,7 @@ public struct TextReport {
             out += "\(d.location): \(paint("error", "1;31")): \(d.message)\n"
             for n in d.notes { out += "\(n.location): note: \(n.message)\n" }
         }
+        for g in report.gate { out += "\(g.location): \(paint("error", "1;31")): \(g.message)\n" }
         for p in report.paths {
             for r in p.results { out += renderResult(p, r) }
         }
@@ -135,6 +136,7 @@ public struct TextReport {
         s += "\(proved) proved, \(expected) expected violation\(expected == 1 ? "" : "s"), \(failed) violated, \(unknown) unknown"
         if stale > 0 { s += ", \(stale) expectation\(stale == 1 ? "" : "s") out of date" }
         if !report.diagnostics.isEmpty { s += ", \(report.diagnostics.count) input error\(report.diagnostics.count == 1 ? "" : "s")" }
+        if !report.gate.isEmpty { s += ", \(report.gate.count) spec\(report.gate.count == 1 ? "" : "s") out of date" }
         return s + "\n"
     }
 }

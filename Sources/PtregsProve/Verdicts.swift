@@ -66,6 +66,8 @@ public struct PathReport: Sendable {
 
 public struct CheckReport: Sendable {
     public var diagnostics: [Diagnostic] = []
+    /// `--changed-since`: specs whose modelled code changed under them.
+    public var gate: [Diagnostic] = []
     public var paths: [PathReport] = []
     public var files: Int = 0
 
@@ -76,7 +78,7 @@ public struct CheckReport: Sendable {
     public var exitCode: Int32 {
         if !diagnostics.isEmpty { return 2 }
         let statuses = paths.flatMap { $0.results.map(\.status) }
-        if statuses.contains(.fail) || statuses.contains(.stale) { return 1 }
+        if statuses.contains(.fail) || statuses.contains(.stale) || !gate.isEmpty { return 1 }
         if statuses.contains(.unknown) { return 3 }
         return 0
     }

@@ -64,6 +64,7 @@ public final class Elaborator {
         let text = try loader.read(url, displayName: displayName)
         let statements = try StatementSplitter.split(text: text, file: displayName)
         includeStack = [url.standardizedFileURL.resolvingSymlinksInPath()]
+        program.files = [includeStack[0].path]
         try process(statements, arguments: nil, notes: [], macroStack: [], isUnit: true, fileURL: url, fileDisplay: displayName)
         if let (layout, loc) = layoutInProgress {
             throw Diagnostic.error(loc, ".layout \(layout.name) is not closed by .endlayout")
@@ -279,6 +280,7 @@ public final class Elaborator {
             let text = try loader.read(url, displayName: display, from: head.location)
             let stmts = try StatementSplitter.split(text: text, file: display)
             includeStack.append(url)
+            if !program.files.contains(url.path) { program.files.append(url.path) }
             let note = Diagnostic.Note(location: head.location, message: "included from here")
             try process(stmts, arguments: nil, notes: [note] + notes, macroStack: macroStack, isUnit: false, fileURL: url, fileDisplay: display)
             includeStack.removeLast()
@@ -292,6 +294,27 @@ public final class Elaborator {
                 throw Diagnostic(at: pname.location, "duplicate .path '\(pname.text)' (first declared at \(prev.name.location))", notes: notes)
             }
             paths.append(PendingPath(name: pname, attributes: attrs.keyed))
+        case ".models":
+            let attrs = try parseAttributes(rest, notes: notes)
+            guard let file = attrs.positional.first, attrs.positional.count == 1 else {
+                throw Diagnostic(at: head.location, "expected '.models FILE [lines=A-B | symbol=NAME] [fingerprint=HEX]'", notes: notes)
+            }
+            var src = ModelledSource(file: file.text, lines: nil, symbol: attrs.keyed["symbol"]?.text,
+                                     fingerprint: attrs.keyed["fingerprint"]?.text, location: head.location)
+            for (k, v) in attrs.keyed where !["lines", "symbol", "fingerprint"].contains(k) {
+                throw Diagnostic(at: v.location, "unknown .models attribute '\(k)' (expected lines=, symbol=, fingerprint=)", notes: notes)
+            }
+            if let l = attrs.keyed["lines"] {
+                let parts = l.text.split(separator: "-").compactMap { Int($0) }
+                guard parts.count == 2, parts[0] >= 1, parts[0] <= parts[1] else {
+                    throw Diagnostic(at: l.location, "expected lines=FIRST-LAST", notes: notes)
+                }
+                src.lines = parts[0]...parts[1]
+            }
+            if src.lines != nil && src.symbol != nil {
+                throw Diagnostic(at: head.location, ".models takes lines= or symbol=, not both", notes: notes)
+            }
+            if isUnit { program.modelledSources.append(src) }
         case ".expect":
             let words = try parseAttributes(rest, notes: notes).positional
             guard isUnit else { return }

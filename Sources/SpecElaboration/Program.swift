@@ -254,6 +254,16 @@ public enum PerCPUKind: Hashable, Sendable {
     case pointer
 }
 
+/// The assembly a spec unit models (`.models FILE lines=A-B|symbol=NAME fingerprint=HEX`),
+/// so a CI gate can tell when the code changed under an unchanged spec.
+public struct ModelledSource: Hashable, Sendable {
+    public var file: String
+    public var lines: ClosedRange<Int>?
+    public var symbol: String?
+    public var fingerprint: String?
+    public var location: SourceLocation
+}
+
 /// An elaborated spec unit: the code, its labels, and the declarations about it.
 public struct Program: Sendable {
     public var instructions: [Instruction] = []
@@ -263,6 +273,9 @@ public struct Program: Sendable {
     public var perCPU: [String: PerCPUKind] = [:]
     public var layouts: [String: Layout] = ["pt_regs": .ptRegs]
     public var file: String = ""
+    public var modelledSources: [ModelledSource] = []
+    /// Every file the unit read (itself and its includes), as absolute paths.
+    public var files: [String] = []
 
     public init() {}
 }

@@ -42,6 +42,18 @@ struct PtregsProveCommand: ParsableCommand {
     @Option(name: .customLong("emit-smt2"), help: "Write every solver query as an SMT-LIB2 file into this directory.")
     var emitSMT2: String?
 
+    @Option(name: .customLong("changed-since"), help: "Re-check only specs affected by the git diff since this ref, and fail on specs whose modelled code changed (see --tree).")
+    var changedSince: String?
+
+    @Option(help: "With --changed-since: a directory in the git tree holding the modelled code.")
+    var tree: String = "."
+
+    @Option(help: "Check only shard I of N (1-based), e.g. 2/4: a deterministic split for CI matrix jobs.")
+    var shard: String?
+
+    @Option(help: "Print the fingerprint of FILE:FIRST-LAST or FILE@SYMBOL for a spec's .models line, and exit.")
+    var fingerprint: String?
+
     @Flag(name: .shortAndLong, help: "Show every violation's full trace, including expected ones, and every step's slots.")
     var verbose = false
 
@@ -65,12 +77,25 @@ struct PtregsProveCommand: ParsableCommand {
             throw ValidationError("unknown format '\(format)' (expected text, json, sarif or junit)")
         }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if let spec = fingerprint {
+            print(try Self.fingerprint(spec))
+            return
+        }
+        var shardSpec: (Int, Int)?
+        if let s = shard {
+            let parts = s.split(separator: "/").compactMap { Int($0) }
+            guard parts.count == 2, parts[1] >= 1, parts[0] >= 1, parts[0] <= parts[1] else {
+                throw ValidationError("--shard takes I/N with 1 <= I <= N, e.g. 2/4")
+            }
+            shardSpec = (parts[0], parts[1])
+        }
         guard ["auto", "always", "never"].contains(color) else { throw ValidationError("--color must be auto, always or never") }
         options.smt2Directory = emitSMT2.map { URL(fileURLWithPath: $0) }
         var checker = Checker(options: options)
         checker.pathFilters = pathFilters
         checker.parseOnly = parseOnly
         checker.jobs = jobs
+        checker.shard = shardSpec
         let colour: Bool
         switch color {
         case "always": colour = true
@@ -91,7 +116,16 @@ struct PtregsProveCommand: ParsableCommand {
             print(TextReport(colour: colour, verbose: true).render(e), terminator: "")
             return
         }
-        let report = checker.check(inputs)
+        let report: CheckReport
+        if let ref = changedSince {
+            let outcome = ChangeGate(ref: ref, tree: tree).run(checker, inputs: inputs)
+            report = outcome.report
+            if !outcome.unaffected.isEmpty && format == "text" {
+                FileHandle.standardError.write(Data("ptregs-prove: \(outcome.unaffected.count) spec unit(s) unaffected by the diff since \(ref): not re-checked\n".utf8))
+            }
+        } else {
+            report = checker.check(inputs)
+        }
         switch format {
         case "json": print(JSONReport.render(report), terminator: "")
         case "sarif": print(SARIFReport.render(report), terminator: "")
@@ -103,6 +137,31 @@ struct PtregsProveCommand: ParsableCommand {
             throw ExitCode(2)
         }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}
+
+extension PtregsProveCommand {
+    /// `FILE:FIRST-LAST` or `FILE@SYMBOL` → the fingerprint a `.models` line records.
+    static func fingerprint(_ spec: String) throws -> String {
+        var file = spec
+        var lines: ClosedRange<Int>?
+        var symbol: String?
+        if let at = spec.lastIndex(of: "@") {
+            file = String(spec[..<at])
+            symbol = String(spec[spec.index(after: at)...])
+        } else if let colon = spec.lastIndex(of: ":") {
+            let parts = spec[spec.index(after: colon)...].split(separator: "-").compactMap { Int($0) }
+            guard parts.count == 2, parts[0] >= 1, parts[0] <= parts[1] else { throw ValidationError("expected FILE:FIRST-LAST or FILE@SYMBOL") }
+            file = String(spec[..<colon])
+            lines = parts[0]...parts[1]
+        }
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+            throw ValidationError("cannot read \(file)")
+        }
+        guard let region = SourceFingerprint.region(of: text, lines: lines, symbol: symbol) else {
+            throw ValidationError("\(symbol.map { "symbol \($0)" } ?? "those lines") not found in \(file)")
+        }
+        return ".models \(file) \(symbol.map { "symbol=\($0)" } ?? "lines=\(region.lowerBound)-\(region.upperBound)") fingerprint=\(SourceFingerprint.fingerprint(of: text, region: region))"
     }
 }
 
