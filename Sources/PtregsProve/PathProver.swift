@@ -12,6 +12,11 @@ public struct ProverOptions: Sendable {
     public var smt2Directory: URL?
     /// Keep every obligation's outcome (for `--explain`).
     public var recordObligations = false
+    /// Decide obligations whose terms simplify to a constant without Z3. Off, every
+    /// obligation goes to the solver (the verdicts must not change: a test checks it).
+    public var structuralFastPath = true
+    /// Merge states at join points (off: enumerate paths; for checking the merge).
+    public var mergeStates = true
     public init() {}
 }
 
@@ -47,6 +52,7 @@ struct PathProof {
     let invariants: [Invariant]
     var report: PathReport
     var queryCount = 0
+    var solverNanoseconds: UInt64 = 0
 
     init(program: Program, path: PathSpec, options: ProverOptions) {
         self.program = program
@@ -79,7 +85,9 @@ struct PathProof {
             report.results = all(.unknown("unsupported: \(error)"))
             return report
         }
-        let run = SymbolicExecutor.run(program: program, path: path, graph: graph, keepDecided: options.recordObligations)
+        let run = SymbolicExecutor.run(program: program, path: path, graph: graph,
+                                       keepDecided: options.recordObligations || !options.structuralFastPath,
+                                       merging: options.mergeStates)
         func place(_ g: PathGraph, _ node: Int) -> String {
             let i = program.instructions[g.nodes[node].instruction]
             return "\(i.expansion.last?.location ?? i.location) (`\(i.text)`)"
@@ -109,7 +117,7 @@ struct PathProof {
             var unknownReason: String?
             var refuted: Obligation<SymbolicDomain>?
             for o in obligations {
-                if o.claim.boolConstant == true {
+                if o.claim.boolConstant == true && options.structuralFastPath {
                     record(o, graph, "holds by construction (decided without the solver)")
                     continue
                 }
@@ -128,7 +136,8 @@ struct PathProof {
                 if search == nil && searchFailure == nil {
                     do {
                         let unrolled = try PathGraph(unrolling: graph, visits: PathProver.unrollVisits)
-                        let urun = SymbolicExecutor.run(program: program, path: path, graph: unrolled)
+                        let urun = SymbolicExecutor.run(program: program, path: path, graph: unrolled,
+                                                        keepDecided: !options.structuralFastPath, merging: options.mergeStates)
                         if let u = urun.unsupported { searchFailure = "unsupported in the unrolled run: \(u.reason)" }
                         else { search = Search(graph: unrolled, run: urun, lowering: Z3Lowering(z3)) }
                     } catch {
@@ -162,6 +171,7 @@ struct PathProof {
             report.results.append(InvariantResult(invariant: inv, verdict: verdict, expectedViolation: path.expectedViolations.contains(inv),
                                                   obligations: open, solverQueries: queryCount - before))
         }
+        report.solverSeconds = Double(solverNanoseconds) / 1e9
         return report
     }
 
@@ -177,8 +187,10 @@ struct PathProof {
     mutating func query(_ o: Obligation<SymbolicDomain>, _ s: inout Search, _ solver: Z3Solver, label: String) -> Z3CheckResult {
         let f = s.run.factory
         let negated = f.allOf([o.reach, f.negation(o.claim)])
-        if negated.boolConstant == false { return .unsat }
+        if negated.boolConstant == false && options.structuralFastPath { return .unsat }
         queryCount += 1
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { solverNanoseconds += DispatchTime.now().uptimeNanoseconds - started }
         solver.push()
         solver.assert(s.lowering.lower(negated))
         let result: Z3CheckResult

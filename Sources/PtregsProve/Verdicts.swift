@@ -62,6 +62,8 @@ public struct PathReport: Sendable {
     public var results: [InvariantResult]
     /// Every obligation and its outcome, when asked for (`--explain`).
     public var obligations: [ObligationOutcome] = []
+    /// Time spent in Z3 (for the benchmark; never in the printed reports).
+    public var solverSeconds: Double = 0
 }
 
 public struct CheckReport: Sendable {

@@ -147,7 +147,7 @@ extension Elaborator {
             try requireWritable(b, p.operands[1].location)
             return .exchange(a, b, try width(w, [a, b]))
         }
-        if let macroLike = m.first, macroLike.isUppercase {
+        if let macroLike = p.head.text.first, macroLike.isUppercase || p.head.text.contains("_") {
             throw err(p.head.location, "unknown macro '\(p.head.text)' (define it with .macro before use)")
         }
         throw err(p.head.location, "unknown mnemonic '\(p.head.text)': the model supports push, pop, mov, lea, add, sub, and, or, xor, inc, dec, neg, not, test, cmp, xchg, cmovCC, jmp, jCC, call, ret, swapgs, sysretq, iretq and the no-effect instructions \(Self.noEffectMnemonics.sorted().joined(separator: ", "))")

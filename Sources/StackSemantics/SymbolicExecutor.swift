@@ -22,7 +22,12 @@ public enum SymbolicExecutor {
 
     typealias State = MachineState<SymbolicDomain>
 
-    public static func run(program: Program, path: PathSpec, graph: PathGraph, keepDecided: Bool = false) -> SymbolicRun {
+    public static let maximumEnumeratedStates = 1 << 16
+
+    /// `merging: false` enumerates paths instead of merging at joins (exponential: for
+    /// checking the merge on small inputs).
+    public static func run(program: Program, path: PathSpec, graph: PathGraph, keepDecided: Bool = false, merging: Bool = true) -> SymbolicRun {
+        var enumerated = 0
         let f = TermFactory()
         let d = SymbolicDomain(f)
         let setup = EntrySetup(program: program, path: path)
@@ -45,21 +50,34 @@ public enum SymbolicExecutor {
             do {
                 for n in graph.order {
                     guard let ins = incoming.removeValue(forKey: n), !ins.isEmpty else { continue }
-                    var st = merge(ins, interp)
-                    if graph.loopHeads.contains(n) {
-                        inStates[n] = st
-                        if var w = widened[n] {
-                            w.reach = f.anyOf([st.reach, sideEntries[n] ?? f.falseTerm])
-                            st = w
+                    // Merging at joins keeps one state per node; enumeration (a check of
+                    // the merging, for loop-free paths) steps every incoming state alone.
+                    var states: [State]
+                    if merging || graph.loopHeads.contains(n) {
+                        states = [merge(ins, interp)]
+                    } else {
+                        states = ins
+                        enumerated += ins.count
+                        if enumerated > maximumEnumeratedStates {
+                            throw Unsupported(node: n, reason: "more than \(maximumEnumeratedStates) states when enumerating paths")
                         }
                     }
-                    for (m, s2) in try interp.step(n, st) {
-                        if graph.backEdges.contains(PathGraph.Edge(from: n, to: m)) {
-                            backStates[m, default: []].append(s2)
-                        } else {
-                            incoming[m, default: []].append(s2)
-                            for (h, body) in graph.loopBodies where h != m && body.contains(m) && !body.contains(n) {
-                                sideEntryReach[h, default: []].append(s2.reach)
+                    if graph.loopHeads.contains(n) {
+                        inStates[n] = states[0]
+                        if var w = widened[n] {
+                            w.reach = f.anyOf([states[0].reach, sideEntries[n] ?? f.falseTerm])
+                            states = [w]
+                        }
+                    }
+                    for st in states {
+                        for (m, s2) in try interp.step(n, st) {
+                            if graph.backEdges.contains(PathGraph.Edge(from: n, to: m)) {
+                                backStates[m, default: []].append(s2)
+                            } else {
+                                incoming[m, default: []].append(s2)
+                                for (h, body) in graph.loopBodies where h != m && body.contains(m) && !body.contains(n) {
+                                    sideEntryReach[h, default: []].append(s2.reach)
+                                }
                             }
                         }
                     }

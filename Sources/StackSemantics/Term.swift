@@ -110,6 +110,7 @@ public final class TermFactory {
     }
 
     public func add(_ a: Term, _ b: Term) -> Term {
+        if let r = iteOverConstants(a, b, { $0 &+ $1 }) { return r }
         let (xa, ca) = linear(a), (xb, cb) = linear(b)
         let c = ca &+ cb
         switch (xa, xb) {
@@ -125,23 +126,26 @@ public final class TermFactory {
     public func sub(_ a: Term, _ b: Term) -> Term {
         if a === b { return const(0) }
         let (xa, ca) = linear(a), (xb, cb) = linear(b)
+        if let ite = iteOverConstants(a, b, { $0 &- $1 }) { return ite }
         if xa === xb { return const(ca &- cb) }
         if xb == nil { return add(a, const(0 &- cb)) }
-        if let ite = iteOverConstants(a, b, { $0 &- $1 }) { return ite }
         return make(.sub, [a, b], isBool: false)
     }
 
-    /// Binary ops on `ite(c, k1, k2)` and a constant distribute, keeping branch
-    /// correlation visible to the simplifier.
+    /// Binary ops on an if-then-else tree of constants and a constant distribute over
+    /// the leaves, keeping branch correlation visible to the simplifier (a merged rsp
+    /// stays `ite(c, base-16, base-8)`, so addresses stay enumerable).
     private func iteOverConstants(_ a: Term, _ b: Term, _ f: (UInt64, UInt64) -> UInt64) -> Term? {
         if let ca = a.constant, let cb = b.constant { return const(f(ca, cb)) }
-        if a.kind == .ite, b.constant != nil, a.args[1].constant != nil, a.args[2].constant != nil {
-            return ite(a.args[0], const(f(a.args[1].constant!, b.constant!)), const(f(a.args[2].constant!, b.constant!)))
-        }
-        if b.kind == .ite, a.constant != nil, b.args[1].constant != nil, b.args[2].constant != nil {
-            return ite(b.args[0], const(f(a.constant!, b.args[1].constant!)), const(f(a.constant!, b.args[2].constant!)))
-        }
+        if a.kind == .ite, let cb = b.constant { return mapLeaves(a) { f($0, cb) } }
+        if b.kind == .ite, let ca = a.constant { return mapLeaves(b) { f(ca, $0) } }
         return nil
+    }
+
+    private func mapLeaves(_ t: Term, _ f: (UInt64) -> UInt64) -> Term? {
+        if let c = t.constant { return const(f(c)) }
+        guard t.kind == .ite, let x = mapLeaves(t.args[1], f), let y = mapLeaves(t.args[2], f) else { return nil }
+        return ite(t.args[0], x, y)
     }
 
     public func and(_ a: Term, _ b: Term) -> Term {
@@ -193,8 +197,8 @@ public final class TermFactory {
         if xa === xb { return bool(ca == cb) }
         // ite(c, k1, k2) == k: decide per branch (branch correlation).
         if a.kind == .ite, b.constant != nil || b.kind == .ite || a.args[1].constant != nil {
-            if let cb = b.constant, let k1 = a.args[1].constant, let k2 = a.args[2].constant {
-                return boolIte(a.args[0], bool(k1 == cb), bool(k2 == cb))
+            if let cb = b.constant, leaves(a) != nil {
+                return boolIte(a.args[0], eq(a.args[1], b), eq(a.args[2], b))
             }
         }
         if b.kind == .ite, a.constant != nil { return eq(b, a) }
