@@ -28,6 +28,8 @@ let package = Package(
             "PtregsProve",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Benchmarks: figures and ratios, never a pass/fail (swift run -c release ptregs-bench).
+        .executableTarget(name: "ptregs-bench", dependencies: ["PtregsProve"]),
         .testTarget(name: "Z3KitTests", dependencies: ["Z3Kit"]),
         .testTarget(name: "PtregsProveTests", dependencies: [
             "PtregsProve",
