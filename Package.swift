@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/pointfreeco/swift-snapshot-testing", from: "1.17.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
         // Z3 from Debian's libz3-dev; only Z3Kit imports it.
@@ -34,6 +35,7 @@ let package = Package(
         .testTarget(name: "PtregsProveTests", dependencies: [
             "PtregsProve",
             .product(name: "SnapshotTesting", package: "swift-snapshot-testing"),
+            .product(name: "PropertyBased", package: "swift-property-based"),
         ], exclude: ["__Snapshots__"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -78,21 +78,47 @@ public struct Checker: Sendable {
                 continue
             }
             programs.append(program)
-            for p in program.paths {
-                // Building the graph is part of elaboration: it finds paths with no exit.
-                do { _ = try PathGraph(program: program, path: p) } catch let d as Diagnostic {
-                    report.diagnostics.append(d)
-                    continue
-                } catch {
-                    report.diagnostics.append(.error(p.location, "\(error)"))
-                    continue
-                }
-                if pathFilters.isEmpty || pathFilters.contains(where: { p.name.contains($0) }) {
-                    jobs.append((program, p))
-                }
-            }
+            jobs += self.jobs(for: program, into: &report)
         }
         return (programs, jobs, report)
+    }
+
+    /// Checks spec text held in memory (tests, fuzzing): `name` is how it is reported;
+    /// includes resolve inside `root`.
+    public func check(source: String, name: String, root: String = FileManager.default.temporaryDirectory.path) -> CheckReport {
+        var report = CheckReport()
+        report.files = 1
+        let program: Program
+        do {
+            program = try Elaborator(loader: SpecLoader(root: root)).elaborate(
+                text: source, file: URL(fileURLWithPath: root).appendingPathComponent(name), displayName: name)
+        } catch let d as Diagnostic {
+            report.diagnostics.append(d)
+            return report
+        } catch {
+            report.diagnostics.append(.error(SourceLocation(file: name, line: 1, column: 1), "\(error)"))
+            return report
+        }
+        let jobs = self.jobs(for: program, into: &report)
+        if !parseOnly { report.paths = prove(jobs) }
+        return report
+    }
+
+    /// A unit's paths that pass the filters. Building each path's graph is part of
+    /// elaboration: it finds paths with no exit.
+    func jobs(for program: Program, into report: inout CheckReport) -> [(Program, PathSpec)] {
+        var jobs: [(Program, PathSpec)] = []
+        for p in program.paths {
+            do { _ = try PathGraph(program: program, path: p) } catch let d as Diagnostic {
+                report.diagnostics.append(d)
+                continue
+            } catch {
+                report.diagnostics.append(.error(p.location, "\(error)"))
+                continue
+            }
+            if pathFilters.isEmpty || pathFilters.contains(where: { p.name.contains($0) }) { jobs.append((program, p)) }
+        }
+        return jobs
     }
 
     /// `--shard I/N`: this shard's share of the jobs, by position (1-based I).

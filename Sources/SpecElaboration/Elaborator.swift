@@ -60,8 +60,16 @@ public final class Elaborator {
 
     /// Elaborates one spec unit (a `.pts` file and what it includes).
     public func elaborate(file url: URL, displayName: String) throws -> Program {
+        try elaborate(text: loader.read(url, displayName: displayName), file: url, displayName: displayName)
+    }
+
+    /// Elaborates spec text as if it were the file `url` (includes resolve from there).
+    public func elaborate(text: String, file url: URL, displayName: String) throws -> Program {
+        if text.utf8.count > StatementSplitter.maximumFileBytes {
+            throw Diagnostic.error(SourceLocation(file: displayName, line: 1, column: 1),
+                                   "spec file is \(text.utf8.count) bytes; the limit is \(StatementSplitter.maximumFileBytes) bytes")
+        }
         program.file = displayName
-        let text = try loader.read(url, displayName: displayName)
         let statements = try StatementSplitter.split(text: text, file: displayName)
         includeStack = [url.standardizedFileURL.resolvingSymlinksInPath()]
         program.files = [includeStack[0].path]

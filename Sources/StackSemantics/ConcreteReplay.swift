@@ -37,6 +37,8 @@ public struct ReplayOutcome: Sendable {
     public var rspAtBlame: UInt64?
     /// Why it did not confirm.
     public var note: String?
+    /// Every invariant some obligation of the run broke (the differential test's oracle).
+    public var broken: Set<Invariant> = []
 }
 
 /// Runs a path concretely: the same interpreter over plain numbers, following the one
@@ -88,6 +90,7 @@ public enum ConcreteReplay {
                                        rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,
                                        kernelGS: before.kernelGS,
                                        touched: interp.touched.map { view($0, touchedState, interp) }))
+            for o in interp.obligations[firstNew...] where !o.claim { out.broken.insert(o.invariant) }
             if let t = target {
                 for o in interp.obligations[firstNew...] where o.invariant == t.invariant && o.node == t.node && o.key == t.key && !o.claim {
                     out.confirmed = true
