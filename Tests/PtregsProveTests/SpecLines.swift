@@ -1,0 +1,55 @@
+import PtregsProve
+import SpecElaboration
+import StackSemantics
+import XCTest
+
+/// Small helpers for the invariant tests: the blamed line is written into the spec
+/// itself, as a `# <-NAME` comment on the line the trace must end at, so a test says
+/// which line it expects without counting lines by hand.
+extension SpecHarness {
+    /// The 1-based line of `text` that carries `marker`. Exactly one line must.
+    static func line(_ marker: String, in text: String, file: StaticString = #filePath, line: UInt = #line) -> Int {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let hits = lines.indices.filter { lines[$0].contains(marker) }
+        guard hits.count == 1 else {
+            XCTFail("marker '\(marker)' is on \(hits.count) lines of the spec, expected exactly one", file: file, line: line)
+            return -1
+        }
+        return hits[0] + 1
+    }
+
+    /// Every invariant but `except` proves on `path` (the spec breaks only what the test is about).
+    static func assertOthersProved(_ report: CheckReport, path: String, except: Set<Invariant>,
+                                   file: StaticString = #filePath, line: UInt = #line) {
+        for inv in Invariant.allCases where !except.contains(inv) {
+            assertProved(report, path: path, inv, file: file, line: line)
+        }
+    }
+
+    /// The slot a counterexample's blamed step touched whose label starts with `label`.
+    static func touched(_ cx: Counterexample?, _ label: String) -> SlotView? {
+        cx?.steps.last?.touched.first { $0.label.hasPrefix(label) }
+    }
+
+    /// The slot of the stack picture before the blamed step whose label starts with `label`.
+    static func pictured(_ cx: Counterexample?, _ label: String) -> SlotView? {
+        cx?.picture.first { $0.label.hasPrefix(label) }
+    }
+
+    /// The value a counterexample prints under `label` (`read`, `rsp`, `popped` …).
+    static func value(_ cx: Counterexample?, _ label: String) -> String? {
+        cx?.values.first { $0.0 == label }?.1
+    }
+
+    /// Asserts the verdict is unknown and its reason mentions `reason`.
+    static func assertUnknown(_ report: CheckReport, path: String, _ inv: Invariant, reasonContains reason: String,
+                              file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(report.diagnostics, [], file: file, line: line)
+        guard let r = result(report, path: path, inv, file: file, line: line) else { return }
+        guard case .unknown(let why) = r.verdict else {
+            XCTFail("\(path) \(inv.rawValue): expected unknown, got \(describe(r.verdict))", file: file, line: line)
+            return
+        }
+        XCTAssertTrue(why.contains(reason), "unknown reason '\(why)' lacks '\(reason)'", file: file, line: line)
+    }
+}
