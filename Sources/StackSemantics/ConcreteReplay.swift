@@ -39,6 +39,9 @@ public struct ReplayOutcome: Sendable {
     public var note: String?
     /// Every invariant some obligation of the run broke (the differential test's oracle).
     public var broken: Set<Invariant> = []
+    /// Registers (and the user view) when the run left the path: what its callers and
+    /// user space observe (for telling a neutral mutation from a real one).
+    public var exitState: [String: UInt64] = [:]
 }
 
 /// Runs a path concretely: the same interpreter over plain numbers, following the one
@@ -102,6 +105,8 @@ public enum ConcreteReplay {
                 }
             }
             guard let (n, s) = successors.first(where: { $0.1.reach }) else {
+                for r in Register.allCases { out.exitState[r.name] = after[r] }
+                for (k, v) in after.user { out.exitState["user." + k] = v }
                 if target != nil { out.note = "the replayed run reached the end of the path without breaking the obligation" }
                 out.picture = picture(after, interp)
                 out.rspAtBlame = after.rsp

@@ -123,6 +123,16 @@ if args.first == "--single", args.count >= 3 {
     if let data = try? JSONEncoder().encode(m) { FileHandle.standardOutput.write(data) }
     exit(0)
 }
+if args.first == "--mutations" {
+    // Mutation score of the prover over a spec tree (default Specs/).
+    let (jobs, report) = Checker().elaborate([args.count > 1 ? args[1] : "Specs"])
+    for d in report.diagnostics { print(d) }
+    let start = DispatchTime.now().uptimeNanoseconds
+    let results = MutationTesting.run(jobs)
+    print(MutationTesting.summary(results), terminator: "")
+    print(String(format: "(%.1f s)", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+    exit(0)
+}
 let specs = args.first ?? "Specs"
 let repeats = 3
 print("ptregs-bench on \(ProcessInfo.processInfo.activeProcessorCount) cores; best of \(repeats) runs, each in its own process")
