@@ -31,6 +31,8 @@ let package = Package(
         ]),
         // Benchmarks: figures and ratios, never a pass/fail (swift run -c release ptregs-bench).
         .executableTarget(name: "ptregs-bench", dependencies: ["PtregsProve"]),
+        // libFuzzer target for parser and elaborator (-Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING).
+        .executableTarget(name: "ptregs-fuzz", dependencies: ["PtregsProve"]),
         .testTarget(name: "Z3KitTests", dependencies: ["Z3Kit"]),
         .testTarget(name: "PtregsProveTests", dependencies: [
             "PtregsProve",
