@@ -98,8 +98,8 @@ public enum JSONReport {
                         cx = CX(location: loc(c.location), macroLocation: c.macroLocation.map(loc), instruction: c.instruction,
                                 requirement: c.requirement, values: c.values.map { Value(name: $0.0, value: $0.1) },
                                 steps: c.steps.map { s in
-                                    Step(location: loc(s.expansion.last?.location ?? s.location), instruction: s.text,
-                                         macro: s.expansion.first.map { _ in "\(s.location)" }, rsp: s.rsp,
+                                    Step(location: loc(s.sourceLocation), instruction: s.text,
+                                         macro: s.macro.map { "\($0) at \(s.location)" }, rsp: s.rsp,
                                          returnStackDepth: s.returnStackDepth, gs: s.kernelGS ? "kernel" : "user",
                                          slots: s.touched.map(slot))
                                 },

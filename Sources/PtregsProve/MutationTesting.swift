@@ -37,7 +37,7 @@ public enum MutationTesting {
         var out: [Mutation] = []
         func add(_ i: Int, _ kind: String, _ op: SpecElaboration.Operation) {
             let inst = program.instructions[i]
-            out.append(Mutation(instruction: i, kind: kind, location: inst.expansion.last?.location ?? inst.location, original: inst.text, operation: op))
+            out.append(Mutation(instruction: i, kind: kind, location: inst.sourceLocation, original: inst.text, operation: op))
         }
         func isSave(_ op: SpecElaboration.Operation) -> (Register, MemoryOperand)? {
             if case .move(.register(let r, .q), .memory(let m), .q) = op, m.base == .rsp { return (r, m) }

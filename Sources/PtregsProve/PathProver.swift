@@ -90,7 +90,7 @@ struct PathProof {
                                        merging: options.mergeStates)
         func place(_ g: PathGraph, _ node: Int) -> String {
             let i = program.instructions[g.nodes[node].instruction]
-            return "\(i.expansion.last?.location ?? i.location) (`\(i.text)`)"
+            return "\(i.sourceLocation) (`\(i.text)`)"
         }
         if let u = run.unsupported {
             report.results = all(.unknown("unsupported: \(u.reason) at \(place(graph, u.node))"))
@@ -230,9 +230,9 @@ struct PathProof {
                         _ oracle: (String) -> UInt64, relevant: Set<String>) -> Counterexample {
         let inst = program.instructions[s.graph.nodes[o.node].instruction]
         // Blame the line of the path's own file; the macro line is a note.
-        let blamed = inst.expansion.last?.location ?? inst.location
+        let blamed = inst.sourceLocation
         let inputs = relevant.sorted().map { ($0, oracle($0)) }
-        return Counterexample(location: blamed, macroLocation: inst.expansion.isEmpty ? nil : inst.location, instruction: inst.text,
+        return Counterexample(location: blamed, macroLocation: inst.sourceLocation == inst.location ? nil : inst.location, instruction: inst.text,
                               requirement: r.requirement ?? o.requirement, values: r.values, steps: r.steps, picture: r.picture,
                               rsp: r.rspAtBlame.map { s.run.setup.describe(address: $0) } ?? "?", inputs: inputs)
     }

@@ -93,7 +93,7 @@ public enum SARIFReport {
                                 "locations": cx.steps.map { s -> [String: Any] in
                                     let slots = s.touched.map { "\($0.label) = \(TextReport.hex($0.value)) \($0.holds)" }.joined(separator: "; ")
                                     let text = "\(s.text)   rsp=\(s.rsp) rs=\(s.returnStackDepth) gs=\(s.kernelGS ? "kernel" : "user")" + (slots.isEmpty ? "" : "   [\(slots)]")
-                                    return ["location": location(s.expansion.last?.location ?? s.location, message: text)]
+                                    return ["location": location(s.sourceLocation, message: text)]
                                 },
                             ]],
                         ]],

@@ -73,11 +73,12 @@ public struct TextReport {
             let marker = blamed ? paint(">", "1;31") : " "
             let text = step.text.padding(toLength: width, withPad: " ", startingAt: 0)
             // Show the line of the path's own file; a macro's line goes in brackets.
-            let shown = step.expansion.last?.location ?? step.location
+            let shown = step.sourceLocation
             s += "  \(marker) \(String(shown.line).leftPad(4)) \(text)  rsp=\(step.rsp) rs=\(step.returnStackDepth) gs=\(step.kernelGS ? "kernel" : "user")"
-            if let m = step.expansion.first {
-                let name = m.message.replacingOccurrences(of: "in expansion of macro ", with: "")
+            if let name = step.macro {
                 s += "  [\(name), \((step.location.file as NSString).lastPathComponent):\(step.location.line)]"
+            } else if step.sourceLocation.file != step.location.file || step.sourceLocation.line != step.location.line {
+                s += "  [\((step.location.file as NSString).lastPathComponent):\(step.location.line)]"
             }
             s += "\n"
             if verbose || blamed {
@@ -110,10 +111,10 @@ public struct TextReport {
         for o in e.report.obligations { byNode[o.node, default: []].append(o) }
         var explained: Set<Int> = []
         for step in e.steps {
-            let shown = step.expansion.last?.location ?? step.location
+            let shown = step.sourceLocation
             s += "  \(String(shown.line).leftPad(4)) \(step.text)   rsp=\(step.rsp) rs=\(step.returnStackDepth) gs=\(step.kernelGS ? "kernel" : "user")"
-            if let m = step.expansion.first {
-                s += "  [\(m.message.replacingOccurrences(of: "in expansion of macro ", with: "")), \((step.location.file as NSString).lastPathComponent):\(step.location.line)]"
+            if let name = step.macro {
+                s += "  [\(name), \((step.location.file as NSString).lastPathComponent):\(step.location.line)]"
             }
             s += "\n"
             for v in step.touched { s += "         \(v.label): \(Self.hex(v.value)) \(v.holds)\n" }

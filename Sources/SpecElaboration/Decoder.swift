@@ -172,7 +172,6 @@ extension Elaborator {
             text.removeFirst()
             let inner = Located(text, SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + 1))
             if text.hasPrefix("%") {
-                guard isCall else { throw Diagnostic(at: l.location, "indirect jmp through a register is not supported by the model", notes: notes) }
                 guard let (r, w) = Register.parse(String(text.dropFirst()).lowercased()), w == .q else {
                     throw Diagnostic(at: inner.location, "unknown register '\(text)'", notes: notes)
                 }

@@ -83,6 +83,11 @@ public final class Elaborator {
         }
         for p in pending {
             let op = try decode(p)
+            // Dead code: nothing falls into an instruction after an unconditional
+            // transfer, and without a label nothing can jump to it either.
+            if let prev = program.instructions.last, p.labels.isEmpty, prev.operation.endsFallThrough {
+                throw Diagnostic(at: p.head.location, "unreachable code: nothing can reach this instruction after `\(prev.text)` (give it a label or remove it)", notes: p.notes)
+            }
             program.instructions.append(Instruction(operation: op, location: p.head.location, text: instructionText(p), expansion: p.notes, labels: p.labels))
         }
         for p in paths { program.paths.append(try buildPath(p)) }

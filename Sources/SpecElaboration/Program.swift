@@ -144,6 +144,14 @@ public enum Operation: Hashable, Sendable {
     /// Instructions with no effect on the modelled state (cld, sti, cli, nop…).
     case noEffect(String)
 
+    /// Control never continues with the next instruction.
+    public var endsFallThrough: Bool {
+        switch self {
+        case .jump, .ret, .sysret, .iret: return true
+        default: return false
+        }
+    }
+
     public var isExit: Bool {
         switch self {
         case .ret, .sysret, .iret: return true
@@ -162,6 +170,17 @@ public struct Instruction: Hashable, Sendable {
     public var expansion: [Diagnostic.Note]
     /// Labels that name this instruction.
     public var labels: [String]
+
+    /// Where the spec's author wrote this: the outermost macro invocation in the file
+    /// that holds it (an include site is not it).
+    public var sourceLocation: SourceLocation {
+        var loc = location
+        for note in expansion {
+            guard note.message.hasPrefix("in expansion of macro") else { break }
+            loc = note.location
+        }
+        return loc
+    }
 }
 
 public enum EntryKind: String, Sendable, Hashable {

@@ -17,6 +17,13 @@ public struct TraceStep: Sendable {
     public var location: SourceLocation
     public var text: String
     public var expansion: [Diagnostic.Note]
+    /// Where the spec's author wrote it (the macro invocation, not the macro body).
+    public var sourceLocation: SourceLocation
+    /// The innermost macro it comes from, if any.
+    public var macro: String? {
+        guard let n = expansion.first, n.message.hasPrefix("in expansion of macro ") else { return nil }
+        return String(n.message.dropFirst("in expansion of macro ".count)).replacingOccurrences(of: "'", with: "")
+    }
     /// rsp before the instruction, as `region±offset`.
     public var rsp: String
     public var returnStackDepth: Int
@@ -90,6 +97,7 @@ public enum ConcreteReplay {
             let after = successors.first(where: { $0.1.reach })?.1 ?? successors.first?.1 ?? state
             let touchedState = successors.isEmpty ? before : after
             out.steps.append(TraceStep(node: node, location: inst.location, text: inst.text, expansion: inst.expansion,
+                                       sourceLocation: inst.sourceLocation,
                                        rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,
                                        kernelGS: before.kernelGS,
                                        touched: interp.touched.map { view($0, touchedState, interp) }))

@@ -506,6 +506,9 @@ public struct Interpreter<D: ValueDomain> {
             let v = try read(src, .q, &s, node: node)
             s[r] = d.select(condition(c, s), v, s[r])
             return go(next, s)
+        case .jump(.indirect(let r)):
+            // The model has no targets for computed jumps: say so rather than guess.
+            throw Unsupported(node: node, reason: "indirect jmp through %\(r.name): its target is not modelled")
         case .jump:
             return go(taken, s)
         case .branch(let c, _):

@@ -150,6 +150,12 @@ public final class TermFactory {
 
     public func and(_ a: Term, _ b: Term) -> Term {
         if let r = iteOverConstants(a, b, { $0 & $1 }) { return r }
+        // (x & k1) & k2 → x & (k1 & k2): a 32-bit test of a masked value is the same
+        // term as the mask itself, so two tests of `cs & 3` correlate.
+        if let k = b.constant, a.kind == .and, let k2 = a.args.compactMap(\.constant).first {
+            return and(a.args.first { $0.constant == nil } ?? a, const(k & k2))
+        }
+        if let k = a.constant, b.kind == .and, b.args.contains(where: { $0.constant != nil }) { return and(b, const(k)) }
         if a === b { return a }
         if a.constant == 0 || b.constant == 0 { return const(0) }
         if a.constant == UInt64.max { return b }
@@ -252,6 +258,11 @@ public final class TermFactory {
     public func boolIte(_ c: Term, _ a: Term, _ b: Term) -> Term {
         if let k = c.boolConstant { return k ? a : b }
         if a === b { return a }
+        // The condition itself in a branch (GS state after a `swapgs` on one side).
+        if a === c { return anyOf([c, b]) }
+        if b === c { return allOf([c, a]) }
+        if a === negation(c) { return allOf([a, b]) }
+        if b === negation(c) { return anyOf([b, a]) }
         if let x = a.boolConstant, let y = b.boolConstant { return x && !y ? c : (!x && y ? negation(c) : (x ? trueTerm : falseTerm)) }
         if let x = a.boolConstant { return x ? anyOf([c, b]) : allOf([negation(c), b]) }
         if let y = b.boolConstant { return y ? anyOf([negation(c), a]) : allOf([c, a]) }
