@@ -137,6 +137,56 @@ final class RestoreInvariantTests: XCTestCase {
         SpecHarness.assertOthersProved(report, path: "common_interrupt", except: [])
     }
 
+    /// The whole interrupt macro of the series: from either mode, swapgs under the saved
+    /// cs test, the irq stack switched to with `cmovzq` when irq_count was -1, the
+    /// previous stack pushed from rdi and popped into rsi on the way out.
+    func testFredericInterruptMacroFromEitherModeWithIrqStackSwitchProves() {
+        let report = SpecHarness.check("""
+        .percpu irq_count
+        .percpu irq_stack_ptr stack
+        .extern do_IRQ
+        .path common_interrupt entry=interrupt from=either
+        common_interrupt:
+        \tpushq $-1
+        \tsubq $15*8, %rsp
+        \tmovq %rdi, RDI(%rsp)
+        \tmovq %rsi, RSI(%rsp)
+        \tmovq %rdx, RDX(%rsp)
+        \tmovq %rcx, RCX(%rsp)
+        \tmovq %rax, RAX(%rsp)
+        \tmovq %r8, R8(%rsp)
+        \tmovq %r9, R9(%rsp)
+        \tmovq %r10, R10(%rsp)
+        \tmovq %r11, R11(%rsp)
+        \tmovq %rsp, %rdi
+        \ttestl $3, CS(%rsp)
+        \tje 1f
+        \tswapgs
+        1:\tincl PER_CPU_VAR(irq_count)
+        \tcmovzq PER_CPU_VAR(irq_stack_ptr), %rsp
+        \tpushq %rdi
+        \tcall do_IRQ
+        \tpopq %rsi
+        \tdecl PER_CPU_VAR(irq_count)
+        \tmovq %rsi, %rsp
+        \ttestl $3, CS(%rsp)
+        \tje 2f
+        \tswapgs
+        2:\tmovq R11(%rsp), %r11
+        \tmovq R10(%rsp), %r10
+        \tmovq R9(%rsp), %r9
+        \tmovq R8(%rsp), %r8
+        \tmovq RAX(%rsp), %rax
+        \tmovq RCX(%rsp), %rcx
+        \tmovq RDX(%rsp), %rdx
+        \tmovq RSI(%rsp), %rsi
+        \tmovq RDI(%rsp), %rdi
+        \taddq $16*8, %rsp
+        \tiretq
+        """)
+        SpecHarness.assertOthersProved(report, path: "common_interrupt", except: [])
+    }
+
     // MARK: violations
 
     func testRestoreFromNeverWrittenPtRegsSlot() {
