@@ -1,0 +1,227 @@
+import Foundation
+import XCTest
+
+/// The command line as README documents it: exit codes 0/1/2/3, `file:line:col: kind:`
+/// lines, the filters, and colour only when asked for.
+final class CLITests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        _ = try PtregsProveBinary.require()
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ptregs-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        if let dir { try? FileManager.default.removeItem(at: dir) }
+    }
+
+    func write(_ name: String, _ text: String) throws {
+        let url = dir.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    func run(_ args: [String], env: [String: String] = [:]) throws -> PtregsProveBinary.Run {
+        let r = try PtregsProveBinary.run(args, in: dir, environment: env)
+        PtregsProveBinary.assertNoCrash(r, args.joined(separator: " "))
+        return r
+    }
+
+    static let proving = """
+    .extern schedule
+    .path f entry=function
+    f:
+    \tpushq %rbx
+    \tcall schedule
+    \tpopq %rbx
+    \tret
+    """
+
+    /// The README's check: a restore from a never-written slot exits 1 and blames line 7.
+    static let violating = """
+    .extern preempt_schedule
+    .path bad_restore entry=function
+    bad_restore:
+    \tsubq $16, %rsp
+    \tmovq %rbx, 8(%rsp)
+    \tcall preempt_schedule
+    \tmovq (%rsp), %rbx
+    \taddq $16, %rsp
+    \tret
+    """
+
+    static let twoPaths = """
+    .path good entry=function
+    good:
+    \tret
+    .path leaky entry=function
+    leaky:
+    \tpushq %rax
+    \tret
+    """
+
+    func testProvingSpecExits0WithOneLinePerInvariant() throws {
+        try write("spec.pts", Self.proving)
+        let r = try run(["spec.pts"])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        for title in ["restore matches save", "frame balanced", "ptrace-visible fields consistent", "return stack balanced"] {
+            XCTAssertTrue(r.stdout.contains("spec.pts:2:7: proved: f: \(title)\n"), r.stdout)
+        }
+        XCTAssertTrue(r.stdout.contains("1 path in 1 file: 4 proved"), r.stdout)
+    }
+
+    func testViolatingSpecExits1AndBlamesTheLine() throws {
+        try write("spec.pts", Self.violating)
+        let r = try run(["spec.pts"])
+        XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("spec.pts:7:2: error: bad_restore: restore matches save violated: the restore of rbx"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("counterexample (replayed on a concrete run):"), r.stdout)
+        XCTAssertTrue(r.stdout.contains(">    7 movq (%rsp), %rbx"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("garbage"), r.stdout)
+    }
+
+    func testSyntaxErrorExits2WithFileLineColumn() throws {
+        try write("spec.pts", ".path f entry=function\nf:\n\t@@@\n\tret\n")
+        let r = try run(["spec.pts"])
+        XCTAssertEqual(r.status, 2, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("spec.pts:3:2: error: expected a label, an instruction or a directive"), r.stdout)
+    }
+
+    func testMissingInputFileExits2() throws {
+        let r = try run(["nothere.pts"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stdout.contains("nothere.pts:1:1: error: no such file or directory"), r.stdout)
+    }
+
+    func testUnknownOptionExits2WithUsage() throws {
+        try write("spec.pts", Self.proving)
+        let r = try run(["--bogus", "spec.pts"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("--bogus"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("Usage: ptregs-prove"), r.stderr)
+        XCTAssertEqual(r.stdout, "")
+    }
+
+    func testUnknownInvariantExits2() throws {
+        try write("spec.pts", Self.proving)
+        let r = try run(["--invariant", "stack", "spec.pts"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("unknown invariant 'stack'"), r.stderr)
+    }
+
+    func testBadColourValueExits2() throws {
+        try write("spec.pts", Self.proving)
+        let r = try run(["--color", "purple", "spec.pts"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("--color"), r.stderr)
+    }
+
+    func testPathFilterChecksOnlyMatchingPaths() throws {
+        try write("spec.pts", Self.twoPaths)
+        let r = try run(["--path", "good", "spec.pts"])
+        XCTAssertEqual(r.status, 0, r.stdout)
+        XCTAssertTrue(r.stdout.contains("good: frame balanced"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("leaky"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("1 path in 1 file"), r.stdout)
+        // Unfiltered, the leaky path fails the run.
+        XCTAssertEqual(try run(["spec.pts"]).status, 1)
+        // Repeatable.
+        let both = try run(["--path", "good", "--path", "leaky", "spec.pts"])
+        XCTAssertTrue(both.stdout.contains("2 paths in 1 file"), both.stdout)
+    }
+
+    func testPathFilterMatchingNothingExits2() throws {
+        try write("spec.pts", Self.twoPaths)
+        let r = try run(["--path", "nomatch", "spec.pts"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("no path matches nomatch"), r.stderr)
+    }
+
+    func testInvariantFilterChecksOnlyThoseInvariants() throws {
+        try write("spec.pts", Self.twoPaths)
+        // leaky breaks frame and return-stack; restore alone proves both paths.
+        let restore = try run(["--invariant", "restore", "spec.pts"])
+        XCTAssertEqual(restore.status, 0, restore.stdout)
+        XCTAssertEqual(restore.stdout.components(separatedBy: ": proved: ").count - 1, 2, restore.stdout)
+        XCTAssertFalse(restore.stdout.contains("frame balanced"), restore.stdout)
+        let frame = try run(["--invariant", "frame", "--invariant", "restore", "spec.pts"])
+        XCTAssertEqual(frame.status, 1, frame.stdout)
+        XCTAssertTrue(frame.stdout.contains("spec.pts:7:2: error: leaky: frame balanced violated"), frame.stdout)
+        XCTAssertFalse(frame.stdout.contains("return stack balanced"), frame.stdout)
+    }
+
+    func testUnknownVerdictExits3() throws {
+        // A loop that grows the stack on every iteration: unknown: loop.
+        try write("spec.pts", """
+        .percpu thread_info pointer
+        .extern schedule
+        .path f entry=function
+        f:
+        \tpushq %rbx
+        1:\tmovq PER_CPU_VAR(thread_info), %rcx
+        \ttestl $8, 16(%rcx)
+        \tjz 2f
+        \tpushq %rdi
+        \tcall schedule
+        \tjmp 1b
+        2:\tpopq %rbx
+        \tret
+        """)
+        let r = try run(["spec.pts"])
+        XCTAssertEqual(r.status, 3, r.stdout)
+        XCTAssertTrue(r.stdout.contains("spec.pts:3:7: warning: f: frame balanced: unknown: loop"), r.stdout)
+    }
+
+    func testExpectedViolationPassesAndAStaleExpectationFails() throws {
+        try write("expected.pts", Self.violating.replacingOccurrences(of: ".path bad_restore entry=function", with: ".path bad_restore entry=function\n.expect restore violated"))
+        let ok = try run(["expected.pts"])
+        XCTAssertEqual(ok.status, 0, ok.stdout)
+        XCTAssertTrue(ok.stdout.contains("expected.pts:8:2: expected violation: bad_restore: restore matches save violated"), ok.stdout)
+        try write("stale.pts", Self.proving.replacingOccurrences(of: ".path f entry=function", with: ".path f entry=function\n.expect frame violated"))
+        let stale = try run(["stale.pts"])
+        XCTAssertEqual(stale.status, 1, stale.stdout)
+        XCTAssertTrue(stale.stdout.contains("stale.pts:2:7: error: f: frame balanced: now proves — update the expectation"), stale.stdout)
+    }
+
+    func testDirectoryInputFindsUnitsButNotHeaders() throws {
+        try write("specs/a.pts", ".include \"common.ptsh\"\n" + Self.proving)
+        try write("specs/sub/b.pts", Self.twoPaths.replacingOccurrences(of: "leaky", with: "other").replacingOccurrences(of: "\tpushq %rax\n", with: ""))
+        try write("specs/common.ptsh", ".path never_a_unit entry=function\n")
+        let r = try run(["specs"])
+        XCTAssertEqual(r.status, 0, r.stdout)
+        XCTAssertTrue(r.stdout.contains("3 paths in 2 files"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("specs/sub/b.pts:"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("never_a_unit"), r.stdout)
+    }
+
+    // MARK: colour
+
+    func testNoEscapeCodesWithColorNever() throws {
+        try write("spec.pts", Self.violating)
+        let r = try run(["--color", "never", "spec.pts"])
+        XCTAssertFalse(r.stdout.contains("\u{1B}["), r.stdout)
+        XCTAssertTrue(r.stdout.contains("spec.pts:7:2: error:"), r.stdout)
+    }
+
+    func testNoEscapeCodesWithNO_COLOR() throws {
+        try write("spec.pts", Self.violating)
+        let r = try run(["spec.pts"], env: ["NO_COLOR": "1"])
+        XCTAssertFalse(r.stdout.contains("\u{1B}["), r.stdout)
+        let auto = try run(["--color", "auto", "spec.pts"], env: ["NO_COLOR": "1"])
+        XCTAssertFalse(auto.stdout.contains("\u{1B}["), auto.stdout)
+    }
+
+    func testNoEscapeCodesWhenNotATerminal() throws {
+        // stdout is a file here: auto means no colour.
+        try write("spec.pts", Self.violating)
+        XCTAssertFalse(try run(["spec.pts"]).stdout.contains("\u{1B}["))
+    }
+
+    func testColorAlwaysColours() throws {
+        // The control for the tests above: escape codes do appear when asked for.
+        try write("spec.pts", Self.violating)
+        let r = try run(["--color", "always", "spec.pts"])
+        XCTAssertTrue(r.stdout.contains("\u{1B}["), r.stdout)
+    }
+}
