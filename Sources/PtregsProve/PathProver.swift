@@ -85,9 +85,11 @@ struct PathProof {
             report.results = all(.unknown("unsupported: \(error)"))
             return report
         }
+        let t0 = DispatchTime.now().uptimeNanoseconds
         let run = SymbolicExecutor.run(program: program, path: path, graph: graph,
                                        keepDecided: options.recordObligations || !options.structuralFastPath,
                                        merging: options.mergeStates)
+        if PathProver.debug { print("DEBUG \(path.name): symbolic run \(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6) ms, \(graph.nodes.count) nodes, \(run.passes) passes, \(run.obligations.count) obligations, \(run.factory.count) terms") }
         func place(_ g: PathGraph, _ node: Int) -> String {
             let i = program.instructions[g.nodes[node].instruction]
             return "\(i.sourceLocation) (`\(i.text)`)"
@@ -102,76 +104,123 @@ struct PathProof {
         }
 
         let z3 = Z3Context()
-        let solver = Z3Solver(context: z3, timeoutMilliseconds: options.timeoutMilliseconds)
         var proofRun = Search(graph: graph, run: run, lowering: Z3Lowering(z3))
-        // Loops: the widened run proves; counterexamples are sought in a run of the same
-        // path with its loops unrolled, whose states are exact, and replayed there.
-        var search: Search? = graph.loopHeads.isEmpty ? proofRun : nil
+        // Loops: the widened run proves; counterexamples are sought in runs of the same
+        // path with its loops unrolled (1, 2, then 3 entries of each loop head), whose
+        // states are exact, and replayed there. Loop-free paths search their own run.
+        var searches: [Int: Search] = [:]
         var searchFailure: String?
+        let depths = graph.loopHeads.isEmpty ? [0] : Array(1...PathProver.unrollVisits)
+        func searchRun(_ depth: Int) -> Search? {
+            if let s = searches[depth] { return s }
+            if depth == 0 { return proofRun }
+            guard searchFailure == nil else { return nil }
+            do {
+                let unrolled = try PathGraph(unrolling: graph, visits: depth)
+                let t1 = DispatchTime.now().uptimeNanoseconds
+                let urun = SymbolicExecutor.run(program: program, path: path, graph: unrolled,
+                                                keepDecided: !options.structuralFastPath, merging: options.mergeStates)
+                if PathProver.debug { print("DEBUG \(path.name): unrolled run (\(depth)) \(Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e6) ms, \(unrolled.nodes.count) nodes, \(urun.obligations.count) obligations") }
+                if let u = urun.unsupported { searchFailure = "unsupported in the unrolled run: \(u.reason)"; return nil }
+                let sr = Search(graph: unrolled, run: urun, lowering: Z3Lowering(z3))
+                searches[depth] = sr
+                return sr
+            } catch {
+                searchFailure = "\(error)"
+                return nil
+            }
+        }
+
+        enum SearchOutcome {
+            case violated(Counterexample)
+            case cannotFail
+            case notReplayed
+            case unknown(String)
+        }
+        /// Seeks a replayed violation of `inv` in the run at `depth`.
+        func search(_ inv: Invariant, depth: Int) -> SearchOutcome {
+            guard var sr = searchRun(depth) else { return .unknown(searchFailure.map { "loop: \($0)" } ?? "no search run") }
+            defer { searches[depth] = sr }
+            let candidates = sr.run.obligations.filter { $0.invariant == inv && !($0.claim.boolConstant == true && options.structuralFastPath) }
+            let batchModel: Z3Model
+            switch queryAny(candidates, &sr, label: "\(inv.rawValue)-search\(depth)-all") {
+            case .unsat: return .cannotFail
+            case .unknown(let reason): return .unknown("solver: \(reason)")
+            case .sat(let m): batchModel = m
+            }
+            // The batch model breaks some obligation k. Blame the first obligation in run
+            // order that can fail: ask those before k alone, then replay k with the model.
+            let f = sr.run.factory
+            let k = candidates.firstIndex { batchModel.evalBool(sr.lowering.lower(f.allOf([$0.reach, f.negation($0.claim)]))) == true }
+            for (index, u) in candidates.enumerated() {
+                let model: Z3Model
+                if let k, index == k {
+                    model = batchModel
+                } else {
+                    guard case .sat(let m) = query(u, &sr, label: "\(inv.rawValue)-search\(depth)") else { continue }
+                    model = m
+                }
+                if let cx = replay(u, model, &sr, inv) { return .violated(cx) }
+            }
+            return .notReplayed
+        }
 
         for inv in invariants {
             let obligations = run.obligations.filter { $0.invariant == inv }
-            let open = obligations.filter { $0.claim.boolConstant != true }.count
-            var verdict: Verdict = .proved
-            let before = queryCount
-            var unknownReason: String?
-            var refuted: Obligation<SymbolicDomain>?
+            var open: [Obligation<SymbolicDomain>] = []
             for o in obligations {
                 if o.claim.boolConstant == true && options.structuralFastPath {
                     record(o, graph, "holds by construction (decided without the solver)")
-                    continue
-                }
-                switch query(o, &proofRun, solver, label: "\(inv.rawValue)") {
-                case .unsat:
-                    record(o, graph, "proved by the solver")
-                case .unknown(let reason):
-                    unknownReason = unknownReason ?? "solver: \(reason) at \(place(graph, o.node))"
-                    record(o, graph, "unknown: \(reason)")
-                case .sat:
-                    refuted = refuted ?? o
-                    record(o, graph, graph.loopHeads.isEmpty ? "violated" : "not proved by the loop abstraction")
+                } else {
+                    open.append(o)
                 }
             }
-            if let o = refuted {
-                if search == nil && searchFailure == nil {
-                    do {
-                        let unrolled = try PathGraph(unrolling: graph, visits: PathProver.unrollVisits)
-                        let urun = SymbolicExecutor.run(program: program, path: path, graph: unrolled,
-                                                        keepDecided: !options.structuralFastPath, merging: options.mergeStates)
-                        if let u = urun.unsupported { searchFailure = "unsupported in the unrolled run: \(u.reason)" }
-                        else { search = Search(graph: unrolled, run: urun, lowering: Z3Lowering(z3)) }
-                    } catch {
-                        searchFailure = "\(error)"
+            let before = queryCount
+            var verdict: Verdict = .proved
+            var unknownReason: String?
+            // The exact run first: on a loop-free path it is the proof run, and it decides;
+            // with loops, the run entering each loop once finds most violations cheaply.
+            switch search(inv, depth: depths[0]) {
+            case .violated(let cx):
+                verdict = .violated(cx)
+            case .unknown(let why):
+                unknownReason = why
+            case .cannotFail where graph.loopHeads.isEmpty:
+                break
+            case .cannotFail, .notReplayed:
+                // The widened run proves, or the deeper unrolled runs look further.
+                switch queryAny(open, &proofRun, label: "\(inv.rawValue)-all") {
+                case .unsat:
+                    break
+                case .unknown(let reason):
+                    unknownReason = "solver: \(reason)"
+                case .sat:
+                    var found = false
+                    for depth in depths.dropFirst() {
+                        if case .violated(let cx) = search(inv, depth: depth) { verdict = .violated(cx); found = true; break }
+                    }
+                    if !found {
+                        let refuted = open.first { if case .sat = query($0, &proofRun, label: "\(inv.rawValue)") { return true }; return false }
+                        unknownReason = searchFailure.map { "loop: \($0)" }
+                            ?? "loop: the loop abstraction admits a violation at \(refuted.map { place(graph, $0.node) } ?? "?") (\(refuted?.requirement ?? "")) that no run entering each loop head at most \(PathProver.unrollVisits) times shows"
                     }
                 }
-                if var sr = search {
-                    // The first obligation of this invariant, in run order, that a concrete run breaks.
-                    for u in sr.run.obligations where u.invariant == inv {
-                        guard case .sat(let model) = query(u, &sr, solver, label: "\(inv.rawValue)-search") else { continue }
-                        let oracle = makeOracle(model, sr.run.factory, &sr.lowering)
-                        if PathProver.debug { print("DEBUG counterexample for \(u.key) at \(place(sr.graph, u.node))") }
-                        let replay = ConcreteReplay.run(program: program, path: path, graph: sr.graph, oracle: oracle,
-                                                        target: .init(invariant: inv, node: u.node, key: u.key))
-                        if replay.confirmed {
-                            let negated = sr.run.factory.allOf([u.reach, sr.run.factory.negation(u.claim)])
-                            verdict = .violated(counterexample(u, replay, sr, oracle, relevant: sr.run.factory.variableNames(negated)))
-                            break
-                        }
-                        unknownReason = unknownReason ?? "the solver's counterexample at \(place(sr.graph, u.node)) did not replay: \(replay.note ?? "no failure")"
+            }
+            if case .proved = verdict, let why = unknownReason { verdict = .unknown(why) }
+            if options.recordObligations {
+                for o in open {
+                    switch query(o, &proofRun, label: "\(inv.rawValue)-explain") {
+                    case .unsat: record(o, graph, "proved by the solver")
+                    case .sat: record(o, graph, graph.loopHeads.isEmpty ? "violated" : "violated, or not proved by the loop abstraction")
+                    case .unknown(let reason): record(o, graph, "unknown: \(reason)")
                     }
-                    search = sr
                 }
-                if case .proved = verdict {
-                    verdict = .unknown(unknownReason ?? searchFailure.map { "loop: \($0)" }
-                        ?? "loop: the loop abstraction admits a violation at \(place(graph, o.node)) (\(o.requirement)) that no run entering each loop head at most \(PathProver.unrollVisits) times shows")
-                }
-            } else if let r = unknownReason {
-                verdict = .unknown(r)
             }
             report.results.append(InvariantResult(invariant: inv, verdict: verdict, expectedViolation: path.expectedViolations.contains(inv),
-                                                  obligations: open, solverQueries: queryCount - before))
+                                                  obligations: open.count, solverQueries: queryCount - before))
         }
         report.solverSeconds = Double(solverNanoseconds) / 1e9
+        if PathProver.debug { print("DEBUG \(path.name): \(queryCount) queries, solver \(report.solverSeconds * 1000) ms, total \(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6) ms") }
         return report
     }
 
@@ -182,19 +231,45 @@ struct PathProof {
                                                     requirement: o.requirement, outcome: outcome))
     }
 
+    /// Replays a model on the obligation; the counterexample if the run confirms it.
+    mutating func replay(_ u: Obligation<SymbolicDomain>, _ model: Z3Model, _ sr: inout Search, _ inv: Invariant) -> Counterexample? {
+        let oracle = makeOracle(model, sr.run.factory, &sr.lowering)
+        let replay = ConcreteReplay.run(program: program, path: path, graph: sr.graph, oracle: oracle,
+                                        target: .init(invariant: inv, node: u.node, key: u.key))
+        guard replay.confirmed else { return nil }
+        let f = sr.run.factory
+        return counterexample(u, replay, sr, oracle, relevant: f.variableNames(f.allOf([u.reach, f.negation(u.claim)])))
+    }
+
+    /// Can any of the obligations fail? One query instead of one each, for the common
+    /// case where none can.
+    mutating func queryAny(_ os: [Obligation<SymbolicDomain>], _ s: inout Search, label: String) -> Z3CheckResult {
+        if os.isEmpty { return .unsat }
+        let f = s.run.factory
+        return check(f.anyOf(os.map { f.allOf([$0.reach, f.negation($0.claim)]) }), os[0], &s, label: label,
+                     what: "any of \(os.count) \(os[0].invariant.rawValue) obligations")
+    }
+
     /// Is `reach ∧ ¬claim` satisfiable? Decided by the term simplifier when it folds
     /// to false, otherwise by Z3 (and written out as SMT-LIB2 when asked).
-    mutating func query(_ o: Obligation<SymbolicDomain>, _ s: inout Search, _ solver: Z3Solver, label: String) -> Z3CheckResult {
+    mutating func query(_ o: Obligation<SymbolicDomain>, _ s: inout Search, label: String) -> Z3CheckResult {
         let f = s.run.factory
-        let negated = f.allOf([o.reach, f.negation(o.claim)])
+        return check(f.allOf([o.reach, f.negation(o.claim)]), o, &s, label: label, what: o.requirement)
+    }
+
+    mutating func check(_ negated: Term, _ o: Obligation<SymbolicDomain>, _ s: inout Search, label: String, what: String) -> Z3CheckResult {
         if negated.boolConstant == false && options.structuralFastPath { return .unsat }
         queryCount += 1
         let started = DispatchTime.now().uptimeNanoseconds
         defer { solverNanoseconds += DispatchTime.now().uptimeNanoseconds - started }
-        solver.push()
+        // A fresh solver per query: Z3 then runs its non-incremental QF_BV tactic
+        // (bit-blasting), much faster on these queries than push/pop in one solver.
+        let solver = Z3Solver(context: s.lowering.z3, timeoutMilliseconds: options.timeoutMilliseconds)
         solver.assert(s.lowering.lower(negated))
         let result: Z3CheckResult
+        let tq = DispatchTime.now().uptimeNanoseconds
         do { result = try solver.check() } catch { result = .unknown(reason: "\(error)") }
+        if PathProver.debug { print("DEBUG   query \(label): \(Double(DispatchTime.now().uptimeNanoseconds - tq) / 1e6) ms check, \(Double(tq - started) / 1e6) ms lowering") }
         if let dir = options.smt2Directory {
             let answer: String
             switch result {
@@ -203,12 +278,11 @@ struct PathProof {
             case .unknown: answer = "unknown"
             }
             let i = program.instructions[s.graph.nodes[o.node].instruction]
-            let header = "; ptregs-prove query: path \(path.name), invariant \(o.invariant.rawValue), \(i.location) `\(i.text)`\n; \(o.requirement)\n; expected answer: \(answer)\n"
+            let header = "; ptregs-prove query: path \(path.name), invariant \(o.invariant.rawValue), \(i.location) `\(i.text)`\n; can this fail: \(what)\n; expected answer: \(answer)\n"
             let name = "\(sanitize(path.name)).\(label).\(String(queryCount).leftPad(4, "0")).smt2"
             try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try? (header + solver.smtlib2).write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
-        solver.pop()
         return result
     }
 
