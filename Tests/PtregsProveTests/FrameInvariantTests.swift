@@ -195,4 +195,17 @@ final class FrameInvariantTests: XCTestCase {
         SpecHarness.assertViolated(report, path: "irq", .frameBalance, blamedLine: SpecHarness.line("<-blamed", in: spec),
                                    requirementContains: "must not lie above the entry frame")
     }
+
+    func testLoadThroughARegisterIndexThatCanReachBelowRsp() {
+        // With rdi = 0 the load reads entry-8: the index is symbolic, the check is not skipped.
+        let spec = """
+        .path f entry=function
+        f:
+        \tmovq -8(%rsp,%rdi,8), %rax   # <-blamed
+        \tret
+        """
+        let report = SpecHarness.check(spec)
+        SpecHarness.assertViolated(report, path: "f", .frameBalance, blamedLine: SpecHarness.line("<-blamed", in: spec),
+                                   requirementContains: "the access to entry stack-0x8 must not lie below rsp")
+    }
 }
