@@ -17,6 +17,9 @@ public struct ProverOptions: Sendable {
     public var structuralFastPath = true
     /// Merge states at join points (off: enumerate paths; for checking the merge).
     public var mergeStates = true
+    /// Try a few deterministic concrete runs before asking the solver for a
+    /// counterexample (off: every counterexample comes from a Z3 model).
+    public var concreteProbes = true
     public init() {}
 }
 
@@ -165,6 +168,11 @@ struct PathProof {
             return .notReplayed
         }
 
+        // Concrete probes first: a handful of deterministic concrete runs. A run that
+        // breaks an invariant is a counterexample already (it is a concrete run of the
+        // path), found without the solver.
+        let probed = options.concreteProbes ? probe(graph) : [:]
+
         for inv in invariants {
             let obligations = run.obligations.filter { $0.invariant == inv }
             var open: [Obligation<SymbolicDomain>] = []
@@ -180,6 +188,12 @@ struct PathProof {
             var unknownReason: String?
             // The exact run first: on a loop-free path it is the proof run, and it decides;
             // with loops, the run entering each loop once finds most violations cheaply.
+            if let cx = probed[inv] {
+                report.results.append(InvariantResult(invariant: inv, verdict: .violated(cx), expectedViolation: path.expectedViolations.contains(inv),
+                                                      obligations: open.count, solverQueries: 0))
+                if options.recordObligations { for o in open { record(o, graph, "see the counterexample") } }
+                continue
+            }
             switch search(inv, depth: depths[0]) {
             case .violated(let cx):
                 verdict = .violated(cx)
@@ -231,6 +245,45 @@ struct PathProof {
                                                     requirement: o.requirement, outcome: outcome))
     }
 
+    /// Deterministic inputs for the concrete probes: unmodelled memory (TIF flags) all
+    /// clear, all set or mixed; registers and garbage distinct, or small so that
+    /// coincidences happen; the saved cs from user mode, from kernel mode, or mixed.
+    static func probeOracle(_ seed: Int) -> @Sendable (String) -> UInt64 {
+        { name in
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325 &+ UInt64(seed) &* 0x9e37_79b9_7f4a_7c15
+            for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            if name.hasPrefix("unmodelled") { return [0, ~0, h][seed % 3] }
+            if name == "entry.cs" { return [0x33, 0x10, h][(seed / 3) % 3] }
+            return seed >= 6 ? h % 4 : h
+        }
+    }
+
+    /// Runs the probes on the path (on its once-unrolled form when it loops, so each
+    /// visit of a loop has inputs of its own and every run ends); for each invariant,
+    /// the first probe that breaks it, replayed up to the broken obligation.
+    func probe(_ graph: PathGraph) -> [Invariant: Counterexample] {
+        let g = graph.loopHeads.isEmpty ? graph : ((try? PathGraph(unrolling: graph, visits: 1)) ?? graph)
+        var found: [Invariant: Counterexample] = [:]
+        for seed in 0..<9 {
+            let oracle = Self.probeOracle(seed)
+            let run = ConcreteReplay.run(program: program, path: path, graph: g, oracle: oracle, target: nil)
+            for inv in invariants where found[inv] == nil && run.broken.contains(inv) {
+                guard let first = run.firstBroken[inv] else { continue }
+                let replay = ConcreteReplay.run(program: program, path: path, graph: g, oracle: oracle,
+                                                target: .init(invariant: inv, node: first.node, key: first.key))
+                guard replay.confirmed else { continue }
+                let inst = program.instructions[g.nodes[first.node].instruction]
+                found[inv] = Counterexample(location: inst.sourceLocation, macroLocation: inst.sourceLocation == inst.location ? nil : inst.location,
+                                            instruction: inst.text, requirement: replay.requirement ?? "", values: replay.values,
+                                            steps: replay.steps, picture: replay.picture,
+                                            rsp: replay.rspAtBlame.map { EntrySetup(program: program, path: path).describe(address: $0) } ?? "?",
+                                            inputs: replay.inputsUsed.filter { !$0.0.hasPrefix("clobbered") })
+            }
+            if found.count == invariants.count { break }
+        }
+        return found
+    }
+
     /// Replays a model on the obligation; the counterexample if the run confirms it.
     mutating func replay(_ u: Obligation<SymbolicDomain>, _ model: Z3Model, _ sr: inout Search, _ inv: Invariant) -> Counterexample? {
         let oracle = makeOracle(model, sr.run.factory, &sr.lowering)
@@ -264,7 +317,7 @@ struct PathProof {
         defer { solverNanoseconds += DispatchTime.now().uptimeNanoseconds - started }
         // A fresh solver per query: Z3 then runs its non-incremental QF_BV tactic
         // (bit-blasting), much faster on these queries than push/pop in one solver.
-        let solver = Z3Solver(context: s.lowering.z3, timeoutMilliseconds: options.timeoutMilliseconds)
+        let solver = Z3Solver(context: s.lowering.z3, timeoutMilliseconds: options.timeoutMilliseconds, logic: "QF_BV")
         solver.assert(s.lowering.lower(negated))
         let result: Z3CheckResult
         let tq = DispatchTime.now().uptimeNanoseconds

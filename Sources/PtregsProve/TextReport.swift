@@ -95,7 +95,7 @@ public struct TextReport {
         }
         let shown = cx.inputs
         if !shown.isEmpty {
-            s += "  model values: " + shown.prefix(24).map { "\($0.0)=\(Self.hex($0.1))" }.joined(separator: " ") + (shown.count > 24 ? " …" : "") + "\n"
+            s += "  inputs: " + shown.prefix(24).map { "\($0.0)=\(Self.hex($0.1))" }.joined(separator: " ") + (shown.count > 24 ? " …" : "") + "\n"
         }
         return s
     }

@@ -46,6 +46,10 @@ public struct ReplayOutcome: Sendable {
     public var note: String?
     /// Every invariant some obligation of the run broke (the differential test's oracle).
     public var broken: Set<Invariant> = []
+    /// For each broken invariant, the first obligation (node, key) that broke it.
+    public var firstBroken: [Invariant: (node: Int, key: String)] = [:]
+    /// The inputs the run read, in the order it first read them.
+    public var inputsUsed: [(String, UInt64)] = []
     /// Registers (and the user view) when the run left the path: what its callers and
     /// user space observe (for telling a neutral mutation from a real one).
     public var exitState: [String: UInt64] = [:]
@@ -70,7 +74,13 @@ public enum ConcreteReplay {
 
     /// `target` nil: run to the end and record the trace (`--explain`).
     public static func run(program: Program, path: PathSpec, graph: PathGraph, oracle: @escaping (String) -> UInt64, target: Target?) -> ReplayOutcome {
-        let d = ConcreteDomain(oracle: oracle)
+        let used = InputLog()
+        let d = ConcreteDomain(oracle: { name in
+            let v = oracle(name)
+            used.note(name, v)
+            return v
+        })
+        defer { _ = used }
         let setup = EntrySetup(program: program, path: path)
         var interp = Interpreter(domain: d, program: program, path: path, graph: graph, setup: setup)
         var state = interp.initialState()
@@ -101,7 +111,10 @@ public enum ConcreteReplay {
                                        rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,
                                        kernelGS: before.kernelGS,
                                        touched: interp.touched.map { view($0, touchedState, interp) }))
-            for o in interp.obligations[firstNew...] where !o.claim { out.broken.insert(o.invariant) }
+            for o in interp.obligations[firstNew...] where !o.claim {
+                out.broken.insert(o.invariant)
+                if out.firstBroken[o.invariant] == nil { out.firstBroken[o.invariant] = (o.node, o.key) }
+            }
             if let t = target {
                 for o in interp.obligations[firstNew...] where o.invariant == t.invariant && o.node == t.node && o.key == t.key && !o.claim {
                     out.confirmed = true
@@ -109,6 +122,7 @@ public enum ConcreteReplay {
                     out.values = describeValues(o.values, interp)
                     out.rspAtBlame = before.rsp
                     out.picture = picture(before, interp)
+                    out.inputsUsed = used.entries
                     return out
                 }
             }
@@ -168,5 +182,14 @@ public enum ConcreteReplay {
             a &-= 8
         }
         return out
+    }
+}
+
+/// The inputs a concrete run read, first read first.
+final class InputLog {
+    var entries: [(String, UInt64)] = []
+    var seen: Set<String> = []
+    func note(_ name: String, _ v: UInt64) {
+        if seen.insert(name).inserted { entries.append((name, v)) }
     }
 }

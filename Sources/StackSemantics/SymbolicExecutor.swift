@@ -233,9 +233,8 @@ public enum SymbolicExecutor {
                 classes[wp[k].id] = bp[k]
             } else if isChoice(wp[k], head: head, f) {
                 // A choice among constants covers every constant the part takes.
-                let allowed = Set(f.leaves(wp[k])!.map(\.1))
-                guard let b = f.leaves(bp[k]), let i = f.leaves(ip[k]) else { return false }
-                if !Set(b.map(\.1)).union(i.map(\.1)).isSubset(of: allowed) { return false }
+                guard let allowed = f.leafValues(wp[k]), let b = f.leafValues(bp[k]), let i = f.leafValues(ip[k]) else { return false }
+                if !b.union(i).isSubset(of: allowed) { return false }
             } else if wp[k] !== bp[k] || wp[k] !== ip[k] {
                 return false
             }
@@ -244,7 +243,7 @@ public enum SymbolicExecutor {
     }
 
     static func isChoice(_ t: Term, head: Int, _ f: TermFactory) -> Bool {
-        t.kind == .ite && f.leaves(t) != nil && f.variableNames(t).contains { $0.hasPrefix("loop@\(head).") }
+        t.kind == .ite && f.leafValues(t) != nil && f.variableNames(t).contains { $0.hasPrefix("loop@\(head).") }
     }
 
     struct LoopFailure: Error { var text: String }
@@ -273,10 +272,10 @@ public enum SymbolicExecutor {
             if let v = classes[key] { out.append(v); continue }
             let name = "loop@\(head).\(classes.count)"
             let v: Term
-            if !i.isBool, let li = f.leaves(i), let lb = f.leaves(b), let lp = f.leaves(p) {
+            if !i.isBool, let li = f.leafValues(i), let lb = f.leafValues(b), let lp = f.leafValues(p) {
                 // Ghost parts (event ids, homes) and constant registers take finitely many
                 // constants: choose among them rather than forgetting them.
-                let values = Array(Set(li.map(\.1) + lb.map(\.1) + lp.map(\.1))).sorted()
+                let values = li.union(lb).union(lp).sorted()
                 var t = f.const(values[values.count - 1])
                 for (j, c) in values.dropLast().enumerated().reversed() {
                     t = f.ite(f.boolVariable("\(name).\(j)"), f.const(c), t)

@@ -72,6 +72,8 @@ public final class TermFactory {
     private var table: [Key: Term] = [:]
     private var nextID = 0
     public private(set) var variables: [String: Term] = [:]
+    private var leavesMemo: [Int: [(Term, UInt64)]?] = [:]
+    private var leafValuesMemo: [Int: Set<UInt64>?] = [:]
 
     public init() {}
 
@@ -144,7 +146,7 @@ public final class TermFactory {
 
     private func mapLeaves(_ t: Term, _ f: (UInt64) -> UInt64) -> Term? {
         if let c = t.constant { return const(f(c)) }
-        guard t.kind == .ite, let x = mapLeaves(t.args[1], f), let y = mapLeaves(t.args[2], f) else { return nil }
+        guard t.kind == .ite, leafValues(t) != nil, let x = mapLeaves(t.args[1], f), let y = mapLeaves(t.args[2], f) else { return nil }
         return ite(t.args[0], x, y)
     }
 
@@ -203,7 +205,7 @@ public final class TermFactory {
         if xa === xb { return bool(ca == cb) }
         // ite(c, k1, k2) == k: decide per branch (branch correlation).
         if a.kind == .ite, b.constant != nil || b.kind == .ite || a.args[1].constant != nil {
-            if let cb = b.constant, leaves(a) != nil {
+            if b.constant != nil, leafValues(a) != nil {
                 return boolIte(a.args[0], eq(a.args[1], b), eq(a.args[2], b))
             }
         }
@@ -347,14 +349,29 @@ public final class TermFactory {
     }
 
     /// The possible constant values of an address term with their guards, or nil when
-    /// the term is not a tree of if-then-else over constants.
+    /// the term is not a tree of if-then-else over constants. Memoised: addresses are
+    /// asked for at every access.
     public func leaves(_ t: Term) -> [(Term, UInt64)]? {
         if let c = t.constant { return [(trueTerm, c)] }
-        if t.kind == .ite {
-            guard let a = leaves(t.args[1]), let b = leaves(t.args[2]) else { return nil }
+        guard t.kind == .ite else { return nil }
+        if let cached = leavesMemo[t.id] { return cached }
+        var result: [(Term, UInt64)]?
+        if let a = leaves(t.args[1]), let b = leaves(t.args[2]) {
             let c = t.args[0]
-            return a.map { (allOf([c, $0.0]), $0.1) } + b.map { (allOf([negation(c), $0.0]), $0.1) }
+            result = a.map { (allOf([c, $0.0]), $0.1) } + b.map { (allOf([negation(c), $0.0]), $0.1) }
         }
-        return nil
+        leavesMemo[t.id] = .some(result)
+        return result
+    }
+
+    /// Just the constants of `leaves`, without building guards.
+    public func leafValues(_ t: Term) -> Set<UInt64>? {
+        if let c = t.constant { return [c] }
+        guard t.kind == .ite else { return nil }
+        if let cached = leafValuesMemo[t.id] { return cached }
+        var result: Set<UInt64>?
+        if let a = leafValues(t.args[1]), let b = leafValues(t.args[2]) { result = a.union(b) }
+        leafValuesMemo[t.id] = .some(result)
+        return result
     }
 }

@@ -198,10 +198,17 @@ public final class Z3Solver {
     /// - Parameter timeoutMilliseconds: per-`check` time limit (Z3 param
     ///   "timeout"); on expiry `check` returns `.unknown` (reason usually
     ///   "timeout" or "canceled"). `nil` means no limit.
-    public init(context: Z3Context, timeoutMilliseconds: UInt32?) {
+    /// - Parameter logic: an SMT-LIB logic such as "QF_BV": Z3 then builds the
+    ///   solver tuned for it (for bitvector queries, bit-blasting), cheaper than the
+    ///   general incremental solver for one-shot queries.
+    public init(context: Z3Context, timeoutMilliseconds: UInt32?, logic: String? = nil) {
         self.context = context
         let c = context.raw
-        raw = Z3_mk_solver(c)!
+        if let logic {
+            raw = Z3_mk_solver_for_logic(c, Z3_mk_string_symbol(c, logic))!
+        } else {
+            raw = Z3_mk_solver(c)!
+        }
         Z3_solver_inc_ref(c, raw)
         if let ms = timeoutMilliseconds {
             let params = Z3_mk_params(c)
