@@ -1,0 +1,116 @@
+import Foundation
+import PtregsProve
+import SpecElaboration
+import XCTest
+
+/// The corpus under Specs/ — the seed thread's entry paths before and after the series —
+/// checked as a whole: no diagnostics, every (path, invariant) verdict as in the table
+/// below, and every `.expect … violated` still violated. A change in the checker or in a
+/// spec that moves any verdict fails here; update the table (and the README's corpus
+/// table) only together with the reason.
+final class CorpusTests: XCTestCase {
+    /// Specs/ of this package: three directories up from this file, then Specs.
+    static var specsPath: String {
+        URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent()   // PtregsProveTests
+            .deletingLastPathComponent()   // Tests
+            .deletingLastPathComponent()   // the package
+            .appendingPathComponent("Specs").path
+    }
+
+    /// "unit file relative to Specs/: path name" → invariant rawValue → verdict.
+    static let expected: [String: [String: String]] = [
+        "arch/x86/ia32/ia32entry/ia32_cstar_target.after.pts: ia32_cstar_target":           ["restore": "violated", "frame": "violated", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/ia32/ia32entry/ia32_cstar_target.before.pts: ia32_cstar_target":          ["restore": "violated", "frame": "violated", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/ia32/ia32entry/ia32_ptregs_common-fork.after.pts: ia32_syscall":          ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/ia32/ia32entry/ia32_ptregs_common-fork.before.pts: ia32_syscall":         ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
+        "arch/x86/ia32/ia32entry/ia32_ptregs_common-rt_sigreturn.after.pts: ia32_syscall":  ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/ia32/ia32entry/ia32_ptregs_common-rt_sigreturn.before.pts: ia32_syscall": ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
+        "arch/x86/ia32/ia32entry/ia32_syscall.after.pts: ia32_syscall":                     ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/ia32/ia32entry/ia32_syscall.before.pts: ia32_syscall":                    ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/interrupt.before.pts: apic_timer_interrupt":              ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/interrupt.before.pts: irq_entries_start":                 ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/interrupt.v1.pts: apic_timer_interrupt":                  ["restore": "proved", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/interrupt.v1.pts: irq_entries_start":                     ["restore": "proved", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/interrupt.v2.pts: apic_timer_interrupt":                  ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/interrupt.v2.pts: irq_entries_start":                     ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/stub_execve.after-rcx-fix.pts: system_call":              ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
+        "arch/x86/kernel/entry_64/stub_execve.after.pts: system_call":                      ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
+        "arch/x86/kernel/entry_64/stub_execve.before.pts: system_call":                     ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
+        "arch/x86/kernel/entry_64/stub_fork-traced.after-rcx-fix.pts: system_call":         ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/stub_fork-traced.after.pts: system_call":                 ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/stub_fork-traced.before.pts: system_call":                ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/stub_fork.after-rcx-fix.pts: system_call":                ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/stub_fork.after.pts: system_call":                        ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/stub_fork.before.pts: system_call":                       ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/stub_iopl.after-rcx-fix.pts: system_call":                ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/stub_iopl.after.pts: system_call":                        ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/stub_iopl.before.pts: system_call":                       ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/stub_rt_sigreturn.after-rcx-fix.pts: system_call":        ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
+        "arch/x86/kernel/entry_64/stub_rt_sigreturn.after.pts: system_call":                ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
+        "arch/x86/kernel/entry_64/stub_rt_sigreturn.before.pts: system_call":               ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
+        "arch/x86/kernel/entry_64/stub_x32_execve.after-rcx-fix.pts: system_call":          ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
+        "arch/x86/kernel/entry_64/stub_x32_execve.after.pts: system_call":                  ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
+        "arch/x86/kernel/entry_64/stub_x32_execve.before.pts: system_call":                 ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
+        "arch/x86/kernel/entry_64/stub_x32_rt_sigreturn.after-rcx-fix.pts: system_call":    ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
+        "arch/x86/kernel/entry_64/stub_x32_rt_sigreturn.after.pts: system_call":            ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
+        "arch/x86/kernel/entry_64/stub_x32_rt_sigreturn.before.pts: system_call":           ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
+        "arch/x86/kernel/entry_64/system_call.after-rcx-fix.pts: system_call":              ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/system_call.after.pts: system_call":                      ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/system_call.before.pts: system_call":                     ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/system_call.denys-sysret.pts: system_call":               ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/kernel/preempt/preempt.after.pts: ___preempt_schedule":                   ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/kernel/preempt/preempt.after.pts: ___preempt_schedule_context":           ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/kernel/preempt/preempt.before.pts: ___preempt_schedule":                  ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/kernel/preempt/preempt.before.pts: ___preempt_schedule_context":          ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/lib/thunk_64/thunk_64.after.pts: lockdep_sys_exit_thunk":                 ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/lib/thunk_64/thunk_64.after.pts: trace_hardirqs_off_thunk":               ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/lib/thunk_64/thunk_64.after.pts: trace_hardirqs_on_thunk":                ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/lib/thunk_64/thunk_64.before.pts: lockdep_sys_exit_thunk":                ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/lib/thunk_64/thunk_64.before.pts: trace_hardirqs_off_thunk":              ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/lib/thunk_64/thunk_64.before.pts: trace_hardirqs_on_thunk":               ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+    ]
+
+    static func key(_ p: PathReport) -> String {
+        let file = p.file
+        let rel = file.range(of: "Specs/").map { String(file[$0.upperBound...]) } ?? file
+        return "\(rel): \(p.name)"
+    }
+
+    func testCorpusVerdictTable() throws {
+        let specs = Self.specsPath
+        XCTAssertTrue(FileManager.default.fileExists(atPath: specs), "no Specs/ at \(specs)")
+        let report = Checker(options: ProverOptions()).check([specs])
+
+        XCTAssertEqual(report.diagnostics.map { "\($0)" }, [], "the corpus must elaborate without diagnostics")
+
+        var actual: [String: [String: String]] = [:]
+        for p in report.paths {
+            let k = Self.key(p)
+            XCTAssertNil(actual[k], "two paths report as \(k)")
+            var row: [String: String] = [:]
+            for r in p.results { row[r.invariant.rawValue] = r.verdict.name }
+            actual[k] = row
+        }
+        XCTAssertEqual(Set(actual.keys), Set(Self.expected.keys), "paths in the corpus differ from the table")
+        for k in Self.expected.keys.sorted() {
+            guard let a = actual[k], let e = Self.expected[k] else { continue }
+            for inv in Invariant.allCases {
+                XCTAssertEqual(a[inv.rawValue], e[inv.rawValue], "\(k) \(inv.rawValue)")
+            }
+        }
+
+        // Every expectation the specs state holds: an expected violation is still violated
+        // (status pass), and nothing the specs do not expect is violated or stale.
+        for p in report.paths {
+            for r in p.results {
+                if r.expectedViolation {
+                    XCTAssertEqual(r.status, .pass, "\(Self.key(p)) \(r.invariant.rawValue): expected violation is \(r.verdict.name)")
+                } else {
+                    XCTAssertNotEqual(r.status, .fail, "\(Self.key(p)) \(r.invariant.rawValue): violated without an expectation")
+                    XCTAssertNotEqual(r.status, .stale, "\(Self.key(p)) \(r.invariant.rawValue): stale expectation")
+                }
+            }
+        }
+    }
+}
