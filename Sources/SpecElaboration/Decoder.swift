@@ -22,6 +22,14 @@ extension Elaborator {
         let m = p.head.text.lowercased()
         let notes = p.notes
         func err(_ loc: SourceLocation, _ msg: String) -> Diagnostic { Diagnostic(at: loc, msg, notes: notes) }
+        if p.operands.count > 1 || !(p.operands.first?.text.isEmpty ?? true), let empty = p.operands.first(where: { $0.text.isEmpty }) {
+            throw err(empty.location, "empty operand in '\(p.head.text)'")
+        }
+        for o in p.operands {
+            var depth = 0
+            for ch in o.text { if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 } }
+            if depth != 0 { throw err(o.location, depth > 0 ? "expected ')' to close '(' in '\(o.text)'" : "unbalanced ')' in '\(o.text)'") }
+        }
         func count(_ n: Int) throws {
             if p.operands.count != n || p.operands.contains(where: { $0.text.isEmpty }) {
                 throw err(p.head.location, "'\(m)' takes \(n) operand\(n == 1 ? "" : "s"), got \(p.operands.filter { !$0.text.isEmpty }.count)")

@@ -91,6 +91,11 @@ public final class Elaborator {
             program.instructions.append(Instruction(operation: op, location: p.head.location, text: instructionText(p), expansion: p.notes, labels: p.labels))
         }
         for p in paths { program.paths.append(try buildPath(p)) }
+        if program.paths.isEmpty {
+            throw Diagnostic.error(SourceLocation(file: displayName, line: 1, column: 1),
+                                   text.allSatisfy(\.isWhitespace) ? "empty spec file: nothing to check" :
+                                   "no .path in this file: nothing to check (files that only hold macros and declarations are named .ptsh and included)")
+        }
         return program
     }
 
@@ -110,7 +115,8 @@ public final class Elaborator {
         while i < statements.count {
             let raw = statements[i]
             i += 1
-            expandedCount += 1
+            // Only statements produced by macro expansion count against the bound.
+            if arguments != nil { expandedCount += 1 }
             if expandedCount > Self.maximumExpandedStatements {
                 throw Diagnostic(at: raw.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
             }

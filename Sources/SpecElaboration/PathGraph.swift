@@ -97,6 +97,24 @@ public struct PathGraph: Sendable {
         }
         computeOrder(entry: entry)
         original = Array(nodes.indices)
+        // Every instruction of the path must be able to reach an exit: a loop with no
+        // way out would make every obligation vacuous.
+        var canExit = [Bool](repeating: false, count: nodes.count)
+        var preds: [[Int]] = Array(repeating: [], count: nodes.count)
+        for n in nodes.indices { for s in successors(n) { preds[s].append(n) } }
+        var exits: [Int] = []
+        for n in nodes.indices where successors(n).isEmpty && program.instructions[nodes[n].instruction].operation.isExitInstruction {
+            canExit[n] = true
+            exits.append(n)
+        }
+        while let n = exits.popLast() {
+            for p in preds[n] where !canExit[p] { canExit[p] = true; exits.append(p) }
+        }
+        if let stuck = order.first(where: { !canExit[$0] }) {
+            let inst = program.instructions[nodes[stuck].instruction]
+            throw Diagnostic(at: inst.sourceLocation, "path '\(path.name)' has no exit from here: this loop never reaches ret, sysretq or iretq",
+                             notes: [.init(location: path.location, message: "path declared here")])
+        }
     }
 
     /// The same path with every loop unrolled: a node is copied for each number of

@@ -152,6 +152,14 @@ public enum Operation: Hashable, Sendable {
         }
     }
 
+    /// An instruction that can leave a path (a `ret` leaves when no call is pending).
+    public var isExitInstruction: Bool {
+        switch self {
+        case .ret, .sysret, .iret, .jump(.indirect): return true
+        default: return false
+        }
+    }
+
     public var isExit: Bool {
         switch self {
         case .ret, .sysret, .iret: return true

@@ -43,11 +43,19 @@ public struct SpecLoader: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             // Name the line of the first bad byte so the user can look at it.
             var line = 1
+            var column = 1
             for chunk in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
-                if String(data: Data(chunk), encoding: .utf8) == nil { break }
+                if String(data: Data(chunk), encoding: .utf8) == nil {
+                    // The column of the first byte that does not decode.
+                    let bytes = [UInt8](chunk)
+                    var k = 0
+                    while k < bytes.count, String(bytes: bytes[..<(k + 1)], encoding: .utf8) != nil || (k + 1 < bytes.count && String(bytes: bytes[..<min(bytes.count, k + 4)], encoding: .utf8) != nil) { k += 1 }
+                    column = k + 1
+                    break
+                }
                 line += 1
             }
-            throw Diagnostic.error(SourceLocation(file: displayName, line: line, column: 1),
+            throw Diagnostic.error(SourceLocation(file: displayName, line: line, column: column),
                 "spec file is not valid UTF-8 text")
         }
         return text

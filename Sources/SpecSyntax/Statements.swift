@@ -181,14 +181,16 @@ public enum StatementSplitter {
         var depth = 0
         var inString = false
         var cur: [(Unicode.Scalar, SourceLocation)] = []
+        var lastComma: SourceLocation?
         func flush() {
             var a = cur[...]
             while let f = a.first, f.0.properties.isWhitespace { a = a.dropFirst() }
             while let l = a.last, l.0.properties.isWhitespace { a = a.dropLast() }
             if let f = a.first {
                 out.append(Located(String(String.UnicodeScalarView(a.map { $0.0 })), f.1))
-            } else if let f = cur.first {
-                out.append(Located("", f.1))
+            } else if let f = cur.first?.1 ?? lastComma {
+                // An empty operand (`a,,b` or a trailing comma) stays, so it is reported.
+                out.append(Located("", f))
             }
             cur = []
         }
@@ -197,7 +199,7 @@ public enum StatementSplitter {
             if !inString {
                 if c.0 == "(" { depth += 1 }
                 if c.0 == ")" { depth -= 1 }
-                if c.0 == "," && depth == 0 { flush(); continue }
+                if c.0 == "," && depth == 0 { flush(); lastComma = c.1; continue }
             }
             cur.append(c)
         }

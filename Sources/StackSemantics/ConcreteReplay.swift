@@ -106,11 +106,13 @@ public enum ConcreteReplay {
             }
             let after = successors.first(where: { $0.1.reach })?.1 ?? successors.first?.1 ?? state
             let touchedState = successors.isEmpty ? before : after
+            // The blamed step shows its slots as it found them (a stop rewrites them).
+            let blamedHere = target.map { t in interp.obligations[firstNew...].contains { $0.invariant == t.invariant && $0.node == t.node && $0.key == t.key && !$0.claim } } ?? false
             out.steps.append(TraceStep(node: node, location: inst.location, text: inst.text, expansion: inst.expansion,
                                        sourceLocation: inst.sourceLocation,
                                        rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,
                                        kernelGS: before.kernelGS,
-                                       touched: interp.touched.map { view($0, touchedState, interp) }))
+                                       touched: interp.touched.map { view($0, blamedHere ? before : touchedState, interp) }))
             for o in interp.obligations[firstNew...] where !o.claim {
                 out.broken.insert(o.invariant)
                 if out.firstBroken[o.invariant] == nil { out.firstBroken[o.invariant] = (o.node, o.key) }
@@ -145,12 +147,21 @@ public enum ConcreteReplay {
     /// saved value is dropped when there was none.
     static func describeValues(_ values: [(String, UInt64)], _ interp: Interpreter<ConcreteDomain>) -> [(String, String)] {
         let save = values.first { $0.0 == "#save" }?.1
+        let origin = values.first { $0.0 == "#origin" }?.1
         var out: [(String, String)] = []
-        for (label, v) in values where label != "#save" {
+        for (label, v) in values where !label.hasPrefix("#") {
             if save == 0 && (label == "saved" || label == "pushed") { continue }
             out.append((label, "0x" + String(v, radix: 16)))
         }
-        if let e = save { out.append(("matching save", e == 0 ? "none (never saved there)" : holds(e, interp))) }
+        if let e = save {
+            if e != 0 {
+                out.append(("matching save", holds(e, interp)))
+            } else if let o = origin, o != 0 {
+                out.append(("matching save", "none; the slot holds \(holds(o, interp))"))
+            } else {
+                out.append(("matching save", "none (never written)"))
+            }
+        }
         return out
     }
 

@@ -169,6 +169,10 @@ public struct Interpreter<D: ValueDomain> {
             let e = setup.entryRSP ?? 0
             regs[Register.rsp.rawValue] = d.constant(e)
             let ret = d.input("entry.return_address")
+            // The caller is outside the modelled code: its return address is none of ours.
+            let codeStart = d.constant(EntrySetup.returnAddress(ofCallAt: 0))
+            let codeEnd = d.constant(EntrySetup.returnAddress(ofCallAt: program.instructions.count + 1))
+            reach = d.any([d.unsignedLess(ret, codeStart), d.negate(d.unsignedLess(ret, codeEnd))])
             events[EventID.callerReturnAddress] = "return address pushed by the caller's call"
             seed(e, ret, EventID.callerReturnAddress)
             shadow.append(ShadowEntry(returnAddress: ret, callSite: nil))
@@ -516,6 +520,15 @@ public struct Interpreter<D: ValueDomain> {
             var t = s, f = s
             t.reach = d.all([s.reach, cond])
             f.reach = d.all([s.reach, d.negate(cond)])
+            // Which GS base is live is often the branch condition itself (the saved
+            // `cs & 3` test around swapgs): on each side it is then known.
+            func known(_ x: D.Bit, _ value: Bool) -> D.Bit {
+                if d.sameBit(x, cond) { return d.bit(value) }
+                if d.sameBit(x, d.negate(cond)) { return d.bit(!value) }
+                return x
+            }
+            t.kernelGS = known(s.kernelGS, true)
+            f.kernelGS = known(s.kernelGS, false)
             var out: [(Int, MachineState<D>)] = []
             if d.known(t.reach) != false, let n = taken { out.append((n, t)) }
             if d.known(f.reach) != false, let n = next { out.append((n, f)) }
@@ -543,7 +556,12 @@ public struct Interpreter<D: ValueDomain> {
             let popped = readSlot(s, cases).value
             checkReturn(popped, s, node: node)
             s.rsp = d.add(s.rsp, d.constant(8 &+ UInt64(n)))
-            if !s.shadowStack.isEmpty { s.shadowStack.removeLast() }
+            if let top = s.shadowStack.popLast(), taken != nil {
+                // The model follows a ret only to the call it returns to; a run whose
+                // ret goes elsewhere has broken the return stack (reported) and is not
+                // followed further, rather than continued where the CPU would not go.
+                s.reach = d.all([s.reach, d.equal(popped, top.returnAddress)])
+            }
             if taken == nil { checkExit(.ret, s, node: node, iretFrame: nil) }
             return go(taken, s)
         case .sysret:

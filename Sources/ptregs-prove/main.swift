@@ -51,6 +51,15 @@ struct PtregsProveCommand: ParsableCommand {
     @Option(help: "Check only shard I of N (1-based), e.g. 2/4: a deterministic split for CI matrix jobs.")
     var shard: String?
 
+    @Flag(name: .customLong("no-merge"), help: ArgumentHelp("Enumerate paths instead of merging at joins (a self-check).", visibility: .hidden))
+    var noMerge = false
+
+    @Flag(name: .customLong("no-fast-path"), help: ArgumentHelp("Send every obligation to Z3 (a self-check).", visibility: .hidden))
+    var noFastPath = false
+
+    @Flag(name: .customLong("no-probes"), help: ArgumentHelp("Take every counterexample from a Z3 model (a self-check).", visibility: .hidden))
+    var noProbes = false
+
     @Option(help: "Print the fingerprint of FILE:FIRST-LAST or FILE@SYMBOL for a spec's .models line, and exit.")
     var fingerprint: String?
 
@@ -91,6 +100,9 @@ struct PtregsProveCommand: ParsableCommand {
         }
         guard ["auto", "always", "never"].contains(color) else { throw ValidationError("--color must be auto, always or never") }
         options.smt2Directory = emitSMT2.map { URL(fileURLWithPath: $0) }
+        options.mergeStates = !noMerge
+        options.structuralFastPath = !noFastPath
+        options.concreteProbes = !noProbes
         var checker = Checker(options: options)
         checker.pathFilters = pathFilters
         checker.parseOnly = parseOnly

@@ -97,7 +97,7 @@ final class BadInputFixturesTests: XCTestCase {
         var utf8 = Data(".path f entry=function\nf:\n\tnop # caf".utf8)
         utf8.append(0xE9)
         utf8.append(Data("\n\tret\n".utf8))
-        out.append(("invalid_utf8.pts", utf8, Expectation(line: 3, column: 1, message: "spec file is not valid UTF-8 text")))
+        out.append(("invalid_utf8.pts", utf8, Expectation(line: 3, column: 11, message: "spec file is not valid UTF-8 text")))
         out.append(("nul_byte.pts", Data(".path f entry=function\nf:\n\tno\0p\n\tret\n".utf8),
                     Expectation(line: 3, column: 4, message: "NUL byte in spec file: this is not a text file")))
         var elf: [UInt8] = [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0]
@@ -128,12 +128,10 @@ final class BadInputFixturesTests: XCTestCase {
                 XCTAssertEqual(report.diagnostics.count, 1, "\(g.name): one clear error, not a cascade")
             }
         }
-        // The empty file: no paths, no error (a recorded decision, see ElaborationErrorTests).
+        // The empty file: nothing to check is bad input (issue 5).
         let empty = dir.appendingPathComponent("empty.pts")
         try Data().write(to: empty)
-        let report = Checker().check([empty.path])
-        XCTAssertEqual(report.diagnostics, [])
-        XCTAssertEqual(report.exitCode, 0)
+        assertDiagnostic(empty, Expectation(line: 1, column: 1, message: "empty spec file: nothing to check"))
     }
 
     // MARK: the real process

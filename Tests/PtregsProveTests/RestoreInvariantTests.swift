@@ -196,7 +196,7 @@ final class RestoreInvariantTests: XCTestCase {
         let cx = SpecHarness.assertViolated(report, path: "sc", .restoreMatchesSave, blamedLine: SpecHarness.line("<-blamed", in: spec),
                                             requirementContains: "the restore of rbx from pt_regs.bx")
         XCTAssertEqual(SpecHarness.touched(cx, "pt_regs.bx")?.holds, "garbage")
-        XCTAssertEqual(SpecHarness.value(cx, "matching save"), "none (never saved there)")
+        XCTAssertEqual(SpecHarness.value(cx, "matching save"), "none (never written)")
         SpecHarness.assertOthersProved(report, path: "sc", except: [.restoreMatchesSave])
     }
 

@@ -34,6 +34,11 @@ extension Interpreter {
     mutating func checkFrameAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
         switch kind {
         case .ret:
+            guard path.entry == .function else {
+                require(.frameBalance, node, "ret exit", d.bit(false), s,
+                        "a \(path.entry.rawValue) entry has no caller to return to: it must leave by sysretq or iretq, not ret")
+                return
+            }
             guard let e = setup.entryRSP else { return }
             require(.frameBalance, node, "rsp at ret", d.equal(s.rsp, d.constant(e &+ 8)), s,
                     "after the path's ret, rsp must be the caller's (\(setup.describe(address: e &+ 8)))",

@@ -26,7 +26,7 @@ extension Interpreter {
         let claim = d.any([d.negate(isHome), d.all([saved, same])])
         require(.restoreMatchesSave, node, "restore \(r.name)", claim, s,
                 "the restore of \(r.name) from \(cases.map { describeSlot($0.1) }.joined(separator: " or ")) must read the value saved there",
-                values: [("read", mask(sl.value, w)), ("saved", mask(sl.expect, w)), ("#save", sl.saveEvent)])
+                values: [("read", mask(sl.value, w)), ("saved", mask(sl.expect, w)), ("#save", sl.saveEvent), ("#origin", sl.origin)])
     }
 
     mutating func checkPop(into op: Operand, from sl: StackSlot<D.Value>, at cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
