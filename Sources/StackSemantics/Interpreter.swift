@@ -197,7 +197,7 @@ public struct Interpreter<D: ValueDomain> {
             }
         }
         var perCPU: [String: D.Value] = [:]
-        for (name, kind) in program.perCPU {
+        for (name, kind) in program.perCPU.sorted(by: { $0.key < $1.key }) {
             switch kind {
             case .value, .pointer: perCPU[name] = d.input("percpu.\(name)")
             case .stack: perCPU[name] = d.constant(setup.regions.first { $0.name == name }?.base ?? 0)
