@@ -4,16 +4,16 @@ import SpecSyntax
 /// arch decoder, this says only what each instruction is; what it does to the stack is
 /// StackSemantics' job.
 extension Elaborator {
-    static let noEffectMnemonics: Set<String> = ["cld", "sti", "cli", "nop", "clac", "stac", "lfence", "mfence", "sfence", "pause"]
+    static let noEffectMnemonics: Set<String> = ["cld", "sti", "cli", "nop", "clac", "stac", "lfence", "mfence", "sfence", "pause", "wrmsr"]
     static let aluMnemonics: [String: ALUOp] = ["add": .add, "sub": .sub, "and": .and, "or": .or, "xor": .xor]
     static let unaryMnemonics: [String: UnaryOp] = ["inc": .inc, "dec": .dec, "neg": .neg, "not": .not]
 
-    /// `movq` → ("mov", .q); `movl` → ("mov", .l); `mov` → ("mov", nil).
+    /// `movq` → ("mov", .q); `movl` → ("mov", .l); `movb` → ("mov", .b); `mov` → ("mov", nil).
     func splitSuffix(_ m: String, bases: [String]) -> (String, Width?)? {
         if bases.contains(m) { return (m, nil) }
-        if let last = m.last, last == "q" || last == "l" {
+        if let last = m.last, last == "q" || last == "l" || last == "b" {
             let base = String(m.dropLast())
-            if bases.contains(base) { return (base, last == "q" ? .q : .l) }
+            if bases.contains(base) { return (base, last == "q" ? .q : last == "l" ? .l : .b) }
         }
         return nil
     }
@@ -40,7 +40,7 @@ extension Elaborator {
             let regWidths = ops.compactMap { op -> Width? in if case .register(_, let w) = op { return w }; return nil }
             if let s = suffix {
                 if let w = regWidths.first(where: { $0 != s }) {
-                    throw err(p.head.location, "'\(m)' is a \(s == .q ? 64 : 32)-bit operation but has a \(w == .q ? 64 : 32)-bit register operand")
+                    throw err(p.head.location, "'\(m)' is a \(s.bits)-bit operation but has a \(w.bits)-bit register operand")
                 }
                 return s
             }
@@ -58,6 +58,10 @@ extension Elaborator {
         }
         switch m {
         case "swapgs": try count(0); return .swapgs
+        case "sysexit", "sysexitl", "sysexitq": try count(0); return .sysexit
+        case "pushfq", "pushf": try count(0); return .pushFlags
+        case "popfq", "popf": try count(0); return .popFlags
+        case "rdmsr": try count(0); return .readMSR
         case "sysretq", "sysret", "sysretl": try count(0); return .sysret
         case "iretq", "iret": try count(0); return .iret
         case "ret", "retq":
@@ -92,16 +96,16 @@ extension Elaborator {
         if let (_, w) = splitSuffix(m, bases: ["push"]) {
             try count(1)
             let o = try operand(0)
-            if w == .l { throw err(p.head.location, "pushl does not exist in 64-bit mode") }
-            if case .register(_, .l) = o { throw err(p.operands[0].location, "push needs a 64-bit register") }
+            if let w, w != .q { throw err(p.head.location, "push\(w == .l ? "l" : "b") does not exist in 64-bit mode") }
+            if case .register(_, let rw) = o, rw != .q { throw err(p.operands[0].location, "push needs a 64-bit register") }
             return .push(o)
         }
         if let (_, w) = splitSuffix(m, bases: ["pop"]) {
             try count(1)
             let o = try operand(0)
-            if w == .l { throw err(p.head.location, "popl does not exist in 64-bit mode") }
+            if let w, w != .q { throw err(p.head.location, "pop\(w == .l ? "l" : "b") does not exist in 64-bit mode") }
             try requireWritable(o, p.operands[0].location)
-            if case .register(_, .l) = o { throw err(p.operands[0].location, "pop needs a 64-bit register") }
+            if case .register(_, let rw) = o, rw != .q { throw err(p.operands[0].location, "pop needs a 64-bit register") }
             return .pop(o)
         }
         if let (_, w) = splitSuffix(m, bases: ["mov"]) {
@@ -118,7 +122,7 @@ extension Elaborator {
         }
         if let (_, w) = splitSuffix(m, bases: ["lea"]) {
             try count(2)
-            if w == .l { throw err(p.head.location, "only leaq is modelled") }
+            if let w, w != .q { throw err(p.head.location, "only leaq is modelled") }
             guard case .register(let r, .q) = try operand(1) else { throw err(p.operands[1].location, "lea needs a 64-bit register destination") }
             if let sym = ripSymbol(p.operands[0]) { return .loadAddress(sym, r) }
             guard case .memory(let mem) = try operand(0) else { throw err(p.operands[0].location, "lea needs a memory operand") }
@@ -148,6 +152,13 @@ extension Elaborator {
             let wd = try width(w, [a, b])
             return base == "test" ? .test(a, b, wd) : .compare(a, b, wd)
         }
+        if let (base, w) = splitSuffix(m, bases: ["bt", "bts", "btr", "btc"]) {
+            try count(2)
+            let a = try operand(0), b = try operand(1)
+            if base != "bt" { try requireWritable(b, p.operands[1].location) }
+            guard case .immediate = a else { throw err(p.operands[0].location, "only an immediate bit number is modelled") }
+            return .bitTest(base, a, b, try width(w ?? .q, [b]))
+        }
         if let (_, w) = splitSuffix(m, bases: ["xchg"]) {
             try count(2)
             let a = try operand(0), b = try operand(1)
@@ -158,7 +169,7 @@ extension Elaborator {
         if let macroLike = p.head.text.first, macroLike.isUppercase || p.head.text.contains("_") {
             throw err(p.head.location, "unknown macro '\(p.head.text)' (define it with .macro before use)")
         }
-        throw err(p.head.location, "unknown mnemonic '\(p.head.text)': the model supports push, pop, mov, lea, add, sub, and, or, xor, inc, dec, neg, not, test, cmp, xchg, cmovCC, jmp, jCC, call, ret, swapgs, sysretq, iretq and the no-effect instructions \(Self.noEffectMnemonics.sorted().joined(separator: ", "))")
+        throw err(p.head.location, "unknown mnemonic '\(p.head.text)': the model supports push, pop, mov, lea, add, sub, and, or, xor, inc, dec, neg, not, test, cmp, xchg, cmovCC, jmp, jCC, call, ret, swapgs, sysretq, iretq pushfq, popfq, sysexit, rdmsr, bt/bts/btr/btc and the no-effect instructions \(Self.noEffectMnemonics.sorted().joined(separator: ", "))")
     }
 
     func immediateExpr(_ l: Located) -> Expr? {
@@ -219,6 +230,13 @@ extension Elaborator {
             return .register(r, w)
         }
         if text.hasPrefix("$") {
+            // `$label` / `$extern`: the symbol's address.
+            if case .some(.name(let n, _)) = immediateExpr(l), constants[n] == nil, labelDefinitions[n] != nil || program.externs[n] != nil {
+                guard let a = program.symbolAddress(n) ?? (labelDefinitions[n] != nil ? Program.codeAddress(0) : nil) else {
+                    throw Diagnostic(at: l.location, "unknown symbol '\(n)'", notes: notes)
+                }
+                return .immediate(Int64(bitPattern: a))
+            }
             guard let e = immediateExpr(l) else {
                 _ = try Expr.parse(Located(String(text.dropFirst()), loc(1)))
                 throw Diagnostic(at: loc(1), "malformed immediate", notes: notes)
@@ -269,10 +287,16 @@ extension Elaborator {
         let dt = dispText.trimmingCharacters(in: .whitespaces)
         if !dt.isEmpty {
             let e = try Expr.parse(Located(dt, l.location))
+            if mem.base == nil && mem.index == nil && e.names.contains(where: { constants[$0] == nil }) {
+                mem.symbol = text      // `some_global(,,)`-style or `some_global`: not a constant
+                return .memory(mem)
+            }
             mem.displacement = try evaluate(e, notes: notes)
         }
         if mem.base == nil && mem.index == nil {
-            throw Diagnostic(at: l.location, "absolute memory operand '\(text)' is not modelled (use a register base, PER_CPU_VAR(…) or an immediate '$')", notes: notes)
+            // Absolute memory (a global variable): outside the model. Reads give an
+            // unknown value; a write makes the path unknown (it could be anything).
+            mem.symbol = text
         }
         return .memory(mem)
     }
@@ -328,15 +352,20 @@ extension Elaborator {
                 }
             case "reason":
                 c.reason = value.text
+            case "writes":
+                c.writes = value.text == "all" ? Layout.ptRegs.fields.map(\.userName) : value.text.split(separator: ",").map(String.init)
+                for f in c.writes where !fieldNames.contains(f) {
+                    throw Diagnostic(at: value.location, "unknown pt_regs field '\(f)'", notes: notes)
+                }
             default:
                 guard fieldNames.contains(key) else {
-                    throw Diagnostic(at: value.location, "unknown .extern attribute '\(key)' (expected clobbers=, ptregs=, observes=, reason=, stop, or FIELD=value for a pt_regs field)", notes: notes)
+                    throw Diagnostic(at: value.location, "unknown .extern attribute '\(key)' (expected clobbers=, ptregs=, observes=, writes=, reason=, stop, or FIELD=value for a pt_regs field)", notes: notes)
                 }
                 c.expectedFields[key] = try evaluate(Expr.parse(value), notes: notes)
             }
         }
         if c.isPtraceStop && attrs.keyed["observes"] == nil { c.observes = Layout.ptRegs.fields.map(\.userName) }
-        if (c.isPtraceStop || !c.observes.isEmpty) && c.ptRegs == nil { c.ptRegs = .register(.rdi) }
+        if (c.isPtraceStop || !c.observes.isEmpty || !c.writes.isEmpty) && c.ptRegs == nil { c.ptRegs = .register(.rdi) }
         if c.clobbers.contains(.rsp) { throw Diagnostic(at: name.location, "an external function cannot clobber rsp", notes: notes) }
         program.externs[name.text] = c
     }
@@ -364,23 +393,23 @@ extension Elaborator {
         guard let entryIndex = program.labels[p.name.text] else {
             throw Diagnostic.error(p.name.location, "path '\(p.name.text)' names no label of the code")
         }
-        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack"]
+        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "usersp"]
         for (k, v) in p.attributes where !known.contains(k) {
             throw Diagnostic.error(v.location, "unknown .path attribute '\(k)' (expected \(known.sorted().joined(separator: ", ")))")
         }
         guard let e = p.attributes["entry"] else {
-            throw Diagnostic.error(p.name.location, "path '\(p.name.text)' needs entry=function|syscall|interrupt|exception|exception-errcode")
+            throw Diagnostic.error(p.name.location, "path '\(p.name.text)' needs entry=function|syscall|int80|interrupt|exception|exception-errcode")
         }
         guard let entry = EntryKind(rawValue: e.text) else {
-            throw Diagnostic.error(e.location, "unknown entry kind '\(e.text)' (expected function, syscall, interrupt, exception or exception-errcode)")
+            throw Diagnostic.error(e.location, "unknown entry kind '\(e.text)' (expected function, syscall, int80, interrupt, exception or exception-errcode)")
         }
         var mode = EntryMode.either
         if let f = p.attributes["from"] {
             guard let m = EntryMode(rawValue: f.text) else { throw Diagnostic.error(f.location, "expected from=user|kernel|either") }
-            guard entry != .function && entry != .syscall else { throw Diagnostic.error(f.location, "from= applies to interrupt and exception entries only") }
+            guard entry != .function && entry != .syscall && entry != .int80 else { throw Diagnostic.error(f.location, "from= applies to interrupt and exception entries only") }
             mode = m
         }
-        if entry == .syscall { mode = .user }
+        if entry == .syscall || entry == .int80 { mode = .user }
         if entry == .function { mode = .kernel }
         var preserves = Register.calleeSaved
         if let pr = p.attributes["preserves"] {
@@ -390,7 +419,7 @@ extension Elaborator {
         var ptregs: Int64?
         switch entry {
         case .syscall: ptregs = -128         // 3.16: kernel_stack = top - 5*8, pt_regs = top - 168
-        case .interrupt, .exception: ptregs = -128   // rip at the entry rsp
+        case .interrupt, .exception, .int80: ptregs = -128   // rip at the entry rsp
         case .exceptionWithErrorCode: ptregs = -120  // error code (orig_ax) at the entry rsp
         case .function: ptregs = nil
         }
@@ -407,6 +436,13 @@ extension Elaborator {
                 valid = Set(names)
             }
         }
+        var userSP: String?
+        if let u = p.attributes["usersp"] {
+            guard entry == .function, program.perCPU[u.text] != nil else {
+                throw Diagnostic.error(u.location, "usersp= names a declared per-CPU variable, on a function path")
+            }
+            userSP = u.text
+        }
         let kstack = p.attributes["kstack"]?.text ?? "kernel_stack"
         if entry == .syscall {
             guard program.perCPU[kstack] == .stack else {
@@ -420,6 +456,6 @@ extension Elaborator {
         }
         return PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
                         entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
-                        kernelStack: kstack, expectedViolations: expected)
+                        kernelStack: kstack, userSP: userSP, expectedViolations: expected)
     }
 }

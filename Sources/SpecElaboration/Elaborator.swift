@@ -31,6 +31,8 @@ public final class Elaborator {
         var notes: [Diagnostic.Note]
         var labels: [String]
         var index: Int
+        /// After `.dead`: code the source keeps although nothing reaches it.
+        var declaredDead = false
     }
 
     struct PendingPath {
@@ -50,6 +52,8 @@ public final class Elaborator {
     var expandedCount = 0
     var includeStack: [URL] = []
     var layoutInProgress: (Layout, SourceLocation)?
+    /// `.dead` is in force until the next label.
+    var deadCode = false
 
     public init(loader: SpecLoader) {
         self.loader = loader
@@ -85,8 +89,8 @@ public final class Elaborator {
             let op = try decode(p)
             // Dead code: nothing falls into an instruction after an unconditional
             // transfer, and without a label nothing can jump to it either.
-            if let prev = program.instructions.last, p.labels.isEmpty, prev.operation.endsFallThrough {
-                throw Diagnostic(at: p.head.location, "unreachable code: nothing can reach this instruction after `\(prev.text)` (give it a label or remove it)", notes: p.notes)
+            if let prev = program.instructions.last, p.labels.isEmpty, prev.operation.endsFallThrough, !p.declaredDead {
+                throw Diagnostic(at: p.head.location, "unreachable code: nothing can reach this instruction after `\(prev.text)` (give it a label, mark it `.dead` if the source keeps it, or remove it)", notes: p.notes)
             }
             program.instructions.append(Instruction(operation: op, location: p.head.location, text: instructionText(p), expansion: p.notes, labels: p.labels))
         }
@@ -334,6 +338,10 @@ public final class Elaborator {
                 throw Diagnostic(at: head.location, ".models takes lines= or symbol=, not both", notes: notes)
             }
             if isUnit { program.modelledSources.append(src) }
+        case ".dead":
+            // The source keeps code nothing reaches (3.16's thunk_64.S emits a SAVE_ARGS
+            // only for its CFI side effect): say so, and it is not an error.
+            deadCode = true
         case ".expect":
             let words = try parseAttributes(rest, notes: notes).positional
             guard isUnit else { return }
@@ -397,8 +405,10 @@ public final class Elaborator {
             for l in pendingLabels where l.text.first?.isNumber != true {
                 program.labels[l.text] = pending.count
             }
+            if !labels.isEmpty { deadCode = false }
             pendingLabels = []
-            pending.append(PendingInstruction(head: head, operands: operands, rest: rest, notes: notes, labels: labels, index: pending.count))
+            pending.append(PendingInstruction(head: head, operands: operands, rest: rest, notes: notes, labels: labels, index: pending.count,
+                                              declaredDead: deadCode))
         }
     }
 

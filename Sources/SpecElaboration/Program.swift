@@ -19,15 +19,26 @@ public enum Register: Int, CaseIterable, Hashable, Sendable, Comparable, CustomS
     public static func parse(_ name: String) -> (Register, Width)? {
         let q = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
         let l = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"]
-        if let i = q.firstIndex(of: name) { return (Register(rawValue: i)!, .q) }
-        if let i = l.firstIndex(of: name) { return (Register(rawValue: i)!, .l) }
+        let b = ["al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil", "r8b", "r9b", "r10b", "r11b", "r12b", "r13b", "r14b", "r15b"]
+        if let i = q.firstIndex(of: name) { return Register(rawValue: i).map { ($0, .q) } }
+        if let i = l.firstIndex(of: name) { return Register(rawValue: i).map { ($0, .l) } }
+        if let i = b.firstIndex(of: name) { return Register(rawValue: i).map { ($0, .b) } }
         return nil
     }
 }
 
 public enum Width: Sendable, Hashable {
-    case q, l
-    public var bytes: Int64 { self == .q ? 8 : 4 }
+    case q, l, b
+    public var bytes: Int64 {
+        switch self {
+        case .q: return 8
+        case .l: return 4
+        case .b: return 1
+        }
+    }
+    public var bits: Int { Int(bytes) * 8 }
+    /// The value bits of this width.
+    public var mask: UInt64 { self == .q ? ~0 : (1 << UInt64(bits)) - 1 }
 }
 
 /// The invariants ptregs-prove proves, as DESIGN.md §4 defines them.
@@ -139,7 +150,16 @@ public enum Operation: Hashable, Sendable {
     case call(Target)
     case ret(Int64)
     case sysret
+    /// `sysexit`: back to user mode with rip = rdx, rsp = rcx (the SYSENTER return).
+    case sysexit
     case iret
+    /// `pushfq` / `popfq`.
+    case pushFlags
+    case popFlags
+    /// `rdmsr`: edx:eax from a model-specific register the model does not track.
+    case readMSR
+    /// `bt`, `bts`, `btr`, `btc`: CF = the bit; the last three also set, clear or flip it.
+    case bitTest(String, Operand, Operand, Width)
     case swapgs
     /// Instructions with no effect on the modelled state (cld, sti, cli, nop…).
     case noEffect(String)
@@ -147,7 +167,7 @@ public enum Operation: Hashable, Sendable {
     /// Control never continues with the next instruction.
     public var endsFallThrough: Bool {
         switch self {
-        case .jump, .ret, .sysret, .iret: return true
+        case .jump, .ret, .sysret, .sysexit, .iret: return true
         default: return false
         }
     }
@@ -155,14 +175,14 @@ public enum Operation: Hashable, Sendable {
     /// An instruction that can leave a path (a `ret` leaves when no call is pending).
     public var isExitInstruction: Bool {
         switch self {
-        case .ret, .sysret, .iret, .jump(.indirect): return true
+        case .ret, .sysret, .sysexit, .iret, .jump(.indirect): return true
         default: return false
         }
     }
 
     public var isExit: Bool {
         switch self {
-        case .ret, .sysret, .iret: return true
+        case .ret, .sysret, .sysexit, .iret: return true
         case .jump(.external): return true
         default: return false
         }
@@ -192,8 +212,14 @@ public struct Instruction: Hashable, Sendable {
 }
 
 public enum EntryKind: String, Sendable, Hashable {
+    /// Entries that are system calls: rax carries the result, pt_regs.ax is the result.
+    public var isSystemCall: Bool { self == .syscall || self == .int80 }
+
     case function, syscall, interrupt, exception
     case exceptionWithErrorCode = "exception-errcode"
+    /// A system call through a software interrupt (`int $0x80`): the CPU pushes the
+    /// hardware frame as for an interrupt from user mode; rax carries the result.
+    case int80
 }
 
 public enum EntryMode: String, Sendable, Hashable { case user, kernel, either }
@@ -242,6 +268,9 @@ public struct ExternContract: Hashable, Sendable {
     public var observes: [String] = []
     /// A ptrace stop: every observed field may be rewritten by the tracer.
     public var isPtraceStop = false
+    /// pt_regs fields the function itself sets (execve and sigreturn replace the whole
+    /// register set; sys_iopl changes flags): they get new user values.
+    public var writes: [String] = []
     /// Expected values that differ from the user's register (at the syscall-entry stop
     /// ax is -ENOSYS, not the user's rax).
     public var expectedFields: [String: Int64] = [:]
@@ -267,6 +296,9 @@ public struct PathSpec: Hashable, Sendable {
     public var validFields: Set<String>
     /// The per-CPU variable a syscall entry loads its kernel stack from.
     public var kernelStack: String
+    /// Function paths called from a syscall: the per-CPU variable that holds the
+    /// user's rsp at entry (old_rsp in 3.16).
+    public var userSP: String?
     public var expectedViolations: Set<Invariant>
 }
 
@@ -305,4 +337,16 @@ public struct Program: Sendable {
     public var files: [String] = []
 
     public init() {}
+
+    /// The address the model gives a code label or an external symbol: labels at
+    /// 16-byte steps from 0xffffffff81000000 (the return address of a call is the next
+    /// instruction's), externals at 0xffffffff82000000 upwards in name order.
+    public func symbolAddress(_ name: String) -> UInt64? {
+        if let i = labels[name] { return Self.codeAddress(i) }
+        guard externs[name] != nil else { return nil }
+        let k = externs.keys.sorted().firstIndex(of: name) ?? 0
+        return 0xffff_ffff_8200_0000 &+ UInt64(k) * 0x100
+    }
+
+    public static func codeAddress(_ instruction: Int) -> UInt64 { 0xffff_ffff_8100_0000 &+ UInt64(instruction) * 16 }
 }

@@ -50,7 +50,7 @@ public struct EntrySetup: Sendable {
             if let k = kstack, let off = path.ptRegsOffset { ptRegsBase = k &+ UInt64(bitPattern: off) }
             iretFrame = kstack
             frameTop = kstack.map { $0 &+ 40 }
-        case .interrupt, .exception:
+        case .interrupt, .exception, .int80:
             ptRegsBase = path.ptRegsOffset.map { Self.entryStackBase &+ UInt64(bitPattern: $0) }
             iretFrame = Self.entryStackBase
             frameTop = Self.entryStackBase &+ 40
@@ -64,11 +64,7 @@ public struct EntrySetup: Sendable {
         if let b = ptRegsBase {
             for f in Layout.ptRegs.fields { fieldAt[b &+ UInt64(f.offset)] = f }
         }
-        var k: UInt64 = 0
-        for name in program.externs.keys.sorted() {
-            symbolAddresses[name] = 0xffff_ffff_8200_0000 &+ k * 0x100
-            k += 1
-        }
+        for name in program.externs.keys { symbolAddresses[name] = program.symbolAddress(name) }
     }
 
     public func region(of a: UInt64) -> StackRegion? { regions.first { $0.contains(a) } }
@@ -81,7 +77,8 @@ public struct EntrySetup: Sendable {
         return r.name + (off < 0 ? "-" : "+") + "0x" + String(off.magnitude, radix: 16)
     }
 
-    public static func returnAddress(ofCallAt instruction: Int) -> UInt64 { 0xffff_ffff_8100_0000 &+ UInt64(instruction) * 16 }
+    /// A call returns to the next instruction.
+    public static func returnAddress(ofCallAt instruction: Int) -> UInt64 { Program.codeAddress(instruction + 1) }
 }
 
 /// A construct the model cannot follow: the path's verdicts become "unknown".
@@ -142,7 +139,7 @@ public struct Interpreter<D: ValueDomain> {
             user["orig_ax"] = regs[Register.rax.rawValue]
             user["cs"] = d.constant(EntrySetup.userCS)
             user["ss"] = d.constant(EntrySetup.userSS)
-        case .interrupt, .exception, .exceptionWithErrorCode:
+        case .interrupt, .exception, .exceptionWithErrorCode, .int80:
             let e = setup.entryRSP ?? 0
             regs[Register.rsp.rawValue] = d.constant(e)
             events[EventID.hardwareFrame] = "pushed by the CPU on entry"
@@ -159,7 +156,8 @@ public struct Interpreter<D: ValueDomain> {
                 user[name] = v
                 a &+= 8
             }
-            let fromUser = d.negate(d.equal(d.and(user["cs"]!, d.constant(3)), d.constant(0)))
+            if path.entry == .int80 { user["orig_ax"] = regs[Register.rax.rawValue] }
+            let fromUser = d.negate(d.equal(d.and(user["cs"] ?? d.constant(0), d.constant(3)), d.constant(0)))
             switch path.mode {
             case .user: reach = fromUser; kernelGS = d.bit(false)
             case .kernel: reach = d.negate(fromUser); kernelGS = d.bit(true)
@@ -170,8 +168,8 @@ public struct Interpreter<D: ValueDomain> {
             regs[Register.rsp.rawValue] = d.constant(e)
             let ret = d.input("entry.return_address")
             // The caller is outside the modelled code: its return address is none of ours.
-            let codeStart = d.constant(EntrySetup.returnAddress(ofCallAt: 0))
-            let codeEnd = d.constant(EntrySetup.returnAddress(ofCallAt: program.instructions.count + 1))
+            let codeStart = d.constant(Program.codeAddress(0))
+            let codeEnd = d.constant(Program.codeAddress(program.instructions.count + 1))
             reach = d.any([d.unsignedLess(ret, codeStart), d.negate(d.unsignedLess(ret, codeEnd))])
             events[EventID.callerReturnAddress] = "return address pushed by the caller's call"
             seed(e, ret, EventID.callerReturnAddress)
@@ -190,6 +188,11 @@ public struct Interpreter<D: ValueDomain> {
                         user[f.userName] = d.input("user.\(f.userName)")
                     }
                 }
+                // The caller entered from user mode and has not touched the callee-saved
+                // registers: unsaved, they still hold the user's values.
+                for f in Layout.ptRegs.fields where !path.validFields.contains(f.userName) {
+                    if let r = f.register, Register.calleeSaved.contains(r) { user[f.userName] = regs[r.rawValue] }
+                }
                 if !path.validFields.contains("cx"), let ip = user["ip"] { user["cx"] = ip }
                 if !path.validFields.contains("r11"), let fl = user["flags"] { user["r11"] = fl }
                 if !path.validFields.contains("cs") { user["cs"] = d.constant(EntrySetup.userCS) }
@@ -202,6 +205,10 @@ public struct Interpreter<D: ValueDomain> {
             case .value, .pointer: perCPU[name] = d.input("percpu.\(name)")
             case .stack: perCPU[name] = d.constant(setup.regions.first { $0.name == name }?.base ?? 0)
             }
+        }
+        if let v = path.userSP {
+            // `usersp=`: this per-CPU variable holds the user's rsp (old_rsp in 3.16).
+            if let sp = user["sp"], !path.validFields.contains("sp") { perCPU[v] = sp } else { user["sp"] = perCPU[v] }
         }
         return MachineState(registers: regs, zeroFlag: d.inputBit("entry.zf"), carryFlag: d.inputBit("entry.cf"),
                             signFlag: d.inputBit("entry.sf"), overflowFlag: d.inputBit("entry.of"),
@@ -289,7 +296,13 @@ public struct Interpreter<D: ValueDomain> {
 
     // MARK: Operands
 
-    func mask(_ v: D.Value, _ w: Width) -> D.Value { w == .q ? v : d.low32(v) }
+    func mask(_ v: D.Value, _ w: Width) -> D.Value { w == .q ? v : d.and(v, d.constant(w.mask)) }
+
+    /// A narrow write keeps the rest of the old value (a 32-bit register write is
+    /// different: it zero-extends, and callers pass the masked value for it).
+    func merge(_ old: D.Value, _ v: D.Value, _ w: Width) -> D.Value {
+        w == .q ? v : d.or(d.and(old, d.constant(~w.mask)), d.and(v, d.constant(w.mask)))
+    }
 
     mutating func read(_ op: Operand, _ w: Width, _ s: inout MachineState<D>, node: Int, purpose: Register? = nil) throws -> D.Value {
         switch op {
@@ -316,7 +329,8 @@ public struct Interpreter<D: ValueDomain> {
     mutating func write(_ op: Operand, _ v: D.Value, _ w: Width, _ s: inout MachineState<D>, node: Int, saving: Register? = nil, what: String) throws {
         switch op {
         case .register(let r, _):
-            s[r] = v   // 32-bit writes zero-extend: `v` is already masked by the caller
+            // 32-bit writes zero-extend (`v` is already masked); 8-bit writes keep the rest.
+            s[r] = w == .b ? merge(s[r], v, .b) : v
         case .immediate:
             throw Unsupported(node: node, reason: "write to an immediate")
         case .memory(let m):
@@ -329,7 +343,7 @@ public struct Interpreter<D: ValueDomain> {
                 let result = cases.count == 1 && isResultSlot(cases[0].1)
                 writeSlot(&s, cases) { old in
                     var new = old
-                    new.value = w == .q ? v : d.or(d.and(old.value, d.constant(0xffff_ffff_0000_0000)), d.low32(v))
+                    new.value = merge(old.value, v, w)
                     new.origin = ev
                     if result && saving == nil {
                         new.saveEvent = ev
@@ -349,7 +363,7 @@ public struct Interpreter<D: ValueDomain> {
                 if result { s.user["ax"] = slot(s, cases[0].1).value }
             case .perCPU(let name):
                 let old = s.perCPU[name] ?? d.constant(0)
-                let nv = w == .q ? v : d.or(d.and(old, d.constant(0xffff_ffff_0000_0000)), d.low32(v))
+                let nv = merge(old, v, w)
                 s.perCPU[name] = d.select(s.kernelGS, nv, old)
             case .opaque(let text):
                 throw Unsupported(node: node, reason: "store to '\(text)', which is not a modelled stack slot or per-CPU variable")
@@ -377,7 +391,7 @@ public struct Interpreter<D: ValueDomain> {
     mutating func setFlags(result r: D.Value, _ w: Width, carry: D.Bit, overflow: D.Bit, _ s: inout MachineState<D>) {
         let m = mask(r, w)
         s.zeroFlag = d.equal(m, d.constant(0))
-        let sign: UInt64 = w == .q ? 1 << 63 : 1 << 31
+        let sign: UInt64 = 1 << UInt64(w.bits - 1)
         s.signFlag = d.negate(d.equal(d.and(m, d.constant(sign)), d.constant(0)))
         s.carryFlag = carry
         s.overflowFlag = overflow
@@ -402,7 +416,7 @@ public struct Interpreter<D: ValueDomain> {
     }
 
     func signOf(_ v: D.Value, _ w: Width) -> D.Bit {
-        d.negate(d.equal(d.and(v, d.constant(w == .q ? 1 << 63 : 1 << 31)), d.constant(0)))
+        d.negate(d.equal(d.and(v, d.constant(1 << UInt64(w.bits - 1))), d.constant(0)))
     }
 
     /// dst - src with flags, as `cmp src, dst` / `sub src, dst` compute it.
@@ -465,7 +479,7 @@ public struct Interpreter<D: ValueDomain> {
             s[r] = effectiveAddress(m, s)
             return go(next, s)
         case .loadAddress(let sym, let r):
-            s[r] = d.constant(setup.symbolAddresses[sym] ?? EntrySetup.returnAddress(ofCallAt: program.labels[sym] ?? 0))
+            s[r] = d.constant(program.symbolAddress(sym) ?? 0)
             return go(next, s)
         case .alu(let op, let src, let dst, let w):
             let b = try read(src, w, &s, node: node)
@@ -567,6 +581,43 @@ public struct Interpreter<D: ValueDomain> {
         case .sysret:
             checkExit(.sysret, s, node: node, iretFrame: nil)
             return []
+        case .sysexit:
+            checkExit(.sysexit, s, node: node, iretFrame: nil)
+            return []
+        case .pushFlags:
+            // rflags is not modelled beyond ZF/CF/SF/OF: push those in their bits.
+            let d = self.d
+            let bit = { (b: D.Bit, k: UInt64) in d.select(b, d.constant(1 << k), d.constant(0)) }
+            let v = d.or(d.or(bit(s.carryFlag, 0), bit(s.zeroFlag, 6)), d.or(bit(s.signFlag, 7), d.or(bit(s.overflowFlag, 11), d.input("rflags.other@\(node)"))))
+            try push(v, &s, node: node, register: nil, what: "rflags (pushfq)")
+            return go(next, s)
+        case .popFlags:
+            guard let cases = stackCases(s.rsp) else { throw Unsupported(node: node, reason: "popfq while rsp is not a modelled stack") }
+            checkAccess(s.rsp, width: .q, s, node: node)
+            let v = readSlot(s, cases).value
+            let d = self.d
+            let bit = { (k: UInt64) in d.negate(d.equal(d.and(v, d.constant(1 << k)), d.constant(0))) }
+            s.carryFlag = bit(0); s.zeroFlag = bit(6); s.signFlag = bit(7); s.overflowFlag = bit(11)
+            s.rsp = d.add(s.rsp, d.constant(8))
+            return go(next, s)
+        case .readMSR:
+            s[.rax] = d.low32(d.input("msr.low@\(node)"))
+            s[.rdx] = d.low32(d.input("msr.high@\(node)"))
+            return go(next, s)
+        case .bitTest(let kind, .immediate(let n), let dst, let w):
+            let v = try read(dst, w, &s, node: node)
+            let bitMask = d.constant(1 << UInt64(n & Int64(w.bits - 1)))
+            let carry = d.negate(d.equal(d.and(v, bitMask), d.constant(0)))
+            s.carryFlag = carry
+            switch kind {
+            case "bts": try write(dst, d.or(v, bitMask), w, &s, node: node, what: "computed by `\(inst.text)`")
+            case "btr": try write(dst, d.and(v, d.not(bitMask)), w, &s, node: node, what: "computed by `\(inst.text)`")
+            case "btc": try write(dst, d.xor(v, bitMask), w, &s, node: node, what: "computed by `\(inst.text)`")
+            default: break
+            }
+            return go(next, s)
+        case .bitTest:
+            throw Unsupported(node: node, reason: "bit test with a register bit number")
         case .iret:
             guard let cases = stackCases(s.rsp) else { throw Unsupported(node: node, reason: "iretq while rsp is not a modelled stack") }
             var frame: [String: D.Value] = [:]
@@ -596,11 +647,11 @@ public struct Interpreter<D: ValueDomain> {
                 throw Unsupported(node: node, reason: "\(c.name) gets a pt_regs pointer that is not a modelled stack address")
             }
             checkObservation(by: c, ptRegs: cases, s, node: node)
-            if c.isPtraceStop {
-                for (k, f) in Layout.ptRegs.fields.enumerated() where c.observes.contains(f.userName) {
-                    let v = d.input("ptrace.\(f.userName)@\(node)")
+            if c.isPtraceStop || !c.writes.isEmpty {
+                for (k, f) in Layout.ptRegs.fields.enumerated() where (c.isPtraceStop && c.observes.contains(f.userName)) || c.writes.contains(f.userName) {
+                    let v = d.input("\(c.isPtraceStop ? "ptrace" : "set").\(f.userName)@\(node)")
                     let event = EventID.at(node: node, k + 1)
-                    events[event] = "ptrace value of \(f.userName) written at the \(c.name) stop"
+                    events[event] = c.isPtraceStop ? "ptrace value of \(f.userName) written at the \(c.name) stop" : "new \(f.userName) set by \(c.name)"
                     let ev = d.constant(event)
                     writeSlot(&s, cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }) { old in
                         StackSlot(value: v, origin: ev, saveEvent: ev, expect: v, home: old.home)
@@ -625,7 +676,10 @@ public struct Interpreter<D: ValueDomain> {
         obligations.append(Obligation(invariant: inv, node: node, key: key, claim: claim, reach: s.reach, requirement: requirement, values: values))
     }
 
-    public enum ExitKind: String { case ret, sysret, iret }
+    public enum ExitKind: String {
+        case ret, sysret, sysexit, iret
+        var instruction: String { self == .ret ? "ret" : self == .iret ? "iretq" : self == .sysret ? "sysretq" : "sysexit" }
+    }
 
     func describeSlot(_ a: UInt64) -> String {
         if let f = setup.fieldAt[a] { return "pt_regs.\(f.userName) (\(setup.describe(address: a)))" }

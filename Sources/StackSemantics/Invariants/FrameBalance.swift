@@ -48,6 +48,12 @@ extension Interpreter {
             require(.frameBalance, node, "rsp at iret", d.equal(s.rsp, d.constant(f)), s,
                     "iretq must find the hardware frame at \(setup.describe(address: f))",
                     values: [("rsp", s.rsp), ("expected", d.constant(f))])
+        case .sysexit:
+            // SYSEXIT loads rsp from rcx.
+            var users = [d.input("entry.rsp")]
+            if let sp = s.user["sp"] { users.append(sp) }
+            require(.frameBalance, node, "rsp at sysexit", d.any(users.map { d.equal(s[.rcx], $0) }), s,
+                    "sysexit must leave with the user's rsp (in rcx)", values: [("rcx", s[.rcx])] + users.map { ("user rsp", $0) })
         case .sysret:
             var users = [d.input("entry.rsp")]
             if let sp = s.user["sp"] { users.append(sp) }

@@ -48,12 +48,14 @@ extension Interpreter {
         switch kind {
         case .ret:
             return
-        case .sysret:
-            let pairs: [(Register, String, String)] = [(.rcx, "ip", "rip"), (.r11, "flags", "rflags"), (.rsp, "sp", "rsp")]
+        case .sysret, .sysexit:
+            let pairs: [(Register, String, String)] = kind == .sysret
+                ? [(.rcx, "ip", "rip"), (.r11, "flags", "rflags"), (.rsp, "sp", "rsp")]
+                : [(.rdx, "ip", "rip"), (.rcx, "sp", "rsp")]
             for (r, field, name) in pairs {
                 guard let u = s.user[field] else { continue }
                 require(.ptraceConsistency, node, "sysret \(field)", d.equal(s[r], u), s,
-                        "sysretq must return the user's \(name) from pt_regs.\(field) (in \(r.name))",
+                        "\(kind.instruction) must return the user's \(name) from pt_regs.\(field) (in \(r.name))",
                         values: [(r.name, s[r]), ("pt_regs.\(field)", u)])
             }
         case .iret:

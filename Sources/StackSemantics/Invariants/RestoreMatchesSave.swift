@@ -15,7 +15,7 @@ import SpecElaboration
 /// `sysretq` (except rax, the result, and rcx/r11, which sysret overwrites) and
 /// `iretq` (except rax on syscall paths).
 ///
-/// On paths that carry the user's pt_regs (syscall entries, and function paths given
+/// On paths that carry the user's pt_regs (syscall and int80 entries, and function paths given
 /// `ptregs=`), pt_regs.ax is the syscall's result: every store into it is a save.
 extension Interpreter {
     mutating func checkRestore(of r: Register, from sl: StackSlot<D.Value>, width w: Width, at cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
@@ -50,14 +50,16 @@ extension Interpreter {
                         "\(r.name) must hold its value from the path's entry when the path returns",
                         values: [(r.name, s[r]), ("at entry", d.input("entry.\(r.name)"))])
             }
-        case .sysret, .iret:
+        case .sysret, .sysexit, .iret:
             var excluded: Set<Register> = [.rsp]
-            if path.entry == .syscall || path.entry == .function { excluded.insert(.rax) }
+            if path.entry.isSystemCall || path.entry == .function { excluded.insert(.rax) }
             if kind == .sysret { excluded.formUnion([.rcx, .r11]) }
+            // SYSEXIT takes rip from rdx and rsp from rcx: the user gets neither back.
+            if kind == .sysexit { excluded.formUnion([.rcx, .rdx]) }
             for f in Layout.ptRegs.fields {
                 guard let r = f.register, !excluded.contains(r), let u = s.user[f.userName] else { continue }
                 require(.restoreMatchesSave, node, "preserve \(r.name)", d.equal(s[r], u), s,
-                        "\(r.name) must hold the user's value (pt_regs.\(f.userName)) when \(kind == .sysret ? "sysretq" : "iretq") returns",
+                        "\(r.name) must hold the user's value (pt_regs.\(f.userName)) when \(kind.instruction) returns",
                         values: [(r.name, s[r]), ("user's", u)])
             }
         }
@@ -67,7 +69,7 @@ extension Interpreter {
 extension Interpreter {
     /// pt_regs.ax holds the syscall's return value: a store there is the result's save.
     func isResultSlot(_ a: UInt64) -> Bool {
-        guard path.entry == .syscall || (path.entry == .function && setup.ptRegsBase != nil) else { return false }
+        guard path.entry.isSystemCall || (path.entry == .function && setup.ptRegsBase != nil) else { return false }
         return setup.fieldAt[a]?.userName == "ax"
     }
 }

@@ -27,6 +27,6 @@ extension Interpreter {
             e.callSite.map { "the call at line \(program.instructions[graph.nodes[$0].instruction].location.line)" } ?? "the caller's call that entered the path"
         }
         require(.returnStack, node, "exit", d.bit(false), s,
-                "\(kind == .ret ? "the path's ret" : kind == .sysret ? "sysretq" : "iretq") leaves with \(calls.count) return-stack entr\(calls.count == 1 ? "y" : "ies") never returned through: \(calls.joined(separator: ", "))")
+                "\(kind == .ret ? "the path's ret" : kind.instruction) leaves with \(calls.count) return-stack entr\(calls.count == 1 ? "y" : "ies") never returned through: \(calls.joined(separator: ", "))")
     }
 }
