@@ -2,6 +2,7 @@ import Foundation
 import SpecElaboration
 import SpecSyntax
 import StackSemantics
+import Z3Kit
 
 /// The library's front door: spec files or directories in, a report out.
 public struct Checker: Sendable {
@@ -133,6 +134,7 @@ public struct Checker: Sendable {
 
     /// Proves jobs in parallel; the result order is the job order.
     public func prove(_ all: [(Program, PathSpec)]) -> [PathReport] {
+        Z3Global.setMemoryLimit(megabytes: options.memoryLimitMegabytes)
         var jobs = all
         if let s = shard { jobs = all.enumerated().filter { $0.offset % s.count == s.index - 1 }.map(\.element) }
         let options = self.options

@@ -7,6 +7,10 @@ import Z3Kit
 public struct ProverOptions: Sendable {
     /// Per-query solver timeout.
     public var timeoutMilliseconds: UInt32 = 10_000
+    /// Z3's deterministic work bound per query (nil: none).
+    public var resourceLimit: UInt32?
+    /// Z3's memory bound for the process, in megabytes.
+    public var memoryLimitMegabytes: UInt32 = 4096
     public var invariants: Set<Invariant> = Set(Invariant.allCases)
     /// Write every solver query as an SMT-LIB2 file here.
     public var smt2Directory: URL?
@@ -317,7 +321,8 @@ struct PathProof {
         defer { solverNanoseconds += DispatchTime.now().uptimeNanoseconds - started }
         // A fresh solver per query: Z3 then runs its non-incremental QF_BV tactic
         // (bit-blasting), much faster on these queries than push/pop in one solver.
-        let solver = Z3Solver(context: s.lowering.z3, timeoutMilliseconds: options.timeoutMilliseconds, logic: "QF_BV")
+        let solver = Z3Solver(context: s.lowering.z3, timeoutMilliseconds: options.timeoutMilliseconds, logic: "QF_BV",
+                              resourceLimit: options.resourceLimit)
         solver.assert(s.lowering.lower(negated))
         let result: Z3CheckResult
         let tq = DispatchTime.now().uptimeNanoseconds

@@ -201,7 +201,7 @@ public final class Z3Solver {
     /// - Parameter logic: an SMT-LIB logic such as "QF_BV": Z3 then builds the
     ///   solver tuned for it (for bitvector queries, bit-blasting), cheaper than the
     ///   general incremental solver for one-shot queries.
-    public init(context: Z3Context, timeoutMilliseconds: UInt32?, logic: String? = nil) {
+    public init(context: Z3Context, timeoutMilliseconds: UInt32?, logic: String? = nil, resourceLimit: UInt32? = nil) {
         self.context = context
         let c = context.raw
         if let logic {
@@ -210,10 +210,12 @@ public final class Z3Solver {
             raw = Z3_mk_solver(c)!
         }
         Z3_solver_inc_ref(c, raw)
-        if let ms = timeoutMilliseconds {
+        if timeoutMilliseconds != nil || resourceLimit != nil {
             let params = Z3_mk_params(c)
             Z3_params_inc_ref(c, params)
-            Z3_params_set_uint(c, params, Z3_mk_string_symbol(c, "timeout"), ms)
+            if let ms = timeoutMilliseconds { Z3_params_set_uint(c, params, Z3_mk_string_symbol(c, "timeout"), ms) }
+            // rlimit: a deterministic bound on Z3's work (unlike wall-clock timeouts).
+            if let r = resourceLimit { Z3_params_set_uint(c, params, Z3_mk_string_symbol(c, "rlimit"), r) }
             Z3_solver_set_params(c, raw, params)
             Z3_params_dec_ref(c, params)
             context.recordLastError()
@@ -321,6 +323,15 @@ public final class Z3Model {
         case Z3_L_FALSE: return false
         default: return nil
         }
+    }
+}
+
+/// Process-wide Z3 settings.
+public enum Z3Global {
+    /// Z3's memory bound for the whole process, in megabytes: past it a query fails
+    /// (and becomes an "unknown" verdict) instead of taking the machine down.
+    public static func setMemoryLimit(megabytes: UInt32) {
+        Z3_global_param_set("memory_max_size", String(megabytes))
     }
 }
 

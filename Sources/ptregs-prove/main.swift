@@ -24,8 +24,14 @@ struct PtregsProveCommand: ParsableCommand {
     @Option(name: .customLong("invariant"), help: "Check only this invariant (repeatable): restore, frame, ptrace, return-stack.")
     var invariants: [String] = []
 
-    @Option(help: "Per-query solver timeout in milliseconds.")
+    @Option(help: "Per-query solver timeout in milliseconds; a query that runs out is an unknown verdict (exit 3).")
     var timeout: UInt32 = 10_000
+
+    @Option(name: .customLong("memory-limit"), help: "Z3's memory bound in megabytes; past it a query is an unknown verdict.")
+    var memoryLimit: UInt32 = 4096
+
+    @Option(help: ArgumentHelp("Z3's deterministic work bound per query (rlimit); running out is an unknown verdict.", visibility: .hidden))
+    var rlimit: UInt32?
 
     @Flag(help: "Parse and elaborate only; prove nothing.")
     var parseOnly = false
@@ -72,6 +78,8 @@ struct PtregsProveCommand: ParsableCommand {
     mutating func run() throws {
         var options = ProverOptions()
         options.timeoutMilliseconds = timeout
+        options.resourceLimit = rlimit
+        options.memoryLimitMegabytes = memoryLimit
         if !invariants.isEmpty {
             var set: Set<Invariant> = []
             for name in invariants {

@@ -1,0 +1,27 @@
+import Foundation
+import PtregsProve
+import SpecElaboration
+import XCTest
+
+/// Limits give honest "unknown" verdicts, never "proved".
+final class SolverLimitTests: XCTestCase {
+    /// `negq` twice gives rbx back, but only the solver can see it: with no work allowed
+    /// the verdict is unknown, with the reason, and the exit code is 3.
+    func testResourceLimitGivesUnknownNotProved() {
+        let spec = ".path f entry=function\nf:\n\tnegq %rbx\n\tnegq %rbx\n\tret\n"
+        var limited = ProverOptions()
+        limited.resourceLimit = 1
+        var checker = Checker(options: limited)
+        checker.jobs = 1
+        let report = checker.check(source: spec, name: "neg.pts")
+        let restore = report.paths.first?.results.first { $0.invariant == .restoreMatchesSave }
+        guard case .unknown(let why)? = restore?.verdict else {
+            return XCTFail("expected unknown, got \(String(describing: restore?.verdict.name))")
+        }
+        XCTAssertTrue(why.contains("resource limit"), why)
+        XCTAssertEqual(report.exitCode, 3)
+        // Without the limit the same obligation proves.
+        let free = Checker().check(source: spec, name: "neg.pts")
+        XCTAssertEqual(free.paths.first?.results.map(\.verdict.name), ["proved", "proved", "proved", "proved"])
+    }
+}
