@@ -124,6 +124,8 @@ public struct Checker: Sendable {
 
     /// `--shard I/N`: this shard's share of the jobs, by position (1-based I).
     public var shard: (index: Int, count: Int)?
+    /// Where verdicts of unchanged paths are kept (nil: prove everything).
+    public var cache: VerdictCache?
 
     public func check(_ inputs: [String]) -> CheckReport {
         var (jobs, report) = elaborate(inputs)
@@ -138,8 +140,14 @@ public struct Checker: Sendable {
         var jobs = all
         if let s = shard { jobs = all.enumerated().filter { $0.offset % s.count == s.index - 1 }.map(\.element) }
         let options = self.options
+        let cache = self.cache
         return Self.parallelMap(jobs, width: jobs.isEmpty ? 1 : max(1, min(self.jobs, jobs.count))) { job in
-            PathProver.prove(program: job.0, path: job.1, options: options)
+            guard let cache else { return PathProver.prove(program: job.0, path: job.1, options: options) }
+            let key = cache.key(program: job.0, path: job.1, options: options)
+            if let hit = cache.load(key) { return hit }
+            let report = PathProver.prove(program: job.0, path: job.1, options: options)
+            cache.store(key, report)
+            return report
         }
     }
 

@@ -42,7 +42,7 @@ public enum Width: Sendable, Hashable {
 }
 
 /// The invariants ptregs-prove proves, as DESIGN.md §4 defines them.
-public enum Invariant: String, CaseIterable, Sendable, Hashable, Comparable {
+public enum Invariant: String, CaseIterable, Sendable, Hashable, Comparable, Codable {
     case restoreMatchesSave = "restore"
     case frameBalance = "frame"
     case ptraceConsistency = "ptrace"
@@ -211,7 +211,7 @@ public struct Instruction: Hashable, Sendable {
     }
 }
 
-public enum EntryKind: String, Sendable, Hashable {
+public enum EntryKind: String, Sendable, Hashable, Codable {
     /// Entries that are system calls: rax carries the result, pt_regs.ax is the result.
     public var isSystemCall: Bool { self == .syscall || self == .int80 }
 

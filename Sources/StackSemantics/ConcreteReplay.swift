@@ -2,7 +2,7 @@ import SpecElaboration
 import SpecSyntax
 
 /// One stack slot as a trace shows it.
-public struct SlotView: Sendable, Hashable {
+public struct SlotView: Sendable, Hashable, Codable {
     public var address: UInt64
     /// `pt_regs.cx (kernel_stack-0x8)`.
     public var label: String
@@ -12,7 +12,7 @@ public struct SlotView: Sendable, Hashable {
 }
 
 /// One executed instruction of a replayed run.
-public struct TraceStep: Sendable {
+public struct TraceStep: Sendable, Codable {
     public var node: Int
     public var location: SourceLocation
     public var text: String
