@@ -67,10 +67,11 @@ public struct Checker: Sendable {
         report.diagnostics += errors
         report.files = files.count
         var jobs: [(Program, PathSpec)] = []
+        let includes = Elaborator.IncludeCache()
         for f in files {
             let program: Program
             do {
-                program = try Elaborator(loader: SpecLoader(root: f.root)).elaborate(file: f.url, displayName: f.display)
+                program = try Elaborator(loader: SpecLoader(root: f.root), includes: includes).elaborate(file: f.url, displayName: f.display)
             } catch let d as Diagnostic {
                 report.diagnostics.append(d)
                 continue

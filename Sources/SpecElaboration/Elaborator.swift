@@ -55,8 +55,16 @@ public final class Elaborator {
     /// `.dead` is in force until the next label.
     var deadCode = false
 
-    public init(loader: SpecLoader) {
+    /// Included files split once per run, shared by the units that include them.
+    public final class IncludeCache {
+        var statements: [String: [RawStatement]] = [:]
+        public init() {}
+    }
+    let includes: IncludeCache?
+
+    public init(loader: SpecLoader, includes: IncludeCache? = nil) {
         self.loader = loader
+        self.includes = includes
         for f in Layout.ptRegs.fields {
             constants[f.name] = ConstantDef(expr: .number(f.offset, SourceLocation(file: "<pt_regs>", line: 0, column: 0)), location: SourceLocation(file: "<pt_regs>", line: 0, column: 0))
         }
@@ -206,7 +214,7 @@ public final class Elaborator {
         case .label(let l): return .label(try sub(l))
         case .operation(let h, _, let r):
             let rest = try sub(r)
-            let ops = StatementSplitter.splitOperands(rest.text.unicodeScalars.enumerated().map { ($1, SourceLocation(file: rest.location.file, line: rest.location.line, column: rest.location.column + $0)) })
+            let ops = StatementSplitter.splitOperands(rest)
             return .operation(head: try sub(h), operands: ops, rest: rest)
         }
     }
@@ -300,8 +308,13 @@ public final class Elaborator {
                 throw Diagnostic(at: head.location, "include loop: '\(file)' is already being included", notes: notes)
             }
             let display = relativeDisplay(url)
-            let text = try loader.read(url, displayName: display, from: head.location)
-            let stmts = try StatementSplitter.split(text: text, file: display)
+            let stmts: [RawStatement]
+            if let cached = includes?.statements[url.path] {
+                stmts = cached
+            } else {
+                stmts = try StatementSplitter.split(text: loader.read(url, displayName: display, from: head.location), file: display)
+                includes?.statements[url.path] = stmts
+            }
             includeStack.append(url)
             if !program.files.contains(url.path) { program.files.append(url.path) }
             let note = Diagnostic.Note(location: head.location, message: "included from here")

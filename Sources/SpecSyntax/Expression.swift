@@ -40,12 +40,12 @@ public enum Lexer {
         }
         while i < s.count {
             let c = s[i]
-            if c.properties.isWhitespace { i += 1; continue }
+            if c.isSpecSpace { i += 1; continue }
             let start = i
-            if c.isASCII, c.properties.numericType != nil {
+            if c.isASCIIDigit {
                 var j = i
                 var lit = ""
-                while j < s.count, s[j].isASCII, s[j].properties.isAlphabetic || s[j].properties.numericType != nil {
+                while j < s.count, s[j].isASCIILetter || s[j].isASCIIDigit {
                     lit.unicodeScalars.append(s[j]); j += 1
                 }
                 // Local label references `1f` / `1b` are identifiers.
@@ -62,7 +62,7 @@ public enum Lexer {
             if c == "%" {
                 var j = i + 1
                 var name = ""
-                while j < s.count, s[j].isASCII, s[j].properties.isAlphabetic || s[j].properties.numericType != nil {
+                while j < s.count, s[j].isASCIILetter || s[j].isASCIIDigit {
                     name.unicodeScalars.append(s[j]); j += 1
                 }
                 if name.isEmpty { throw Diagnostic.error(loc(start), "expected a register name after '%'") }
