@@ -40,7 +40,7 @@ public enum JSONReport {
         var counterexample: CX?
     }
     struct Value: Encodable { var name: String; var value: String }
-    struct Slot: Encodable { var address: String; var label: String; var value: String; var holds: String }
+    struct Slot: Encodable { var address: String; var label: String; var value: String; var holds: String; var markers: [String] }
     struct Step: Encodable {
         var location: Location
         var instruction: String
@@ -75,7 +75,7 @@ public enum JSONReport {
 
     static func loc(_ l: SourceLocation) -> Location { Location(file: l.file, line: l.line, column: l.column) }
     static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
-    static func slot(_ v: SlotView) -> Slot { Slot(address: hex(v.address), label: v.label, value: hex(v.value), holds: v.holds) }
+    static func slot(_ v: SlotView) -> Slot { Slot(address: hex(v.address), label: v.label, value: hex(v.value), holds: v.holds, markers: v.markers) }
 
     public static func render(_ report: CheckReport) -> String {
         let results = report.paths.flatMap(\.results)

@@ -281,7 +281,10 @@ struct PathProof {
                                             instruction: inst.text, requirement: replay.requirement ?? "", values: replay.values,
                                             steps: replay.steps, picture: replay.picture,
                                             rsp: replay.rspAtBlame.map { EntrySetup(program: program, path: path).describe(address: $0) } ?? "?",
-                                            inputs: replay.inputsUsed.filter { !$0.0.hasPrefix("clobbered") })
+                                            inputs: replay.inputsUsed.filter { name, _ in
+                                                // What a reviewer can act on: registers, memory and what stops wrote.
+                                                !name.hasPrefix("clobbered") && !name.hasPrefix("user-gs") && !["entry.zf", "entry.cf", "entry.sf", "entry.of"].contains(name)
+                                            })
             }
             if found.count == invariants.count { break }
         }

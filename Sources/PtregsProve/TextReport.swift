@@ -90,7 +90,8 @@ public struct TextReport {
         if !cx.picture.isEmpty {
             s += "  stack before line \(cx.location.line) (rsp = \(cx.rsp)):\n"
             for v in cx.picture {
-                s += "    \(v.label.padding(toLength: 36, withPad: " ", startingAt: 0)) \(Self.hex(v.value).leftPad(18))  \(v.holds)\n"
+                let marks = v.markers.isEmpty ? "" : "  <- " + v.markers.joined(separator: ", ")
+                s += "    \(v.label.padding(toLength: 36, withPad: " ", startingAt: 0)) \(Self.hex(v.value).leftPad(18))  \(v.holds)\(marks)\n"
             }
         }
         let shown = cx.inputs

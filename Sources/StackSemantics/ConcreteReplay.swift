@@ -4,6 +4,9 @@ import SpecSyntax
 /// One stack slot as a trace shows it.
 public struct SlotView: Sendable, Hashable, Codable {
     public var address: UInt64
+    /// `rsp`, `CFA` — where the stack pointer and the canonical frame address (the
+    /// caller's rsp before the call or the hardware push) point, in pictures.
+    public var markers: [String] = []
     /// `pt_regs.cx (kernel_stack-0x8)`.
     public var label: String
     public var value: UInt64
@@ -186,10 +189,22 @@ public enum ConcreteReplay {
         for a in s.slots.keys where region.contains(a) && a > top { top = a }
         if let f = interp.setup.frameTop, region.contains(f), f &- 8 > top { top = f &- 8 }
         if let e = interp.setup.entryRSP, region.contains(e), e > top { top = e }
+        // The CFA: the rsp of the code the path was entered from.
+        let cfa: UInt64? = {
+            guard let e = interp.setup.entryRSP else { return interp.setup.frameTop }
+            switch interp.path.entry {
+            case .function: return e &+ 8
+            case .exceptionWithErrorCode: return e &+ 48
+            default: return e &+ 40
+            }
+        }()
         var out: [SlotView] = []
         var a = top
         while a >= s.rsp && out.count < 64 {
-            out.append(view(a, s, interp))
+            var v = view(a, s, interp)
+            if a == s.rsp { v.markers.append("rsp") }
+            if let c = cfa, a == c &- 8 { v.markers.append("CFA-8") }
+            out.append(v)
             a &-= 8
         }
         return out
