@@ -111,8 +111,8 @@ public enum MutationTesting {
                 for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
                 return name.hasPrefix("unmodelled") ? (seed % 2 == 0 ? 0 : h) : h
             }
-            let a = ConcreteReplay.run(program: program, path: path, graph: graph, oracle: oracle, target: nil)
-            let b = ConcreteReplay.run(program: mutant, path: path, graph: mutantGraph, oracle: oracle, target: nil)
+            let a = ConcreteReplay.run(program: program, path: path, graph: graph, oracle: oracle, target: nil, recordTrace: false)
+            let b = ConcreteReplay.run(program: mutant, path: path, graph: mutantGraph, oracle: oracle, target: nil, recordTrace: false)
             if a.exitState != b.exitState { return false }
         }
         return true

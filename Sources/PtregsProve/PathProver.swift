@@ -270,7 +270,7 @@ struct PathProof {
         var found: [Invariant: Counterexample] = [:]
         for seed in 0..<9 {
             let oracle = Self.probeOracle(seed)
-            let run = ConcreteReplay.run(program: program, path: path, graph: g, oracle: oracle, target: nil)
+            let run = ConcreteReplay.run(program: program, path: path, graph: g, oracle: oracle, target: nil, recordTrace: false)
             for inv in invariants where found[inv] == nil && run.broken.contains(inv) {
                 guard let first = run.firstBroken[inv] else { continue }
                 let replay = ConcreteReplay.run(program: program, path: path, graph: g, oracle: oracle,

@@ -76,7 +76,10 @@ public enum ConcreteReplay {
     }
 
     /// `target` nil: run to the end and record the trace (`--explain`).
-    public static func run(program: Program, path: PathSpec, graph: PathGraph, oracle: @escaping (String) -> UInt64, target: Target?) -> ReplayOutcome {
+    /// `recordTrace: false` skips the per-step trace (probes, self-checks): only the
+    /// verdict-relevant parts of the outcome are filled in.
+    public static func run(program: Program, path: PathSpec, graph: PathGraph, oracle: @escaping (String) -> UInt64, target: Target?,
+                           recordTrace: Bool = true) -> ReplayOutcome {
         let used = InputLog()
         let d = ConcreteDomain(oracle: { name in
             let v = oracle(name)
@@ -109,6 +112,7 @@ public enum ConcreteReplay {
             }
             let after = successors.first(where: { $0.1.reach })?.1 ?? successors.first?.1 ?? state
             let touchedState = successors.isEmpty ? before : after
+            if recordTrace {
             // The blamed step shows its slots as it found them (a stop rewrites them).
             let blamedHere = target.map { t in interp.obligations[firstNew...].contains { $0.invariant == t.invariant && $0.node == t.node && $0.key == t.key && !$0.claim } } ?? false
             out.steps.append(TraceStep(node: node, location: inst.location, text: inst.text, expansion: inst.expansion,
@@ -116,6 +120,7 @@ public enum ConcreteReplay {
                                        rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,
                                        kernelGS: before.kernelGS,
                                        touched: interp.touched.map { view($0, blamedHere ? before : touchedState, interp) }))
+            }
             for o in interp.obligations[firstNew...] where !o.claim {
                 out.broken.insert(o.invariant)
                 if out.firstBroken[o.invariant] == nil { out.firstBroken[o.invariant] = (o.node, o.key) }

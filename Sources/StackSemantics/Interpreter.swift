@@ -96,7 +96,10 @@ public struct Interpreter<D: ValueDomain> {
     public let path: PathSpec
     public let graph: PathGraph
     public let setup: EntrySetup
-    public var obligations: [Obligation<D>] = []
+    /// The obligations so far (held by reference so `require` can build its words
+    /// lazily from `self`).
+    public var obligations: [Obligation<D>] { log.items }
+    let log = ObligationLog<D>()
     /// Keep obligations the simplifier already decided (for `--explain`).
     public var keepDecided = false
     /// Event id → what the write was ("saved rdi", "return address of call at L42").
@@ -669,11 +672,13 @@ public struct Interpreter<D: ValueDomain> {
 
     // MARK: Obligations
 
-    mutating func require(_ inv: Invariant, _ node: Int, _ key: String, _ claim: D.Bit, _ s: MachineState<D>, _ requirement: String,
-                          values: [(String, D.Value)] = []) {
+    /// Records an obligation. Its words are built only when it is kept: most claims are
+    /// decided by construction, and formatting them is most of the cost of a step.
+    func require(_ inv: Invariant, _ node: Int, _ key: @autoclosure () -> String, _ claim: D.Bit, _ s: MachineState<D>,
+                 _ requirement: @autoclosure () -> String, values: @autoclosure () -> [(String, D.Value)] = []) {
         if d.known(s.reach) == false { return }
         if d.known(claim) == true && !keepDecided { return }
-        obligations.append(Obligation(invariant: inv, node: node, key: key, claim: claim, reach: s.reach, requirement: requirement, values: values))
+        log.items.append(Obligation(invariant: inv, node: node, key: key(), claim: claim, reach: s.reach, requirement: requirement(), values: values()))
     }
 
     public enum ExitKind: String {
@@ -711,4 +716,8 @@ extension Interpreter {
     func noteTouched(_ cases: [(D.Bit, UInt64)]) {
         for (_, a) in cases where !touched.contains(a) { touched.append(a) }
     }
+}
+
+final class ObligationLog<D: ValueDomain> {
+    var items: [Obligation<D>] = []
 }

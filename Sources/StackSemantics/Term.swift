@@ -65,9 +65,11 @@ public final class Term: Hashable, CustomStringConvertible, @unchecked Sendable 
 
 /// Interns and simplifies terms. One factory per proof run (not shared across tasks).
 public final class TermFactory {
+    /// Up to three argument ids inline: no array per lookup for the common terms.
     struct Key: Hashable {
         let kind: Term.Kind
-        let args: [Int]
+        let a: Int, b: Int, c: Int
+        let rest: [Int]?
     }
     private var table: [Key: Term] = [:]
     private var nextID = 0
@@ -80,7 +82,14 @@ public final class TermFactory {
     public var count: Int { nextID }
 
     private func make(_ kind: Term.Kind, _ args: [Term], isBool: Bool) -> Term {
-        let key = Key(kind: kind, args: args.map(\.id))
+        let key: Key
+        switch args.count {
+        case 0: key = Key(kind: kind, a: -1, b: -1, c: -1, rest: nil)
+        case 1: key = Key(kind: kind, a: args[0].id, b: -1, c: -1, rest: nil)
+        case 2: key = Key(kind: kind, a: args[0].id, b: args[1].id, c: -1, rest: nil)
+        case 3: key = Key(kind: kind, a: args[0].id, b: args[1].id, c: args[2].id, rest: nil)
+        default: key = Key(kind: kind, a: -2, b: -2, c: -2, rest: args.map(\.id))
+        }
         if let t = table[key] { return t }
         let t = Term(kind: kind, args: args, id: nextID, isBool: isBool)
         nextID += 1
