@@ -38,6 +38,8 @@ final class CorpusTests: XCTestCase {
         "arch/x86/kernel/entry_64/interrupt.v1.pts: irq_entries_start":                     ["restore": "proved", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/interrupt.v2.pts: apic_timer_interrupt":                  ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/interrupt.v2.pts: irq_entries_start":                     ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/nmi.after.pts: nmi":                                      ["restore": "proved", "frame": "violated", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/nmi.before.pts: nmi":                                     ["restore": "proved", "frame": "violated", "ptrace": "proved", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/paranoid_exit.after.pts: stack_segment":                  ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/paranoid_exit.before.pts: stack_segment":                 ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/stub_execve.after-rcx-fix.pts: system_call":              ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
