@@ -190,23 +190,23 @@ struct PathProof {
             let before = queryCount
             var verdict: Verdict = .proved
             var unknownReason: String?
-            // The exact run first: on a loop-free path it is the proof run, and it decides;
-            // with loops, the run entering each loop once finds most violations cheaply.
+            // The probes found a violation: that is the verdict.
             if let cx = probed[inv] {
                 report.results.append(InvariantResult(invariant: inv, verdict: .violated(cx), expectedViolation: path.expectedViolations.contains(inv),
                                                       obligations: open.count, solverQueries: 0))
                 if options.recordObligations { for o in open { record(o, graph, "see the counterexample") } }
                 continue
             }
-            switch search(inv, depth: depths[0]) {
-            case .violated(let cx):
-                verdict = .violated(cx)
-            case .unknown(let why):
-                unknownReason = why
-            case .cannotFail where graph.loopHeads.isEmpty:
-                break
-            case .cannotFail, .notReplayed:
-                // The widened run proves, or the deeper unrolled runs look further.
+            if graph.loopHeads.isEmpty {
+                // Loop-free: the proof run is exact, and one search of it decides.
+                switch search(inv, depth: 0) {
+                case .violated(let cx): verdict = .violated(cx)
+                case .unknown(let why): unknownReason = why
+                case .cannotFail: break
+                case .notReplayed: unknownReason = "the solver's counterexample did not replay"
+                }
+            } else {
+                // The widened run proves; only if it cannot, search the unrolled runs.
                 switch queryAny(open, &proofRun, label: "\(inv.rawValue)-all") {
                 case .unsat:
                     break
@@ -214,7 +214,7 @@ struct PathProof {
                     unknownReason = "solver: \(reason)"
                 case .sat:
                     var found = false
-                    for depth in depths.dropFirst() {
+                    for depth in depths {
                         if case .violated(let cx) = search(inv, depth: depth) { verdict = .violated(cx); found = true; break }
                     }
                     if !found {

@@ -100,6 +100,7 @@ public struct Interpreter<D: ValueDomain> {
     /// lazily from `self`).
     public var obligations: [Obligation<D>] { log.items }
     let log = ObligationLog<D>()
+    let untouched = UntouchedSlots<D>()
     /// Keep obligations the simplifier already decided (for `--explain`).
     public var keepDecided = false
     /// Event id → what the write was ("saved rdi", "return address of call at L42").
@@ -224,10 +225,14 @@ public struct Interpreter<D: ValueDomain> {
         return d.constant(0)
     }
 
-    /// A slot as it is before any write: garbage.
+    /// A slot as it is before any write: garbage. Memoised per address: merges and
+    /// loop checks ask for the untouched slots of every address either side wrote.
     public func untouchedSlot(_ a: UInt64) -> StackSlot<D.Value> {
+        if let cached = untouched.slots[a] { return cached }
         let g = d.input(garbageName(a))
-        return StackSlot(value: g, origin: d.constant(0), saveEvent: d.constant(0), expect: g, home: homeValue(a))
+        let slot = StackSlot(value: g, origin: d.constant(0), saveEvent: d.constant(0), expect: g, home: homeValue(a))
+        untouched.slots[a] = slot
+        return slot
     }
 
     public func garbageName(_ a: UInt64) -> String { "garbage[\(setup.describe(address: a))]" }
@@ -720,4 +725,8 @@ extension Interpreter {
 
 final class ObligationLog<D: ValueDomain> {
     var items: [Obligation<D>] = []
+}
+
+final class UntouchedSlots<D: ValueDomain> {
+    var slots: [UInt64: StackSlot<D.Value>] = [:]
 }
