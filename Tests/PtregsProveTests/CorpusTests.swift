@@ -67,6 +67,8 @@ final class CorpusTests: XCTestCase {
         "arch/x86/kernel/entry_64/system_call.after.pts: system_call":                      ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/system_call.before.pts: system_call":                     ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/system_call.denys-sysret.pts: system_call":               ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/xen_failsafe_callback.after.pts: xen_failsafe_callback":  ["restore": "proved", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/xen_failsafe_callback.before.pts: xen_failsafe_callback": ["restore": "proved", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
         "arch/x86/kernel/preempt/preempt.after.pts: ___preempt_schedule":                   ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
         "arch/x86/kernel/preempt/preempt.after.pts: ___preempt_schedule_context":           ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
         "arch/x86/kernel/preempt/preempt.before.pts: ___preempt_schedule":                  ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
