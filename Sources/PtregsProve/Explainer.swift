@@ -46,10 +46,6 @@ public enum Explainer {
         return Explanation(report: report, steps: replay.steps, note: replay.note)
     }
 
-    /// A stable, name-derived value (FNV-1a), small for flags.
-    static func distinctValue(_ name: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h & 0x0000_7fff_ffff_fff0
-    }
+    /// A stable, name-derived value.
+    static func distinctValue(_ name: String) -> UInt64 { SampleInputs.hash(name) & 0x0000_7fff_ffff_fff0 }
 }

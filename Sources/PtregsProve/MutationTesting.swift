@@ -107,8 +107,7 @@ public enum MutationTesting {
         guard let graph = try? PathGraph(program: program, path: path) else { return false }
         for seed in 0..<samples {
             let oracle: @Sendable (String) -> UInt64 = { name in
-                var h: UInt64 = 0xcbf2_9ce4_8422_2325 &+ UInt64(seed) &* 0x9e37_79b9
-                for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+                let h = SampleInputs.hash(name, seed: seed)
                 return name.hasPrefix("unmodelled") ? (seed % 2 == 0 ? 0 : h) : h
             }
             let a = ConcreteReplay.run(program: program, path: path, graph: graph, oracle: oracle, target: nil, recordTrace: false)

@@ -254,8 +254,7 @@ struct PathProof {
     /// coincidences happen; the saved cs from user mode, from kernel mode, or mixed.
     static func probeOracle(_ seed: Int) -> @Sendable (String) -> UInt64 {
         { name in
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325 &+ UInt64(seed) &* 0x9e37_79b9_7f4a_7c15
-            for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            let h = SampleInputs.hash(name, seed: seed)
             if name.hasPrefix("unmodelled") { return [0, ~0, h][seed % 3] }
             if name == "entry.cs" { return [0x33, 0x10, h][(seed / 3) % 3] }
             return seed >= 6 ? h % 4 : h
