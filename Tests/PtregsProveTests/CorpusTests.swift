@@ -28,6 +28,8 @@ final class CorpusTests: XCTestCase {
         "arch/x86/ia32/ia32entry/ia32_ptregs_common-rt_sigreturn.before.pts: ia32_syscall": ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "violated"],
         "arch/x86/ia32/ia32entry/ia32_syscall.after.pts: ia32_syscall":                     ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
         "arch/x86/ia32/ia32entry/ia32_syscall.before.pts: ia32_syscall":                    ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/ia32/ia32entry/ia32_sysenter_target.after.pts: ia32_sysenter_target":     ["restore": "violated", "frame": "violated", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/ia32/ia32entry/ia32_sysenter_target.before.pts: ia32_sysenter_target":    ["restore": "violated", "frame": "violated", "ptrace": "violated", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/error_exit.after.pts: general_protection":                ["restore": "proved", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/error_exit.after.pts: invalid_op":                        ["restore": "proved", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/error_exit.before.pts: general_protection":               ["restore": "proved", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
