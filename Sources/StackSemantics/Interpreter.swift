@@ -101,6 +101,8 @@ public struct Interpreter<D: ValueDomain> {
     public var obligations: [Obligation<D>] { log.items }
     let log = ObligationLog<D>()
     let untouched = UntouchedSlots<D>()
+    /// Merge selectors made so far (their names must not repeat within a run).
+    var selectors = SelectorCount()
     /// Keep obligations the simplifier already decided (for `--explain`).
     public var keepDecided = false
     /// Event id → what the write was ("saved rdi", "return address of call at L42").
@@ -216,7 +218,7 @@ public struct Interpreter<D: ValueDomain> {
         }
         return MachineState(registers: regs, zeroFlag: d.inputBit("entry.zf"), carryFlag: d.inputBit("entry.cf"),
                             signFlag: d.inputBit("entry.sf"), overflowFlag: d.inputBit("entry.of"),
-                            slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user,
+                            slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user, userKnown: [:],
                             shadowStack: shadow, reach: reach)
     }
 
@@ -368,7 +370,7 @@ public struct Interpreter<D: ValueDomain> {
                     return new
                 }
                 // The syscall's result is what the user gets in rax.
-                if result { s.user["ax"] = slot(s, cases[0].1).value }
+                if result { setUser(&s, "ax", slot(s, cases[0].1).value) }
             case .perCPU(let name):
                 let old = s.perCPU[name] ?? d.constant(0)
                 let nv = merge(old, v, w)
@@ -664,7 +666,7 @@ public struct Interpreter<D: ValueDomain> {
                     writeSlot(&s, cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }) { old in
                         StackSlot(value: v, origin: ev, saveEvent: ev, expect: v, home: old.home)
                     }
-                    s.user[f.userName] = v
+                    setUser(&s, f.userName, v)
                 }
             }
         }
@@ -729,4 +731,25 @@ final class ObligationLog<D: ValueDomain> {
 
 final class UntouchedSlots<D: ValueDomain> {
     var slots: [UInt64: StackSlot<D.Value>] = [:]
+}
+
+extension Interpreter {
+    /// The user's value of a pt_regs field and the condition under which it is
+    /// defined; nil when no run reaching here defines it.
+    func userField(_ s: MachineState<D>, _ field: String) -> (value: D.Value, known: D.Bit)? {
+        guard let v = s.user[field] else { return nil }
+        return (v, s.userKnown[field] ?? d.bit(true))
+    }
+
+    /// `claim` where the user's field is defined: `known → claim`.
+    func whereKnown(_ known: D.Bit, _ claim: D.Bit) -> D.Bit { d.any([d.negate(known), claim]) }
+
+    func setUser(_ s: inout MachineState<D>, _ field: String, _ v: D.Value) {
+        s.user[field] = v
+        s.userKnown[field] = nil
+    }
+}
+
+final class SelectorCount {
+    var count = 0
 }

@@ -39,6 +39,10 @@ public struct MachineState<D: ValueDomain> {
     /// The user's register set as the kernel must give it back (pt_regs field names):
     /// the entry values, then whatever a ptrace stop wrote.
     public var user: [String: D.Value]
+    /// Whether `user[field]` holds on this state: runs merged at a join may define a
+    /// field on one side only (a ptrace stop on one branch sets orig_ax there).
+    /// Absent means known wherever `user` has the field.
+    public var userKnown: [String: D.Bit] = [:]
     public var shadowStack: [ShadowEntry<D.Value>]
     /// The condition under which this point is reached.
     public var reach: D.Bit

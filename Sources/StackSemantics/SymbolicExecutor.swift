@@ -35,21 +35,28 @@ public enum SymbolicExecutor {
         // Reach of runs that enter a loop's body other than through its head (an
         // irreducible loop): the head state must cover them too.
         var sideEntries: [Int: Term] = [:]
+        // A loop head the run reaches only through its back edge (the body is entered
+        // from the side): its first arrival, from the back edge of the pass before.
+        var firstArrival: [Int: State] = [:]
         var result = SymbolicRun(obligations: [], events: [:], unsupported: nil, loopFailure: nil,
                                  factory: f, setup: setup, graph: graph, passes: 0)
         var passCount = 0
+        let selectors = SelectorCount()   // shared by every pass: widened states carry selectors
         while true {
             passCount += 1
             result.passes = passCount
             var interp = Interpreter(domain: d, program: program, path: path, graph: graph, setup: setup)
             interp.keepDecided = keepDecided
+            interp.selectors = selectors
             var incoming: [Int: [State]] = [0: [interp.initialState()]]
             var inStates: [Int: State] = [:]
             var backStates: [Int: [State]] = [:]
             var sideEntryReach: [Int: [Term]] = [:]
             do {
                 for n in graph.order {
-                    guard let ins = incoming.removeValue(forKey: n), !ins.isEmpty else { continue }
+                    var ins = incoming.removeValue(forKey: n) ?? []
+                    if let first = firstArrival[n] { ins.append(first) }
+                    guard !ins.isEmpty else { continue }
                     // Merging at joins keeps one state per node; enumeration (a check of
                     // the merging, for loop-free paths) steps every incoming state alone.
                     var states: [State]
@@ -65,7 +72,8 @@ public enum SymbolicExecutor {
                     if graph.loopHeads.contains(n) {
                         inStates[n] = states[0]
                         if var w = widened[n] {
-                            w.reach = f.anyOf([states[0].reach, sideEntries[n] ?? f.falseTerm])
+                            // The marker says "this run went through the widened head".
+                            w.reach = f.allOf([f.anyOf([states[0].reach, sideEntries[n] ?? f.falseTerm]), f.boolVariable("loop@\(n).live")])
                             states = [w]
                         }
                     }
@@ -97,6 +105,12 @@ public enum SymbolicExecutor {
                 if side !== (sideEntries[h] ?? f.falseTerm) { stable = false; sideEntries[h] = side }
             }
             var failure: (Int, String)?
+            for h in graph.loopHeads.sorted() where inStates[h] == nil && firstArrival[h] == nil {
+                if let backs = backStates[h], !backs.isEmpty {
+                    firstArrival[h] = merge(backs, interp)
+                    stable = false
+                }
+            }
             for h in graph.loopHeads.sorted() {
                 guard let inState = inStates[h], let backs = backStates[h], !backs.isEmpty else { continue }
                 let back = merge(backs, interp)
@@ -134,10 +148,19 @@ public enum SymbolicExecutor {
         return acc
     }
 
-    /// Joins two states: every part becomes `ite(a.reach, a, b)`.
+    /// Joins two states: every part becomes `ite(c, a, b)`. In a DAG the two reach
+    /// conditions exclude each other and c is `a.reach`. Runs through a widened loop
+    /// head do not tell iterations apart, so a state from there may overlap one from
+    /// outside the loop: then a fresh selector keeps both possibilities where both are
+    /// reachable (`c = a.reach ∧ (¬b.reach ∨ sel)`), which is what soundness needs.
     static func merge2(_ a: State, _ b: State, _ interp: Interpreter<SymbolicDomain>) -> State {
         let d = interp.d
-        let c = a.reach
+        let f = d.f
+        var c = a.reach
+        if f.mentionsLoopVariable(a.reach) || f.mentionsLoopVariable(b.reach) {
+            interp.selectors.count += 1
+            c = f.allOf([a.reach, f.anyOf([f.negation(b.reach), f.boolVariable("loop@merge.\(interp.selectors.count)")])])
+        }
         var out = a
         out.reach = d.any([a.reach, b.reach])
         for i in 0..<16 { out.registers[i] = d.select(c, a.registers[i], b.registers[i]) }
@@ -152,9 +175,19 @@ public enum SymbolicExecutor {
         for k in Set(a.perCPU.keys).union(b.perCPU.keys) {
             if let x = a.perCPU[k], let y = b.perCPU[k] { out.perCPU[k] = d.select(c, x, y) }
         }
+        // A field one side does not define stays, defined only where the other side is.
         var user: [String: Term] = [:]
-        for (k, x) in a.user { if let y = b.user[k] { user[k] = d.select(c, x, y) } }
+        var known: [String: Term] = [:]
+        for k in Set(a.user.keys).union(b.user.keys) {
+            let zero = d.constant(0)
+            user[k] = d.select(c, a.user[k] ?? zero, b.user[k] ?? zero)
+            let ka = a.user[k] == nil ? d.bit(false) : (a.userKnown[k] ?? d.bit(true))
+            let kb = b.user[k] == nil ? d.bit(false) : (b.userKnown[k] ?? d.bit(true))
+            let merged = d.selectBit(c, ka, kb)
+            if merged.boolConstant != true { known[k] = merged }
+        }
         out.user = user
+        out.userKnown = known
         for i in 0..<min(a.shadowStack.count, b.shadowStack.count) {
             out.shadowStack[i].returnAddress = d.select(c, a.shadowStack[i].returnAddress, b.shadowStack[i].returnAddress)
         }
@@ -172,7 +205,7 @@ public enum SymbolicExecutor {
         init(_ states: [State]) {
             slots = states.reduce(into: Set<UInt64>()) { $0.formUnion($1.slots.keys) }.sorted()
             perCPU = states.map { Set($0.perCPU.keys) }.reduce(Set(states[0].perCPU.keys)) { $0.intersection($1) }.sorted()
-            user = states.map { Set($0.user.keys) }.reduce(Set(states[0].user.keys)) { $0.intersection($1) }.sorted()
+            user = states.reduce(into: Set<String>()) { $0.formUnion($1.user.keys) }.sorted()
             shadow = states.map(\.shadowStack.count).min() ?? 0
         }
     }
@@ -185,7 +218,11 @@ public enum SymbolicExecutor {
             out += [x.value, x.origin, x.saveEvent, x.expect, x.home]
         }
         for k in shape.perCPU { out.append(s.perCPU[k]!) }
-        for k in shape.user { out.append(s.user[k]!) }
+        let f = interp.d.f
+        for k in shape.user {
+            out.append(s.user[k] ?? f.const(0))
+            out.append(s.user[k] == nil ? f.falseTerm : (s.userKnown[k] ?? f.trueTerm))
+        }
         for i in 0..<shape.shadow { out.append(s.shadowStack[i].returnAddress) }
         return out
     }
@@ -201,7 +238,12 @@ public enum SymbolicExecutor {
         }
         for key in shape.perCPU { s.perCPU[key] = next() }
         s.user = [:]
-        for key in shape.user { s.user[key] = next() }
+        s.userKnown = [:]
+        for key in shape.user {
+            s.user[key] = next()
+            let known = next()
+            if known.boolConstant != true { s.userKnown[key] = known }
+        }
         for i in 0..<shape.shadow { s.shadowStack[i].returnAddress = next() }
         return s
     }

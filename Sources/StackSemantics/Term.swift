@@ -76,6 +76,7 @@ public final class TermFactory {
     public private(set) var variables: [String: Term] = [:]
     private var leavesMemo: [Int: [(Term, UInt64)]?] = [:]
     private var leafValuesMemo: [Int: Set<UInt64>?] = [:]
+    private var loopMemo: [Int: Bool] = [:]
 
     public init() {}
 
@@ -371,6 +372,19 @@ public final class TermFactory {
         }
         leavesMemo[t.id] = .some(result)
         return result
+    }
+
+    /// Whether a term depends on a loop-head variable (a widened state's world).
+    public func mentionsLoopVariable(_ t: Term) -> Bool {
+        switch t.kind {
+        case .variable(let n), .boolVariable(let n): return n.hasPrefix("loop@")
+        case .const, .bool: return false
+        default:
+            if let cached = loopMemo[t.id] { return cached }
+            let r = t.args.contains { mentionsLoopVariable($0) }
+            loopMemo[t.id] = r
+            return r
+        }
     }
 
     /// Just the constants of `leaves`, without building guards.

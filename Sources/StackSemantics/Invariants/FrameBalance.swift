@@ -50,15 +50,15 @@ extension Interpreter {
                     values: [("rsp", s.rsp), ("expected", d.constant(f))])
         case .sysexit:
             // SYSEXIT loads rsp from rcx.
-            var users = [d.input("entry.rsp")]
-            if let sp = s.user["sp"] { users.append(sp) }
-            require(.frameBalance, node, "rsp at sysexit", d.any(users.map { d.equal(s[.rcx], $0) }), s,
-                    "sysexit must leave with the user's rsp (in rcx)", values: [("rcx", s[.rcx])] + users.map { ("user rsp", $0) })
+            let sp = userField(s, "sp")
+            let ok = d.any([d.equal(s[.rcx], d.input("entry.rsp"))] + (sp.map { [d.all([$0.known, d.equal(s[.rcx], $0.value)])] } ?? []))
+            require(.frameBalance, node, "rsp at sysexit", ok, s,
+                    "sysexit must leave with the user's rsp (in rcx)", values: [("rcx", s[.rcx])] + (sp.map { [("user rsp", $0.value)] } ?? []))
         case .sysret:
-            var users = [d.input("entry.rsp")]
-            if let sp = s.user["sp"] { users.append(sp) }
-            require(.frameBalance, node, "rsp at sysret", d.any(users.map { d.equal(s.rsp, $0) }), s,
-                    "sysretq must leave with the user's rsp", values: [("rsp", s.rsp)] + users.map { ("user rsp", $0) })
+            let sp = userField(s, "sp")
+            let ok = d.any([d.equal(s.rsp, d.input("entry.rsp"))] + (sp.map { [d.all([$0.known, d.equal(s.rsp, $0.value)])] } ?? []))
+            require(.frameBalance, node, "rsp at sysret", ok, s,
+                    "sysretq must leave with the user's rsp", values: [("rsp", s.rsp)] + (sp.map { [("user rsp", $0.value)] } ?? []))
         }
     }
 }

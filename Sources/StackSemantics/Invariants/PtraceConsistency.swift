@@ -17,17 +17,19 @@ extension Interpreter {
             let fieldCases = cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }
             let expected: D.Value
             let what: String
+            var known = d.bit(true)
             if let k = c.expectedFields[f.userName] {
                 expected = d.constant(UInt64(bitPattern: k))
                 what = "\(k) (the contract of \(c.name))"
-            } else if let u = s.user[f.userName] {
-                expected = u
+            } else if let u = userField(s, f.userName) {
+                expected = u.value
+                known = u.known
                 what = "the user's \(userRegisterName(f))"
             } else {
                 continue
             }
             let sl = readSlot(s, fieldCases)
-            require(.ptraceConsistency, node, "field \(f.userName)", d.equal(sl.value, expected), s,
+            require(.ptraceConsistency, node, "field \(f.userName)", whereKnown(known, d.equal(sl.value, expected)), s,
                     "pt_regs.\(f.userName) seen by \(c.name) must be \(what)",
                     values: [("pt_regs.\(f.userName)", sl.value), ("expected", expected)])
         }
@@ -53,18 +55,18 @@ extension Interpreter {
                 ? [(.rcx, "ip", "rip"), (.r11, "flags", "rflags"), (.rsp, "sp", "rsp")]
                 : [(.rdx, "ip", "rip"), (.rcx, "sp", "rsp")]
             for (r, field, name) in pairs {
-                guard let u = s.user[field] else { continue }
-                require(.ptraceConsistency, node, "sysret \(field)", d.equal(s[r], u), s,
+                guard let u = userField(s, field) else { continue }
+                require(.ptraceConsistency, node, "sysret \(field)", whereKnown(u.known, d.equal(s[r], u.value)), s,
                         "\(kind.instruction) must return the user's \(name) from pt_regs.\(field) (in \(r.name))",
-                        values: [(r.name, s[r]), ("pt_regs.\(field)", u)])
+                        values: [(r.name, s[r]), ("pt_regs.\(field)", u.value)])
             }
         case .iret:
             guard let frame = iretFrame else { return }
             for name in ["ip", "cs", "flags", "sp", "ss"] {
-                guard let u = s.user[name], let v = frame[name] else { continue }
-                require(.ptraceConsistency, node, "iret \(name)", d.equal(v, u), s,
+                guard let u = userField(s, name), let v = frame[name] else { continue }
+                require(.ptraceConsistency, node, "iret \(name)", whereKnown(u.known, d.equal(v, u.value)), s,
                         "iretq must return the user's \(name) from pt_regs.\(name)",
-                        values: [("popped \(name)", v), ("pt_regs.\(name)", u)])
+                        values: [("popped \(name)", v), ("pt_regs.\(name)", u.value)])
             }
         }
     }

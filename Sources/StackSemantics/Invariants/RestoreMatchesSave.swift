@@ -57,10 +57,10 @@ extension Interpreter {
             // SYSEXIT takes rip from rdx and rsp from rcx: the user gets neither back.
             if kind == .sysexit { excluded.formUnion([.rcx, .rdx]) }
             for f in Layout.ptRegs.fields {
-                guard let r = f.register, !excluded.contains(r), let u = s.user[f.userName] else { continue }
-                require(.restoreMatchesSave, node, "preserve \(r.name)", d.equal(s[r], u), s,
+                guard let r = f.register, !excluded.contains(r), let u = userField(s, f.userName) else { continue }
+                require(.restoreMatchesSave, node, "preserve \(r.name)", whereKnown(u.known, d.equal(s[r], u.value)), s,
                         "\(r.name) must hold the user's value (pt_regs.\(f.userName)) when \(kind.instruction) returns",
-                        values: [(r.name, s[r]), ("user's", u)])
+                        values: [(r.name, s[r]), ("user's", u.value)])
             }
         }
     }
