@@ -307,9 +307,20 @@ public enum SymbolicExecutor {
         let f = interp.d.f
         var classes: [[Int]: Term] = [:]
         var out: [Term] = []
+        // The user-view parts come in (value, known) pairs after the slots and per-CPU
+        // variables. A value not known on entry is a don't-care there: it joins the
+        // class of whatever part ends the body with the same term (the slot a stop
+        // wrote), so "field == user value" survives the widening.
+        let userStart = 16 + 5 + 5 * shape.slots.count + shape.perCPU.count
+        let userEnd = userStart + 2 * shape.user.count
+        var byBack: [Int: Term] = [:]
+        func dontCare(_ k: Int) -> Bool {
+            k >= userStart && k < userEnd && (k - userStart) % 2 == 0 && ip[k + 1].boolConstant == false
+        }
         for k in 0..<ip.count {
             let (i, b, p) = (ip[k], bp[k], pp[k])
             if i === b && i === p { out.append(i); continue }
+            if dontCare(k), let v = byBack[b.id] { out.append(v); continue }
             let key = [i.id, b.id, p.id]
             if let v = classes[key] { out.append(v); continue }
             let name = "loop@\(head).\(classes.count)"
@@ -327,6 +338,7 @@ public enum SymbolicExecutor {
                 v = i.isBool ? f.boolVariable(name) : f.variable(name)
             }
             classes[key] = v
+            if byBack[b.id] == nil, !v.isBool { byBack[b.id] = v }
             out.append(v)
         }
         return .success(rebuild(inState, shape, out))
