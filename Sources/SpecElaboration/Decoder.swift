@@ -157,7 +157,7 @@ extension Elaborator {
             let a = try operand(0), b = try operand(1)
             if base != "bt" { try requireWritable(b, p.operands[1].location) }
             guard case .immediate = a else { throw err(p.operands[0].location, "only an immediate bit number is modelled") }
-            return .bitTest(base, a, b, try width(w ?? .q, [b]))
+            return .bitTest(base, a, b, try width(w, [b]))
         }
         if let (_, w) = splitSuffix(m, bases: ["xchg"]) {
             try count(2)

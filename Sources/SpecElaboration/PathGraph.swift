@@ -85,7 +85,7 @@ public struct PathGraph: Sendable {
                     }
                     taken[id] = intern(Node(instruction: callSite.instruction + 1, context: Array(node.context.dropLast())))
                 }
-            case .sysret, .iret:
+            case .sysret, .sysexit, .iret:
                 break
             case .jump, .branch:
                 break // external targets are rejected by the decoder
