@@ -157,7 +157,8 @@ extension Elaborator {
             let a = try operand(0), b = try operand(1)
             if base != "bt" { try requireWritable(b, p.operands[1].location) }
             guard case .immediate = a else { throw err(p.operands[0].location, "only an immediate bit number is modelled") }
-            return .bitTest(base, a, b, try width(w, [b]))
+            // Without a suffix or a register, gas picks the 32-bit form (with a warning).
+            return .bitTest(base, a, b, (w == nil && b.register == nil) ? .l : try width(w, [b]))
         }
         if let (_, w) = splitSuffix(m, bases: ["xchg"]) {
             try count(2)
