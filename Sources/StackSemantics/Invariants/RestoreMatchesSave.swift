@@ -12,8 +12,8 @@ import SpecElaboration
 /// … `popq %rsi`) is a move: the popped value is the pushed one, which is all a pop
 /// promises. At each exit, every register the exit gives back holds its saved value:
 /// callee-saved (or the path's `preserves=`) at `ret`; the user's registers at
-/// `sysretq` (except rax, the result, and rcx/r11, which sysret overwrites) and
-/// `iretq` (except rax on syscall paths).
+/// `sysretq` (except rcx/r11, which sysret overwrites) and `iretq` — on system-call
+/// paths the user's rax is the result, pt_regs.ax.
 ///
 /// On paths that carry the user's pt_regs (syscall and int80 entries, and function paths given
 /// `ptregs=`), pt_regs.ax is the syscall's result: every store into it is a save.
@@ -52,7 +52,7 @@ extension Interpreter {
             }
         case .sysret, .sysexit, .iret:
             var excluded: Set<Register> = [.rsp]
-            if path.entry.isSystemCall || path.entry == .function { excluded.insert(.rax) }
+            if path.entry == .function { excluded.insert(.rax) }
             if kind == .sysret { excluded.formUnion([.rcx, .r11]) }
             // SYSEXIT takes rip from rdx and rsp from rcx: the user gets neither back.
             if kind == .sysexit { excluded.formUnion([.rcx, .rdx]) }
