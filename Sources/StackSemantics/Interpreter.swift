@@ -218,7 +218,10 @@ public struct Interpreter<D: ValueDomain> {
         }
         return MachineState(registers: regs, zeroFlag: d.inputBit("entry.zf"), carryFlag: d.inputBit("entry.cf"),
                             signFlag: d.inputBit("entry.sf"), overflowFlag: d.inputBit("entry.of"),
-                            slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user, userKnown: [:],
+                            slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user,
+                            // A system call's rax for the user is its result: undefined until
+                            // the kernel stores it in pt_regs.ax.
+                            userKnown: path.entry.isSystemCall ? ["ax": d.bit(false)] : [:],
                             shadowStack: shadow, reach: reach)
     }
 

@@ -120,7 +120,7 @@ final class PathSensitivityTests: XCTestCase {
         .percpu thread_info pointer
         .extern sys_call_table
         .extern schedule
-        .path sc entry=syscall
+        .path sc entry=syscall ptregs=none   # a frame of its own, not pt_regs
         sc:
         \tswapgs
         \tmovq %rsp, PER_CPU_VAR(old_rsp)

@@ -13,7 +13,8 @@ import SpecElaboration
 /// promises. At each exit, every register the exit gives back holds its saved value:
 /// callee-saved (or the path's `preserves=`) at `ret`; the user's registers at
 /// `sysretq` (except rcx/r11, which sysret overwrites) and `iretq` — on system-call
-/// paths the user's rax is the result, pt_regs.ax.
+/// paths the user's rax is the result the kernel stored in pt_regs.ax (unchecked if
+/// it stored none).
 ///
 /// On paths that carry the user's pt_regs (syscall and int80 entries, and function paths given
 /// `ptregs=`), pt_regs.ax is the syscall's result: every store into it is a save.
