@@ -326,7 +326,12 @@ extension Elaborator {
         for flag in attrs.positional.dropFirst() {
             switch flag.text {
             case "stop": c.isPtraceStop = true
-            default: throw Diagnostic(at: flag.location, "unknown .extern flag '\(flag.text)' (expected 'stop' or key=value)", notes: notes)
+            case "indirect":
+                if let other = program.externs.values.first(where: \.isIndirectTarget) {
+                    throw Diagnostic(at: flag.location, "'\(other.name)' is already the contract of unresolved indirect calls", notes: notes)
+                }
+                c.isIndirectTarget = true
+            default: throw Diagnostic(at: flag.location, "unknown .extern flag '\(flag.text)' (expected 'stop', 'indirect' or key=value)", notes: notes)
             }
         }
         let fieldNames = Set(Layout.ptRegs.fields.map(\.userName))
@@ -399,19 +404,19 @@ extension Elaborator {
             throw Diagnostic.error(v.location, "unknown .path attribute '\(k)' (expected \(known.sorted().joined(separator: ", ")))")
         }
         guard let e = p.attributes["entry"] else {
-            throw Diagnostic.error(p.name.location, "path '\(p.name.text)' needs entry=function|syscall|int80|interrupt|exception|exception-errcode")
+            throw Diagnostic.error(p.name.location, "path '\(p.name.text)' needs entry=function|jump|syscall|int80|interrupt|exception|exception-errcode")
         }
         guard let entry = EntryKind(rawValue: e.text) else {
-            throw Diagnostic.error(e.location, "unknown entry kind '\(e.text)' (expected function, syscall, int80, interrupt, exception or exception-errcode)")
+            throw Diagnostic.error(e.location, "unknown entry kind '\(e.text)' (expected function, jump, syscall, int80, interrupt, exception or exception-errcode)")
         }
         var mode = EntryMode.either
         if let f = p.attributes["from"] {
             guard let m = EntryMode(rawValue: f.text) else { throw Diagnostic.error(f.location, "expected from=user|kernel|either") }
-            guard entry != .function && entry != .syscall && entry != .int80 else { throw Diagnostic.error(f.location, "from= applies to interrupt and exception entries only") }
+            guard entry != .function && entry != .jump && entry != .syscall && entry != .int80 else { throw Diagnostic.error(f.location, "from= applies to interrupt and exception entries only") }
             mode = m
         }
         if entry == .syscall || entry == .int80 { mode = .user }
-        if entry == .function { mode = .kernel }
+        if entry == .function || entry == .jump { mode = .kernel }
         var preserves = Register.calleeSaved
         if let pr = p.attributes["preserves"] {
             guard entry == .function else { throw Diagnostic.error(pr.location, "preserves= applies to function paths (user-mode exits preserve every register the ABI gives back)") }
@@ -423,13 +428,14 @@ extension Elaborator {
         case .interrupt, .exception, .int80: ptregs = -128   // rip at the entry rsp
         case .exceptionWithErrorCode: ptregs = -120  // error code (orig_ax) at the entry rsp
         case .function: ptregs = nil
+        case .jump: ptregs = 0              // landing on a complete pt_regs
         }
         if let o = p.attributes["ptregs"] {
             ptregs = o.text == "none" ? nil : try evaluate(Expr.parse(o))
         }
         var valid = Set(Layout.ptRegs.fields.map(\.userName))
         if let v = p.attributes["valid"] {
-            guard entry == .function, ptregs != nil else { throw Diagnostic.error(v.location, "valid= applies to function paths given ptregs=") }
+            guard entry == .function || entry == .jump, ptregs != nil else { throw Diagnostic.error(v.location, "valid= applies to function and jump paths given ptregs=") }
             if v.text == "none" { valid = [] }
             else if v.text != "all" {
                 let names = v.text.split(separator: ",").map(String.init)
@@ -439,7 +445,7 @@ extension Elaborator {
         }
         var userSP: String?
         if let u = p.attributes["usersp"] {
-            guard entry == .function, program.perCPU[u.text] != nil else {
+            guard entry == .function || entry == .jump, program.perCPU[u.text] != nil else {
                 throw Diagnostic.error(u.location, "usersp= names a declared per-CPU variable, on a function path")
             }
             userSP = u.text

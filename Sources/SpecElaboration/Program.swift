@@ -220,6 +220,9 @@ public enum EntryKind: String, Sendable, Hashable, Codable {
     /// A system call through a software interrupt (`int $0x80`): the CPU pushes the
     /// hardware frame as for an interrupt from user mode; rax carries the result.
     case int80
+    /// Code entered by a jump, not a call: no return address, nothing to return to
+    /// (ret_from_fork, where switch_to lands a new task on its complete pt_regs).
+    case jump
 }
 
 public enum EntryMode: String, Sendable, Hashable { case user, kernel, either }
@@ -268,6 +271,9 @@ public struct ExternContract: Hashable, Sendable {
     public var observes: [String] = []
     /// A ptrace stop: every observed field may be rewritten by the tracer.
     public var isPtraceStop = false
+    /// The contract of calls through a function pointer the model cannot resolve
+    /// (`call *%rbx` to a kernel thread's function).
+    public var isIndirectTarget = false
     /// pt_regs fields the function itself sets (execve and sigreturn replace the whole
     /// register set; sys_iopl changes flags): they get new user values.
     public var writes: [String] = []

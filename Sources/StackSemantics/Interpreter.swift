@@ -58,8 +58,13 @@ public struct EntrySetup: Sendable {
             ptRegsBase = path.ptRegsOffset.map { Self.entryStackBase &+ UInt64(bitPattern: $0) }
             iretFrame = Self.entryStackBase &+ 8
             frameTop = Self.entryStackBase &+ 48
-        case .function:
+        case .function, .jump:
             ptRegsBase = path.ptRegsOffset.map { Self.entryStackBase &+ UInt64(bitPattern: $0) }
+            if path.entry == .jump {
+                // The frame a jump entry lands on: pt_regs and nothing above it.
+                iretFrame = ptRegsBase.map { $0 &+ 128 }
+                frameTop = ptRegsBase.map { $0 &+ 168 }
+            }
         }
         if let b = ptRegsBase {
             for f in Layout.ptRegs.fields { fieldAt[b &+ UInt64(f.offset)] = f }
@@ -169,7 +174,7 @@ public struct Interpreter<D: ValueDomain> {
             case .kernel: reach = d.negate(fromUser); kernelGS = d.bit(true)
             case .either: kernelGS = d.negate(fromUser)
             }
-        case .function:
+        case .function, .jump:
             let e = setup.entryRSP ?? 0
             regs[Register.rsp.rawValue] = d.constant(e)
             let ret = d.input("entry.return_address")
@@ -177,9 +182,13 @@ public struct Interpreter<D: ValueDomain> {
             let codeStart = d.constant(Program.codeAddress(0))
             let codeEnd = d.constant(Program.codeAddress(program.instructions.count + 1))
             reach = d.any([d.unsignedLess(ret, codeStart), d.negate(d.unsignedLess(ret, codeEnd))])
-            events[EventID.callerReturnAddress] = "return address pushed by the caller's call"
-            seed(e, ret, EventID.callerReturnAddress)
-            shadow.append(ShadowEntry(returnAddress: ret, callSite: nil))
+            if path.entry == .function {
+                events[EventID.callerReturnAddress] = "return address pushed by the caller's call"
+                seed(e, ret, EventID.callerReturnAddress)
+                shadow.append(ShadowEntry(returnAddress: ret, callSite: nil))
+            } else {
+                reach = d.bit(true)
+            }
             user = [:]
             if let base = setup.ptRegsBase {
                 // The caller's pt_regs of a syscall: valid fields hold the user's values.
@@ -187,7 +196,10 @@ public struct Interpreter<D: ValueDomain> {
                 for f in Layout.ptRegs.fields {
                     let a = base &+ UInt64(f.offset)
                     if path.validFields.contains(f.userName) {
-                        let v = d.input("caller.pt_regs.\(f.userName)")
+                        // A system call's pt_regs: SYSCALL put rflags in r11, and the
+                        // entry saved one and copied it to the other.
+                        let name = f.userName == "flags" && path.validFields.contains("r11") ? "r11" : f.userName
+                        let v = d.input("caller.pt_regs.\(name)")
                         seed(a, v, EventID.callerPtRegs)
                         user[f.userName] = v
                     } else {
@@ -214,7 +226,7 @@ public struct Interpreter<D: ValueDomain> {
         }
         if let v = path.userSP {
             // `usersp=`: this per-CPU variable holds the user's rsp (old_rsp in 3.16).
-            if let sp = user["sp"], !path.validFields.contains("sp") { perCPU[v] = sp } else { user["sp"] = perCPU[v] }
+            if let sp = user["sp"] { perCPU[v] = sp }
         }
         return MachineState(registers: regs, zeroFlag: d.inputBit("entry.zf"), carryFlag: d.inputBit("entry.cf"),
                             signFlag: d.inputBit("entry.sf"), overflowFlag: d.inputBit("entry.of"),
@@ -571,10 +583,13 @@ public struct Interpreter<D: ValueDomain> {
                 try callExternal(program.externs[name] ?? .cABI(name), &s, node: node, inst: inst)
                 return go(next, s)
             case .indirect(let r):
-                guard let a = d.knownValue(s[r]), let name = setup.symbolAddresses.first(where: { $0.value == a })?.key else {
-                    throw Unsupported(node: node, reason: "indirect call through %\(r.name): its target is not a known external function")
+                if let a = d.knownValue(s[r]), let name = setup.symbolAddresses.first(where: { $0.value == a })?.key {
+                    try callExternal(program.externs[name] ?? .cABI(name), &s, node: node, inst: inst)
+                } else if let c = program.externs.values.first(where: \.isIndirectTarget) {
+                    try callExternal(c, &s, node: node, inst: inst)
+                } else {
+                    throw Unsupported(node: node, reason: "indirect call through %\(r.name): its target is not a known external function (declare the contract of such calls with '.extern NAME indirect')")
                 }
-                try callExternal(program.externs[name] ?? .cABI(name), &s, node: node, inst: inst)
                 return go(next, s)
             }
         case .ret(let n):

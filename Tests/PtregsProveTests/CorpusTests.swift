@@ -34,6 +34,8 @@ final class CorpusTests: XCTestCase {
         "arch/x86/kernel/entry_64/error_exit.after.pts: invalid_op":                              ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/error_exit.before.pts: general_protection":                     ["restore": "proved", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/error_exit.before.pts: invalid_op":                             ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/ret_from_fork.after.pts: ret_from_fork":                        ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
+        "arch/x86/kernel/entry_64/ret_from_fork.before.pts: ret_from_fork":                       ["restore": "violated", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/interrupt.before.pts: apic_timer_interrupt":                    ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/interrupt.before.pts: irq_entries_start":                       ["restore": "proved", "frame": "proved", "ptrace": "proved", "return-stack": "proved"],
         "arch/x86/kernel/entry_64/interrupt.v1.pts: apic_timer_interrupt":                        ["restore": "proved", "frame": "proved", "ptrace": "violated", "return-stack": "proved"],

@@ -70,7 +70,7 @@ extension Interpreter {
 extension Interpreter {
     /// pt_regs.ax holds the syscall's return value: a store there is the result's save.
     func isResultSlot(_ a: UInt64) -> Bool {
-        guard path.entry.isSystemCall || (path.entry == .function && setup.ptRegsBase != nil) else { return false }
+        guard path.entry.isSystemCall || ((path.entry == .function || path.entry == .jump) && setup.ptRegsBase != nil) else { return false }
         return setup.fieldAt[a]?.userName == "ax"
     }
 }
