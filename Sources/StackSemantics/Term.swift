@@ -65,11 +65,45 @@ public final class Term: Hashable, CustomStringConvertible, @unchecked Sendable 
 
 /// Interns and simplifies terms. One factory per proof run (not shared across tasks).
 public final class TermFactory {
-    /// Up to three argument ids inline: no array per lookup for the common terms.
+    /// A term's identity as plain integers: the operator, a payload (a constant's value,
+    /// a variable's name number) and up to three argument ids inline — cheap to hash,
+    /// with no array or string per lookup.
     struct Key: Hashable {
-        let kind: Term.Kind
-        let a: Int, b: Int, c: Int
+        let op: UInt8
+        let payload: UInt64
+        let a: Int32, b: Int32, c: Int32
         let rest: [Int]?
+    }
+    private var names: [String: UInt64] = [:]
+
+    private func opcode(_ kind: Term.Kind) -> (UInt8, UInt64) {
+        switch kind {
+        case .const(let v): return (0, v)
+        case .bool(let b): return (1, b ? 1 : 0)
+        case .variable(let n), .boolVariable(let n):
+            let id: UInt64
+            if let known = names[n] { id = known } else { id = UInt64(names.count); names[n] = id }
+            if case .variable = kind { return (2, id) }
+            return (3, id)
+        case .add: return (4, 0)
+        case .sub: return (5, 0)
+        case .and: return (6, 0)
+        case .or: return (7, 0)
+        case .xor: return (8, 0)
+        case .not: return (9, 0)
+        case .neg: return (10, 0)
+        case .mul: return (11, 0)
+        case .eq: return (12, 0)
+        case .ult: return (13, 0)
+        case .ule: return (14, 0)
+        case .slt: return (15, 0)
+        case .sle: return (16, 0)
+        case .ite: return (17, 0)
+        case .boolIte: return (18, 0)
+        case .allOf: return (19, 0)
+        case .anyOf: return (20, 0)
+        case .negation: return (21, 0)
+        }
     }
     private var table: [Key: Term] = [:]
     private var nextID = 0
@@ -83,13 +117,15 @@ public final class TermFactory {
     public var count: Int { nextID }
 
     private func make(_ kind: Term.Kind, _ args: [Term], isBool: Bool) -> Term {
+        let (op, payload) = opcode(kind)
         let key: Key
+        func id(_ i: Int) -> Int32 { Int32(truncatingIfNeeded: args[i].id) }
         switch args.count {
-        case 0: key = Key(kind: kind, a: -1, b: -1, c: -1, rest: nil)
-        case 1: key = Key(kind: kind, a: args[0].id, b: -1, c: -1, rest: nil)
-        case 2: key = Key(kind: kind, a: args[0].id, b: args[1].id, c: -1, rest: nil)
-        case 3: key = Key(kind: kind, a: args[0].id, b: args[1].id, c: args[2].id, rest: nil)
-        default: key = Key(kind: kind, a: -2, b: -2, c: -2, rest: args.map(\.id))
+        case 0: key = Key(op: op, payload: payload, a: -1, b: -1, c: -1, rest: nil)
+        case 1: key = Key(op: op, payload: payload, a: id(0), b: -1, c: -1, rest: nil)
+        case 2: key = Key(op: op, payload: payload, a: id(0), b: id(1), c: -1, rest: nil)
+        case 3: key = Key(op: op, payload: payload, a: id(0), b: id(1), c: id(2), rest: nil)
+        default: key = Key(op: op, payload: payload, a: -2, b: -2, c: -2, rest: args.map(\.id))
         }
         if let t = table[key] { return t }
         let t = Term(kind: kind, args: args, id: nextID, isBool: isBool)
