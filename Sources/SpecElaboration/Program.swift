@@ -180,13 +180,6 @@ public enum Operation: Hashable, Sendable {
         }
     }
 
-    public var isExit: Bool {
-        switch self {
-        case .ret, .sysret, .sysexit, .iret: return true
-        case .jump(.external): return true
-        default: return false
-        }
-    }
 }
 
 public struct Instruction: Hashable, Sendable {

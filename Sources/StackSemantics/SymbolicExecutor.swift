@@ -248,10 +248,6 @@ public enum SymbolicExecutor {
         return s
     }
 
-    static func forEachComponent(_ a: State, _ b: State, _ interp: Interpreter<SymbolicDomain>, _ body: (Term, Term) -> Void) {
-        let shape = Shape([a, b])
-        for (x, y) in zip(parts(a, shape, interp), parts(b, shape, interp)) { body(x, y) }
-    }
 
     static func isLoopVariable(_ t: Term, head: Int) -> Bool {
         switch t.kind {

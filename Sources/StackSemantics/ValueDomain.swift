@@ -43,7 +43,6 @@ public protocol ValueDomain {
 
 extension ValueDomain {
     func equalBits(_ a: Bit, _ b: Bit) -> Bit { selectBit(a, b, negate(b)) }
-    func signBit(_ a: Value) -> Bit { negate(equal(and(a, constant(1 << 63)), constant(0))) }
     func low32(_ a: Value) -> Value { and(a, constant(0xffff_ffff)) }
 }
 
