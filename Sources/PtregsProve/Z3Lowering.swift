@@ -12,11 +12,11 @@ struct Z3Lowering {
         if let e = memo[t.id] { return e }
         let a = t.args.map { lower($0) }
         let e: Z3Expr
-        switch t.kind {
-        case .const(let v): e = z3.bv(v)
-        case .bool(let b): e = z3.boolConst(b)
-        case .variable(let n): e = z3.bvVar(n)
-        case .boolVariable(let n): e = z3.boolVar(n)
+        switch t.op {
+        case .const: e = z3.bv(t.payload)
+        case .bool: e = z3.boolConst(t.payload != 0)
+        case .variable: e = z3.bvVar(t.name)
+        case .boolVariable: e = z3.boolVar(t.name)
         case .add: e = z3.add(a[0], a[1])
         case .sub: e = z3.sub(a[0], a[1])
         case .mul: e = z3.mul(a[0], a[1])

@@ -250,10 +250,7 @@ public enum SymbolicExecutor {
 
 
     static func isLoopVariable(_ t: Term, head: Int) -> Bool {
-        switch t.kind {
-        case .variable(let n), .boolVariable(let n): return n.hasPrefix("loop@\(head).")
-        default: return false
-        }
+        (t.op == .variable || t.op == .boolVariable) && t.name.hasPrefix("loop@\(head).")
     }
 
     /// The back-edge state is an instance of the widened head state: parts that were
@@ -281,7 +278,7 @@ public enum SymbolicExecutor {
     }
 
     static func isChoice(_ t: Term, head: Int, _ f: TermFactory) -> Bool {
-        t.kind == .ite && f.leafValues(t) != nil && f.variableNames(t).contains { $0.hasPrefix("loop@\(head).") }
+        t.op == .ite && f.leafValues(t) != nil && f.variableNames(t).contains { $0.hasPrefix("loop@\(head).") }
     }
 
     struct LoopFailure: Error { var text: String }

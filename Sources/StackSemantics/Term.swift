@@ -13,147 +13,215 @@ public final class Term: Hashable, CustomStringConvertible, @unchecked Sendable 
         case ite, boolIte
         case allOf, anyOf, negation
     }
-    public let kind: Kind
+    /// The operator alone, as a byte: what the simplifier tests on every construction
+    /// (comparing `Kind`s would copy a variable's name each time).
+    public enum Op: UInt8 {
+        case const, bool, variable, boolVariable
+        case add, sub, and, or, xor, not, neg, mul
+        case eq, ult, ule, slt, sle
+        case ite, boolIte
+        case allOf, anyOf, negation
+    }
+    public let op: Op
+    /// A constant's value, a boolean constant's 0/1, a variable's name number.
+    public let payload: UInt64
+    /// A variable's name (empty for other terms).
+    public let name: String
     public let args: [Term]
     public let id: Int
     public let isBool: Bool
+    // Per-term memos of the factory's tree walks (a term belongs to one factory).
+    var leavesMemo: [(Term, UInt64)]??
+    var leafValuesMemo: Set<UInt64>??
+    var loopMemo: Bool?
 
-    init(kind: Kind, args: [Term], id: Int, isBool: Bool) {
-        self.kind = kind
+    init(op: Op, payload: UInt64, name: String, args: [Term], id: Int, isBool: Bool) {
+        self.op = op
+        self.payload = payload
+        self.name = name
         self.args = args
         self.id = id
         self.isBool = isBool
     }
 
+    public var kind: Kind {
+        switch op {
+        case .const: return .const(payload)
+        case .bool: return .bool(payload != 0)
+        case .variable: return .variable(name)
+        case .boolVariable: return .boolVariable(name)
+        case .add: return .add
+        case .sub: return .sub
+        case .and: return .and
+        case .or: return .or
+        case .xor: return .xor
+        case .not: return .not
+        case .neg: return .neg
+        case .mul: return .mul
+        case .eq: return .eq
+        case .ult: return .ult
+        case .ule: return .ule
+        case .slt: return .slt
+        case .sle: return .sle
+        case .ite: return .ite
+        case .boolIte: return .boolIte
+        case .allOf: return .allOf
+        case .anyOf: return .anyOf
+        case .negation: return .negation
+        }
+    }
+
     public static func == (a: Term, b: Term) -> Bool { a === b }
     public func hash(into h: inout Hasher) { h.combine(id) }
 
-    public var constant: UInt64? { if case .const(let v) = kind { return v }; return nil }
-    public var boolConstant: Bool? { if case .bool(let v) = kind { return v }; return nil }
+    public var constant: UInt64? { op == .const ? payload : nil }
+    public var boolConstant: Bool? { op == .bool ? payload != 0 : nil }
 
     public var description: String {
-        switch kind {
-        case .const(let v): return v < 0x10000 ? "\(v)" : "0x" + String(v, radix: 16)
-        case .bool(let b): return b ? "true" : "false"
-        case .variable(let n), .boolVariable(let n): return n
+        switch op {
+        case .const: return payload < 0x10000 ? "\(payload)" : "0x" + String(payload, radix: 16)
+        case .bool: return payload != 0 ? "true" : "false"
+        case .variable, .boolVariable: return name
         case .ite, .boolIte: return "ite(\(args[0]), \(args[1]), \(args[2]))"
         case .negation: return "!\(args[0])"
         case .not: return "~\(args[0])"
         case .neg: return "-\(args[0])"
         default:
-            let op: String
-            switch kind {
-            case .add: op = "+"
-            case .sub: op = "-"
-            case .and: op = "&"
-            case .or: op = "|"
-            case .xor: op = "^"
-            case .mul: op = "*"
-            case .eq: op = "=="
-            case .ult: op = "<u"
-            case .ule: op = "<=u"
-            case .slt: op = "<s"
-            case .sle: op = "<=s"
-            case .allOf: op = "&&"
-            case .anyOf: op = "||"
-            default: op = "?"
+            let symbol: String
+            switch op {
+            case .add: symbol = "+"
+            case .sub: symbol = "-"
+            case .and: symbol = "&"
+            case .or: symbol = "|"
+            case .xor: symbol = "^"
+            case .mul: symbol = "*"
+            case .eq: symbol = "=="
+            case .ult: symbol = "<u"
+            case .ule: symbol = "<=u"
+            case .slt: symbol = "<s"
+            case .sle: symbol = "<=s"
+            case .allOf: symbol = "&&"
+            case .anyOf: symbol = "||"
+            default: symbol = "?"
             }
-            return "(" + args.map(\.description).joined(separator: " \(op) ") + ")"
+            return "(" + args.map(\.description).joined(separator: " \(symbol) ") + ")"
         }
     }
 }
 
 /// Interns and simplifies terms. One factory per proof run (not shared across tasks).
 public final class TermFactory {
-    /// A term's identity as plain integers: the operator, a payload (a constant's value,
-    /// a variable's name number) and up to three argument ids inline — cheap to hash,
-    /// with no array or string per lookup.
-    struct Key: Hashable {
-        let op: UInt8
-        let payload: UInt64
-        let a: Int32, b: Int32, c: Int32
-        let rest: [Int]?
-    }
+    /// The interning table: open addressing over term ids, hashed from the operator,
+    /// the payload and the argument ids with a multiply-xorshift mix (the standard
+    /// library's seeded SipHash was a sixth of a proof run).
+    private var table: UnsafeMutablePointer<Int32>
+    private var capacity = 1 << 12
+    private var terms: [Term] = []
     private var names: [String: UInt64] = [:]
-
-    private func opcode(_ kind: Term.Kind) -> (UInt8, UInt64) {
-        switch kind {
-        case .const(let v): return (0, v)
-        case .bool(let b): return (1, b ? 1 : 0)
-        case .variable(let n), .boolVariable(let n):
-            let id: UInt64
-            if let known = names[n] { id = known } else { id = UInt64(names.count); names[n] = id }
-            if case .variable = kind { return (2, id) }
-            return (3, id)
-        case .add: return (4, 0)
-        case .sub: return (5, 0)
-        case .and: return (6, 0)
-        case .or: return (7, 0)
-        case .xor: return (8, 0)
-        case .not: return (9, 0)
-        case .neg: return (10, 0)
-        case .mul: return (11, 0)
-        case .eq: return (12, 0)
-        case .ult: return (13, 0)
-        case .ule: return (14, 0)
-        case .slt: return (15, 0)
-        case .sle: return (16, 0)
-        case .ite: return (17, 0)
-        case .boolIte: return (18, 0)
-        case .allOf: return (19, 0)
-        case .anyOf: return (20, 0)
-        case .negation: return (21, 0)
-        }
-    }
-    private var table: [Key: Term] = [:]
-    private var nextID = 0
+    /// Constants below this are kept in an array once made, not looked up in the
+    /// table. Terms are numbered in the order a run first asks for them, whatever
+    /// the caches: numbering decides the order of commutative arguments, hence the
+    /// solver's models and the counterexamples users see.
+    private static let smallConstants = 256
+    private var small: [Term?] = Array(repeating: nil, count: TermFactory.smallConstants)
+    private var booleans: [Term?] = [nil, nil]
     public private(set) var variables: [String: Term] = [:]
-    private var leavesMemo: [Int: [(Term, UInt64)]?] = [:]
-    private var leafValuesMemo: [Int: Set<UInt64>?] = [:]
-    private var loopMemo: [Int: Bool] = [:]
 
-    public init() {}
+    public init() {
+        table = .allocate(capacity: capacity)
+        table.initialize(repeating: -1, count: capacity)
+    }
 
-    public var count: Int { nextID }
+    deinit { table.deallocate() }
 
-    private func make(_ kind: Term.Kind, _ args: [Term], isBool: Bool) -> Term {
-        let (op, payload) = opcode(kind)
-        let key: Key
-        func id(_ i: Int) -> Int32 { Int32(truncatingIfNeeded: args[i].id) }
-        switch args.count {
-        case 0: key = Key(op: op, payload: payload, a: -1, b: -1, c: -1, rest: nil)
-        case 1: key = Key(op: op, payload: payload, a: id(0), b: -1, c: -1, rest: nil)
-        case 2: key = Key(op: op, payload: payload, a: id(0), b: id(1), c: -1, rest: nil)
-        case 3: key = Key(op: op, payload: payload, a: id(0), b: id(1), c: id(2), rest: nil)
-        default: key = Key(op: op, payload: payload, a: -2, b: -2, c: -2, rest: args.map(\.id))
+    public var count: Int { terms.count }
+
+    private static func hash(_ op: Term.Op, _ payload: UInt64, _ args: [Term]) -> UInt64 {
+        var h = (UInt64(op.rawValue) &+ 1) &* 0x9E37_79B9_7F4A_7C15 ^ payload
+        h = (h ^ (h >> 29)) &* 0xBF58_476D_1CE4_E5B9
+        for a in args {
+            h = (h ^ UInt64(truncatingIfNeeded: a.id)) &* 0x94D0_49BB_1331_11EB
+            h ^= h >> 31
         }
-        if let t = table[key] { return t }
-        let t = Term(kind: kind, args: args, id: nextID, isBool: isBool)
-        nextID += 1
-        table[key] = t
+        return h ^ (h >> 32)
+    }
+
+    private func insert(_ t: Term, hash: UInt64) {
+        let mask = capacity - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while table[i] >= 0 { i = (i + 1) & mask }
+        table[i] = Int32(truncatingIfNeeded: t.id)
+    }
+
+    private func grow() {
+        table.deallocate()
+        capacity *= 2
+        table = .allocate(capacity: capacity)
+        table.initialize(repeating: -1, count: capacity)
+        for t in terms { insert(t, hash: Self.hash(t.op, t.payload, t.args)) }
+    }
+
+    private func make(_ op: Term.Op, _ payload: UInt64, _ args: [Term], isBool: Bool, name: String = "") -> Term {
+        let h = Self.hash(op, payload, args)
+        let mask = capacity - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let id = table[i]
+            if id < 0 { break }
+            let t = terms[Int(id)]
+            if t.op == op && t.payload == payload && t.args.count == args.count {
+                var same = true
+                for k in 0..<args.count where t.args[k] !== args[k] { same = false; break }
+                if same { return t }
+            }
+            i = (i + 1) & mask
+        }
+        let t = Term(op: op, payload: payload, name: name, args: args, id: terms.count, isBool: isBool)
+        terms.append(t)
+        table[i] = Int32(truncatingIfNeeded: t.id)
+        if terms.count * 2 > capacity { grow() }
         return t
     }
 
-    public func const(_ v: UInt64) -> Term { make(.const(v), [], isBool: false) }
-    public func bool(_ b: Bool) -> Term { make(.bool(b), [], isBool: true) }
+    private func make(_ op: Term.Op, _ args: [Term], isBool: Bool) -> Term { make(op, 0, args, isBool: isBool) }
+
+    public func const(_ v: UInt64) -> Term {
+        guard v < UInt64(Self.smallConstants) else { return make(.const, v, [], isBool: false) }
+        if let t = small[Int(v)] { return t }
+        let t = make(.const, v, [], isBool: false)
+        small[Int(v)] = t
+        return t
+    }
+    public func bool(_ b: Bool) -> Term {
+        if let t = booleans[b ? 1 : 0] { return t }
+        let t = make(.bool, b ? 1 : 0, [], isBool: true)
+        booleans[b ? 1 : 0] = t
+        return t
+    }
     public var trueTerm: Term { bool(true) }
     public var falseTerm: Term { bool(false) }
 
-    public func variable(_ name: String) -> Term {
-        let t = make(.variable(name), [], isBool: false)
-        variables[name] = t
-        return t
-    }
-    public func boolVariable(_ name: String) -> Term {
-        let t = make(.boolVariable(name), [], isBool: true)
-        variables[name] = t
+    public func variable(_ name: String) -> Term { named(name, .variable) }
+    public func boolVariable(_ name: String) -> Term { named(name, .boolVariable) }
+
+    private func named(_ name: String, _ op: Term.Op) -> Term {
+        let number: UInt64
+        if let known = names[name] {
+            number = known
+        } else {
+            number = UInt64(names.count)
+            names[name] = number
+        }
+        let before = terms.count
+        let t = make(op, number, [], isBool: op == .boolVariable, name: name)
+        if terms.count != before { variables[name] = t }
         return t
     }
 
     /// Splits `x + c` into (x, c); a constant is (nil, c).
     private func linear(_ t: Term) -> (Term?, UInt64) {
         if let c = t.constant { return (nil, c) }
-        if t.kind == .add, let c = t.args[1].constant { return (t.args[0], c) }
+        if t.op == .add, let c = t.args[1].constant { return (t.args[0], c) }
         return (t, 0)
     }
 
@@ -185,14 +253,14 @@ public final class TermFactory {
     /// stays `ite(c, base-16, base-8)`, so addresses stay enumerable).
     private func iteOverConstants(_ a: Term, _ b: Term, _ f: (UInt64, UInt64) -> UInt64) -> Term? {
         if let ca = a.constant, let cb = b.constant { return const(f(ca, cb)) }
-        if a.kind == .ite, let cb = b.constant { return mapLeaves(a) { f($0, cb) } }
-        if b.kind == .ite, let ca = a.constant { return mapLeaves(b) { f(ca, $0) } }
+        if a.op == .ite, let cb = b.constant { return mapLeaves(a) { f($0, cb) } }
+        if b.op == .ite, let ca = a.constant { return mapLeaves(b) { f(ca, $0) } }
         return nil
     }
 
     private func mapLeaves(_ t: Term, _ f: (UInt64) -> UInt64) -> Term? {
         if let c = t.constant { return const(f(c)) }
-        guard t.kind == .ite, leafValues(t) != nil, let x = mapLeaves(t.args[1], f), let y = mapLeaves(t.args[2], f) else { return nil }
+        guard t.op == .ite, leafValues(t) != nil, let x = mapLeaves(t.args[1], f), let y = mapLeaves(t.args[2], f) else { return nil }
         return ite(t.args[0], x, y)
     }
 
@@ -200,10 +268,10 @@ public final class TermFactory {
         if let r = iteOverConstants(a, b, { $0 & $1 }) { return r }
         // (x & k1) & k2 → x & (k1 & k2): a 32-bit test of a masked value is the same
         // term as the mask itself, so two tests of `cs & 3` correlate.
-        if let k = b.constant, a.kind == .and, let k2 = a.args.compactMap(\.constant).first {
+        if let k = b.constant, a.op == .and, let k2 = a.args.compactMap(\.constant).first {
             return and(a.args.first { $0.constant == nil } ?? a, const(k & k2))
         }
-        if let k = a.constant, b.kind == .and, b.args.contains(where: { $0.constant != nil }) { return and(b, const(k)) }
+        if let k = a.constant, b.op == .and, b.args.contains(where: { $0.constant != nil }) { return and(b, const(k)) }
         if a === b { return a }
         if a.constant == 0 || b.constant == 0 { return const(0) }
         if a.constant == UInt64.max { return b }
@@ -232,7 +300,7 @@ public final class TermFactory {
     }
     public func not(_ a: Term) -> Term {
         if let c = a.constant { return const(~c) }
-        if a.kind == .not { return a.args[0] }
+        if a.op == .not { return a.args[0] }
         return make(.not, [a], isBool: false)
     }
     public func neg(_ a: Term) -> Term {
@@ -250,20 +318,20 @@ public final class TermFactory {
         let (xa, ca) = linear(a), (xb, cb) = linear(b)
         if xa === xb { return bool(ca == cb) }
         // ite(c, k1, k2) == k: decide per branch (branch correlation).
-        if a.kind == .ite, b.constant != nil || b.kind == .ite || a.args[1].constant != nil {
+        if a.op == .ite, b.constant != nil || b.op == .ite || a.args[1].constant != nil {
             if b.constant != nil, leafValues(a) != nil {
                 return boolIte(a.args[0], eq(a.args[1], b), eq(a.args[2], b))
             }
         }
-        if b.kind == .ite, a.constant != nil { return eq(b, a) }
-        if a.kind == .ite, b.kind != .ite, a.args[1] === b || a.args[2] === b {
+        if b.op == .ite, a.constant != nil { return eq(b, a) }
+        if a.op == .ite, b.op != .ite, a.args[1] === b || a.args[2] === b {
             // ite(c, x, y) == x  ⇔  c || y == x
             let other = a.args[1] === b ? a.args[2] : a.args[1]
             let c = a.args[1] === b ? a.args[0] : negation(a.args[0])
             return anyOf([c, eq(other, b)])
         }
-        if b.kind == .ite, a.kind != .ite { return eq(b, a) }
-        if a.kind == .ite, b.kind == .ite, a.args[0] === b.args[0] {
+        if b.op == .ite, a.op != .ite { return eq(b, a) }
+        if a.op == .ite, b.op == .ite, a.args[0] === b.args[0] {
             return boolIte(a.args[0], eq(a.args[1], b.args[1]), eq(a.args[2], b.args[2]))
         }
         // x + c1 == c2  →  x == c2 - c1
@@ -296,10 +364,10 @@ public final class TermFactory {
     public func ite(_ c: Term, _ a: Term, _ b: Term) -> Term {
         if let k = c.boolConstant { return k ? a : b }
         if a === b { return a }
-        if c.kind == .negation { return ite(c.args[0], b, a) }
+        if c.op == .negation { return ite(c.args[0], b, a) }
         // ite(c, ite(c, x, _), y) → ite(c, x, y)
-        if a.kind == .ite, a.args[0] === c { return ite(c, a.args[1], b) }
-        if b.kind == .ite, b.args[0] === c { return ite(c, a, b.args[2]) }
+        if a.op == .ite, a.args[0] === c { return ite(c, a.args[1], b) }
+        if b.op == .ite, b.args[0] === c { return ite(c, a, b.args[2]) }
         return make(.ite, [c, a, b], isBool: false)
     }
 
@@ -319,7 +387,7 @@ public final class TermFactory {
 
     public func negation(_ a: Term) -> Term {
         if let k = a.boolConstant { return bool(!k) }
-        if a.kind == .negation { return a.args[0] }
+        if a.op == .negation { return a.args[0] }
         return make(.negation, [a], isBool: true)
     }
 
@@ -327,7 +395,7 @@ public final class TermFactory {
         var parts: [Term] = []
         var seen: Set<Int> = []
         for x in xs {
-            let items = x.kind == .allOf ? x.args : [x]
+            let items = x.op == .allOf ? x.args : [x]
             for i in items {
                 if i.boolConstant == true { continue }
                 if i.boolConstant == false { return falseTerm }
@@ -345,7 +413,7 @@ public final class TermFactory {
         var parts: [Term] = []
         var seen: Set<Int> = []
         for x in xs {
-            let items = x.kind == .anyOf ? x.args : [x]
+            let items = x.op == .anyOf ? x.args : [x]
             for i in items {
                 if i.boolConstant == false { continue }
                 if i.boolConstant == true { return trueTerm }
@@ -355,8 +423,8 @@ public final class TermFactory {
         for p in parts where seen.contains(negation(p).id) { return trueTerm }
         // (P && c) || (P && !c) → P: the join of a diamond gives back its fork's condition.
         if parts.count == 2 {
-            let a = parts[0].kind == .allOf ? parts[0].args : [parts[0]]
-            let b = parts[1].kind == .allOf ? parts[1].args : [parts[1]]
+            let a = parts[0].op == .allOf ? parts[0].args : [parts[0]]
+            let b = parts[1].op == .allOf ? parts[1].args : [parts[1]]
             if a.count == b.count {
                 let sa = Set(a.map(\.id)), sb = Set(b.map(\.id))
                 let onlyA = a.filter { !sb.contains($0.id) }, onlyB = b.filter { !sa.contains($0.id) }
@@ -386,10 +454,7 @@ public final class TermFactory {
         var work = [t]
         while let x = work.popLast() {
             guard seen.insert(x.id).inserted else { continue }
-            switch x.kind {
-            case .variable(let n), .boolVariable(let n): out.insert(n)
-            default: work += x.args
-            }
+            if x.op == .variable || x.op == .boolVariable { out.insert(x.name) } else { work += x.args }
         }
         return out
     }
@@ -399,26 +464,26 @@ public final class TermFactory {
     /// asked for at every access.
     public func leaves(_ t: Term) -> [(Term, UInt64)]? {
         if let c = t.constant { return [(trueTerm, c)] }
-        guard t.kind == .ite else { return nil }
-        if let cached = leavesMemo[t.id] { return cached }
+        guard t.op == .ite else { return nil }
+        if let cached = t.leavesMemo { return cached }
         var result: [(Term, UInt64)]?
         if let a = leaves(t.args[1]), let b = leaves(t.args[2]) {
             let c = t.args[0]
             result = a.map { (allOf([c, $0.0]), $0.1) } + b.map { (allOf([negation(c), $0.0]), $0.1) }
         }
-        leavesMemo[t.id] = .some(result)
+        t.leavesMemo = .some(result)
         return result
     }
 
     /// Whether a term depends on a loop-head variable (a widened state's world).
     public func mentionsLoopVariable(_ t: Term) -> Bool {
-        switch t.kind {
-        case .variable(let n), .boolVariable(let n): return n.hasPrefix("loop@")
+        switch t.op {
+        case .variable, .boolVariable: return t.name.hasPrefix("loop@")
         case .const, .bool: return false
         default:
-            if let cached = loopMemo[t.id] { return cached }
+            if let cached = t.loopMemo { return cached }
             let r = t.args.contains { mentionsLoopVariable($0) }
-            loopMemo[t.id] = r
+            t.loopMemo = r
             return r
         }
     }
@@ -426,11 +491,11 @@ public final class TermFactory {
     /// Just the constants of `leaves`, without building guards.
     public func leafValues(_ t: Term) -> Set<UInt64>? {
         if let c = t.constant { return [c] }
-        guard t.kind == .ite else { return nil }
-        if let cached = leafValuesMemo[t.id] { return cached }
+        guard t.op == .ite else { return nil }
+        if let cached = t.leafValuesMemo { return cached }
         var result: Set<UInt64>?
         if let a = leafValues(t.args[1]), let b = leafValues(t.args[2]) { result = a.union(b) }
-        leafValuesMemo[t.id] = .some(result)
+        t.leafValuesMemo = .some(result)
         return result
     }
 }
