@@ -138,7 +138,7 @@ public enum ConcreteReplay {
             }
             guard let (n, s) = successors.first(where: { $0.1.reach }) else {
                 for r in Register.allCases { out.exitState[r.name] = after[r] }
-                for (k, v) in after.user { out.exitState["user." + k] = v }
+                for (k, v) in after.user.fields { out.exitState["user." + k] = v }
                 if target != nil { out.note = "the replayed run reached the end of the path without breaking the obligation" }
                 out.picture = picture(after, interp)
                 out.rspAtBlame = after.rsp

@@ -129,7 +129,7 @@ public struct Interpreter<D: ValueDomain> {
     public mutating func initialState() -> MachineState<D> {
         var regs = Register.allCases.map { d.input("entry.\($0.name)") }
         var slots: [UInt64: StackSlot<D.Value>] = [:]
-        var user: [String: D.Value] = [:]
+        var user = UserView<D>()
         var reach = d.bit(true)
         var kernelGS = d.bit(true)
         var shadow: [ShadowEntry<D.Value>] = []
@@ -189,7 +189,7 @@ public struct Interpreter<D: ValueDomain> {
             } else {
                 reach = d.bit(true)
             }
-            user = [:]
+            user = UserView<D>()
             if let base = setup.ptRegsBase {
                 // The caller's pt_regs of a syscall: valid fields hold the user's values.
                 events[EventID.callerPtRegs] = "saved by the caller"
@@ -228,12 +228,12 @@ public struct Interpreter<D: ValueDomain> {
             // `usersp=`: this per-CPU variable holds the user's rsp (old_rsp in 3.16).
             if let sp = user["sp"] { perCPU[v] = sp }
         }
+        // A system call's rax for the user is its result: undefined until the kernel
+        // stores it in pt_regs.ax.
+        if path.entry.isSystemCall, let ax = PtRegsField.index("ax") { user.known[ax] = d.bit(false) }
         return MachineState(registers: regs, zeroFlag: d.inputBit("entry.zf"), carryFlag: d.inputBit("entry.cf"),
                             signFlag: d.inputBit("entry.sf"), overflowFlag: d.inputBit("entry.of"),
                             slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user,
-                            // A system call's rax for the user is its result: undefined until
-                            // the kernel stores it in pt_regs.ax.
-                            userKnown: path.entry.isSystemCall ? ["ax": d.bit(false)] : [:],
                             shadowStack: shadow, reach: reach)
     }
 
@@ -755,16 +755,17 @@ extension Interpreter {
     /// The user's value of a pt_regs field and the condition under which it is
     /// defined; nil when no run reaching here defines it.
     func userField(_ s: MachineState<D>, _ field: String) -> (value: D.Value, known: D.Bit)? {
-        guard let v = s.user[field] else { return nil }
-        return (v, s.userKnown[field] ?? d.bit(true))
+        guard let i = PtRegsField.index(field), let v = s.user.values[i] else { return nil }
+        return (v, s.user.known[i] ?? d.bit(true))
     }
 
     /// `claim` where the user's field is defined: `known → claim`.
     func whereKnown(_ known: D.Bit, _ claim: D.Bit) -> D.Bit { d.any([d.negate(known), claim]) }
 
     func setUser(_ s: inout MachineState<D>, _ field: String, _ v: D.Value) {
-        s.user[field] = v
-        s.userKnown[field] = nil
+        guard let i = PtRegsField.index(field) else { return }
+        s.user.values[i] = v
+        s.user.known[i] = nil
     }
 }
 

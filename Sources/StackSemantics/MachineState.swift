@@ -36,13 +36,9 @@ public struct MachineState<D: ValueDomain> {
     public var perCPU: [String: D.Value]
     /// True while GS holds the kernel's base (after the entry swapgs).
     public var kernelGS: D.Bit
-    /// The user's register set as the kernel must give it back (pt_regs field names):
-    /// the entry values, then whatever a ptrace stop wrote.
-    public var user: [String: D.Value]
-    /// Whether `user[field]` holds on this state: runs merged at a join may define a
-    /// field on one side only (a ptrace stop on one branch sets orig_ax there).
-    /// Absent means known wherever `user` has the field.
-    public var userKnown: [String: D.Bit] = [:]
+    /// The user's register set as the kernel must give it back (pt_regs fields): the
+    /// entry values, then whatever a ptrace stop wrote.
+    public var user: UserView<D>
     public var shadowStack: [ShadowEntry<D.Value>]
     /// The condition under which this point is reached.
     public var reach: D.Bit
@@ -55,6 +51,39 @@ public struct MachineState<D: ValueDomain> {
         get { registers[r.rawValue] }
         set { registers[r.rawValue] = newValue }
     }
+}
+
+/// The user's register set, one entry per `struct pt_regs` field (in layout order, so
+/// joins and loop checks walk an array instead of hashing field names).
+public struct UserView<D: ValueDomain> {
+    /// The user's value of each field, nil where no run reaching here defines it.
+    public var values: [D.Value?]
+    /// Whether the value holds on this state: runs merged at a join may define a field
+    /// on one side only (a ptrace stop on one branch sets orig_ax there). nil means
+    /// known wherever `values` has the field.
+    public var known: [D.Bit?]
+
+    public init() {
+        values = Array(repeating: nil, count: PtRegsField.count)
+        known = Array(repeating: nil, count: PtRegsField.count)
+    }
+
+    public subscript(_ field: String) -> D.Value? {
+        get { PtRegsField.index(field).flatMap { values[$0] } }
+        set { if let i = PtRegsField.index(field) { values[i] = newValue } }
+    }
+
+    /// Defined fields by name, in layout order.
+    public var fields: [(String, D.Value)] {
+        values.enumerated().compactMap { i, v in v.map { (Layout.ptRegs.fields[i].userName, $0) } }
+    }
+}
+
+/// pt_regs field positions by user-visible name.
+public enum PtRegsField {
+    public static let count = Layout.ptRegs.fields.count
+    static let byName: [String: Int] = Dictionary(uniqueKeysWithValues: Layout.ptRegs.fields.enumerated().map { ($1.userName, $0) })
+    public static func index(_ name: String) -> Int? { byName[name] }
 }
 
 /// A stack the model knows: its slots are modelled memory.

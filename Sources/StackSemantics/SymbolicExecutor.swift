@@ -176,18 +176,16 @@ public enum SymbolicExecutor {
             if let x = a.perCPU[k], let y = b.perCPU[k] { out.perCPU[k] = d.select(c, x, y) }
         }
         // A field one side does not define stays, defined only where the other side is.
-        var user: [String: Term] = [:]
-        var known: [String: Term] = [:]
-        for k in Set(a.user.keys).union(b.user.keys) {
+        for k in 0..<PtRegsField.count {
+            let va = a.user.values[k], vb = b.user.values[k]
+            if va == nil && vb == nil { continue }
             let zero = d.constant(0)
-            user[k] = d.select(c, a.user[k] ?? zero, b.user[k] ?? zero)
-            let ka = a.user[k] == nil ? d.bit(false) : (a.userKnown[k] ?? d.bit(true))
-            let kb = b.user[k] == nil ? d.bit(false) : (b.userKnown[k] ?? d.bit(true))
+            out.user.values[k] = d.select(c, va ?? zero, vb ?? zero)
+            let ka = va == nil ? d.bit(false) : (a.user.known[k] ?? d.bit(true))
+            let kb = vb == nil ? d.bit(false) : (b.user.known[k] ?? d.bit(true))
             let merged = d.selectBit(c, ka, kb)
-            if merged.boolConstant != true { known[k] = merged }
+            out.user.known[k] = merged.boolConstant == true ? nil : merged
         }
-        out.user = user
-        out.userKnown = known
         for i in 0..<min(a.shadowStack.count, b.shadowStack.count) {
             out.shadowStack[i].returnAddress = d.select(c, a.shadowStack[i].returnAddress, b.shadowStack[i].returnAddress)
         }
@@ -200,12 +198,13 @@ public enum SymbolicExecutor {
     struct Shape {
         var slots: [UInt64]
         var perCPU: [String]
-        var user: [String]
+        /// pt_regs field positions some state defines.
+        var user: [Int]
         var shadow: Int
         init(_ states: [State]) {
             slots = states.reduce(into: Set<UInt64>()) { $0.formUnion($1.slots.keys) }.sorted()
             perCPU = states.map { Set($0.perCPU.keys) }.reduce(Set(states[0].perCPU.keys)) { $0.intersection($1) }.sorted()
-            user = states.reduce(into: Set<String>()) { $0.formUnion($1.user.keys) }.sorted()
+            user = (0..<PtRegsField.count).filter { k in states.contains { $0.user.values[k] != nil } }
             shadow = states.map(\.shadowStack.count).min() ?? 0
         }
     }
@@ -220,8 +219,8 @@ public enum SymbolicExecutor {
         for k in shape.perCPU { out.append(s.perCPU[k]!) }
         let f = interp.d.f
         for k in shape.user {
-            out.append(s.user[k] ?? f.const(0))
-            out.append(s.user[k] == nil ? f.falseTerm : (s.userKnown[k] ?? f.trueTerm))
+            out.append(s.user.values[k] ?? f.const(0))
+            out.append(s.user.values[k] == nil ? f.falseTerm : (s.user.known[k] ?? f.trueTerm))
         }
         for i in 0..<shape.shadow { out.append(s.shadowStack[i].returnAddress) }
         return out
@@ -237,12 +236,11 @@ public enum SymbolicExecutor {
             s.slots[a] = StackSlot(value: next(), origin: next(), saveEvent: next(), expect: next(), home: next())
         }
         for key in shape.perCPU { s.perCPU[key] = next() }
-        s.user = [:]
-        s.userKnown = [:]
+        s.user = UserView()
         for key in shape.user {
-            s.user[key] = next()
+            s.user.values[key] = next()
             let known = next()
-            if known.boolConstant != true { s.userKnown[key] = known }
+            if known.boolConstant != true { s.user.known[key] = known }
         }
         for i in 0..<shape.shadow { s.shadowStack[i].returnAddress = next() }
         return s
