@@ -110,7 +110,7 @@ struct PathProof {
             return report
         }
 
-        let z3 = Z3Context()
+        let z3 = Z3ContextSource()
         var proofRun = Search(graph: graph, run: run, lowering: Z3Lowering(z3))
         // Loops: the widened run proves; counterexamples are sought in runs of the same
         // path with its loops unrolled (1, 2, then 3 entries of each loop head), whose

@@ -3,10 +3,13 @@ import Z3Kit
 
 /// Translates terms into one Z3 context, each term once.
 struct Z3Lowering {
-    let z3: Z3Context
+    private let source: Z3ContextSource
+    var z3: Z3Context { source.context }
     private var memo: [Int: Z3Expr] = [:]
 
-    init(_ z3: Z3Context) { self.z3 = z3 }
+    init(_ z3: Z3Context) { source = Z3ContextSource(z3) }
+    /// Lowers into `source`'s context, made when the first term is lowered.
+    init(_ source: Z3ContextSource) { self.source = source }
 
     mutating func lower(_ t: Term) -> Z3Expr {
         if let e = memo[t.id] { return e }
@@ -37,5 +40,18 @@ struct Z3Lowering {
         }
         memo[t.id] = e
         return e
+    }
+}
+
+/// A path's Z3 context, made on first use: making one costs about as much as a small
+/// query, and most paths are decided by the simplifier and the concrete probes alone.
+final class Z3ContextSource {
+    private var made: Z3Context?
+    init(_ z3: Z3Context? = nil) { made = z3 }
+    var context: Z3Context {
+        if let z3 = made { return z3 }
+        let z3 = Z3Context()
+        made = z3
+        return z3
     }
 }

@@ -343,7 +343,8 @@ public struct Program: Sendable {
     public func symbolAddress(_ name: String) -> UInt64? {
         if let i = labels[name] { return Self.codeAddress(i) }
         guard externs[name] != nil else { return nil }
-        let k = externs.keys.sorted().firstIndex(of: name) ?? 0
+        // The extern's rank in name order (counted, not sorted: this runs per access).
+        let k = externs.keys.reduce(0) { $0 + ($1 < name ? 1 : 0) }
         return 0xffff_ffff_8200_0000 &+ UInt64(k) * 0x100
     }
 
