@@ -175,7 +175,9 @@ struct PathProof {
         // Concrete probes first: a handful of deterministic concrete runs. A run that
         // breaks an invariant is a counterexample already (it is a concrete run of the
         // path), found without the solver.
-        let probed = options.concreteProbes ? probe(graph) : [:]
+        // Only invariants with an obligation the simplifier left open can fail.
+        let undecided = Set(run.obligations.filter { !($0.claim.boolConstant == true && options.structuralFastPath) }.map(\.invariant))
+        let probed = options.concreteProbes ? probe(graph, seeking: invariants.filter { undecided.contains($0) }) : [:]
 
         for inv in invariants {
             let obligations = run.obligations.filter { $0.invariant == inv }
@@ -264,13 +266,14 @@ struct PathProof {
     /// Runs the probes on the path (on its once-unrolled form when it loops, so each
     /// visit of a loop has inputs of its own and every run ends); for each invariant,
     /// the first probe that breaks it, replayed up to the broken obligation.
-    func probe(_ graph: PathGraph) -> [Invariant: Counterexample] {
+    func probe(_ graph: PathGraph, seeking: [Invariant]) -> [Invariant: Counterexample] {
+        if seeking.isEmpty { return [:] }
         let g = graph.loopHeads.isEmpty ? graph : ((try? PathGraph(unrolling: graph, visits: 1)) ?? graph)
         var found: [Invariant: Counterexample] = [:]
         for seed in 0..<9 {
             let oracle = Self.probeOracle(seed)
             let run = ConcreteReplay.run(program: program, path: path, graph: g, oracle: oracle, target: nil, recordTrace: false)
-            for inv in invariants where found[inv] == nil && run.broken.contains(inv) {
+            for inv in seeking where found[inv] == nil && run.broken.contains(inv) {
                 guard let first = run.firstBroken[inv] else { continue }
                 let replay = ConcreteReplay.run(program: program, path: path, graph: g, oracle: oracle,
                                                 target: .init(invariant: inv, node: first.node, key: first.key))
@@ -285,7 +288,7 @@ struct PathProof {
                                                 !name.hasPrefix("clobbered") && !name.hasPrefix("user-gs") && !["entry.zf", "entry.cf", "entry.sf", "entry.of"].contains(name)
                                             })
             }
-            if found.count == invariants.count { break }
+            if found.count == seeking.count { break }
         }
         return found
     }
