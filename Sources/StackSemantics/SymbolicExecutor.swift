@@ -276,7 +276,7 @@ public enum SymbolicExecutor {
     }
 
     static func isChoice(_ t: Term, head: Int, _ f: TermFactory) -> Bool {
-        t.op == .ite && f.leafValues(t) != nil && f.variableNames(t).contains { $0.hasPrefix("loop@\(head).") }
+        t.op == .ite && f.leafValues(t) != nil && f.loopHeadsMentioned(t).contains(head)
     }
 
     struct LoopFailure: Error { var text: String }

@@ -34,6 +34,7 @@ public final class Term: Hashable, CustomStringConvertible, @unchecked Sendable 
     var leavesMemo: [(Term, UInt64)]??
     var leafValuesMemo: Set<UInt64>??
     var loopMemo: Bool?
+    var loopHeadsMemo: Set<Int>?
 
     init(op: Op, payload: UInt64, name: String, args: [Term], id: Int, isBool: Bool) {
         self.op = op
@@ -486,6 +487,32 @@ public final class TermFactory {
             t.loopMemo = r
             return r
         }
+    }
+
+    /// The loop heads whose variables (`loop@H.…`) a term mentions. Memoised: loop
+    /// checks ask it of every part of every widened state on every pass.
+    public func loopHeadsMentioned(_ t: Term) -> Set<Int> {
+        if let cached = t.loopHeadsMemo { return cached }
+        var result: Set<Int> = []
+        switch t.op {
+        case .variable, .boolVariable:
+            let u = t.name.utf8
+            if u.starts(with: "loop@".utf8) {
+                var head = 0, digits = 0
+                for byte in u.dropFirst(5) {
+                    guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { break }
+                    head = head &* 10 &+ Int(byte - UInt8(ascii: "0"))
+                    digits += 1
+                }
+                if digits > 0, u.dropFirst(5 + digits).first == UInt8(ascii: ".") { result.insert(head) }
+            }
+        case .const, .bool:
+            break
+        default:
+            if mentionsLoopVariable(t) { for a in t.args { result.formUnion(loopHeadsMentioned(a)) } }
+        }
+        t.loopHeadsMemo = result
+        return result
     }
 
     /// Just the constants of `leaves`, without building guards.
