@@ -208,6 +208,18 @@ public struct PathGraph: Sendable {
     }
 
     public func successors(_ n: Int) -> [Int] { [taken[n], next[n]].compactMap { $0 } }
+
+    /// For each node, whether no loop head reaches it (it runs before every loop).
+    public func nodesNoLoopHeadReaches() -> [Bool] {
+        var before = [Bool](repeating: true, count: nodes.count)
+        var work = Array(loopHeads)
+        while let n = work.popLast() {
+            guard before[n] else { continue }
+            before[n] = false
+            work += successors(n)
+        }
+        return before
+    }
 }
 
 public struct UnrollingTooLarge: Error, Sendable, CustomStringConvertible {

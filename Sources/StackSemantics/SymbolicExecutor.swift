@@ -42,50 +42,71 @@ public enum SymbolicExecutor {
                                  factory: f, setup: setup, graph: graph, passes: 0)
         var passCount = 0
         let selectors = SelectorCount()   // shared by every pass: widened states carry selectors
+        // No loop head reaches these nodes, so the widened head states cannot change
+        // what they compute: passes after the first reuse the first pass's steps
+        // (successor states and obligations) instead of executing them again.
+        let beforeLoops = graph.nodesNoLoopHeadReaches()
+        var firstPassSteps: [Int: (successors: [(Int, State)], obligations: [Obligation<SymbolicDomain>])] = [:]
+        var events: [UInt64: String] = [:]
         while true {
             passCount += 1
             result.passes = passCount
             var interp = Interpreter(domain: d, program: program, path: path, graph: graph, setup: setup)
             interp.keepDecided = keepDecided
             interp.selectors = selectors
+            interp.events = events
             var incoming: [Int: [State]] = [0: [interp.initialState()]]
             var inStates: [Int: State] = [:]
             var backStates: [Int: [State]] = [:]
             var sideEntryReach: [Int: [Term]] = [:]
+            /// Merges the states arriving at `n` (or, enumerating, keeps them apart)
+            /// and steps them.
+            func step(_ n: Int, _ ins: [State]) throws -> [(Int, State)] {
+                // Merging at joins keeps one state per node; enumeration (a check of
+                // the merging, for loop-free paths) steps every incoming state alone.
+                var states: [State]
+                if merging || graph.loopHeads.contains(n) {
+                    states = [merge(ins, interp)]
+                } else {
+                    states = ins
+                    enumerated += ins.count
+                    if enumerated > maximumEnumeratedStates {
+                        throw Unsupported(node: n, reason: "more than \(maximumEnumeratedStates) states when enumerating paths")
+                    }
+                }
+                if graph.loopHeads.contains(n) {
+                    inStates[n] = states[0]
+                    if var w = widened[n] {
+                        // The marker says "this run went through the widened head".
+                        w.reach = f.allOf([f.anyOf([states[0].reach, sideEntries[n] ?? f.falseTerm]), f.boolVariable("loop@\(n).live")])
+                        states = [w]
+                    }
+                }
+                let obligationsBefore = interp.log.items.count
+                var successors: [(Int, State)] = []
+                for st in states { successors += try interp.step(n, st) }
+                if beforeLoops[n] { firstPassSteps[n] = (successors, Array(interp.log.items[obligationsBefore...])) }
+                return successors
+            }
             do {
                 for n in graph.order {
                     var ins = incoming.removeValue(forKey: n) ?? []
                     if let first = firstArrival[n] { ins.append(first) }
                     guard !ins.isEmpty else { continue }
-                    // Merging at joins keeps one state per node; enumeration (a check of
-                    // the merging, for loop-free paths) steps every incoming state alone.
-                    var states: [State]
-                    if merging || graph.loopHeads.contains(n) {
-                        states = [merge(ins, interp)]
+                    var successors: [(Int, State)] = []
+                    if let reused = firstPassSteps[n] {
+                        interp.log.items += reused.obligations
+                        successors = reused.successors
                     } else {
-                        states = ins
-                        enumerated += ins.count
-                        if enumerated > maximumEnumeratedStates {
-                            throw Unsupported(node: n, reason: "more than \(maximumEnumeratedStates) states when enumerating paths")
-                        }
+                        successors = try step(n, ins)
                     }
-                    if graph.loopHeads.contains(n) {
-                        inStates[n] = states[0]
-                        if var w = widened[n] {
-                            // The marker says "this run went through the widened head".
-                            w.reach = f.allOf([f.anyOf([states[0].reach, sideEntries[n] ?? f.falseTerm]), f.boolVariable("loop@\(n).live")])
-                            states = [w]
-                        }
-                    }
-                    for st in states {
-                        for (m, s2) in try interp.step(n, st) {
-                            if graph.backEdges.contains(PathGraph.Edge(from: n, to: m)) {
-                                backStates[m, default: []].append(s2)
-                            } else {
-                                incoming[m, default: []].append(s2)
-                                for (h, body) in graph.loopBodies where h != m && body.contains(m) && !body.contains(n) {
-                                    sideEntryReach[h, default: []].append(s2.reach)
-                                }
+                    for (m, s2) in successors {
+                        if graph.backEdges.contains(PathGraph.Edge(from: n, to: m)) {
+                            backStates[m, default: []].append(s2)
+                        } else {
+                            incoming[m, default: []].append(s2)
+                            for (h, body) in graph.loopBodies where h != m && body.contains(m) && !body.contains(n) {
+                                sideEntryReach[h, default: []].append(s2.reach)
                             }
                         }
                     }
@@ -98,6 +119,7 @@ public enum SymbolicExecutor {
                 result.unsupported = Unsupported(node: 0, reason: "\(error)")
                 return result
             }
+            events = interp.events
             // Loop heads: is the state at each head inductive?
             var stable = true
             for h in graph.loopHeads {
