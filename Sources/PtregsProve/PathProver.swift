@@ -175,9 +175,12 @@ struct PathProof {
         // Concrete probes first: a handful of deterministic concrete runs. A run that
         // breaks an invariant is a counterexample already (it is a concrete run of the
         // path), found without the solver.
-        // Only invariants with an obligation the simplifier left open can fail.
+        // Only invariants with an obligation the simplifier left open can fail — when
+        // the run resolved every address; otherwise a probe may check an access the
+        // run could not (a stack read through a symbolic index), so probe them all.
         let undecided = Set(run.obligations.filter { !($0.claim.boolConstant == true && options.structuralFastPath) }.map(\.invariant))
-        let probed = options.concreteProbes ? probe(graph, seeking: invariants.filter { undecided.contains($0) }) : [:]
+        let seeking = run.everyAddressResolved ? invariants.filter { undecided.contains($0) } : invariants
+        let probed = options.concreteProbes ? probe(graph, seeking: seeking) : [:]
 
         for inv in invariants {
             let obligations = run.obligations.filter { $0.invariant == inv }

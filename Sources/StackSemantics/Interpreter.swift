@@ -106,6 +106,7 @@ public struct Interpreter<D: ValueDomain> {
     public var obligations: [Obligation<D>] { log.items }
     let log = ObligationLog<D>()
     let untouched = UntouchedSlots<D>()
+    let coverage = AddressCoverage()
     /// Merge selectors made so far (their names must not repeat within a run).
     var selectors = SelectorCount()
     /// Keep obligations the simplifier already decided (for `--explain`).
@@ -312,7 +313,13 @@ public struct Interpreter<D: ValueDomain> {
                 return .outside(name)
             }
         }
-        guard let cases = stackCases(addr) else { return .opaque(m.text) }
+        guard let cases = stackCases(addr) else {
+            // A register-relative address that is not a known stack slot (a symbolic
+            // index, say): read as unmodelled memory here, while a concrete run with
+            // a value that lands on the stack checks it as a stack access.
+            coverage.everyAddressResolved = false
+            return .opaque(m.text)
+        }
         for (_, a) in cases where a % 8 != 0 {
             throw Unsupported(node: node, reason: "access to \(setup.describe(address: a)) is not 8-byte aligned")
         }
@@ -741,6 +748,12 @@ extension Interpreter {
     func noteTouched(_ cases: [(D.Bit, UInt64)]) {
         for (_, a) in cases where !touched.contains(a) { touched.append(a) }
     }
+}
+
+/// Whether every register-relative memory access of a run resolved to known stack slots
+/// (then its obligations cover every check a concrete run of the path makes).
+public final class AddressCoverage {
+    public var everyAddressResolved = true
 }
 
 final class ObligationLog<D: ValueDomain> {

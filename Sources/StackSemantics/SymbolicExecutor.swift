@@ -15,6 +15,9 @@ public struct SymbolicRun {
     public var setup: EntrySetup
     public var graph: PathGraph
     public var passes: Int
+    /// Every register-relative access resolved to stack slots (otherwise a concrete run
+    /// may check accesses this run read as unmodelled memory).
+    public var everyAddressResolved = true
 }
 
 public enum SymbolicExecutor {
@@ -149,6 +152,7 @@ public enum SymbolicExecutor {
                 return result
             }
             if stable {
+                result.everyAddressResolved = interp.coverage.everyAddressResolved
                 result.obligations = interp.obligations
                 result.events = interp.events
                 return result
