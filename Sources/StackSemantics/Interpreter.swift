@@ -358,7 +358,8 @@ public struct Interpreter<D: ValueDomain> {
 
     /// Writes a value. `saving` names the register whose value this is, when the
     /// instruction stores a whole register (a save).
-    mutating func write(_ op: Operand, _ v: D.Value, _ w: Width, _ s: inout MachineState<D>, node: Int, saving: Register? = nil, what: String) throws {
+    mutating func write(_ op: Operand, _ v: D.Value, _ w: Width, _ s: inout MachineState<D>, node: Int, saving: Register? = nil,
+                        what: @autoclosure () -> String) throws {
         switch op {
         case .register(let r, _):
             // 32-bit writes zero-extend (`v` is already masked); 8-bit writes keep the rest.
@@ -370,7 +371,7 @@ public struct Interpreter<D: ValueDomain> {
             switch try locate(m, s, node: node, width: w) {
             case .stack(let cases, let addr):
                 checkAccess(addr, width: w, s, node: node)
-                events[event] = what
+                noteEvent(event, what())
                 let ev = d.constant(event)
                 let result = cases.count == 1 && isResultSlot(cases[0].1)
                 writeSlot(&s, cases) { old in
@@ -405,14 +406,14 @@ public struct Interpreter<D: ValueDomain> {
         }
     }
 
-    mutating func push(_ v: D.Value, _ s: inout MachineState<D>, node: Int, register: Register?, what: String, k: Int = 0) throws {
+    mutating func push(_ v: D.Value, _ s: inout MachineState<D>, node: Int, register: Register?, what: @autoclosure () -> String, k: Int = 0) throws {
         s.rsp = d.sub(s.rsp, d.constant(8))
         guard let cases = stackCases(s.rsp) else {
             throw Unsupported(node: node, reason: "push while rsp is not a modelled stack (\(path.entry == .syscall ? "still the user stack?" : "unknown rsp"))")
         }
         checkAccess(s.rsp, width: .q, s, node: node)
         let event = EventID.at(node: node, k)
-        events[event] = what
+        noteEvent(event, what())
         let ev = d.constant(event)
         let home = d.constant(register.map { UInt64($0.rawValue + 1) } ?? 0)
         writeSlot(&s, cases) { _ in StackSlot(value: v, origin: ev, saveEvent: ev, expect: v, home: home) }
@@ -498,14 +499,15 @@ public struct Interpreter<D: ValueDomain> {
         case .move(let src, let dst, let w):
             let v = try read(src, w, &s, node: node, purpose: dst.register)
             let saving: Register? = { if case .register(let r, .q) = src { return r }; return nil }()
-            let what: String
-            switch src {
-            case .register(let r, .q): what = "saved \(r.name)"
-            case .register(let r, .l): what = "low half of \(r.name)"
-            case .immediate(let k): what = "the constant \(k)"
-            default: what = "stored by `\(inst.text)`"
+            func what() -> String {
+                switch src {
+                case .register(let r, .q): return "saved \(r.name)"
+                case .register(let r, .l): return "low half of \(r.name)"
+                case .immediate(let k): return "the constant \(k)"
+                default: return "stored by `\(inst.text)`"
+                }
             }
-            try write(dst, v, w, &s, node: node, saving: saving, what: what)
+            try write(dst, v, w, &s, node: node, saving: saving, what: what())
             return go(next, s)
         case .lea(let m, let r):
             s[r] = effectiveAddress(m, s)
@@ -668,10 +670,10 @@ public struct Interpreter<D: ValueDomain> {
 
     mutating func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, inst: Instruction) throws {
         // The callee runs on our stack: the return address goes below rsp.
-        var below = s
-        try push(d.constant(EntrySetup.returnAddress(ofCallAt: graph.nodes[node].instruction)), &below, node: node, register: nil,
+        let rsp = s.rsp
+        try push(d.constant(EntrySetup.returnAddress(ofCallAt: graph.nodes[node].instruction)), &s, node: node, register: nil,
                  what: "return address of the call to \(c.name) at line \(inst.location.line)")
-        s.slots = below.slots
+        s.rsp = rsp
         if let p = c.ptRegs {
             let base: D.Value
             switch p {
@@ -686,7 +688,7 @@ public struct Interpreter<D: ValueDomain> {
                 for (k, f) in Layout.ptRegs.fields.enumerated() where (c.isPtraceStop && c.observes.contains(f.userName)) || c.writes.contains(f.userName) {
                     let v = d.input("\(c.isPtraceStop ? "ptrace" : "set").\(f.userName)@\(node)")
                     let event = EventID.at(node: node, k + 1)
-                    events[event] = c.isPtraceStop ? "ptrace value of \(f.userName) written at the \(c.name) stop" : "new \(f.userName) set by \(c.name)"
+                    noteEvent(event, c.isPtraceStop ? "ptrace value of \(f.userName) written at the \(c.name) stop" : "new \(f.userName) set by \(c.name)")
                     let ev = d.constant(event)
                     writeSlot(&s, cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }) { old in
                         StackSlot(value: v, origin: ev, saveEvent: ev, expect: v, home: old.home)
@@ -700,6 +702,12 @@ public struct Interpreter<D: ValueDomain> {
         s.carryFlag = d.inputBit("clobbered.cf@\(node)")
         s.signFlag = d.inputBit("clobbered.sf@\(node)")
         s.overflowFlag = d.inputBit("clobbered.of@\(node)")
+    }
+
+    /// Names an event the first time it happens: a node's events always have the same
+    /// words, and building them on every pass and run was a tenth of a step.
+    mutating func noteEvent(_ event: UInt64, _ what: @autoclosure () -> String) {
+        if events[event] == nil { events[event] = what() }
     }
 
     // MARK: Obligations
