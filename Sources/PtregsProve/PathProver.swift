@@ -60,6 +60,8 @@ struct PathProof {
     var report: PathReport
     var queryCount = 0
     var solverNanoseconds: UInt64 = 0
+    /// The probes and the first counterexample search use the same once-unrolled graph.
+    let unrolledGraphs = UnrolledGraphs()
 
     init(program: Program, path: PathSpec, options: ProverOptions) {
         self.program = program
@@ -123,7 +125,7 @@ struct PathProof {
             if depth == 0 { return proofRun }
             guard searchFailure == nil else { return nil }
             do {
-                let unrolled = try PathGraph(unrolling: graph, visits: depth)
+                let unrolled = try unrolledGraphs.graph(graph, visits: depth)
                 let t1 = DispatchTime.now().uptimeNanoseconds
                 let urun = SymbolicExecutor.run(program: program, path: path, graph: unrolled,
                                                 keepDecided: !options.structuralFastPath, merging: options.mergeStates)
@@ -271,7 +273,7 @@ struct PathProof {
     /// the first probe that breaks it, replayed up to the broken obligation.
     func probe(_ graph: PathGraph, seeking: [Invariant]) -> [Invariant: Counterexample] {
         if seeking.isEmpty { return [:] }
-        let g = graph.loopHeads.isEmpty ? graph : ((try? PathGraph(unrolling: graph, visits: 1)) ?? graph)
+        let g = graph.loopHeads.isEmpty ? graph : ((try? unrolledGraphs.graph(graph, visits: 1)) ?? graph)
         var found: [Invariant: Counterexample] = [:]
         for seed in 0..<9 {
             let oracle = Self.probeOracle(seed)
@@ -375,6 +377,17 @@ struct PathProof {
         return Counterexample(location: blamed, macroLocation: inst.sourceLocation == inst.location ? nil : inst.location, instruction: inst.text,
                               requirement: r.requirement ?? o.requirement, values: r.values, steps: r.steps, picture: r.picture,
                               rsp: r.rspAtBlame.map { s.run.setup.describe(address: $0) } ?? "?", inputs: inputs)
+    }
+}
+
+/// A path's unrolled graphs by visit count, each built once.
+final class UnrolledGraphs {
+    private var built: [Int: PathGraph] = [:]
+    func graph(_ plain: PathGraph, visits: Int) throws -> PathGraph {
+        if let g = built[visits] { return g }
+        let g = try PathGraph(unrolling: plain, visits: visits)
+        built[visits] = g
+        return g
     }
 }
 
