@@ -5,9 +5,8 @@ public enum Register: Int, CaseIterable, Hashable, Sendable, Comparable, CustomS
     case rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15
 
     public var description: String { name }
-    public var name: String {
-        ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"][rawValue]
-    }
+    public var name: String { Self.names[rawValue] }
+    private static let names = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
     public static func < (a: Register, b: Register) -> Bool { a.rawValue < b.rawValue }
 
     /// SysV C ABI: preserved across calls (rsp is handled as the frame, not here).

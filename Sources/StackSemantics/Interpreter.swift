@@ -685,7 +685,8 @@ public struct Interpreter<D: ValueDomain> {
             }
             checkObservation(by: c, ptRegs: cases, s, node: node)
             if c.isPtraceStop || !c.writes.isEmpty {
-                for (k, f) in Layout.ptRegs.fields.enumerated() where (c.isPtraceStop && c.observes.contains(f.userName)) || c.writes.contains(f.userName) {
+                let observed = PtRegsField.named(c.observes), written = PtRegsField.named(c.writes)
+                for (k, f) in Layout.ptRegs.fields.enumerated() where (c.isPtraceStop && observed[k]) || written[k] {
                     let v = d.input("\(c.isPtraceStop ? "ptrace" : "set").\(f.userName)@\(node)")
                     let event = EventID.at(node: node, k + 1)
                     noteEvent(event, c.isPtraceStop ? "ptrace value of \(f.userName) written at the \(c.name) stop" : "new \(f.userName) set by \(c.name)")

@@ -84,6 +84,12 @@ public enum PtRegsField {
     public static let count = Layout.ptRegs.fields.count
     static let byName: [String: Int] = Dictionary(uniqueKeysWithValues: Layout.ptRegs.fields.enumerated().map { ($1.userName, $0) })
     public static func index(_ name: String) -> Int? { byName[name] }
+    /// Which fields a list names, by position (for tests inside loops over the layout).
+    public static func named(_ names: [String]) -> [Bool] {
+        var named = [Bool](repeating: false, count: count)
+        for n in names { if let i = byName[n] { named[i] = true } }
+        return named
+    }
 }
 
 /// A stack the model knows: its slots are modelled memory.
