@@ -64,6 +64,7 @@ func measure(_ inputs: [String], parseOnly: Bool) -> Measurement {
 
 /// Child mode: `ptregs-bench --single KIND SIZE [SPECS]` prints one JSON measurement.
 func single(_ kind: String, _ size: Int, _ specs: String) -> Measurement {
+    AllocatorTuning.keepFreedMemory()   // as the CLI does
     var m: Measurement
     switch kind {
     case "corpus": m = measure([specs], parseOnly: false)

@@ -82,6 +82,7 @@ struct PtregsProveCommand: ParsableCommand {
     var color: String = "auto"
 
     mutating func run() throws {
+        AllocatorTuning.keepFreedMemory()
         var options = ProverOptions()
         options.timeoutMilliseconds = timeout
         options.resourceLimit = rlimit
