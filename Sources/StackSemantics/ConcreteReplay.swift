@@ -96,8 +96,8 @@ public enum ConcreteReplay {
             return out
         }
         var node = 0
+        // `state` is the state before the current step until the loop's last line.
         for _ in 0..<maximumSteps {
-            let before = state
             let inst = program.instructions[graph.nodes[node].instruction]
             let firstNew = interp.obligations.count
             let successors: [(Int, MachineState<ConcreteDomain>)]
@@ -110,16 +110,18 @@ public enum ConcreteReplay {
                 out.note = "replay stopped: \(error)"
                 return out
             }
-            let after = successors.first(where: { $0.1.reach })?.1 ?? successors.first?.1 ?? state
-            let touchedState = successors.isEmpty ? before : after
+            // The run follows the one successor its values reach.
+            let taken = successors.firstIndex(where: { $0.1.reach })
             if recordTrace {
+            let after = taken.map { successors[$0].1 } ?? successors.first?.1 ?? state
+            let touchedState = successors.isEmpty ? state : after
             // The blamed step shows its slots as it found them (a stop rewrites them).
             let blamedHere = target.map { t in interp.obligations[firstNew...].contains { $0.invariant == t.invariant && $0.node == t.node && $0.key == t.key && !$0.claim } } ?? false
             out.steps.append(TraceStep(node: node, location: inst.location, text: inst.text, expansion: inst.expansion,
                                        sourceLocation: inst.sourceLocation,
-                                       rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,
-                                       kernelGS: before.kernelGS,
-                                       touched: interp.touched.map { view($0, blamedHere ? before : touchedState, interp) }))
+                                       rsp: setup.describe(address: state.rsp), returnStackDepth: state.shadowStack.count,
+                                       kernelGS: state.kernelGS,
+                                       touched: interp.touched.map { view($0, blamedHere ? state : touchedState, interp) }))
             }
             for o in interp.obligations[firstNew...] where !o.claim {
                 out.broken.insert(o.invariant)
@@ -130,13 +132,14 @@ public enum ConcreteReplay {
                     out.confirmed = true
                     out.requirement = o.requirement
                     out.values = describeValues(o.values, interp)
-                    out.rspAtBlame = before.rsp
-                    out.picture = picture(before, interp)
+                    out.rspAtBlame = state.rsp
+                    out.picture = picture(state, interp)
                     out.inputsUsed = used.entries
                     return out
                 }
             }
-            guard let (n, s) = successors.first(where: { $0.1.reach }) else {
+            guard let taken else {
+                let after = successors.first?.1 ?? state
                 for r in Register.allCases { out.exitState[r.name] = after[r] }
                 for (k, v) in after.user.fields { out.exitState["user." + k] = v }
                 if target != nil { out.note = "the replayed run reached the end of the path without breaking the obligation" }
@@ -144,8 +147,8 @@ public enum ConcreteReplay {
                 out.rspAtBlame = after.rsp
                 return out
             }
-            node = n
-            state = s
+            node = successors[taken].0
+            state = successors[taken].1
         }
         out.note = "the replayed run did not finish in \(maximumSteps) steps (a loop the model's inputs never leave)"
         return out

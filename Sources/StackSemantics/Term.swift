@@ -118,7 +118,8 @@ public final class TermFactory {
     private var table: UnsafeMutablePointer<Int32>
     private var capacity = 1 << 12
     private var terms: [Term] = []
-    private var names: [String: UInt64] = [:]
+    private var bitVectorVariables: [String: Term] = [:]
+    private var booleanVariables: [String: Term] = [:]
     /// Constants below this are kept in an array once made, not looked up in the
     /// table. Terms are numbered in the order a run first asks for them, whatever
     /// the caches: numbering decides the order of commutative arguments, hence the
@@ -126,7 +127,8 @@ public final class TermFactory {
     private static let smallConstants = 256
     private var small: [Term?] = Array(repeating: nil, count: TermFactory.smallConstants)
     private var booleans: [Term?] = [nil, nil]
-    public private(set) var variables: [String: Term] = [:]
+    /// Every variable made so far, by name.
+    public var variables: [String: Term] { bitVectorVariables.merging(booleanVariables) { bv, _ in bv } }
 
     public init() {
         table = .allocate(capacity: capacity)
@@ -202,21 +204,24 @@ public final class TermFactory {
     public var trueTerm: Term { bool(true) }
     public var falseTerm: Term { bool(false) }
 
-    public func variable(_ name: String) -> Term { named(name, .variable) }
-    public func boolVariable(_ name: String) -> Term { named(name, .boolVariable) }
-
-    private func named(_ name: String, _ op: Term.Op) -> Term {
-        let number: UInt64
-        if let known = names[name] {
-            number = known
-        } else {
-            number = UInt64(names.count)
-            names[name] = number
-        }
-        let before = terms.count
-        let t = make(op, number, [], isBool: op == .boolVariable, name: name)
-        if terms.count != before { variables[name] = t }
+    public func variable(_ name: String) -> Term {
+        if let t = bitVectorVariables[name] { return t }
+        let t = makeVariable(name, .variable)
+        bitVectorVariables[name] = t
         return t
+    }
+    public func boolVariable(_ name: String) -> Term {
+        if let t = booleanVariables[name] { return t }
+        let t = makeVariable(name, .boolVariable)
+        booleanVariables[name] = t
+        return t
+    }
+
+    /// A new variable term. Callers look the name up first (a run asks for each input
+    /// many times, and that one lookup is then all it costs), so the table never has to
+    /// find a variable: its payload is just a fresh number.
+    private func makeVariable(_ name: String, _ op: Term.Op) -> Term {
+        make(op, UInt64(terms.count), [], isBool: op == .boolVariable, name: name)
     }
 
     /// Splits `x + c` into (x, c); a constant is (nil, c).
