@@ -398,44 +398,47 @@ public final class TermFactory {
     }
 
     public func allOf(_ xs: [Term]) -> Term {
-        var parts: [Term] = []
-        var seen: Set<Int> = []
+        var parts = PartSet()
         for x in xs {
-            let items = x.op == .allOf ? x.args : [x]
-            for i in items {
-                if i.boolConstant == true { continue }
-                if i.boolConstant == false { return falseTerm }
-                if seen.insert(i.id).inserted { parts.append(i) }
+            if x.op == .allOf {
+                for i in x.args {
+                    if i.boolConstant == false { return falseTerm }
+                    if i.boolConstant != true { parts.insert(i) }
+                }
+            } else {
+                if x.boolConstant == false { return falseTerm }
+                if x.boolConstant != true { parts.insert(x) }
             }
         }
-        for p in parts where seen.contains(negation(p).id) { return falseTerm }
-        if parts.isEmpty { return trueTerm }
-        if parts.count == 1 { return parts[0] }
-        parts.sort { $0.id < $1.id }
-        return make(.allOf, parts, isBool: true)
+        for p in parts.terms where parts.contains(negation(p).id) { return falseTerm }
+        if parts.terms.isEmpty { return trueTerm }
+        if parts.terms.count == 1 { return parts.terms[0] }
+        return make(.allOf, parts.terms.sorted { $0.id < $1.id }, isBool: true)
     }
 
     public func anyOf(_ xs: [Term]) -> Term {
-        var parts: [Term] = []
-        var seen: Set<Int> = []
+        var set = PartSet()
         for x in xs {
-            let items = x.op == .anyOf ? x.args : [x]
-            for i in items {
-                if i.boolConstant == false { continue }
-                if i.boolConstant == true { return trueTerm }
-                if seen.insert(i.id).inserted { parts.append(i) }
+            if x.op == .anyOf {
+                for i in x.args {
+                    if i.boolConstant == true { return trueTerm }
+                    if i.boolConstant != false { set.insert(i) }
+                }
+            } else {
+                if x.boolConstant == true { return trueTerm }
+                if x.boolConstant != false { set.insert(x) }
             }
         }
-        for p in parts where seen.contains(negation(p).id) { return trueTerm }
+        for p in set.terms where set.contains(negation(p).id) { return trueTerm }
+        let parts = set.terms
         // (P && c) || (P && !c) → P: the join of a diamond gives back its fork's condition.
         if parts.count == 2 {
             let a = parts[0].op == .allOf ? parts[0].args : [parts[0]]
             let b = parts[1].op == .allOf ? parts[1].args : [parts[1]]
             if a.count == b.count {
-                let sa = Set(a.map(\.id)), sb = Set(b.map(\.id))
-                let onlyA = a.filter { !sb.contains($0.id) }, onlyB = b.filter { !sa.contains($0.id) }
+                let onlyA = a.filter { x in !b.contains { $0 === x } }, onlyB = b.filter { x in !a.contains { $0 === x } }
                 if onlyA.count == 1, onlyB.count == 1, negation(onlyA[0]) === onlyB[0] {
-                    return allOf(a.filter { sb.contains($0.id) })
+                    return allOf(a.filter { x in b.contains { $0 === x } })
                 }
             }
             // P || (P && x) → P
@@ -444,13 +447,11 @@ public final class TermFactory {
         }
         if parts.isEmpty { return falseTerm }
         if parts.count == 1 { return parts[0] }
-        parts.sort { $0.id < $1.id }
-        return make(.anyOf, parts, isBool: true)
+        return make(.anyOf, parts.sorted { $0.id < $1.id }, isBool: true)
     }
 
     private func sbSubset(_ a: [Term], of b: [Term]) -> Bool {
-        let sb = Set(b.map(\.id))
-        return a.allSatisfy { sb.contains($0.id) }
+        a.allSatisfy { x in b.contains { $0 === x } }
     }
 
     /// Names of the variables a term mentions.
@@ -529,5 +530,27 @@ public final class TermFactory {
         if let a = leafValues(t.args[1]), let b = leafValues(t.args[2]) { result = a.union(b) }
         t.leafValuesMemo = .some(result)
         return result
+    }
+}
+
+/// The distinct parts of a conjunction or disjunction, first occurrence first. Most have
+/// a handful of parts: a linear scan, with a hash set only for long ones.
+struct PartSet {
+    private(set) var terms: [Term] = []
+    private var ids: Set<Int>?
+
+    mutating func insert(_ t: Term) {
+        if contains(t.id) { return }
+        terms.append(t)
+        if ids != nil {
+            ids?.insert(t.id)
+        } else if terms.count > 16 {
+            ids = Set(terms.map(\.id))
+        }
+    }
+
+    func contains(_ id: Int) -> Bool {
+        if let ids { return ids.contains(id) }
+        return terms.contains { $0.id == id }
     }
 }
