@@ -273,6 +273,11 @@ public struct Interpreter<D: ValueDomain> {
                   home: d.select(c, a.home, b.home))
     }
 
+    func sameSlot(_ a: StackSlot<D.Value>, _ b: StackSlot<D.Value>) -> Bool {
+        d.same(a.value, b.value) && d.same(a.origin, b.origin) && d.same(a.saveEvent, b.saveEvent)
+            && d.same(a.expect, b.expect) && d.same(a.home, b.home)
+    }
+
     func readSlot(_ s: MachineState<D>, _ cases: [(D.Bit, UInt64)]) -> StackSlot<D.Value> {
         noteTouched(cases)
         var acc = slot(s, cases[cases.count - 1].1)

@@ -195,11 +195,16 @@ public enum SymbolicExecutor {
         out.signFlag = d.selectBit(c, a.signFlag, b.signFlag)
         out.overflowFlag = d.selectBit(c, a.overflowFlag, b.overflowFlag)
         out.kernelGS = d.selectBit(c, a.kernelGS, b.kernelGS)
-        for addr in Set(a.slots.keys).union(b.slots.keys) {
-            out.slots[addr] = interp.mergeSlot(c, interp.slot(a, addr), interp.slot(b, addr))
+        // `out` starts as `a`: only slots that differ are written (most agree at a join).
+        for (addr, sa) in a.slots {
+            let sb = interp.slot(b, addr)
+            if !interp.sameSlot(sa, sb) { out.slots[addr] = interp.mergeSlot(c, sa, sb) }
         }
-        for k in Set(a.perCPU.keys).union(b.perCPU.keys) {
-            if let x = a.perCPU[k], let y = b.perCPU[k] { out.perCPU[k] = d.select(c, x, y) }
+        for (addr, sb) in b.slots where a.slots[addr] == nil {
+            out.slots[addr] = interp.mergeSlot(c, interp.untouchedSlot(addr), sb)
+        }
+        for (k, x) in a.perCPU {
+            if let y = b.perCPU[k], x !== y { out.perCPU[k] = d.select(c, x, y) }
         }
         // A field one side does not define stays, defined only where the other side is.
         for k in 0..<PtRegsField.count {
