@@ -185,37 +185,47 @@ public final class Elaborator {
 
     func substitute(_ stmt: RawStatement, _ args: [String: String]?) throws -> RawStatement {
         guard let args else { return stmt }
-        func sub(_ l: Located) throws -> Located {
-            guard l.text.contains("\\") else { return l }
-            var out = ""
-            let s = Array(l.text.unicodeScalars)
-            var k = 0
-            while k < s.count {
-                if s[k] == "\\" {
-                    if k + 2 < s.count + 1, k + 2 <= s.count - 1 || k + 2 == s.count, k + 2 <= s.count, k + 1 < s.count, s[k + 1] == "(", k + 2 < s.count, s[k + 2] == ")" {
-                        k += 3; continue
-                    }
-                    var j = k + 1
-                    var name = ""
-                    while j < s.count, StatementSplitter.isIdentChar(s[j]) { name.unicodeScalars.append(s[j]); j += 1 }
-                    guard let v = args[name] else {
-                        let loc = SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + k)
-                        throw Diagnostic.error(loc, name.isEmpty ? "stray '\\' in macro body" : "macro has no parameter '\(name)'")
-                    }
-                    out += v
-                    k = j
-                } else {
-                    out.unicodeScalars.append(s[k]); k += 1
-                }
-            }
-            return Located(out, l.location)
-        }
         switch stmt {
-        case .label(let l): return .label(try sub(l))
+        case .label(let l): return .label(try substituteArguments(l, args))
         case .operation(let h, _, let r):
-            let rest = try sub(r)
+            let rest = try substituteArguments(r, args)
             let ops = StatementSplitter.splitOperands(rest)
-            return .operation(head: try sub(h), operands: ops, rest: rest)
+            return .operation(head: try substituteArguments(h, args), operands: ops, rest: rest)
+        }
+    }
+
+    /// `\name` → the argument's text; `\()` separates a name from following text.
+    func substituteArguments(_ l: Located, _ args: [String: String]) throws -> Located {
+        var text = l.text
+        return try text.withUTF8 { s in
+            guard let firstBackslash = s.firstIndex(of: UInt8(ascii: "\\")) else { return l }
+            // Foundation's `contains` (the test this code has always made) does not see a
+            // backslash that a combining mark makes part of a larger character.
+            if !s.allSatisfy({ $0 < 0x80 }) && l.text.range(of: "\\") == nil { return l }
+            var out: [UInt8] = []
+            out.reserveCapacity(s.count + 32)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: s[..<firstBackslash]))
+            var columns = ScalarColumnCounter()
+            var k = firstBackslash
+            while k < s.count {
+                guard s[k] == UInt8(ascii: "\\") else {
+                    out.append(s[k]); k += 1
+                    continue
+                }
+                if k + 2 < s.count, s[k + 1] == UInt8(ascii: "("), s[k + 2] == UInt8(ascii: ")") {
+                    k += 3; continue
+                }
+                var j = k + 1
+                while j < s.count, s[j].isIdentChar { j += 1 }
+                let name = String(decoding: UnsafeBufferPointer(rebasing: s[(k + 1)..<j]), as: UTF8.self)
+                guard let v = args[name] else {
+                    let loc = SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + columns.column(at: k, in: s))
+                    throw Diagnostic.error(loc, name.isEmpty ? "stray '\\' in macro body" : "macro has no parameter '\(name)'")
+                }
+                out.append(contentsOf: v.utf8)
+                k = j
+            }
+            return Located(String(decoding: out, as: UTF8.self), l.location)
         }
     }
 
