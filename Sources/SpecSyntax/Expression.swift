@@ -21,6 +21,16 @@ public indirect enum Expr: Hashable, Sendable {
         case .binary(_, let a, let b, _): return a.names + b.names
         }
     }
+
+    /// Whether a name the expression mentions satisfies `predicate` (no `names` array).
+    public func containsName(where predicate: (String) throws -> Bool) rethrows -> Bool {
+        switch self {
+        case .number: return false
+        case .name(let n, _): return try predicate(n)
+        case .unary(_, let e, _): return try e.containsName(where: predicate)
+        case .binary(_, let a, let b, _): return try a.containsName(where: predicate) || b.containsName(where: predicate)
+        }
+    }
 }
 
 /// Tokens shared by the expression and operand parsers.
