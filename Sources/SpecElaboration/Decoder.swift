@@ -6,6 +6,7 @@ import SpecSyntax
 extension Elaborator {
     static let noEffectMnemonics: Set<String> = ["cld", "sti", "cli", "nop", "clac", "stac", "lfence", "mfence", "sfence", "pause", "wrmsr"]
     static let aluMnemonics: [(String, ALUOp)] = [("add", .add), ("sub", .sub), ("and", .and), ("or", .or), ("xor", .xor)]
+    static let ptRegsFieldNames = Set(Layout.ptRegs.fields.map(\.userName))
     static let unaryMnemonics: [(String, UnaryOp)] = [("inc", .inc), ("dec", .dec), ("neg", .neg), ("not", .not)]
 
     /// `movq` → ("mov", .q); `movl` → ("mov", .l); `movb` → ("mov", .b); `mov` → ("mov", nil).
@@ -486,7 +487,7 @@ extension Elaborator {
             default: throw Diagnostic(at: flag.location, "unknown .extern flag '\(flag.text)' (expected 'stop', 'indirect' or key=value)", notes: notes)
             }
         }
-        let fieldNames = Set(Layout.ptRegs.fields.map(\.userName))
+        let fieldNames = Self.ptRegsFieldNames
         for (key, value) in attrs.keyed.sorted(by: { $0.key < $1.key }) {
             switch key {
             case "clobbers":

@@ -55,10 +55,34 @@ public final class Elaborator {
     /// `.dead` is in force until the next label.
     var deadCode = false
 
-    /// Included files split once per run, shared by the units that include them.
-    public final class IncludeCache {
-        var statements: [String: [RawStatement]] = [:]
+    /// Included files split once per run, shared by the units that include them, and
+    /// include names resolved once: resolving asks the file system several times per
+    /// path component. Units elaborate on several threads, hence the lock.
+    public final class IncludeCache: @unchecked Sendable {
+        private let lock = NSLock()
+        private var statements: [String: [RawStatement]] = [:]
+        private var resolved: [String: (url: URL, path: String, display: String)] = [:]
         public init() {}
+
+        func statements(of path: String) -> [RawStatement]? {
+            lock.lock(); defer { lock.unlock() }
+            return statements[path]
+        }
+
+        func store(_ s: [RawStatement], of path: String) {
+            lock.lock(); defer { lock.unlock() }
+            statements[path] = s
+        }
+
+        func resolution(_ key: String) -> (url: URL, path: String, display: String)? {
+            lock.lock(); defer { lock.unlock() }
+            return resolved[key]
+        }
+
+        func store(_ r: (url: URL, path: String, display: String), for key: String) {
+            lock.lock(); defer { lock.unlock() }
+            resolved[key] = r
+        }
     }
     let includes: IncludeCache?
 
@@ -290,7 +314,7 @@ public final class Elaborator {
                 guard let sp = t.firstIndex(where: { $0 == " " || $0 == "\t" }) else {
                     throw Diagnostic(at: head.location, "#define needs a name and a value", notes: notes)
                 }
-                parts = (String(t[..<sp]), String(t[sp...]).trimmingCharacters(in: .whitespaces))
+                parts = (String(t[..<sp]), t[sp...].trimmingWhitespaces())
             } else {
                 guard operands.count == 2 else { throw Diagnostic(at: head.location, "\(name) needs a name and a value", notes: notes) }
                 parts = (operands[0].text, operands[1].text)
@@ -303,7 +327,7 @@ public final class Elaborator {
                 throw Diagnostic(at: rest.location, "duplicate definition of '\(cname)' (first defined at \(prev.location))", notes: notes)
             }
             let valueLoc = SourceLocation(file: rest.location.file, line: rest.location.line,
-                                          column: rest.location.column + (rest.text.range(of: valueText).map { rest.text.distance(from: rest.text.startIndex, to: $0.lowerBound) } ?? 0))
+                                          column: rest.location.column + Self.firstOccurrence(of: valueText, in: rest.text))
             let expr = try Expr.parse(Located(valueText, valueLoc))
             constants[cname] = ConstantDef(expr: expr, location: rest.location)
         case ".include", "#include":
@@ -313,20 +337,19 @@ public final class Elaborator {
             if includeStack.count >= Self.maximumIncludeDepth {
                 throw Diagnostic(at: head.location, "includes nested more than \(Self.maximumIncludeDepth) deep", notes: notes)
             }
-            let url = try loader.resolve(file, from: fileURL, at: rest.location)
+            let (url, path, display) = try resolveInclude(file, from: fileURL, at: rest.location)
             if includeStack.contains(url) {
                 throw Diagnostic(at: head.location, "include loop: '\(file)' is already being included", notes: notes)
             }
-            let display = relativeDisplay(url)
             let stmts: [RawStatement]
-            if let cached = includes?.statements[url.path] {
+            if let cached = includes?.statements(of: path) {
                 stmts = cached
             } else {
                 stmts = try StatementSplitter.split(text: loader.read(url, displayName: display, from: head.location), file: display)
-                includes?.statements[url.path] = stmts
+                includes?.store(stmts, of: path)
             }
             includeStack.append(url)
-            if !program.files.contains(url.path) { program.files.append(url.path) }
+            if !program.files.contains(path) { program.files.append(path) }
             let note = Diagnostic.Note(location: head.location, message: "included from here")
             try process(stmts, arguments: nil, notes: [note] + notes, macroStack: macroStack, isUnit: false, fileURL: url, fileDisplay: display)
             includeStack.removeLast()
@@ -435,6 +458,19 @@ public final class Elaborator {
         }
     }
 
+    /// The included file, its path and its display name. A name resolves from the
+    /// including file's directory, so it resolves the same way for every file there.
+    func resolveInclude(_ name: String, from including: URL, at location: SourceLocation) throws -> (url: URL, path: String, display: String) {
+        let includingPath = including.path
+        let directory = includingPath.utf8.lastIndex(of: UInt8(ascii: "/")).map { includingPath[..<$0] } ?? ""
+        let key = "\(loader.root.path)\u{0}\(directory)\u{0}\(name)"
+        if let r = includes?.resolution(key) { return r }
+        let url = try loader.resolve(name, from: including, at: location)
+        let r = (url: url, path: url.path, display: relativeDisplay(url))
+        includes?.store(r, for: key)
+        return r
+    }
+
     func relativeDisplay(_ url: URL) -> String {
         let rootPath = loader.root.path.hasSuffix("/") ? loader.root.path : loader.root.path + "/"
         let cwd = FileManager.default.currentDirectoryPath + "/"
@@ -490,30 +526,79 @@ public final class Elaborator {
     /// `name key=value key="quoted text" flag` → positional words and key/values.
     func parseAttributes(_ rest: Located, notes: [Diagnostic.Note]) throws -> Attributes {
         var out = Attributes()
-        let s = Array(rest.text.unicodeScalars)
-        var k = 0
-        while k < s.count {
-            while k < s.count, s[k] == " " || s[k] == "\t" { k += 1 }
-            guard k < s.count else { break }
-            let start = k
-            var word = ""
-            var inQuote = false
-            while k < s.count, inQuote || !(s[k] == " " || s[k] == "\t") {
-                if s[k] == "\"" { inQuote.toggle() } else { word.unicodeScalars.append(s[k]) }
-                k += 1
-            }
-            let loc = SourceLocation(file: rest.location.file, line: rest.location.line, column: rest.location.column + start)
-            if inQuote { throw Diagnostic(at: loc, "unterminated string", notes: notes) }
-            if let eq = word.firstIndex(of: "=") {
-                let key = String(word[..<eq])
-                if out.keyed[key] != nil { throw Diagnostic(at: loc, "attribute '\(key)' given twice", notes: notes) }
-                let valueCol = key.count + 1 + (s[start...].count > key.count + 1 && s[start + key.count + 1] == "\"" ? 1 : 0)
-                out.keyed[key] = Located(String(word[word.index(after: eq)...]), SourceLocation(file: loc.file, line: loc.line, column: loc.column + valueCol))
-            } else {
-                out.positional.append(Located(word, loc))
+        var text = rest.text
+        try text.withUTF8 { s in
+            let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), quote = UInt8(ascii: "\"")
+            var columns = ScalarColumnCounter()
+            var word: [UInt8] = []
+            var k = 0
+            while k < s.count {
+                while k < s.count, s[k] == space || s[k] == tab { k += 1 }
+                guard k < s.count else { break }
+                let start = k
+                word.removeAll(keepingCapacity: true)
+                var inQuote = false
+                while k < s.count, inQuote || !(s[k] == space || s[k] == tab) {
+                    if s[k] == quote { inQuote.toggle() } else { word.append(s[k]) }
+                    k += 1
+                }
+                let startColumn = columns.column(at: start, in: s)
+                let loc = SourceLocation(file: rest.location.file, line: rest.location.line, column: rest.location.column + startColumn)
+                if inQuote { throw Diagnostic(at: loc, "unterminated string", notes: notes) }
+                // `key=value`, split by characters: an `=` that carries a combining mark is
+                // not one (ASCII words: bytes are characters).
+                let keyAndValue: (key: String, keyLength: Int, value: String)?
+                if word.allSatisfy({ $0 < 0x80 }) {
+                    keyAndValue = word.firstIndex(of: UInt8(ascii: "=")).map {
+                        (String(decoding: word[..<$0], as: UTF8.self), $0, String(decoding: word[($0 + 1)...], as: UTF8.self))
+                    }
+                } else {
+                    let wordText = String(decoding: word, as: UTF8.self)
+                    keyAndValue = wordText.firstIndex(of: "=").map {
+                        let key = String(wordText[..<$0])
+                        return (key, key.count, String(wordText[wordText.index(after: $0)...]))
+                    }
+                }
+                if let (key, keyLength, value) = keyAndValue {
+                    if out.keyed[key] != nil { throw Diagnostic(at: loc, "attribute '\(key)' given twice", notes: notes) }
+                    // The value starts a quote later when the source has one right after
+                    // `key=` (counted in the source, where quotes were not dropped).
+                    let valueCol = keyLength + 1 + (Self.byteOffset(ofScalar: keyLength + 1, after: start, in: s).map { s[$0] == quote } == true ? 1 : 0)
+                    out.keyed[key] = Located(value, SourceLocation(file: loc.file, line: loc.line, column: loc.column + valueCol))
+                } else {
+                    out.positional.append(Located(String(decoding: word, as: UTF8.self), loc))
+                }
             }
         }
         return out
+    }
+
+    /// Characters before the first occurrence of `needle` (0 when there is none), as
+    /// Foundation's `range(of:)` finds it: for non-ASCII text it matches whole
+    /// characters up to canonical equivalence, so it is asked.
+    static func firstOccurrence(of needle: String, in text: String) -> Int {
+        guard text.isASCII && needle.isASCII else {
+            return text.range(of: needle).map { text.distance(from: text.startIndex, to: $0.lowerBound) } ?? 0
+        }
+        let t = Array(text.utf8), n = Array(needle.utf8)
+        guard !n.isEmpty, n.count <= t.count else { return 0 }
+        for k in 0...(t.count - n.count) where t[k..<(k + n.count)].elementsEqual(n) { return k }
+        return 0
+    }
+
+    /// Where the scalar `n` scalars after the one at byte `start` begins, if the text
+    /// has it.
+    static func byteOffset(ofScalar n: Int, after start: Int, in s: UnsafeBufferPointer<UInt8>) -> Int? {
+        var k = start
+        var remaining = n
+        while k < s.count {
+            if !s[k].isUTF8Continuation {
+                if remaining == 0 { return k }
+                remaining -= 1
+            }
+            k += 1
+        }
+        return nil
     }
 
     // MARK: - Constants
