@@ -16,7 +16,16 @@ public final class Elaborator {
         var name: String
         var parameters: [(name: String, defaultValue: String?)]
         var body: [RawStatement]
+        /// The body statements that mention no argument, as every expansion sees them
+        /// (nil where an argument is substituted).
+        var fixedBody: [RawStatement?]
         var location: SourceLocation
+    }
+
+    /// The file statements come from: includes resolve from its directory.
+    struct SourceFile {
+        var url: URL
+        var directory: Substring
     }
 
     struct ConstantDef {
@@ -33,6 +42,12 @@ public final class Elaborator {
         var index: Int
         /// After `.dead`: code the source keeps although nothing reaches it.
         var declaredDead = false
+    }
+
+    /// An instruction as written: what decoding reads besides the symbol tables.
+    struct DecodedText: Hashable {
+        var mnemonic: String
+        var operands: [String]
     }
 
     struct PendingPath {
@@ -64,14 +79,16 @@ public final class Elaborator {
         private var resolved: [String: (url: URL, path: String, display: String)] = [:]
         public init() {}
 
-        func statements(of path: String) -> [RawStatement]? {
+        /// Statements carry the file's display name, which depends on the unit's root:
+        /// kept per name, units see the same statements whichever ran first.
+        func statements(of path: String, shownAs display: String) -> [RawStatement]? {
             lock.lock(); defer { lock.unlock() }
-            return statements[path]
+            return statements["\(display)\u{0}\(path)"]
         }
 
-        func store(_ s: [RawStatement], of path: String) {
+        func store(_ s: [RawStatement], of path: String, shownAs display: String) {
             lock.lock(); defer { lock.unlock() }
-            statements[path] = s
+            statements["\(display)\u{0}\(path)"] = s
         }
 
         func resolution(_ key: String) -> (url: URL, path: String, display: String)? {
@@ -85,10 +102,12 @@ public final class Elaborator {
         }
     }
     let includes: IncludeCache?
+    let rootPath: String
 
     public init(loader: SpecLoader, includes: IncludeCache? = nil) {
         self.loader = loader
         self.includes = includes
+        self.rootPath = loader.root.path
         for f in Layout.ptRegs.fields {
             constants[f.name] = ConstantDef(expr: .number(f.offset, SourceLocation(file: "<pt_regs>", line: 0, column: 0)), location: SourceLocation(file: "<pt_regs>", line: 0, column: 0))
         }
@@ -109,7 +128,9 @@ public final class Elaborator {
         let statements = try StatementSplitter.split(text: text, file: displayName)
         includeStack = [url.standardizedFileURL.resolvingSymlinksInPath()]
         program.files = [includeStack[0].path]
-        try process(statements, arguments: nil, notes: [], macroStack: [], isUnit: true, fileURL: url, fileDisplay: displayName)
+        let unitPath = url.path
+        let unitFile = SourceFile(url: url, directory: unitPath.utf8.lastIndex(of: UInt8(ascii: "/")).map { unitPath[..<$0] } ?? "")
+        try process(statements, arguments: nil, notes: [], macroStack: [], isUnit: true, file: unitFile)
         if let (layout, loc) = layoutInProgress {
             throw Diagnostic.error(loc, ".layout \(layout.name) is not closed by .endlayout")
         }
@@ -117,8 +138,22 @@ public final class Elaborator {
         if let dangling = pendingLabels.first {
             throw Diagnostic.error(dangling.location, "label '\(dangling.text)' is at the end of the code: nothing follows it")
         }
+        // Decoding runs once the symbol tables are final, so within the unit the same
+        // instruction text decodes to the same operation, and macros repeat theirs.
+        // Jumps and calls are not kept: where `1f`/`1b` lead depends on the position.
+        var decoded: [DecodedText: Operation] = [:]
         for p in pending {
-            let op = try decode(p)
+            let text = DecodedText(mnemonic: p.head.text, operands: p.operands.map(\.text))
+            let op: Operation
+            if let known = decoded[text] {
+                op = known
+            } else {
+                op = try decode(p)
+                switch op {
+                case .jump, .branch, .call: break
+                default: decoded[text] = op
+                }
+            }
             // Dead code: nothing falls into an instruction after an unconditional
             // transfer, and without a label nothing can jump to it either.
             if let prev = program.instructions.last, p.labels.isEmpty, prev.operation.endsFallThrough, !p.declaredDead {
@@ -141,8 +176,8 @@ public final class Elaborator {
 
     // MARK: - Statement processing
 
-    func process(_ statements: [RawStatement], arguments: [String: String]?, notes: [Diagnostic.Note],
-                 macroStack: [String], isUnit: Bool, fileURL: URL, fileDisplay: String) throws {
+    func process(_ statements: [RawStatement], fixed: [RawStatement?] = [], arguments: [String: String]?, notes: [Diagnostic.Note],
+                 macroStack: [String], isUnit: Bool, file: SourceFile) throws {
         // Conditional assembly: each entry is (taking this branch?, seen .else?, where).
         var conditions: [(active: Bool, sawElse: Bool, location: SourceLocation)] = []
         var i = 0
@@ -156,13 +191,19 @@ public final class Elaborator {
             if expandedCount > Self.maximumExpandedStatements {
                 throw Diagnostic(at: raw.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
             }
-            let stmt = try substitute(raw, arguments)
+            let stmt = try (i - 1 < fixed.count ? fixed[i - 1] : nil) ?? substitute(raw, arguments)
             switch stmt {
             case .label(let l):
                 guard active() else { continue }
                 try defineLabel(l, notes: notes)
             case .operation(let head, let operands, let rest):
                 let name = head.text
+                // Conditionals and macro definitions all start with `.`.
+                guard name.utf8.first == UInt8(ascii: ".") else {
+                    guard active() else { continue }
+                    try processOperation(head: head, operands: operands, rest: rest, notes: notes, macroStack: macroStack, isUnit: isUnit, file: file)
+                    continue
+                }
                 switch name {
                 case ".if":
                     if conditions.count >= Self.maximumConditionalDepth {
@@ -197,8 +238,7 @@ public final class Elaborator {
                     throw Diagnostic(at: head.location, ".endm without .macro", notes: notes)
                 default:
                     guard active() else { continue }
-                    try processOperation(head: head, operands: operands, rest: rest, notes: notes, macroStack: macroStack,
-                                         isUnit: isUnit, fileURL: fileURL, fileDisplay: fileDisplay)
+                    try processOperation(head: head, operands: operands, rest: rest, notes: notes, macroStack: macroStack, isUnit: isUnit, file: file)
                 }
             }
         }
@@ -218,14 +258,20 @@ public final class Elaborator {
         }
     }
 
+    /// Whether substitution rewrites the text: it has a backslash, as Foundation's
+    /// `contains` (the test this code has always made) sees it: not one that a
+    /// combining mark makes part of a larger character.
+    func mentionsArguments(_ l: Located) -> Bool {
+        guard l.text.utf8.contains(UInt8(ascii: "\\")) else { return false }
+        return l.text.isASCII || l.text.range(of: "\\") != nil
+    }
+
     /// `\name` → the argument's text; `\()` separates a name from following text.
     func substituteArguments(_ l: Located, _ args: [String: String]) throws -> Located {
+        guard mentionsArguments(l) else { return l }
         var text = l.text
         return try text.withUTF8 { s in
             guard let firstBackslash = s.firstIndex(of: UInt8(ascii: "\\")) else { return l }
-            // Foundation's `contains` (the test this code has always made) does not see a
-            // backslash that a combining mark makes part of a larger character.
-            if !s.allSatisfy({ $0 < 0x80 }) && l.text.range(of: "\\") == nil { return l }
             var out: [UInt8] = []
             out.reserveCapacity(s.count + 32)
             out.append(contentsOf: UnsafeBufferPointer(rebasing: s[..<firstBackslash]))
@@ -281,7 +327,14 @@ public final class Elaborator {
                 params.append((w, nil))
             }
         }
-        macros[name] = Macro(name: name, parameters: params, body: body, location: loc)
+        let fixedBody: [RawStatement?] = body.map { stmt in
+            switch stmt {
+            case .label(let l): return mentionsArguments(l) ? nil : stmt
+            case .operation(let h, _, let r):
+                return mentionsArguments(h) || mentionsArguments(r) ? nil : .operation(head: h, operands: StatementSplitter.splitOperands(r), rest: r)
+            }
+        }
+        macros[name] = Macro(name: name, parameters: params, body: body, fixedBody: fixedBody, location: loc)
     }
 
     /// `a, b=1 c` → words split at commas and blanks.
@@ -290,7 +343,7 @@ public final class Elaborator {
     }
 
     func processOperation(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note], macroStack: [String],
-                          isUnit: Bool, fileURL: URL, fileDisplay: String) throws {
+                          isUnit: Bool, file includingFile: SourceFile) throws {
         let name = head.text
         if let macro = macros[name] {
             if macroStack.contains(name) {
@@ -302,8 +355,14 @@ public final class Elaborator {
             }
             let args = try bindArguments(macro, operands: operands, rest: rest, at: head.location, notes: notes)
             let note = Diagnostic.Note(location: head.location, message: "in expansion of macro '\(name)'")
-            try process(macro.body, arguments: args, notes: [note] + notes, macroStack: macroStack + [name],
-                        isUnit: isUnit, fileURL: fileURL, fileDisplay: fileDisplay)
+            try process(macro.body, fixed: macro.fixedBody, arguments: args, notes: [note] + notes, macroStack: macroStack + [name],
+                        isUnit: isUnit, file: includingFile)
+            return
+        }
+        // Instructions skip the directive checks: every directive, and every name
+        // they reject, starts with `.`, `#` or `CFI_`.
+        if let first = name.utf8.first, first != UInt8(ascii: "."), first != UInt8(ascii: "#"), first != UInt8(ascii: "C") {
+            appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
             return
         }
         switch name {
@@ -337,21 +396,22 @@ public final class Elaborator {
             if includeStack.count >= Self.maximumIncludeDepth {
                 throw Diagnostic(at: head.location, "includes nested more than \(Self.maximumIncludeDepth) deep", notes: notes)
             }
-            let (url, path, display) = try resolveInclude(file, from: fileURL, at: rest.location)
+            let (url, path, display) = try resolveInclude(file, from: includingFile, at: rest.location)
             if includeStack.contains(url) {
                 throw Diagnostic(at: head.location, "include loop: '\(file)' is already being included", notes: notes)
             }
             let stmts: [RawStatement]
-            if let cached = includes?.statements(of: path) {
+            if let cached = includes?.statements(of: path, shownAs: display) {
                 stmts = cached
             } else {
                 stmts = try StatementSplitter.split(text: loader.read(url, displayName: display, from: head.location), file: display)
-                includes?.store(stmts, of: path)
+                includes?.store(stmts, of: path, shownAs: display)
             }
             includeStack.append(url)
             if !program.files.contains(path) { program.files.append(path) }
             let note = Diagnostic.Note(location: head.location, message: "included from here")
-            try process(stmts, arguments: nil, notes: [note] + notes, macroStack: macroStack, isUnit: false, fileURL: url, fileDisplay: display)
+            let included = SourceFile(url: url, directory: path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path[..<$0] } ?? "")
+            try process(stmts, arguments: nil, notes: [note] + notes, macroStack: macroStack, isUnit: false, file: included)
             includeStack.removeLast()
         case ".path":
             let attrs = try parseAttributes(rest, notes: notes)
@@ -444,28 +504,31 @@ public final class Elaborator {
             if name.hasPrefix(".") || name.hasPrefix("#") {
                 throw Diagnostic(at: head.location, "unknown directive '\(name)'", notes: notes)
             }
-            let labels = pendingLabels.map(\.text)
-            for l in pendingLabels where l.text.first?.isNumber == true {
-                numericLabels[l.text, default: []].append(pending.count)
-            }
-            for l in pendingLabels where l.text.first?.isNumber != true {
-                program.labels[l.text] = pending.count
-            }
-            if !labels.isEmpty { deadCode = false }
-            pendingLabels = []
-            pending.append(PendingInstruction(head: head, operands: operands, rest: rest, notes: notes, labels: labels, index: pending.count,
-                                              declaredDead: deadCode))
+            appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
         }
+    }
+
+    /// An instruction statement: decoded once the unit's symbol tables are complete.
+    func appendInstruction(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note]) {
+        let labels = pendingLabels.map(\.text)
+        for l in pendingLabels where l.text.first?.isNumber == true {
+            numericLabels[l.text, default: []].append(pending.count)
+        }
+        for l in pendingLabels where l.text.first?.isNumber != true {
+            program.labels[l.text] = pending.count
+        }
+        if !labels.isEmpty { deadCode = false }
+        pendingLabels = []
+        pending.append(PendingInstruction(head: head, operands: operands, rest: rest, notes: notes, labels: labels, index: pending.count,
+                                          declaredDead: deadCode))
     }
 
     /// The included file, its path and its display name. A name resolves from the
     /// including file's directory, so it resolves the same way for every file there.
-    func resolveInclude(_ name: String, from including: URL, at location: SourceLocation) throws -> (url: URL, path: String, display: String) {
-        let includingPath = including.path
-        let directory = includingPath.utf8.lastIndex(of: UInt8(ascii: "/")).map { includingPath[..<$0] } ?? ""
-        let key = "\(loader.root.path)\u{0}\(directory)\u{0}\(name)"
+    func resolveInclude(_ name: String, from including: SourceFile, at location: SourceLocation) throws -> (url: URL, path: String, display: String) {
+        let key = "\(rootPath)\u{0}\(including.directory)\u{0}\(name)"
         if let r = includes?.resolution(key) { return r }
-        let url = try loader.resolve(name, from: including, at: location)
+        let url = try loader.resolve(name, from: including.url, at: location)
         let r = (url: url, path: url.path, display: relativeDisplay(url))
         includes?.store(r, for: key)
         return r
