@@ -306,7 +306,7 @@ extension Elaborator {
         if u.last == UInt8(ascii: ")"), let open = Self.matchingOpen(u) {
             dispEnd = open
             let innerStart = open + 1
-            let parts = text[index(innerStart)..<index(u.count - 1)].split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespaces() }
+            let parts = Self.commaSeparatedFields(text[index(innerStart)..<index(u.count - 1)])
             if parts.count > 3 { throw Diagnostic(at: loc(innerStart), "malformed memory operand", notes: notes) }
             if let b = parts.first, !b.isEmpty {
                 guard b.utf8.first == UInt8(ascii: "%"), let (r, w) = register(b.dropFirst()) else {
@@ -345,6 +345,18 @@ extension Elaborator {
             mem.symbol = text
         }
         return .memory(mem)
+    }
+
+    /// ASCII text split at every comma, each field without blanks at its ends.
+    static func commaSeparatedFields(_ text: Substring) -> [String] {
+        var fields: [String] = []
+        var start = text.startIndex
+        while let comma = text[start...].utf8.firstIndex(of: UInt8(ascii: ",")) {
+            fields.append(text[start..<comma].trimmingWhitespaces())
+            start = text.utf8.index(after: comma)
+        }
+        fields.append(text[start...].trimmingWhitespaces())
+        return fields
     }
 
     /// Byte offset of the `(` that the final `)` closes.

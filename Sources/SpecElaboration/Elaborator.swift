@@ -17,8 +17,8 @@ public final class Elaborator {
         var parameters: [(name: String, defaultValue: String?)]
         var body: [RawStatement]
         /// The body statements that mention no argument, as every expansion sees them
-        /// (nil where an argument is substituted).
-        var fixedBody: [RawStatement?]
+        /// (nil where an argument is substituted); worked out at the first expansion.
+        var fixedBody: [RawStatement?]?
         var location: SourceLocation
     }
 
@@ -327,14 +327,7 @@ public final class Elaborator {
                 params.append((w, nil))
             }
         }
-        let fixedBody: [RawStatement?] = body.map { stmt in
-            switch stmt {
-            case .label(let l): return mentionsArguments(l) ? nil : stmt
-            case .operation(let h, _, let r):
-                return mentionsArguments(h) || mentionsArguments(r) ? nil : .operation(head: h, operands: StatementSplitter.splitOperands(r), rest: r)
-            }
-        }
-        macros[name] = Macro(name: name, parameters: params, body: body, fixedBody: fixedBody, location: loc)
+        macros[name] = Macro(name: name, parameters: params, body: body, fixedBody: nil, location: loc)
     }
 
     /// `a, b=1 c` → words split at commas and blanks.
@@ -345,7 +338,7 @@ public final class Elaborator {
     func processOperation(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note], macroStack: [String],
                           isUnit: Bool, file includingFile: SourceFile) throws {
         let name = head.text
-        if let macro = macros[name] {
+        if var macro = macros[name] {
             if macroStack.contains(name) {
                 let chain = (macroStack + [name]).joined(separator: " -> ")
                 throw Diagnostic(at: head.location, "recursive macro: \(chain)", notes: notes)
@@ -354,8 +347,18 @@ public final class Elaborator {
                 throw Diagnostic(at: head.location, "macros nested more than \(Self.maximumMacroDepth) deep", notes: notes)
             }
             let args = try bindArguments(macro, operands: operands, rest: rest, at: head.location, notes: notes)
+            if macro.fixedBody == nil {
+                macro.fixedBody = macro.body.map { stmt in
+                    switch stmt {
+                    case .label(let l): return mentionsArguments(l) ? nil : stmt
+                    case .operation(let h, _, let r):
+                        return mentionsArguments(h) || mentionsArguments(r) ? nil : .operation(head: h, operands: StatementSplitter.splitOperands(r), rest: r)
+                    }
+                }
+                macros[name] = macro
+            }
             let note = Diagnostic.Note(location: head.location, message: "in expansion of macro '\(name)'")
-            try process(macro.body, fixed: macro.fixedBody, arguments: args, notes: [note] + notes, macroStack: macroStack + [name],
+            try process(macro.body, fixed: macro.fixedBody ?? [], arguments: args, notes: [note] + notes, macroStack: macroStack + [name],
                         isUnit: isUnit, file: includingFile)
             return
         }

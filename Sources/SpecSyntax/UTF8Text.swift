@@ -22,16 +22,16 @@ extension StringProtocol {
     /// it trims scalars of `CharacterSet.whitespaces`, which in swift-corelibs-foundation
     /// is tab, space, U+00A0, U+1680, U+2000…U+200B, U+202F, U+205F and U+3000.
     public func trimmingWhitespaces() -> String {
-        let text = Substring(self)
-        let u = text.utf8
-        var start = u.startIndex, end = u.endIndex
-        while start < end, u[start] == 0x20 || u[start] == 0x09 { start = u.index(after: start) }
-        while end > start, u[u.index(before: end)] == 0x20 || u[u.index(before: end)] == 0x09 { end = u.index(before: end) }
-        // Stopped at ASCII (or ran out): that is the answer. Non-ASCII: go by scalars.
-        if (start == end || u[start] < 0x80) && (end == start || u[u.index(before: end)] < 0x80) {
-            return String(text[start..<end])
+        // Blanks are ASCII: when the ends left are ASCII too, the bytes tell.
+        let byBytes = utf8.withContiguousStorageIfAvailable { b -> String? in
+            var start = 0, end = b.count
+            while start < end, b[start] == 0x20 || b[start] == 0x09 { start += 1 }
+            while end > start, b[end - 1] == 0x20 || b[end - 1] == 0x09 { end -= 1 }
+            guard start == end || (b[start] < 0x80 && b[end - 1] < 0x80) else { return nil }
+            return String(decoding: UnsafeBufferPointer(rebasing: b[start..<end]), as: UTF8.self)
         }
-        var scalars = text.unicodeScalars
+        if let trimmed = byBytes ?? nil { return trimmed }
+        var scalars = Substring(self).unicodeScalars
         while let f = scalars.first, f.isFoundationWhitespace { scalars.removeFirst() }
         while let l = scalars.last, l.isFoundationWhitespace { scalars.removeLast() }
         return String(String.UnicodeScalarView(scalars))
