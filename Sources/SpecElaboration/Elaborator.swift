@@ -262,7 +262,7 @@ public final class Elaborator {
     /// `contains` (the test this code has always made) sees it: not one that a
     /// combining mark makes part of a larger character.
     func mentionsArguments(_ l: Located) -> Bool {
-        guard l.text.utf8.contains(UInt8(ascii: "\\")) else { return false }
+        guard l.text.containsByte(UInt8(ascii: "\\")) else { return false }
         return l.text.isASCII || l.text.range(of: "\\") != nil
     }
 
@@ -564,9 +564,9 @@ public final class Elaborator {
         var bound: [String: String] = [:]
         var positional = 0
         for a in actual {
-            if let eq = a.text.firstIndex(of: "="), macro.parameters.contains(where: { $0.name == String(a.text[..<eq]).trimmingCharacters(in: .whitespaces) }) {
-                let key = String(a.text[..<eq]).trimmingCharacters(in: .whitespaces)
-                bound[key] = String(a.text[a.text.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+            if let eq = a.text.firstIndex(of: "="), macro.parameters.contains(where: { $0.name == a.text[..<eq].trimmingWhitespaces() }) {
+                let key = a.text[..<eq].trimmingWhitespaces()
+                bound[key] = a.text[a.text.index(after: eq)...].trimmingWhitespaces()
                 continue
             }
             guard positional < macro.parameters.count else {

@@ -51,9 +51,11 @@ public struct PathGraph: Sendable {
         }
         let entry = intern(Node(instruction: path.entryIndex, context: []))
         var work = [entry]
-        var done: Set<Int> = []
+        var done: [Bool] = []
         while let id = work.popLast() {
-            guard done.insert(id).inserted else { continue }
+            if id >= done.count { done += repeatElement(false, count: nodes.count - done.count) }
+            guard !done[id] else { continue }
+            done[id] = true
             if nodes.count > Self.maximumNodes {
                 throw Diagnostic.error(path.location, "path '\(path.name)' expands to more than \(Self.maximumNodes) instruction instances")
             }

@@ -16,7 +16,22 @@ extension UInt8 {
 extension StringProtocol {
     /// All bytes ASCII: then bytes, scalars and characters coincide (text never holds
     /// `\r\n`, the one ASCII pair that is a single character).
-    @inlinable public var isASCII: Bool { utf8.allSatisfy { $0 < 0x80 } }
+    @inlinable public var isASCII: Bool {
+        if let ascii = utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
+            for b in bytes where b >= 0x80 { return false }
+            return true
+        }) { return ascii }
+        return utf8.allSatisfy { $0 < 0x80 }
+    }
+
+    /// Whether the UTF-8 text has this byte.
+    @inlinable public func containsByte(_ byte: UInt8) -> Bool {
+        if let found = utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
+            for b in bytes where b == byte { return true }
+            return false
+        }) { return found }
+        return utf8.contains(byte)
+    }
 
     /// Foundation's `trimmingCharacters(in: .whitespaces)` without bridging to NSString:
     /// it trims scalars of `CharacterSet.whitespaces`, which in swift-corelibs-foundation
