@@ -68,21 +68,33 @@ public struct Checker: Sendable {
         report.files = files.count
         var jobs: [(Program, PathSpec)] = []
         let includes = Elaborator.IncludeCache()
-        for f in files {
-            let program: Program
-            do {
-                program = try Elaborator(loader: SpecLoader(root: f.root), includes: includes).elaborate(file: f.url, displayName: f.display)
-            } catch let d as Diagnostic {
-                report.diagnostics.append(d)
-                continue
-            } catch {
-                report.diagnostics.append(.error(SourceLocation(file: f.display, line: 1, column: 1), "\(error)"))
-                continue
-            }
-            programs.append(program)
-            jobs += self.jobs(for: program, into: &report)
+        // Units elaborate on `jobs` threads; their results are put together in file
+        // order, so the report does not depend on the thread count.
+        let units = Self.parallelMap(files, width: max(1, min(self.jobs, files.count))) { f in
+            self.elaborateUnit(f, includes: includes)
+        }
+        for unit in units {
+            report.diagnostics += unit.diagnostics
+            if let program = unit.program { programs.append(program) }
+            jobs += unit.jobs
         }
         return (programs, jobs, report)
+    }
+
+    /// One unit: its program and jobs, or the diagnostic that stopped it; and the
+    /// diagnostics of paths whose graph cannot be built.
+    func elaborateUnit(_ f: SpecFile, includes: Elaborator.IncludeCache) -> (program: Program?, jobs: [(Program, PathSpec)], diagnostics: [Diagnostic]) {
+        let program: Program
+        do {
+            program = try Elaborator(loader: SpecLoader(root: f.root), includes: includes).elaborate(file: f.url, displayName: f.display)
+        } catch let d as Diagnostic {
+            return (nil, [], [d])
+        } catch {
+            return (nil, [], [.error(SourceLocation(file: f.display, line: 1, column: 1), "\(error)")])
+        }
+        var unitReport = CheckReport()
+        let jobs = self.jobs(for: program, into: &unitReport)
+        return (program, jobs, unitReport.diagnostics)
     }
 
     /// Checks spec text held in memory (tests, fuzzing): `name` is how it is reported;

@@ -5,29 +5,66 @@ import SpecSyntax
 /// StackSemantics' job.
 extension Elaborator {
     static let noEffectMnemonics: Set<String> = ["cld", "sti", "cli", "nop", "clac", "stac", "lfence", "mfence", "sfence", "pause", "wrmsr"]
-    static let aluMnemonics: [String: ALUOp] = ["add": .add, "sub": .sub, "and": .and, "or": .or, "xor": .xor]
-    static let unaryMnemonics: [String: UnaryOp] = ["inc": .inc, "dec": .dec, "neg": .neg, "not": .not]
+    static let aluMnemonics: [(String, ALUOp)] = [("add", .add), ("sub", .sub), ("and", .and), ("or", .or), ("xor", .xor)]
+    static let ptRegsFieldNames = Set(Layout.ptRegs.fields.map(\.userName))
+    static let unaryMnemonics: [(String, UnaryOp)] = [("inc", .inc), ("dec", .dec), ("neg", .neg), ("not", .not)]
 
     /// `movq` → ("mov", .q); `movl` → ("mov", .l); `movb` → ("mov", .b); `mov` → ("mov", nil).
     func splitSuffix(_ m: String, bases: [String]) -> (String, Width?)? {
-        if bases.contains(m) { return (m, nil) }
-        if let last = m.last, last == "q" || last == "l" || last == "b" {
-            let base = String(m.dropLast())
-            if bases.contains(base) { return (base, last == "q" ? .q : last == "l" ? .l : .b) }
+        for base in bases {
+            if let w = splitSuffix(m, base: base) { return (base, w) }
         }
         return nil
     }
 
+    /// `m` is `base` (.some(nil)) or `base` with a q, l or b suffix (.some(width)). The
+    /// bases are lowercase ASCII words, which only their own bytes equal.
+    func splitSuffix(_ m: String, base: String) -> Width?? {
+        let mu = m.utf8, bu = base.utf8
+        if mu.count == bu.count { return mu.elementsEqual(bu) ? .some(nil) : nil }
+        guard mu.count == bu.count + 1, mu.starts(with: bu), let last = mu.last else { return nil }
+        switch last {
+        case UInt8(ascii: "q"): return .q
+        case UInt8(ascii: "l"): return .l
+        case UInt8(ascii: "b"): return .b
+        default: return nil
+        }
+    }
+
+    /// `text` lowercased; ASCII (every real mnemonic) without the Unicode tables.
+    static func lowercased(_ text: String) -> String {
+        var hasUppercase = false
+        for b in text.utf8 {
+            if b >= 0x80 { return text.lowercased() }
+            if b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") { hasUppercase = true }
+        }
+        return hasUppercase ? String(decoding: Array(text.utf8.map(\.asciiLowercased)), as: UTF8.self) : text
+    }
+
+    /// Opening minus closing parentheses, counted over characters: a parenthesis that
+    /// carries a combining mark is another character.
+    static func parenthesisBalance(_ text: String) -> Int {
+        var depth = 0
+        for b in text.utf8 {
+            if b >= 0x80 {
+                depth = 0
+                for ch in text { if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 } }
+                return depth
+            }
+            if b == UInt8(ascii: "(") { depth += 1 } else if b == UInt8(ascii: ")") { depth -= 1 }
+        }
+        return depth
+    }
+
     func decode(_ p: PendingInstruction) throws -> Operation {
-        let m = p.head.text.lowercased()
+        let m = Self.lowercased(p.head.text)
         let notes = p.notes
         func err(_ loc: SourceLocation, _ msg: String) -> Diagnostic { Diagnostic(at: loc, msg, notes: notes) }
         if p.operands.count > 1 || !(p.operands.first?.text.isEmpty ?? true), let empty = p.operands.first(where: { $0.text.isEmpty }) {
             throw err(empty.location, "empty operand in '\(p.head.text)'")
         }
         for o in p.operands {
-            var depth = 0
-            for ch in o.text { if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 } }
+            let depth = Self.parenthesisBalance(o.text)
             if depth != 0 { throw err(o.location, depth > 0 ? "expected ')' to close '(' in '\(o.text)'" : "unbalanced ')' in '\(o.text)'") }
         }
         func count(_ n: Int) throws {
@@ -93,14 +130,14 @@ extension Elaborator {
             guard case .register(let r, .q) = try operand(1) else { throw err(p.operands[1].location, "cmov needs a 64-bit register destination") }
             return .conditionalMove(cond, try operand(0), r)
         }
-        if let (_, w) = splitSuffix(m, bases: ["push"]) {
+        if let w = splitSuffix(m, base: "push") {
             try count(1)
             let o = try operand(0)
             if let w, w != .q { throw err(p.head.location, "push\(w == .l ? "l" : "b") does not exist in 64-bit mode") }
             if case .register(_, let rw) = o, rw != .q { throw err(p.operands[0].location, "push needs a 64-bit register") }
             return .push(o)
         }
-        if let (_, w) = splitSuffix(m, bases: ["pop"]) {
+        if let w = splitSuffix(m, base: "pop") {
             try count(1)
             let o = try operand(0)
             if let w, w != .q { throw err(p.head.location, "pop\(w == .l ? "l" : "b") does not exist in 64-bit mode") }
@@ -108,7 +145,7 @@ extension Elaborator {
             if case .register(_, let rw) = o, rw != .q { throw err(p.operands[0].location, "pop needs a 64-bit register") }
             return .pop(o)
         }
-        if let (_, w) = splitSuffix(m, bases: ["mov"]) {
+        if let w = splitSuffix(m, base: "mov") {
             try count(2)
             // `movq $sym, %reg` with an external symbol loads its address.
             if case .some(.name(let n, _)) = immediateExpr(p.operands[0]), program.externs[n] != nil || labelDefinitions[n] != nil {
@@ -120,7 +157,7 @@ extension Elaborator {
             if case .memory = a, case .memory = b { throw err(p.head.location, "mov cannot have two memory operands") }
             return .move(a, b, try width(w, [a, b]))
         }
-        if let (_, w) = splitSuffix(m, bases: ["lea"]) {
+        if let w = splitSuffix(m, base: "lea") {
             try count(2)
             if let w, w != .q { throw err(p.head.location, "only leaq is modelled") }
             guard case .register(let r, .q) = try operand(1) else { throw err(p.operands[1].location, "lea needs a 64-bit register destination") }
@@ -129,7 +166,7 @@ extension Elaborator {
             return .lea(mem, r)
         }
         for (base, op) in Self.aluMnemonics {
-            if let (_, w) = splitSuffix(m, bases: [base]) {
+            if let w = splitSuffix(m, base: base) {
                 try count(2)
                 let a = try operand(0), b = try operand(1)
                 try requireWritable(b, p.operands[1].location)
@@ -138,7 +175,7 @@ extension Elaborator {
             }
         }
         for (base, op) in Self.unaryMnemonics {
-            if let (_, w) = splitSuffix(m, bases: [base]) {
+            if let w = splitSuffix(m, base: base) {
                 try count(1)
                 let a = try operand(0)
                 try requireWritable(a, p.operands[0].location)
@@ -160,7 +197,7 @@ extension Elaborator {
             // Without a suffix or a register, gas picks the 32-bit form (with a warning).
             return .bitTest(base, a, b, (w == nil && b.register == nil) ? .l : try width(w, [b]))
         }
-        if let (_, w) = splitSuffix(m, bases: ["xchg"]) {
+        if let w = splitSuffix(m, base: "xchg") {
             try count(2)
             let a = try operand(0), b = try operand(1)
             try requireWritable(a, p.operands[0].location)
@@ -175,12 +212,14 @@ extension Elaborator {
 
     func immediateExpr(_ l: Located) -> Expr? {
         guard l.text.hasPrefix("$") else { return nil }
-        let inner = Located(String(l.text.dropFirst()), SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + 1))
-        return try? Expr.parse(inner)
+        return try? Expr.parse(l.text.dropFirst(), at: SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + 1))
     }
 
     func ripSymbol(_ l: Located) -> String? {
-        let t = l.text.replacingOccurrences(of: " ", with: "")
+        // Foundation's replacing (the original test) leaves a blank that a combining mark
+        // makes part of a larger character.
+        let t = l.text.isASCII ? String(decoding: l.text.utf8.lazy.filter { $0 != UInt8(ascii: " ") }, as: UTF8.self)
+                               : l.text.replacingOccurrences(of: " ", with: "")
         guard t.hasSuffix("(%rip)") else { return nil }
         let sym = String(t.dropLast(6))
         return sym.isEmpty ? nil : sym
@@ -204,7 +243,7 @@ extension Elaborator {
             }
             return .external(sym)
         }
-        let name = text.trimmingCharacters(in: .whitespaces)
+        let name = text.trimmingWhitespaces()
         if let n = name.first, n.isNumber, let dir = name.last, dir == "f" || dir == "b" {
             let key = String(name.dropLast())
             let defs = numericLabels[key] ?? []
@@ -221,6 +260,132 @@ extension Elaborator {
     }
 
     func parseOperand(_ l: Located, notes: [Diagnostic.Note]) throws -> Operand {
+        guard l.text.isASCII else { return try parseOperandCharacterwise(l, notes: notes) }
+        // ASCII: bytes, scalars and characters coincide, so byte offsets are columns and
+        // the operand is taken apart by bytes.
+        let text = l.text
+        let u = text.utf8
+        func loc(_ k: Int) -> SourceLocation { SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + k) }
+        func index(_ k: Int) -> String.Index { u.index(u.startIndex, offsetBy: k) }
+        func register(_ name: Substring) -> (Register, Width)? { Register.parse(Self.lowercased(String(name))) }
+        if u.first == UInt8(ascii: "%") {
+            let name = Self.lowercased(String(text.dropFirst()))
+            guard let (r, w) = Register.parse(name) else {
+                throw Diagnostic(at: l.location, "unknown register '%\(name)' (the model has the 64-bit and 32-bit general-purpose registers)", notes: notes)
+            }
+            return .register(r, w)
+        }
+        if u.first == UInt8(ascii: "$") {
+            // A malformed immediate throws its parse error.
+            let e = try Expr.parse(text.dropFirst(), at: loc(1))
+            // `$label` / `$extern`: the symbol's address.
+            if case .name(let n, _) = e, constants[n] == nil, labelDefinitions[n] != nil || program.externs[n] != nil {
+                guard let a = program.symbolAddress(n) ?? (labelDefinitions[n] != nil ? Program.codeAddress(0) : nil) else {
+                    throw Diagnostic(at: l.location, "unknown symbol '\(n)'", notes: notes)
+                }
+                return .immediate(Int64(bitPattern: a))
+            }
+            return .immediate(try evaluate(e, notes: notes))
+        }
+        if u.starts(with: "PER_CPU_VAR(".utf8) {
+            guard let closeOffset = u.firstIndex(of: UInt8(ascii: ")")).map({ u.distance(from: u.startIndex, to: $0) }) else {
+                throw Diagnostic(at: l.location, "expected ')' in PER_CPU_VAR(…)", notes: notes)
+            }
+            let name = text[index(12)..<index(closeOffset)].trimmingWhitespaces()
+            guard program.perCPU[name] != nil else {
+                throw Diagnostic(at: loc(12), "unknown per-CPU variable '\(name)' (declare it with '.percpu \(name)')", notes: notes)
+            }
+            if !text[index(closeOffset + 1)...].trimmingWhitespaces().isEmpty {
+                throw Diagnostic(at: loc(closeOffset + 1), "offsets into per-CPU variables are not modelled", notes: notes)
+            }
+            return .memory(MemoryOperand(perCPU: name, text: text))
+        }
+        // disp(%base,%index,scale)
+        var mem = MemoryOperand(text: text)
+        var dispEnd = u.count
+        if u.last == UInt8(ascii: ")"), let open = Self.matchingOpen(u) {
+            dispEnd = open
+            let innerStart = open + 1
+            let parts = Self.commaSeparatedFields(text[index(innerStart)..<index(u.count - 1)])
+            if parts.count > 3 { throw Diagnostic(at: loc(innerStart), "malformed memory operand", notes: notes) }
+            if let b = parts.first, !b.isEmpty {
+                guard b.utf8.first == UInt8(ascii: "%"), let (r, w) = register(b.dropFirst()) else {
+                    throw Diagnostic(at: loc(innerStart), "unknown base register '\(b)'", notes: notes)
+                }
+                if w != .q { throw Diagnostic(at: loc(innerStart), "addresses use 64-bit registers", notes: notes) }
+                mem.base = r
+            }
+            if parts.count > 1 {
+                let ix = parts[1]
+                guard ix.utf8.first == UInt8(ascii: "%"), let (r, _) = register(ix.dropFirst()) else {
+                    throw Diagnostic(at: loc(innerStart), "unknown index register '\(ix)'", notes: notes)
+                }
+                mem.index = r
+                if parts.count > 2 {
+                    guard let s = Int64(parts[2]), [1, 2, 4, 8].contains(s) else { throw Diagnostic(at: loc(innerStart), "scale must be 1, 2, 4 or 8", notes: notes) }
+                    mem.scale = s
+                }
+            }
+        } else if Self.containsRIPRelative(u) {
+            mem.symbol = text
+            return .memory(mem)
+        }
+        let dt = text[..<index(dispEnd)].trimmingWhitespaces()
+        if !dt.isEmpty {
+            let e = try Expr.parse(dt[...], at: l.location)
+            if mem.base == nil && mem.index == nil && e.containsName(where: { constants[$0] == nil }) {
+                mem.symbol = text      // `some_global(,,)`-style or `some_global`: not a constant
+                return .memory(mem)
+            }
+            mem.displacement = try evaluate(e, notes: notes)
+        }
+        if mem.base == nil && mem.index == nil {
+            // Absolute memory (a global variable): outside the model. Reads give an
+            // unknown value; a write makes the path unknown (it could be anything).
+            mem.symbol = text
+        }
+        return .memory(mem)
+    }
+
+    /// ASCII text split at every comma, each field without blanks at its ends.
+    static func commaSeparatedFields(_ text: Substring) -> [String] {
+        var fields: [String] = []
+        var start = text.startIndex
+        while let comma = text[start...].utf8.firstIndex(of: UInt8(ascii: ",")) {
+            fields.append(text[start..<comma].trimmingWhitespaces())
+            start = text.utf8.index(after: comma)
+        }
+        fields.append(text[start...].trimmingWhitespaces())
+        return fields
+    }
+
+    /// Byte offset of the `(` that the final `)` closes.
+    static func matchingOpen(_ u: String.UTF8View) -> Int? {
+        var depth = 0
+        var k = u.count
+        for b in u.reversed() {
+            k -= 1
+            if b == UInt8(ascii: ")") { depth += 1 }
+            if b == UInt8(ascii: "(") { depth -= 1; if depth == 0 { return k } }
+        }
+        return nil
+    }
+
+    static func containsRIPRelative(_ u: String.UTF8View) -> Bool {
+        let needle = Array("(%rip)".utf8)
+        guard u.count >= needle.count else { return false }
+        var start = u.startIndex
+        while let open = u[start...].firstIndex(of: UInt8(ascii: "(")) {
+            if u[open...].starts(with: needle) { return true }
+            start = u.index(after: open)
+        }
+        return false
+    }
+
+    /// The operand decoder over characters, for text that is not ASCII: `hasPrefix`,
+    /// `split` and friends treat a character with a combining mark as one character, and
+    /// the diagnostics for such text stay what they were.
+    func parseOperandCharacterwise(_ l: Located, notes: [Diagnostic.Note]) throws -> Operand {
         let text = l.text
         func loc(_ k: Int) -> SourceLocation { SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + k) }
         if text.hasPrefix("%") {
@@ -246,11 +411,11 @@ extension Elaborator {
         }
         if text.hasPrefix("PER_CPU_VAR(") {
             guard let close = text.firstIndex(of: ")") else { throw Diagnostic(at: l.location, "expected ')' in PER_CPU_VAR(…)", notes: notes) }
-            let name = String(text[text.index(text.startIndex, offsetBy: 12)..<close]).trimmingCharacters(in: .whitespaces)
+            let name = String(text[text.index(text.startIndex, offsetBy: 12)..<close]).trimmingWhitespaces()
             guard program.perCPU[name] != nil else {
                 throw Diagnostic(at: loc(12), "unknown per-CPU variable '\(name)' (declare it with '.percpu \(name)')", notes: notes)
             }
-            let after = String(text[text.index(after: close)...]).trimmingCharacters(in: .whitespaces)
+            let after = String(text[text.index(after: close)...]).trimmingWhitespaces()
             if !after.isEmpty { throw Diagnostic(at: loc(text.distance(from: text.startIndex, to: close) + 1), "offsets into per-CPU variables are not modelled", notes: notes) }
             return .memory(MemoryOperand(perCPU: name, text: text))
         }
@@ -261,7 +426,7 @@ extension Elaborator {
             dispText = String(text[..<open])
             let inner = String(text[text.index(after: open)..<text.index(before: text.endIndex)])
             let innerStart = text.distance(from: text.startIndex, to: open) + 1
-            let parts = inner.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let parts = inner.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespaces() }
             if parts.count > 3 { throw Diagnostic(at: loc(innerStart), "malformed memory operand", notes: notes) }
             if let b = parts.first, !b.isEmpty {
                 guard b.hasPrefix("%"), let (r, w) = Register.parse(String(b.dropFirst()).lowercased()) else {
@@ -285,7 +450,7 @@ extension Elaborator {
             mem.symbol = text
             return .memory(mem)
         }
-        let dt = dispText.trimmingCharacters(in: .whitespaces)
+        let dt = dispText.trimmingWhitespaces()
         if !dt.isEmpty {
             let e = try Expr.parse(Located(dt, l.location))
             if mem.base == nil && mem.index == nil && e.names.contains(where: { constants[$0] == nil }) {
@@ -334,7 +499,7 @@ extension Elaborator {
             default: throw Diagnostic(at: flag.location, "unknown .extern flag '\(flag.text)' (expected 'stop', 'indirect' or key=value)", notes: notes)
             }
         }
-        let fieldNames = Set(Layout.ptRegs.fields.map(\.userName))
+        let fieldNames = Self.ptRegsFieldNames
         for (key, value) in attrs.keyed.sorted(by: { $0.key < $1.key }) {
             switch key {
             case "clobbers":

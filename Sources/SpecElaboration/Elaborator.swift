@@ -16,7 +16,16 @@ public final class Elaborator {
         var name: String
         var parameters: [(name: String, defaultValue: String?)]
         var body: [RawStatement]
+        /// The body statements that mention no argument, as every expansion sees them
+        /// (nil where an argument is substituted); worked out at the first expansion.
+        var fixedBody: [RawStatement?]?
         var location: SourceLocation
+    }
+
+    /// The file statements come from: includes resolve from its directory.
+    struct SourceFile {
+        var url: URL
+        var directory: Substring
     }
 
     struct ConstantDef {
@@ -33,6 +42,12 @@ public final class Elaborator {
         var index: Int
         /// After `.dead`: code the source keeps although nothing reaches it.
         var declaredDead = false
+    }
+
+    /// An instruction as written: what decoding reads besides the symbol tables.
+    struct DecodedText: Hashable {
+        var mnemonic: String
+        var operands: [String]
     }
 
     struct PendingPath {
@@ -55,16 +70,44 @@ public final class Elaborator {
     /// `.dead` is in force until the next label.
     var deadCode = false
 
-    /// Included files split once per run, shared by the units that include them.
-    public final class IncludeCache {
-        var statements: [String: [RawStatement]] = [:]
+    /// Included files split once per run, shared by the units that include them, and
+    /// include names resolved once: resolving asks the file system several times per
+    /// path component. Units elaborate on several threads, hence the lock.
+    public final class IncludeCache: @unchecked Sendable {
+        private let lock = NSLock()
+        private var statements: [String: [RawStatement]] = [:]
+        private var resolved: [String: (url: URL, path: String, display: String)] = [:]
         public init() {}
+
+        /// Statements carry the file's display name, which depends on the unit's root:
+        /// kept per name, units see the same statements whichever ran first.
+        func statements(of path: String, shownAs display: String) -> [RawStatement]? {
+            lock.lock(); defer { lock.unlock() }
+            return statements["\(display)\u{0}\(path)"]
+        }
+
+        func store(_ s: [RawStatement], of path: String, shownAs display: String) {
+            lock.lock(); defer { lock.unlock() }
+            statements["\(display)\u{0}\(path)"] = s
+        }
+
+        func resolution(_ key: String) -> (url: URL, path: String, display: String)? {
+            lock.lock(); defer { lock.unlock() }
+            return resolved[key]
+        }
+
+        func store(_ r: (url: URL, path: String, display: String), for key: String) {
+            lock.lock(); defer { lock.unlock() }
+            resolved[key] = r
+        }
     }
     let includes: IncludeCache?
+    let rootPath: String
 
     public init(loader: SpecLoader, includes: IncludeCache? = nil) {
         self.loader = loader
         self.includes = includes
+        self.rootPath = loader.root.path
         for f in Layout.ptRegs.fields {
             constants[f.name] = ConstantDef(expr: .number(f.offset, SourceLocation(file: "<pt_regs>", line: 0, column: 0)), location: SourceLocation(file: "<pt_regs>", line: 0, column: 0))
         }
@@ -85,7 +128,9 @@ public final class Elaborator {
         let statements = try StatementSplitter.split(text: text, file: displayName)
         includeStack = [url.standardizedFileURL.resolvingSymlinksInPath()]
         program.files = [includeStack[0].path]
-        try process(statements, arguments: nil, notes: [], macroStack: [], isUnit: true, fileURL: url, fileDisplay: displayName)
+        let unitPath = url.path
+        let unitFile = SourceFile(url: url, directory: unitPath.utf8.lastIndex(of: UInt8(ascii: "/")).map { unitPath[..<$0] } ?? "")
+        try process(statements, arguments: nil, notes: [], macroStack: [], isUnit: true, file: unitFile)
         if let (layout, loc) = layoutInProgress {
             throw Diagnostic.error(loc, ".layout \(layout.name) is not closed by .endlayout")
         }
@@ -93,8 +138,22 @@ public final class Elaborator {
         if let dangling = pendingLabels.first {
             throw Diagnostic.error(dangling.location, "label '\(dangling.text)' is at the end of the code: nothing follows it")
         }
+        // Decoding runs once the symbol tables are final, so within the unit the same
+        // instruction text decodes to the same operation, and macros repeat theirs.
+        // Jumps and calls are not kept: where `1f`/`1b` lead depends on the position.
+        var decoded: [DecodedText: Operation] = [:]
         for p in pending {
-            let op = try decode(p)
+            let text = DecodedText(mnemonic: p.head.text, operands: p.operands.map(\.text))
+            let op: Operation
+            if let known = decoded[text] {
+                op = known
+            } else {
+                op = try decode(p)
+                switch op {
+                case .jump, .branch, .call: break
+                default: decoded[text] = op
+                }
+            }
             // Dead code: nothing falls into an instruction after an unconditional
             // transfer, and without a label nothing can jump to it either.
             if let prev = program.instructions.last, p.labels.isEmpty, prev.operation.endsFallThrough, !p.declaredDead {
@@ -117,8 +176,8 @@ public final class Elaborator {
 
     // MARK: - Statement processing
 
-    func process(_ statements: [RawStatement], arguments: [String: String]?, notes: [Diagnostic.Note],
-                 macroStack: [String], isUnit: Bool, fileURL: URL, fileDisplay: String) throws {
+    func process(_ statements: [RawStatement], fixed: [RawStatement?] = [], arguments: [String: String]?, notes: [Diagnostic.Note],
+                 macroStack: [String], isUnit: Bool, file: SourceFile) throws {
         // Conditional assembly: each entry is (taking this branch?, seen .else?, where).
         var conditions: [(active: Bool, sawElse: Bool, location: SourceLocation)] = []
         var i = 0
@@ -132,13 +191,19 @@ public final class Elaborator {
             if expandedCount > Self.maximumExpandedStatements {
                 throw Diagnostic(at: raw.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
             }
-            let stmt = try substitute(raw, arguments)
+            let stmt = try (i - 1 < fixed.count ? fixed[i - 1] : nil) ?? substitute(raw, arguments)
             switch stmt {
             case .label(let l):
                 guard active() else { continue }
                 try defineLabel(l, notes: notes)
             case .operation(let head, let operands, let rest):
                 let name = head.text
+                // Conditionals and macro definitions all start with `.`.
+                guard name.utf8.first == UInt8(ascii: ".") else {
+                    guard active() else { continue }
+                    try processOperation(head: head, operands: operands, rest: rest, notes: notes, macroStack: macroStack, isUnit: isUnit, file: file)
+                    continue
+                }
                 switch name {
                 case ".if":
                     if conditions.count >= Self.maximumConditionalDepth {
@@ -173,8 +238,7 @@ public final class Elaborator {
                     throw Diagnostic(at: head.location, ".endm without .macro", notes: notes)
                 default:
                     guard active() else { continue }
-                    try processOperation(head: head, operands: operands, rest: rest, notes: notes, macroStack: macroStack,
-                                         isUnit: isUnit, fileURL: fileURL, fileDisplay: fileDisplay)
+                    try processOperation(head: head, operands: operands, rest: rest, notes: notes, macroStack: macroStack, isUnit: isUnit, file: file)
                 }
             }
         }
@@ -185,37 +249,53 @@ public final class Elaborator {
 
     func substitute(_ stmt: RawStatement, _ args: [String: String]?) throws -> RawStatement {
         guard let args else { return stmt }
-        func sub(_ l: Located) throws -> Located {
-            guard l.text.contains("\\") else { return l }
-            var out = ""
-            let s = Array(l.text.unicodeScalars)
-            var k = 0
-            while k < s.count {
-                if s[k] == "\\" {
-                    if k + 2 < s.count + 1, k + 2 <= s.count - 1 || k + 2 == s.count, k + 2 <= s.count, k + 1 < s.count, s[k + 1] == "(", k + 2 < s.count, s[k + 2] == ")" {
-                        k += 3; continue
-                    }
-                    var j = k + 1
-                    var name = ""
-                    while j < s.count, StatementSplitter.isIdentChar(s[j]) { name.unicodeScalars.append(s[j]); j += 1 }
-                    guard let v = args[name] else {
-                        let loc = SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + k)
-                        throw Diagnostic.error(loc, name.isEmpty ? "stray '\\' in macro body" : "macro has no parameter '\(name)'")
-                    }
-                    out += v
-                    k = j
-                } else {
-                    out.unicodeScalars.append(s[k]); k += 1
-                }
-            }
-            return Located(out, l.location)
-        }
         switch stmt {
-        case .label(let l): return .label(try sub(l))
+        case .label(let l): return .label(try substituteArguments(l, args))
         case .operation(let h, _, let r):
-            let rest = try sub(r)
+            let rest = try substituteArguments(r, args)
             let ops = StatementSplitter.splitOperands(rest)
-            return .operation(head: try sub(h), operands: ops, rest: rest)
+            return .operation(head: try substituteArguments(h, args), operands: ops, rest: rest)
+        }
+    }
+
+    /// Whether substitution rewrites the text: it has a backslash, as Foundation's
+    /// `contains` (the test this code has always made) sees it: not one that a
+    /// combining mark makes part of a larger character.
+    func mentionsArguments(_ l: Located) -> Bool {
+        guard l.text.containsByte(UInt8(ascii: "\\")) else { return false }
+        return l.text.isASCII || l.text.range(of: "\\") != nil
+    }
+
+    /// `\name` → the argument's text; `\()` separates a name from following text.
+    func substituteArguments(_ l: Located, _ args: [String: String]) throws -> Located {
+        guard mentionsArguments(l) else { return l }
+        var text = l.text
+        return try text.withUTF8 { s in
+            guard let firstBackslash = s.firstIndex(of: UInt8(ascii: "\\")) else { return l }
+            var out: [UInt8] = []
+            out.reserveCapacity(s.count + 32)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: s[..<firstBackslash]))
+            var columns = ScalarColumnCounter()
+            var k = firstBackslash
+            while k < s.count {
+                guard s[k] == UInt8(ascii: "\\") else {
+                    out.append(s[k]); k += 1
+                    continue
+                }
+                if k + 2 < s.count, s[k + 1] == UInt8(ascii: "("), s[k + 2] == UInt8(ascii: ")") {
+                    k += 3; continue
+                }
+                var j = k + 1
+                while j < s.count, s[j].isIdentChar { j += 1 }
+                let name = String(decoding: UnsafeBufferPointer(rebasing: s[(k + 1)..<j]), as: UTF8.self)
+                guard let v = args[name] else {
+                    let loc = SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + columns.column(at: k, in: s))
+                    throw Diagnostic.error(loc, name.isEmpty ? "stray '\\' in macro body" : "macro has no parameter '\(name)'")
+                }
+                out.append(contentsOf: v.utf8)
+                k = j
+            }
+            return Located(String(decoding: out, as: UTF8.self), l.location)
         }
     }
 
@@ -247,7 +327,7 @@ public final class Elaborator {
                 params.append((w, nil))
             }
         }
-        macros[name] = Macro(name: name, parameters: params, body: body, location: loc)
+        macros[name] = Macro(name: name, parameters: params, body: body, fixedBody: nil, location: loc)
     }
 
     /// `a, b=1 c` → words split at commas and blanks.
@@ -256,9 +336,9 @@ public final class Elaborator {
     }
 
     func processOperation(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note], macroStack: [String],
-                          isUnit: Bool, fileURL: URL, fileDisplay: String) throws {
+                          isUnit: Bool, file includingFile: SourceFile) throws {
         let name = head.text
-        if let macro = macros[name] {
+        if var macro = macros[name] {
             if macroStack.contains(name) {
                 let chain = (macroStack + [name]).joined(separator: " -> ")
                 throw Diagnostic(at: head.location, "recursive macro: \(chain)", notes: notes)
@@ -267,9 +347,25 @@ public final class Elaborator {
                 throw Diagnostic(at: head.location, "macros nested more than \(Self.maximumMacroDepth) deep", notes: notes)
             }
             let args = try bindArguments(macro, operands: operands, rest: rest, at: head.location, notes: notes)
+            if macro.fixedBody == nil {
+                macro.fixedBody = macro.body.map { stmt in
+                    switch stmt {
+                    case .label(let l): return mentionsArguments(l) ? nil : stmt
+                    case .operation(let h, _, let r):
+                        return mentionsArguments(h) || mentionsArguments(r) ? nil : .operation(head: h, operands: StatementSplitter.splitOperands(r), rest: r)
+                    }
+                }
+                macros[name] = macro
+            }
             let note = Diagnostic.Note(location: head.location, message: "in expansion of macro '\(name)'")
-            try process(macro.body, arguments: args, notes: [note] + notes, macroStack: macroStack + [name],
-                        isUnit: isUnit, fileURL: fileURL, fileDisplay: fileDisplay)
+            try process(macro.body, fixed: macro.fixedBody ?? [], arguments: args, notes: [note] + notes, macroStack: macroStack + [name],
+                        isUnit: isUnit, file: includingFile)
+            return
+        }
+        // Instructions skip the directive checks: every directive, and every name
+        // they reject, starts with `.`, `#` or `CFI_`.
+        if let first = name.utf8.first, first != UInt8(ascii: "."), first != UInt8(ascii: "#"), first != UInt8(ascii: "C") {
+            appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
             return
         }
         switch name {
@@ -280,7 +376,7 @@ public final class Elaborator {
                 guard let sp = t.firstIndex(where: { $0 == " " || $0 == "\t" }) else {
                     throw Diagnostic(at: head.location, "#define needs a name and a value", notes: notes)
                 }
-                parts = (String(t[..<sp]), String(t[sp...]).trimmingCharacters(in: .whitespaces))
+                parts = (String(t[..<sp]), t[sp...].trimmingWhitespaces())
             } else {
                 guard operands.count == 2 else { throw Diagnostic(at: head.location, "\(name) needs a name and a value", notes: notes) }
                 parts = (operands[0].text, operands[1].text)
@@ -293,7 +389,7 @@ public final class Elaborator {
                 throw Diagnostic(at: rest.location, "duplicate definition of '\(cname)' (first defined at \(prev.location))", notes: notes)
             }
             let valueLoc = SourceLocation(file: rest.location.file, line: rest.location.line,
-                                          column: rest.location.column + (rest.text.range(of: valueText).map { rest.text.distance(from: rest.text.startIndex, to: $0.lowerBound) } ?? 0))
+                                          column: rest.location.column + Self.firstOccurrence(of: valueText, in: rest.text))
             let expr = try Expr.parse(Located(valueText, valueLoc))
             constants[cname] = ConstantDef(expr: expr, location: rest.location)
         case ".include", "#include":
@@ -303,22 +399,22 @@ public final class Elaborator {
             if includeStack.count >= Self.maximumIncludeDepth {
                 throw Diagnostic(at: head.location, "includes nested more than \(Self.maximumIncludeDepth) deep", notes: notes)
             }
-            let url = try loader.resolve(file, from: fileURL, at: rest.location)
+            let (url, path, display) = try resolveInclude(file, from: includingFile, at: rest.location)
             if includeStack.contains(url) {
                 throw Diagnostic(at: head.location, "include loop: '\(file)' is already being included", notes: notes)
             }
-            let display = relativeDisplay(url)
             let stmts: [RawStatement]
-            if let cached = includes?.statements[url.path] {
+            if let cached = includes?.statements(of: path, shownAs: display) {
                 stmts = cached
             } else {
                 stmts = try StatementSplitter.split(text: loader.read(url, displayName: display, from: head.location), file: display)
-                includes?.statements[url.path] = stmts
+                includes?.store(stmts, of: path, shownAs: display)
             }
             includeStack.append(url)
-            if !program.files.contains(url.path) { program.files.append(url.path) }
+            if !program.files.contains(path) { program.files.append(path) }
             let note = Diagnostic.Note(location: head.location, message: "included from here")
-            try process(stmts, arguments: nil, notes: [note] + notes, macroStack: macroStack, isUnit: false, fileURL: url, fileDisplay: display)
+            let included = SourceFile(url: url, directory: path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path[..<$0] } ?? "")
+            try process(stmts, arguments: nil, notes: [note] + notes, macroStack: macroStack, isUnit: false, file: included)
             includeStack.removeLast()
         case ".path":
             let attrs = try parseAttributes(rest, notes: notes)
@@ -411,18 +507,34 @@ public final class Elaborator {
             if name.hasPrefix(".") || name.hasPrefix("#") {
                 throw Diagnostic(at: head.location, "unknown directive '\(name)'", notes: notes)
             }
-            let labels = pendingLabels.map(\.text)
-            for l in pendingLabels where l.text.first?.isNumber == true {
-                numericLabels[l.text, default: []].append(pending.count)
-            }
-            for l in pendingLabels where l.text.first?.isNumber != true {
-                program.labels[l.text] = pending.count
-            }
-            if !labels.isEmpty { deadCode = false }
-            pendingLabels = []
-            pending.append(PendingInstruction(head: head, operands: operands, rest: rest, notes: notes, labels: labels, index: pending.count,
-                                              declaredDead: deadCode))
+            appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
         }
+    }
+
+    /// An instruction statement: decoded once the unit's symbol tables are complete.
+    func appendInstruction(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note]) {
+        let labels = pendingLabels.map(\.text)
+        for l in pendingLabels where l.text.first?.isNumber == true {
+            numericLabels[l.text, default: []].append(pending.count)
+        }
+        for l in pendingLabels where l.text.first?.isNumber != true {
+            program.labels[l.text] = pending.count
+        }
+        if !labels.isEmpty { deadCode = false }
+        pendingLabels = []
+        pending.append(PendingInstruction(head: head, operands: operands, rest: rest, notes: notes, labels: labels, index: pending.count,
+                                          declaredDead: deadCode))
+    }
+
+    /// The included file, its path and its display name. A name resolves from the
+    /// including file's directory, so it resolves the same way for every file there.
+    func resolveInclude(_ name: String, from including: SourceFile, at location: SourceLocation) throws -> (url: URL, path: String, display: String) {
+        let key = "\(rootPath)\u{0}\(including.directory)\u{0}\(name)"
+        if let r = includes?.resolution(key) { return r }
+        let url = try loader.resolve(name, from: including.url, at: location)
+        let r = (url: url, path: url.path, display: relativeDisplay(url))
+        includes?.store(r, for: key)
+        return r
     }
 
     func relativeDisplay(_ url: URL) -> String {
@@ -452,9 +564,9 @@ public final class Elaborator {
         var bound: [String: String] = [:]
         var positional = 0
         for a in actual {
-            if let eq = a.text.firstIndex(of: "="), macro.parameters.contains(where: { $0.name == String(a.text[..<eq]).trimmingCharacters(in: .whitespaces) }) {
-                let key = String(a.text[..<eq]).trimmingCharacters(in: .whitespaces)
-                bound[key] = String(a.text[a.text.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+            if let eq = a.text.firstIndex(of: "="), macro.parameters.contains(where: { $0.name == a.text[..<eq].trimmingWhitespaces() }) {
+                let key = a.text[..<eq].trimmingWhitespaces()
+                bound[key] = a.text[a.text.index(after: eq)...].trimmingWhitespaces()
                 continue
             }
             guard positional < macro.parameters.count else {
@@ -480,30 +592,79 @@ public final class Elaborator {
     /// `name key=value key="quoted text" flag` → positional words and key/values.
     func parseAttributes(_ rest: Located, notes: [Diagnostic.Note]) throws -> Attributes {
         var out = Attributes()
-        let s = Array(rest.text.unicodeScalars)
-        var k = 0
-        while k < s.count {
-            while k < s.count, s[k] == " " || s[k] == "\t" { k += 1 }
-            guard k < s.count else { break }
-            let start = k
-            var word = ""
-            var inQuote = false
-            while k < s.count, inQuote || !(s[k] == " " || s[k] == "\t") {
-                if s[k] == "\"" { inQuote.toggle() } else { word.unicodeScalars.append(s[k]) }
-                k += 1
-            }
-            let loc = SourceLocation(file: rest.location.file, line: rest.location.line, column: rest.location.column + start)
-            if inQuote { throw Diagnostic(at: loc, "unterminated string", notes: notes) }
-            if let eq = word.firstIndex(of: "=") {
-                let key = String(word[..<eq])
-                if out.keyed[key] != nil { throw Diagnostic(at: loc, "attribute '\(key)' given twice", notes: notes) }
-                let valueCol = key.count + 1 + (s[start...].count > key.count + 1 && s[start + key.count + 1] == "\"" ? 1 : 0)
-                out.keyed[key] = Located(String(word[word.index(after: eq)...]), SourceLocation(file: loc.file, line: loc.line, column: loc.column + valueCol))
-            } else {
-                out.positional.append(Located(word, loc))
+        var text = rest.text
+        try text.withUTF8 { s in
+            let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), quote = UInt8(ascii: "\"")
+            var columns = ScalarColumnCounter()
+            var word: [UInt8] = []
+            var k = 0
+            while k < s.count {
+                while k < s.count, s[k] == space || s[k] == tab { k += 1 }
+                guard k < s.count else { break }
+                let start = k
+                word.removeAll(keepingCapacity: true)
+                var inQuote = false
+                while k < s.count, inQuote || !(s[k] == space || s[k] == tab) {
+                    if s[k] == quote { inQuote.toggle() } else { word.append(s[k]) }
+                    k += 1
+                }
+                let startColumn = columns.column(at: start, in: s)
+                let loc = SourceLocation(file: rest.location.file, line: rest.location.line, column: rest.location.column + startColumn)
+                if inQuote { throw Diagnostic(at: loc, "unterminated string", notes: notes) }
+                // `key=value`, split by characters: an `=` that carries a combining mark is
+                // not one (ASCII words: bytes are characters).
+                let keyAndValue: (key: String, keyLength: Int, value: String)?
+                if word.allSatisfy({ $0 < 0x80 }) {
+                    keyAndValue = word.firstIndex(of: UInt8(ascii: "=")).map {
+                        (String(decoding: word[..<$0], as: UTF8.self), $0, String(decoding: word[($0 + 1)...], as: UTF8.self))
+                    }
+                } else {
+                    let wordText = String(decoding: word, as: UTF8.self)
+                    keyAndValue = wordText.firstIndex(of: "=").map {
+                        let key = String(wordText[..<$0])
+                        return (key, key.count, String(wordText[wordText.index(after: $0)...]))
+                    }
+                }
+                if let (key, keyLength, value) = keyAndValue {
+                    if out.keyed[key] != nil { throw Diagnostic(at: loc, "attribute '\(key)' given twice", notes: notes) }
+                    // The value starts a quote later when the source has one right after
+                    // `key=` (counted in the source, where quotes were not dropped).
+                    let valueCol = keyLength + 1 + (Self.byteOffset(ofScalar: keyLength + 1, after: start, in: s).map { s[$0] == quote } == true ? 1 : 0)
+                    out.keyed[key] = Located(value, SourceLocation(file: loc.file, line: loc.line, column: loc.column + valueCol))
+                } else {
+                    out.positional.append(Located(String(decoding: word, as: UTF8.self), loc))
+                }
             }
         }
         return out
+    }
+
+    /// Characters before the first occurrence of `needle` (0 when there is none), as
+    /// Foundation's `range(of:)` finds it: for non-ASCII text it matches whole
+    /// characters up to canonical equivalence, so it is asked.
+    static func firstOccurrence(of needle: String, in text: String) -> Int {
+        guard text.isASCII && needle.isASCII else {
+            return text.range(of: needle).map { text.distance(from: text.startIndex, to: $0.lowerBound) } ?? 0
+        }
+        let t = Array(text.utf8), n = Array(needle.utf8)
+        guard !n.isEmpty, n.count <= t.count else { return 0 }
+        for k in 0...(t.count - n.count) where t[k..<(k + n.count)].elementsEqual(n) { return k }
+        return 0
+    }
+
+    /// Where the scalar `n` scalars after the one at byte `start` begins, if the text
+    /// has it.
+    static func byteOffset(ofScalar n: Int, after start: Int, in s: UnsafeBufferPointer<UInt8>) -> Int? {
+        var k = start
+        var remaining = n
+        while k < s.count {
+            if !s[k].isUTF8Continuation {
+                if remaining == 0 { return k }
+                remaining -= 1
+            }
+            k += 1
+        }
+        return nil
     }
 
     // MARK: - Constants

@@ -51,9 +51,11 @@ public struct PathGraph: Sendable {
         }
         let entry = intern(Node(instruction: path.entryIndex, context: []))
         var work = [entry]
-        var done: Set<Int> = []
+        var done: [Bool] = []
         while let id = work.popLast() {
-            guard done.insert(id).inserted else { continue }
+            if id >= done.count { done += repeatElement(false, count: nodes.count - done.count) }
+            guard !done[id] else { continue }
+            done[id] = true
             if nodes.count > Self.maximumNodes {
                 throw Diagnostic.error(path.location, "path '\(path.name)' expands to more than \(Self.maximumNodes) instruction instances")
             }
@@ -100,10 +102,9 @@ public struct PathGraph: Sendable {
         // Every instruction of the path must be able to reach an exit: a loop with no
         // way out would make every obligation vacuous.
         var canExit = [Bool](repeating: false, count: nodes.count)
-        var preds: [[Int]] = Array(repeating: [], count: nodes.count)
-        for n in nodes.indices { for s in successors(n) { preds[s].append(n) } }
+        let preds = predecessors()
         var exits: [Int] = []
-        for n in nodes.indices where successors(n).isEmpty && program.instructions[nodes[n].instruction].operation.isExitInstruction {
+        for n in nodes.indices where taken[n] == nil && next[n] == nil && program.instructions[nodes[n].instruction].operation.isExitInstruction {
             canExit[n] = true
             exits.append(n)
         }
@@ -175,10 +176,8 @@ public struct PathGraph: Sendable {
         var stack: [(Int, Int)] = [(entry, 0)]
         state[entry] = 1
         while let (n, k) = stack.last {
-            let succs = [taken[n], next[n]].compactMap { $0 }
-            if k < succs.count {
+            if let s = successor(n, k) {
                 stack[stack.count - 1].1 += 1
-                let s = succs[k]
                 if state[s] == 0 {
                     state[s] = 1
                     stack.append((s, 0))
@@ -194,8 +193,7 @@ public struct PathGraph: Sendable {
         }
         order = post.reversed()
         // Natural loops: walk back from each back edge's source to its head.
-        var preds: [[Int]] = Array(repeating: [], count: nodes.count)
-        for n in nodes.indices { for s in successors(n) { preds[s].append(n) } }
+        let preds = predecessors()
         for e in backEdges {
             var body: Set<Int> = [e.to]
             var work = [e.from]
@@ -219,6 +217,22 @@ public struct PathGraph: Sendable {
             work += successors(n)
         }
         return before
+    }
+
+    /// `successors(n)[k]`, without building the array.
+    func successor(_ n: Int, _ k: Int) -> Int? {
+        if let t = taken[n] { return k == 0 ? t : k == 1 ? next[n] : nil }
+        return k == 0 ? next[n] : nil
+    }
+
+    /// Each node's predecessors, in node order.
+    func predecessors() -> [[Int]] {
+        var preds: [[Int]] = Array(repeating: [], count: nodes.count)
+        for n in nodes.indices {
+            if let t = taken[n] { preds[t].append(n) }
+            if let x = next[n] { preds[x].append(n) }
+        }
+        return preds
     }
 }
 

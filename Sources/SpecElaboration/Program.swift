@@ -16,14 +16,19 @@ public enum Register: Int, CaseIterable, Hashable, Sendable, Comparable, CustomS
 
     /// `%rax`, `%eax`, `%r8d` → register and width.
     public static func parse(_ name: String) -> (Register, Width)? {
+        byName[name]
+    }
+
+    private static let byName: [String: (Register, Width)] = {
         let q = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
         let l = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"]
         let b = ["al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil", "r8b", "r9b", "r10b", "r11b", "r12b", "r13b", "r14b", "r15b"]
-        if let i = q.firstIndex(of: name) { return Register(rawValue: i).map { ($0, .q) } }
-        if let i = l.firstIndex(of: name) { return Register(rawValue: i).map { ($0, .l) } }
-        if let i = b.firstIndex(of: name) { return Register(rawValue: i).map { ($0, .b) } }
-        return nil
-    }
+        var table: [String: (Register, Width)] = [:]
+        for (names, width) in [(q, Width.q), (l, .l), (b, .b)] {
+            for (i, name) in names.enumerated() { table[name] = (Register.allCases[i], width) }
+        }
+        return table
+    }()
 }
 
 public enum Width: Sendable, Hashable {

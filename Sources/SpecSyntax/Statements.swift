@@ -25,76 +25,102 @@ public enum RawStatement: Hashable, Sendable {
     }
 }
 
-/// One character of a logical line with where it came from: plain integers, so the
-/// splitter does not copy the file name per character.
-public struct SourceCharacter {
-    public var scalar: Unicode.Scalar
-    public var line: Int32
-    public var column: Int32
-    public init(_ scalar: Unicode.Scalar, line: Int, column: Int) {
-        self.scalar = scalar
-        self.line = Int32(truncatingIfNeeded: line)
-        self.column = Int32(truncatingIfNeeded: column)
-    }
-    public var c: Unicode.Scalar { scalar }
-}
-
 public enum StatementSplitter {
     /// Largest spec file accepted: spec files come from untrusted pull requests.
     public static let maximumFileBytes = 4 << 20
 
-    typealias Ch = SourceCharacter
+    /// One logical line as UTF-8 bytes, with where each byte came from: plain integers,
+    /// so the splitter does not copy the file name per byte. A scalar's continuation
+    /// bytes carry the column of its first byte (a column is a scalar).
+    struct LogicalLine {
+        var bytes: [UInt8] = []
+        var lines: [Int32] = []
+        var columns: [Int32] = []
+
+        mutating func append(_ byte: UInt8, line: Int, column: Int) {
+            bytes.append(byte)
+            lines.append(Int32(truncatingIfNeeded: line))
+            columns.append(Int32(truncatingIfNeeded: column))
+        }
+
+        mutating func removeAll() {
+            bytes.removeAll(keepingCapacity: true)
+            lines.removeAll(keepingCapacity: true)
+            columns.removeAll(keepingCapacity: true)
+        }
+
+        func location(_ k: Int, _ file: String) -> SourceLocation {
+            SourceLocation(file: file, line: Int(lines[k]), column: Int(columns[k]))
+        }
+
+        func text(_ range: Range<Int>) -> String {
+            bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
+        }
+    }
 
     /// Splits decoded source text into statements. Comments (`#` unless it starts
-    /// `#define`/`#include`, `//`, `/* */`) are dropped; `\` continues a line.
+    /// `#define`/`#include`, `//`, `/* */`) are dropped; `\` continues a line. Works on
+    /// UTF-8 bytes: everything it looks for is ASCII.
     public static func split(text: String, file: String) throws -> [RawStatement] {
+        var text = text
+        return try text.withUTF8 { try split(utf8: $0, file: file) }
+    }
+
+    static func split(utf8 chars: UnsafeBufferPointer<UInt8>, file: String) throws -> [RawStatement] {
         var result: [RawStatement] = []
-        let chars = Array(text.unicodeScalars)
         var i = 0
         var line = 1
         var col = 1
         var inBlockComment = false
         var blockStart = (1, 1)
-        var logical: [Ch] = []
-        logical.reserveCapacity(128)
+        var logical = LogicalLine()
+        logical.bytes.reserveCapacity(128)
+        logical.lines.reserveCapacity(128)
+        logical.columns.reserveCapacity(128)
+        let slash = UInt8(ascii: "/"), star = UInt8(ascii: "*"), newline = UInt8(ascii: "\n"), backslash = UInt8(ascii: "\\")
         // Collect one logical line at a time.
         while i < chars.count {
-            logical.removeAll(keepingCapacity: true)
+            logical.removeAll()
             while i < chars.count {
                 let c = chars[i]
                 if inBlockComment {
-                    if c == "*", i + 1 < chars.count, chars[i + 1] == "/" {
+                    if c == star, i + 1 < chars.count, chars[i + 1] == slash {
                         inBlockComment = false
-                        logical.append(Ch(" ", line: line, column: col))
+                        logical.append(UInt8(ascii: " "), line: line, column: col)
                         i += 2; col += 2
                         continue
                     }
-                    if c == "\n" { line += 1; col = 1 } else { col += 1 }
+                    if c == newline { line += 1; col = 1 } else if !c.isUTF8Continuation { col += 1 }
                     i += 1
                     continue
                 }
-                if c == "/", i + 1 < chars.count, chars[i + 1] == "*" {
+                if c.isUTF8Continuation {
+                    logical.append(c, line: line, column: col - 1)
+                    i += 1
+                    continue
+                }
+                if c == slash, i + 1 < chars.count, chars[i + 1] == star {
                     inBlockComment = true
                     blockStart = (line, col)
                     i += 2; col += 2
                     continue
                 }
-                if c == "\\", i + 1 < chars.count, chars[i + 1] == "\n" {
-                    logical.append(Ch(" ", line: line, column: col))
+                if c == backslash, i + 1 < chars.count, chars[i + 1] == newline {
+                    logical.append(UInt8(ascii: " "), line: line, column: col)
                     i += 2; line += 1; col = 1
                     continue
                 }
-                if c == "\n" {
+                if c == newline {
                     i += 1; line += 1; col = 1
                     break
                 }
-                if c == "\0" {
+                if c == 0 {
                     throw Diagnostic.error(SourceLocation(file: file, line: line, column: col), "NUL byte in spec file: this is not a text file")
                 }
-                logical.append(Ch(c, line: line, column: col))
+                logical.append(c, line: line, column: col)
                 i += 1; col += 1
             }
-            try splitLogicalLine(logical[...], file: file, into: &result)
+            try splitLogicalLine(logical, file: file, into: &result)
         }
         if inBlockComment {
             throw Diagnostic.error(SourceLocation(file: file, line: blockStart.0, column: blockStart.1), "unterminated /* comment")
@@ -102,29 +128,20 @@ public enum StatementSplitter {
         return result
     }
 
-    static func location(_ c: Ch, _ file: String) -> SourceLocation {
-        SourceLocation(file: file, line: Int(c.line), column: Int(c.column))
-    }
-
-    static func text(_ chars: ArraySlice<Ch>) -> String {
-        var s = String.UnicodeScalarView()
-        for c in chars { s.append(c.scalar) }
-        return String(s)
-    }
-
-    private static func splitLogicalLine(_ chars: ArraySlice<Ch>, file: String, into result: inout [RawStatement]) throws {
+    private static func splitLogicalLine(_ line: LogicalLine, file: String, into result: inout [RawStatement]) throws {
+        let chars = line.bytes
         // Strip comments: `//`, and `#` unless it begins a preprocessor directive.
         var end = chars.endIndex
         var k = chars.startIndex
         var inString = false
-        let firstNonSpace = chars.firstIndex { !$0.scalar.isSpecSpace }
+        let firstNonSpace = chars.firstIndex { !$0.isSpecSpace }
         while k < chars.endIndex {
-            let c = chars[k].scalar
-            if c == "\"" { inString.toggle() }
+            let c = chars[k]
+            if c == UInt8(ascii: "\"") { inString.toggle() }
             if !inString {
-                if c == "/", k + 1 < chars.endIndex, chars[k + 1].scalar == "/" { end = k; break }
-                if c == "#" {
-                    let isDirective = k == firstNonSpace && startsWithWord(chars, at: k + 1, ["define", "include", "undef"])
+                if c == UInt8(ascii: "/"), k + 1 < chars.endIndex, chars[k + 1] == UInt8(ascii: "/") { end = k; break }
+                if c == UInt8(ascii: "#") {
+                    let isDirective = k == firstNonSpace && startsWithDirectiveWord(chars, at: k + 1)
                     if !isDirective { end = k; break }
                 }
             }
@@ -134,20 +151,21 @@ public enum StatementSplitter {
         var start = chars.startIndex
         inString = false
         for j in chars.startIndex..<end {
-            if chars[j].scalar == "\"" { inString.toggle() }
-            if chars[j].scalar == ";" && !inString {
-                try parseStatement(chars[start..<j], file: file, into: &result)
+            if chars[j] == UInt8(ascii: "\"") { inString.toggle() }
+            if chars[j] == UInt8(ascii: ";") && !inString {
+                try parseStatement(line, start..<j, file: file, into: &result)
                 start = j + 1
             }
         }
-        try parseStatement(chars[start..<end], file: file, into: &result)
+        try parseStatement(line, start..<end, file: file, into: &result)
     }
 
-    private static func startsWithWord(_ chars: ArraySlice<Ch>, at k: Int, _ words: [String]) -> Bool {
-        var s = ""
+    /// The letters after `#` are exactly `define`, `include` or `undef`.
+    private static func startsWithDirectiveWord(_ chars: [UInt8], at k: Int) -> Bool {
         var j = k
-        while j < chars.endIndex, chars[j].scalar.isASCIILetter { s.unicodeScalars.append(chars[j].scalar); j += 1 }
-        return words.contains(s)
+        while j < chars.endIndex, chars[j].isASCIILetter { j += 1 }
+        let word = chars[k..<j]
+        return word.elementsEqual("define".utf8) || word.elementsEqual("include".utf8) || word.elementsEqual("undef".utf8)
     }
 
     public static func isIdentStart(_ c: Unicode.Scalar) -> Bool {
@@ -158,39 +176,39 @@ public enum StatementSplitter {
     }
 
     /// A word of a statement head or label: identifier characters, and `\arg` / `\()`
-    /// inside macro bodies.
-    private static func isWordChar(_ chars: ArraySlice<Ch>, _ j: Int, _ word: String) -> Bool {
-        let c = chars[j].scalar
-        if isIdentChar(c) || c == "\\" { return true }
-        if c == "(", j + 1 < chars.endIndex, chars[j + 1].scalar == ")", word.last == "\\" { return true }
-        if c == ")", word.hasSuffix("\\(") { return true }
-        return word.isEmpty && c.isASCIIDigit
+    /// inside macro bodies. The word so far is `chars[wordStart..<j]`.
+    private static func isWordChar(_ chars: [UInt8], _ j: Int, end: Int, wordStart: Int) -> Bool {
+        let c = chars[j]
+        if c.isIdentChar || c == UInt8(ascii: "\\") { return true }
+        if c == UInt8(ascii: "("), j + 1 < end, chars[j + 1] == UInt8(ascii: ")"), j > wordStart, chars[j - 1] == UInt8(ascii: "\\") { return true }
+        if c == UInt8(ascii: ")"), j - 2 >= wordStart, chars[j - 2] == UInt8(ascii: "\\"), chars[j - 1] == UInt8(ascii: "(") { return true }
+        return j == wordStart && c.isASCIIDigit
     }
 
-    private static func parseStatement(_ chars: ArraySlice<Ch>, file: String, into result: inout [RawStatement]) throws {
-        var k = chars.startIndex
-        func skipSpace() { while k < chars.endIndex, chars[k].scalar.isSpecSpace { k += 1 } }
+    private static func parseStatement(_ line: LogicalLine, _ range: Range<Int>, file: String, into result: inout [RawStatement]) throws {
+        let chars = line.bytes
+        var k = range.lowerBound
+        let end = range.upperBound
+        func skipSpace() { while k < end, chars[k].isSpecSpace { k += 1 } }
         while true {
             skipSpace()
-            guard k < chars.endIndex else { return }
-            let startLoc = location(chars[k], file)
+            guard k < end else { return }
+            let startLoc = line.location(k, file)
             // A word: identifier, numeric label, `#define`.
-            var word = ""
             var j = k
-            if chars[j].scalar == "#" { word = "#"; j += 1 }
-            while j < chars.endIndex, isWordChar(chars, j, word) {
-                word.unicodeScalars.append(chars[j].scalar); j += 1
+            if chars[j] == UInt8(ascii: "#") { j += 1 }
+            while j < end, isWordChar(chars, j, end: end, wordStart: k) { j += 1 }
+            let isDirective = chars[k] == UInt8(ascii: "#")
+            if j == k || (isDirective && j == k + 1) {
+                var scalarEnd = k + 1
+                while scalarEnd < end, chars[scalarEnd].isUTF8Continuation { scalarEnd += 1 }
+                throw Diagnostic.error(startLoc, "expected a label, an instruction or a directive, found '\(line.text(k..<scalarEnd))'")
             }
-            if word.isEmpty || word == "#" {
-                throw Diagnostic.error(startLoc, "expected a label, an instruction or a directive, found '\(String(chars[k].scalar))'")
-            }
-            if let first = word.unicodeScalars.first, !first.isASCII {
-                throw Diagnostic.error(startLoc, "expected a label, an instruction or a directive")
-            }
+            let word = line.text(k..<j)
             // Label?
             var m = j
-            while m < chars.endIndex, chars[m].scalar == " " || chars[m].scalar == "\t" { m += 1 }
-            if m < chars.endIndex, chars[m].scalar == ":", word.first != "#" {
+            while m < end, chars[m] == UInt8(ascii: " ") || chars[m] == UInt8(ascii: "\t") { m += 1 }
+            if m < end, chars[m] == UInt8(ascii: ":"), !isDirective {
                 result.append(.label(Located(word, startLoc)))
                 k = m + 1
                 continue
@@ -198,59 +216,71 @@ public enum StatementSplitter {
             // Operation: the rest of the statement is its operand text.
             k = j
             skipSpace()
-            let restChars = chars[k...]
-            let restText = text(restChars).trimmingTrailingSpace()
-            let restLoc = restChars.first.map { location($0, file) } ?? startLoc
-            let operands = splitOperands(restChars, file: file)
+            let restText = trailingSpaceTrimmed(line, k..<end)
+            let restLoc = k < end ? line.location(k, file) : startLoc
+            let operands = chars.withUnsafeBufferPointer { splitOperands($0, k..<end) { line.location($0, file) } }
             result.append(.operation(head: Located(word, startLoc), operands: operands, rest: Located(restText, restLoc)))
             return
         }
     }
 
-    /// Splits operand text (with its location) at commas outside parentheses and strings.
-    public static func splitOperands(_ text: Located) -> [Located] {
-        let base = text.location
-        var chars: [Ch] = []
-        var col = base.column
-        for c in text.text.unicodeScalars {
-            chars.append(Ch(c, line: base.line, column: col))
-            col += 1
-        }
-        return splitOperands(chars[...], file: base.file)
+    /// The text without trailing whitespace characters (`Character.isWhitespace`).
+    private static func trailingSpaceTrimmed(_ line: LogicalLine, _ range: Range<Int>) -> String {
+        let chars = line.bytes[range]
+        guard chars.allSatisfy({ $0 < 0x80 }) else { return line.text(range).trimmingTrailingSpace() }
+        // ASCII: each byte is a character; the whitespace ones are tab…CR and space.
+        var end = range.upperBound
+        while end > range.lowerBound, line.bytes[end - 1] == 0x20 || (line.bytes[end - 1] >= 0x09 && line.bytes[end - 1] <= 0x0D) { end -= 1 }
+        return line.text(range.lowerBound..<end)
     }
 
-    static func splitOperands(_ chars: ArraySlice<Ch>, file: String) -> [Located] {
+    /// Splits operand text (with its location) at commas outside parentheses and strings.
+    public static func splitOperands(_ text: Located) -> [Located] {
+        var bytes = text.text
+        let base = text.location
+        return bytes.withUTF8 { utf8 in
+            var columns = ScalarColumnCounter()
+            return splitOperands(utf8, 0..<utf8.count) {
+                SourceLocation(file: base.file, line: base.line, column: base.column + columns.column(at: $0, in: utf8))
+            }
+        }
+    }
+
+    /// Splits `chars[range]` at commas outside parentheses and strings; `location`
+    /// gives where a byte came from.
+    static func splitOperands(_ chars: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, location: (Int) -> SourceLocation) -> [Located] {
         var out: [Located] = []
         var depth = 0
         var inString = false
-        var pieceStart = chars.startIndex
-        var lastComma: Ch?
+        var pieceStart = range.lowerBound
+        var lastComma: Int?
         func flush(_ end: Int) {
-            var a = chars[pieceStart..<end]
-            while let f = a.first, f.scalar.isSpecSpace { a = a.dropFirst() }
-            while let l = a.last, l.scalar.isSpecSpace { a = a.dropLast() }
-            if let f = a.first {
-                out.append(Located(text(a), location(f, file)))
-            } else if let f = chars[pieceStart..<end].first ?? lastComma {
+            var a = pieceStart
+            var b = end
+            while a < b, chars[a].isSpecSpace { a += 1 }
+            while b > a, chars[b - 1].isSpecSpace { b -= 1 }
+            if a < b {
+                out.append(Located(String(decoding: UnsafeBufferPointer(rebasing: chars[a..<b]), as: UTF8.self), location(a)))
+            } else if let f = pieceStart < end ? pieceStart : lastComma {
                 // An empty operand (`a,,b` or a trailing comma) stays, so it is reported.
-                out.append(Located("", location(f, file)))
+                out.append(Located("", location(f)))
             }
         }
-        for j in chars.indices {
-            let c = chars[j].scalar
-            if c == "\"" { inString.toggle() }
+        for j in range {
+            let c = chars[j]
+            if c == UInt8(ascii: "\"") { inString.toggle() }
             if !inString {
-                if c == "(" { depth += 1 }
-                if c == ")" { depth -= 1 }
-                if c == "," && depth == 0 {
+                if c == UInt8(ascii: "(") { depth += 1 }
+                if c == UInt8(ascii: ")") { depth -= 1 }
+                if c == UInt8(ascii: ",") && depth == 0 {
                     flush(j)
-                    lastComma = chars[j]
+                    lastComma = j
                     pieceStart = j + 1
                     continue
                 }
             }
         }
-        if pieceStart < chars.endIndex || !out.isEmpty { flush(chars.endIndex) }
+        if pieceStart < range.upperBound || !out.isEmpty { flush(range.upperBound) }
         return out
     }
 }
