@@ -102,7 +102,7 @@ public struct ChangeGate {
             URL(fileURLWithPath: top).appendingPathComponent(String($0)).standardizedFileURL.resolvingSymlinksInPath().path
         })
         var report = base.report
-        var affectedJobs: [(Program, PathSpec)] = []
+        var affectedJobs: [PathJob] = []
         var unaffected: [String] = []
         for program in base.programs {
             var affected = program.files.contains { changed.contains($0) }
@@ -129,7 +129,7 @@ public struct ChangeGate {
                     affected = true
                 }
             }
-            let jobs = base.jobs.filter { $0.0.file == program.file }
+            let jobs = base.jobs.filter { $0.program.file == program.file }
             if affected { affectedJobs += jobs } else { unaffected.append(program.file) }
         }
         report.paths = checker.prove(affectedJobs)

@@ -4,6 +4,13 @@ import SpecSyntax
 import StackSemantics
 import Z3Kit
 
+/// One path to prove: its unit, its declaration and the graph elaboration built for it.
+public struct PathJob: Sendable {
+    public var program: Program
+    public var path: PathSpec
+    public var graph: PathGraph
+}
+
 /// The library's front door: spec files or directories in, a report out.
 public struct Checker: Sendable {
     public var options: ProverOptions
@@ -55,18 +62,18 @@ public struct Checker: Sendable {
     }
 
     /// Parses and elaborates every unit; each path with a well-formed graph becomes a job.
-    public func elaborate(_ inputs: [String]) -> (jobs: [(Program, PathSpec)], report: CheckReport) {
+    public func elaborate(_ inputs: [String]) -> (jobs: [PathJob], report: CheckReport) {
         let e = elaborateUnits(inputs)
         return (e.jobs, e.report)
     }
 
-    public func elaborateUnits(_ inputs: [String]) -> (programs: [Program], jobs: [(Program, PathSpec)], report: CheckReport) {
+    public func elaborateUnits(_ inputs: [String]) -> (programs: [Program], jobs: [PathJob], report: CheckReport) {
         var programs: [Program] = []
         var report = CheckReport()
         let (files, errors) = Self.specFiles(inputs)
         report.diagnostics += errors
         report.files = files.count
-        var jobs: [(Program, PathSpec)] = []
+        var jobs: [PathJob] = []
         let includes = Elaborator.IncludeCache()
         // Units elaborate on `jobs` threads; their results are put together in file
         // order, so the report does not depend on the thread count.
@@ -83,7 +90,7 @@ public struct Checker: Sendable {
 
     /// One unit: its program and jobs, or the diagnostic that stopped it; and the
     /// diagnostics of paths whose graph cannot be built.
-    func elaborateUnit(_ f: SpecFile, includes: Elaborator.IncludeCache) -> (program: Program?, jobs: [(Program, PathSpec)], diagnostics: [Diagnostic]) {
+    func elaborateUnit(_ f: SpecFile, includes: Elaborator.IncludeCache) -> (program: Program?, jobs: [PathJob], diagnostics: [Diagnostic]) {
         let program: Program
         do {
             program = try Elaborator(loader: SpecLoader(root: f.root), includes: includes).elaborate(file: f.url, displayName: f.display)
@@ -120,17 +127,20 @@ public struct Checker: Sendable {
 
     /// A unit's paths that pass the filters. Building each path's graph is part of
     /// elaboration: it finds paths with no exit.
-    func jobs(for program: Program, into report: inout CheckReport) -> [(Program, PathSpec)] {
-        var jobs: [(Program, PathSpec)] = []
+    func jobs(for program: Program, into report: inout CheckReport) -> [PathJob] {
+        var jobs: [PathJob] = []
         for p in program.paths {
-            do { _ = try PathGraph(program: program, path: p) } catch let d as Diagnostic {
+            let graph: PathGraph
+            do { graph = try PathGraph(program: program, path: p) } catch let d as Diagnostic {
                 report.diagnostics.append(d)
                 continue
             } catch {
                 report.diagnostics.append(.error(p.location, "\(error)"))
                 continue
             }
-            if pathFilters.isEmpty || pathFilters.contains(where: { p.name.contains($0) }) { jobs.append((program, p)) }
+            if pathFilters.isEmpty || pathFilters.contains(where: { p.name.contains($0) }) {
+                jobs.append(PathJob(program: program, path: p, graph: graph))
+            }
         }
         return jobs
     }
@@ -148,17 +158,17 @@ public struct Checker: Sendable {
     }
 
     /// Proves jobs in parallel; the result order is the job order.
-    public func prove(_ all: [(Program, PathSpec)]) -> [PathReport] {
+    public func prove(_ all: [PathJob]) -> [PathReport] {
         Z3Global.setMemoryLimit(megabytes: options.memoryLimitMegabytes)
         var jobs = all
         if let s = shard { jobs = all.enumerated().filter { $0.offset % s.count == s.index - 1 }.map(\.element) }
         let options = self.options
         let cache = self.cache
         return Self.parallelMap(jobs, width: jobs.isEmpty ? 1 : max(1, min(self.jobs, jobs.count))) { job in
-            guard let cache else { return PathProver.prove(program: job.0, path: job.1, options: options) }
-            let key = cache.key(program: job.0, path: job.1, options: options)
+            guard let cache else { return PathProver.prove(program: job.program, path: job.path, options: options, graph: job.graph) }
+            let key = cache.key(program: job.program, path: job.path, options: options)
             if let hit = cache.load(key) { return hit }
-            let report = PathProver.prove(program: job.0, path: job.1, options: options)
+            let report = PathProver.prove(program: job.program, path: job.path, options: options, graph: job.graph)
             cache.store(key, report)
             return report
         }

@@ -46,9 +46,10 @@ public enum PathProver {
     /// How many times the counterexample search lets a run enter each loop head.
     public static let unrollVisits = 3
 
-    public static func prove(program: Program, path: PathSpec, options: ProverOptions) -> PathReport {
+    /// `graph`: the path's graph when the caller has built it already (elaboration does).
+    public static func prove(program: Program, path: PathSpec, options: ProverOptions, graph: PathGraph? = nil) -> PathReport {
         var proof = PathProof(program: program, path: path, options: options)
-        return proof.run()
+        return proof.run(graph: graph)
     }
 }
 
@@ -83,10 +84,10 @@ struct PathProof {
         var lowering: Z3Lowering
     }
 
-    mutating func run() -> PathReport {
+    mutating func run(graph built: PathGraph? = nil) -> PathReport {
         let graph: PathGraph
         do {
-            graph = try PathGraph(program: program, path: path)
+            graph = try built ?? PathGraph(program: program, path: path)
         } catch let diag as Diagnostic {
             report.results = all(.unknown("unsupported: \(diag.message) at \(diag.location)"))
             return report

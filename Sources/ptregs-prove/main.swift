@@ -139,11 +139,11 @@ struct PtregsProveCommand: ParsableCommand {
                 print(TextReport(colour: colour).render(elaborated), terminator: "")
                 throw ExitCode(2)
             }
-            guard let job = jobs.first(where: { $0.1.name == name }) else {
+            guard let job = jobs.first(where: { $0.path.name == name }) else {
                 FileHandle.standardError.write(Data("ptregs-prove: no path named '\(name)'\n".utf8))
                 throw ExitCode(2)
             }
-            let e = Explainer.explain(program: job.0, path: job.1, options: options)
+            let e = Explainer.explain(program: job.program, path: job.path, options: options)
             print(TextReport(colour: colour, verbose: true).render(e), terminator: "")
             return
         }
