@@ -352,5 +352,14 @@ public struct Program: Sendable {
         return 0xffff_ffff_8200_0000 &+ UInt64(k) * 0x100
     }
 
+    /// `symbolAddress` of every extern at once (one sort instead of one rank per name).
+    public func externAddresses() -> [String: UInt64] {
+        var out: [String: UInt64] = [:]
+        for (k, name) in externs.keys.sorted().enumerated() {
+            out[name] = labels[name].map(Self.codeAddress) ?? 0xffff_ffff_8200_0000 &+ UInt64(k) * 0x100
+        }
+        return out
+    }
+
     public static func codeAddress(_ instruction: Int) -> UInt64 { 0xffff_ffff_8100_0000 &+ UInt64(instruction) * 16 }
 }

@@ -80,8 +80,9 @@ public enum ConcreteReplay {
     /// verdict-relevant parts of the outcome are filled in.
     public static func run(program: Program, path: PathSpec, graph: PathGraph, oracle: @escaping (String) -> UInt64, target: Target?,
                            recordTrace: Bool = true) -> ReplayOutcome {
+        // Only a confirmed target reports the inputs it read.
         let used = InputLog()
-        let d = ConcreteDomain(oracle: { name in
+        let d = target == nil ? ConcreteDomain(oracle: oracle) : ConcreteDomain(oracle: { name in
             let v = oracle(name)
             used.note(name, v)
             return v

@@ -69,7 +69,7 @@ public struct EntrySetup: Sendable {
         if let b = ptRegsBase {
             for f in Layout.ptRegs.fields { fieldAt[b &+ UInt64(f.offset)] = f }
         }
-        for name in program.externs.keys { symbolAddresses[name] = program.symbolAddress(name) }
+        symbolAddresses = program.externAddresses()
     }
 
     public func region(of a: UInt64) -> StackRegion? { regions.first { $0.contains(a) } }
