@@ -166,7 +166,7 @@ public struct Checker: Sendable {
         let cache = self.cache
         return Self.parallelMap(jobs, width: jobs.isEmpty ? 1 : max(1, min(self.jobs, jobs.count))) { job in
             guard let cache else { return PathProver.prove(program: job.program, path: job.path, options: options, graph: job.graph) }
-            let key = cache.key(program: job.program, path: job.path, options: options)
+            let key = cache.key(program: job.program, path: job.path, options: options, graph: job.graph)
             if let hit = cache.load(key) { return hit }
             let report = PathProver.prove(program: job.program, path: job.path, options: options, graph: job.graph)
             cache.store(key, report)

@@ -25,7 +25,7 @@ public struct VerdictCache: Sendable {
         let attrs = (try? FileManager.default.attributesOfItem(atPath: exe)) ?? [:]
         let size = (attrs[.size] as? NSNumber)?.intValue ?? 0
         let mtime = (attrs[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        return "\(exe)|\(size)|\(mtime)|cache-format-1"
+        return "\(exe)|\(size)|\(mtime)|cache-format-2"
     }()
 
     /// Two independent 64-bit FNV-1a hashes: 128 bits of key.
@@ -39,27 +39,102 @@ public struct VerdictCache: Sendable {
         return String(a, radix: 16).leftPad(16, "0") + String(b, radix: 16).leftPad(16, "0")
     }
 
-    public func key(program: Program, path: PathSpec, options: ProverOptions) -> String {
+    /// `graph`: the path's graph if the caller has it (elaboration built it).
+    public func key(program: Program, path: PathSpec, options: ProverOptions, graph: PathGraph? = nil) -> String {
+        // Spelled out field by field: `String(describing:)` of these types goes through
+        // reflection, and made computing keys dearer than proving.
         var text = Self.checkerIdentity + "\n"
-        text += "options \(options.invariants.map(\.rawValue).sorted()) \(options.timeoutMilliseconds) \(String(describing: options.resourceLimit)) "
+        text += "options \(options.invariants.map(\.rawValue).sorted()) \(options.timeoutMilliseconds) \(options.resourceLimit.map(String.init) ?? "-") "
         text += "\(options.structuralFastPath) \(options.mergeStates) \(options.concreteProbes) \(options.recordObligations)\n"
         // Sets and dictionaries print in a per-process order: spell them out sorted.
-        text += "path \(path.name) \(path.location) \(path.entryIndex) \(path.models) \(path.entry) \(path.mode) "
-        text += "\(path.preserves.sorted()) \(String(describing: path.ptRegsOffset)) \(path.validFields.sorted()) \(path.kernelStack) "
-        text += "\(String(describing: path.userSP)) \(path.expectedViolations.sorted())\n"
+        text += "path \(path.name) \(path.location) \(path.entryIndex) \(path.models) \(path.entry.rawValue) \(path.mode.rawValue) "
+        text += "\(path.preserves.map(\.name).sorted()) \(path.ptRegsOffset.map(String.init) ?? "-") \(path.validFields.sorted()) \(path.kernelStack) "
+        text += "\(path.userSP ?? "-") \(path.expectedViolations.map(\.rawValue).sorted())\n"
         let used: [Int]
-        if let graph = try? PathGraph(program: program, path: path) {
+        if let graph = graph ?? (try? PathGraph(program: program, path: path)) {
             used = Array(Set(graph.nodes.map(\.instruction))).sorted()
         } else {
             used = Array(program.instructions.indices)
         }
-        for i in used { text += "\(i) \(program.instructions[i])\n" }
+        for i in used { text += "\(i) " + Self.fingerprint(program.instructions[i]) + "\n" }
         for (k, c) in program.externs.sorted(by: { $0.key < $1.key }) {
-            text += "extern \(k) \(c.clobbers.sorted()) \(String(describing: c.ptRegs)) \(c.observes) \(c.isPtraceStop) \(c.writes) "
-            text += "\(c.expectedFields.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" })\n"
+            text += "extern \(k) \(c.clobbers.map(\.name).sorted()) \(c.ptRegs.map(Self.fingerprint) ?? "-") \(c.observes) \(c.isPtraceStop) \(c.writes) "
+            text += "\(c.isIndirectTarget) \(c.expectedFields.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" })\n"
         }
-        for (k, v) in program.perCPU.sorted(by: { $0.key < $1.key }) { text += "percpu \(k) \(v)\n" }
+        for (k, v) in program.perCPU.sorted(by: { $0.key < $1.key }) { text += "percpu \(k) \(Self.fingerprint(v))\n" }
         return Self.digest(text)
+    }
+
+    // MARK: Fingerprints: every field that can change a verdict or a report, in words.
+
+    static func fingerprint(_ i: Instruction) -> String {
+        var s = fingerprint(i.operation) + " @\(i.location) `\(i.text)` \(i.labels)"
+        for n in i.expansion { s += " <\(n.location) \(n.message)>" }
+        return s
+    }
+
+    static func fingerprint(_ w: Width) -> String { "w\(w.bytes)" }
+
+    static func fingerprint(_ o: Operand) -> String {
+        switch o {
+        case .register(let r, let w): return "%\(r.name)/\(fingerprint(w))"
+        case .immediate(let v): return "$\(v)"
+        case .memory(let m):
+            return "[\(m.base?.name ?? "-"),\(m.index?.name ?? "-"),\(m.scale),\(m.displacement),\(m.perCPU ?? "-"),\(m.symbol ?? "-"),\(m.text)]"
+        }
+    }
+
+    static func fingerprint(_ t: Target) -> String {
+        switch t {
+        case .code(let i, let label): return "code \(i) \(label)"
+        case .external(let name): return "external \(name)"
+        case .indirect(let r): return "indirect %\(r.name)"
+        }
+    }
+
+    static func fingerprint(_ op: SpecElaboration.Operation) -> String {
+        let f: (Operand) -> String = fingerprint
+        switch op {
+        case .push(let a): return "push \(f(a))"
+        case .pop(let a): return "pop \(f(a))"
+        case .move(let a, let b, let w): return "move \(f(a)) \(f(b)) \(fingerprint(w))"
+        case .lea(let m, let r): return "lea \(f(.memory(m))) %\(r.name)"
+        case .loadAddress(let s, let r): return "loadAddress \(s) %\(r.name)"
+        case .alu(let k, let a, let b, let w): return "alu \(k.rawValue) \(f(a)) \(f(b)) \(fingerprint(w))"
+        case .unary(let k, let a, let w): return "unary \(k.rawValue) \(f(a)) \(fingerprint(w))"
+        case .test(let a, let b, let w): return "test \(f(a)) \(f(b)) \(fingerprint(w))"
+        case .compare(let a, let b, let w): return "compare \(f(a)) \(f(b)) \(fingerprint(w))"
+        case .exchange(let a, let b, let w): return "exchange \(f(a)) \(f(b)) \(fingerprint(w))"
+        case .conditionalMove(let c, let a, let r): return "cmov \(c.rawValue) \(f(a)) %\(r.name)"
+        case .jump(let t): return "jump \(fingerprint(t))"
+        case .branch(let c, let t): return "branch \(c.rawValue) \(fingerprint(t))"
+        case .call(let t): return "call \(fingerprint(t))"
+        case .ret(let n): return "ret \(n)"
+        case .sysret: return "sysret"
+        case .sysexit: return "sysexit"
+        case .iret: return "iret"
+        case .pushFlags: return "pushFlags"
+        case .popFlags: return "popFlags"
+        case .readMSR: return "readMSR"
+        case .bitTest(let k, let a, let b, let w): return "bitTest \(k) \(f(a)) \(f(b)) \(fingerprint(w))"
+        case .swapgs: return "swapgs"
+        case .noEffect(let m): return "noEffect \(m)"
+        }
+    }
+
+    static func fingerprint(_ p: ExternContract.PtRegsPointer) -> String {
+        switch p {
+        case .register(let r): return "in %\(r.name)"
+        case .stackOffset(let k): return "at rsp\(k >= 0 ? "+" : "")\(k)"
+        }
+    }
+
+    static func fingerprint(_ k: PerCPUKind) -> String {
+        switch k {
+        case .value: return "value"
+        case .pointer: return "pointer"
+        case .stack: return "stack"
+        }
     }
 
     public func load(_ key: String) -> PathReport? {

@@ -36,4 +36,38 @@ final class VerdictCacheTests: XCTestCase {
         XCTAssertEqual(third.paths.first { $0.name == "leaky" }?.results.map(\.verdict.name), ["proved", "proved", "proved", "proved"])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).count, 3, "tidy's entry was reused")
     }
+
+    /// The key is spelled out from the decoded instructions and contracts, not from the
+    /// text alone: a constant defined elsewhere or a contract changes it.
+    func testKeysFollowDecodedOperationsAndContracts() throws {
+        // One file name throughout: locations are part of the key (reports show them).
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("key-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func key(_ source: String) throws -> String {
+            let file = dir.appendingPathComponent("spec.pts")
+            try source.write(to: file, atomically: true, encoding: .utf8)
+            let (jobs, report) = Checker().elaborate([file.path])
+            XCTAssertTrue(report.diagnostics.isEmpty, "\(report.diagnostics)")
+            let job = try XCTUnwrap(jobs.first)
+            return VerdictCache(directory: dir).key(program: job.program, path: job.path, options: ProverOptions(), graph: job.graph)
+        }
+        let spec = """
+        .equ OFF, 8
+        .extern schedule
+        .path f entry=function
+        f:
+        \tsubq $16, %rsp
+        \tmovq %rbx, OFF(%rsp)
+        \tcall schedule
+        \tmovq OFF(%rsp), %rbx
+        \taddq $16, %rsp
+        \tret
+        """
+        let same = try key(spec)
+        XCTAssertEqual(same, try key(spec), "the same unit gives the same key")
+        XCTAssertNotEqual(same, try key(spec.replacingOccurrences(of: ".equ OFF, 8", with: ".equ OFF, 0")), "a constant's value")
+        XCTAssertNotEqual(same, try key(spec.replacingOccurrences(of: ".extern schedule", with: ".extern schedule clobbers=rbx")),
+                          "an extern's contract")
+    }
 }
