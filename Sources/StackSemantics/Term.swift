@@ -140,14 +140,19 @@ public final class TermFactory {
     public var count: Int { terms.count }
 
     private static func hash(_ op: Term.Op, _ payload: UInt64, _ args: [Term]) -> UInt64 {
-        var h = (UInt64(op.rawValue) &+ 1) &* 0x9E37_79B9_7F4A_7C15 ^ payload
-        h = (h ^ (h >> 29)) &* 0xBF58_476D_1CE4_E5B9
-        for a in args {
-            h = (h ^ UInt64(truncatingIfNeeded: a.id)) &* 0x94D0_49BB_1331_11EB
-            h ^= h >> 31
-        }
-        return h ^ (h >> 32)
+        var h = hashStart(op, payload)
+        for a in args { h = hashMix(h, a) }
+        return hashFinish(h)
     }
+    @inline(__always) private static func hashStart(_ op: Term.Op, _ payload: UInt64) -> UInt64 {
+        let h = (UInt64(op.rawValue) &+ 1) &* 0x9E37_79B9_7F4A_7C15 ^ payload
+        return (h ^ (h >> 29)) &* 0xBF58_476D_1CE4_E5B9
+    }
+    @inline(__always) private static func hashMix(_ h: UInt64, _ a: Term) -> UInt64 {
+        let m = (h ^ UInt64(truncatingIfNeeded: a.id)) &* 0x94D0_49BB_1331_11EB
+        return m ^ (m >> 31)
+    }
+    @inline(__always) private static func hashFinish(_ h: UInt64) -> UInt64 { h ^ (h >> 32) }
 
     private func insert(_ t: Term, hash: UInt64) {
         let mask = capacity - 1
@@ -187,6 +192,54 @@ public final class TermFactory {
     }
 
     private func make(_ op: Term.Op, _ args: [Term], isBool: Bool) -> Term { make(op, 0, args, isBool: isBool) }
+
+    // Fixed arities: a lookup that finds the term allocates no argument array (most
+    // constructions find one: the simplifier asks for the same terms again and again).
+    private func make(_ op: Term.Op, _ a: Term, isBool: Bool) -> Term {
+        let h = Self.hashFinish(Self.hashMix(Self.hashStart(op, 0), a))
+        let mask = capacity - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while table[i] >= 0 {
+            let t = terms[Int(table[i])]
+            if t.op == op && t.payload == 0 && t.args.count == 1 && t.args[0] === a { return t }
+            i = (i + 1) & mask
+        }
+        return add(op, [a], isBool: isBool, at: i)
+    }
+    private func make(_ op: Term.Op, _ a: Term, _ b: Term, isBool: Bool) -> Term {
+        let h = Self.hashFinish(Self.hashMix(Self.hashMix(Self.hashStart(op, 0), a), b))
+        let mask = capacity - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while table[i] >= 0 {
+            let t = terms[Int(table[i])]
+            if t.op == op && t.payload == 0 && t.args.count == 2 && t.args[0] === a && t.args[1] === b { return t }
+            i = (i + 1) & mask
+        }
+        return add(op, [a, b], isBool: isBool, at: i)
+    }
+    private func make(_ op: Term.Op, _ a: Term, _ b: Term, _ c: Term, isBool: Bool) -> Term {
+        let h = Self.hashFinish(Self.hashMix(Self.hashMix(Self.hashMix(Self.hashStart(op, 0), a), b), c))
+        let mask = capacity - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while table[i] >= 0 {
+            let t = terms[Int(table[i])]
+            if t.op == op && t.payload == 0 && t.args.count == 3 && t.args[0] === a && t.args[1] === b && t.args[2] === c { return t }
+            i = (i + 1) & mask
+        }
+        return add(op, [a, b, c], isBool: isBool, at: i)
+    }
+    /// `op(a, b)` with the arguments in id order (commutative operators).
+    private func commutative(_ op: Term.Op, _ a: Term, _ b: Term, isBool: Bool) -> Term {
+        a.id <= b.id ? make(op, a, b, isBool: isBool) : make(op, b, a, isBool: isBool)
+    }
+    /// Adds a term the table does not have, in free table slot `slot`.
+    private func add(_ op: Term.Op, _ args: [Term], isBool: Bool, at slot: Int) -> Term {
+        let t = Term(op: op, payload: 0, name: "", args: args, id: terms.count, isBool: isBool)
+        terms.append(t)
+        table[slot] = Int32(truncatingIfNeeded: t.id)
+        if terms.count * 2 > capacity { grow() }
+        return t
+    }
 
     public func const(_ v: UInt64) -> Term {
         guard v < UInt64(Self.smallConstants) else { return make(.const, v, [], isBool: false) }
@@ -237,11 +290,11 @@ public final class TermFactory {
         let c = ca &+ cb
         switch (xa, xb) {
         case (nil, nil): return const(c)
-        case (let x?, nil), (nil, let x?): return c == 0 ? x : make(.add, [x, const(c)], isBool: false)
+        case (let x?, nil), (nil, let x?): return c == 0 ? x : make(.add, x, const(c), isBool: false)
         case (let x?, let y?):
             let (p, q) = x.id <= y.id ? (x, y) : (y, x)
-            let s = make(.add, [p, q], isBool: false)
-            return c == 0 ? s : make(.add, [s, const(c)], isBool: false)
+            let s = make(.add, p, q, isBool: false)
+            return c == 0 ? s : make(.add, s, const(c), isBool: false)
         }
     }
 
@@ -251,7 +304,7 @@ public final class TermFactory {
         if let ite = iteOverConstants(a, b, { $0 &- $1 }) { return ite }
         if xa === xb { return const(ca &- cb) }
         if xb == nil { return add(a, const(0 &- cb)) }
-        return make(.sub, [a, b], isBool: false)
+        return make(.sub, a, b, isBool: false)
     }
 
     /// Binary ops on an if-then-else tree of constants and a constant distribute over
@@ -282,36 +335,36 @@ public final class TermFactory {
         if a.constant == 0 || b.constant == 0 { return const(0) }
         if a.constant == UInt64.max { return b }
         if b.constant == UInt64.max { return a }
-        return make(.and, a.id <= b.id ? [a, b] : [b, a], isBool: false)
+        return commutative(.and, a, b, isBool: false)
     }
     public func or(_ a: Term, _ b: Term) -> Term {
         if let r = iteOverConstants(a, b, { $0 | $1 }) { return r }
         if a === b { return a }
         if a.constant == 0 { return b }
         if b.constant == 0 { return a }
-        return make(.or, a.id <= b.id ? [a, b] : [b, a], isBool: false)
+        return commutative(.or, a, b, isBool: false)
     }
     public func xor(_ a: Term, _ b: Term) -> Term {
         if let r = iteOverConstants(a, b, { $0 ^ $1 }) { return r }
         if a === b { return const(0) }
         if a.constant == 0 { return b }
         if b.constant == 0 { return a }
-        return make(.xor, a.id <= b.id ? [a, b] : [b, a], isBool: false)
+        return commutative(.xor, a, b, isBool: false)
     }
     public func mul(_ a: Term, _ b: Term) -> Term {
         if let r = iteOverConstants(a, b, { $0 &* $1 }) { return r }
         if a.constant == 1 { return b }
         if b.constant == 1 { return a }
-        return make(.mul, [a, b], isBool: false)
+        return make(.mul, a, b, isBool: false)
     }
     public func not(_ a: Term) -> Term {
         if let c = a.constant { return const(~c) }
         if a.op == .not { return a.args[0] }
-        return make(.not, [a], isBool: false)
+        return make(.not, a, isBool: false)
     }
     public func neg(_ a: Term) -> Term {
         if let c = a.constant { return const(0 &- c) }
-        return make(.neg, [a], isBool: false)
+        return make(.neg, a, isBool: false)
     }
 
     public func eq(_ a: Term, _ b: Term) -> Term {
@@ -319,7 +372,7 @@ public final class TermFactory {
         if a.isBool {
             if let x = a.boolConstant { return x ? b : negation(b) }
             if let y = b.boolConstant { return y ? a : negation(a) }
-            return make(.eq, a.id <= b.id ? [a, b] : [b, a], isBool: true)
+            return commutative(.eq, a, b, isBool: true)
         }
         let (xa, ca) = linear(a), (xb, cb) = linear(b)
         if xa === xb { return bool(ca == cb) }
@@ -343,28 +396,28 @@ public final class TermFactory {
         // x + c1 == c2  →  x == c2 - c1
         if let x = xa, xb == nil, ca != 0 { return eq(x, const(cb &- ca)) }
         if let y = xb, xa == nil, cb != 0 { return eq(y, const(ca &- cb)) }
-        return make(.eq, a.id <= b.id ? [a, b] : [b, a], isBool: true)
+        return commutative(.eq, a, b, isBool: true)
     }
 
     public func ult(_ a: Term, _ b: Term) -> Term {
         if let x = a.constant, let y = b.constant { return bool(x < y) }
         if a === b { return falseTerm }
-        return make(.ult, [a, b], isBool: true)
+        return make(.ult, a, b, isBool: true)
     }
     public func ule(_ a: Term, _ b: Term) -> Term {
         if let x = a.constant, let y = b.constant { return bool(x <= y) }
         if a === b { return trueTerm }
-        return make(.ule, [a, b], isBool: true)
+        return make(.ule, a, b, isBool: true)
     }
     public func slt(_ a: Term, _ b: Term) -> Term {
         if let x = a.constant, let y = b.constant { return bool(Int64(bitPattern: x) < Int64(bitPattern: y)) }
         if a === b { return falseTerm }
-        return make(.slt, [a, b], isBool: true)
+        return make(.slt, a, b, isBool: true)
     }
     public func sle(_ a: Term, _ b: Term) -> Term {
         if let x = a.constant, let y = b.constant { return bool(Int64(bitPattern: x) <= Int64(bitPattern: y)) }
         if a === b { return trueTerm }
-        return make(.sle, [a, b], isBool: true)
+        return make(.sle, a, b, isBool: true)
     }
 
     public func ite(_ c: Term, _ a: Term, _ b: Term) -> Term {
@@ -374,7 +427,7 @@ public final class TermFactory {
         // ite(c, ite(c, x, _), y) → ite(c, x, y)
         if a.op == .ite, a.args[0] === c { return ite(c, a.args[1], b) }
         if b.op == .ite, b.args[0] === c { return ite(c, a, b.args[2]) }
-        return make(.ite, [c, a, b], isBool: false)
+        return make(.ite, c, a, b, isBool: false)
     }
 
     public func boolIte(_ c: Term, _ a: Term, _ b: Term) -> Term {
@@ -388,13 +441,13 @@ public final class TermFactory {
         if let x = a.boolConstant, let y = b.boolConstant { return x && !y ? c : (!x && y ? negation(c) : (x ? trueTerm : falseTerm)) }
         if let x = a.boolConstant { return x ? anyOf([c, b]) : allOf([negation(c), b]) }
         if let y = b.boolConstant { return y ? anyOf([negation(c), a]) : allOf([c, a]) }
-        return make(.boolIte, [c, a, b], isBool: true)
+        return make(.boolIte, c, a, b, isBool: true)
     }
 
     public func negation(_ a: Term) -> Term {
         if let k = a.boolConstant { return bool(!k) }
         if a.op == .negation { return a.args[0] }
-        return make(.negation, [a], isBool: true)
+        return make(.negation, a, isBool: true)
     }
 
     public func allOf(_ xs: [Term]) -> Term {
