@@ -330,11 +330,18 @@ extension Elaborator {
             mem.symbol = text
             return .memory(mem)
         }
-        let dt = text[..<index(dispEnd)].trimmingWhitespaces()
+        return try withDisplacement(mem, text[..<index(dispEnd)].trimmingWhitespaces()[...], at: l.location, notes: notes)
+    }
+
+    /// A memory operand with its displacement text (blank-trimmed) evaluated, or marked
+    /// as a symbol outside the model.
+    func withDisplacement(_ operand: MemoryOperand, _ dt: Substring, at location: SourceLocation,
+                          notes: [Diagnostic.Note]) throws -> Operand {
+        var mem = operand
         if !dt.isEmpty {
-            let e = try Expr.parse(dt[...], at: l.location)
+            let e = try Expr.parse(dt, at: location)
             if mem.base == nil && mem.index == nil && e.containsName(where: { constants[$0] == nil }) {
-                mem.symbol = text      // `some_global(,,)`-style or `some_global`: not a constant
+                mem.symbol = mem.text      // `some_global(,,)`-style or `some_global`: not a constant
                 return .memory(mem)
             }
             mem.displacement = try evaluate(e, notes: notes)
@@ -342,7 +349,7 @@ extension Elaborator {
         if mem.base == nil && mem.index == nil {
             // Absolute memory (a global variable): outside the model. Reads give an
             // unknown value; a write makes the path unknown (it could be anything).
-            mem.symbol = text
+            mem.symbol = mem.text
         }
         return .memory(mem)
     }
@@ -450,21 +457,7 @@ extension Elaborator {
             mem.symbol = text
             return .memory(mem)
         }
-        let dt = dispText.trimmingWhitespaces()
-        if !dt.isEmpty {
-            let e = try Expr.parse(Located(dt, l.location))
-            if mem.base == nil && mem.index == nil && e.names.contains(where: { constants[$0] == nil }) {
-                mem.symbol = text      // `some_global(,,)`-style or `some_global`: not a constant
-                return .memory(mem)
-            }
-            mem.displacement = try evaluate(e, notes: notes)
-        }
-        if mem.base == nil && mem.index == nil {
-            // Absolute memory (a global variable): outside the model. Reads give an
-            // unknown value; a write makes the path unknown (it could be anything).
-            mem.symbol = text
-        }
-        return .memory(mem)
+        return try withDisplacement(mem, dispText.trimmingWhitespaces()[...], at: l.location, notes: notes)
     }
 
     func matchingOpen(_ s: String) -> String.Index? {

@@ -450,19 +450,27 @@ public final class TermFactory {
         return make(.negation, a, isBool: true)
     }
 
-    public func allOf(_ xs: [Term]) -> Term {
-        var parts = PartSet()
+    /// The distinct parts of `op(xs)` with nested `op`s flattened and the identity
+    /// constant dropped; nil when a part is the absorbing constant.
+    private func distinctParts(_ xs: [Term], of op: Term.Op, absorbing: Bool) -> PartSet? {
+        var set = PartSet()
+        func take(_ t: Term) -> Bool {
+            if let k = t.boolConstant { return k != absorbing }
+            set.insert(t)
+            return true
+        }
         for x in xs {
-            if x.op == .allOf {
-                for i in x.args {
-                    if i.boolConstant == false { return falseTerm }
-                    if i.boolConstant != true { parts.insert(i) }
-                }
-            } else {
-                if x.boolConstant == false { return falseTerm }
-                if x.boolConstant != true { parts.insert(x) }
+            if x.op == op {
+                for i in x.args where !take(i) { return nil }
+            } else if !take(x) {
+                return nil
             }
         }
+        return set
+    }
+
+    public func allOf(_ xs: [Term]) -> Term {
+        guard let parts = distinctParts(xs, of: .allOf, absorbing: false) else { return falseTerm }
         for p in parts.terms where parts.contains(negation(p).id) { return falseTerm }
         if parts.terms.isEmpty { return trueTerm }
         if parts.terms.count == 1 { return parts.terms[0] }
@@ -470,18 +478,7 @@ public final class TermFactory {
     }
 
     public func anyOf(_ xs: [Term]) -> Term {
-        var set = PartSet()
-        for x in xs {
-            if x.op == .anyOf {
-                for i in x.args {
-                    if i.boolConstant == true { return trueTerm }
-                    if i.boolConstant != false { set.insert(i) }
-                }
-            } else {
-                if x.boolConstant == true { return trueTerm }
-                if x.boolConstant != false { set.insert(x) }
-            }
-        }
+        guard let set = distinctParts(xs, of: .anyOf, absorbing: true) else { return trueTerm }
         for p in set.terms where set.contains(negation(p).id) { return trueTerm }
         let parts = set.terms
         // (P && c) || (P && !c) → P: the join of a diamond gives back its fork's condition.
