@@ -307,6 +307,9 @@ public struct Interpreter<D: ValueDomain> {
         case opaque(String)
         /// Memory outside the model reached through a `.percpu … pointer` value.
         case outside(String)
+        /// A stack address plus an offset with no fixed value (`-8(%rsp,%rdi,8)`): no
+        /// single slot, but still an access to the stack.
+        case indexedStack(D.Value)
     }
 
     func locate(_ m: MemoryOperand, _ s: MachineState<D>, node: Int, width: Width) throws -> Location {
@@ -323,6 +326,9 @@ public struct Interpreter<D: ValueDomain> {
             // index, say): read as unmodelled memory here, while a concrete run with
             // a value that lands on the stack checks it as a stack access.
             coverage.everyAddressResolved = false
+            // Only where the offset has no value yet (the proof run): a concrete address
+            // off every stack is memory outside the model, as any other.
+            if d.knownValue(addr) == nil, let b = m.base, stackCases(s[b]) != nil { return .indexedStack(addr) }
             return .opaque(m.text)
         }
         for (_, a) in cases where a % 8 != 0 {
@@ -348,13 +354,16 @@ public struct Interpreter<D: ValueDomain> {
         case .memory(let m):
             switch try locate(m, s, node: node, width: w) {
             case .stack(let cases, let addr):
-                checkAccess(addr, width: w, s, node: node)
+                checkAccess(addr, width: w, s, node: node, indexed: m.index != nil ? m : nil)
                 let sl = readSlot(s, cases)
                 if let r = purpose { checkRestore(of: r, from: sl, width: w, at: cases, s, node: node) }
                 return mask(sl.value, w)
             case .perCPU(let name):
                 let v = d.select(s.kernelGS, s.perCPU[name] ?? d.constant(0), d.input("user-gs[\(name)]@\(node)"))
                 return mask(v, w)
+            case .indexedStack(let addr):
+                checkIndexedAccess(addr, m, width: w, s, node: node)
+                return mask(d.input("unmodelled[\(m.text)]@\(node)"), w)
             case .opaque, .outside:
                 return mask(d.input("unmodelled[\(m.text)]@\(node)"), w)
             }
@@ -405,6 +414,8 @@ public struct Interpreter<D: ValueDomain> {
                 s.perCPU[name] = d.select(s.kernelGS, nv, old)
             case .opaque(let text):
                 throw Unsupported(node: node, reason: "store to '\(text)', which is not a modelled stack slot or per-CPU variable")
+            case .indexedStack:
+                throw Unsupported(node: node, reason: "store to '\(m.text)', a stack address whose offset has no fixed value")
             case .outside:
                 break
             }

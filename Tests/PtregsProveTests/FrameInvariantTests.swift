@@ -206,6 +206,55 @@ final class FrameInvariantTests: XCTestCase {
         """
         let report = SpecHarness.check(spec)
         SpecHarness.assertViolated(report, path: "f", .frameBalance, blamedLine: SpecHarness.line("<-blamed", in: spec),
-                                   requirementContains: "the access to entry stack-0x8 must not lie below rsp")
+                                   requirementContains: "the indexed access `-8(%rsp,%rdi,8)` (here entry stack-0x8) must not lie below rsp")
+    }
+
+    func testIndexedReadThatStaysAboveRspProves() {
+        // The index is symbolic but bounded (0 or 1): no slot of its own, yet the
+        // solver proves every value keeps the read at or above rsp.
+        let spec = """
+        .path f entry=function
+        f:
+        \tsubq $16, %rsp
+        \tandq $1, %rdi
+        \tmovq (%rsp,%rdi,8), %rax
+        \taddq $16, %rsp
+        \tret
+        """
+        SpecHarness.assertProved(SpecHarness.check(spec), path: "f", .frameBalance)
+    }
+
+    func testIndexedReadBelowRspThatNoProbeHitsIsFoundByTheSolver() {
+        // Only rdi = -5 reaches below rsp: the probes' inputs miss it, the solver finds
+        // it, and the replay checks the slot its model picks under the same key. (Such
+        // reads made no obligation before: the path was proved.)
+        let spec = """
+        .path f entry=function
+        f:
+        \taddq $5, %rdi
+        \tmovq -8(%rsp,%rdi,8), %rax
+        \tret
+        """
+        let report = SpecHarness.check(spec)
+        let cx = SpecHarness.assertViolated(report, path: "f", .frameBalance, blamedLine: 4,
+                                            requirementContains: "the indexed access `-8(%rsp,%rdi,8)` (here entry stack-")
+        // The model's rdi puts the read below rsp: 8·(rdi + 5), wrapping as the
+        // address computation does, is at most 0 (the displacement is -8).
+        let rdi = cx?.inputs.first { $0.0 == "entry.rdi" }?.1
+        XCTAssertNotNil(rdi)
+        if let rdi { XCTAssertLessThanOrEqual(Int64(bitPattern: (rdi &+ 5) &* 8), 0, "rdi = \(rdi)") }
+    }
+
+    func testIndexedStoreIsUnsupported() {
+        let spec = """
+        .path f entry=function
+        f:
+        \tmovq %rax, -8(%rsp,%rdi,8)
+        \tret
+        """
+        let report = SpecHarness.check(spec)
+        guard let r = SpecHarness.result(report, path: "f", .frameBalance) else { return }
+        guard case .unknown(let why) = r.verdict else { return XCTFail("expected unknown, got \(r.verdict.name)") }
+        XCTAssertTrue(why.contains("whose offset has no fixed value"), why)
     }
 }

@@ -10,19 +10,51 @@ import SpecElaboration
 /// zone: an NMI may clobber it), and on entries whose frame top is known none lies
 /// above it.
 extension Interpreter {
-    mutating func checkAccess(_ addr: D.Value, width: Width, _ s: MachineState<D>, node: Int) {
+    /// `indexed`: the operand when it has an index register. Its checks are keyed by
+    /// the operand, not the slot, so the proof run's check of a symbolic index
+    /// (`checkIndexedAccess`) and a concrete run's check of the slot its values pick are
+    /// one obligation, and a counterexample of the one replays as the other.
+    mutating func checkAccess(_ addr: D.Value, width: Width, _ s: MachineState<D>, node: Int, indexed: MemoryOperand? = nil) {
         guard let cases = d.cases(addr) else { return }
         for (g, a) in cases {
             guard let region = setup.region(of: a) else { continue }
+            let what = indexed.map { "the indexed access `\($0.text)` (here \(describeSlot(a)))" } ?? "the access to \(describeSlot(a))"
             // Compare within the region rsp is in: offsets from the region base.
             let inRegion = d.all([g, rspIn(region, s)])
             let below = d.unsignedLess(d.constant(a), s.rsp)
-            require(.frameBalance, node, "below rsp \(a)", d.any([d.negate(inRegion), d.negate(below)]), s,
-                    "the access to \(describeSlot(a)) must not lie below rsp", values: [("address", d.constant(a)), ("rsp", s.rsp)])
+            require(.frameBalance, node, indexed == nil ? "below rsp \(a)" : Self.indexedBelowKey, d.any([d.negate(inRegion), d.negate(below)]), s,
+                    "\(what) must not lie below rsp", values: [("address", d.constant(a)), ("rsp", s.rsp)])
             if let top = setup.frameTop, region.contains(top), a &+ UInt64(width.bytes) > top {
-                require(.frameBalance, node, "above frame \(a)", d.negate(g), s,
-                        "the access to \(describeSlot(a)) must not lie above the entry frame (top \(setup.describe(address: top)))")
+                require(.frameBalance, node, indexed == nil ? "above frame \(a)" : Self.indexedAboveKey, d.negate(g), s,
+                        "\(what) must not lie above the entry frame (top \(setup.describe(address: top)))")
             }
+        }
+    }
+
+    static var indexedBelowKey: String { "below rsp (indexed)" }
+    static var indexedAboveKey: String { "above frame (indexed)" }
+
+    /// A read at a stack address plus an offset with no fixed value (`-8(%rsp,%rdi,8)`):
+    /// the model cannot say which slot it reads, but every value of the offset must
+    /// keep it at or above rsp. A concrete run checks the one slot its values pick
+    /// under the same key; a model whose address lands off every stack does not
+    /// replay, and the verdict is then "unknown" — never a silent "proved".
+    mutating func checkIndexedAccess(_ addr: D.Value, _ m: MemoryOperand, width: Width, _ s: MachineState<D>, node: Int) {
+        // A violation lands on the stack of the base, which rsp is in (as for slots).
+        guard let base = m.base, let bases = d.cases(s[base]) else { return }
+        let onRspStack = d.any(bases.compactMap { g, b in
+            setup.region(of: b).map { r in
+                let inRegion = d.unsignedLess(d.sub(addr, d.constant(r.base &- StackRegion.span)), d.constant(2 * StackRegion.span))
+                return d.all([g, rspIn(r, s), inRegion])
+            }
+        })
+        let below = d.unsignedLess(addr, s.rsp)
+        require(.frameBalance, node, Self.indexedBelowKey, d.any([d.negate(onRspStack), d.negate(below)]), s,
+                "the indexed access `\(m.text)` must not lie below rsp", values: [("address", addr), ("rsp", s.rsp)])
+        if let top = setup.frameTop, bases.contains(where: { setup.region(of: $0.1)?.contains(top) == true }) {
+            let beyond = d.unsignedLess(d.constant(top), d.add(addr, d.constant(UInt64(width.bytes))))
+            require(.frameBalance, node, Self.indexedAboveKey, d.negate(beyond), s,
+                    "the indexed access `\(m.text)` must not lie above the entry frame (top \(setup.describe(address: top)))")
         }
     }
 
