@@ -167,9 +167,9 @@ public struct Checker: Sendable {
         return Self.parallelMap(jobs, width: jobs.isEmpty ? 1 : max(1, min(self.jobs, jobs.count))) { job in
             guard let cache else { return PathProver.prove(program: job.program, path: job.path, options: options, graph: job.graph) }
             let key = cache.key(program: job.program, path: job.path, options: options, graph: job.graph)
-            if let hit = cache.load(key) { return hit }
+            if let hit = cache.load(key, program: job.program) { return hit }
             let report = PathProver.prove(program: job.program, path: job.path, options: options, graph: job.graph)
-            cache.store(key, report)
+            cache.store(key, report, program: job.program)
             return report
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import SpecElaboration
 import SpecSyntax
+import StackSemantics
 
 /// Verdicts of unchanged paths, kept between runs: a reviewer re-running the gate after
 /// a fixup re-proves only the paths the fixup touched. The key is a content hash of
@@ -25,7 +26,7 @@ public struct VerdictCache: Sendable {
         let attrs = (try? FileManager.default.attributesOfItem(atPath: exe)) ?? [:]
         let size = (attrs[.size] as? NSNumber)?.intValue ?? 0
         let mtime = (attrs[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        return "\(exe)|\(size)|\(mtime)|cache-format-2"
+        return "\(exe)|\(size)|\(mtime)|cache-format-3"
     }()
 
     /// Two independent 64-bit FNV-1a hashes: 128 bits of key.
@@ -137,14 +138,78 @@ public struct VerdictCache: Sendable {
         }
     }
 
-    public func load(_ key: String) -> PathReport? {
-        guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(key + ".json").path) else { return nil }
-        return try? JSONDecoder().decode(PathReport.self, from: data)
+    /// `program`: the unit the report's path is in (its trace steps' words come from it).
+    public func load(_ key: String, program: Program) -> PathReport? {
+        guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(key + ".json").path),
+              let stored = try? JSONDecoder().decode(StoredReport.self, from: data) else { return nil }
+        return stored.restored(from: program)
     }
 
-    public func store(_ key: String, _ report: PathReport) {
-        guard let data = try? JSONEncoder().encode(report) else { return }
+    public func store(_ key: String, _ report: PathReport, program: Program) {
+        guard let data = try? JSONEncoder().encode(StoredReport(report, program: program)) else { return }
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try? data.write(to: directory.appendingPathComponent(key + ".json"), options: .atomic)
+    }
+}
+
+/// A report as the cache keeps it: each trace step without the words of its instruction
+/// (text, locations, macro notes: most of an entry, and most of the time to read one),
+/// which come back from the unit by the instruction's index when it is loaded.
+struct StoredReport: Codable {
+    var report: PathReport
+    /// One per trace step, counterexamples in result order: the step's instruction in
+    /// the unit, or -1 when the step was kept whole.
+    var instructions: [Int]
+
+    init(_ full: PathReport, program: Program) {
+        struct Words: Hashable { var location: SourceLocation; var text: String; var expansion: [Diagnostic.Note] }
+        var index: [Words: Int] = [:]
+        for (i, inst) in program.instructions.enumerated() {
+            let words = Words(location: inst.location, text: inst.text, expansion: inst.expansion)
+            if index[words] == nil { index[words] = i }
+        }
+        var out: [Int] = []
+        report = full
+        report.mapSteps { step in
+            guard let i = index[Words(location: step.location, text: step.text, expansion: step.expansion)] else { out.append(-1); return }
+            out.append(i)
+            let nowhere = SourceLocation(file: "", line: 0, column: 0)
+            step.text = ""
+            step.expansion = []
+            step.location = nowhere
+            step.sourceLocation = nowhere
+        }
+        instructions = out
+    }
+
+    /// The full report; nil when the entry does not fit the unit (then it is re-proved).
+    func restored(from program: Program) -> PathReport? {
+        var full = report
+        var k = 0
+        var fits = true
+        full.mapSteps { step in
+            guard k < instructions.count else { fits = false; return }
+            let i = instructions[k]
+            k += 1
+            guard i >= 0 else { return }
+            guard i < program.instructions.count else { fits = false; return }
+            let inst = program.instructions[i]
+            step.text = inst.text
+            step.expansion = inst.expansion
+            step.location = inst.location
+            step.sourceLocation = inst.sourceLocation
+        }
+        return fits && k == instructions.count ? full : nil
+    }
+}
+
+extension PathReport {
+    /// Visits every trace step of every counterexample, in result order.
+    mutating func mapSteps(_ body: (inout TraceStep) -> Void) {
+        for r in results.indices {
+            guard case .violated(var cx) = results[r].verdict else { continue }
+            for s in cx.steps.indices { body(&cx.steps[s]) }
+            results[r].verdict = .violated(cx)
+        }
     }
 }
