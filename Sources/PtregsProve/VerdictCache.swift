@@ -26,115 +26,110 @@ public struct VerdictCache: Sendable {
         let attrs = (try? FileManager.default.attributesOfItem(atPath: exe)) ?? [:]
         let size = (attrs[.size] as? NSNumber)?.intValue ?? 0
         let mtime = (attrs[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        return "\(exe)|\(size)|\(mtime)|cache-format-3"
+        return "\(exe)|\(size)|\(mtime)|cache-format-5"
     }()
-
-    /// Two independent 64-bit FNV-1a hashes: 128 bits of key.
-    static func digest(_ text: String) -> String {
-        var a: UInt64 = 0xcbf2_9ce4_8422_2325
-        var b: UInt64 = 0x6c62_272e_07bb_0142
-        for byte in text.utf8 {
-            a = (a ^ UInt64(byte)) &* 0x100_0000_01b3
-            b = (b ^ UInt64(byte)) &* 0x100_0000_01b3 ^ 0x9e37_79b9_7f4a_7c15
-        }
-        return String(a, radix: 16).leftPad(16, "0") + String(b, radix: 16).leftPad(16, "0")
-    }
 
     /// `graph`: the path's graph if the caller has it (elaboration built it).
     public func key(program: Program, path: PathSpec, options: ProverOptions, graph: PathGraph? = nil) -> String {
-        // Spelled out field by field: `String(describing:)` of these types goes through
-        // reflection, and made computing keys dearer than proving.
-        var text = Self.checkerIdentity + "\n"
-        text += "options \(options.invariants.map(\.rawValue).sorted()) \(options.timeoutMilliseconds) \(options.resourceLimit.map(String.init) ?? "-") "
-        text += "\(options.structuralFastPath) \(options.mergeStates) \(options.concreteProbes) \(options.recordObligations)\n"
-        // Sets and dictionaries print in a per-process order: spell them out sorted.
-        text += "path \(path.name) \(path.location) \(path.entryIndex) \(path.models) \(path.entry.rawValue) \(path.mode.rawValue) "
-        text += "\(path.preserves.map(\.name).sorted()) \(path.ptRegsOffset.map(String.init) ?? "-") \(path.validFields.sorted()) \(path.kernelStack) "
-        text += "\(path.userSP ?? "-") \(path.expectedViolations.map(\.rawValue).sorted())\n"
+        // Every field that can change a verdict or a report goes into the hash as it is
+        // (printing these types goes through reflection and made keys dearer than proofs).
+        var h = KeyHasher()
+        h.add(Self.checkerIdentity)
+        h.add(options.invariants.map(\.rawValue).sorted())
+        h.add(Int(options.timeoutMilliseconds)); h.add(options.resourceLimit.map(Int.init) ?? -1)
+        h.add([options.structuralFastPath, options.mergeStates, options.concreteProbes, options.recordObligations].map { $0 ? "1" : "0" })
+        // Sets and dictionaries iterate in a per-process order: sorted.
+        h.add(path.name); h.add(path.location); h.add(path.entryIndex); h.add(path.models)
+        h.add(path.entry.rawValue); h.add(path.mode.rawValue); h.add(path.preserves.map(\.name).sorted())
+        h.add(path.ptRegsOffset.map { Int($0) } ?? Int.min); h.add(path.validFields.sorted()); h.add(path.kernelStack)
+        h.add(path.userSP ?? "\u{0}"); h.add(path.expectedViolations.map(\.rawValue).sorted())
         let used: [Int]
         if let graph = graph ?? (try? PathGraph(program: program, path: path)) {
             used = Array(Set(graph.nodes.map(\.instruction))).sorted()
         } else {
             used = Array(program.instructions.indices)
         }
-        for i in used { text += "\(i) " + Self.fingerprint(program.instructions[i]) + "\n" }
+        for i in used {
+            h.add(i)
+            Self.add(program.instructions[i], to: &h)
+        }
         for (k, c) in program.externs.sorted(by: { $0.key < $1.key }) {
-            text += "extern \(k) \(c.clobbers.map(\.name).sorted()) \(c.ptRegs.map(Self.fingerprint) ?? "-") \(c.observes) \(c.isPtraceStop) \(c.writes) "
-            text += "\(c.isIndirectTarget) \(c.expectedFields.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" })\n"
+            h.add("extern"); h.add(k); h.add(c.clobbers.map(\.name).sorted())
+            switch c.ptRegs {
+            case nil: h.add("-")
+            case .register(let r)?: h.add("in"); h.add(r.name)
+            case .stackOffset(let k)?: h.add("at"); h.add(Int(k))
+            }
+            h.add(c.observes); h.add(c.isPtraceStop ? "stop" : "-"); h.add(c.writes); h.add(c.isIndirectTarget ? "indirect" : "-")
+            h.add(c.expectedFields.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" })
         }
-        for (k, v) in program.perCPU.sorted(by: { $0.key < $1.key }) { text += "percpu \(k) \(Self.fingerprint(v))\n" }
-        return Self.digest(text)
+        for (k, v) in program.perCPU.sorted(by: { $0.key < $1.key }) {
+            h.add("percpu"); h.add(k)
+            switch v {
+            case .value: h.add("value")
+            case .pointer: h.add("pointer")
+            case .stack: h.add("stack")
+            }
+        }
+        return h.digest
     }
 
-    // MARK: Fingerprints: every field that can change a verdict or a report, in words.
+    // MARK: Hashing the decoded instructions, field by field.
 
-    static func fingerprint(_ i: Instruction) -> String {
-        var s = fingerprint(i.operation) + " @\(i.location) `\(i.text)` \(i.labels)"
-        for n in i.expansion { s += " <\(n.location) \(n.message)>" }
-        return s
+    static func add(_ i: Instruction, to h: inout KeyHasher) {
+        add(i.operation, to: &h)
+        h.add(i.location); h.add(i.text); h.add(i.labels)
+        h.add(i.expansion.count)
+        for n in i.expansion { h.add(n.location); h.add(n.message) }
     }
 
-    static func fingerprint(_ w: Width) -> String { "w\(w.bytes)" }
+    static func add(_ w: Width, to h: inout KeyHasher) { h.add(Int(w.bytes)) }
 
-    static func fingerprint(_ o: Operand) -> String {
+    static func add(_ o: Operand, to h: inout KeyHasher) {
         switch o {
-        case .register(let r, let w): return "%\(r.name)/\(fingerprint(w))"
-        case .immediate(let v): return "$\(v)"
+        case .register(let r, let w): h.add("reg"); h.add(r.rawValue); add(w, to: &h)
+        case .immediate(let v): h.add("imm"); h.add(Int(v))
         case .memory(let m):
-            return "[\(m.base?.name ?? "-"),\(m.index?.name ?? "-"),\(m.scale),\(m.displacement),\(m.perCPU ?? "-"),\(m.symbol ?? "-"),\(m.text)]"
+            h.add("mem"); h.add(m.base?.rawValue ?? -1); h.add(m.index?.rawValue ?? -1); h.add(Int(m.scale)); h.add(Int(m.displacement))
+            h.add(m.perCPU ?? "\u{0}"); h.add(m.symbol ?? "\u{0}"); h.add(m.text)
         }
     }
 
-    static func fingerprint(_ t: Target) -> String {
+    static func add(_ t: Target, to h: inout KeyHasher) {
         switch t {
-        case .code(let i, let label): return "code \(i) \(label)"
-        case .external(let name): return "external \(name)"
-        case .indirect(let r): return "indirect %\(r.name)"
+        case .code(let i, let label): h.add("code"); h.add(i); h.add(label)
+        case .external(let name): h.add("external"); h.add(name)
+        case .indirect(let r): h.add("indirect"); h.add(r.rawValue)
         }
     }
 
-    static func fingerprint(_ op: SpecElaboration.Operation) -> String {
-        let f: (Operand) -> String = fingerprint
+    static func add(_ op: SpecElaboration.Operation, to h: inout KeyHasher) {
+        func operands(_ os: Operand...) { for o in os { add(o, to: &h) } }
         switch op {
-        case .push(let a): return "push \(f(a))"
-        case .pop(let a): return "pop \(f(a))"
-        case .move(let a, let b, let w): return "move \(f(a)) \(f(b)) \(fingerprint(w))"
-        case .lea(let m, let r): return "lea \(f(.memory(m))) %\(r.name)"
-        case .loadAddress(let s, let r): return "loadAddress \(s) %\(r.name)"
-        case .alu(let k, let a, let b, let w): return "alu \(k.rawValue) \(f(a)) \(f(b)) \(fingerprint(w))"
-        case .unary(let k, let a, let w): return "unary \(k.rawValue) \(f(a)) \(fingerprint(w))"
-        case .test(let a, let b, let w): return "test \(f(a)) \(f(b)) \(fingerprint(w))"
-        case .compare(let a, let b, let w): return "compare \(f(a)) \(f(b)) \(fingerprint(w))"
-        case .exchange(let a, let b, let w): return "exchange \(f(a)) \(f(b)) \(fingerprint(w))"
-        case .conditionalMove(let c, let a, let r): return "cmov \(c.rawValue) \(f(a)) %\(r.name)"
-        case .jump(let t): return "jump \(fingerprint(t))"
-        case .branch(let c, let t): return "branch \(c.rawValue) \(fingerprint(t))"
-        case .call(let t): return "call \(fingerprint(t))"
-        case .ret(let n): return "ret \(n)"
-        case .sysret: return "sysret"
-        case .sysexit: return "sysexit"
-        case .iret: return "iret"
-        case .pushFlags: return "pushFlags"
-        case .popFlags: return "popFlags"
-        case .readMSR: return "readMSR"
-        case .bitTest(let k, let a, let b, let w): return "bitTest \(k) \(f(a)) \(f(b)) \(fingerprint(w))"
-        case .swapgs: return "swapgs"
-        case .noEffect(let m): return "noEffect \(m)"
-        }
-    }
-
-    static func fingerprint(_ p: ExternContract.PtRegsPointer) -> String {
-        switch p {
-        case .register(let r): return "in %\(r.name)"
-        case .stackOffset(let k): return "at rsp\(k >= 0 ? "+" : "")\(k)"
-        }
-    }
-
-    static func fingerprint(_ k: PerCPUKind) -> String {
-        switch k {
-        case .value: return "value"
-        case .pointer: return "pointer"
-        case .stack: return "stack"
+        case .push(let a): h.add("push"); operands(a)
+        case .pop(let a): h.add("pop"); operands(a)
+        case .move(let a, let b, let w): h.add("move"); operands(a, b); add(w, to: &h)
+        case .lea(let m, let r): h.add("lea"); operands(.memory(m)); h.add(r.rawValue)
+        case .loadAddress(let s, let r): h.add("loadAddress"); h.add(s); h.add(r.rawValue)
+        case .alu(let k, let a, let b, let w): h.add("alu"); h.add(k.rawValue); operands(a, b); add(w, to: &h)
+        case .unary(let k, let a, let w): h.add("unary"); h.add(k.rawValue); operands(a); add(w, to: &h)
+        case .test(let a, let b, let w): h.add("test"); operands(a, b); add(w, to: &h)
+        case .compare(let a, let b, let w): h.add("compare"); operands(a, b); add(w, to: &h)
+        case .exchange(let a, let b, let w): h.add("exchange"); operands(a, b); add(w, to: &h)
+        case .conditionalMove(let c, let a, let r): h.add("cmov"); h.add(c.rawValue); operands(a); h.add(r.rawValue)
+        case .jump(let t): h.add("jump"); add(t, to: &h)
+        case .branch(let c, let t): h.add("branch"); h.add(c.rawValue); add(t, to: &h)
+        case .call(let t): h.add("call"); add(t, to: &h)
+        case .ret(let n): h.add("ret"); h.add(Int(n))
+        case .sysret: h.add("sysret")
+        case .sysexit: h.add("sysexit")
+        case .iret: h.add("iret")
+        case .pushFlags: h.add("pushFlags")
+        case .popFlags: h.add("popFlags")
+        case .readMSR: h.add("readMSR")
+        case .bitTest(let k, let a, let b, let w): h.add("bitTest"); h.add(k); operands(a, b); add(w, to: &h)
+        case .swapgs: h.add("swapgs")
+        case .noEffect(let m): h.add("noEffect"); h.add(m)
         }
     }
 
@@ -212,4 +207,38 @@ extension PathReport {
             results[r].verdict = .violated(cx)
         }
     }
+}
+
+/// Two independent 64-bit FNV-1a lanes over the fields of a key: 128 bits. Strings end
+/// with a byte UTF-8 never has, numbers are their eight bytes, so no two different field
+/// sequences run together into one byte stream.
+struct KeyHasher {
+    private var a: UInt64 = 0xcbf2_9ce4_8422_2325
+    private var b: UInt64 = 0x6c62_272e_07bb_0142
+
+    private mutating func byte(_ x: UInt8) {
+        a = (a ^ UInt64(x)) &* 0x100_0000_01b3
+        b = (b ^ UInt64(x)) &* 0x100_0000_01b3 ^ 0x9e37_79b9_7f4a_7c15
+    }
+
+    mutating func add(_ s: String) {
+        for x in s.utf8 { byte(x) }
+        byte(0xff)
+    }
+
+    mutating func add(_ strings: [String]) {
+        add(strings.count)
+        for s in strings { add(s) }
+    }
+
+    mutating func add(_ n: Int) {
+        var v = UInt64(bitPattern: Int64(n))
+        for _ in 0..<8 { byte(UInt8(truncatingIfNeeded: v)); v >>= 8 }
+    }
+
+    mutating func add(_ l: SourceLocation) {
+        add(l.file); add(l.line); add(l.column)
+    }
+
+    var digest: String { String(a, radix: 16).leftPad(16, "0") + String(b, radix: 16).leftPad(16, "0") }
 }
