@@ -348,15 +348,17 @@ public struct Program: Sendable {
         if let i = labels[name] { return Self.codeAddress(i) }
         guard externs[name] != nil else { return nil }
         // The extern's rank in name order (counted, not sorted: this runs per access).
-        let k = externs.keys.reduce(0) { $0 + ($1 < name ? 1 : 0) }
-        return 0xffff_ffff_8200_0000 &+ UInt64(k) * 0x100
+        return Self.externAddress(rank: externs.keys.reduce(0) { $0 + ($1 < name ? 1 : 0) })
     }
+
+    /// Where the extern of rank `rank` in name order lives.
+    static func externAddress(rank: Int) -> UInt64 { 0xffff_ffff_8200_0000 &+ UInt64(rank) * 0x100 }
 
     /// `symbolAddress` of every extern at once (one sort instead of one rank per name).
     public func externAddresses() -> [String: UInt64] {
         var out: [String: UInt64] = [:]
         for (k, name) in externs.keys.sorted().enumerated() {
-            out[name] = labels[name].map(Self.codeAddress) ?? 0xffff_ffff_8200_0000 &+ UInt64(k) * 0x100
+            out[name] = labels[name].map(Self.codeAddress) ?? Self.externAddress(rank: k)
         }
         return out
     }

@@ -322,9 +322,10 @@ public struct Interpreter<D: ValueDomain> {
             }
         }
         guard let cases = stackCases(addr) else {
-            // A register-relative address that is not a known stack slot (a symbolic
-            // index, say): read as unmodelled memory here, while a concrete run with
-            // a value that lands on the stack checks it as a stack access.
+            // A register-relative address that is not a known stack slot: a concrete
+            // run whose values land it on the stack checks it as a stack access, so
+            // the run's obligations may not cover every concrete check (the probes
+            // then take every invariant).
             coverage.everyAddressResolved = false
             // Only where the offset has no value yet (the proof run): a concrete address
             // off every stack is memory outside the model, as any other.
@@ -777,8 +778,8 @@ extension Interpreter {
 
 /// Whether every register-relative memory access of a run resolved to known stack slots
 /// (then its obligations cover every check a concrete run of the path makes).
-public final class AddressCoverage {
-    public var everyAddressResolved = true
+final class AddressCoverage {
+    var everyAddressResolved = true
 }
 
 final class ObligationLog<D: ValueDomain> {
