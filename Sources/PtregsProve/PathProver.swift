@@ -296,6 +296,7 @@ struct PathProof {
             }
             if found.count == seeking.count { break }
         }
+        if PathProver.debug { print("DEBUG probes: seeking \(seeking.map(\.rawValue)), found \(found.keys.map(\.rawValue).sorted())") }
         return found
     }
 

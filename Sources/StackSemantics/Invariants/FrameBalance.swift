@@ -18,15 +18,16 @@ extension Interpreter {
         guard let cases = d.cases(addr) else { return }
         for (g, a) in cases {
             guard let region = setup.region(of: a) else { continue }
-            let what = indexed.map { "the indexed access `\($0.text)` (here \(describeSlot(a)))" } ?? "the access to \(describeSlot(a))"
+            // Words only for an obligation that is kept (most hold by construction).
+            func what() -> String { indexed.map { "the indexed access `\($0.text)` (here \(describeSlot(a)))" } ?? "the access to \(describeSlot(a))" }
             // Compare within the region rsp is in: offsets from the region base.
             let inRegion = d.all([g, rspIn(region, s)])
             let below = d.unsignedLess(d.constant(a), s.rsp)
             require(.frameBalance, node, indexed == nil ? "below rsp \(a)" : Self.indexedBelowKey, d.any([d.negate(inRegion), d.negate(below)]), s,
-                    "\(what) must not lie below rsp", values: [("address", d.constant(a)), ("rsp", s.rsp)])
+                    "\(what()) must not lie below rsp", values: [("address", d.constant(a)), ("rsp", s.rsp)])
             if let top = setup.frameTop, region.contains(top), a &+ UInt64(width.bytes) > top {
                 require(.frameBalance, node, indexed == nil ? "above frame \(a)" : Self.indexedAboveKey, d.negate(g), s,
-                        "\(what) must not lie above the entry frame (top \(setup.describe(address: top)))")
+                        "\(what()) must not lie above the entry frame (top \(setup.describe(address: top)))")
             }
         }
     }
