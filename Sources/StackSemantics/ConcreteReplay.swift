@@ -100,7 +100,7 @@ public enum ConcreteReplay {
         // `state` is the state before the current step until the loop's last line.
         for _ in 0..<maximumSteps {
             let inst = program.instructions[graph.nodes[node].instruction]
-            let firstNew = interp.obligations.count
+            let firstNew = interp.log.items.count
             let successors: [(Int, MachineState<ConcreteDomain>)]
             do {
                 successors = try interp.step(node, state)
@@ -124,12 +124,16 @@ public enum ConcreteReplay {
                                        kernelGS: state.kernelGS,
                                        touched: interp.touched.map { view($0, blamedHere ? state : touchedState, interp) }))
             }
-            for o in interp.obligations[firstNew...] where !o.claim {
+            // The step's new obligations, read in place (no copy of the log per step).
+            let log = interp.log
+            for i in firstNew..<log.items.count where !log.items[i].claim {
+                let o = log.items[i]
                 out.broken.insert(o.invariant)
                 if out.firstBroken[o.invariant] == nil { out.firstBroken[o.invariant] = (o.node, o.key) }
             }
             if let t = target {
-                for o in interp.obligations[firstNew...] where o.invariant == t.invariant && o.node == t.node && o.key == t.key && !o.claim {
+                for i in firstNew..<log.items.count where log.items[i].invariant == t.invariant && log.items[i].node == t.node && !log.items[i].claim && log.items[i].key == t.key {
+                    let o = log.items[i]
                     out.confirmed = true
                     out.requirement = o.requirement
                     out.values = describeValues(o.values, interp)

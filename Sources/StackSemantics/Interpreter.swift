@@ -109,6 +109,9 @@ public struct Interpreter<D: ValueDomain> {
     let coverage = AddressCoverage()
     /// Merge selectors made so far (their names must not repeat within a run).
     var selectors = SelectorCount()
+    /// `percpu.NAME` for the per-CPU variables that hold pointers (checked on every
+    /// register-relative access).
+    let pointerInputs: [String]
     /// Keep obligations the simplifier already decided (for `--explain`).
     public var keepDecided = false
     /// Event id → what the write was ("saved rdi", "return address of call at L42").
@@ -123,6 +126,7 @@ public struct Interpreter<D: ValueDomain> {
         self.path = path
         self.graph = graph
         self.setup = setup
+        pointerInputs = program.perCPU.filter { $0.value == .pointer }.keys.sorted().map { "percpu.\($0)" }
     }
 
     // MARK: Entry
@@ -317,8 +321,8 @@ public struct Interpreter<D: ValueDomain> {
         if m.symbol != nil { return .opaque(m.text) }
         let addr = effectiveAddress(m, s)
         if let b = m.base, m.index == nil {
-            for (name, kind) in program.perCPU where kind == .pointer && d.same(s[b], d.input("percpu.\(name)")) {
-                return .outside(name)
+            for input in pointerInputs where d.same(s[b], d.input(input)) {
+                return .outside(String(input.dropFirst("percpu.".count)))
             }
         }
         guard let cases = stackCases(addr) else {

@@ -278,8 +278,8 @@ public enum SymbolicExecutor {
     }
 
 
-    static func isLoopVariable(_ t: Term, head: Int) -> Bool {
-        (t.op == .variable || t.op == .boolVariable) && t.name.hasPrefix("loop@\(head).")
+    static func isLoopVariable(_ t: Term, prefix: String) -> Bool {
+        (t.op == .variable || t.op == .boolVariable) && t.name.hasPrefix(prefix)
     }
 
     /// The back-edge state is an instance of the widened head state: parts that were
@@ -291,8 +291,9 @@ public enum SymbolicExecutor {
         let shape = Shape([w, back, inState])
         let wp = parts(w, shape, interp), bp = parts(back, shape, interp), ip = parts(inState, shape, interp)
         var classes: [Int: Term] = [:]
+        let prefix = "loop@\(head)."
         for k in 0..<wp.count {
-            if isLoopVariable(wp[k], head: head) {
+            if isLoopVariable(wp[k], prefix: prefix) {
                 if let prev = classes[wp[k].id], prev !== bp[k] { return false }
                 classes[wp[k].id] = bp[k]
             } else if isChoice(wp[k], head: head, f) {

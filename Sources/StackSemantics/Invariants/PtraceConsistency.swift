@@ -17,21 +17,21 @@ extension Interpreter {
         for (k, f) in Layout.ptRegs.fields.enumerated() where observed[k] {
             let fieldCases = cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }
             let expected: D.Value
-            let what: String
             var known = d.bit(true)
-            if let k = c.expectedFields[f.userName] {
-                expected = d.constant(UInt64(bitPattern: k))
-                what = "\(k) (the contract of \(c.name))"
-            } else if let u = userField(s, f.userName) {
-                expected = u.value
-                known = u.known
-                what = "the user's \(userRegisterName(f))"
+            let contract = c.expectedFields[f.userName]
+            if let value = contract {
+                expected = d.constant(UInt64(bitPattern: value))
+            } else if let v = s.user.values[k] {
+                expected = v
+                known = s.user.known[k] ?? d.bit(true)
             } else {
                 continue
             }
+            // Words only for a kept obligation.
+            func what() -> String { contract.map { "\($0) (the contract of \(c.name))" } ?? "the user's \(userRegisterName(f))" }
             let sl = readSlot(s, fieldCases)
             require(.ptraceConsistency, node, "field \(f.userName)", whereKnown(known, d.equal(sl.value, expected)), s,
-                    "pt_regs.\(f.userName) seen by \(c.name) must be \(what)",
+                    "pt_regs.\(f.userName) seen by \(c.name) must be \(what())",
                     values: [("pt_regs.\(f.userName)", sl.value), ("expected", expected)])
         }
     }
