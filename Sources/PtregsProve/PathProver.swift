@@ -213,8 +213,15 @@ struct PathProof {
                 case .cannotFail: break
                 case .notReplayed: unknownReason = "the solver's counterexample did not replay"
                 }
+            } else if open.isEmpty {
+                // Every obligation holds by construction in the widened run.
+            } else if case .violated(let cx) = search(inv, depth: 1) {
+                // An invariant with an open obligation is first sought broken in the
+                // once-unrolled run: a replayed violation there is the verdict, and the
+                // widened run's query — which could only fail — is not sent.
+                verdict = .violated(cx)
             } else {
-                // The widened run proves; only if it cannot, search the unrolled runs.
+                // The widened run proves; only if it cannot, search the runs unrolled further.
                 switch queryAny(open, &proofRun, label: "\(inv.rawValue)-all") {
                 case .unsat:
                     break
@@ -222,7 +229,7 @@ struct PathProof {
                     unknownReason = "solver: \(reason)"
                 case .sat:
                     var found = false
-                    for depth in depths {
+                    for depth in depths.dropFirst() {
                         if case .violated(let cx) = search(inv, depth: depth) { verdict = .violated(cx); found = true; break }
                     }
                     if !found {
