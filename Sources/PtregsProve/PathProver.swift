@@ -283,8 +283,12 @@ struct PathProof {
         if seeking.isEmpty { return [:] }
         let g = graph.loopHeads.isEmpty ? graph : ((try? unrolledGraphs.graph(graph, visits: 1)) ?? graph)
         var found: [Invariant: Counterexample] = [:]
+        let savedCS = InputWatch(name: "entry.cs")
         for seed in 0..<9 {
-            let oracle = Self.probeOracle(seed)
+            // Seeds 3–5 are seeds 0–2 with the saved cs from kernel mode: on a path that
+            // never reads a saved cs (no hardware frame) they only re-roll the registers.
+            if (3..<6).contains(seed) && !savedCS.wasRead { continue }
+            let oracle = savedCS.watching(Self.probeOracle(seed))
             let run = ConcreteReplay.run(program: program, path: path, graph: g, oracle: oracle, target: nil, recordTrace: false)
             for inv in seeking where found[inv] == nil && run.broken.contains(inv) {
                 guard let first = run.firstBroken[inv] else { continue }
@@ -386,6 +390,19 @@ struct PathProof {
         return Counterexample(location: blamed, macroLocation: inst.sourceLocation == inst.location ? nil : inst.location, instruction: inst.text,
                               requirement: r.requirement ?? o.requirement, values: r.values, steps: r.steps, picture: r.picture,
                               rsp: r.rspAtBlame.map { s.run.setup.describe(address: $0) } ?? "?", inputs: inputs)
+    }
+}
+
+/// Whether a run read one input (the probes skip seeds that vary only that input).
+final class InputWatch: @unchecked Sendable {
+    let name: String
+    private(set) var wasRead = false
+    init(name: String) { self.name = name }
+    func watching(_ oracle: @escaping @Sendable (String) -> UInt64) -> (String) -> UInt64 {
+        { input in
+            if input == self.name { self.wasRead = true }
+            return oracle(input)
+        }
     }
 }
 
