@@ -9,6 +9,10 @@ public struct PathJob: Sendable {
     public var program: Program
     public var path: PathSpec
     public var graph: PathGraph
+
+    /// A rough relative cost for scheduling: a looping path is run several times
+    /// (passes to an inductive head state, then unrolled).
+    var estimatedCost: Int { graph.nodes.count * (graph.loopHeads.isEmpty ? 1 : 4) }
 }
 
 /// The library's front door: spec files or directories in, a report out.
@@ -164,7 +168,9 @@ public struct Checker: Sendable {
         if let s = shard { jobs = all.enumerated().filter { $0.offset % s.count == s.index - 1 }.map(\.element) }
         let options = self.options
         let cache = self.cache
-        return Self.parallelMap(jobs, width: jobs.isEmpty ? 1 : max(1, min(self.jobs, jobs.count))) { job in
+        // Longest first, so no thread is left proving a long path alone at the end.
+        let start = jobs.indices.sorted { (jobs[$0].estimatedCost, $1) > (jobs[$1].estimatedCost, $0) }
+        return Self.parallelMap(jobs, width: jobs.isEmpty ? 1 : max(1, min(self.jobs, jobs.count)), startOrder: start) { job in
             guard let cache else { return PathProver.prove(program: job.program, path: job.path, options: options, graph: job.graph) }
             let key = cache.key(program: job.program, path: job.path, options: options, graph: job.graph)
             if let hit = cache.load(key, program: job.program) { return hit }
@@ -174,13 +180,16 @@ public struct Checker: Sendable {
         }
     }
 
-    /// Maps on `width` threads; results keep the input order.
-    static func parallelMap<T: Sendable, R: Sendable>(_ items: [T], width: Int, _ body: @escaping @Sendable (T) -> R) -> [R] {
+    /// Maps on `width` threads; results keep the input order. `startOrder` (a
+    /// permutation of the indices) is the order items are taken in.
+    static func parallelMap<T: Sendable, R: Sendable>(_ items: [T], width: Int, startOrder: [Int]? = nil,
+                                                      _ body: @escaping @Sendable (T) -> R) -> [R] {
         if width <= 1 { return items.map(body) }
         let results = ResultSlots<R>(count: items.count)
         let next = ResultSlots<Int>(count: 0)
         DispatchQueue.concurrentPerform(iterations: width) { _ in
-            while let i = next.claim(below: items.count) {
+            while let k = next.claim(below: items.count) {
+                let i = startOrder?[k] ?? k
                 results.set(i, body(items[i]))
             }
         }
