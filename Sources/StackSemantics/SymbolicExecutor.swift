@@ -313,6 +313,22 @@ public enum SymbolicExecutor {
 
     struct LoopFailure: Error { var text: String }
 
+    /// Every constant the terms may take, sorted; nil if one is not a choice among
+    /// constants.
+    static func constantsTaken(by terms: [Term], _ f: TermFactory) -> [UInt64]? {
+        var values: [UInt64] = []
+        for t in terms {
+            if let c = t.constant {
+                if !values.contains(c) { values.append(c) }
+            } else if let leaves = f.leafValues(t) {
+                for c in leaves where !values.contains(c) { values.append(c) }
+            } else {
+                return nil
+            }
+        }
+        return values.sorted()
+    }
+
     /// A head state that covers every iteration: parts that differ between the entry and
     /// the back edge become loop variables (parts that agree on every side share one).
     /// rsp and the return stack must not change: "the frame shape is the same on every
@@ -328,7 +344,9 @@ public enum SymbolicExecutor {
         let shape = Shape([inState, back, prev])
         let ip = parts(inState, shape, interp), bp = parts(back, shape, interp), pp = parts(prev, shape, interp)
         let f = interp.d.f
-        var classes: [[Int]: Term] = [:]
+        // Parts with the same (entry, back edge, previous) terms share one variable.
+        struct PartKey: Hashable { var entry, back, previous: Int }
+        var classes: [PartKey: Term] = [:]
         var out: [Term] = []
         // The user-view parts come in (value, known) pairs after the slots and per-CPU
         // variables. A value not known on entry is a don't-care there: it joins the
@@ -344,14 +362,13 @@ public enum SymbolicExecutor {
             let (i, b, p) = (ip[k], bp[k], pp[k])
             if i === b && i === p { out.append(i); continue }
             if dontCare(k), let v = byBack[b.id] { out.append(v); continue }
-            let key = [i.id, b.id, p.id]
+            let key = PartKey(entry: i.id, back: b.id, previous: p.id)
             if let v = classes[key] { out.append(v); continue }
             let name = "loop@\(head).\(classes.count)"
             let v: Term
-            if !i.isBool, let li = f.leafValues(i), let lb = f.leafValues(b), let lp = f.leafValues(p) {
+            if !i.isBool, let values = constantsTaken(by: [i, b, p], f) {
                 // Ghost parts (event ids, homes) and constant registers take finitely many
                 // constants: choose among them rather than forgetting them.
-                let values = li.union(lb).union(lp).sorted()
                 var t = f.const(values[values.count - 1])
                 for (j, c) in values.dropLast().enumerated().reversed() {
                     t = f.ite(f.boolVariable("\(name).\(j)"), f.const(c), t)
