@@ -371,10 +371,13 @@ struct PathProof {
         String(s.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" })
     }
 
+    /// The model's value of every input. Only variables the solver was given have a
+    /// value of their own; model completion gives any other 0 (false), so those are
+    /// not lowered and evaluated one by one.
     func makeOracle(_ model: Z3Model, _ f: TermFactory, _ lowering: inout Z3Lowering) -> (String) -> UInt64 {
         var values: [String: UInt64] = [:]
         for (name, t) in f.variables {
-            let e = lowering.lower(t)
+            guard let e = lowering.lowered(t) else { continue }
             if t.isBool { values[name] = model.evalBool(e) == true ? 1 : 0 }
             else { values[name] = model.evalBV(e) ?? 0 }
         }

@@ -11,6 +11,9 @@ struct Z3Lowering {
     /// Lowers into `source`'s context, made when the first term is lowered.
     init(_ source: Z3ContextSource) { self.source = source }
 
+    /// The term's expression if it has been lowered.
+    func lowered(_ t: Term) -> Z3Expr? { memo[t.id] }
+
     mutating func lower(_ t: Term) -> Z3Expr {
         if let e = memo[t.id] { return e }
         let a = t.args.map { lower($0) }
