@@ -397,7 +397,7 @@ struct PathProof {
 }
 
 /// Whether a run read one input (the probes skip seeds that vary only that input).
-final class InputWatch: @unchecked Sendable {
+final class InputWatch {
     let name: String
     private(set) var wasRead = false
     init(name: String) { self.name = name }

@@ -132,8 +132,9 @@ public enum ConcreteReplay {
                 if out.firstBroken[o.invariant] == nil { out.firstBroken[o.invariant] = (o.node, o.key) }
             }
             if let t = target {
-                for i in firstNew..<log.items.count where log.items[i].invariant == t.invariant && log.items[i].node == t.node && !log.items[i].claim && log.items[i].key == t.key {
+                for i in firstNew..<log.items.count {
                     let o = log.items[i]
+                    guard !o.claim && o.invariant == t.invariant && o.node == t.node && o.key == t.key else { continue }
                     out.confirmed = true
                     out.requirement = o.requirement
                     out.values = describeValues(o.values, interp)
