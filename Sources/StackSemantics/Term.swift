@@ -1,8 +1,14 @@
 /// A symbolic 64-bit or boolean expression: the value domain of the proof run.
 /// Terms are interned by a `TermFactory`, so structurally equal terms are the same
-/// object and equality is identity. Construction simplifies eagerly (constant folding,
+/// node and equality is identity. Construction simplifies eagerly (constant folding,
 /// `x+c1 == x+c2`, ite over constants), which decides most obligations without Z3.
-public final class Term: Hashable, CustomStringConvertible, @unchecked Sendable {
+///
+/// A term is a plain reference to a node its factory owns, without reference counting:
+/// states, merges and obligations copy terms by the hundred thousand, and counting
+/// those copies (and freeing node trees one release at a time) was a fifth of a proof
+/// run. So a term is valid only while its factory lives — every holder of terms here
+/// (a run, a domain, an interpreter) also holds the factory.
+public struct Term: Hashable, CustomStringConvertible, @unchecked Sendable {
     public enum Kind: Hashable {
         case const(UInt64)
         case bool(Bool)
@@ -22,28 +28,18 @@ public final class Term: Hashable, CustomStringConvertible, @unchecked Sendable 
         case ite, boolIte
         case allOf, anyOf, negation
     }
-    public let op: Op
-    /// A constant's value, a boolean constant's 0/1, a variable's name number.
-    public let payload: UInt64
-    /// A variable's name (empty for other terms).
-    public let name: String
-    public let args: [Term]
-    public let id: Int
-    public let isBool: Bool
-    // Per-term memos of the factory's tree walks (a term belongs to one factory).
-    var leavesMemo: [(Term, UInt64)]??
-    var leafValuesMemo: Set<UInt64>??
-    var loopMemo: Bool?
-    var loopHeadsMemo: Set<Int>?
+    unowned(unsafe) let node: TermNode
 
-    init(op: Op, payload: UInt64, name: String, args: [Term], id: Int, isBool: Bool) {
-        self.op = op
-        self.payload = payload
-        self.name = name
-        self.args = args
-        self.id = id
-        self.isBool = isBool
-    }
+    init(_ node: TermNode) { self.node = node }
+
+    public var op: Op { node.op }
+    /// A constant's value, a boolean constant's 0/1, a variable's name number.
+    public var payload: UInt64 { node.payload }
+    /// A variable's name (empty for other terms).
+    public var name: String { node.name }
+    public var args: [Term] { node.args }
+    public var id: Int { node.id }
+    public var isBool: Bool { node.isBool }
 
     public var kind: Kind {
         switch op {
@@ -72,7 +68,7 @@ public final class Term: Hashable, CustomStringConvertible, @unchecked Sendable 
         }
     }
 
-    public static func == (a: Term, b: Term) -> Bool { a === b }
+    public static func == (a: Term, b: Term) -> Bool { a.node === b.node }
     public func hash(into h: inout Hasher) { h.combine(id) }
 
     public var constant: UInt64? { op == .const ? payload : nil }
@@ -110,6 +106,37 @@ public final class Term: Hashable, CustomStringConvertible, @unchecked Sendable 
     }
 }
 
+/// What a term is: its factory keeps every node alive for as long as the factory lives.
+final class TermNode {
+    let op: Term.Op
+    let payload: UInt64
+    let name: String
+    let args: [Term]
+    let id: Int
+    let isBool: Bool
+    // Per-term memos of the factory's tree walks (a term belongs to one factory).
+    var leavesMemo: [(Term, UInt64)]??
+    var leafValuesMemo: Set<UInt64>??
+    var loopMemo: Bool?
+    var loopHeadsMemo: Set<Int>?
+
+    init(op: Term.Op, payload: UInt64, name: String, args: [Term], id: Int, isBool: Bool) {
+        self.op = op
+        self.payload = payload
+        self.name = name
+        self.args = args
+        self.id = id
+        self.isBool = isBool
+    }
+}
+
+/// Terms are the same exactly when they are the same node (interning).
+public func === (a: Term, b: Term) -> Bool { a.node === b.node }
+public func !== (a: Term, b: Term) -> Bool { a.node !== b.node }
+/// As for class references: two absent terms are the same.
+public func === (a: Term?, b: Term?) -> Bool { a?.node === b?.node }
+public func !== (a: Term?, b: Term?) -> Bool { a?.node !== b?.node }
+
 /// Interns and simplifies terms. One factory per proof run (not shared across tasks).
 public final class TermFactory {
     /// The interning table: open addressing over term ids, hashed from the operator,
@@ -117,7 +144,7 @@ public final class TermFactory {
     /// library's seeded SipHash was a sixth of a proof run).
     private var table: UnsafeMutablePointer<Int32>
     private var capacity = 1 << 12
-    private var terms: [Term] = []
+    private var terms: [TermNode] = []
     private var bitVectorVariables: [String: Term] = [:]
     private var booleanVariables: [String: Term] = [:]
     /// Constants below this are kept in an array once made, not looked up in the
@@ -154,7 +181,7 @@ public final class TermFactory {
     }
     @inline(__always) private static func hashFinish(_ h: UInt64) -> UInt64 { h ^ (h >> 32) }
 
-    private func insert(_ t: Term, hash: UInt64) {
+    private func insert(_ t: TermNode, hash: UInt64) {
         let mask = capacity - 1
         var i = Int(truncatingIfNeeded: hash) & mask
         while table[i] >= 0 { i = (i + 1) & mask }
@@ -180,15 +207,15 @@ public final class TermFactory {
             if t.op == op && t.payload == payload && t.args.count == args.count {
                 var same = true
                 for k in 0..<args.count where t.args[k] !== args[k] { same = false; break }
-                if same { return t }
+                if same { return Term(t) }
             }
             i = (i + 1) & mask
         }
-        let t = Term(op: op, payload: payload, name: name, args: args, id: terms.count, isBool: isBool)
+        let t = TermNode(op: op, payload: payload, name: name, args: args, id: terms.count, isBool: isBool)
         terms.append(t)
         table[i] = Int32(truncatingIfNeeded: t.id)
         if terms.count * 2 > capacity { grow() }
-        return t
+        return Term(t)
     }
 
     private func make(_ op: Term.Op, _ args: [Term], isBool: Bool) -> Term { make(op, 0, args, isBool: isBool) }
@@ -201,7 +228,7 @@ public final class TermFactory {
         var i = Int(truncatingIfNeeded: h) & mask
         while table[i] >= 0 {
             let t = terms[Int(table[i])]
-            if t.op == op && t.payload == 0 && t.args.count == 1 && t.args[0] === a { return t }
+            if t.op == op && t.payload == 0 && t.args.count == 1 && t.args[0] === a { return Term(t) }
             i = (i + 1) & mask
         }
         return add(op, [a], isBool: isBool, at: i)
@@ -212,7 +239,7 @@ public final class TermFactory {
         var i = Int(truncatingIfNeeded: h) & mask
         while table[i] >= 0 {
             let t = terms[Int(table[i])]
-            if t.op == op && t.payload == 0 && t.args.count == 2 && t.args[0] === a && t.args[1] === b { return t }
+            if t.op == op && t.payload == 0 && t.args.count == 2 && t.args[0] === a && t.args[1] === b { return Term(t) }
             i = (i + 1) & mask
         }
         return add(op, [a, b], isBool: isBool, at: i)
@@ -223,7 +250,7 @@ public final class TermFactory {
         var i = Int(truncatingIfNeeded: h) & mask
         while table[i] >= 0 {
             let t = terms[Int(table[i])]
-            if t.op == op && t.payload == 0 && t.args.count == 3 && t.args[0] === a && t.args[1] === b && t.args[2] === c { return t }
+            if t.op == op && t.payload == 0 && t.args.count == 3 && t.args[0] === a && t.args[1] === b && t.args[2] === c { return Term(t) }
             i = (i + 1) & mask
         }
         return add(op, [a, b, c], isBool: isBool, at: i)
@@ -234,11 +261,11 @@ public final class TermFactory {
     }
     /// Adds a term the table does not have, in free table slot `slot`.
     private func add(_ op: Term.Op, _ args: [Term], isBool: Bool, at slot: Int) -> Term {
-        let t = Term(op: op, payload: 0, name: "", args: args, id: terms.count, isBool: isBool)
+        let t = TermNode(op: op, payload: 0, name: "", args: args, id: terms.count, isBool: isBool)
         terms.append(t)
         table[slot] = Int32(truncatingIfNeeded: t.id)
         if terms.count * 2 > capacity { grow() }
-        return t
+        return Term(t)
     }
 
     public func const(_ v: UInt64) -> Term {
@@ -522,13 +549,13 @@ public final class TermFactory {
     public func leaves(_ t: Term) -> [(Term, UInt64)]? {
         if let c = t.constant { return [(trueTerm, c)] }
         guard t.op == .ite else { return nil }
-        if let cached = t.leavesMemo { return cached }
+        if let cached = t.node.leavesMemo { return cached }
         var result: [(Term, UInt64)]?
         if let a = leaves(t.args[1]), let b = leaves(t.args[2]) {
             let c = t.args[0]
             result = a.map { (allOf([c, $0.0]), $0.1) } + b.map { (allOf([negation(c), $0.0]), $0.1) }
         }
-        t.leavesMemo = .some(result)
+        t.node.leavesMemo = .some(result)
         return result
     }
 
@@ -538,9 +565,9 @@ public final class TermFactory {
         case .variable, .boolVariable: return t.name.hasPrefix("loop@")
         case .const, .bool: return false
         default:
-            if let cached = t.loopMemo { return cached }
+            if let cached = t.node.loopMemo { return cached }
             let r = t.args.contains { mentionsLoopVariable($0) }
-            t.loopMemo = r
+            t.node.loopMemo = r
             return r
         }
     }
@@ -548,7 +575,7 @@ public final class TermFactory {
     /// The loop heads whose variables (`loop@H.…`) a term mentions. Memoised: loop
     /// checks ask it of every part of every widened state on every pass.
     public func loopHeadsMentioned(_ t: Term) -> Set<Int> {
-        if let cached = t.loopHeadsMemo { return cached }
+        if let cached = t.node.loopHeadsMemo { return cached }
         var result: Set<Int> = []
         switch t.op {
         case .variable, .boolVariable:
@@ -567,7 +594,7 @@ public final class TermFactory {
         default:
             if mentionsLoopVariable(t) { for a in t.args { result.formUnion(loopHeadsMentioned(a)) } }
         }
-        t.loopHeadsMemo = result
+        t.node.loopHeadsMemo = result
         return result
     }
 
@@ -575,10 +602,10 @@ public final class TermFactory {
     public func leafValues(_ t: Term) -> Set<UInt64>? {
         if let c = t.constant { return [c] }
         guard t.op == .ite else { return nil }
-        if let cached = t.leafValuesMemo { return cached }
+        if let cached = t.node.leafValuesMemo { return cached }
         var result: Set<UInt64>?
         if let a = leafValues(t.args[1]), let b = leafValues(t.args[2]) { result = a.union(b) }
-        t.leafValuesMemo = .some(result)
+        t.node.leafValuesMemo = .some(result)
         return result
     }
 }
