@@ -61,8 +61,9 @@ struct PathProof {
     var report: PathReport
     var queryCount = 0
     var solverNanoseconds: UInt64 = 0
-    /// The probes and the first counterexample search use the same once-unrolled graph.
-    let unrolledGraphs = UnrolledGraphs()
+    /// The path's graphs (plain and unrolled), each with the semantics its runs share:
+    /// the probes and the first counterexample search use the same once-unrolled one.
+    let graphs = PathGraphs()
 
     init(program: Program, path: PathSpec, options: ProverOptions) {
         self.program = program
@@ -79,7 +80,8 @@ struct PathProof {
 
     /// A run of the path (plain or unrolled) with its own term lowering into the context.
     struct Search {
-        var graph: PathGraph
+        var semantics: PathSemantics
+        var graph: PathGraph { semantics.graph }
         var run: SymbolicRun
         var lowering: Z3Lowering
     }
@@ -96,7 +98,8 @@ struct PathProof {
             return report
         }
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let run = SymbolicExecutor.run(program: program, path: path, graph: graph,
+        let plain = graphs.plain(PathSemantics(program: program, path: path, graph: graph))
+        let run = SymbolicExecutor.run(plain,
                                        keepDecided: options.recordObligations || !options.structuralFastPath,
                                        merging: options.mergeStates)
         if PathProver.debug { print("DEBUG \(path.name): symbolic run \(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6) ms, \(graph.nodes.count) nodes, \(run.passes) passes, \(run.obligations.count) obligations, \(run.factory.count) terms") }
@@ -114,7 +117,7 @@ struct PathProof {
         }
 
         let z3 = Z3ContextSource()
-        var proofRun = Search(graph: graph, run: run, lowering: Z3Lowering(z3))
+        var proofRun = Search(semantics: plain, run: run, lowering: Z3Lowering(z3))
         // Loops: the widened run proves; counterexamples are sought in runs of the same
         // path with its loops unrolled (1, 2, then 3 entries of each loop head), whose
         // states are exact, and replayed there. Loop-free paths search their own run.
@@ -126,13 +129,12 @@ struct PathProof {
             if depth == 0 { return proofRun }
             guard searchFailure == nil else { return nil }
             do {
-                let unrolled = try unrolledGraphs.graph(graph, visits: depth)
+                let unrolled = try graphs.unrolled(visits: depth)
                 let t1 = DispatchTime.now().uptimeNanoseconds
-                let urun = SymbolicExecutor.run(program: program, path: path, graph: unrolled,
-                                                keepDecided: !options.structuralFastPath, merging: options.mergeStates)
-                if PathProver.debug { print("DEBUG \(path.name): unrolled run (\(depth)) \(Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e6) ms, \(unrolled.nodes.count) nodes, \(urun.obligations.count) obligations") }
+                let urun = SymbolicExecutor.run(unrolled, keepDecided: !options.structuralFastPath, merging: options.mergeStates)
+                if PathProver.debug { print("DEBUG \(path.name): unrolled run (\(depth)) \(Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e6) ms, \(unrolled.graph.nodes.count) nodes, \(urun.obligations.count) obligations") }
                 if let u = urun.unsupported { searchFailure = "unsupported in the unrolled run: \(u.reason)"; return nil }
-                let sr = Search(graph: unrolled, run: urun, lowering: Z3Lowering(z3))
+                let sr = Search(semantics: unrolled, run: urun, lowering: Z3Lowering(z3))
                 searches[depth] = sr
                 return sr
             } catch {
@@ -183,7 +185,7 @@ struct PathProof {
         // run could not (a stack read through a symbolic index), so probe them all.
         let undecided = Set(run.obligations.filter { !($0.claim.boolConstant == true && options.structuralFastPath) }.map(\.invariant))
         let seeking = run.everyAddressResolved ? invariants.filter { undecided.contains($0) } : invariants
-        let probed = options.concreteProbes ? probe(graph, seeking: seeking) : [:]
+        let probed = options.concreteProbes ? probe(plain, seeking: seeking) : [:]
 
         for inv in invariants {
             let obligations = run.obligations.filter { $0.invariant == inv }
@@ -279,9 +281,10 @@ struct PathProof {
     /// Runs the probes on the path (on its once-unrolled form when it loops, so each
     /// visit of a loop has inputs of its own and every run ends); for each invariant,
     /// the first probe that breaks it, replayed up to the broken obligation.
-    func probe(_ graph: PathGraph, seeking: [Invariant]) -> [Invariant: Counterexample] {
+    func probe(_ plain: PathSemantics, seeking: [Invariant]) -> [Invariant: Counterexample] {
         if seeking.isEmpty { return [:] }
-        let g = graph.loopHeads.isEmpty ? graph : ((try? unrolledGraphs.graph(graph, visits: 1)) ?? graph)
+        let semantics = plain.graph.loopHeads.isEmpty ? plain : ((try? graphs.unrolled(visits: 1)) ?? plain)
+        let g = semantics.graph
         var found: [Invariant: Counterexample] = [:]
         let savedCS = InputWatch(name: "entry.cs")
         for seed in 0..<9 {
@@ -289,17 +292,17 @@ struct PathProof {
             // never reads a saved cs (no hardware frame) they only re-roll the registers.
             if (3..<6).contains(seed) && !savedCS.wasRead { continue }
             let oracle = savedCS.watching(Self.probeOracle(seed))
-            let run = ConcreteReplay.run(program: program, path: path, graph: g, oracle: oracle, target: nil, recordTrace: false)
+            let run = ConcreteReplay.run(semantics, oracle: oracle, target: nil, recordTrace: false)
             for inv in seeking where found[inv] == nil && run.broken.contains(inv) {
                 guard let first = run.firstBroken[inv] else { continue }
-                let replay = ConcreteReplay.run(program: program, path: path, graph: g, oracle: oracle,
+                let replay = ConcreteReplay.run(semantics, oracle: oracle,
                                                 target: .init(invariant: inv, node: first.node, key: first.key))
                 guard replay.confirmed else { continue }
                 let inst = program.instructions[g.nodes[first.node].instruction]
                 found[inv] = Counterexample(location: inst.sourceLocation, macroLocation: inst.sourceLocation == inst.location ? nil : inst.location,
                                             instruction: inst.text, requirement: replay.requirement ?? "", values: replay.values,
                                             steps: replay.steps, picture: replay.picture,
-                                            rsp: replay.rspAtBlame.map { EntrySetup(program: program, path: path).describe(address: $0) } ?? "?",
+                                            rsp: replay.rspAtBlame.map { semantics.setup.describe(address: $0) } ?? "?",
                                             inputs: replay.inputsUsed.filter { name, _ in
                                                 // What a reviewer can act on: registers, memory and what stops wrote.
                                                 !name.hasPrefix("clobbered") && !name.hasPrefix("user-gs") && !["entry.zf", "entry.cf", "entry.sf", "entry.of"].contains(name)
@@ -314,7 +317,7 @@ struct PathProof {
     /// Replays a model on the obligation; the counterexample if the run confirms it.
     mutating func replay(_ u: Obligation<SymbolicDomain>, _ model: Z3Model, _ sr: inout Search, _ inv: Invariant) -> Counterexample? {
         let oracle = makeOracle(model, sr.run.factory, &sr.lowering)
-        let replay = ConcreteReplay.run(program: program, path: path, graph: sr.graph, oracle: oracle,
+        let replay = ConcreteReplay.run(sr.semantics, oracle: oracle,
                                         target: .init(invariant: inv, node: u.node, key: u.key))
         guard replay.confirmed else { return nil }
         let f = sr.run.factory
@@ -409,14 +412,24 @@ final class InputWatch {
     }
 }
 
-/// A path's unrolled graphs by visit count, each built once.
-final class UnrolledGraphs {
-    private var built: [Int: PathGraph] = [:]
-    func graph(_ plain: PathGraph, visits: Int) throws -> PathGraph {
-        if let g = built[visits] { return g }
-        let g = try PathGraph(unrolling: plain, visits: visits)
-        built[visits] = g
-        return g
+/// A path's plain graph and its unrolled graphs by visit count, each built once, with
+/// the semantics that the runs of each share.
+final class PathGraphs {
+    private var plainGraph: PathSemantics?
+    private var built: [Int: PathSemantics] = [:]
+    func plain(_ s: PathSemantics) -> PathSemantics {
+        plainGraph = s
+        return s
+    }
+    func unrolled(visits: Int) throws -> PathSemantics {
+        if let s = built[visits] { return s }
+        guard let p = plainGraph else { throw PathGraphsError() }
+        let s = PathSemantics(program: p.program, path: p.path, graph: try PathGraph(unrolling: p.graph, visits: visits), setup: p.setup)
+        built[visits] = s
+        return s
+    }
+    struct PathGraphsError: Error, CustomStringConvertible {
+        var description: String { "no plain graph to unroll" }
     }
 }
 

@@ -80,6 +80,13 @@ public enum ConcreteReplay {
     /// verdict-relevant parts of the outcome are filled in.
     public static func run(program: Program, path: PathSpec, graph: PathGraph, oracle: @escaping (String) -> UInt64, target: Target?,
                            recordTrace: Bool = true) -> ReplayOutcome {
+        run(PathSemantics(program: program, path: path, graph: graph), oracle: oracle, target: target, recordTrace: recordTrace)
+    }
+
+    /// Runs of one graph that share `semantics` build its event and input names once.
+    public static func run(_ semantics: PathSemantics, oracle: @escaping (String) -> UInt64, target: Target?,
+                           recordTrace: Bool = true) -> ReplayOutcome {
+        let (program, graph, setup) = (semantics.program, semantics.graph, semantics.setup)
         // Only a confirmed target reports the inputs it read.
         let used = InputLog()
         let d = target == nil ? ConcreteDomain(oracle: oracle) : ConcreteDomain(oracle: { name in
@@ -88,8 +95,7 @@ public enum ConcreteReplay {
             return v
         })
         defer { _ = used }
-        let setup = EntrySetup(program: program, path: path)
-        var interp = Interpreter(domain: d, program: program, path: path, graph: graph, setup: setup)
+        var interp = Interpreter(domain: d, semantics: semantics)
         var state = interp.initialState()
         var out = ReplayOutcome(confirmed: false, steps: [], requirement: nil, values: [], picture: [], rspAtBlame: nil, note: nil)
         if !state.reach {

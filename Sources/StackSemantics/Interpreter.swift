@@ -97,10 +97,12 @@ public struct Unsupported: Error, Sendable {
 /// invariants say what must hold).
 public struct Interpreter<D: ValueDomain> {
     public let d: D
-    public let program: Program
-    public let path: PathSpec
-    public let graph: PathGraph
-    public let setup: EntrySetup
+    /// The path's fixed facts and the words every run of it shares.
+    public let semantics: PathSemantics
+    public var program: Program { semantics.program }
+    public var path: PathSpec { semantics.path }
+    public var graph: PathGraph { semantics.graph }
+    public var setup: EntrySetup { semantics.setup }
     /// The obligations so far (held by reference so `require` can build its words
     /// lazily from `self`).
     public var obligations: [Obligation<D>] { log.items }
@@ -111,22 +113,22 @@ public struct Interpreter<D: ValueDomain> {
     var selectors = SelectorCount()
     /// `percpu.NAME` for the per-CPU variables that hold pointers (checked on every
     /// register-relative access).
-    let pointerInputs: [String]
+    var pointerInputs: [String] { semantics.pointerInputs }
     /// Keep obligations the simplifier already decided (for `--explain`).
     public var keepDecided = false
     /// Event id → what the write was ("saved rdi", "return address of call at L42").
-    public var events: [UInt64: String] = [:]
+    public var events: [UInt64: String] { semantics.events }
     /// Stack addresses the current step read or wrote (for traces).
     public var touched: [UInt64] { get { touchedBox.addresses } nonmutating set { touchedBox.addresses = newValue } }
     let touchedBox = TouchedAddresses()
 
-    public init(domain: D, program: Program, path: PathSpec, graph: PathGraph, setup: EntrySetup) {
+    public init(domain: D, semantics: PathSemantics) {
         self.d = domain
-        self.program = program
-        self.path = path
-        self.graph = graph
-        self.setup = setup
-        pointerInputs = program.perCPU.filter { $0.value == .pointer }.keys.sorted().map { "percpu.\($0)" }
+        self.semantics = semantics
+    }
+
+    public init(domain: D, program: Program, path: PathSpec, graph: PathGraph, setup: EntrySetup) {
+        self.init(domain: domain, semantics: PathSemantics(program: program, path: path, graph: graph, setup: setup))
     }
 
     // MARK: Entry
@@ -158,7 +160,7 @@ public struct Interpreter<D: ValueDomain> {
         case .interrupt, .exception, .exceptionWithErrorCode, .int80:
             let e = setup.entryRSP ?? 0
             regs[Register.rsp.rawValue] = d.constant(e)
-            events[EventID.hardwareFrame] = "pushed by the CPU on entry"
+            semantics.events[EventID.hardwareFrame] = "pushed by the CPU on entry"
             var a = e
             if path.entry == .exceptionWithErrorCode {
                 let code = d.input("entry.error_code")
@@ -188,7 +190,7 @@ public struct Interpreter<D: ValueDomain> {
             let codeEnd = d.constant(Program.codeAddress(program.instructions.count + 1))
             reach = d.any([d.unsignedLess(ret, codeStart), d.negate(d.unsignedLess(ret, codeEnd))])
             if path.entry == .function {
-                events[EventID.callerReturnAddress] = "return address pushed by the caller's call"
+                semantics.events[EventID.callerReturnAddress] = "return address pushed by the caller's call"
                 seed(e, ret, EventID.callerReturnAddress)
                 shadow.append(ShadowEntry(returnAddress: ret, callSite: nil))
             } else {
@@ -197,7 +199,7 @@ public struct Interpreter<D: ValueDomain> {
             user = UserView<D>()
             if let base = setup.ptRegsBase {
                 // The caller's pt_regs of a syscall: valid fields hold the user's values.
-                events[EventID.callerPtRegs] = "saved by the caller"
+                semantics.events[EventID.callerPtRegs] = "saved by the caller"
                 for f in Layout.ptRegs.fields {
                     let a = base &+ UInt64(f.offset)
                     if path.validFields.contains(f.userName) {
@@ -646,7 +648,8 @@ public struct Interpreter<D: ValueDomain> {
             // rflags is not modelled beyond ZF/CF/SF/OF: push those in their bits.
             let d = self.d
             let bit = { (b: D.Bit, k: UInt64) in d.select(b, d.constant(1 << k), d.constant(0)) }
-            let v = d.or(d.or(bit(s.carryFlag, 0), bit(s.zeroFlag, 6)), d.or(bit(s.signFlag, 7), d.or(bit(s.overflowFlag, 11), d.input("rflags.other@\(node)"))))
+            let v = d.or(d.or(bit(s.carryFlag, 0), bit(s.zeroFlag, 6)),
+                         d.or(bit(s.signFlag, 7), d.or(bit(s.overflowFlag, 11), d.input(semantics.inputName(.otherFlags, at: node) { "rflags.other@\(node)" }))))
             try push(v, &s, node: node, register: nil, what: "rflags (pushfq)")
             return go(next, s)
         case .popFlags:
@@ -659,8 +662,8 @@ public struct Interpreter<D: ValueDomain> {
             s.rsp = d.add(s.rsp, d.constant(8))
             return go(next, s)
         case .readMSR:
-            s[.rax] = d.low32(d.input("msr.low@\(node)"))
-            s[.rdx] = d.low32(d.input("msr.high@\(node)"))
+            s[.rax] = d.low32(d.input(semantics.inputName(.msrLow, at: node) { "msr.low@\(node)" }))
+            s[.rdx] = d.low32(d.input(semantics.inputName(.msrHigh, at: node) { "msr.high@\(node)" }))
             return go(next, s)
         case .bitTest(let kind, .immediate(let n), let dst, let w):
             let v = try read(dst, w, &s, node: node)
@@ -708,7 +711,9 @@ public struct Interpreter<D: ValueDomain> {
             if c.isPtraceStop || !c.writes.isEmpty {
                 let observed = PtRegsField.named(c.observes), written = PtRegsField.named(c.writes)
                 for (k, f) in Layout.ptRegs.fields.enumerated() where (c.isPtraceStop && observed[k]) || written[k] {
-                    let v = d.input("\(c.isPtraceStop ? "ptrace" : "set").\(f.userName)@\(node)")
+                    let v = d.input(semantics.inputName(c.isPtraceStop ? .ptraceWrite(field: k) : .contractWrite(field: k), at: node) {
+                        "\(c.isPtraceStop ? "ptrace" : "set").\(f.userName)@\(node)"
+                    })
                     let event = EventID.at(node: node, k + 1)
                     noteEvent(event, c.isPtraceStop ? "ptrace value of \(f.userName) written at the \(c.name) stop" : "new \(f.userName) set by \(c.name)")
                     let ev = d.constant(event)
@@ -719,17 +724,18 @@ public struct Interpreter<D: ValueDomain> {
                 }
             }
         }
-        for r in c.clobbers.sorted() { s[r] = d.input("clobbered.\(r.name)@\(node)") }
-        s.zeroFlag = d.inputBit("clobbered.zf@\(node)")
-        s.carryFlag = d.inputBit("clobbered.cf@\(node)")
-        s.signFlag = d.inputBit("clobbered.sf@\(node)")
-        s.overflowFlag = d.inputBit("clobbered.of@\(node)")
+        for r in c.clobbers.sorted() { s[r] = d.input(semantics.inputName(.clobbered(r), at: node) { "clobbered.\(r.name)@\(node)" }) }
+        s.zeroFlag = d.inputBit(semantics.inputName(.clobberedFlag(0), at: node) { "clobbered.zf@\(node)" })
+        s.carryFlag = d.inputBit(semantics.inputName(.clobberedFlag(1), at: node) { "clobbered.cf@\(node)" })
+        s.signFlag = d.inputBit(semantics.inputName(.clobberedFlag(2), at: node) { "clobbered.sf@\(node)" })
+        s.overflowFlag = d.inputBit(semantics.inputName(.clobberedFlag(3), at: node) { "clobbered.of@\(node)" })
     }
 
-    /// Names an event the first time it happens: a node's events always have the same
-    /// words, and building them on every pass and run was a tenth of a step.
-    mutating func noteEvent(_ event: UInt64, _ what: @autoclosure () -> String) {
-        if events[event] == nil { events[event] = what() }
+    /// Names an event the first time any run of the path makes it: a node's events
+    /// always have the same words, and building them on every pass and run was a tenth
+    /// of a step.
+    func noteEvent(_ event: UInt64, _ what: @autoclosure () -> String) {
+        if semantics.events[event] == nil { semantics.events[event] = what() }
     }
 
     // MARK: Obligations
@@ -814,4 +820,53 @@ extension Interpreter {
 
 final class SelectorCount {
     var count = 0
+}
+
+/// What every run of one path graph reads and never changes — the program, the path,
+/// its graph and entry picture — and the words runs share: event names and input names
+/// depend only on the node, so the proof run's passes, the probes and the replays of a
+/// path build each once. One object per graph, used by one thread.
+public final class PathSemantics {
+    public let program: Program
+    public let path: PathSpec
+    public let graph: PathGraph
+    public let setup: EntrySetup
+    let pointerInputs: [String]
+    /// Event id → what the write was.
+    var events: [UInt64: String] = [:]
+    private var inputNames: [Int: String] = [:]
+
+    public init(program: Program, path: PathSpec, graph: PathGraph, setup: EntrySetup? = nil) {
+        self.program = program
+        self.path = path
+        self.graph = graph
+        self.setup = setup ?? EntrySetup(program: program, path: path)
+        pointerInputs = program.perCPU.filter { $0.value == .pointer }.keys.sorted().map { "percpu.\($0)" }
+    }
+
+    /// Kinds of input a node reads, each at most once per node.
+    enum InputKind {
+        case clobbered(Register), clobberedFlag(Int), ptraceWrite(field: Int), contractWrite(field: Int)
+        case otherFlags, msrLow, msrHigh
+        var tag: Int {
+            switch self {
+            case .clobbered(let r): return r.rawValue
+            case .clobberedFlag(let k): return 16 + k
+            case .otherFlags: return 20
+            case .msrLow: return 21
+            case .msrHigh: return 22
+            case .ptraceWrite(let f): return 64 + f
+            case .contractWrite(let f): return 128 + f
+            }
+        }
+    }
+
+    /// The name of an input a node reads, built the first time.
+    func inputName(_ kind: InputKind, at node: Int, _ make: () -> String) -> String {
+        let key = node << 8 | kind.tag
+        if let n = inputNames[key] { return n }
+        let n = make()
+        inputNames[key] = n
+        return n
+    }
 }

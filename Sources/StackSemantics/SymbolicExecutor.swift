@@ -30,10 +30,14 @@ public enum SymbolicExecutor {
     /// `merging: false` enumerates paths instead of merging at joins (exponential: for
     /// checking the merge on small inputs).
     public static func run(program: Program, path: PathSpec, graph: PathGraph, keepDecided: Bool = false, merging: Bool = true) -> SymbolicRun {
+        run(PathSemantics(program: program, path: path, graph: graph), keepDecided: keepDecided, merging: merging)
+    }
+
+    public static func run(_ semantics: PathSemantics, keepDecided: Bool = false, merging: Bool = true) -> SymbolicRun {
+        let (program, graph, setup) = (semantics.program, semantics.graph, semantics.setup)
         var enumerated = 0
         let f = TermFactory()
         let d = SymbolicDomain(f)
-        let setup = EntrySetup(program: program, path: path)
         var widened: [Int: State] = [:]
         // Reach of runs that enter a loop's body other than through its head (an
         // irreducible loop): the head state must cover them too.
@@ -50,14 +54,12 @@ public enum SymbolicExecutor {
         // (successor states and obligations) instead of executing them again.
         let beforeLoops = graph.nodesNoLoopHeadReaches()
         var firstPassSteps: [Int: (successors: [(Int, State)], obligations: [Obligation<SymbolicDomain>])] = [:]
-        var events: [UInt64: String] = [:]
         while true {
             passCount += 1
             result.passes = passCount
-            var interp = Interpreter(domain: d, program: program, path: path, graph: graph, setup: setup)
+            var interp = Interpreter(domain: d, semantics: semantics)
             interp.keepDecided = keepDecided
             interp.selectors = selectors
-            interp.events = events
             var incoming: [Int: [State]] = [0: [interp.initialState()]]
             var inStates: [Int: State] = [:]
             var backStates: [Int: [State]] = [:]
@@ -122,7 +124,6 @@ public enum SymbolicExecutor {
                 result.unsupported = Unsupported(node: 0, reason: "\(error)")
                 return result
             }
-            events = interp.events
             // Loop heads: is the state at each head inductive?
             var stable = true
             for h in graph.loopHeads {
