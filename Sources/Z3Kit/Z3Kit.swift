@@ -201,10 +201,14 @@ public final class Z3Solver {
     /// - Parameter logic: an SMT-LIB logic such as "QF_BV": Z3 then builds the
     ///   solver tuned for it (for bitvector queries, bit-blasting), cheaper than the
     ///   general incremental solver for one-shot queries.
-    public init(context: Z3Context, timeoutMilliseconds: UInt32?, logic: String? = nil, resourceLimit: UInt32? = nil) {
+    /// - Parameter engine: which of Z3's solvers answers (`logic` picks the tactic one).
+    public init(context: Z3Context, timeoutMilliseconds: UInt32?, logic: String? = nil, resourceLimit: UInt32? = nil,
+                engine: Engine = .standard) {
         self.context = context
         let c = context.raw
-        if let logic {
+        if engine == .core {
+            raw = Z3_mk_simple_solver(c)!
+        } else if let logic {
             raw = Z3_mk_solver_for_logic(c, Z3_mk_string_symbol(c, logic))!
         } else {
             raw = Z3_mk_solver(c)!
@@ -223,6 +227,13 @@ public final class Z3Solver {
     }
 
     deinit { Z3_solver_dec_ref(context.raw, raw) }
+
+    /// Z3's solvers. `standard` is `Z3_mk_solver` (or the tactic solver for a `logic`);
+    /// `core` is `Z3_mk_simple_solver`, the SMT core without the tactic pipeline in front:
+    /// on small one-shot queries it answers with a fraction of the set-up work.
+    public enum Engine: Sendable {
+        case standard, core
+    }
 
     public func assert(_ e: Z3Expr) {
         guard context.owns([e]) else { return }
