@@ -28,17 +28,28 @@ public struct Term: Hashable, CustomStringConvertible, @unchecked Sendable {
         case ite, boolIte
         case allOf, anyOf, negation
     }
-    unowned(unsafe) let node: TermNode
+    unowned(unsafe) let store: TermStore
+    let index: Int32
 
-    init(_ node: TermNode) { self.node = node }
+    init(_ store: TermStore, _ index: Int32) {
+        self.store = store
+        self.index = index
+    }
 
+    var node: TermStore.Node { store.nodes[Int(index)] }
     public var op: Op { node.op }
     /// A constant's value, a boolean constant's 0/1, a variable's name number.
     public var payload: UInt64 { node.payload }
     /// A variable's name (empty for other terms).
-    public var name: String { node.name }
-    public var args: [Term] { node.args }
-    public var id: Int { node.id }
+    public var name: String {
+        let n = node
+        return n.op == .variable || n.op == .boolVariable ? store.names[Int(n.payload)] : ""
+    }
+    public var args: TermArgs {
+        let n = node
+        return TermArgs(store: store, start: Int(n.argStart), count: Int(n.argCount))
+    }
+    public var id: Int { Int(index) }
     public var isBool: Bool { node.isBool }
 
     public var kind: Kind {
@@ -68,7 +79,7 @@ public struct Term: Hashable, CustomStringConvertible, @unchecked Sendable {
         }
     }
 
-    public static func == (a: Term, b: Term) -> Bool { a.node === b.node }
+    public static func == (a: Term, b: Term) -> Bool { a.index == b.index && a.store === b.store }
     public func hash(into h: inout Hasher) { h.combine(id) }
 
     public var constant: UInt64? { op == .const ? payload : nil }
@@ -106,36 +117,100 @@ public struct Term: Hashable, CustomStringConvertible, @unchecked Sendable {
     }
 }
 
-/// What a term is: its factory keeps every node alive for as long as the factory lives.
-final class TermNode {
-    let op: Term.Op
-    let payload: UInt64
-    let name: String
-    let args: [Term]
-    let id: Int
-    let isBool: Bool
-    // Per-term memos of the factory's tree walks (a term belongs to one factory).
-    var leavesMemo: [(Term, UInt64)]??
-    var leafValuesMemo: Set<UInt64>??
-    var loopMemo: Bool?
-    var loopHeadsMemo: Set<Int>?
+/// The arguments of a term, read in place from its factory's storage.
+public struct TermArgs: RandomAccessCollection {
+    unowned(unsafe) let store: TermStore
+    let start: Int
+    public let count: Int
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
+    public subscript(i: Int) -> Term { Term(store, store.arguments[start + i]) }
+}
 
-    init(op: Term.Op, payload: UInt64, name: String, args: [Term], id: Int, isBool: Bool) {
-        self.op = op
-        self.payload = payload
-        self.name = name
-        self.args = args
-        self.id = id
-        self.isBool = isBool
+/// Every term of one factory, by id, in flat storage: a term costs no allocation of its
+/// own, and a run's terms are freed in a few blocks, not one by one.
+final class TermStore {
+    struct Node {
+        var op: Term.Op
+        var isBool: Bool
+        var argCount: UInt8
+        /// Memoised tree walks: 0 not asked, 1 no, 2 yes.
+        var mentionsLoop: UInt8 = 0
+        var argStart: Int32
+        /// Index into `memos`, -1 when the term has none yet.
+        var memo: Int32 = -1
+        var payload: UInt64
+    }
+    /// Per-term memos of the factory's tree walks, for the few terms asked.
+    struct Memo {
+        var leaves: [(Term, UInt64)]??
+        var leafValues: Set<UInt64>??
+        var loopHeads: Set<Int>?
+    }
+    @exclusivity(unchecked) var nodes: UnsafeMutablePointer<Node>
+    @exclusivity(unchecked) var count = 0
+    @exclusivity(unchecked) var capacity = 1 << 10
+    @exclusivity(unchecked) var arguments: UnsafeMutablePointer<Int32>
+    @exclusivity(unchecked) var argumentCount = 0
+    @exclusivity(unchecked) var argumentCapacity = 1 << 11
+    /// Variable names, by a variable's payload.
+    var names: [String] = []
+    var memos: [Memo] = []
+
+    init() {
+        nodes = .allocate(capacity: capacity)
+        arguments = .allocate(capacity: argumentCapacity)
+    }
+
+    deinit {
+        nodes.deinitialize(count: count)
+        nodes.deallocate()
+        arguments.deallocate()
+    }
+
+    func append(_ op: Term.Op, _ payload: UInt64, isBool: Bool, arity: Int, _ argument: (Int) -> Int32) -> Int32 {
+        if count == capacity {
+            let grown = UnsafeMutablePointer<Node>.allocate(capacity: capacity * 2)
+            grown.moveInitialize(from: nodes, count: count)
+            nodes.deallocate()
+            nodes = grown
+            capacity *= 2
+        }
+        while argumentCount + arity > argumentCapacity {
+            let grown = UnsafeMutablePointer<Int32>.allocate(capacity: argumentCapacity * 2)
+            grown.moveInitialize(from: arguments, count: argumentCount)
+            arguments.deallocate()
+            arguments = grown
+            argumentCapacity *= 2
+        }
+        for k in 0..<arity { arguments[argumentCount + k] = argument(k) }
+        (nodes + count).initialize(to: Node(op: op, isBool: isBool, argCount: UInt8(arity), argStart: Int32(argumentCount), payload: payload))
+        argumentCount += arity
+        count += 1
+        return Int32(count - 1)
+    }
+
+    func memo(_ i: Int32) -> Memo? {
+        let m = nodes[Int(i)].memo
+        return m < 0 ? nil : memos[Int(m)]
+    }
+    func setMemo(_ i: Int32, _ change: (inout Memo) -> Void) {
+        var m = nodes[Int(i)].memo
+        if m < 0 {
+            m = Int32(memos.count)
+            memos.append(Memo())
+            nodes[Int(i)].memo = m
+        }
+        change(&memos[Int(m)])
     }
 }
 
 /// Terms are the same exactly when they are the same node (interning).
-public func === (a: Term, b: Term) -> Bool { a.node === b.node }
-public func !== (a: Term, b: Term) -> Bool { a.node !== b.node }
+public func === (a: Term, b: Term) -> Bool { a == b }
+public func !== (a: Term, b: Term) -> Bool { !(a == b) }
 /// As for class references: two absent terms are the same.
-public func === (a: Term?, b: Term?) -> Bool { a?.node === b?.node }
-public func !== (a: Term?, b: Term?) -> Bool { a?.node !== b?.node }
+public func === (a: Term?, b: Term?) -> Bool { a == b }
+public func !== (a: Term?, b: Term?) -> Bool { !(a == b) }
 
 /// Interns and simplifies terms. One factory per proof run (not shared across tasks).
 public final class TermFactory {
@@ -144,7 +219,7 @@ public final class TermFactory {
     /// library's seeded SipHash was a sixth of a proof run).
     private var table: UnsafeMutablePointer<Int32>
     private var capacity = 1 << 12
-    private var terms: [TermNode] = []
+    let store = TermStore()
     private var bitVectorVariables: [String: Term] = [:]
     private var booleanVariables: [String: Term] = [:]
     /// Constants below this are kept in an array once made, not looked up in the
@@ -164,28 +239,24 @@ public final class TermFactory {
 
     deinit { table.deallocate() }
 
-    public var count: Int { terms.count }
+    public var count: Int { store.count }
 
-    private static func hash(_ op: Term.Op, _ payload: UInt64, _ args: [Term]) -> UInt64 {
-        var h = hashStart(op, payload)
-        for a in args { h = hashMix(h, a) }
-        return hashFinish(h)
-    }
     @inline(__always) private static func hashStart(_ op: Term.Op, _ payload: UInt64) -> UInt64 {
         let h = (UInt64(op.rawValue) &+ 1) &* 0x9E37_79B9_7F4A_7C15 ^ payload
         return (h ^ (h >> 29)) &* 0xBF58_476D_1CE4_E5B9
     }
-    @inline(__always) private static func hashMix(_ h: UInt64, _ a: Term) -> UInt64 {
-        let m = (h ^ UInt64(truncatingIfNeeded: a.id)) &* 0x94D0_49BB_1331_11EB
+    @inline(__always) private static func hashMix(_ h: UInt64, _ id: Int32) -> UInt64 {
+        let m = (h ^ UInt64(truncatingIfNeeded: Int(id))) &* 0x94D0_49BB_1331_11EB
         return m ^ (m >> 31)
     }
     @inline(__always) private static func hashFinish(_ h: UInt64) -> UInt64 { h ^ (h >> 32) }
 
-    private func insert(_ t: TermNode, hash: UInt64) {
-        let mask = capacity - 1
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while table[i] >= 0 { i = (i + 1) & mask }
-        table[i] = Int32(truncatingIfNeeded: t.id)
+    /// The table hash of stored term `i`.
+    private func storedHash(_ i: Int) -> UInt64 {
+        let n = store.nodes[i]
+        var h = Self.hashStart(n.op, n.payload)
+        for k in 0..<Int(n.argCount) { h = Self.hashMix(h, store.arguments[Int(n.argStart) + k]) }
+        return Self.hashFinish(h)
     }
 
     private func grow() {
@@ -193,79 +264,62 @@ public final class TermFactory {
         capacity *= 2
         table = .allocate(capacity: capacity)
         table.initialize(repeating: -1, count: capacity)
-        for t in terms { insert(t, hash: Self.hash(t.op, t.payload, t.args)) }
+        let mask = capacity - 1
+        for t in 0..<store.count {
+            var i = Int(truncatingIfNeeded: storedHash(t)) & mask
+            while table[i] >= 0 { i = (i + 1) & mask }
+            table[i] = Int32(t)
+        }
     }
 
-    private func make(_ op: Term.Op, _ payload: UInt64, _ args: [Term], isBool: Bool, name: String = "") -> Term {
-        let h = Self.hash(op, payload, args)
+    /// Whether stored term `id` is `op(payload; args)`.
+    @inline(__always) private func matches(_ id: Int32, _ op: Term.Op, _ payload: UInt64, _ arity: Int, _ arg: (Int) -> Int32) -> Bool {
+        let n = store.nodes[Int(id)]
+        guard n.op == op && n.payload == payload && Int(n.argCount) == arity else { return false }
+        for k in 0..<arity where store.arguments[Int(n.argStart) + k] != arg(k) { return false }
+        return true
+    }
+
+    /// The term `op(payload; args)`: found in the table or added to it.
+    @inline(__always) private func intern(_ op: Term.Op, _ payload: UInt64, isBool: Bool, arity: Int, hash h: UInt64, _ arg: (Int) -> Int32) -> Term {
         let mask = capacity - 1
         var i = Int(truncatingIfNeeded: h) & mask
         while true {
             let id = table[i]
             if id < 0 { break }
-            let t = terms[Int(id)]
-            if t.op == op && t.payload == payload && t.args.count == args.count {
-                var same = true
-                for k in 0..<args.count where t.args[k] !== args[k] { same = false; break }
-                if same { return Term(t) }
-            }
+            if matches(id, op, payload, arity, arg) { return Term(store, id) }
             i = (i + 1) & mask
         }
-        let t = TermNode(op: op, payload: payload, name: name, args: args, id: terms.count, isBool: isBool)
-        terms.append(t)
-        table[i] = Int32(truncatingIfNeeded: t.id)
-        if terms.count * 2 > capacity { grow() }
-        return Term(t)
+        let id = store.append(op, payload, isBool: isBool, arity: arity, arg)
+        table[i] = id
+        if store.count * 2 > capacity { grow() }
+        return Term(store, id)
+    }
+
+    private func make(_ op: Term.Op, _ payload: UInt64, _ args: [Term], isBool: Bool) -> Term {
+        var h = Self.hashStart(op, payload)
+        for a in args { h = Self.hashMix(h, a.index) }
+        return intern(op, payload, isBool: isBool, arity: args.count, hash: Self.hashFinish(h)) { args[$0].index }
     }
 
     private func make(_ op: Term.Op, _ args: [Term], isBool: Bool) -> Term { make(op, 0, args, isBool: isBool) }
 
-    // Fixed arities: a lookup that finds the term allocates no argument array (most
-    // constructions find one: the simplifier asks for the same terms again and again).
+    // Fixed arities build no argument array.
     private func make(_ op: Term.Op, _ a: Term, isBool: Bool) -> Term {
-        let h = Self.hashFinish(Self.hashMix(Self.hashStart(op, 0), a))
-        let mask = capacity - 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        while table[i] >= 0 {
-            let t = terms[Int(table[i])]
-            if t.op == op && t.payload == 0 && t.args.count == 1 && t.args[0] === a { return Term(t) }
-            i = (i + 1) & mask
-        }
-        return add(op, [a], isBool: isBool, at: i)
+        let h = Self.hashFinish(Self.hashMix(Self.hashStart(op, 0), a.index))
+        return intern(op, 0, isBool: isBool, arity: 1, hash: h) { _ in a.index }
     }
     private func make(_ op: Term.Op, _ a: Term, _ b: Term, isBool: Bool) -> Term {
-        let h = Self.hashFinish(Self.hashMix(Self.hashMix(Self.hashStart(op, 0), a), b))
-        let mask = capacity - 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        while table[i] >= 0 {
-            let t = terms[Int(table[i])]
-            if t.op == op && t.payload == 0 && t.args.count == 2 && t.args[0] === a && t.args[1] === b { return Term(t) }
-            i = (i + 1) & mask
-        }
-        return add(op, [a, b], isBool: isBool, at: i)
+        let h = Self.hashFinish(Self.hashMix(Self.hashMix(Self.hashStart(op, 0), a.index), b.index))
+        return intern(op, 0, isBool: isBool, arity: 2, hash: h) { $0 == 0 ? a.index : b.index }
     }
     private func make(_ op: Term.Op, _ a: Term, _ b: Term, _ c: Term, isBool: Bool) -> Term {
-        let h = Self.hashFinish(Self.hashMix(Self.hashMix(Self.hashMix(Self.hashStart(op, 0), a), b), c))
-        let mask = capacity - 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        while table[i] >= 0 {
-            let t = terms[Int(table[i])]
-            if t.op == op && t.payload == 0 && t.args.count == 3 && t.args[0] === a && t.args[1] === b && t.args[2] === c { return Term(t) }
-            i = (i + 1) & mask
-        }
-        return add(op, [a, b, c], isBool: isBool, at: i)
+        let h = Self.hashFinish(Self.hashMix(Self.hashMix(Self.hashMix(Self.hashStart(op, 0), a.index), b.index), c.index))
+        return intern(op, 0, isBool: isBool, arity: 3, hash: h) { $0 == 0 ? a.index : ($0 == 1 ? b.index : c.index) }
     }
     /// `op(a, b)` with the arguments in id order (commutative operators).
     private func commutative(_ op: Term.Op, _ a: Term, _ b: Term, isBool: Bool) -> Term {
         a.id <= b.id ? make(op, a, b, isBool: isBool) : make(op, b, a, isBool: isBool)
-    }
-    /// Adds a term the table does not have, in free table slot `slot`.
-    private func add(_ op: Term.Op, _ args: [Term], isBool: Bool, at slot: Int) -> Term {
-        let t = TermNode(op: op, payload: 0, name: "", args: args, id: terms.count, isBool: isBool)
-        terms.append(t)
-        table[slot] = Int32(truncatingIfNeeded: t.id)
-        if terms.count * 2 > capacity { grow() }
-        return Term(t)
     }
 
     public func const(_ v: UInt64) -> Term {
@@ -301,7 +355,8 @@ public final class TermFactory {
     /// many times, and that one lookup is then all it costs), so the table never has to
     /// find a variable: its payload is just a fresh number.
     private func makeVariable(_ name: String, _ op: Term.Op) -> Term {
-        make(op, UInt64(terms.count), [], isBool: op == .boolVariable, name: name)
+        store.names.append(name)
+        return make(op, UInt64(store.names.count - 1), [], isBool: op == .boolVariable)
     }
 
     /// Splits `x + c` into (x, c); a constant is (nil, c).
@@ -510,8 +565,8 @@ public final class TermFactory {
         let parts = set.terms
         // (P && c) || (P && !c) → P: the join of a diamond gives back its fork's condition.
         if parts.count == 2 {
-            let a = parts[0].op == .allOf ? parts[0].args : [parts[0]]
-            let b = parts[1].op == .allOf ? parts[1].args : [parts[1]]
+            let a = parts[0].op == .allOf ? Array(parts[0].args) : [parts[0]]
+            let b = parts[1].op == .allOf ? Array(parts[1].args) : [parts[1]]
             if a.count == b.count {
                 let onlyA = a.filter { x in !b.contains { $0 === x } }, onlyB = b.filter { x in !a.contains { $0 === x } }
                 if onlyA.count == 1, onlyB.count == 1, negation(onlyA[0]) === onlyB[0] {
@@ -549,13 +604,13 @@ public final class TermFactory {
     public func leaves(_ t: Term) -> [(Term, UInt64)]? {
         if let c = t.constant { return [(trueTerm, c)] }
         guard t.op == .ite else { return nil }
-        if let cached = t.node.leavesMemo { return cached }
+        if let cached = store.memo(t.index)?.leaves { return cached }
         var result: [(Term, UInt64)]?
         if let a = leaves(t.args[1]), let b = leaves(t.args[2]) {
             let c = t.args[0]
             result = a.map { (allOf([c, $0.0]), $0.1) } + b.map { (allOf([negation(c), $0.0]), $0.1) }
         }
-        t.node.leavesMemo = .some(result)
+        store.setMemo(t.index) { $0.leaves = .some(result) }
         return result
     }
 
@@ -565,9 +620,10 @@ public final class TermFactory {
         case .variable, .boolVariable: return t.name.hasPrefix("loop@")
         case .const, .bool: return false
         default:
-            if let cached = t.node.loopMemo { return cached }
+            let cached = store.nodes[t.id].mentionsLoop
+            if cached != 0 { return cached == 2 }
             let r = t.args.contains { mentionsLoopVariable($0) }
-            t.node.loopMemo = r
+            store.nodes[t.id].mentionsLoop = r ? 2 : 1
             return r
         }
     }
@@ -575,7 +631,7 @@ public final class TermFactory {
     /// The loop heads whose variables (`loop@H.…`) a term mentions. Memoised: loop
     /// checks ask it of every part of every widened state on every pass.
     public func loopHeadsMentioned(_ t: Term) -> Set<Int> {
-        if let cached = t.node.loopHeadsMemo { return cached }
+        if let cached = store.memo(t.index)?.loopHeads { return cached }
         var result: Set<Int> = []
         switch t.op {
         case .variable, .boolVariable:
@@ -594,7 +650,7 @@ public final class TermFactory {
         default:
             if mentionsLoopVariable(t) { for a in t.args { result.formUnion(loopHeadsMentioned(a)) } }
         }
-        t.node.loopHeadsMemo = result
+        store.setMemo(t.index) { $0.loopHeads = result }
         return result
     }
 
@@ -602,10 +658,10 @@ public final class TermFactory {
     public func leafValues(_ t: Term) -> Set<UInt64>? {
         if let c = t.constant { return [c] }
         guard t.op == .ite else { return nil }
-        if let cached = t.node.leafValuesMemo { return cached }
+        if let cached = store.memo(t.index)?.leafValues { return cached }
         var result: Set<UInt64>?
         if let a = leafValues(t.args[1]), let b = leafValues(t.args[2]) { result = a.union(b) }
-        t.node.leafValuesMemo = .some(result)
+        store.setMemo(t.index) { $0.leafValues = .some(result) }
         return result
     }
 }
