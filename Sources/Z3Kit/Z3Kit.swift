@@ -194,6 +194,7 @@ public enum Z3CheckResult {
 public final class Z3Solver {
     let context: Z3Context
     let raw: Z3_solver
+    let resourceLimit: UInt32?
 
     /// - Parameter timeoutMilliseconds: per-`check` time limit (Z3 param
     ///   "timeout"); on expiry `check` returns `.unknown` (reason usually
@@ -214,6 +215,7 @@ public final class Z3Solver {
             raw = Z3_mk_solver(c)!
         }
         Z3_solver_inc_ref(c, raw)
+        self.resourceLimit = resourceLimit
         if timeoutMilliseconds != nil || resourceLimit != nil {
             let params = Z3_mk_params(c)
             Z3_params_inc_ref(c, params)
@@ -278,8 +280,24 @@ public final class Z3Solver {
             return .unsat
         default:
             let reason = String(cString: Z3_solver_get_reason_unknown(context.raw, raw))
+            // The SMT core stops at the work bound without saying so: name the limit.
+            if let limit = resourceLimit, reason == "unknown" || reason == "canceled", workDone() >= UInt64(limit) {
+                return .unknown(reason: "max. resource limit exceeded (\(limit) units of work)")
+            }
             return .unknown(reason: reason)
         }
+    }
+
+    /// Z3's count of the work the solver did (its "rlimit count" statistic).
+    func workDone() -> UInt64 {
+        let c = context.raw
+        guard let stats = Z3_solver_get_statistics(c, raw) else { return 0 }
+        Z3_stats_inc_ref(c, stats)
+        defer { Z3_stats_dec_ref(c, stats) }
+        for i in 0..<Z3_stats_size(c, stats) where String(cString: Z3_stats_get_key(c, stats, i)) == "rlimit count" {
+            return Z3_stats_is_uint(c, stats, i) ? UInt64(Z3_stats_get_uint_value(c, stats, i)) : UInt64(Z3_stats_get_double_value(c, stats, i))
+        }
+        return 0
     }
 
     /// The asserted formulas as a complete SMT-LIB2 script ending in `(check-sat)`,
