@@ -52,15 +52,23 @@ public enum SymbolicExecutor {
         // No loop head reaches these nodes, so the widened head states cannot change
         // what they compute: passes after the first reuse the first pass's steps
         // (successor states and obligations) instead of executing them again.
-        let beforeLoops = graph.nodesNoLoopHeadReaches()
-        var firstPassSteps: [Int: (successors: [(Int, State)], obligations: [Obligation<SymbolicDomain>])] = [:]
+        // (A loop-free path has one pass: nothing to keep.)
+        let beforeLoops = graph.loopHeads.isEmpty ? [] : graph.nodesNoLoopHeadReaches()
+        var firstPassSteps: [(successors: [(Int, State)], obligations: [Obligation<SymbolicDomain>])?] = Array(repeating: nil, count: graph.nodes.count)
+        // The graph's loop structure by node, read on every step and edge.
+        let isLoopHead = (0..<graph.nodes.count).map { graph.loopHeads.contains($0) }
+        var backEdgeTargets: [[Int]] = Array(repeating: [], count: graph.nodes.count)
+        for e in graph.backEdges { backEdgeTargets[e.from].append(e.to) }
+        var bodiesContaining: [[Int]] = Array(repeating: [], count: graph.nodes.count)
+        for (h, body) in graph.loopBodies.sorted(by: { $0.key < $1.key }) { for n in body { bodiesContaining[n].append(h) } }
         while true {
             passCount += 1
             result.passes = passCount
             var interp = Interpreter(domain: d, semantics: semantics)
             interp.keepDecided = keepDecided
             interp.selectors = selectors
-            var incoming: [Int: [State]] = [0: [interp.initialState()]]
+            var incoming: [[State]] = Array(repeating: [], count: graph.nodes.count)
+            incoming[0] = [interp.initialState()]
             var inStates: [Int: State] = [:]
             var backStates: [Int: [State]] = [:]
             var sideEntryReach: [Int: [Term]] = [:]
@@ -70,7 +78,7 @@ public enum SymbolicExecutor {
                 // Merging at joins keeps one state per node; enumeration (a check of
                 // the merging, for loop-free paths) steps every incoming state alone.
                 var states: [State]
-                if merging || graph.loopHeads.contains(n) {
+                if merging || isLoopHead[n] {
                     states = [merge(ins, interp)]
                 } else {
                     states = ins
@@ -79,7 +87,7 @@ public enum SymbolicExecutor {
                         throw Unsupported(node: n, reason: "more than \(maximumEnumeratedStates) states when enumerating paths")
                     }
                 }
-                if graph.loopHeads.contains(n) {
+                if isLoopHead[n] {
                     inStates[n] = states[0]
                     if var w = widened[n] {
                         // The marker says "this run went through the widened head".
@@ -90,13 +98,14 @@ public enum SymbolicExecutor {
                 let obligationsBefore = interp.log.items.count
                 var successors: [(Int, State)] = []
                 for st in states { successors += try interp.step(n, st) }
-                if beforeLoops[n] { firstPassSteps[n] = (successors, Array(interp.log.items[obligationsBefore...])) }
+                if !beforeLoops.isEmpty && beforeLoops[n] { firstPassSteps[n] = (successors, Array(interp.log.items[obligationsBefore...])) }
                 return successors
             }
             do {
                 for n in graph.order {
-                    var ins = incoming.removeValue(forKey: n) ?? []
-                    if let first = firstArrival[n] { ins.append(first) }
+                    var ins: [State] = []
+                    swap(&ins, &incoming[n])
+                    if !firstArrival.isEmpty, let first = firstArrival[n] { ins.append(first) }
                     guard !ins.isEmpty else { continue }
                     var successors: [(Int, State)] = []
                     if let reused = firstPassSteps[n] {
@@ -106,11 +115,11 @@ public enum SymbolicExecutor {
                         successors = try step(n, ins)
                     }
                     for (m, s2) in successors {
-                        if graph.backEdges.contains(PathGraph.Edge(from: n, to: m)) {
+                        if backEdgeTargets[n].contains(m) {
                             backStates[m, default: []].append(s2)
                         } else {
-                            incoming[m, default: []].append(s2)
-                            for (h, body) in graph.loopBodies where h != m && body.contains(m) && !body.contains(n) {
+                            incoming[m].append(s2)
+                            for h in bodiesContaining[m] where h != m && !bodiesContaining[n].contains(h) {
                                 sideEntryReach[h, default: []].append(s2.reach)
                             }
                         }
