@@ -135,7 +135,7 @@ public struct Interpreter<D: ValueDomain> {
 
     public mutating func initialState() -> MachineState<D> {
         var regs = Register.allCases.map { d.input("entry.\($0.name)") }
-        var slots: [UInt64: StackSlot<D.Value>] = [:]
+        var slots = StackSlots<D.Value>()
         var user = UserView<D>()
         var reach = d.bit(true)
         var kernelGS = d.bit(true)

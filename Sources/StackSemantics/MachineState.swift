@@ -16,6 +16,60 @@ public struct StackSlot<V> {
     public var home: V
 }
 
+/// The written slots of a state, sorted by address. A state holds a few dozen: a sorted
+/// array is found by binary search with no hashing, copies without hashing, merges in
+/// one walk, and lists its slots in the same order in every process.
+public struct StackSlots<V>: Sequence {
+    public private(set) var addresses: [UInt64] = []
+    private var contents: [StackSlot<V>] = []
+
+    public init() {}
+
+    public var count: Int { addresses.count }
+    public var keys: [UInt64] { addresses }
+
+    /// Where `a` is, or where it would go.
+    private func position(_ a: UInt64) -> (index: Int, found: Bool) {
+        var lo = 0, hi = addresses.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if addresses[mid] < a { lo = mid + 1 } else { hi = mid }
+        }
+        return (lo, lo < addresses.count && addresses[lo] == a)
+    }
+
+    public subscript(_ a: UInt64) -> StackSlot<V>? {
+        get {
+            let p = position(a)
+            return p.found ? contents[p.index] : nil
+        }
+        set {
+            let p = position(a)
+            switch (p.found, newValue) {
+            case (true, let v?): contents[p.index] = v
+            case (true, nil):
+                addresses.remove(at: p.index)
+                contents.remove(at: p.index)
+            case (false, let v?):
+                addresses.insert(a, at: p.index)
+                contents.insert(v, at: p.index)
+            case (false, nil): break
+            }
+        }
+    }
+
+    public struct Iterator: IteratorProtocol {
+        let slots: StackSlots
+        var i = 0
+        public mutating func next() -> (UInt64, StackSlot<V>)? {
+            guard i < slots.addresses.count else { return nil }
+            defer { i += 1 }
+            return (slots.addresses[i], slots.contents[i])
+        }
+    }
+    public func makeIterator() -> Iterator { Iterator(slots: self) }
+}
+
 /// A `call` that has not returned: what the CPU's return stack buffer / a CET shadow
 /// stack holds.
 public struct ShadowEntry<V> {
@@ -32,7 +86,7 @@ public struct MachineState<D: ValueDomain> {
     public var signFlag: D.Bit
     public var overflowFlag: D.Bit
     /// Written stack slots by address; an absent slot is garbage.
-    public var slots: [UInt64: StackSlot<D.Value>]
+    public var slots: StackSlots<D.Value>
     public var perCPU: [String: D.Value]
     /// True while GS holds the kernel's base (after the entry swapgs).
     public var kernelGS: D.Bit
