@@ -308,8 +308,8 @@ public enum SymbolicExecutor {
                 classes[wp[k].id] = bp[k]
             } else if isChoice(wp[k], head: head, f) {
                 // A choice among constants covers every constant the part takes.
-                guard let allowed = f.leafValues(wp[k]), let b = f.leafValues(bp[k]), let i = f.leafValues(ip[k]) else { return false }
-                if !b.union(i).isSubset(of: allowed) { return false }
+                guard let allowed = f.leafValues(wp[k]), f.leafValues(of: bp[k], within: allowed) == true,
+                      f.leafValues(of: ip[k], within: allowed) == true else { return false }
             } else if wp[k] !== bp[k] || wp[k] !== ip[k] {
                 return false
             }

@@ -190,9 +190,10 @@ final class TermStore {
         return Int32(count - 1)
     }
 
-    func memo(_ i: Int32) -> Memo? {
+    /// One memo of term `i`, read in place (not the whole memo record).
+    @inline(__always) func memo<T>(_ i: Int32, _ field: KeyPath<Memo, T?>) -> T? {
         let m = nodes[Int(i)].memo
-        return m < 0 ? nil : memos[Int(m)]
+        return m < 0 ? nil : memos[Int(m)][keyPath: field]
     }
     func setMemo(_ i: Int32, _ change: (inout Memo) -> Void) {
         var m = nodes[Int(i)].memo
@@ -604,7 +605,7 @@ public final class TermFactory {
     public func leaves(_ t: Term) -> [(Term, UInt64)]? {
         if let c = t.constant { return [(trueTerm, c)] }
         guard t.op == .ite else { return nil }
-        if let cached = store.memo(t.index)?.leaves { return cached }
+        if let cached = store.memo(t.index, \.leaves) { return cached }
         var result: [(Term, UInt64)]?
         if let a = leaves(t.args[1]), let b = leaves(t.args[2]) {
             let c = t.args[0]
@@ -631,34 +632,46 @@ public final class TermFactory {
     /// The loop heads whose variables (`loop@H.…`) a term mentions. Memoised: loop
     /// checks ask it of every part of every widened state on every pass.
     public func loopHeadsMentioned(_ t: Term) -> Set<Int> {
-        if let cached = store.memo(t.index)?.loopHeads { return cached }
-        var result: Set<Int> = []
         switch t.op {
-        case .variable, .boolVariable:
-            let u = t.name.utf8
-            if u.starts(with: "loop@".utf8) {
-                var head = 0, digits = 0
-                for byte in u.dropFirst(5) {
-                    guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { break }
-                    head = head &* 10 &+ Int(byte - UInt8(ascii: "0"))
-                    digits += 1
-                }
-                if digits > 0, u.dropFirst(5 + digits).first == UInt8(ascii: ".") { result.insert(head) }
-            }
         case .const, .bool:
-            break
+            return []
+        case .variable, .boolVariable:
+            return Self.loopHead(ofVariable: t.name).map { [$0] } ?? []
         default:
-            if mentionsLoopVariable(t) { for a in t.args { result.formUnion(loopHeadsMentioned(a)) } }
+            guard mentionsLoopVariable(t) else { return [] }
+            if let cached = store.memo(t.index, \.loopHeads) { return cached }
+            var result: Set<Int> = []
+            for a in t.args { result.formUnion(loopHeadsMentioned(a)) }
+            store.setMemo(t.index) { $0.loopHeads = result }
+            return result
         }
-        store.setMemo(t.index) { $0.loopHeads = result }
-        return result
+    }
+
+    /// H of a loop variable's name `loop@H.…`.
+    static func loopHead(ofVariable name: String) -> Int? {
+        let u = name.utf8
+        guard u.starts(with: "loop@".utf8) else { return nil }
+        var head = 0, digits = 0
+        for byte in u.dropFirst(5) {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { break }
+            head = head &* 10 &+ Int(byte - UInt8(ascii: "0"))
+            digits += 1
+        }
+        return digits > 0 && u.dropFirst(5 + digits).first == UInt8(ascii: ".") ? head : nil
+    }
+
+    /// Whether every constant `t` may take is in `allowed` (nil: `t` is not a choice
+    /// among constants). Builds no set for a constant.
+    public func leafValues(of t: Term, within allowed: Set<UInt64>) -> Bool? {
+        if let c = t.constant { return allowed.contains(c) }
+        return leafValues(t).map { $0.isSubset(of: allowed) }
     }
 
     /// Just the constants of `leaves`, without building guards.
     public func leafValues(_ t: Term) -> Set<UInt64>? {
         if let c = t.constant { return [c] }
         guard t.op == .ite else { return nil }
-        if let cached = store.memo(t.index)?.leafValues { return cached }
+        if let cached = store.memo(t.index, \.leafValues) { return cached }
         var result: Set<UInt64>?
         if let a = leafValues(t.args[1]), let b = leafValues(t.args[2]) { result = a.union(b) }
         store.setMemo(t.index) { $0.leafValues = .some(result) }
