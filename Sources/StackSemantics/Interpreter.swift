@@ -109,6 +109,7 @@ public struct Interpreter<D: ValueDomain> {
     let log = ObligationLog<D>()
     let untouched = UntouchedSlots<D>()
     let coverage = AddressCoverage()
+    let inputCache = InputCache<D>()
     /// Merge selectors made so far (their names must not repeat within a run).
     var selectors = SelectorCount()
     /// `percpu.NAME` for the per-CPU variables that hold pointers (checked on every
@@ -259,7 +260,17 @@ public struct Interpreter<D: ValueDomain> {
         return slot
     }
 
-    public func garbageName(_ a: UInt64) -> String { "garbage[\(setup.describe(address: a))]" }
+    public func garbageName(_ a: UInt64) -> String { semantics.garbageName(a) }
+
+    /// The value of pointer input `k`, asked of the domain once per run (every
+    /// register-relative access compares its base with each).
+    func pointerInput(_ k: Int) -> D.Value {
+        if inputCache.pointers.isEmpty { inputCache.pointers = Array(repeating: nil, count: pointerInputs.count) }
+        if let v = inputCache.pointers[k] { return v }
+        let v = d.input(pointerInputs[k])
+        inputCache.pointers[k] = v
+        return v
+    }
 
     public func slot(_ s: MachineState<D>, _ a: UInt64) -> StackSlot<D.Value> { s.slots[a] ?? untouchedSlot(a) }
 
@@ -323,8 +334,8 @@ public struct Interpreter<D: ValueDomain> {
         if m.symbol != nil { return .opaque(m.text) }
         let addr = effectiveAddress(m, s)
         if let b = m.base, m.index == nil {
-            for input in pointerInputs where d.same(s[b], d.input(input)) {
-                return .outside(String(input.dropFirst("percpu.".count)))
+            for k in pointerInputs.indices where d.same(s[b], pointerInput(k)) {
+                return .outside(String(pointerInputs[k].dropFirst("percpu.".count)))
             }
         }
         guard let cases = stackCases(addr) else {
@@ -796,6 +807,10 @@ final class ObligationLog<D: ValueDomain> {
     var items: [Obligation<D>] = []
 }
 
+final class InputCache<D: ValueDomain> {
+    var pointers: [D.Value?] = []
+}
+
 final class UntouchedSlots<D: ValueDomain> {
     var slots: [UInt64: StackSlot<D.Value>] = [:]
 }
@@ -835,6 +850,15 @@ public final class PathSemantics {
     /// Event id → what the write was.
     var events: [UInt64: String] = [:]
     private var inputNames: [Int: String] = [:]
+    private var garbageNames: [UInt64: String] = [:]
+
+    /// The input a never-written slot reads: `garbage[kernel_stack-0x28]`.
+    func garbageName(_ a: UInt64) -> String {
+        if let n = garbageNames[a] { return n }
+        let n = "garbage[\(setup.describe(address: a))]"
+        garbageNames[a] = n
+        return n
+    }
 
     public init(program: Program, path: PathSpec, graph: PathGraph, setup: EntrySetup? = nil) {
         self.program = program
