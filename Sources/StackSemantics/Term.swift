@@ -672,8 +672,20 @@ public final class TermFactory {
         if let c = t.constant { return [c] }
         guard t.op == .ite else { return nil }
         if let cached = store.memo(t.index, \.leafValues) { return cached }
-        var result: Set<UInt64>?
-        if let a = leafValues(t.args[1]), let b = leafValues(t.args[2]) { result = a.union(b) }
+        // One set for the whole tree (a set per subtree and a union per ite was the
+        // most frequent allocation of a proof run).
+        var values = Set<UInt64>()
+        func collect(_ x: Term) -> Bool {
+            if let c = x.constant { values.insert(c); return true }
+            guard x.op == .ite else { return false }
+            if let cached = store.memo(x.index, \.leafValues) {
+                guard let known = cached else { return false }
+                values.formUnion(known)
+                return true
+            }
+            return collect(x.args[1]) && collect(x.args[2])
+        }
+        let result: Set<UInt64>? = collect(t.args[1]) && collect(t.args[2]) ? values : nil
         store.setMemo(t.index) { $0.leafValues = .some(result) }
         return result
     }
