@@ -189,7 +189,7 @@ public struct Interpreter<D: ValueDomain> {
             // The caller is outside the modelled code: its return address is none of ours.
             let codeStart = d.constant(Program.codeAddress(0))
             let codeEnd = d.constant(Program.codeAddress(program.instructions.count + 1))
-            reach = d.any([d.unsignedLess(ret, codeStart), d.negate(d.unsignedLess(ret, codeEnd))])
+            reach = d.either(d.unsignedLess(ret, codeStart), d.negate(d.unsignedLess(ret, codeEnd)))
             if path.entry == .function {
                 semantics.events[EventID.callerReturnAddress] = "return address pushed by the caller's call"
                 seed(e, ret, EventID.callerReturnAddress)
@@ -417,7 +417,7 @@ public struct Interpreter<D: ValueDomain> {
                     if let r = saving, w == .q {
                         // A save: the slot becomes (or stays) r's home, unless it is another register's.
                         let rv = d.constant(UInt64(r.rawValue + 1))
-                        let isSave = d.any([d.equal(old.home, d.constant(0)), d.equal(old.home, rv)])
+                        let isSave = d.either(d.equal(old.home, d.constant(0)), d.equal(old.home, rv))
                         new.home = d.select(isSave, rv, old.home)
                         new.saveEvent = d.select(isSave, ev, old.saveEvent)
                         new.expect = d.select(isSave, v, old.expect)
@@ -469,13 +469,13 @@ public struct Interpreter<D: ValueDomain> {
         switch c {
         case .zero: return s.zeroFlag
         case .notZero: return d.negate(s.zeroFlag)
-        case .above: return d.all([d.negate(s.carryFlag), d.negate(s.zeroFlag)])
+        case .above: return d.both(d.negate(s.carryFlag), d.negate(s.zeroFlag))
         case .aboveOrEqual: return d.negate(s.carryFlag)
         case .below: return s.carryFlag
-        case .belowOrEqual: return d.any([s.carryFlag, s.zeroFlag])
+        case .belowOrEqual: return d.either(s.carryFlag, s.zeroFlag)
         case .less: return sfNeOf
-        case .lessOrEqual: return d.any([s.zeroFlag, sfNeOf])
-        case .greater: return d.all([d.negate(s.zeroFlag), d.negate(sfNeOf)])
+        case .lessOrEqual: return d.either(s.zeroFlag, sfNeOf)
+        case .greater: return d.both(d.negate(s.zeroFlag), d.negate(sfNeOf))
         case .greaterOrEqual: return d.negate(sfNeOf)
         case .sign: return s.signFlag
         case .notSign: return d.negate(s.signFlag)
@@ -600,8 +600,8 @@ public struct Interpreter<D: ValueDomain> {
         case .branch(let c, _):
             let cond = condition(c, s)
             var t = s, f = s
-            t.reach = d.all([s.reach, cond])
-            f.reach = d.all([s.reach, d.negate(cond)])
+            t.reach = d.both(s.reach, cond)
+            f.reach = d.both(s.reach, d.negate(cond))
             // Which GS base is live is often the branch condition itself (the saved
             // `cs & 3` test around swapgs): on each side it is then known.
             func known(_ x: D.Bit, _ value: Bool) -> D.Bit {
@@ -645,7 +645,7 @@ public struct Interpreter<D: ValueDomain> {
                 // The model follows a ret only to the call it returns to; a run whose
                 // ret goes elsewhere has broken the return stack (reported) and is not
                 // followed further, rather than continued where the CPU would not go.
-                s.reach = d.all([s.reach, d.equal(popped, top.returnAddress)])
+                s.reach = d.both(s.reach, d.equal(popped, top.returnAddress))
             }
             if taken == nil { checkExit(.ret, s, node: node, iretFrame: nil) }
             return go(taken, s)
@@ -824,7 +824,7 @@ extension Interpreter {
     }
 
     /// `claim` where the user's field is defined: `known → claim`.
-    func whereKnown(_ known: D.Bit, _ claim: D.Bit) -> D.Bit { d.any([d.negate(known), claim]) }
+    func whereKnown(_ known: D.Bit, _ claim: D.Bit) -> D.Bit { d.either(d.negate(known), claim) }
 
     func setUser(_ s: inout MachineState<D>, _ field: String, _ v: D.Value) {
         guard let i = PtRegsField.index(field) else { return }

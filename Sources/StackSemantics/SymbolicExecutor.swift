@@ -198,7 +198,7 @@ public enum SymbolicExecutor {
             c = f.allOf([a.reach, f.anyOf([f.negation(b.reach), f.boolVariable("loop@merge.\(interp.selectors.count)")])])
         }
         var out = a
-        out.reach = d.any([a.reach, b.reach])
+        out.reach = d.either(a.reach, b.reach)
         for i in 0..<16 { out.registers[i] = d.select(c, a.registers[i], b.registers[i]) }
         out.zeroFlag = d.selectBit(c, a.zeroFlag, b.zeroFlag)
         out.carryFlag = d.selectBit(c, a.carryFlag, b.carryFlag)

@@ -23,6 +23,9 @@ public protocol ValueDomain {
     func all(_ xs: [Bit]) -> Bit
     func any(_ xs: [Bit]) -> Bit
     func negate(_ a: Bit) -> Bit
+    /// `all([a, b])` and `any([a, b])`, the common case, without an array.
+    func both(_ a: Bit, _ b: Bit) -> Bit
+    func either(_ a: Bit, _ b: Bit) -> Bit
 
     /// A value the path does not determine: a register at entry, never-written memory,
     /// what an external function leaves in a clobbered register, a ptrace write.
@@ -42,6 +45,8 @@ public protocol ValueDomain {
 }
 
 extension ValueDomain {
+    public func both(_ a: Bit, _ b: Bit) -> Bit { all([a, b]) }
+    public func either(_ a: Bit, _ b: Bit) -> Bit { any([a, b]) }
     func equalBits(_ a: Bit, _ b: Bit) -> Bit { selectBit(a, b, negate(b)) }
     func low32(_ a: Value) -> Value { and(a, constant(0xffff_ffff)) }
 }
@@ -100,6 +105,8 @@ public struct ConcreteDomain: ValueDomain {
     public func selectBit(_ c: Bool, _ a: Bool, _ b: Bool) -> Bool { c ? a : b }
     public func all(_ xs: [Bool]) -> Bool { xs.allSatisfy { $0 } }
     public func any(_ xs: [Bool]) -> Bool { xs.contains(true) }
+    public func both(_ a: Bool, _ b: Bool) -> Bool { a && b }
+    public func either(_ a: Bool, _ b: Bool) -> Bool { a || b }
     public func negate(_ a: Bool) -> Bool { !a }
     public func input(_ name: String) -> UInt64 { oracle(name) }
     public func inputBit(_ name: String) -> Bool { oracle(name) != 0 }

@@ -21,9 +21,9 @@ extension Interpreter {
             // Words only for an obligation that is kept (most hold by construction).
             func what() -> String { indexed.map { "the indexed access `\($0.text)` (here \(describeSlot(a)))" } ?? "the access to \(describeSlot(a))" }
             // Compare within the region rsp is in: offsets from the region base.
-            let inRegion = d.all([g, rspIn(region, s)])
+            let inRegion = d.both(g, rspIn(region, s))
             let below = d.unsignedLess(d.constant(a), s.rsp)
-            require(.frameBalance, node, indexed == nil ? "below rsp \(a)" : Self.indexedBelowKey, d.any([d.negate(inRegion), d.negate(below)]), s,
+            require(.frameBalance, node, indexed == nil ? "below rsp \(a)" : Self.indexedBelowKey, d.either(d.negate(inRegion), d.negate(below)), s,
                     "\(what()) must not lie below rsp", values: [("address", d.constant(a)), ("rsp", s.rsp)])
             if let top = setup.frameTop, region.contains(top), a &+ UInt64(width.bytes) > top {
                 require(.frameBalance, node, indexed == nil ? "above frame \(a)" : Self.indexedAboveKey, d.negate(g), s,
@@ -50,7 +50,7 @@ extension Interpreter {
             }
         })
         let below = d.unsignedLess(addr, s.rsp)
-        require(.frameBalance, node, Self.indexedBelowKey, d.any([d.negate(onRspStack), d.negate(below)]), s,
+        require(.frameBalance, node, Self.indexedBelowKey, d.either(d.negate(onRspStack), d.negate(below)), s,
                 "the indexed access `\(m.text)` must not lie below rsp", values: [("address", addr), ("rsp", s.rsp)])
         if let top = setup.frameTop, bases.contains(where: { setup.region(of: $0.1)?.contains(top) == true }) {
             let beyond = d.unsignedLess(d.constant(top), d.add(addr, d.constant(UInt64(width.bytes))))

@@ -20,11 +20,11 @@ import SpecElaboration
 /// `ptregs=`), pt_regs.ax is the syscall's result: every store into it is a save.
 extension Interpreter {
     mutating func checkRestore(of r: Register, from sl: StackSlot<D.Value>, width w: Width, at cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
-        let isHome = d.any([d.equal(sl.home, d.constant(UInt64(r.rawValue + 1))),
-                            d.all([d.equal(sl.home, d.constant(0)), d.equal(sl.origin, d.constant(0))])])
+        let isHome = d.either(d.equal(sl.home, d.constant(UInt64(r.rawValue + 1))),
+                              d.both(d.equal(sl.home, d.constant(0)), d.equal(sl.origin, d.constant(0))))
         let saved = d.negate(d.equal(sl.saveEvent, d.constant(0)))
         let same = d.equal(mask(sl.value, w), mask(sl.expect, w))
-        let claim = d.any([d.negate(isHome), d.all([saved, same])])
+        let claim = d.either(d.negate(isHome), d.both(saved, same))
         require(.restoreMatchesSave, node, "restore \(r.name)", claim, s,
                 "the restore of \(r.name) from \(cases.map { describeSlot($0.1) }.joined(separator: " or ")) must read the value saved there",
                 values: [("read", mask(sl.value, w)), ("saved", mask(sl.expect, w)), ("#save", sl.saveEvent), ("#origin", sl.origin)])
@@ -32,7 +32,7 @@ extension Interpreter {
 
     mutating func checkPop(into op: Operand, from sl: StackSlot<D.Value>, at cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
         let saved = d.negate(d.equal(sl.saveEvent, d.constant(0)))
-        let claim = d.all([saved, d.equal(sl.value, sl.expect)])
+        let claim = d.both(saved, d.equal(sl.value, sl.expect))
         let into: String
         switch op {
         case .register(let r, _): into = r.name
