@@ -720,7 +720,7 @@ public struct Interpreter<D: ValueDomain> {
             }
             checkObservation(by: c, ptRegs: cases, s, node: node)
             if c.isPtraceStop || !c.writes.isEmpty {
-                let observed = PtRegsField.named(c.observes), written = PtRegsField.named(c.writes)
+                let (observed, written) = semantics.contractFields(c)
                 for (k, f) in Layout.ptRegs.fields.enumerated() where (c.isPtraceStop && observed[k]) || written[k] {
                     let v = d.input(semantics.inputName(c.isPtraceStop ? .ptraceWrite(field: k) : .contractWrite(field: k), at: node) {
                         "\(c.isPtraceStop ? "ptrace" : "set").\(f.userName)@\(node)"
@@ -851,6 +851,18 @@ public final class PathSemantics {
     var events: [UInt64: String] = [:]
     private var inputNames: [Int: String] = [:]
     private var garbageNames: [UInt64: String] = [:]
+
+    private var contractFieldMasks: [String: (observed: [Bool], written: [Bool])] = [:]
+
+    /// Which pt_regs fields a contract observes and writes, by position (looked up by
+    /// name once per contract, not on every call of every run; an indirect call's
+    /// contract depends on the run, so they are kept by contract, not by node).
+    func contractFields(_ c: ExternContract) -> (observed: [Bool], written: [Bool]) {
+        if let m = contractFieldMasks[c.name] { return m }
+        let m = (PtRegsField.named(c.observes), PtRegsField.named(c.writes))
+        contractFieldMasks[c.name] = m
+        return m
+    }
 
     /// The input a never-written slot reads: `garbage[kernel_stack-0x28]`.
     func garbageName(_ a: UInt64) -> String {

@@ -13,7 +13,7 @@ import SpecElaboration
 /// ss. A stale per-CPU `old_rsp` after a stop fails here.
 extension Interpreter {
     mutating func checkObservation(by c: ExternContract, ptRegs cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
-        let observed = PtRegsField.named(c.observes)
+        let observed = semantics.contractFields(c).observed
         for (k, f) in Layout.ptRegs.fields.enumerated() where observed[k] {
             let fieldCases = cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }
             let expected: D.Value
