@@ -43,6 +43,25 @@ final class Z3KitTests: XCTestCase {
         XCTAssertTrue(isUnsat(try s.check()))
     }
 
+    /// The SMT core (what the prover's queries use) answers sat with a model and
+    /// unsat, and a query it stops at the work bound says so.
+    func testCoreEngine() throws {
+        let z = Z3Context()
+        let x = z.bvVar("x"), y = z.bvVar("y")
+        let sat = Z3Solver(context: z, timeoutMilliseconds: nil, engine: .core)
+        sat.assert(z.eq(z.add(x, z.bv(1)), z.bv(5)))
+        XCTAssertEqual(model(try sat.check())?.evalBV(x), 4)
+        // ~(~(x + y) + y) == x, which Z3's rewriter alone does not settle.
+        let identity = z.not(z.eq(z.bvNot(z.add(z.bvNot(z.add(x, y)), y)), x))
+        let unsat = Z3Solver(context: z, timeoutMilliseconds: nil, engine: .core)
+        unsat.assert(identity)
+        XCTAssertTrue(isUnsat(try unsat.check()))
+        let limited = Z3Solver(context: z, timeoutMilliseconds: nil, resourceLimit: 1, engine: .core)
+        limited.assert(identity)
+        guard case .unknown(let reason) = try limited.check() else { return XCTFail("expected unknown at the work bound") }
+        XCTAssertTrue(reason.contains("resource limit"), reason)
+    }
+
     func testPushPopAndAssumptions() throws {
         let z = Z3Context()
         let x = z.bvVar("x"), p = z.boolVar("p")
