@@ -506,7 +506,7 @@ public struct Interpreter<D: ValueDomain> {
     /// Executes one node: successor nodes with their states. Exits have none.
     public mutating func step(_ node: Int, _ state: MachineState<D>) throws -> [(Int, MachineState<D>)] {
         var s = state
-        touched = []
+        if touchedBox.recording { touchedBox.addresses.removeAll(keepingCapacity: true) }
         let inst = program.instructions[graph.nodes[node].instruction]
         let next = graph.next[node]
         let taken = graph.taken[node]
@@ -787,13 +787,19 @@ extension Interpreter {
     }
 }
 
+/// The stack addresses of the current step, kept only for runs that record a trace.
 final class TouchedAddresses {
+    var recording = false
     var addresses: [UInt64] = []
 }
 
 extension Interpreter {
+    /// Keep the step's touched slots (a replay that records its trace shows them).
+    public func recordTouchedSlots() { touchedBox.recording = true }
+
     func noteTouched(_ cases: [(D.Bit, UInt64)]) {
-        for (_, a) in cases where !touched.contains(a) { touched.append(a) }
+        guard touchedBox.recording else { return }
+        for (_, a) in cases where !touchedBox.addresses.contains(a) { touchedBox.addresses.append(a) }
     }
 }
 
