@@ -20,54 +20,42 @@ public struct StackSlot<V> {
 /// array is found by binary search with no hashing, copies without hashing, merges in
 /// one walk, and lists its slots in the same order in every process.
 public struct StackSlots<V>: Sequence {
-    public private(set) var addresses: [UInt64] = []
-    private var contents: [StackSlot<V>] = []
+    /// (address, slot), sorted by address: one buffer, so a state's first write after a
+    /// copy copies it once.
+    private var entries: [(address: UInt64, slot: StackSlot<V>)] = []
 
     public init() {}
 
-    public var count: Int { addresses.count }
-    public var keys: [UInt64] { addresses }
+    public var count: Int { entries.count }
+    public var keys: [UInt64] { entries.map(\.address) }
 
     /// Where `a` is, or where it would go.
     private func position(_ a: UInt64) -> (index: Int, found: Bool) {
-        var lo = 0, hi = addresses.count
+        var lo = 0, hi = entries.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if addresses[mid] < a { lo = mid + 1 } else { hi = mid }
+            if entries[mid].address < a { lo = mid + 1 } else { hi = mid }
         }
-        return (lo, lo < addresses.count && addresses[lo] == a)
+        return (lo, lo < entries.count && entries[lo].address == a)
     }
 
     public subscript(_ a: UInt64) -> StackSlot<V>? {
         get {
             let p = position(a)
-            return p.found ? contents[p.index] : nil
+            return p.found ? entries[p.index].slot : nil
         }
         set {
             let p = position(a)
             switch (p.found, newValue) {
-            case (true, let v?): contents[p.index] = v
-            case (true, nil):
-                addresses.remove(at: p.index)
-                contents.remove(at: p.index)
-            case (false, let v?):
-                addresses.insert(a, at: p.index)
-                contents.insert(v, at: p.index)
+            case (true, let v?): entries[p.index].slot = v
+            case (true, nil): entries.remove(at: p.index)
+            case (false, let v?): entries.insert((a, v), at: p.index)
             case (false, nil): break
             }
         }
     }
 
-    public struct Iterator: IteratorProtocol {
-        let slots: StackSlots
-        var i = 0
-        public mutating func next() -> (UInt64, StackSlot<V>)? {
-            guard i < slots.addresses.count else { return nil }
-            defer { i += 1 }
-            return (slots.addresses[i], slots.contents[i])
-        }
-    }
-    public func makeIterator() -> Iterator { Iterator(slots: self) }
+    public func makeIterator() -> IndexingIterator<[(address: UInt64, slot: StackSlot<V>)]> { entries.makeIterator() }
 }
 
 /// A `call` that has not returned: what the CPU's return stack buffer / a CET shadow
