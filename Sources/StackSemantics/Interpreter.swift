@@ -731,7 +731,8 @@ public struct Interpreter<D: ValueDomain> {
                     writeSlot(&s, cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }) { old in
                         StackSlot(value: v, origin: ev, saveEvent: ev, expect: v, home: old.home)
                     }
-                    setUser(&s, f.userName, v)
+                    s.user.values[k] = v
+                    s.user.known[k] = nil
                 }
             }
         }
