@@ -790,8 +790,8 @@ extension Interpreter {
 
 /// The stack addresses of the current step, kept only for runs that record a trace.
 final class TouchedAddresses {
-    var recording = false
-    var addresses: [UInt64] = []
+    @exclusivity(unchecked) var recording = false
+    @exclusivity(unchecked) var addresses: [UInt64] = []
 }
 
 extension Interpreter {
@@ -810,16 +810,18 @@ final class AddressCoverage {
     var everyAddressResolved = true
 }
 
+// The helper objects below belong to one run (or one path's runs) on one thread:
+// their fields skip the runtime's exclusivity checks, which cost as much as the work.
 final class ObligationLog<D: ValueDomain> {
-    var items: [Obligation<D>] = []
+    @exclusivity(unchecked) var items: [Obligation<D>] = []
 }
 
 final class InputCache<D: ValueDomain> {
-    var pointers: [D.Value?] = []
+    @exclusivity(unchecked) var pointers: [D.Value?] = []
 }
 
 final class UntouchedSlots<D: ValueDomain> {
-    var slots: [UInt64: StackSlot<D.Value>] = [:]
+    @exclusivity(unchecked) var slots: [UInt64: StackSlot<D.Value>] = [:]
 }
 
 extension Interpreter {
@@ -855,11 +857,11 @@ public final class PathSemantics {
     public let setup: EntrySetup
     let pointerInputs: [String]
     /// Event id → what the write was.
-    var events: [UInt64: String] = [:]
-    private var inputNames: [Int: String] = [:]
-    private var garbageNames: [UInt64: String] = [:]
+    @exclusivity(unchecked) var events: [UInt64: String] = [:]
+    @exclusivity(unchecked) private var inputNames: [Int: String] = [:]
+    @exclusivity(unchecked) private var garbageNames: [UInt64: String] = [:]
 
-    private var contractFieldMasks: [String: (observed: [Bool], written: [Bool])] = [:]
+    @exclusivity(unchecked) private var contractFieldMasks: [String: (observed: [Bool], written: [Bool])] = [:]
 
     /// Which pt_regs fields a contract observes and writes, by position (looked up by
     /// name once per contract, not on every call of every run; an indirect call's

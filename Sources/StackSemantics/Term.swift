@@ -154,8 +154,8 @@ final class TermStore {
     @exclusivity(unchecked) var argumentCount = 0
     @exclusivity(unchecked) var argumentCapacity = 1 << 11
     /// Variable names, by a variable's payload.
-    var names: [String] = []
-    var memos: [Memo] = []
+    @exclusivity(unchecked) var names: [String] = []
+    @exclusivity(unchecked) var memos: [Memo] = []
 
     init() {
         nodes = .allocate(capacity: capacity)
@@ -218,18 +218,21 @@ public final class TermFactory {
     /// The interning table: open addressing over term ids, hashed from the operator,
     /// the payload and the argument ids with a multiply-xorshift mix (the standard
     /// library's seeded SipHash was a sixth of a proof run).
-    private var table: UnsafeMutablePointer<Int32>
-    private var capacity = 1 << 12
+    // The factory belongs to one run on one thread and never hands out `inout` access
+    // to these: the runtime's exclusivity checks on every term construction are
+    // switched off for them.
+    @exclusivity(unchecked) private var table: UnsafeMutablePointer<Int32>
+    @exclusivity(unchecked) private var capacity = 1 << 12
     let store = TermStore()
-    private var bitVectorVariables: [String: Term] = [:]
-    private var booleanVariables: [String: Term] = [:]
+    @exclusivity(unchecked) private var bitVectorVariables: [String: Term] = [:]
+    @exclusivity(unchecked) private var booleanVariables: [String: Term] = [:]
     /// Constants below this are kept in an array once made, not looked up in the
     /// table. Terms are numbered in the order a run first asks for them, whatever
     /// the caches: numbering decides the order of commutative arguments, hence the
     /// solver's models and the counterexamples users see.
     private static let smallConstants = 256
-    private var small: [Term?] = Array(repeating: nil, count: TermFactory.smallConstants)
-    private var booleans: [Term?] = [nil, nil]
+    @exclusivity(unchecked) private var small: [Term?] = Array(repeating: nil, count: TermFactory.smallConstants)
+    @exclusivity(unchecked) private var booleans: [Term?] = [nil, nil]
     /// Every variable made so far, by name.
     public var variables: [String: Term] { bitVectorVariables.merging(booleanVariables) { bv, _ in bv } }
 
