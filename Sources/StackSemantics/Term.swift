@@ -670,6 +670,17 @@ public final class TermFactory {
         return leafValues(t).map { $0.isSubset(of: allowed) }
     }
 
+    private func collectLeafValues(_ x: Term, into values: inout Set<UInt64>) -> Bool {
+        if let c = x.constant { values.insert(c); return true }
+        guard x.op == .ite else { return false }
+        if let cached = store.memo(x.index, \.leafValues) {
+            guard let known = cached else { return false }
+            values.formUnion(known)
+            return true
+        }
+        return collectLeafValues(x.args[1], into: &values) && collectLeafValues(x.args[2], into: &values)
+    }
+
     /// Just the constants of `leaves`, without building guards.
     public func leafValues(_ t: Term) -> Set<UInt64>? {
         if let c = t.constant { return [c] }
@@ -678,17 +689,7 @@ public final class TermFactory {
         // One set for the whole tree (a set per subtree and a union per ite was the
         // most frequent allocation of a proof run).
         var values = Set<UInt64>()
-        func collect(_ x: Term) -> Bool {
-            if let c = x.constant { values.insert(c); return true }
-            guard x.op == .ite else { return false }
-            if let cached = store.memo(x.index, \.leafValues) {
-                guard let known = cached else { return false }
-                values.formUnion(known)
-                return true
-            }
-            return collect(x.args[1]) && collect(x.args[2])
-        }
-        let result: Set<UInt64>? = collect(t.args[1]) && collect(t.args[2]) ? values : nil
+        let result: Set<UInt64>? = collectLeafValues(t.args[1], into: &values) && collectLeafValues(t.args[2], into: &values) ? values : nil
         store.setMemo(t.index) { $0.leafValues = .some(result) }
         return result
     }
