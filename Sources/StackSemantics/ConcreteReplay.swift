@@ -106,7 +106,6 @@ public enum ConcreteReplay {
         var node = 0
         // `state` is the state before the current step until the loop's last line.
         for _ in 0..<maximumSteps {
-            let inst = program.instructions[graph.nodes[node].instruction]
             let firstNew = interp.log.items.count
             let successors: [(Int, MachineState<ConcreteDomain>)]
             do {
@@ -121,6 +120,7 @@ public enum ConcreteReplay {
             // The run follows the one successor its values reach.
             let taken = successors.firstIndex(where: { $0.1.reach })
             if recordTrace {
+            let inst = program.instructions[graph.nodes[node].instruction]
             let after = taken.map { successors[$0].1 } ?? successors.first?.1 ?? state
             let touchedState = successors.isEmpty ? state : after
             // The blamed step shows its slots as it found them (a stop rewrites them).

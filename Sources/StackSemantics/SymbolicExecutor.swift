@@ -34,7 +34,7 @@ public enum SymbolicExecutor {
     }
 
     public static func run(_ semantics: PathSemantics, keepDecided: Bool = false, merging: Bool = true) -> SymbolicRun {
-        let (program, graph, setup) = (semantics.program, semantics.graph, semantics.setup)
+        let (graph, setup) = (semantics.graph, semantics.setup)
         var enumerated = 0
         let f = TermFactory()
         let d = SymbolicDomain(f)
