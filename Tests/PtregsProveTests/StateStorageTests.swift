@@ -1,0 +1,63 @@
+@testable import StackSemantics
+import XCTest
+
+/// The storage the proof run's speed rests on: interned terms in flat storage, and a
+/// state's slots as a sorted array. Both must behave exactly like the dictionaries
+/// and objects they replaced.
+final class StateStorageTests: XCTestCase {
+    func testStackSlotsKeepAddressOrderAndLastWrite() {
+        var slots = StackSlots<UInt64>()
+        let addresses: [UInt64] = [0x40, 0x8, 0x100, 0x20, 0x18, 0x38]
+        for (k, a) in addresses.enumerated() {
+            slots[a] = StackSlot(value: UInt64(k), origin: 1, saveEvent: 0, expect: 0, home: 0)
+        }
+        XCTAssertEqual(slots.count, addresses.count)
+        XCTAssertEqual(slots.keys, addresses.sorted(), "iteration is in address order, whatever the write order")
+        XCTAssertEqual(slots.map(\.address), addresses.sorted())
+        slots[0x20] = StackSlot(value: 99, origin: 2, saveEvent: 2, expect: 99, home: 3)
+        XCTAssertEqual(slots[0x20]?.value, 99, "a second write replaces the slot")
+        XCTAssertEqual(slots.count, addresses.count)
+        XCTAssertNil(slots[0x28], "an address never written has no slot")
+        slots[0x8] = nil
+        XCTAssertNil(slots[0x8])
+        XCTAssertEqual(slots.keys, [0x18, 0x20, 0x38, 0x40, 0x100])
+        // Copies are values: writing one leaves the other alone.
+        var copy = slots
+        copy[0x18] = StackSlot(value: 7, origin: 0, saveEvent: 0, expect: 0, home: 0)
+        XCTAssertEqual(slots[0x18]?.value, 4)
+        XCTAssertEqual(copy[0x18]?.value, 7)
+    }
+
+    func testTermsStayInternedAcrossStorageGrowth() {
+        let f = TermFactory()
+        let x = f.variable("x")
+        // Far more terms (and arguments) than the storage starts with.
+        var sums: [Term] = []
+        for k in 0..<5000 { sums.append(f.add(x, f.const(UInt64(k) * 8 + 1000))) }
+        XCTAssertGreaterThan(f.count, 5000)
+        for k in stride(from: 0, to: 5000, by: 97) {
+            let again = f.add(x, f.const(UInt64(k) * 8 + 1000))
+            XCTAssertTrue(again === sums[k], "the same expression is the same term")
+            XCTAssertEqual(again.op, .add)
+            XCTAssertTrue(again.args[0] === x)
+            XCTAssertEqual(again.args[1].constant, UInt64(k) * 8 + 1000)
+        }
+        XCTAssertTrue(f.variable("x") === x)
+        XCTAssertEqual(x.name, "x")
+        XCTAssertFalse(sums[1] === sums[2])
+    }
+
+    func testLeafValuesOfNestedChoices() {
+        let f = TermFactory()
+        let c1 = f.boolVariable("c1"), c2 = f.boolVariable("c2")
+        let inner = f.ite(c2, f.const(8), f.const(16))
+        let outer = f.ite(c1, inner, f.const(24))
+        XCTAssertEqual(f.leafValues(outer), [8, 16, 24])
+        XCTAssertEqual(f.leafValues(inner), [8, 16])
+        XCTAssertEqual(f.leafValues(of: f.const(16), within: [8, 16, 24]), true)
+        XCTAssertEqual(f.leafValues(of: f.const(32), within: [8, 16, 24]), false)
+        XCTAssertNil(f.leafValues(f.ite(c1, f.variable("y"), f.const(1))), "a choice with a non-constant leaf")
+        XCTAssertEqual(f.loopHeadsMentioned(f.add(f.variable("loop@12.0"), f.variable("loop@3.1"))), [3, 12])
+        XCTAssertEqual(f.loopHeadsMentioned(f.variable("loopy")), [])
+    }
+}
