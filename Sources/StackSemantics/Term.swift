@@ -190,11 +190,15 @@ final class TermStore {
         return Int32(count - 1)
     }
 
-    /// One memo of term `i`, read in place (not the whole memo record).
-    @inline(__always) func memo<T>(_ i: Int32, _ field: KeyPath<Memo, T?>) -> T? {
+    /// Term `i`'s memo record, if it has one. The fields are read in place by the
+    /// three accessors below (a key path costs more than the walk it saves).
+    @inline(__always) private func memoIndex(_ i: Int32) -> Int? {
         let m = nodes[Int(i)].memo
-        return m < 0 ? nil : memos[Int(m)][keyPath: field]
+        return m < 0 ? nil : Int(m)
     }
+    func leavesMemo(_ i: Int32) -> [(Term, UInt64)]?? { memoIndex(i).flatMap { memos[$0].leaves } }
+    func leafValuesMemo(_ i: Int32) -> Set<UInt64>?? { memoIndex(i).flatMap { memos[$0].leafValues } }
+    func loopHeadsMemo(_ i: Int32) -> Set<Int>? { memoIndex(i).flatMap { memos[$0].loopHeads } }
     func setMemo(_ i: Int32, _ change: (inout Memo) -> Void) {
         var m = nodes[Int(i)].memo
         if m < 0 {
@@ -608,7 +612,7 @@ public final class TermFactory {
     public func leaves(_ t: Term) -> [(Term, UInt64)]? {
         if let c = t.constant { return [(trueTerm, c)] }
         guard t.op == .ite else { return nil }
-        if let cached = store.memo(t.index, \.leaves) { return cached }
+        if let cached = store.leavesMemo(t.index) { return cached }
         var result: [(Term, UInt64)]?
         if let a = leaves(t.args[1]), let b = leaves(t.args[2]) {
             let c = t.args[0]
@@ -642,7 +646,7 @@ public final class TermFactory {
             return Self.loopHead(ofVariable: t.name).map { [$0] } ?? []
         default:
             guard mentionsLoopVariable(t) else { return [] }
-            if let cached = store.memo(t.index, \.loopHeads) { return cached }
+            if let cached = store.loopHeadsMemo(t.index) { return cached }
             var result: Set<Int> = []
             for a in t.args { result.formUnion(loopHeadsMentioned(a)) }
             store.setMemo(t.index) { $0.loopHeads = result }
@@ -673,7 +677,7 @@ public final class TermFactory {
     private func collectLeafValues(_ x: Term, into values: inout Set<UInt64>) -> Bool {
         if let c = x.constant { values.insert(c); return true }
         guard x.op == .ite else { return false }
-        if let cached = store.memo(x.index, \.leafValues) {
+        if let cached = store.leafValuesMemo(x.index) {
             guard let known = cached else { return false }
             values.formUnion(known)
             return true
@@ -685,7 +689,7 @@ public final class TermFactory {
     public func leafValues(_ t: Term) -> Set<UInt64>? {
         if let c = t.constant { return [c] }
         guard t.op == .ite else { return nil }
-        if let cached = store.memo(t.index, \.leafValues) { return cached }
+        if let cached = store.leafValuesMemo(t.index) { return cached }
         // One set for the whole tree (a set per subtree and a union per ite was the
         // most frequent allocation of a proof run).
         var values = Set<UInt64>()
