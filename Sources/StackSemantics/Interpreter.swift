@@ -225,7 +225,7 @@ public struct Interpreter<D: ValueDomain> {
                 if !path.validFields.contains("ss") { user["ss"] = d.constant(EntrySetup.userSS) }
             }
         }
-        var perCPU: [String: D.Value] = [:]
+        var perCPU = PerCPUValues<D.Value>()
         for (name, kind) in program.perCPU.sorted(by: { $0.key < $1.key }) {
             switch kind {
             case .value, .pointer: perCPU[name] = d.input("percpu.\(name)")

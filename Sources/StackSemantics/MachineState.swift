@@ -58,6 +58,33 @@ public struct StackSlots<V>: Sequence {
     public func makeIterator() -> IndexingIterator<[(address: UInt64, slot: StackSlot<V>)]> { entries.makeIterator() }
 }
 
+/// The per-CPU variables a state knows, by name in name order: a handful, so a sorted
+/// array beats a hashed dictionary, and merges and loop checks meet them in the same
+/// order in every process.
+public struct PerCPUValues<V>: Sequence {
+    private var entries: [(name: String, value: V)] = []
+
+    public init() {}
+
+    public var keys: [String] { entries.map(\.name) }
+
+    public subscript(_ name: String) -> V? {
+        get { entries.first { $0.name == name }?.value }
+        set {
+            let i = entries.firstIndex { $0.name >= name } ?? entries.count
+            let found = i < entries.count && entries[i].name == name
+            switch (found, newValue) {
+            case (true, let v?): entries[i].value = v
+            case (true, nil): entries.remove(at: i)
+            case (false, let v?): entries.insert((name, v), at: i)
+            case (false, nil): break
+            }
+        }
+    }
+
+    public func makeIterator() -> IndexingIterator<[(name: String, value: V)]> { entries.makeIterator() }
+}
+
 /// A `call` that has not returned: what the CPU's return stack buffer / a CET shadow
 /// stack holds.
 public struct ShadowEntry<V> {
@@ -75,7 +102,7 @@ public struct MachineState<D: ValueDomain> {
     public var overflowFlag: D.Bit
     /// Written stack slots by address; an absent slot is garbage.
     public var slots: StackSlots<D.Value>
-    public var perCPU: [String: D.Value]
+    public var perCPU: PerCPUValues<D.Value>
     /// True while GS holds the kernel's base (after the entry swapgs).
     public var kernelGS: D.Bit
     /// The user's register set as the kernel must give it back (pt_regs fields): the

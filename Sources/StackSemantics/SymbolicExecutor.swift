@@ -244,7 +244,8 @@ public enum SymbolicExecutor {
         var shadow: Int
         init(_ states: [State]) {
             slots = states.reduce(into: Set<UInt64>()) { $0.formUnion($1.slots.keys) }.sorted()
-            perCPU = states.map { Set($0.perCPU.keys) }.reduce(Set(states[0].perCPU.keys)) { $0.intersection($1) }.sorted()
+            // The names every state has (each state lists its own in name order).
+            perCPU = states[0].perCPU.keys.filter { name in states.dropFirst().allSatisfy { $0.perCPU[name] != nil } }
             user = (0..<PtRegsField.count).filter { k in states.contains { $0.user.values[k] != nil } }
             shadow = states.map(\.shadowStack.count).min() ?? 0
         }
