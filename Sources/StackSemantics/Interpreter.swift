@@ -507,12 +507,16 @@ public struct Interpreter<D: ValueDomain> {
     public mutating func step(_ node: Int, _ state: MachineState<D>) throws -> [(Int, MachineState<D>)] {
         var s = state
         if touchedBox.recording { touchedBox.addresses.removeAll(keepingCapacity: true) }
-        let inst = program.instructions[graph.nodes[node].instruction]
+        // The instruction itself is read only where its words are needed (copying it
+        // on every step cost more than most steps' work).
+        let index = graph.nodes[node].instruction
+        let semantics = self.semantics   // the words' closures must not capture self
+        var inst: Instruction { semantics.program.instructions[index] }
         let next = graph.next[node]
         let taken = graph.taken[node]
         func go(_ n: Int?, _ st: MachineState<D>) -> [(Int, MachineState<D>)] { n.map { [($0, st)] } ?? [] }
 
-        switch inst.operation {
+        switch program.instructions[index].operation {
         case .noEffect:
             return go(next, s)
         case .swapgs:
@@ -623,13 +627,13 @@ public struct Interpreter<D: ValueDomain> {
                 s.shadowStack.append(ShadowEntry(returnAddress: ret, callSite: node))
                 return go(taken, s)
             case .external(let name):
-                try callExternal(program.externs[name] ?? .cABI(name), &s, node: node, inst: inst)
+                try callExternal(program.externs[name] ?? .cABI(name), &s, node: node, instruction: index)
                 return go(next, s)
             case .indirect(let r):
                 if let a = d.knownValue(s[r]), let name = setup.symbolAddresses.first(where: { $0.value == a })?.key {
-                    try callExternal(program.externs[name] ?? .cABI(name), &s, node: node, inst: inst)
+                    try callExternal(program.externs[name] ?? .cABI(name), &s, node: node, instruction: index)
                 } else if let c = program.externs.values.first(where: \.isIndirectTarget) {
-                    try callExternal(c, &s, node: node, inst: inst)
+                    try callExternal(c, &s, node: node, instruction: index)
                 } else {
                     throw Unsupported(node: node, reason: "indirect call through %\(r.name): its target is not a known external function (declare the contract of such calls with '.extern NAME indirect')")
                 }
@@ -703,11 +707,12 @@ public struct Interpreter<D: ValueDomain> {
         }
     }
 
-    mutating func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, inst: Instruction) throws {
+    mutating func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, instruction: Int) throws {
+        let semantics = self.semantics
         // The callee runs on our stack: the return address goes below rsp.
         let rsp = s.rsp
         try push(d.constant(EntrySetup.returnAddress(ofCallAt: graph.nodes[node].instruction)), &s, node: node, register: nil,
-                 what: "return address of the call to \(c.name) at line \(inst.location.line)")
+                 what: "return address of the call to \(c.name) at line \(semantics.program.instructions[instruction].location.line)")
         s.rsp = rsp
         if let p = c.ptRegs {
             let base: D.Value
