@@ -94,23 +94,114 @@ public struct ShadowEntry<V> {
 }
 
 /// The state of a path at one program point (DESIGN.md §3).
+///
+/// A value type kept in one shared box, copied on the first write after a copy: states
+/// are handed from step to step, queued at joins and kept for loop checks many times
+/// more often than they are changed, and a copy is then one reference, not one per
+/// array the state holds.
 public struct MachineState<D: ValueDomain> {
-    public var registers: [D.Value]
-    public var zeroFlag: D.Bit
-    public var carryFlag: D.Bit
-    public var signFlag: D.Bit
-    public var overflowFlag: D.Bit
+    final class Storage {
+        var registers: [D.Value]
+        var zeroFlag: D.Bit
+        var carryFlag: D.Bit
+        var signFlag: D.Bit
+        var overflowFlag: D.Bit
+        var slots: StackSlots<D.Value>
+        var perCPU: PerCPUValues<D.Value>
+        var kernelGS: D.Bit
+        var user: UserView<D>
+        var shadowStack: [ShadowEntry<D.Value>]
+        var reach: D.Bit
+        init(registers: [D.Value], zeroFlag: D.Bit, carryFlag: D.Bit, signFlag: D.Bit, overflowFlag: D.Bit, slots: StackSlots<D.Value>, perCPU: PerCPUValues<D.Value>, kernelGS: D.Bit, user: UserView<D>, shadowStack: [ShadowEntry<D.Value>], reach: D.Bit) {
+            self.registers = registers
+            self.zeroFlag = zeroFlag
+            self.carryFlag = carryFlag
+            self.signFlag = signFlag
+            self.overflowFlag = overflowFlag
+            self.slots = slots
+            self.perCPU = perCPU
+            self.kernelGS = kernelGS
+            self.user = user
+            self.shadowStack = shadowStack
+            self.reach = reach
+        }
+        func copy() -> Storage {
+            Storage(registers: registers, zeroFlag: zeroFlag, carryFlag: carryFlag, signFlag: signFlag, overflowFlag: overflowFlag, slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user, shadowStack: shadowStack, reach: reach)
+        }
+    }
+
+    private var storage: Storage
+
+    public init(registers: [D.Value], zeroFlag: D.Bit, carryFlag: D.Bit, signFlag: D.Bit, overflowFlag: D.Bit, slots: StackSlots<D.Value>, perCPU: PerCPUValues<D.Value>, kernelGS: D.Bit, user: UserView<D>, shadowStack: [ShadowEntry<D.Value>], reach: D.Bit) {
+        storage = Storage(registers: registers, zeroFlag: zeroFlag, carryFlag: carryFlag, signFlag: signFlag, overflowFlag: overflowFlag, slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user, shadowStack: shadowStack, reach: reach)
+    }
+
+    /// The box, made this value's own before a write.
+    private mutating func owned() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage
+    }
+
+    public var registers: [D.Value] {
+        get { storage.registers }
+        _modify { let box = owned(); yield &box.registers }
+        set { owned().registers = newValue }
+    }
+    public var zeroFlag: D.Bit {
+        get { storage.zeroFlag }
+        _modify { let box = owned(); yield &box.zeroFlag }
+        set { owned().zeroFlag = newValue }
+    }
+    public var carryFlag: D.Bit {
+        get { storage.carryFlag }
+        _modify { let box = owned(); yield &box.carryFlag }
+        set { owned().carryFlag = newValue }
+    }
+    public var signFlag: D.Bit {
+        get { storage.signFlag }
+        _modify { let box = owned(); yield &box.signFlag }
+        set { owned().signFlag = newValue }
+    }
+    public var overflowFlag: D.Bit {
+        get { storage.overflowFlag }
+        _modify { let box = owned(); yield &box.overflowFlag }
+        set { owned().overflowFlag = newValue }
+    }
     /// Written stack slots by address; an absent slot is garbage.
-    public var slots: StackSlots<D.Value>
-    public var perCPU: PerCPUValues<D.Value>
+    public var slots: StackSlots<D.Value> {
+        get { storage.slots }
+        _modify { let box = owned(); yield &box.slots }
+        set { owned().slots = newValue }
+    }
+    public var perCPU: PerCPUValues<D.Value> {
+        get { storage.perCPU }
+        _modify { let box = owned(); yield &box.perCPU }
+        set { owned().perCPU = newValue }
+    }
     /// True while GS holds the kernel's base (after the entry swapgs).
-    public var kernelGS: D.Bit
+    public var kernelGS: D.Bit {
+        get { storage.kernelGS }
+        _modify { let box = owned(); yield &box.kernelGS }
+        set { owned().kernelGS = newValue }
+    }
     /// The user's register set as the kernel must give it back (pt_regs fields): the
     /// entry values, then whatever a ptrace stop wrote.
-    public var user: UserView<D>
-    public var shadowStack: [ShadowEntry<D.Value>]
+    public var user: UserView<D> {
+        get { storage.user }
+        _modify { let box = owned(); yield &box.user }
+        set { owned().user = newValue }
+    }
+    public var shadowStack: [ShadowEntry<D.Value>] {
+        get { storage.shadowStack }
+        _modify { let box = owned(); yield &box.shadowStack }
+        set { owned().shadowStack = newValue }
+    }
     /// The condition under which this point is reached.
-    public var reach: D.Bit
+    public var reach: D.Bit {
+        get { storage.reach }
+        _modify { let box = owned(); yield &box.reach }
+        set { owned().reach = newValue }
+    }
 
     public var rsp: D.Value {
         get { registers[Register.rsp.rawValue] }
