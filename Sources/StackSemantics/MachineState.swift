@@ -100,18 +100,21 @@ public struct ShadowEntry<V> {
 /// more often than they are changed, and a copy is then one reference, not one per
 /// array the state holds.
 public struct MachineState<D: ValueDomain> {
+    /// Reached only through this struct's accessors, whose access to a state the
+    /// compiler checks statically (as it did when the fields were the struct's own):
+    /// the runtime's per-access checks would add nothing but their cost.
     final class Storage {
-        var registers: [D.Value]
-        var zeroFlag: D.Bit
-        var carryFlag: D.Bit
-        var signFlag: D.Bit
-        var overflowFlag: D.Bit
-        var slots: StackSlots<D.Value>
-        var perCPU: PerCPUValues<D.Value>
-        var kernelGS: D.Bit
-        var user: UserView<D>
-        var shadowStack: [ShadowEntry<D.Value>]
-        var reach: D.Bit
+        @exclusivity(unchecked) var registers: [D.Value]
+        @exclusivity(unchecked) var zeroFlag: D.Bit
+        @exclusivity(unchecked) var carryFlag: D.Bit
+        @exclusivity(unchecked) var signFlag: D.Bit
+        @exclusivity(unchecked) var overflowFlag: D.Bit
+        @exclusivity(unchecked) var slots: StackSlots<D.Value>
+        @exclusivity(unchecked) var perCPU: PerCPUValues<D.Value>
+        @exclusivity(unchecked) var kernelGS: D.Bit
+        @exclusivity(unchecked) var user: UserView<D>
+        @exclusivity(unchecked) var shadowStack: [ShadowEntry<D.Value>]
+        @exclusivity(unchecked) var reach: D.Bit
         init(registers: [D.Value], zeroFlag: D.Bit, carryFlag: D.Bit, signFlag: D.Bit, overflowFlag: D.Bit, slots: StackSlots<D.Value>, perCPU: PerCPUValues<D.Value>, kernelGS: D.Bit, user: UserView<D>, shadowStack: [ShadowEntry<D.Value>], reach: D.Bit) {
             self.registers = registers
             self.zeroFlag = zeroFlag
