@@ -243,12 +243,30 @@ public enum SymbolicExecutor {
         var user: [Int]
         var shadow: Int
         init(_ states: [State]) {
-            slots = states.reduce(into: Set<UInt64>()) { $0.formUnion($1.slots.keys) }.sorted()
+            // Each state's slots are in address order: merge them, no set needed.
+            slots = states.dropFirst().reduce(states[0].slots.keys) { SymbolicExecutor.sortedUnion($0, $1.slots.keys) }
             // The names every state has (each state lists its own in name order).
             perCPU = states[0].perCPU.keys.filter { name in states.dropFirst().allSatisfy { $0.perCPU[name] != nil } }
             user = (0..<PtRegsField.count).filter { k in states.contains { $0.user.values[k] != nil } }
             shadow = states.map(\.shadowStack.count).min() ?? 0
         }
+    }
+
+    /// The union of two ascending lists of addresses, ascending.
+    static func sortedUnion(_ a: [UInt64], _ b: [UInt64]) -> [UInt64] {
+        var out: [UInt64] = []
+        out.reserveCapacity(max(a.count, b.count))
+        var i = 0, j = 0
+        while i < a.count || j < b.count {
+            if j == b.count || (i < a.count && a[i] < b[j]) {
+                out.append(a[i]); i += 1
+            } else if i == a.count || b[j] < a[i] {
+                out.append(b[j]); j += 1
+            } else {
+                out.append(a[i]); i += 1; j += 1
+            }
+        }
+        return out
     }
 
     static func parts(_ s: State, _ shape: Shape, _ interp: Interpreter<SymbolicDomain>) -> [Term] {
