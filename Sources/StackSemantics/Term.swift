@@ -9,18 +9,7 @@
 /// run. So a term is valid only while its factory lives — every holder of terms here
 /// (a run, a domain, an interpreter) also holds the factory.
 public struct Term: Hashable, CustomStringConvertible, @unchecked Sendable {
-    public enum Kind: Hashable {
-        case const(UInt64)
-        case bool(Bool)
-        case variable(String)
-        case boolVariable(String)
-        case add, sub, and, or, xor, not, neg, mul
-        case eq, ult, ule, slt, sle
-        case ite, boolIte
-        case allOf, anyOf, negation
-    }
-    /// The operator alone, as a byte: what the simplifier tests on every construction
-    /// (comparing `Kind`s would copy a variable's name each time).
+    /// The operator, as a byte: what the simplifier tests on every construction.
     public enum Op: UInt8 {
         case const, bool, variable, boolVariable
         case add, sub, and, or, xor, not, neg, mul
@@ -51,33 +40,6 @@ public struct Term: Hashable, CustomStringConvertible, @unchecked Sendable {
     }
     public var id: Int { Int(index) }
     public var isBool: Bool { node.isBool }
-
-    public var kind: Kind {
-        switch op {
-        case .const: return .const(payload)
-        case .bool: return .bool(payload != 0)
-        case .variable: return .variable(name)
-        case .boolVariable: return .boolVariable(name)
-        case .add: return .add
-        case .sub: return .sub
-        case .and: return .and
-        case .or: return .or
-        case .xor: return .xor
-        case .not: return .not
-        case .neg: return .neg
-        case .mul: return .mul
-        case .eq: return .eq
-        case .ult: return .ult
-        case .ule: return .ule
-        case .slt: return .slt
-        case .sle: return .sle
-        case .ite: return .ite
-        case .boolIte: return .boolIte
-        case .allOf: return .allOf
-        case .anyOf: return .anyOf
-        case .negation: return .negation
-        }
-    }
 
     public static func == (a: Term, b: Term) -> Bool { a.index == b.index && a.store === b.store }
     public func hash(into h: inout Hasher) { h.combine(id) }
@@ -133,9 +95,10 @@ final class TermStore {
     struct Node {
         var op: Term.Op
         var isBool: Bool
-        var argCount: UInt8
         /// Memoised tree walks: 0 not asked, 1 no, 2 yes.
         var mentionsLoop: UInt8 = 0
+        /// A conjunction may have thousands of parts.
+        var argCount: Int32
         var argStart: Int32
         /// Index into `memos`, -1 when the term has none yet.
         var memo: Int32 = -1
@@ -184,7 +147,7 @@ final class TermStore {
             argumentCapacity *= 2
         }
         for k in 0..<arity { arguments[argumentCount + k] = argument(k) }
-        (nodes + count).initialize(to: Node(op: op, isBool: isBool, argCount: UInt8(arity), argStart: Int32(argumentCount), payload: payload))
+        (nodes + count).initialize(to: Node(op: op, isBool: isBool, argCount: Int32(arity), argStart: Int32(argumentCount), payload: payload))
         argumentCount += arity
         count += 1
         return Int32(count - 1)

@@ -47,6 +47,17 @@ final class StateStorageTests: XCTestCase {
         XCTAssertFalse(sums[1] === sums[2])
     }
 
+    /// A run's reach conditions can be conjunctions of hundreds of branch tests.
+    func testWideConjunctionsKeepEveryPart() {
+        let f = TermFactory()
+        let parts = (0..<300).map { f.boolVariable("c\($0)") }
+        let all = f.allOf(parts)
+        XCTAssertEqual(all.op, .allOf)
+        XCTAssertEqual(all.args.count, 300)
+        XCTAssertEqual(Set(all.args.map(\.id)), Set(parts.map(\.id)))
+        XCTAssertTrue(f.allOf(parts.reversed()) === all, "the same parts in another order are the same term")
+    }
+
     func testLeafValuesOfNestedChoices() {
         let f = TermFactory()
         let c1 = f.boolVariable("c1"), c2 = f.boolVariable("c2")
