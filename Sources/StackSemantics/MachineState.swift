@@ -16,74 +16,52 @@ public struct StackSlot<V> {
     public var home: V
 }
 
-/// The written slots of a state, sorted by address. A state holds a few dozen: a sorted
-/// array is found by binary search with no hashing, copies without hashing, merges in
-/// one walk, and lists its slots in the same order in every process.
-public struct StackSlots<V>: Sequence {
-    /// (address, slot), sorted by address: one buffer, so a state's first write after a
-    /// copy copies it once.
-    private var entries: [(address: UInt64, slot: StackSlot<V>)] = []
+/// A small map kept as an array sorted by key. A state's slots (a few dozen, by
+/// address) and per-CPU variables (a handful, by name) live in these: found by binary
+/// search with no hashing, copied as one buffer (a state's first write after a copy
+/// copies it once), walked in key order — the same order in every process, so merges
+/// and loop checks make their terms in the same order.
+public struct SortedMap<Key: Comparable, Value>: Sequence {
+    private var entries: [(key: Key, value: Value)] = []
 
     public init() {}
 
     public var count: Int { entries.count }
-    public var keys: [UInt64] { entries.map(\.address) }
+    public var keys: [Key] { entries.map(\.key) }
 
-    /// Where `a` is, or where it would go.
-    private func position(_ a: UInt64) -> (index: Int, found: Bool) {
+    /// Where `k` is, or where it would go.
+    private func position(_ k: Key) -> (index: Int, found: Bool) {
         var lo = 0, hi = entries.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if entries[mid].address < a { lo = mid + 1 } else { hi = mid }
+            if entries[mid].key < k { lo = mid + 1 } else { hi = mid }
         }
-        return (lo, lo < entries.count && entries[lo].address == a)
+        return (lo, lo < entries.count && entries[lo].key == k)
     }
 
-    public subscript(_ a: UInt64) -> StackSlot<V>? {
+    public subscript(_ k: Key) -> Value? {
         get {
-            let p = position(a)
-            return p.found ? entries[p.index].slot : nil
+            let p = position(k)
+            return p.found ? entries[p.index].value : nil
         }
         set {
-            let p = position(a)
+            let p = position(k)
             switch (p.found, newValue) {
-            case (true, let v?): entries[p.index].slot = v
+            case (true, let v?): entries[p.index].value = v
             case (true, nil): entries.remove(at: p.index)
-            case (false, let v?): entries.insert((a, v), at: p.index)
+            case (false, let v?): entries.insert((k, v), at: p.index)
             case (false, nil): break
             }
         }
     }
 
-    public func makeIterator() -> IndexingIterator<[(address: UInt64, slot: StackSlot<V>)]> { entries.makeIterator() }
+    public func makeIterator() -> IndexingIterator<[(key: Key, value: Value)]> { entries.makeIterator() }
 }
 
-/// The per-CPU variables a state knows, by name in name order: a handful, so a sorted
-/// array beats a hashed dictionary, and merges and loop checks meet them in the same
-/// order in every process.
-public struct PerCPUValues<V>: Sequence {
-    private var entries: [(name: String, value: V)] = []
-
-    public init() {}
-
-    public var keys: [String] { entries.map(\.name) }
-
-    public subscript(_ name: String) -> V? {
-        get { entries.first { $0.name == name }?.value }
-        set {
-            let i = entries.firstIndex { $0.name >= name } ?? entries.count
-            let found = i < entries.count && entries[i].name == name
-            switch (found, newValue) {
-            case (true, let v?): entries[i].value = v
-            case (true, nil): entries.remove(at: i)
-            case (false, let v?): entries.insert((name, v), at: i)
-            case (false, nil): break
-            }
-        }
-    }
-
-    public func makeIterator() -> IndexingIterator<[(name: String, value: V)]> { entries.makeIterator() }
-}
+/// A state's written stack slots by address; an absent slot is garbage.
+public typealias StackSlots<V> = SortedMap<UInt64, StackSlot<V>>
+/// A state's per-CPU variables by name.
+public typealias PerCPUValues<V> = SortedMap<String, V>
 
 /// A `call` that has not returned: what the CPU's return stack buffer / a CET shadow
 /// stack holds.
@@ -148,62 +126,51 @@ public struct MachineState<D: ValueDomain> {
     public var registers: [D.Value] {
         get { storage.registers }
         _modify { let box = owned(); yield &box.registers }
-        set { owned().registers = newValue }
     }
     public var zeroFlag: D.Bit {
         get { storage.zeroFlag }
         _modify { let box = owned(); yield &box.zeroFlag }
-        set { owned().zeroFlag = newValue }
     }
     public var carryFlag: D.Bit {
         get { storage.carryFlag }
         _modify { let box = owned(); yield &box.carryFlag }
-        set { owned().carryFlag = newValue }
     }
     public var signFlag: D.Bit {
         get { storage.signFlag }
         _modify { let box = owned(); yield &box.signFlag }
-        set { owned().signFlag = newValue }
     }
     public var overflowFlag: D.Bit {
         get { storage.overflowFlag }
         _modify { let box = owned(); yield &box.overflowFlag }
-        set { owned().overflowFlag = newValue }
     }
     /// Written stack slots by address; an absent slot is garbage.
     public var slots: StackSlots<D.Value> {
         get { storage.slots }
         _modify { let box = owned(); yield &box.slots }
-        set { owned().slots = newValue }
     }
     public var perCPU: PerCPUValues<D.Value> {
         get { storage.perCPU }
         _modify { let box = owned(); yield &box.perCPU }
-        set { owned().perCPU = newValue }
     }
     /// True while GS holds the kernel's base (after the entry swapgs).
     public var kernelGS: D.Bit {
         get { storage.kernelGS }
         _modify { let box = owned(); yield &box.kernelGS }
-        set { owned().kernelGS = newValue }
     }
     /// The user's register set as the kernel must give it back (pt_regs fields): the
     /// entry values, then whatever a ptrace stop wrote.
     public var user: UserView<D> {
         get { storage.user }
         _modify { let box = owned(); yield &box.user }
-        set { owned().user = newValue }
     }
     public var shadowStack: [ShadowEntry<D.Value>] {
         get { storage.shadowStack }
         _modify { let box = owned(); yield &box.shadowStack }
-        set { owned().shadowStack = newValue }
     }
     /// The condition under which this point is reached.
     public var reach: D.Bit {
         get { storage.reach }
         _modify { let box = owned(); yield &box.reach }
-        set { owned().reach = newValue }
     }
 
     public var rsp: D.Value {

@@ -13,7 +13,7 @@ final class StateStorageTests: XCTestCase {
         }
         XCTAssertEqual(slots.count, addresses.count)
         XCTAssertEqual(slots.keys, addresses.sorted(), "iteration is in address order, whatever the write order")
-        XCTAssertEqual(slots.map(\.address), addresses.sorted())
+        XCTAssertEqual(slots.map(\.key), addresses.sorted())
         slots[0x20] = StackSlot(value: 99, origin: 2, saveEvent: 2, expect: 99, home: 3)
         XCTAssertEqual(slots[0x20]?.value, 99, "a second write replaces the slot")
         XCTAssertEqual(slots.count, addresses.count)
