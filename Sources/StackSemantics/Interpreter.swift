@@ -120,7 +120,7 @@ public struct Interpreter<D: ValueDomain> {
     /// Event id → what the write was ("saved rdi", "return address of call at L42").
     public var events: [UInt64: String] { semantics.events }
     /// Stack addresses the current step read or wrote (for traces).
-    public var touched: [UInt64] { get { touchedBox.addresses } nonmutating set { touchedBox.addresses = newValue } }
+    public var touched: [UInt64] { touchedBox.addresses }
     let touchedBox = TouchedAddresses()
 
     public init(domain: D, semantics: PathSemantics) {
@@ -664,7 +664,7 @@ public struct Interpreter<D: ValueDomain> {
             let d = self.d
             let bit = { (b: D.Bit, k: UInt64) in d.select(b, d.constant(1 << k), d.constant(0)) }
             let v = d.or(d.or(bit(s.carryFlag, 0), bit(s.zeroFlag, 6)),
-                         d.or(bit(s.signFlag, 7), d.or(bit(s.overflowFlag, 11), d.input(semantics.inputName(.otherFlags, at: node) { "rflags.other@\(node)" }))))
+                         d.or(bit(s.signFlag, 7), d.or(bit(s.overflowFlag, 11), d.input(semantics.inputName(.otherFlags, at: node)))))
             try push(v, &s, node: node, register: nil, what: "rflags (pushfq)")
             return go(next, s)
         case .popFlags:
@@ -677,8 +677,8 @@ public struct Interpreter<D: ValueDomain> {
             s.rsp = d.add(s.rsp, d.constant(8))
             return go(next, s)
         case .readMSR:
-            s[.rax] = d.low32(d.input(semantics.inputName(.msrLow, at: node) { "msr.low@\(node)" }))
-            s[.rdx] = d.low32(d.input(semantics.inputName(.msrHigh, at: node) { "msr.high@\(node)" }))
+            s[.rax] = d.low32(d.input(semantics.inputName(.msrLow, at: node)))
+            s[.rdx] = d.low32(d.input(semantics.inputName(.msrHigh, at: node)))
             return go(next, s)
         case .bitTest(let kind, .immediate(let n), let dst, let w):
             let v = try read(dst, w, &s, node: node)
@@ -727,9 +727,7 @@ public struct Interpreter<D: ValueDomain> {
             if c.isPtraceStop || !c.writes.isEmpty {
                 let (observed, written) = semantics.contractFields(c)
                 for (k, f) in Layout.ptRegs.fields.enumerated() where (c.isPtraceStop && observed[k]) || written[k] {
-                    let v = d.input(semantics.inputName(c.isPtraceStop ? .ptraceWrite(field: k) : .contractWrite(field: k), at: node) {
-                        "\(c.isPtraceStop ? "ptrace" : "set").\(f.userName)@\(node)"
-                    })
+                    let v = d.input(semantics.inputName(c.isPtraceStop ? .ptraceWrite(field: k) : .contractWrite(field: k), at: node))
                     let event = EventID.at(node: node, k + 1)
                     noteEvent(event, c.isPtraceStop ? "ptrace value of \(f.userName) written at the \(c.name) stop" : "new \(f.userName) set by \(c.name)")
                     let ev = d.constant(event)
@@ -741,11 +739,11 @@ public struct Interpreter<D: ValueDomain> {
                 }
             }
         }
-        for r in c.clobbers.sorted() { s[r] = d.input(semantics.inputName(.clobbered(r), at: node) { "clobbered.\(r.name)@\(node)" }) }
-        s.zeroFlag = d.inputBit(semantics.inputName(.clobberedFlag(0), at: node) { "clobbered.zf@\(node)" })
-        s.carryFlag = d.inputBit(semantics.inputName(.clobberedFlag(1), at: node) { "clobbered.cf@\(node)" })
-        s.signFlag = d.inputBit(semantics.inputName(.clobberedFlag(2), at: node) { "clobbered.sf@\(node)" })
-        s.overflowFlag = d.inputBit(semantics.inputName(.clobberedFlag(3), at: node) { "clobbered.of@\(node)" })
+        for r in c.clobbers.sorted() { s[r] = d.input(semantics.inputName(.clobbered(r), at: node)) }
+        s.zeroFlag = d.inputBit(semantics.inputName(.clobberedFlag(0), at: node))
+        s.carryFlag = d.inputBit(semantics.inputName(.clobberedFlag(1), at: node))
+        s.signFlag = d.inputBit(semantics.inputName(.clobberedFlag(2), at: node))
+        s.overflowFlag = d.inputBit(semantics.inputName(.clobberedFlag(3), at: node))
     }
 
     /// Names an event the first time any run of the path makes it: a node's events
@@ -894,10 +892,12 @@ public final class PathSemantics {
         pointerInputs = program.perCPU.filter { $0.value == .pointer }.keys.sorted().map { "percpu.\($0)" }
     }
 
-    /// Kinds of input a node reads, each at most once per node.
+    /// Kinds of input a node reads, each at most once per node; an input's name is its
+    /// kind and node (`clobbered.rax@12`, `ptrace.cx@40`).
     enum InputKind {
         case clobbered(Register), clobberedFlag(Int), ptraceWrite(field: Int), contractWrite(field: Int)
         case otherFlags, msrLow, msrHigh
+        /// A small number per kind, so (node, kind) is one integer key.
         var tag: Int {
             switch self {
             case .clobbered(let r): return r.rawValue
@@ -909,13 +909,25 @@ public final class PathSemantics {
             case .contractWrite(let f): return 128 + f
             }
         }
+
+        func name(at node: Int) -> String {
+            switch self {
+            case .clobbered(let r): return "clobbered.\(r.name)@\(node)"
+            case .clobberedFlag(let k): return "clobbered.\(["zf", "cf", "sf", "of"][k])@\(node)"
+            case .otherFlags: return "rflags.other@\(node)"
+            case .msrLow: return "msr.low@\(node)"
+            case .msrHigh: return "msr.high@\(node)"
+            case .ptraceWrite(let f): return "ptrace.\(Layout.ptRegs.fields[f].userName)@\(node)"
+            case .contractWrite(let f): return "set.\(Layout.ptRegs.fields[f].userName)@\(node)"
+            }
+        }
     }
 
     /// The name of an input a node reads, built the first time.
-    func inputName(_ kind: InputKind, at node: Int, _ make: () -> String) -> String {
+    func inputName(_ kind: InputKind, at node: Int) -> String {
         let key = node << 8 | kind.tag
         if let n = inputNames[key] { return n }
-        let n = make()
+        let n = kind.name(at: node)
         inputNames[key] = n
         return n
     }
