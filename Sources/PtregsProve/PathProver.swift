@@ -61,9 +61,9 @@ struct PathProof {
     var report: PathReport
     var queryCount = 0
     var solverNanoseconds: UInt64 = 0
-    /// The path's graphs (plain and unrolled), each with the semantics its runs share:
-    /// the probes and the first counterexample search use the same once-unrolled one.
-    let graphs = PathGraphs()
+    /// The path's unrolled graphs, each with the semantics its runs share: the probes
+    /// and the first counterexample search use the same once-unrolled one.
+    let unrolledGraphs = UnrolledGraphs()
 
     init(program: Program, path: PathSpec, options: ProverOptions) {
         self.program = program
@@ -98,7 +98,7 @@ struct PathProof {
             return report
         }
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let plain = graphs.plain(PathSemantics(program: program, path: path, graph: graph))
+        let plain = PathSemantics(program: program, path: path, graph: graph)
         let run = SymbolicExecutor.run(plain,
                                        keepDecided: options.recordObligations || !options.structuralFastPath,
                                        merging: options.mergeStates)
@@ -129,7 +129,7 @@ struct PathProof {
             if depth == 0 { return proofRun }
             guard searchFailure == nil else { return nil }
             do {
-                let unrolled = try graphs.unrolled(visits: depth)
+                let unrolled = try unrolledGraphs.unrolled(plain, visits: depth)
                 let t1 = DispatchTime.now().uptimeNanoseconds
                 let urun = SymbolicExecutor.run(unrolled, keepDecided: !options.structuralFastPath, merging: options.mergeStates)
                 if PathProver.debug { print("DEBUG \(path.name): unrolled run (\(depth)) \(Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e6) ms, \(unrolled.graph.nodes.count) nodes, \(urun.obligations.count) obligations") }
@@ -283,7 +283,7 @@ struct PathProof {
     /// the first probe that breaks it, replayed up to the broken obligation.
     func probe(_ plain: PathSemantics, seeking: [Invariant]) -> [Invariant: Counterexample] {
         if seeking.isEmpty { return [:] }
-        let semantics = plain.graph.loopHeads.isEmpty ? plain : ((try? graphs.unrolled(visits: 1)) ?? plain)
+        let semantics = plain.graph.loopHeads.isEmpty ? plain : ((try? unrolledGraphs.unrolled(plain, visits: 1)) ?? plain)
         let g = semantics.graph
         var found: [Invariant: Counterexample] = [:]
         let savedCS = InputWatch(name: "entry.cs")
@@ -413,24 +413,15 @@ final class InputWatch {
     }
 }
 
-/// A path's plain graph and its unrolled graphs by visit count, each built once, with
-/// the semantics that the runs of each share.
-final class PathGraphs {
-    private var plainGraph: PathSemantics?
+/// A path's unrolled graphs by visit count, each built once, with the semantics that
+/// the runs of each share.
+final class UnrolledGraphs {
     private var built: [Int: PathSemantics] = [:]
-    func plain(_ s: PathSemantics) -> PathSemantics {
-        plainGraph = s
-        return s
-    }
-    func unrolled(visits: Int) throws -> PathSemantics {
+    func unrolled(_ plain: PathSemantics, visits: Int) throws -> PathSemantics {
         if let s = built[visits] { return s }
-        guard let p = plainGraph else { throw PathGraphsError() }
-        let s = PathSemantics(program: p.program, path: p.path, graph: try PathGraph(unrolling: p.graph, visits: visits), setup: p.setup)
+        let s = PathSemantics(program: plain.program, path: plain.path, graph: try PathGraph(unrolling: plain.graph, visits: visits), setup: plain.setup)
         built[visits] = s
         return s
-    }
-    struct PathGraphsError: Error, CustomStringConvertible {
-        var description: String { "no plain graph to unroll" }
     }
 }
 

@@ -73,6 +73,10 @@ public enum ConcreteReplay {
             self.node = node
             self.key = key
         }
+        /// Whether `o` is this obligation, broken.
+        func isBroken(by o: Obligation<ConcreteDomain>) -> Bool {
+            !o.claim && o.invariant == invariant && o.node == node && o.key == key
+        }
     }
 
     /// `target` nil: run to the end and record the trace (`--explain`).
@@ -120,16 +124,16 @@ public enum ConcreteReplay {
             // The run follows the one successor its values reach.
             let taken = successors.firstIndex(where: { $0.1.reach })
             if recordTrace {
-            let inst = program.instructions[graph.nodes[node].instruction]
-            let after = taken.map { successors[$0].1 } ?? successors.first?.1 ?? state
-            let touchedState = successors.isEmpty ? state : after
-            // The blamed step shows its slots as it found them (a stop rewrites them).
-            let blamedHere = target.map { t in interp.obligations[firstNew...].contains { $0.invariant == t.invariant && $0.node == t.node && $0.key == t.key && !$0.claim } } ?? false
-            out.steps.append(TraceStep(node: node, location: inst.location, text: inst.text, expansion: inst.expansion,
-                                       sourceLocation: inst.sourceLocation,
-                                       rsp: setup.describe(address: state.rsp), returnStackDepth: state.shadowStack.count,
-                                       kernelGS: state.kernelGS,
-                                       touched: interp.touched.map { view($0, blamedHere ? state : touchedState, interp) }))
+                let inst = program.instructions[graph.nodes[node].instruction]
+                let after = taken.map { successors[$0].1 } ?? successors.first?.1 ?? state
+                let touchedState = successors.isEmpty ? state : after
+                // The blamed step shows its slots as it found them (a stop rewrites them).
+                let blamedHere = target.map { t in interp.obligations[firstNew...].contains(where: t.isBroken) } ?? false
+                out.steps.append(TraceStep(node: node, location: inst.location, text: inst.text, expansion: inst.expansion,
+                                           sourceLocation: inst.sourceLocation,
+                                           rsp: setup.describe(address: state.rsp), returnStackDepth: state.shadowStack.count,
+                                           kernelGS: state.kernelGS,
+                                           touched: interp.touched.map { view($0, blamedHere ? state : touchedState, interp) }))
             }
             // The step's new obligations, read in place (no copy of the log per step).
             let log = interp.log
@@ -141,7 +145,7 @@ public enum ConcreteReplay {
             if let t = target {
                 for i in firstNew..<log.items.count {
                     let o = log.items[i]
-                    guard !o.claim && o.invariant == t.invariant && o.node == t.node && o.key == t.key else { continue }
+                    guard t.isBroken(by: o) else { continue }
                     out.confirmed = true
                     out.requirement = o.requirement
                     out.values = describeValues(o.values, interp)
