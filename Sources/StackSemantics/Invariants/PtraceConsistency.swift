@@ -18,7 +18,7 @@ extension Interpreter {
             let fieldCases = cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }
             let expected: D.Value
             var known = d.bit(true)
-            let contract = c.expectedFields.isEmpty ? nil : c.expectedFields[f.userName]
+            let contract = c.expectedFields[f.userName]
             if let value = contract {
                 expected = d.constant(UInt64(bitPattern: value))
             } else if let v = s.user.values[k] {
