@@ -6,7 +6,6 @@ import SpecSyntax
 /// treats loops with an inductive check at each loop head.
 public struct SymbolicRun {
     public var obligations: [Obligation<SymbolicDomain>]
-    public var events: [UInt64: String]
     /// Set when the path uses a construct the model cannot follow.
     public var unsupported: Unsupported?
     /// Set when a loop head has no inductive state: the verdicts are "unknown: loop".
@@ -45,7 +44,7 @@ public enum SymbolicExecutor {
         // A loop head the run reaches only through its back edge (the body is entered
         // from the side): its first arrival, from the back edge of the pass before.
         var firstArrival: [Int: State] = [:]
-        var result = SymbolicRun(obligations: [], events: [:], unsupported: nil, loopFailure: nil,
+        var result = SymbolicRun(obligations: [], unsupported: nil, loopFailure: nil,
                                  factory: f, setup: setup, graph: graph, passes: 0)
         var passCount = 0
         let selectors = SelectorCount()   // shared by every pass: widened states carry selectors
@@ -127,7 +126,6 @@ public enum SymbolicExecutor {
                 }
             } catch let u as Unsupported {
                 result.unsupported = u
-                result.events = interp.events
                 return result
             } catch {
                 result.unsupported = Unsupported(node: 0, reason: "\(error)")
@@ -158,19 +156,16 @@ public enum SymbolicExecutor {
             }
             if let (h, reason) = failure {
                 result.loopFailure = (h, reason)
-                result.events = interp.events
                 return result
             }
             if stable {
                 result.everyAddressResolved = interp.coverage.everyAddressResolved
                 result.obligations = interp.obligations
-                result.events = interp.events
                 return result
             }
             if passCount >= maximumLoopPasses {
                 let h = graph.loopHeads.sorted().first ?? 0
                 result.loopFailure = (h, "the loop state did not become inductive in \(maximumLoopPasses) passes")
-                result.events = interp.events
                 return result
             }
         }
