@@ -345,7 +345,7 @@ public enum SymbolicExecutor {
             if let c = t.constant {
                 if !values.contains(c) { values.append(c) }
             } else if let leaves = f.leafValues(t) {
-                for c in leaves where !values.contains(c) { values.append(c) }
+                for c in leaves.values where !values.contains(c) { values.append(c) }
             } else {
                 return nil
             }

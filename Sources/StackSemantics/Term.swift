@@ -107,8 +107,8 @@ final class TermStore {
     /// Per-term memos of the factory's tree walks, for the few terms asked.
     struct Memo {
         var leaves: [(Term, UInt64)]??
-        var leafValues: Set<UInt64>??
-        var loopHeads: Set<Int>?
+        var leafValues: ConstantSet??
+        var loopHeads: SortedSet<Int>?
     }
     @exclusivity(unchecked) var nodes: UnsafeMutablePointer<Node>
     @exclusivity(unchecked) var count = 0
@@ -160,8 +160,8 @@ final class TermStore {
         return m < 0 ? nil : Int(m)
     }
     func leavesMemo(_ i: Int32) -> [(Term, UInt64)]?? { memoIndex(i).flatMap { memos[$0].leaves } }
-    func leafValuesMemo(_ i: Int32) -> Set<UInt64>?? { memoIndex(i).flatMap { memos[$0].leafValues } }
-    func loopHeadsMemo(_ i: Int32) -> Set<Int>? { memoIndex(i).flatMap { memos[$0].loopHeads } }
+    func leafValuesMemo(_ i: Int32) -> ConstantSet?? { memoIndex(i).flatMap { memos[$0].leafValues } }
+    func loopHeadsMemo(_ i: Int32) -> SortedSet<Int>? { memoIndex(i).flatMap { memos[$0].loopHeads } }
     func setMemo(_ i: Int32, _ change: (inout Memo) -> Void) {
         var m = nodes[Int(i)].memo
         if m < 0 {
@@ -601,16 +601,16 @@ public final class TermFactory {
 
     /// The loop heads whose variables (`loop@H.…`) a term mentions. Memoised: loop
     /// checks ask it of every part of every widened state on every pass.
-    public func loopHeadsMentioned(_ t: Term) -> Set<Int> {
+    public func loopHeadsMentioned(_ t: Term) -> SortedSet<Int> {
         switch t.op {
         case .const, .bool:
             return []
         case .variable, .boolVariable:
-            return Self.loopHead(ofVariable: t.name).map { [$0] } ?? []
+            return Self.loopHead(ofVariable: t.name).map { SortedSet($0) } ?? []
         default:
             guard mentionsLoopVariable(t) else { return [] }
             if let cached = store.loopHeadsMemo(t.index) { return cached }
-            var result: Set<Int> = []
+            var result: SortedSet<Int> = []
             for a in t.args { result.formUnion(loopHeadsMentioned(a)) }
             store.setMemo(t.index) { $0.loopHeads = result }
             return result
@@ -632,12 +632,12 @@ public final class TermFactory {
 
     /// Whether every constant `t` may take is in `allowed` (nil: `t` is not a choice
     /// among constants). Builds no set for a constant.
-    public func leafValues(of t: Term, within allowed: Set<UInt64>) -> Bool? {
+    public func leafValues(of t: Term, within allowed: ConstantSet) -> Bool? {
         if let c = t.constant { return allowed.contains(c) }
         return leafValues(t).map { $0.isSubset(of: allowed) }
     }
 
-    private func collectLeafValues(_ x: Term, into values: inout Set<UInt64>) -> Bool {
+    private func collectLeafValues(_ x: Term, into values: inout ConstantSet) -> Bool {
         if let c = x.constant { values.insert(c); return true }
         guard x.op == .ite else { return false }
         if let cached = store.leafValuesMemo(x.index) {
@@ -649,18 +649,59 @@ public final class TermFactory {
     }
 
     /// Just the constants of `leaves`, without building guards.
-    public func leafValues(_ t: Term) -> Set<UInt64>? {
-        if let c = t.constant { return [c] }
+    public func leafValues(_ t: Term) -> ConstantSet? {
+        if let c = t.constant { return ConstantSet(c) }
         guard t.op == .ite else { return nil }
         if let cached = store.leafValuesMemo(t.index) { return cached }
         // One set for the whole tree (a set per subtree and a union per ite was the
         // most frequent allocation of a proof run).
-        var values = Set<UInt64>()
-        let result: Set<UInt64>? = collectLeafValues(t.args[1], into: &values) && collectLeafValues(t.args[2], into: &values) ? values : nil
+        var values = ConstantSet()
+        let result: ConstantSet? = collectLeafValues(t.args[1], into: &values) && collectLeafValues(t.args[2], into: &values) ? values : nil
         store.setMemo(t.index) { $0.leafValues = .some(result) }
         return result
     }
 }
+
+/// A few values kept sorted in an array: the constants a choice among constants may
+/// take, the loop heads a term mentions. Hashing them into a `Set` was a tenth of the
+/// loop checks; there are a handful at most.
+public struct SortedSet<Element: Comparable & Sendable>: Equatable, Sendable, ExpressibleByArrayLiteral {
+    public private(set) var values: [Element] = []
+    public init() {}
+    public init(_ e: Element) { values = [e] }
+    public init(arrayLiteral elements: Element...) { for e in elements { insert(e) } }
+
+    /// Where `e` is or would go.
+    private func position(_ e: Element) -> Int {
+        var lo = 0, hi = values.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if values[mid] < e { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    public func contains(_ e: Element) -> Bool {
+        let i = position(e)
+        return i < values.count && values[i] == e
+    }
+
+    public mutating func insert(_ e: Element) {
+        let i = position(e)
+        if i < values.count && values[i] == e { return }
+        values.insert(e, at: i)
+    }
+
+    public mutating func formUnion(_ other: SortedSet) {
+        for e in other.values { insert(e) }
+    }
+
+    public func isSubset(of other: SortedSet) -> Bool {
+        values.allSatisfy { other.contains($0) }
+    }
+}
+
+public typealias ConstantSet = SortedSet<UInt64>
 
 /// The distinct parts of a conjunction or disjunction, first occurrence first. Most have
 /// a handful of parts: a linear scan, with a hash set only for long ones.
