@@ -111,8 +111,8 @@ public enum MutationTesting {
                 let h = SampleInputs.hash(name, seed: seed)
                 return name.hasPrefix("unmodelled") ? (seed % 2 == 0 ? 0 : h) : h
             }
-            let a = ConcreteReplay.run(program: program, path: path, graph: graph, oracle: oracle, target: nil, recordTrace: false)
-            let b = ConcreteReplay.run(program: mutant, path: path, graph: mutantGraph, oracle: oracle, target: nil, recordTrace: false)
+            let a = ConcreteReplay.run(program: program, path: path, graph: graph, oracle: oracle, target: nil, detail: .endState)
+            let b = ConcreteReplay.run(program: mutant, path: path, graph: mutantGraph, oracle: oracle, target: nil, detail: .endState)
             if a.exitState != b.exitState { return false }
         }
         return true

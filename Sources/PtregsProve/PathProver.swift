@@ -292,7 +292,7 @@ struct PathProof {
             // never reads a saved cs (no hardware frame) they only re-roll the registers.
             if (3..<6).contains(seed) && !savedCS.wasRead { continue }
             let oracle = savedCS.watching(Self.probeOracle(seed))
-            let run = ConcreteReplay.run(semantics, oracle: oracle, target: nil, recordTrace: false)
+            let run = ConcreteReplay.run(semantics, oracle: oracle, target: nil, detail: .brokenOnly)
             for inv in seeking where found[inv] == nil && run.broken.contains(inv) {
                 guard let first = run.firstBroken[inv] else { continue }
                 let replay = ConcreteReplay.run(semantics, oracle: oracle,

@@ -79,18 +79,27 @@ public enum ConcreteReplay {
         }
     }
 
-    /// `target` nil: run to the end and record the trace (`--explain`).
-    /// `recordTrace: false` skips the per-step trace (probes, self-checks): only the
-    /// verdict-relevant parts of the outcome are filled in.
+    /// How much of a run the outcome reports.
+    public enum Detail: Sendable {
+        /// What broke and where, nothing else (the probes).
+        case brokenOnly
+        /// Also the state the run ended in (mutation testing compares it).
+        case endState
+        /// Everything, with a step per instruction (counterexamples, `--explain`).
+        case trace
+    }
+
+    /// `target` nil: run to the end (`--explain`, probes, mutation testing).
     public static func run(program: Program, path: PathSpec, graph: PathGraph, oracle: @escaping (String) -> UInt64, target: Target?,
-                           recordTrace: Bool = true) -> ReplayOutcome {
-        run(PathSemantics(program: program, path: path, graph: graph), oracle: oracle, target: target, recordTrace: recordTrace)
+                           detail: Detail = .trace) -> ReplayOutcome {
+        run(PathSemantics(program: program, path: path, graph: graph), oracle: oracle, target: target, detail: detail)
     }
 
     /// Runs of one graph that share `semantics` build its event and input names once.
     public static func run(_ semantics: PathSemantics, oracle: @escaping (String) -> UInt64, target: Target?,
-                           recordTrace: Bool = true) -> ReplayOutcome {
+                           detail: Detail = .trace) -> ReplayOutcome {
         let (program, graph, setup) = (semantics.program, semantics.graph, semantics.setup)
+        let recordTrace = detail == .trace
         // Only a confirmed target reports the inputs it read.
         let used = InputLog()
         let d = target == nil ? ConcreteDomain(oracle: oracle) : ConcreteDomain(oracle: { name in
@@ -107,13 +116,17 @@ public enum ConcreteReplay {
             out.note = "the model's inputs do not satisfy the path's entry condition"
             return out
         }
+        // The state before a step is kept only where the outcome may show it (a trace,
+        // the blamed step, the end state); otherwise the step takes over the only
+        // reference to it and changes it in place instead of copying it.
+        let keepBefore = recordTrace || target != nil || detail == .endState
         var node = 0
-        // `state` is the state before the current step until the loop's last line.
         for _ in 0..<maximumSteps {
             let firstNew = interp.log.items.count
-            let successors: [(Int, MachineState<ConcreteDomain>)]
+            let before: MachineState<ConcreteDomain>? = keepBefore ? state : nil
+            let successors: Successors<ConcreteDomain>
             do {
-                successors = try interp.step(node, state)
+                successors = try interp.step(node, consume state)
             } catch let u as Unsupported {
                 out.note = "replay stopped: \(u.reason)"
                 return out
@@ -123,17 +136,17 @@ public enum ConcreteReplay {
             }
             // The run follows the one successor its values reach.
             let taken = successors.firstIndex(where: { $0.1.reach })
-            if recordTrace {
+            if recordTrace, let before {
                 let inst = program.instructions[graph.nodes[node].instruction]
-                let after = taken.map { successors[$0].1 } ?? successors.first?.1 ?? state
-                let touchedState = successors.isEmpty ? state : after
+                let after = taken.map { successors[$0].1 } ?? successors.first?.1 ?? before
+                let touchedState = successors.isEmpty ? before : after
                 // The blamed step shows its slots as it found them (a stop rewrites them).
                 let blamedHere = target.map { t in interp.obligations[firstNew...].contains(where: t.isBroken) } ?? false
                 out.steps.append(TraceStep(node: node, location: inst.location, text: inst.text, expansion: inst.expansion,
                                            sourceLocation: inst.sourceLocation,
-                                           rsp: setup.describe(address: state.rsp), returnStackDepth: state.shadowStack.count,
-                                           kernelGS: state.kernelGS,
-                                           touched: interp.touched.map { view($0, blamedHere ? state : touchedState, interp) }))
+                                           rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,
+                                           kernelGS: before.kernelGS,
+                                           touched: interp.touched.map { view($0, blamedHere ? before : touchedState, interp) }))
             }
             // The step's new obligations, read in place (no copy of the log per step).
             let log = interp.log
@@ -142,26 +155,27 @@ public enum ConcreteReplay {
                 out.broken.insert(o.invariant)
                 if out.firstBroken[o.invariant] == nil { out.firstBroken[o.invariant] = (o.node, o.key) }
             }
-            if let t = target {
+            if let t = target, let before {
                 for i in firstNew..<log.items.count {
                     let o = log.items[i]
                     guard t.isBroken(by: o) else { continue }
                     out.confirmed = true
                     out.requirement = o.requirement
                     out.values = describeValues(o.values, interp)
-                    out.rspAtBlame = state.rsp
-                    out.picture = picture(state, interp)
+                    out.rspAtBlame = before.rsp
+                    out.picture = picture(before, interp)
                     out.inputsUsed = used.entries
                     return out
                 }
             }
             guard let taken else {
-                let after = successors.first?.1 ?? state
-                for r in Register.allCases { out.exitState[r.name] = after[r] }
-                for (k, v) in after.user.fields { out.exitState["user." + k] = v }
                 if target != nil { out.note = "the replayed run reached the end of the path without breaking the obligation" }
-                out.picture = picture(after, interp)
-                out.rspAtBlame = after.rsp
+                if let after = successors.first?.1 ?? before {
+                    for r in Register.allCases { out.exitState[r.name] = after[r] }
+                    for (k, v) in after.user.fields { out.exitState["user." + k] = v }
+                    out.picture = picture(after, interp)
+                    out.rspAtBlame = after.rsp
+                }
                 return out
             }
             node = successors[taken].0

@@ -503,8 +503,10 @@ public struct Interpreter<D: ValueDomain> {
 
     // MARK: Step
 
-    /// Executes one node: successor nodes with their states. Exits have none.
-    public mutating func step(_ node: Int, _ state: MachineState<D>) throws -> [(Int, MachineState<D>)] {
+    /// Executes one node: successor nodes with their states. Exits have none. The state
+    /// is consumed: a caller that no longer needs it hands over the only reference, and
+    /// the step changes it in place instead of copying it.
+    public mutating func step(_ node: Int, _ state: consuming MachineState<D>) throws -> Successors<D> {
         var s = state
         if touchedBox.recording { touchedBox.addresses.removeAll(keepingCapacity: true) }
         // The instruction itself is read only where its words are needed (copying it
@@ -514,7 +516,10 @@ public struct Interpreter<D: ValueDomain> {
         var inst: Instruction { semantics.program.instructions[index] }
         let next = graph.next[node]
         let taken = graph.taken[node]
-        func go(_ n: Int?, _ st: MachineState<D>) -> [(Int, MachineState<D>)] { n.map { [($0, st)] } ?? [] }
+        func go(_ n: Int?, _ st: consuming MachineState<D>) -> Successors<D> {
+            guard let n else { return Successors() }
+            return Successors((n, st))
+        }
 
         switch program.instructions[index].operation {
         case .noEffect:
@@ -615,7 +620,7 @@ public struct Interpreter<D: ValueDomain> {
             }
             t.kernelGS = known(s.kernelGS, true)
             f.kernelGS = known(s.kernelGS, false)
-            var out: [(Int, MachineState<D>)] = []
+            var out = Successors<D>()
             if d.known(t.reach) != false, let n = taken { out.append((n, t)) }
             if d.known(f.reach) != false, let n = next { out.append((n, f)) }
             return out
@@ -655,10 +660,10 @@ public struct Interpreter<D: ValueDomain> {
             return go(taken, s)
         case .sysret:
             checkExit(.sysret, s, node: node, iretFrame: nil)
-            return []
+            return Successors()
         case .sysexit:
             checkExit(.sysexit, s, node: node, iretFrame: nil)
-            return []
+            return Successors()
         case .pushFlags:
             // rflags is not modelled beyond ZF/CF/SF/OF: push those in their bits.
             let d = self.d
@@ -703,7 +708,7 @@ public struct Interpreter<D: ValueDomain> {
                 frame[name] = readSlot(s, cases.map { ($0.0, $0.1 &+ UInt64(k * 8)) }).value
             }
             checkExit(.iret, s, node: node, iretFrame: frame)
-            return []
+            return Successors()
         }
     }
 
@@ -779,6 +784,26 @@ public struct Interpreter<D: ValueDomain> {
         checkFrameAtExit(kind, s, node: node)
         checkPtraceAtExit(kind, s, node: node, iretFrame: iretFrame)
         checkReturnStackAtExit(kind, s, node: node)
+    }
+}
+
+/// Where a step goes: nowhere (an exit), one node, or both sides of a branch — held
+/// inline (an array per step was the most frequent allocation of a run).
+public struct Successors<D: ValueDomain>: RandomAccessCollection {
+    private var first: (Int, MachineState<D>)?
+    private var second: (Int, MachineState<D>)?
+    public init() {}
+    init(_ only: (Int, MachineState<D>)) { first = only }
+
+    mutating func append(_ s: (Int, MachineState<D>)) {
+        if first == nil { first = s } else { second = s }
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { first == nil ? 0 : second == nil ? 1 : 2 }
+    public subscript(i: Int) -> (Int, MachineState<D>) {
+        guard let s = i == 0 ? first : second else { preconditionFailure("successor \(i) of \(endIndex)") }
+        return s
     }
 }
 

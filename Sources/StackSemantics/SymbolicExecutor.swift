@@ -73,12 +73,15 @@ public enum SymbolicExecutor {
             var sideEntryReach: [Int: [Term]] = [:]
             /// Merges the states arriving at `n` (or, enumerating, keeps them apart)
             /// and steps them.
-            func step(_ n: Int, _ ins: [State]) throws -> [(Int, State)] {
+            func step(_ n: Int, _ arriving: consuming [State]) throws -> [(Int, State)] {
                 // Merging at joins keeps one state per node; enumeration (a check of
                 // the merging, for loop-free paths) steps every incoming state alone.
+                var ins = arriving
                 var states: [State]
                 if merging || isLoopHead[n] {
-                    states = [merge(ins, interp)]
+                    // A lone arrival is moved, not copied: the step then owns the only
+                    // reference and changes the state in place.
+                    states = [ins.count == 1 ? ins.removeLast() : merge(ins, interp)]
                 } else {
                     states = ins
                     enumerated += ins.count
@@ -96,7 +99,11 @@ public enum SymbolicExecutor {
                 }
                 let obligationsBefore = interp.log.items.count
                 var successors: [(Int, State)] = []
-                for st in states { successors += try interp.step(n, st) }
+                if states.count == 1 {
+                    successors += try interp.step(n, states.removeLast())
+                } else {
+                    for st in states { successors += try interp.step(n, st) }
+                }
                 if !beforeLoops.isEmpty && beforeLoops[n] { firstPassSteps[n] = (successors, Array(interp.log.items[obligationsBefore...])) }
                 return successors
             }
@@ -111,7 +118,7 @@ public enum SymbolicExecutor {
                         interp.log.items += reused.obligations
                         successors = reused.successors
                     } else {
-                        successors = try step(n, ins)
+                        successors = try step(n, consume ins)
                     }
                     for (m, s2) in successors {
                         if backEdgeTargets[n].contains(m) {
