@@ -573,9 +573,14 @@ public final class TermFactory {
     /// the term is not a tree of if-then-else over constants. Memoised: addresses are
     /// asked for at every access.
     public func leaves(_ t: Term) -> [(Term, UInt64)]? {
-        if let c = t.constant { return [(trueTerm, c)] }
-        guard t.op == .ite else { return nil }
+        guard t.op == .ite || t.op == .const else { return nil }
         if let cached = store.leavesMemo(t.index) { return cached }
+        if let c = t.constant {
+            // Kept too: rsp is a constant, and its one leaf is asked for at every access.
+            let result = [(trueTerm, c)]
+            store.setMemo(t.index) { $0.leaves = .some(result) }
+            return result
+        }
         var result: [(Term, UInt64)]?
         if let a = leaves(t.args[1]), let b = leaves(t.args[2]) {
             let c = t.args[0]
