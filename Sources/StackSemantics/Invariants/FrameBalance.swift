@@ -67,6 +67,8 @@ extension Interpreter {
 
     func rspIn(_ region: StackRegion, _ s: MachineState<D>) -> D.Bit {
         guard let cs = d.cases(s.rsp) else { return d.bit(false) }
+        // Mostly rsp is one known address (its one case holds unconditionally): no arrays.
+        if cs.count == 1 { return region.contains(cs[0].1) ? cs[0].0 : d.bit(false) }
         return d.any(cs.filter { region.contains($0.1) }.map(\.0))
     }
 
