@@ -73,6 +73,8 @@ public struct SymbolicDomain: ValueDomain {
     public func selectBit(_ c: Term, _ a: Term, _ b: Term) -> Term { f.boolIte(c, a, b) }
     public func all(_ xs: [Term]) -> Term { f.allOf(xs) }
     public func any(_ xs: [Term]) -> Term { f.anyOf(xs) }
+    public func both(_ a: Term, _ b: Term) -> Term { f.both(a, b) }
+    public func either(_ a: Term, _ b: Term) -> Term { f.either(a, b) }
     public func negate(_ a: Term) -> Term { f.negation(a) }
     public func input(_ name: String) -> Term { f.variable(name) }
     public func inputBit(_ name: String) -> Term { f.boolVariable(name) }

@@ -71,4 +71,30 @@ final class StateStorageTests: XCTestCase {
         XCTAssertEqual(f.loopHeadsMentioned(f.add(f.variable("loop@12.0"), f.variable("loop@3.1"))), [3, 12])
         XCTAssertEqual(f.loopHeadsMentioned(f.variable("loopy")), [])
     }
+    /// `both`/`either` skip the array of `allOf`/`anyOf` in common cases. They must give
+    /// the same term and make the same terms in the same order (term numbers decide
+    /// argument order, hence the solver's models and the counterexamples users see).
+    func testBothAndEitherMakeWhatAllOfAndAnyOfMake() {
+        func operands(_ f: TermFactory) -> [Term] {
+            let x = f.boolVariable("x"), y = f.boolVariable("y")
+            let z = f.eq(f.variable("r"), f.const(8))
+            return [f.trueTerm, f.falseTerm, x, y, z, f.negation(x), f.allOf([x, z]), f.anyOf([y, z]), f.allOf([y, f.negation(z)])]
+        }
+        let count = operands(TermFactory()).count
+        for i in 0..<count {
+            for j in 0..<count {
+                for conjunction in [true, false] {
+                    let plain = TermFactory(), quick = TermFactory()
+                    let p = operands(plain), q = operands(quick)
+                    let expected = conjunction ? plain.allOf([p[i], p[j]]) : plain.anyOf([p[i], p[j]])
+                    let got = conjunction ? quick.both(q[i], q[j]) : quick.either(q[i], q[j])
+                    XCTAssertEqual(got.id, expected.id, "\(conjunction ? "both" : "either")(\(p[i]), \(p[j]))")
+                    XCTAssertEqual(quick.count, plain.count, "the same terms made for \(p[i]), \(p[j])")
+                    // Whatever is made next is numbered alike.
+                    XCTAssertEqual(quick.boolVariable("after").id, plain.boolVariable("after").id)
+                }
+            }
+        }
+    }
 }
+

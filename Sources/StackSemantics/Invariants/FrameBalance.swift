@@ -18,18 +18,22 @@ extension Interpreter {
         guard let cases = d.cases(addr) else { return }
         for (g, a) in cases {
             guard let region = setup.region(of: a) else { continue }
-            // Words only for an obligation that is kept (most hold by construction).
-            func what() -> String { indexed.map { "the indexed access `\($0.text)` (here \(describeSlot(a)))" } ?? "the access to \(describeSlot(a))" }
             // Compare within the region rsp is in: offsets from the region base.
             let inRegion = d.both(g, rspIn(region, s))
             let below = d.unsignedLess(d.constant(a), s.rsp)
+            // Words only for an obligation that is kept (most hold by construction).
             require(.frameBalance, node, indexed == nil ? "below rsp \(a)" : Self.indexedBelowKey, d.either(d.negate(inRegion), d.negate(below)), s,
-                    "\(what()) must not lie below rsp", values: [("address", d.constant(a)), ("rsp", s.rsp)])
+                    "\(accessWords(a, indexed)) must not lie below rsp", values: [("address", d.constant(a)), ("rsp", s.rsp)])
             if let top = setup.frameTop, region.contains(top), a &+ UInt64(width.bytes) > top {
                 require(.frameBalance, node, indexed == nil ? "above frame \(a)" : Self.indexedAboveKey, d.negate(g), s,
-                        "\(what()) must not lie above the entry frame (top \(setup.describe(address: top)))")
+                        "\(accessWords(a, indexed)) must not lie above the entry frame (top \(setup.describe(address: top)))")
             }
         }
+    }
+
+    /// `the access to pt_regs.cx (kernel_stack-0x28)`.
+    func accessWords(_ a: UInt64, _ indexed: MemoryOperand?) -> String {
+        indexed.map { "the indexed access `\($0.text)` (here \(describeSlot(a)))" } ?? "the access to \(describeSlot(a))"
     }
 
     static var indexedBelowKey: String { "below rsp (indexed)" }
