@@ -191,8 +191,8 @@ public final class TermFactory {
     @exclusivity(unchecked) private var table: UnsafeMutablePointer<Int32>
     @exclusivity(unchecked) private var capacity = 1 << 12
     let store = TermStore()
-    @exclusivity(unchecked) private var bitVectorVariables: [String: Term] = [:]
-    @exclusivity(unchecked) private var booleanVariables: [String: Term] = [:]
+    @exclusivity(unchecked) private var bitVectorVariables = VariableTable()
+    @exclusivity(unchecked) private var booleanVariables = VariableTable()
     /// Constants below this are kept in an array once made, not looked up in the
     /// table. Terms are numbered in the order a run first asks for them, whatever
     /// the caches: numbering decides the order of commutative arguments, hence the
@@ -201,7 +201,7 @@ public final class TermFactory {
     @exclusivity(unchecked) private var small: [Term?] = Array(repeating: nil, count: TermFactory.smallConstants)
     @exclusivity(unchecked) private var booleans: [Term?] = [nil, nil]
     /// Every variable made so far, by name.
-    public var variables: [String: Term] { bitVectorVariables.merging(booleanVariables) { bv, _ in bv } }
+    public var variables: [String: Term] { bitVectorVariables.dictionary.merging(booleanVariables.dictionary) { bv, _ in bv } }
 
     public init() {
         table = .allocate(capacity: capacity)
@@ -310,15 +310,17 @@ public final class TermFactory {
     public var falseTerm: Term { bool(false) }
 
     public func variable(_ name: String) -> Term {
-        if let t = bitVectorVariables[name] { return t }
+        let hash = VariableTable.hash(name)
+        if let t = bitVectorVariables.term(named: name, hash: hash) { return t }
         let t = makeVariable(name, .variable)
-        bitVectorVariables[name] = t
+        bitVectorVariables.insert(t, named: name, hash: hash)
         return t
     }
     public func boolVariable(_ name: String) -> Term {
-        if let t = booleanVariables[name] { return t }
+        let hash = VariableTable.hash(name)
+        if let t = booleanVariables.term(named: name, hash: hash) { return t }
         let t = makeVariable(name, .boolVariable)
-        booleanVariables[name] = t
+        booleanVariables.insert(t, named: name, hash: hash)
         return t
     }
 
@@ -696,6 +698,61 @@ public final class TermFactory {
         store.setMemo(t.index) { $0.leafValues = .some(result) }
         return result
     }
+}
+
+/// Variables by name: open addressing over an FNV-1a hash of the name's bytes. A run
+/// asks for an input by name at every read of it and makes thousands of loop and merge
+/// variables; the standard dictionary's seeded SipHash of each name cost more than the
+/// term work around it.
+struct VariableTable {
+    private var slots: [Int32] = Array(repeating: -1, count: 64)
+    private var names: [String] = []
+    private var hashes: [UInt64] = []
+    private var terms: [Term] = []
+
+    static func hash(_ name: String) -> UInt64 {
+        func fnv<S: Sequence<UInt8>>(_ bytes: S) -> UInt64 {
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in bytes { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            return h
+        }
+        return name.utf8.withContiguousStorageIfAvailable { fnv($0) } ?? fnv(name.utf8)
+    }
+
+    func term(named name: String, hash: UInt64) -> Term? {
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & mask
+        while true {
+            let e = Int(slots[i])
+            if e < 0 { return nil }
+            if hashes[e] == hash && names[e] == name { return terms[e] }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// `name` must not be in the table yet.
+    mutating func insert(_ t: Term, named name: String, hash: UInt64) {
+        if (names.count + 1) * 2 > slots.count { grow() }
+        names.append(name)
+        hashes.append(hash)
+        terms.append(t)
+        place(Int32(names.count - 1))
+    }
+
+    private mutating func place(_ e: Int32) {
+        let mask = slots.count - 1
+        let h = hashes[Int(e)]
+        var i = Int(truncatingIfNeeded: h ^ (h >> 29)) & mask
+        while slots[i] >= 0 { i = (i + 1) & mask }
+        slots[i] = e
+    }
+
+    private mutating func grow() {
+        slots = Array(repeating: -1, count: slots.count * 2)
+        for e in names.indices { place(Int32(e)) }
+    }
+
+    var dictionary: [String: Term] { Dictionary(zip(names, terms), uniquingKeysWith: { a, _ in a }) }
 }
 
 /// A few values kept sorted in an array: the constants a choice among constants may

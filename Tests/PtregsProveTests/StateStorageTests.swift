@@ -96,5 +96,22 @@ final class StateStorageTests: XCTestCase {
             }
         }
     }
+    /// Variables are found by name in a table of their own (not the standard
+    /// dictionary): the same name is the same term however large the table grows.
+    func testVariablesByNameAcrossTableGrowth() {
+        let f = TermFactory()
+        var made: [String: Term] = [:]
+        for k in 0..<3000 {
+            let name = k % 3 == 0 ? "clobbered.r\(k)@\(k * 7)" : "loop@\(k % 17).\(k)"
+            made[name] = f.variable(name)
+        }
+        for (name, t) in made { XCTAssertTrue(f.variable(name) === t, name) }
+        XCTAssertEqual(f.variables.count, made.count)
+        XCTAssertTrue(f.boolVariable("loop@3.3") !== f.variable("loop@3.3"), "a boolean and a bit-vector variable of one name are two terms")
+        XCTAssertTrue(f.boolVariable("loop@3.3") === f.boolVariable("loop@3.3"))
+        XCTAssertTrue(f.variable("") === f.variable(""))
+        XCTAssertTrue(f.variable("é@1") !== f.variable("e@1"))
+    }
 }
+
 
