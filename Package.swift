@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(name: "ptregs-fuzz", dependencies: ["PtregsProve"]),
         .testTarget(name: "Z3KitTests", dependencies: ["Z3Kit"]),
         .testTarget(name: "PtregsProveTests", dependencies: [
-            "PtregsProve",
+            "PtregsProve", "StackSemantics", "Z3Kit",
             .product(name: "SnapshotTesting", package: "swift-snapshot-testing"),
             .product(name: "PropertyBased", package: "swift-property-based"),
         ], exclude: ["__Snapshots__"], resources: [.copy("Fixtures")]),

@@ -61,6 +61,8 @@ struct PathProof {
     var report: PathReport
     var queryCount = 0
     var solverNanoseconds: UInt64 = 0
+    /// Whether the last `check` was decided by splitting on conditions, not by Z3.
+    var lastDecidedByCases = false
     /// The path's unrolled graphs, each with the semantics its runs share: the probes
     /// and the first counterexample search use the same once-unrolled one.
     let unrolledGraphs = UnrolledGraphs()
@@ -245,7 +247,7 @@ struct PathProof {
             if options.recordObligations {
                 for o in open {
                     switch query(o, &proofRun, label: "\(inv.rawValue)-explain") {
-                    case .unsat: record(o, graph, "proved by the solver")
+                    case .unsat: record(o, graph, lastDecidedByCases ? "proved by cases (decided without the solver)" : "proved by the solver")
                     case .sat: record(o, graph, graph.loopHeads.isEmpty ? "violated" : "violated, or not proved by the loop abstraction")
                     case .unknown(let reason): record(o, graph, "unknown: \(reason)")
                     }
@@ -341,7 +343,14 @@ struct PathProof {
     }
 
     mutating func check(_ negated: Term, _ o: Obligation<SymbolicDomain>, _ s: inout Search, label: String, what: String) -> Z3CheckResult {
+        lastDecidedByCases = false
         if negated.boolConstant == false && options.structuralFastPath { return .unsat }
+        // False in every case of the few conditions it depends on: no model, and no
+        // Z3 context made for it (see CaseSplit.swift).
+        if options.structuralFastPath && s.run.factory.isFalseInEveryCase(negated) {
+            lastDecidedByCases = true
+            return .unsat
+        }
         queryCount += 1
         let started = DispatchTime.now().uptimeNanoseconds
         defer { solverNanoseconds += DispatchTime.now().uptimeNanoseconds - started }

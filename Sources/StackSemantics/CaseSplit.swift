@@ -1,0 +1,144 @@
+/// Deciding a query by cases, without the solver.
+///
+/// Many queries the simplifier leaves open depend on a handful of conditions only: a
+/// widened loop's head state chooses among constants on one or two tests of an input
+/// (`irq_count == -1` picks the IRQ stack or not), and once each test has a truth value
+/// every comparison folds. Such a query is unsatisfiable when it is false under every
+/// truth assignment of those conditions: evaluated here by splitting on them, with no
+/// Z3 context made. Conditions are split as if independent (`x == 1` and `x == 2` both
+/// true is tried too), which can only add cases: a query this calls false everywhere
+/// has no model. Anything else — a case that is true, a value that depends on an input
+/// no condition settles, too many cases — goes to the solver as before.
+extension TermFactory {
+    /// At most this many cases are evaluated per query.
+    public static let maximumCases = 64
+
+    /// Whether `t` (a boolean term) is false in every case of its conditions.
+    public func isFalseInEveryCase(_ t: Term) -> Bool {
+        var split = CaseSplit(budget: Self.maximumCases)
+        return split.falseInEveryCase(t)
+    }
+}
+
+struct CaseSplit {
+    /// A value in one case: known, or unknown because of a condition not yet given a
+    /// truth value (split on it) or because of an input no condition settles (`nil`).
+    enum Value {
+        case known(UInt64)
+        case unknown(condition: Term?)
+    }
+
+    var budget: Int
+    /// The conditions' truth values in the current case, by term id.
+    var assigned: [Int: Bool] = [:]
+
+    mutating func falseInEveryCase(_ t: Term) -> Bool {
+        guard budget > 0 else { return false }
+        budget -= 1
+        var memo: [Int: Value] = [:]
+        switch evaluate(t, &memo) {
+        case .known(let v):
+            return v == 0
+        case .unknown(nil):
+            return false
+        case .unknown(let c?):
+            for truth in [true, false] {
+                assigned[c.id] = truth
+                guard falseInEveryCase(t) else { assigned[c.id] = nil; return false }
+            }
+            assigned[c.id] = nil
+            return true
+        }
+    }
+
+    /// The term's value in the current case (booleans as 0/1), with the same 64-bit
+    /// meaning as the Z3 lowering.
+    func evaluate(_ t: Term, _ memo: inout [Int: Value]) -> Value {
+        switch t.op {
+        case .const, .bool: return .known(t.payload)
+        case .variable: return .unknown(condition: nil)
+        case .boolVariable: return assigned[t.id].map { .known($0 ? 1 : 0) } ?? .unknown(condition: t)
+        default: break
+        }
+        if let v = memo[t.id] { return v }
+        let v = evaluateOperation(t, &memo)
+        memo[t.id] = v
+        return v
+    }
+
+    private func evaluateOperation(_ t: Term, _ memo: inout [Int: Value]) -> Value {
+        let args = t.args
+        switch t.op {
+        case .allOf, .anyOf:
+            // A false part decides a conjunction (a true one a disjunction) whatever
+            // the others are; otherwise the first undecided part says what to split on.
+            let decisive: UInt64 = t.op == .allOf ? 0 : 1
+            var undecided = false
+            var split: Term?
+            for a in args {
+                switch evaluate(a, &memo) {
+                case .known(let v) where v == decisive: return .known(decisive)
+                case .known: continue
+                case .unknown(let c):
+                    undecided = true
+                    if split == nil { split = c }
+                }
+            }
+            return undecided ? .unknown(condition: split) : .known(1 - decisive)
+        case .negation:
+            if case .known(let v) = evaluate(args[0], &memo) { return .known(1 - v) }
+            return evaluate(args[0], &memo)
+        case .ite, .boolIte:
+            switch evaluate(args[0], &memo) {
+            case .known(let c): return evaluate(args[c != 0 ? 1 : 2], &memo)
+            case let u: return u
+            }
+        case .eq, .ult, .ule, .slt, .sle:
+            let a = evaluate(args[0], &memo), b = evaluate(args[1], &memo)
+            if case .known(let x) = a, case .known(let y) = b { return .known(Self.compare(t.op, x, y) ? 1 : 0) }
+            // Split on a condition inside the operands first (it may settle them);
+            // a comparison of inputs nothing settles is a condition itself.
+            if case .unknown(let c?) = a { return .unknown(condition: c) }
+            if case .unknown(let c?) = b { return .unknown(condition: c) }
+            return assigned[t.id].map { .known($0 ? 1 : 0) } ?? .unknown(condition: t)
+        default:
+            var values: [UInt64] = []
+            var undecided = false
+            var split: Term?
+            for a in args {
+                switch evaluate(a, &memo) {
+                case .known(let v): values.append(v)
+                case .unknown(let c):
+                    undecided = true
+                    if split == nil { split = c }
+                }
+            }
+            if undecided { return .unknown(condition: split) }
+            return Self.arithmetic(t.op, values).map { .known($0) } ?? .unknown(condition: nil)
+        }
+    }
+
+    static func compare(_ op: Term.Op, _ x: UInt64, _ y: UInt64) -> Bool {
+        switch op {
+        case .eq: return x == y
+        case .ult: return x < y
+        case .ule: return x <= y
+        case .slt: return Int64(bitPattern: x) < Int64(bitPattern: y)
+        default: return Int64(bitPattern: x) <= Int64(bitPattern: y)
+        }
+    }
+
+    static func arithmetic(_ op: Term.Op, _ v: [UInt64]) -> UInt64? {
+        switch (op, v.count) {
+        case (.add, 2): return v[0] &+ v[1]
+        case (.sub, 2): return v[0] &- v[1]
+        case (.mul, 2): return v[0] &* v[1]
+        case (.and, 2): return v[0] & v[1]
+        case (.or, 2): return v[0] | v[1]
+        case (.xor, 2): return v[0] ^ v[1]
+        case (.not, 1): return ~v[0]
+        case (.neg, 1): return 0 &- v[0]
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import PropertyBased
+@testable import PtregsProve
+import StackSemantics
+import Testing
+import Z3Kit
+
+/// Deciding a query by cases (no solver) may only ever say "no model" when Z3 agrees;
+/// anything it cannot settle goes to the solver.
+@Suite struct CaseSplitTests {
+    /// A widened IRQ-stack choice: rsp is one of two constants on one test of an input.
+    @Test func aChoiceOnOneTestIsDecidedBothWays() {
+        let f = TermFactory()
+        let onIRQStack = f.eq(f.and(f.variable("percpu.irq_count"), f.const(0xffff_ffff)), f.const(0xffff_ffff))
+        let rsp = f.ite(onIRQStack, f.const(0x3000), f.const(0x1000))
+        #expect(f.isFalseInEveryCase(f.negation(f.ule(rsp, f.const(0x3000)))), "rsp ≤ 0x3000 on either stack")
+        #expect(!f.isFalseInEveryCase(f.negation(f.ule(rsp, f.const(0x1000)))), "on the IRQ stack rsp > 0x1000")
+        #expect(!f.isFalseInEveryCase(f.negation(f.eq(f.variable("x"), f.const(1)))), "an input nothing settles")
+    }
+
+    /// Conditions are split as if independent: `x == 1 ∧ x == 2` has no model, but the
+    /// case where both hold is tried and is true, so the solver decides it.
+    @Test func correlatedConditionsAreLeftToTheSolver() {
+        let f = TermFactory()
+        let x = f.variable("x")
+        #expect(!f.isFalseInEveryCase(f.allOf([f.eq(x, f.const(1)), f.eq(x, f.const(2))])))
+    }
+
+    /// More conditions than the case budget: left to the solver, even when false.
+    @Test func tooManyCasesAreLeftToTheSolver() {
+        let f = TermFactory()
+        let bits = (0..<8).map { f.boolVariable("b\($0)") }
+        // Parity of eight bits equals itself negated: false in all 256 cases.
+        var parity = f.falseTerm
+        for b in bits { parity = f.boolIte(b, f.negation(parity), parity) }
+        let contradiction = f.allOf([f.boolIte(parity, f.trueTerm, f.falseTerm), f.boolIte(parity, f.falseTerm, f.trueTerm)])
+        if contradiction.boolConstant != false {
+            #expect(!f.isFalseInEveryCase(contradiction))
+        }
+        var small = f.falseTerm
+        for b in bits.prefix(3) { small = f.boolIte(b, f.negation(small), small) }
+        let three = f.allOf([f.boolIte(small, f.trueTerm, f.falseTerm), f.boolIte(small, f.falseTerm, f.trueTerm)])
+        if three.boolConstant != false {
+            #expect(f.isFalseInEveryCase(three), "three conditions fit the budget")
+        }
+    }
+
+    final class Tally: @unchecked Sendable {
+        let lock = NSLock()
+        var decided = 0, total = 0
+        func add(decided d: Bool) {
+            lock.lock(); defer { lock.unlock() }
+            total += 1
+            if d { decided += 1 }
+        }
+    }
+
+    /// A random query over two inputs, two boolean inputs and small constants, built
+    /// by a little stack machine from `codes`.
+    static func query(_ codes: [Int], _ f: TermFactory) -> Term {
+        let x = f.variable("x"), y = f.variable("y")
+        var values: [Term] = [f.and(x, f.const(3)), f.const(2)]
+        var bits: [Term] = [f.boolVariable("p"), f.eq(f.and(y, f.const(1)), f.const(1))]
+        for (k, c) in codes.enumerated() {
+            let v1 = values[(c / 7) % values.count], v2 = values[(c / 3 + k) % values.count]
+            let b1 = bits[(c / 5) % bits.count], b2 = bits[(c / 11 + k) % bits.count]
+            switch c % 9 {
+            case 0: values.append(f.ite(b1, v1, v2))
+            case 1: values.append(f.add(v1, v2))
+            case 2: values.append(f.and(v1, f.const(UInt64(c % 4))))
+            case 3: bits.append(f.eq(v1, v2))
+            case 4: bits.append(f.ult(v1, v2))
+            case 5: bits.append(f.allOf([b1, f.negation(b2)]))
+            case 6: bits.append(f.anyOf([b1, b2]))
+            case 7: bits.append(f.boolIte(b1, b2, f.negation(b2)))
+            default: values.append(f.const(UInt64(c % 5)))
+            }
+        }
+        return bits[bits.count - 1]
+    }
+
+    @Test func noModelWheneverDecidedByCases() async {
+        let tally = Tally()
+        await propertyCheck(count: 400, input: Gen.int(in: 0...999).array(of: 1...14)) { codes in
+            let f = TermFactory()
+            let t = Self.query(codes, f)
+            let decided = f.isFalseInEveryCase(t)
+            tally.add(decided: decided)
+            guard decided else { return }
+            var lowering = Z3Lowering(Z3Context())
+            let solver = Z3Solver(context: lowering.z3, timeoutMilliseconds: 10_000, engine: .core)
+            solver.assert(lowering.lower(t))
+            let answer = try? solver.check()
+            if case .unsat = answer {} else { Issue.record("decided by cases but Z3 finds a model: \(t) (codes \(codes))") }
+        }
+        #expect(tally.decided > 20, "the property is not vacuous: \(tally.decided) of \(tally.total) decided")
+    }
+}
