@@ -15,7 +15,7 @@ extension TermFactory {
 
     /// Whether `t` (a boolean term) is false in every case of its conditions.
     public func isFalseInEveryCase(_ t: Term) -> Bool {
-        var split = CaseSplit(budget: Self.maximumCases)
+        var split = CaseSplit(budget: Self.maximumCases, terms: count)
         return split.falseInEveryCase(t)
     }
 }
@@ -31,12 +31,37 @@ struct CaseSplit {
     var budget: Int
     /// The conditions' truth values in the current case, by term id.
     var assigned: [Int: Bool] = [:]
+    let memo: Memo
 
+    init(budget: Int, terms: Int) {
+        self.budget = budget
+        memo = Memo(terms: terms)
+    }
+
+    /// Values of the current case by term id, stamped with the case they belong to (a
+    /// dictionary per case cost more than the evaluation).
+    final class Memo {
+        var stamps: [UInt32]
+        var values: [Value]
+        var current: UInt32 = 0
+        init(terms: Int) {
+            stamps = Array(repeating: 0, count: terms)
+            values = Array(repeating: .unknown(condition: nil), count: terms)
+        }
+        func get(_ id: Int) -> Value? { id < stamps.count && stamps[id] == current ? values[id] : nil }
+        func set(_ id: Int, _ v: Value) {
+            guard id < stamps.count else { return }
+            stamps[id] = current
+            values[id] = v
+        }
+    }
+
+    /// Whether `t` is false in every case (each case evaluated afresh).
     mutating func falseInEveryCase(_ t: Term) -> Bool {
         guard budget > 0 else { return false }
         budget -= 1
-        var memo: [Int: Value] = [:]
-        switch evaluate(t, &memo) {
+        memo.current += 1
+        switch evaluate(t) {
         case .known(let v):
             return v == 0
         case .unknown(nil):
@@ -53,20 +78,20 @@ struct CaseSplit {
 
     /// The term's value in the current case (booleans as 0/1), with the same 64-bit
     /// meaning as the Z3 lowering.
-    func evaluate(_ t: Term, _ memo: inout [Int: Value]) -> Value {
+    func evaluate(_ t: Term) -> Value {
         switch t.op {
         case .const, .bool: return .known(t.payload)
         case .variable: return .unknown(condition: nil)
         case .boolVariable: return assigned[t.id].map { .known($0 ? 1 : 0) } ?? .unknown(condition: t)
         default: break
         }
-        if let v = memo[t.id] { return v }
-        let v = evaluateOperation(t, &memo)
-        memo[t.id] = v
+        if let v = memo.get(t.id) { return v }
+        let v = evaluateOperation(t)
+        memo.set(t.id, v)
         return v
     }
 
-    private func evaluateOperation(_ t: Term, _ memo: inout [Int: Value]) -> Value {
+    private func evaluateOperation(_ t: Term) -> Value {
         let args = t.args
         switch t.op {
         case .allOf, .anyOf:
@@ -76,7 +101,7 @@ struct CaseSplit {
             var undecided = false
             var split: Term?
             for a in args {
-                switch evaluate(a, &memo) {
+                switch evaluate(a) {
                 case .known(let v) where v == decisive: return .known(decisive)
                 case .known: continue
                 case .unknown(let c):
@@ -86,15 +111,15 @@ struct CaseSplit {
             }
             return undecided ? .unknown(condition: split) : .known(1 - decisive)
         case .negation:
-            if case .known(let v) = evaluate(args[0], &memo) { return .known(1 - v) }
-            return evaluate(args[0], &memo)
+            if case .known(let v) = evaluate(args[0]) { return .known(1 - v) }
+            return evaluate(args[0])
         case .ite, .boolIte:
-            switch evaluate(args[0], &memo) {
-            case .known(let c): return evaluate(args[c != 0 ? 1 : 2], &memo)
+            switch evaluate(args[0]) {
+            case .known(let c): return evaluate(args[c != 0 ? 1 : 2])
             case let u: return u
             }
         case .eq, .ult, .ule, .slt, .sle:
-            let a = evaluate(args[0], &memo), b = evaluate(args[1], &memo)
+            let a = evaluate(args[0]), b = evaluate(args[1])
             if case .known(let x) = a, case .known(let y) = b { return .known(Self.compare(t.op, x, y) ? 1 : 0) }
             // Split on a condition inside the operands first (it may settle them);
             // a comparison of inputs nothing settles is a condition itself.
@@ -106,7 +131,7 @@ struct CaseSplit {
             var undecided = false
             var split: Term?
             for a in args {
-                switch evaluate(a, &memo) {
+                switch evaluate(a) {
                 case .known(let v): values.append(v)
                 case .unknown(let c):
                     undecided = true
