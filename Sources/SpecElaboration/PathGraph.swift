@@ -128,6 +128,10 @@ public struct PathGraph: Sendable {
         struct Key: Hashable { var node: Int; var counts: [Int] }
         var index: [Key: Int] = [:]
         var keys: [Key] = []
+        // Roughly the size of the result: growing the table step by step cost more than
+        // filling it.
+        index.reserveCapacity(plain.nodes.count * (visits + 1))
+        keys.reserveCapacity(plain.nodes.count * (visits + 1))
         func intern(_ k: Key) -> Int {
             if let i = index[k] { return i }
             keys.append(k)
