@@ -532,35 +532,27 @@ public final class TermFactory {
         return make(.allOf, parts.terms.sorted { $0.id < $1.id }, isBool: true)
     }
 
-    /// `allOf([a, b])`, without the array when a side is a constant or both are one
-    /// term (most reaches and guards are plainly true). It makes the same terms in the
-    /// same order as `allOf` — the negation its contradiction check asks for — since
-    /// term numbers decide argument order, hence the solver's models.
-    public func both(_ a: Term, _ b: Term) -> Term {
-        if a.boolConstant == false || b.boolConstant == false { return falseTerm }
-        if a.boolConstant == true, b.op != .allOf {
-            if b.boolConstant == nil { _ = negation(b) }
-            return b
-        }
-        if b.boolConstant == true || a == b, a.op != .allOf {
-            _ = negation(a)
-            return a
-        }
-        return allOf([a, b])
-    }
+    /// `allOf([a, b])` and `anyOf([a, b])`, without the array when a side is a
+    /// constant or both are one term (most reaches and guards are plainly true).
+    public func both(_ a: Term, _ b: Term) -> Term { pair(a, b, .allOf) }
+    public func either(_ a: Term, _ b: Term) -> Term { pair(a, b, .anyOf) }
 
-    /// `anyOf([a, b])` likewise.
-    public func either(_ a: Term, _ b: Term) -> Term {
-        if a.boolConstant == true || b.boolConstant == true { return trueTerm }
-        if a.boolConstant == false, b.op != .anyOf {
+    /// Makes the same terms in the same order as `allOf`/`anyOf` — the negation their
+    /// contradiction check asks for — since term numbers decide argument order, hence
+    /// the solver's models.
+    private func pair(_ a: Term, _ b: Term, _ op: Term.Op) -> Term {
+        // The constant that decides: false for a conjunction, true for a disjunction.
+        let absorbing = op == .anyOf
+        if a.boolConstant == absorbing || b.boolConstant == absorbing { return bool(absorbing) }
+        if a.boolConstant == !absorbing, b.op != op {
             if b.boolConstant == nil { _ = negation(b) }
             return b
         }
-        if b.boolConstant == false || a == b, a.op != .anyOf {
+        if b.boolConstant == !absorbing || a == b, a.op != op {
             _ = negation(a)
             return a
         }
-        return anyOf([a, b])
+        return op == .allOf ? allOf([a, b]) : anyOf([a, b])
     }
 
     public func anyOf(_ xs: [Term]) -> Term {
