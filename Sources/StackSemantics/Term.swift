@@ -702,14 +702,7 @@ struct VariableTable {
     private var hashes: [UInt64] = []
     private var terms: [Term] = []
 
-    static func hash(_ name: String) -> UInt64 {
-        func fnv<S: Sequence<UInt8>>(_ bytes: S) -> UInt64 {
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in bytes { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            return h
-        }
-        return name.utf8.withContiguousStorageIfAvailable { fnv($0) } ?? fnv(name.utf8)
-    }
+    static func hash(_ name: String) -> UInt64 { SampleInputs.fnv1a(name) }
 
     func term(named name: String, hash: UInt64) -> Term? {
         let mask = slots.count - 1
