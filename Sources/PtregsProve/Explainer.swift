@@ -24,7 +24,7 @@ public enum Explainer {
         // Inputs: any that meet the entry condition (from=user…), others distinct so a
         // garbage slot never looks like a saved register.
         let f = TermFactory()
-        var interp = Interpreter(domain: SymbolicDomain(f), program: program, path: path, graph: graph,
+        let interp = Interpreter(domain: SymbolicDomain(f), program: program, path: path, graph: graph,
                                  setup: EntrySetup(program: program, path: path))
         let reach = interp.initialState().reach
         var fixed: [String: UInt64] = [:]

@@ -41,7 +41,7 @@ public struct ObligationOutcome: Sendable, Codable {
 /// Proves the invariants of one path: symbolic run, one Z3 query per obligation that
 /// the term simplifier did not decide, and a concrete replay of every counterexample.
 public enum PathProver {
-    nonisolated(unsafe) static let debug = getenv("PTREGS_PROVE_DEBUG") != nil
+    static let debug = getenv("PTREGS_PROVE_DEBUG") != nil
 
     /// How many times the counterexample search lets a run enter each loop head.
     public static let unrollVisits = 3

@@ -108,7 +108,7 @@ public enum ConcreteReplay {
             return v
         })
         defer { _ = used }
-        var interp = Interpreter(domain: d, semantics: semantics)
+        let interp = Interpreter(domain: d, semantics: semantics)
         if recordTrace { interp.recordTouchedSlots() }
         var state = interp.initialState()
         var out = ReplayOutcome(confirmed: false, steps: [], requirement: nil, values: [], picture: [], rspAtBlame: nil, note: nil)

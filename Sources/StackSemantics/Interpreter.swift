@@ -134,7 +134,7 @@ public struct Interpreter<D: ValueDomain> {
 
     // MARK: Entry
 
-    public mutating func initialState() -> MachineState<D> {
+    public func initialState() -> MachineState<D> {
         var regs = Register.allCases.map { d.input("entry.\($0.name)") }
         var slots = StackSlots<D.Value>()
         var user = UserView<D>()
@@ -365,7 +365,7 @@ public struct Interpreter<D: ValueDomain> {
         w == .q ? v : d.or(d.and(old, d.constant(~w.mask)), d.and(v, d.constant(w.mask)))
     }
 
-    mutating func read(_ op: Operand, _ w: Width, _ s: inout MachineState<D>, node: Int, purpose: Register? = nil) throws -> D.Value {
+    func read(_ op: Operand, _ w: Width, _ s: inout MachineState<D>, node: Int, purpose: Register? = nil) throws -> D.Value {
         switch op {
         case .register(let r, _): return mask(s[r], w)
         case .immediate(let v): return mask(d.constant(UInt64(bitPattern: v)), w)
@@ -390,7 +390,7 @@ public struct Interpreter<D: ValueDomain> {
 
     /// Writes a value. `saving` names the register whose value this is, when the
     /// instruction stores a whole register (a save).
-    mutating func write(_ op: Operand, _ v: D.Value, _ w: Width, _ s: inout MachineState<D>, node: Int, saving: Register? = nil,
+    func write(_ op: Operand, _ v: D.Value, _ w: Width, _ s: inout MachineState<D>, node: Int, saving: Register? = nil,
                         what: @autoclosure () -> String) throws {
         switch op {
         case .register(let r, _):
@@ -440,7 +440,7 @@ public struct Interpreter<D: ValueDomain> {
         }
     }
 
-    mutating func push(_ v: D.Value, _ s: inout MachineState<D>, node: Int, register: Register?, what: @autoclosure () -> String, k: Int = 0) throws {
+    func push(_ v: D.Value, _ s: inout MachineState<D>, node: Int, register: Register?, what: @autoclosure () -> String, k: Int = 0) throws {
         s.rsp = d.sub(s.rsp, d.constant(8))
         guard let cases = stackCases(s.rsp) else {
             throw Unsupported(node: node, reason: "push while rsp is not a modelled stack (\(path.entry == .syscall ? "still the user stack?" : "unknown rsp"))")
@@ -455,7 +455,7 @@ public struct Interpreter<D: ValueDomain> {
 
     // MARK: Flags
 
-    mutating func setFlags(result r: D.Value, _ w: Width, carry: D.Bit, overflow: D.Bit, _ s: inout MachineState<D>) {
+    func setFlags(result r: D.Value, _ w: Width, carry: D.Bit, overflow: D.Bit, _ s: inout MachineState<D>) {
         let m = mask(r, w)
         s.zeroFlag = d.equal(m, d.constant(0))
         let sign: UInt64 = 1 << UInt64(w.bits - 1)
@@ -487,14 +487,14 @@ public struct Interpreter<D: ValueDomain> {
     }
 
     /// dst - src with flags, as `cmp src, dst` / `sub src, dst` compute it.
-    mutating func subtract(_ a: D.Value, _ b: D.Value, _ w: Width, _ s: inout MachineState<D>) -> D.Value {
+    func subtract(_ a: D.Value, _ b: D.Value, _ w: Width, _ s: inout MachineState<D>) -> D.Value {
         let r = mask(d.sub(a, b), w)
         let of = d.all([d.negate(d.equalBits(signOf(a, w), signOf(b, w))), d.negate(d.equalBits(signOf(a, w), signOf(r, w)))])
         setFlags(result: r, w, carry: d.unsignedLess(a, b), overflow: of, &s)
         return r
     }
 
-    mutating func addition(_ a: D.Value, _ b: D.Value, _ w: Width, _ s: inout MachineState<D>) -> D.Value {
+    func addition(_ a: D.Value, _ b: D.Value, _ w: Width, _ s: inout MachineState<D>) -> D.Value {
         let r = mask(d.add(a, b), w)
         let of = d.all([d.equalBits(signOf(a, w), signOf(b, w)), d.negate(d.equalBits(signOf(a, w), signOf(r, w)))])
         setFlags(result: r, w, carry: d.unsignedLess(r, a), overflow: of, &s)
@@ -506,7 +506,7 @@ public struct Interpreter<D: ValueDomain> {
     /// Executes one node: successor nodes with their states. Exits have none. The state
     /// is consumed: a caller that no longer needs it hands over the only reference, and
     /// the step changes it in place instead of copying it.
-    public mutating func step(_ node: Int, _ state: consuming MachineState<D>) throws -> Successors<D> {
+    public func step(_ node: Int, _ state: consuming MachineState<D>) throws -> Successors<D> {
         var s = state
         if touchedBox.recording { touchedBox.addresses.removeAll(keepingCapacity: true) }
         // The instruction itself is read only where its words are needed (copying it
@@ -712,7 +712,7 @@ public struct Interpreter<D: ValueDomain> {
         }
     }
 
-    mutating func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, instruction: Int) throws {
+    func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, instruction: Int) throws {
         let semantics = self.semantics
         // The callee runs on our stack: the return address goes below rsp.
         let rsp = s.rsp
@@ -779,7 +779,7 @@ public struct Interpreter<D: ValueDomain> {
         return setup.describe(address: a)
     }
 
-    mutating func checkExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int, iretFrame: [String: D.Value]?) {
+    func checkExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int, iretFrame: [String: D.Value]?) {
         checkRestoreAtExit(kind, s, node: node)
         checkFrameAtExit(kind, s, node: node)
         checkPtraceAtExit(kind, s, node: node, iretFrame: iretFrame)

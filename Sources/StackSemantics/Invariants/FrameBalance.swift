@@ -14,7 +14,7 @@ extension Interpreter {
     /// the operand, not the slot, so the proof run's check of a symbolic index
     /// (`checkIndexedAccess`) and a concrete run's check of the slot its values pick are
     /// one obligation, and a counterexample of the one replays as the other.
-    mutating func checkAccess(_ addr: D.Value, width: Width, _ s: MachineState<D>, node: Int, indexed: MemoryOperand? = nil) {
+    func checkAccess(_ addr: D.Value, width: Width, _ s: MachineState<D>, node: Int, indexed: MemoryOperand? = nil) {
         guard let cases = d.cases(addr) else { return }
         for (g, a) in cases {
             guard let region = setup.region(of: a) else { continue }
@@ -44,7 +44,7 @@ extension Interpreter {
     /// keep it at or above rsp. A concrete run checks the one slot its values pick
     /// under the same key; a model whose address lands off every stack does not
     /// replay, and the verdict is then "unknown" — never a silent "proved".
-    mutating func checkIndexedAccess(_ addr: D.Value, _ m: MemoryOperand, width: Width, _ s: MachineState<D>, node: Int) {
+    func checkIndexedAccess(_ addr: D.Value, _ m: MemoryOperand, width: Width, _ s: MachineState<D>, node: Int) {
         // A violation lands on the stack of the base, which rsp is in (as for slots).
         guard let base = m.base, let bases = d.cases(s[base]) else { return }
         let onRspStack = d.any(bases.compactMap { g, b in
@@ -76,7 +76,7 @@ extension Interpreter {
         return d.any(cs.filter { region.contains($0.1) }.map(\.0))
     }
 
-    mutating func checkFrameAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
+    func checkFrameAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
         switch kind {
         case .ret:
             guard path.entry == .function else {

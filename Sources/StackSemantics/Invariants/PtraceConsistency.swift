@@ -12,7 +12,7 @@ import SpecElaboration
 /// rcx = ip, r11 = flags, rsp = sp; at `iretq` the popped frame = ip, cs, flags, sp,
 /// ss. A stale per-CPU `old_rsp` after a stop fails here.
 extension Interpreter {
-    mutating func checkObservation(by c: ExternContract, ptRegs cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
+    func checkObservation(by c: ExternContract, ptRegs cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
         let observed = semantics.contractFields(c).observed
         for (k, f) in Layout.ptRegs.fields.enumerated() where observed[k] {
             let fieldCases = cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }
@@ -47,7 +47,7 @@ extension Interpreter {
         }
     }
 
-    mutating func checkPtraceAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int, iretFrame: [String: D.Value]?) {
+    func checkPtraceAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int, iretFrame: [String: D.Value]?) {
         switch kind {
         case .ret:
             return

@@ -19,7 +19,7 @@ import SpecElaboration
 /// On paths that carry the user's pt_regs (syscall and int80 entries, and function paths given
 /// `ptregs=`), pt_regs.ax is the syscall's result: every store into it is a save.
 extension Interpreter {
-    mutating func checkRestore(of r: Register, from sl: StackSlot<D.Value>, width w: Width, at cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
+    func checkRestore(of r: Register, from sl: StackSlot<D.Value>, width w: Width, at cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
         let isHome = d.either(d.equal(sl.home, d.constant(UInt64(r.rawValue + 1))),
                               d.both(d.equal(sl.home, d.constant(0)), d.equal(sl.origin, d.constant(0))))
         let saved = d.negate(d.equal(sl.saveEvent, d.constant(0)))
@@ -30,7 +30,7 @@ extension Interpreter {
                 values: [("read", mask(sl.value, w)), ("saved", mask(sl.expect, w)), ("#save", sl.saveEvent), ("#origin", sl.origin)])
     }
 
-    mutating func checkPop(into op: Operand, from sl: StackSlot<D.Value>, at cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
+    func checkPop(into op: Operand, from sl: StackSlot<D.Value>, at cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
         let saved = d.negate(d.equal(sl.saveEvent, d.constant(0)))
         let claim = d.both(saved, d.equal(sl.value, sl.expect))
         let into: String
@@ -43,7 +43,7 @@ extension Interpreter {
                 values: [("read", sl.value), ("pushed", sl.expect), ("#save", sl.saveEvent)])
     }
 
-    mutating func checkRestoreAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
+    func checkRestoreAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
         switch kind {
         case .ret:
             for r in path.preserves.sorted() where r != .rsp {

@@ -10,7 +10,7 @@ import SpecElaboration
 /// unreturned all violate it: the RSB then mispredicts every later return, and a CET
 /// shadow stack faults. `popq %r11 … pushq %r11 … ret` with the same value is fine.
 extension Interpreter {
-    mutating func checkReturn(_ popped: D.Value, _ s: MachineState<D>, node: Int) {
+    func checkReturn(_ popped: D.Value, _ s: MachineState<D>, node: Int) {
         guard let top = s.shadowStack.last else {
             require(.returnStack, node, "ret", d.bit(false), s, "ret with no call to return from")
             return
@@ -21,7 +21,7 @@ extension Interpreter {
                 values: [("popped", popped), ("pushed", top.returnAddress)])
     }
 
-    mutating func checkReturnStackAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
+    func checkReturnStackAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
         guard !s.shadowStack.isEmpty else { return }
         let calls = s.shadowStack.map { e in
             e.callSite.map { "the call at line \(program.instructions[graph.nodes[$0].instruction].location.line)" } ?? "the caller's call that entered the path"
