@@ -45,7 +45,7 @@ struct PtregsProveCommand: ParsableCommand {
     @Option(help: "Print one path's full trace and every obligation with its outcome, even when it proves.")
     var explain: String?
 
-    @Option(name: .customLong("emit-smt2"), help: "Write every solver query as an SMT-LIB2 file into this directory.")
+    @Option(name: .customLong("emit-smt2"), help: "Write every query sent to Z3 as an SMT-LIB2 file into this directory.")
     var emitSMT2: String?
 
     @Option(name: .customLong("changed-since"), help: "Re-check only specs affected by the git diff since this ref, and fail on specs whose modelled code changed (see --tree).")
