@@ -378,7 +378,9 @@ public enum SymbolicExecutor {
         // Parts with the same (entry, back edge, previous) terms share one variable.
         struct PartKey: Hashable { var entry, back, previous: Int }
         var classes: [PartKey: Term] = [:]
+        classes.reserveCapacity(ip.count)
         var out: [Term] = []
+        out.reserveCapacity(ip.count)
         // The user-view parts come in (value, known) pairs after the slots and per-CPU
         // variables. A value not known on entry is a don't-care there: it joins the
         // class of whatever part ends the body with the same term (the slot a stop
@@ -386,6 +388,7 @@ public enum SymbolicExecutor {
         let userStart = 16 + 5 + 5 * shape.slots.count + shape.perCPU.count
         let userEnd = userStart + 2 * shape.user.count
         var byBack: [Int: Term] = [:]
+        byBack.reserveCapacity(ip.count)
         func dontCare(_ k: Int) -> Bool {
             k >= userStart && k < userEnd && (k - userStart) % 2 == 0 && ip[k + 1].boolConstant == false
         }
@@ -397,7 +400,10 @@ public enum SymbolicExecutor {
             if let v = classes[key] { out.append(v); continue }
             let name = "loop@\(head).\(classes.count)"
             let v: Term
-            if !i.isBool, let values = constantsTaken(by: [i, b, p], f) {
+            // (Most parts are not choices: no array is built for them.)
+            func constantOrChoice(_ t: Term) -> Bool { t.op == .const || t.op == .ite }
+            let mayBeChoice = constantOrChoice(i) && constantOrChoice(b) && constantOrChoice(p)
+            if !i.isBool, mayBeChoice, let values = constantsTaken(by: [i, b, p], f) {
                 // Ghost parts (event ids, homes) and constant registers take finitely many
                 // constants: choose among them rather than forgetting them.
                 var t = f.const(values[values.count - 1])
