@@ -95,4 +95,23 @@ import Z3Kit
         }
         #expect(tally.decided > 20, "the property is not vacuous: \(tally.decided) of \(tally.total) decided")
     }
+    /// The IRQ entry's widened frame: rsp is the IRQ stack or not on one test of
+    /// `irq_count`, so its open frame obligations are proved by cases — no Z3 query —
+    /// and `--explain` says so.
+    @Test func theIRQEntryFrameIsProvedByCases() throws {
+        let specs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Specs/arch/x86/kernel/entry_64/interrupt.before.pts")
+        var options = ProverOptions()
+        options.recordObligations = true
+        var checker = Checker(options: options)
+        checker.pathFilters = ["apic_timer_interrupt"]
+        checker.jobs = 1
+        let report = checker.check([specs.path])
+        let path = try #require(report.paths.first)
+        let frame = try #require(path.results.first { $0.invariant == .frameBalance })
+        #expect(frame.verdict.name == "proved")
+        #expect(frame.obligations > 0 && frame.solverQueries == 0, "open obligations, decided without Z3")
+        #expect(path.obligations.contains { $0.invariant == .frameBalance && $0.outcome == "proved by cases (decided without the solver)" })
+    }
 }
+
