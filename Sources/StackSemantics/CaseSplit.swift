@@ -15,7 +15,12 @@ extension TermFactory {
 
     /// Whether `t` (a boolean term) is false in every case of its conditions.
     public func isFalseInEveryCase(_ t: Term) -> Bool {
-        var split = CaseSplit(budget: Self.maximumCases, terms: count)
+        // One memo per factory, kept across queries: a case costs the terms it visits,
+        // not the size of the run's whole term store.
+        let memo = caseSplitMemo ?? CaseSplit.Memo()
+        caseSplitMemo = memo
+        memo.cover(count)
+        var split = CaseSplit(budget: Self.maximumCases, memo: memo)
         return split.falseInEveryCase(t)
     }
 }
@@ -33,20 +38,22 @@ struct CaseSplit {
     var assigned: [Int: Bool] = [:]
     let memo: Memo
 
-    init(budget: Int, terms: Int) {
+    init(budget: Int, memo: Memo) {
         self.budget = budget
-        memo = Memo(terms: terms)
+        self.memo = memo
     }
 
     /// Values of the current case by term id, stamped with the case they belong to (a
-    /// dictionary per case cost more than the evaluation).
+    /// dictionary per case cost more than the evaluation; stamps need no clearing).
     final class Memo {
-        var stamps: [UInt32]
-        var values: [Value]
-        var current: UInt32 = 0
-        init(terms: Int) {
-            stamps = Array(repeating: 0, count: terms)
-            values = Array(repeating: .unknown(condition: nil), count: terms)
+        var stamps: [UInt64] = []
+        var values: [Value] = []
+        var current: UInt64 = 0
+        /// Room for the ids of `terms` terms.
+        func cover(_ terms: Int) {
+            guard terms > stamps.count else { return }
+            stamps += Array(repeating: 0, count: terms - stamps.count)
+            values += Array(repeating: .unknown(condition: nil), count: terms - values.count)
         }
         func get(_ id: Int) -> Value? { id < stamps.count && stamps[id] == current ? values[id] : nil }
         func set(_ id: Int, _ v: Value) {

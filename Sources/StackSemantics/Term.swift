@@ -200,6 +200,8 @@ public final class TermFactory {
     private static let smallConstants = 256
     @exclusivity(unchecked) private var small: [Term?] = Array(repeating: nil, count: TermFactory.smallConstants)
     @exclusivity(unchecked) private var booleans: [Term?] = [nil, nil]
+    /// Kept between queries decided by cases (see CaseSplit.swift).
+    @exclusivity(unchecked) var caseSplitMemo: CaseSplit.Memo?
     /// Every variable made so far, by name.
     public var variables: [String: Term] { bitVectorVariables.dictionary.merging(booleanVariables.dictionary) { bv, _ in bv } }
 
