@@ -428,7 +428,8 @@ final class UnrolledGraphs {
     private var built: [Int: PathSemantics] = [:]
     func unrolled(_ plain: PathSemantics, visits: Int) throws -> PathSemantics {
         if let s = built[visits] { return s }
-        let s = PathSemantics(program: plain.program, path: plain.path, graph: try PathGraph(unrolling: plain.graph, visits: visits), setup: plain.setup)
+        let s = PathSemantics(program: plain.program, path: plain.path, graph: try PathGraph(unrolling: plain.graph, visits: visits),
+                              setup: plain.setup, unrolling: plain)
         built[visits] = s
         return s
     }

@@ -214,7 +214,7 @@ public enum ConcreteReplay {
 
     static func holds(_ origin: UInt64, _ interp: Interpreter<ConcreteDomain>) -> String {
         if origin == 0 { return "garbage" }
-        let what = interp.events[origin] ?? "written"
+        let what = interp.eventWords(origin) ?? "written"
         if let n = EventID.node(of: origin), n < interp.graph.nodes.count {
             return "\(what) (line \(interp.program.instructions[interp.graph.nodes[n].instruction].location.line))"
         }

@@ -117,8 +117,8 @@ public struct Interpreter<D: ValueDomain> {
     var pointerInputs: [String] { semantics.pointerInputs }
     /// Keep obligations the simplifier already decided (for `--explain`).
     public var keepDecided = false
-    /// Event id → what the write was ("saved rdi", "return address of call at L42").
-    public var events: [UInt64: String] { semantics.events }
+    /// What the write with this event id was ("saved rdi", "return address of call at L42").
+    public func eventWords(_ event: UInt64) -> String? { semantics.eventWords(event) }
     /// Stack addresses the current step read or wrote (for traces).
     public var touched: [UInt64] { touchedBox.addresses }
     let touchedBox = TouchedAddresses()
@@ -161,7 +161,7 @@ public struct Interpreter<D: ValueDomain> {
         case .interrupt, .exception, .exceptionWithErrorCode, .int80:
             let e = setup.entryRSP ?? 0
             regs[Register.rsp.rawValue] = d.constant(e)
-            semantics.events[EventID.hardwareFrame] = "pushed by the CPU on entry"
+            semantics.noteEvent(EventID.hardwareFrame, "pushed by the CPU on entry")
             var a = e
             if path.entry == .exceptionWithErrorCode {
                 let code = d.input("entry.error_code")
@@ -191,7 +191,7 @@ public struct Interpreter<D: ValueDomain> {
             let codeEnd = d.constant(Program.codeAddress(program.instructions.count + 1))
             reach = d.either(d.unsignedLess(ret, codeStart), d.negate(d.unsignedLess(ret, codeEnd)))
             if path.entry == .function {
-                semantics.events[EventID.callerReturnAddress] = "return address pushed by the caller's call"
+                semantics.noteEvent(EventID.callerReturnAddress, "return address pushed by the caller's call")
                 seed(e, ret, EventID.callerReturnAddress)
                 shadow.append(ShadowEntry(returnAddress: ret, callSite: nil))
             } else {
@@ -200,7 +200,7 @@ public struct Interpreter<D: ValueDomain> {
             user = UserView<D>()
             if let base = setup.ptRegsBase {
                 // The caller's pt_regs of a syscall: valid fields hold the user's values.
-                semantics.events[EventID.callerPtRegs] = "saved by the caller"
+                semantics.noteEvent(EventID.callerPtRegs, "saved by the caller")
                 for f in Layout.ptRegs.fields {
                     let a = base &+ UInt64(f.offset)
                     if path.validFields.contains(f.userName) {
@@ -755,7 +755,7 @@ public struct Interpreter<D: ValueDomain> {
     /// always have the same words, and building them on every pass and run was a tenth
     /// of a step.
     func noteEvent(_ event: UInt64, _ what: @autoclosure () -> String) {
-        if semantics.events[event] == nil { semantics.events[event] = what() }
+        semantics.noteEvent(event, what())
     }
 
     // MARK: Obligations
@@ -885,7 +885,26 @@ public final class PathSemantics {
     public let setup: EntrySetup
     let pointerInputs: [String]
     /// Event id → what the write was.
-    @exclusivity(unchecked) var events: [UInt64: String] = [:]
+    @exclusivity(unchecked) private var events: [UInt64: String] = [:]
+    /// For an unrolled graph, the plain graph's semantics: a copy of a node writes what
+    /// the node writes, so its words are the node's (built once, not once per graph).
+    let nodeWords: PathSemantics?
+
+    /// Names an event the first time any run of the path makes it.
+    func noteEvent(_ event: UInt64, _ what: @autoclosure () -> String) {
+        if let plain = nodeWords, let n = EventID.node(of: event) {
+            plain.noteEvent(EventID.at(node: graph.original[n], Int(event % 64)), what())
+        } else if events[event] == nil {
+            events[event] = what()
+        }
+    }
+
+    func eventWords(_ event: UInt64) -> String? {
+        if let plain = nodeWords, let n = EventID.node(of: event) {
+            return plain.eventWords(EventID.at(node: graph.original[n], Int(event % 64)))
+        }
+        return events[event]
+    }
     @exclusivity(unchecked) private var inputNames: [Int: String] = [:]
     @exclusivity(unchecked) private var garbageNames: [UInt64: String] = [:]
 
@@ -909,10 +928,12 @@ public final class PathSemantics {
         return n
     }
 
-    public init(program: Program, path: PathSpec, graph: PathGraph, setup: EntrySetup? = nil) {
+    /// `unrolling`: the plain graph's semantics when `graph` unrolls it.
+    public init(program: Program, path: PathSpec, graph: PathGraph, setup: EntrySetup? = nil, unrolling plain: PathSemantics? = nil) {
         self.program = program
         self.path = path
         self.graph = graph
+        nodeWords = plain
         self.setup = setup ?? EntrySetup(program: program, path: path)
         pointerInputs = program.perCPU.filter { $0.value == .pointer }.keys.sorted().map { "percpu.\($0)" }
     }
