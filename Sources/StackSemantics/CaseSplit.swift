@@ -118,8 +118,9 @@ struct CaseSplit {
             }
             return undecided ? .unknown(condition: split) : .known(1 - decisive)
         case .negation:
-            if case .known(let v) = evaluate(args[0]) { return .known(1 - v) }
-            return evaluate(args[0])
+            let v = evaluate(args[0])
+            if case .known(let x) = v { return .known(1 - x) }
+            return v
         case .ite, .boolIte:
             switch evaluate(args[0]) {
             case .known(let c): return evaluate(args[c != 0 ? 1 : 2])

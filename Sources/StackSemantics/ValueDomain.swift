@@ -45,8 +45,6 @@ public protocol ValueDomain {
 }
 
 extension ValueDomain {
-    public func both(_ a: Bit, _ b: Bit) -> Bit { all([a, b]) }
-    public func either(_ a: Bit, _ b: Bit) -> Bit { any([a, b]) }
     func equalBits(_ a: Bit, _ b: Bit) -> Bit { selectBit(a, b, negate(b)) }
     func low32(_ a: Value) -> Value { and(a, constant(0xffff_ffff)) }
 }
