@@ -156,6 +156,7 @@ struct PathProof {
             guard var sr = searchRun(depth) else { return .unknown(searchFailure.map { "loop: \($0)" } ?? "no search run") }
             defer { searches[depth] = sr }
             let candidates = sr.run.obligations.filter { $0.invariant == inv && !($0.claim.boolConstant == true && options.structuralFastPath) }
+            if options.structuralFastPath, let outcome = searchByCases(candidates, &sr, inv) { return outcome }
             let batchModel: Z3Model
             switch queryAny(candidates, &sr, label: "\(inv.rawValue)-search\(depth)-all") {
             case .unsat: return .cannotFail
@@ -174,9 +175,27 @@ struct PathProof {
                     guard case .sat(let m) = query(u, &sr, label: "\(inv.rawValue)-search\(depth)") else { continue }
                     model = m
                 }
-                if let cx = replay(u, model, &sr, inv) { return .violated(cx) }
+                if let cx = replay(u, makeOracle(model, sr.run.factory, &sr.lowering), &sr, inv) { return .violated(cx) }
             }
             return .notReplayed
+        }
+        /// The same search without the solver, when cases settle it: each candidate in
+        /// run order is false in every case (it cannot fail) or given inputs by cases
+        /// (see CaseSplit.swift) and replayed. Nil as soon as one needs the solver — no
+        /// inputs found, or they did not replay — and the whole search goes to Z3, so
+        /// the blamed obligation is the first that can fail either way.
+        func searchByCases(_ candidates: [Obligation<SymbolicDomain>], _ sr: inout Search, _ inv: Invariant) -> SearchOutcome? {
+            let f = sr.run.factory
+            if candidates.isEmpty || f.isFalseInEveryCase(f.anyOf(candidates.map { f.allOf([$0.reach, f.negation($0.claim)]) })) {
+                return .cannotFail
+            }
+            for u in candidates {
+                let q = f.allOf([u.reach, f.negation(u.claim)])
+                if q.boolConstant == false || f.isFalseInEveryCase(q) { continue }
+                guard let values = f.modelByCases(q), let cx = replay(u, { values[$0] ?? 0 }, &sr, inv) else { return nil }
+                return .violated(cx)
+            }
+            return .cannotFail
         }
 
         // Concrete probes first: a handful of deterministic concrete runs. A run that
@@ -317,8 +336,7 @@ struct PathProof {
     }
 
     /// Replays a model on the obligation; the counterexample if the run confirms it.
-    mutating func replay(_ u: Obligation<SymbolicDomain>, _ model: Z3Model, _ sr: inout Search, _ inv: Invariant) -> Counterexample? {
-        let oracle = makeOracle(model, sr.run.factory, &sr.lowering)
+    mutating func replay(_ u: Obligation<SymbolicDomain>, _ oracle: @escaping (String) -> UInt64, _ sr: inout Search, _ inv: Invariant) -> Counterexample? {
         let replay = ConcreteReplay.run(sr.semantics, oracle: oracle,
                                         target: .init(invariant: inv, node: u.node, key: u.key))
         guard replay.confirmed else { return nil }

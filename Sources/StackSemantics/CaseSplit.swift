@@ -23,6 +23,25 @@ extension TermFactory {
         var split = CaseSplit(budget: Self.maximumCases, memo: memo)
         return split.falseInEveryCase(t)
     }
+
+    /// Input values under which `t` (a boolean term) is true, found by cases without
+    /// the solver, or nil. A case in which `t` is true is sought (each condition tried
+    /// first with the truth it has when every input is 0) and realised: inputs are
+    /// changed one at a time, each change making a condition with the wrong truth
+    /// right, until every condition of the case has its truth. The result is checked —
+    /// `t` evaluates to true with these values and every other input 0, as in a
+    /// solver's model completion — so a wrong guess costs only the search; callers
+    /// still replay the inputs on a concrete run before reporting anything.
+    public func modelByCases(_ t: Term) -> [String: UInt64]? {
+        let memo = caseSplitMemo ?? CaseSplit.Memo()
+        caseSplitMemo = memo
+        memo.cover(count)
+        var split = CaseSplit(budget: Self.maximumCases, memo: memo)
+        guard let values = split.trueCase(t) else { return nil }
+        var named: [String: UInt64] = [:]
+        for (id, v) in values { named[Term(store, Int32(id)).name] = v }
+        return named
+    }
 }
 
 struct CaseSplit {
@@ -36,6 +55,9 @@ struct CaseSplit {
     var budget: Int
     /// The conditions' truth values in the current case, by term id.
     var assigned: [Int: Bool] = [:]
+    /// Inputs' values by term id when evaluating one concrete assignment (any other
+    /// input is 0); nil when splitting on conditions.
+    var inputs: [Int: UInt64]?
     let memo: Memo
 
     init(budget: Int, memo: Memo) {
@@ -83,13 +105,118 @@ struct CaseSplit {
         }
     }
 
+    // MARK: Models
+
+    /// Inputs (by term id) making `t` true in some case, or nil within the budget.
+    mutating func trueCase(_ t: Term) -> [Int: UInt64]? {
+        guard budget > 0 else { return nil }
+        budget -= 1
+        memo.current += 1
+        switch evaluate(t) {
+        case .known(let v):
+            return v != 0 ? realise(t) : nil
+        case .unknown(nil):
+            return nil
+        case .unknown(let c?):
+            // The truth the condition has with every input 0 first: that case is the
+            // likeliest to be realised, and with small values.
+            let atZero = value(of: c, with: [:]) != 0
+            for truth in [atZero, !atZero] {
+                assigned[c.id] = truth
+                if let found = trueCase(t) { assigned[c.id] = nil; return found }
+            }
+            assigned[c.id] = nil
+            return nil
+        }
+    }
+
+    /// A term's value with these inputs (every other input 0); nil for an operation
+    /// it cannot evaluate.
+    mutating func value(of t: Term, with values: [Int: UInt64]) -> UInt64? {
+        inputs = values
+        memo.current += 1
+        defer { inputs = nil; memo.current += 1 }
+        if case .known(let v) = evaluate(t) { return v }
+        return nil
+    }
+
+    /// Inputs giving every condition of the current case its truth, then checked to
+    /// make `t` true; nil if the changes run out first.
+    mutating func realise(_ t: Term) -> [Int: UInt64]? {
+        let store = t.store
+        let conditions = assigned.sorted { $0.key < $1.key }.map { (term: Term(store, Int32($0.key)), truth: $0.value) }
+        var values: [Int: UInt64] = [:]
+        func holding(_ vs: [Int: UInt64]) -> [Bool] {
+            conditions.map { c in value(of: c.term, with: vs).map { ($0 != 0) == c.truth } ?? false }
+        }
+        for _ in 0..<(4 * conditions.count + 4) {
+            let holds = holding(values)
+            guard let wrong = holds.firstIndex(of: false) else {
+                return value(of: t, with: values) == 1 ? values : nil
+            }
+            // The change to one input that puts this condition right and leaves the
+            // most conditions holding (the first such, for a deterministic result).
+            let c = conditions[wrong]
+            let (inputs, constants) = Self.parts(of: c.term)
+            var best: (values: [Int: UInt64], holding: Int)?
+            for x in inputs {
+                for v in Self.candidates(for: x, current: values[x.id] ?? 0, constants: constants,
+                                         others: inputs.map { values[$0.id] ?? 0 }) {
+                    var trial = values
+                    trial[x.id] = v
+                    let now = holding(trial)
+                    guard now[wrong] else { continue }
+                    let count = now.count(where: { $0 })
+                    if best == nil || count > best!.holding { best = (trial, count) }
+                }
+            }
+            guard let best else { return nil }
+            values = best.values
+        }
+        return nil
+    }
+
+    /// The inputs (in id order) and the distinct constants a condition mentions.
+    static func parts(of t: Term) -> (inputs: [Term], constants: [UInt64]) {
+        var seen: Set<Int> = []
+        var inputs: [Term] = []
+        var constants: [UInt64] = []
+        var work = [t]
+        while let x = work.popLast() {
+            guard seen.insert(x.id).inserted else { continue }
+            switch x.op {
+            case .variable, .boolVariable: inputs.append(x)
+            case .const: if !constants.contains(x.payload) { constants.append(x.payload) }
+            default: work.append(contentsOf: x.args)
+            }
+        }
+        return (inputs.sorted { $0.id < $1.id }, constants.sorted())
+    }
+
+    /// Values worth trying for an input: the constants it is compared with or masked
+    /// by, their neighbours, complements, lowest bits and differences, the current
+    /// value with those bits set, cleared or flipped, and the other inputs' values.
+    static func candidates(for x: Term, current: UInt64, constants: [UInt64], others: [UInt64]) -> [UInt64] {
+        if x.op == .boolVariable { return [0, 1] }
+        var out: [UInt64] = [0, ~0, current ^ 1, current &+ 1]
+        for k in constants.prefix(8) {
+            out += [k, k &+ 1, k &- 1, ~k, k & (0 &- k), 0 &- k, current | k, current & ~k, current ^ k]
+            for j in constants.prefix(4) where j != k { out += [k &- j, k &+ j] }
+        }
+        out += others
+        var seen: Set<UInt64> = []
+        return out.filter { seen.insert($0).inserted }
+    }
+
     /// The term's value in the current case (booleans as 0/1), with the same 64-bit
     /// meaning as the Z3 lowering.
     func evaluate(_ t: Term) -> Value {
         switch t.op {
         case .const, .bool: return .known(t.payload)
-        case .variable: return .unknown(condition: nil)
-        case .boolVariable: return assigned[t.id].map { .known($0 ? 1 : 0) } ?? .unknown(condition: t)
+        case .variable: return inputs.map { .known($0[t.id] ?? 0) } ?? .unknown(condition: nil)
+        case .boolVariable:
+            if let inputs { return .known(inputs[t.id] ?? 0) }
+            return assigned[t.id].map { .known($0 ? 1 : 0) } ?? .unknown(condition: t)
         default: break
         }
         if let v = memo.get(t.id) { return v }

@@ -122,9 +122,15 @@ final class OutputFormatTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         var options = ProverOptions()
         options.smt2Directory = dir
-        let specs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Specs").path
-        _ = Checker(options: options).check([specs])
+        // Every query to Z3: with the fast path the corpus's queries are all decided
+        // by the simplifier or by cases, and none would be written. One corpus spec
+        // whose proofs are unsat queries then, and the violating spec's sat one (with
+        // no probes, which find that violation without a query).
+        options.structuralFastPath = false
+        options.concreteProbes = false
+        let nmi = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Specs/arch/x86/kernel/entry_64/nmi.after.pts").path
+        _ = Checker(options: options).check([nmi])
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("smt2spec-\(UUID().uuidString).pts")
         try Self.violating.write(to: root, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: root) }
@@ -150,5 +156,6 @@ final class OutputFormatTests: XCTestCase {
             answers.insert(expected)
         }
         XCTAssertTrue(answers.contains("sat"), "the violating spec's query is sat")
+        XCTAssertTrue(answers.contains("unsat"), "the corpus's proofs are unsat")
     }
 }
