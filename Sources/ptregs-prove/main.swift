@@ -66,10 +66,10 @@ struct PtregsProveCommand: ParsableCommand {
     @Flag(name: .customLong("no-merge"), help: ArgumentHelp("Enumerate paths instead of merging at joins (a self-check).", visibility: .hidden))
     var noMerge = false
 
-    @Flag(name: .customLong("no-fast-path"), help: ArgumentHelp("Send every obligation to Z3 (a self-check).", visibility: .hidden))
+    @Flag(name: .customLong("no-fast-path"), help: ArgumentHelp("Send every obligation to Z3, and take every counterexample the search finds from a Z3 model (a self-check).", visibility: .hidden))
     var noFastPath = false
 
-    @Flag(name: .customLong("no-probes"), help: ArgumentHelp("Take every counterexample from a Z3 model (a self-check).", visibility: .hidden))
+    @Flag(name: .customLong("no-probes"), help: ArgumentHelp("No concrete probe runs: every counterexample from the search, by cases or from a Z3 model (a self-check).", visibility: .hidden))
     var noProbes = false
 
     @Option(help: "Print the fingerprint of FILE:FIRST-LAST or FILE@SYMBOL for a spec's .models line, and exit.")
