@@ -28,7 +28,7 @@ public struct ProverOptions: Sendable {
 }
 
 /// One proof obligation and how it was decided (for `--explain`).
-public struct ObligationOutcome: Sendable, Codable {
+public struct ObligationOutcome: Sendable {
     public var invariant: Invariant
     /// The node of the path's plain graph.
     public var node: Int

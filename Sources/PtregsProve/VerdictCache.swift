@@ -26,7 +26,7 @@ public struct VerdictCache: Sendable {
         let attrs = (try? FileManager.default.attributesOfItem(atPath: exe)) ?? [:]
         let size = (attrs[.size] as? NSNumber)?.intValue ?? 0
         let mtime = (attrs[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        return "\(exe)|\(size)|\(mtime)|cache-format-5"
+        return "\(exe)|\(size)|\(mtime)|cache-format-6"
     }()
 
     /// `graph`: the path's graph if the caller has it (elaboration built it).
@@ -134,23 +134,26 @@ public struct VerdictCache: Sendable {
     }
 
     /// `program`: the unit the report's path is in (its trace steps' words come from it).
+    /// Nil when there is no entry or it does not read back whole (then the path is
+    /// proved again and the entry replaced).
     public func load(_ key: String, program: Program) -> PathReport? {
-        guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(key + ".json").path),
-              let stored = try? JSONDecoder().decode(StoredReport.self, from: data) else { return nil }
+        guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(key + Self.suffix).path),
+              let stored = try? StoredReport(reading: [UInt8](data)) else { return nil }
         return stored.restored(from: program)
     }
 
     public func store(_ key: String, _ report: PathReport, program: Program) {
-        guard let data = try? JSONEncoder().encode(StoredReport(report, program: program)) else { return }
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try? data.write(to: directory.appendingPathComponent(key + ".json"), options: .atomic)
+        try? Data(StoredReport(report, program: program).bytes).write(to: directory.appendingPathComponent(key + Self.suffix), options: .atomic)
     }
+
+    static let suffix = ".entry"
 }
 
 /// A report as the cache keeps it: each trace step without the words of its instruction
 /// (text, locations, macro notes: most of an entry, and most of the time to read one),
 /// which come back from the unit by the instruction's index when it is loaded.
-struct StoredReport: Codable {
+struct StoredReport {
     var report: PathReport
     /// One per trace step, counterexamples in result order: the step's instruction in
     /// the unit, or -1 when the step was kept whole.
@@ -175,6 +178,21 @@ struct StoredReport: Codable {
             step.sourceLocation = nowhere
         }
         instructions = out
+    }
+
+    /// The entry's bytes (see CacheEntryFormat.swift).
+    var bytes: [UInt8] {
+        var w = CacheEntryWriter()
+        w.report(report)
+        w.array(instructions) { $0.int($1) }
+        return w.finished
+    }
+
+    init(reading bytes: [UInt8]) throws {
+        var r = try CacheEntryReader(bytes)
+        report = try r.report()
+        instructions = try r.array { try $0.int() }
+        guard r.isAtEnd else { throw CacheEntryReader.Malformed() }
     }
 
     /// The full report; nil when the entry does not fit the unit (then it is re-proved).

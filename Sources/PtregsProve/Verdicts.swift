@@ -3,7 +3,7 @@ import SpecSyntax
 import StackSemantics
 
 /// A counterexample that the concrete replay confirmed.
-public struct Counterexample: Sendable, Codable {
+public struct Counterexample: Sendable {
     /// The step the trace blames.
     public var location: SourceLocation
     /// Where the blamed instruction is written, when a macro expanded it.
@@ -29,39 +29,9 @@ public struct Counterexample: Sendable, Codable {
         self.rsp = rsp
         self.inputs = inputs
     }
-
-    // Labelled pairs are stored as two-element arrays (tuples are not Codable).
-    enum CodingKeys: String, CodingKey { case location, macroLocation, instruction, requirement, values, steps, picture, rsp, inputs }
-    struct Input: Codable { var name: String; var value: UInt64 }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        location = try c.decode(SourceLocation.self, forKey: .location)
-        macroLocation = try c.decodeIfPresent(SourceLocation.self, forKey: .macroLocation)
-        instruction = try c.decode(String.self, forKey: .instruction)
-        requirement = try c.decode(String.self, forKey: .requirement)
-        values = try c.decode([[String]].self, forKey: .values).map { ($0.first ?? "", $0.last ?? "") }
-        steps = try c.decode([TraceStep].self, forKey: .steps)
-        picture = try c.decode([SlotView].self, forKey: .picture)
-        rsp = try c.decode(String.self, forKey: .rsp)
-        inputs = try c.decode([Input].self, forKey: .inputs).map { ($0.name, $0.value) }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(location, forKey: .location)
-        try c.encodeIfPresent(macroLocation, forKey: .macroLocation)
-        try c.encode(instruction, forKey: .instruction)
-        try c.encode(requirement, forKey: .requirement)
-        try c.encode(values.map { [$0.0, $0.1] }, forKey: .values)
-        try c.encode(steps, forKey: .steps)
-        try c.encode(picture, forKey: .picture)
-        try c.encode(rsp, forKey: .rsp)
-        try c.encode(inputs.map { Input(name: $0.0, value: $0.1) }, forKey: .inputs)
-    }
 }
 
-public enum Verdict: Sendable, Codable {
+public enum Verdict: Sendable {
     case proved
     case violated(Counterexample)
     case unknown(String)
@@ -76,7 +46,7 @@ public enum Verdict: Sendable, Codable {
 }
 
 /// The verdict of one (path, invariant) and how it stands against the spec's expectation.
-public struct InvariantResult: Sendable, Codable {
+public struct InvariantResult: Sendable {
     public var invariant: Invariant
     public var verdict: Verdict
     /// The spec says `.expect <invariant> violated`.
@@ -96,7 +66,7 @@ public struct InvariantResult: Sendable, Codable {
     }
 }
 
-public struct PathReport: Sendable, Codable {
+public struct PathReport: Sendable {
     public var name: String
     public var file: String
     public var location: SourceLocation

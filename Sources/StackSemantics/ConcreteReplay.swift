@@ -2,7 +2,7 @@ import SpecElaboration
 import SpecSyntax
 
 /// One stack slot as a trace shows it.
-public struct SlotView: Sendable, Hashable, Codable {
+public struct SlotView: Sendable, Hashable {
     public var address: UInt64
     /// `rsp`, `CFA` — where the stack pointer and the canonical frame address (the
     /// caller's rsp before the call or the hardware push) point, in pictures.
@@ -12,10 +12,18 @@ public struct SlotView: Sendable, Hashable, Codable {
     public var value: UInt64
     /// `saved rdi (line 12)`, `garbage`, `ptrace value of cx …`.
     public var holds: String
+
+    public init(address: UInt64, markers: [String] = [], label: String, value: UInt64, holds: String) {
+        self.address = address
+        self.markers = markers
+        self.label = label
+        self.value = value
+        self.holds = holds
+    }
 }
 
 /// One executed instruction of a replayed run.
-public struct TraceStep: Sendable, Codable {
+public struct TraceStep: Sendable {
     public var node: Int
     public var location: SourceLocation
     public var text: String
@@ -33,6 +41,19 @@ public struct TraceStep: Sendable, Codable {
     public var kernelGS: Bool
     /// Slots the instruction read or wrote, after it ran.
     public var touched: [SlotView]
+
+    public init(node: Int, location: SourceLocation, text: String, expansion: [Diagnostic.Note], sourceLocation: SourceLocation,
+                rsp: String, returnStackDepth: Int, kernelGS: Bool, touched: [SlotView]) {
+        self.node = node
+        self.location = location
+        self.text = text
+        self.expansion = expansion
+        self.sourceLocation = sourceLocation
+        self.rsp = rsp
+        self.returnStackDepth = returnStackDepth
+        self.kernelGS = kernelGS
+        self.touched = touched
+    }
 }
 
 public struct ReplayOutcome: Sendable {

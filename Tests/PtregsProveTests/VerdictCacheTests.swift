@@ -37,6 +37,77 @@ final class VerdictCacheTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).count, 3, "tidy's entry was reused")
     }
 
+    static let everyKindOfResult = """
+    .extern schedule
+    .macro SAVE_RBX
+    \tpushq %rbx
+    .endm
+    .path tidy entry=function
+    tidy:
+    \tSAVE_RBX
+    \tcall schedule
+    \tpopq %rbx
+    \tret
+    .path leaky entry=function
+    leaky:
+    \tSAVE_RBX
+    \tsubq $8, %rsp
+    \tmovq (%rsp), %rbx
+    \taddq $16, %rsp
+    \tret
+    .path indexed entry=function
+    indexed:
+    \tmovq %rax, -8(%rsp,%rdi,8)
+    \tret
+    """
+
+    /// An entry keeps every field a report shows: proved, violated (a trace through a
+    /// macro, a stack picture, inputs) and unknown verdicts, and with `--explain`'s
+    /// obligation outcomes.
+    func testEntriesKeepEveryField() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cache-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var options = ProverOptions()
+        options.recordObligations = true
+        var fresh = Checker(options: options)
+        let expected = fresh.check(source: Self.everyKindOfResult, name: "spec.pts")
+        XCTAssertEqual(Set(expected.paths.flatMap { $0.results.map(\.verdict.name) }), ["proved", "violated", "unknown"])
+        XCTAssertFalse(expected.paths.allSatisfy { $0.obligations.isEmpty })
+        fresh.cache = VerdictCache(directory: dir)
+        _ = fresh.check(source: Self.everyKindOfResult, name: "spec.pts")
+        let cached = fresh.check(source: Self.everyKindOfResult, name: "spec.pts")
+        XCTAssertEqual(TextReport(colour: false, verbose: true).render(cached), TextReport(colour: false, verbose: true).render(expected))
+        XCTAssertEqual(JSONReport.render(cached), JSONReport.render(expected))
+        XCTAssertEqual(SARIFReport.render(cached), SARIFReport.render(expected))
+    }
+
+    /// A damaged entry — cut short anywhere, a byte changed, another file's bytes — is
+    /// not an answer: the path is proved again, with the same report, and nothing crashes.
+    func testDamagedEntriesAreProvedAgain() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cache-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var checker = Checker()
+        let expected = JSONReport.render(checker.check(source: Self.everyKindOfResult, name: "spec.pts"))
+        checker.cache = VerdictCache(directory: dir)
+        _ = checker.check(source: Self.everyKindOfResult, name: "spec.pts")
+        let entries = try FileManager.default.contentsOfDirectory(atPath: dir.path).map { dir.appendingPathComponent($0) }
+        XCTAssertEqual(entries.count, 3)
+        let originals = try entries.map { try Data(contentsOf: $0) }
+        var damages: [(Data) -> Data] = [{ _ in Data() }, { Data("{}".utf8) + $0 }, { $0 + Data([0]) }]
+        for cut in [1, 6, 7, 13, 100] { damages.append { $0.prefix(max(0, $0.count - cut)) } }
+        for at in [0, 6, 14, 40] {
+            damages.append { d in
+                var d = d
+                if at < d.count { d[d.startIndex + at] ^= 0xff }
+                return d
+            }
+        }
+        for damage in damages {
+            for (url, original) in zip(entries, originals) { try damage(original).write(to: url) }
+            XCTAssertEqual(JSONReport.render(checker.check(source: Self.everyKindOfResult, name: "spec.pts")), expected)
+        }
+    }
+
     /// The key is spelled out from the decoded instructions and contracts, not from the
     /// text alone: a constant defined elsewhere or a contract changes it.
     func testKeysFollowDecodedOperationsAndContracts() throws {
