@@ -49,8 +49,8 @@ func straightLine(_ l: Int) -> String {
     return s + "\taddq $16, %rsp\n\tpopq %rbx\n\tret\n"
 }
 
-func measure(_ inputs: [String], parseOnly: Bool, cache: VerdictCache? = nil) -> Measurement {
-    var checker = Checker()
+func measure(_ inputs: [String], parseOnly: Bool, cache: VerdictCache? = nil, options: ProverOptions = ProverOptions()) -> Measurement {
+    var checker = Checker(options: options)
     checker.cache = cache
     checker.jobs = ProcessInfo.processInfo.activeProcessorCount
     checker.parseOnly = parseOnly
@@ -70,6 +70,12 @@ func single(_ kind: String, _ size: Int, _ specs: String) -> Measurement {
     switch kind {
     case "corpus": m = measure([specs], parseOnly: false)
     case "corpus-parse": m = measure([specs], parseOnly: true)
+    case "corpus-z3":
+        // Every obligation and counterexample search sent to Z3 (`--no-fast-path`): what
+        // the simplifier and the case splitting save, and the solver at work.
+        var options = ProverOptions()
+        options.structuralFastPath = false
+        m = measure([specs], parseOnly: false, options: options)
     case "corpus-cached":
         // A re-run with every verdict in the cache (the reviewer's re-run after a fixup
         // that touched nothing, the CI gate on an unrelated change): fill it, then time.
@@ -159,6 +165,10 @@ if let full = runChild("corpus", 0, specs, repeats: repeats), let parse = runChi
 if let cached = runChild("corpus-cached", 0, specs, repeats: repeats) {
     print(row(cached))
     print(String(format: "corpus with every verdict cached: %.1f ms", cached.wallSeconds * 1000))
+}
+if let z3 = runChild("corpus-z3", 0, specs, repeats: 1) {
+    print(row(z3))
+    print(String(format: "corpus with every query sent to Z3 (--no-fast-path; one run): %.1f ms", z3.wallSeconds * 1000))
 }
 var dia: [Measurement] = []
 for n in [1, 2, 4, 8, 16, 32, 64, 128, 256] {
