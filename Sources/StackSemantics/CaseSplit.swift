@@ -12,6 +12,10 @@
 extension TermFactory {
     /// At most this many cases are evaluated per query.
     public static let maximumCases = 64
+    /// At most this many evaluations of a condition with concrete inputs are spent
+    /// seeking a model for one query (a few hundred suffice on the corpus); past it the
+    /// solver is asked.
+    public static let maximumModelEvaluations = 20_000
 
     /// Whether `t` (a boolean term) is false in every case of its conditions.
     public func isFalseInEveryCase(_ t: Term) -> Bool {
@@ -58,6 +62,8 @@ struct CaseSplit {
     /// Inputs' values by term id when evaluating one concrete assignment (any other
     /// input is 0); nil when splitting on conditions.
     var inputs: [Int: UInt64]?
+    /// Concrete evaluations left for seeking a model.
+    var evaluations = TermFactory.maximumModelEvaluations
     let memo: Memo
 
     init(budget: Int, memo: Memo) {
@@ -109,7 +115,7 @@ struct CaseSplit {
 
     /// Inputs (by term id) making `t` true in some case, or nil within the budget.
     mutating func trueCase(_ t: Term) -> [Int: UInt64]? {
-        guard budget > 0 else { return nil }
+        guard budget > 0, evaluations > 0 else { return nil }
         budget -= 1
         memo.current += 1
         switch evaluate(t) {
@@ -133,6 +139,7 @@ struct CaseSplit {
     /// A term's value with these inputs (every other input 0); nil for an operation
     /// it cannot evaluate.
     mutating func value(of t: Term, with values: [Int: UInt64]) -> UInt64? {
+        evaluations -= 1
         inputs = values
         memo.current += 1
         defer { inputs = nil; memo.current += 1 }
@@ -149,7 +156,7 @@ struct CaseSplit {
         func holding(_ vs: [Int: UInt64]) -> [Bool] {
             conditions.map { c in value(of: c.term, with: vs).map { ($0 != 0) == c.truth } ?? false }
         }
-        for _ in 0..<(4 * conditions.count + 4) {
+        for _ in 0..<(4 * conditions.count + 4) where evaluations > 0 {
             let holds = holding(values)
             guard let wrong = holds.firstIndex(of: false) else {
                 return value(of: t, with: values) == 1 ? values : nil
@@ -162,12 +169,12 @@ struct CaseSplit {
             for x in inputs {
                 for v in Self.candidates(for: x, current: values[x.id] ?? 0, constants: constants,
                                          others: inputs.map { values[$0.id] ?? 0 }) {
+                    guard evaluations > 0 else { return nil }
                     var trial = values
                     trial[x.id] = v
-                    let now = holding(trial)
-                    guard now[wrong] else { continue }
-                    let count = now.count(where: { $0 })
-                    if best == nil || count > best!.holding { best = (trial, count) }
+                    guard value(of: c.term, with: trial).map({ ($0 != 0) == c.truth }) == true else { continue }
+                    let count = holding(trial).count(where: { $0 })
+                    if count > (best?.holding ?? -1) { best = (trial, count) }
                 }
             }
             guard let best else { return nil }
