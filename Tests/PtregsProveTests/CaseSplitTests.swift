@@ -42,14 +42,14 @@ import Z3Kit
         #expect(f.isFalseInEveryCase(three), "8 cases fit the budget")
     }
 
+    /// Counts kept across the property checks' runs, by name.
     final class Tally: @unchecked Sendable {
-        let lock = NSLock()
-        var decided = 0, total = 0
-        func add(decided d: Bool) {
-            lock.lock(); defer { lock.unlock() }
-            total += 1
-            if d { decided += 1 }
+        private let lock = NSLock()
+        private var counts: [String: Int] = [:]
+        func count(_ name: String, if holds: Bool = true) {
+            lock.withLock { if holds { counts[name, default: 0] += 1 } }
         }
+        subscript(_ name: String) -> Int { lock.withLock { counts[name] ?? 0 } }
     }
 
     /// A random query over two inputs, two boolean inputs and small constants, built
@@ -82,7 +82,8 @@ import Z3Kit
             let f = TermFactory()
             let t = Self.query(codes, f)
             let decided = f.isFalseInEveryCase(t)
-            tally.add(decided: decided)
+            tally.count("queries")
+            tally.count("decided", if: decided)
             guard decided else { return }
             var lowering = Z3Lowering(Z3Context())
             let solver = Z3Solver(context: lowering.z3, timeoutMilliseconds: 10_000, engine: .core)
@@ -90,24 +91,15 @@ import Z3Kit
             let answer = try? solver.check()
             if case .unsat = answer {} else { Issue.record("decided by cases but Z3 finds a model: \(t) (codes \(codes))") }
         }
-        #expect(tally.decided > 20, "the property is not vacuous: \(tally.decided) of \(tally.total) decided")
+        #expect(tally["decided"] > 20, "the property is not vacuous: \(tally["decided"]) of \(tally["queries"]) decided")
     }
     // MARK: Models by cases
 
-    final class ModelTally: @unchecked Sendable {
-        let lock = NSLock()
-        var satisfiable = 0, found = 0
-        func add(satisfiable s: Bool, found f: Bool) {
-            lock.lock(); defer { lock.unlock() }
-            if s { satisfiable += 1 }
-            if f { found += 1 }
-        }
-    }
 
     /// Whatever inputs cases find make the query true for Z3 too (every input they do
     /// not name being 0), and they find inputs for most satisfiable random queries.
     @Test func modelsByCasesSatisfyTheQuery() async {
-        let tally = ModelTally()
+        let tally = Tally()
         await propertyCheck(count: 400, input: Gen.int(in: 0...999).array(of: 1...14)) { codes in
             let f = TermFactory()
             let t = Self.query(codes, f)
@@ -121,19 +113,20 @@ import Z3Kit
             case .unsat?: satisfiable = false
             default: Issue.record("Z3 gave no answer for \(t)"); return
             }
-            tally.add(satisfiable: satisfiable, found: model != nil)
+            tally.count("satisfiable", if: satisfiable)
+            tally.count("found", if: model != nil)
             guard let model else { return }
             #expect(satisfiable, "cases found inputs for an unsatisfiable query: \(t) (codes \(codes))")
             // The inputs themselves, pinned, must leave the query true.
             let pinned = solver
             for name in f.variableNames(t) {
-                let x = f.variables[name]!
+                guard let x = f.variables[name] else { Issue.record("no variable \(name)"); return }
                 let v = model[name] ?? 0
                 pinned.assert(lowering.lower(x.isBool ? (v != 0 ? x : f.negation(x)) : f.eq(x, f.const(v))))
             }
             if case .sat? = try? pinned.check() {} else { Issue.record("the inputs \(model) do not make \(t) true (codes \(codes))") }
         }
-        #expect(tally.found * 10 > tally.satisfiable * 7, "cases realise most satisfiable queries: \(tally.found) of \(tally.satisfiable)")
+        #expect(tally["found"] * 10 > tally["satisfiable"] * 7, "cases realise most satisfiable queries: \(tally["found"]) of \(tally["satisfiable"])")
     }
 
     /// The shape of the syscall exit's work tests: three reads of TI_flags, a work bit
