@@ -85,16 +85,21 @@ import Z3Kit
             tally.count("queries")
             tally.count("decided", if: decided)
             guard decided else { return }
-            var lowering = Z3Lowering(Z3Context())
-            let solver = Z3Solver(context: lowering.z3, timeoutMilliseconds: 10_000, engine: .core)
-            solver.assert(lowering.lower(t))
-            let answer = try? solver.check()
+            let answer = try? Self.solver(asserting: t).solver.check()
             if case .unsat = answer {} else { Issue.record("decided by cases but Z3 finds a model: \(t) (codes \(codes))") }
         }
         #expect(tally["decided"] > 20, "the property is not vacuous: \(tally["decided"]) of \(tally["queries"]) decided")
     }
-    // MARK: Models by cases
 
+    /// A Z3 solver (its SMT core, as the prover uses it) given `t`.
+    static func solver(asserting t: Term) -> (solver: Z3Solver, lowering: Z3Lowering) {
+        var lowering = Z3Lowering(Z3Context())
+        let solver = Z3Solver(context: lowering.z3, timeoutMilliseconds: 10_000, engine: .core)
+        solver.assert(lowering.lower(t))
+        return (solver, lowering)
+    }
+
+    // MARK: Models by cases
 
     /// Whatever inputs cases find make the query true for Z3 too (every input they do
     /// not name being 0), and they find inputs for most satisfiable random queries.
@@ -104,9 +109,9 @@ import Z3Kit
             let f = TermFactory()
             let t = Self.query(codes, f)
             let model = f.modelByCases(t)
-            var lowering = Z3Lowering(Z3Context())
-            let solver = Z3Solver(context: lowering.z3, timeoutMilliseconds: 10_000, engine: .core)
-            solver.assert(lowering.lower(t))
+            let asked = Self.solver(asserting: t)
+            let solver = asked.solver
+            var lowering = asked.lowering
             let satisfiable: Bool
             switch try? solver.check() {
             case .sat?: satisfiable = true
@@ -118,13 +123,12 @@ import Z3Kit
             guard let model else { return }
             #expect(satisfiable, "cases found inputs for an unsatisfiable query: \(t) (codes \(codes))")
             // The inputs themselves, pinned, must leave the query true.
-            let pinned = solver
             for name in f.variableNames(t) {
                 guard let x = f.variables[name] else { Issue.record("no variable \(name)"); return }
                 let v = model[name] ?? 0
-                pinned.assert(lowering.lower(x.isBool ? (v != 0 ? x : f.negation(x)) : f.eq(x, f.const(v))))
+                solver.assert(lowering.lower(x.isBool ? (v != 0 ? x : f.negation(x)) : f.eq(x, f.const(v))))
             }
-            if case .sat? = try? pinned.check() {} else { Issue.record("the inputs \(model) do not make \(t) true (codes \(codes))") }
+            if case .sat? = try? solver.check() {} else { Issue.record("the inputs \(model) do not make \(t) true (codes \(codes))") }
         }
         #expect(tally["found"] * 10 > tally["satisfiable"] * 7, "cases realise most satisfiable queries: \(tally["found"]) of \(tally["satisfiable"])")
     }
