@@ -12,10 +12,9 @@
 extension TermFactory {
     /// At most this many cases are evaluated per query.
     public static let maximumCases = 64
-    /// At most this many evaluations of a condition with concrete inputs are spent
-    /// seeking a model for one query (a few hundred suffice on the corpus); past it the
-    /// solver is asked.
-    public static let maximumModelEvaluations = 20_000
+    /// At most this many operations are evaluated seeking a model for one query (at
+    /// most 1,920 on the corpus, 739 typically); past it the solver is asked.
+    public static let maximumModelOperations = 100_000
 
     /// Whether `t` (a boolean term) is false in every case of its conditions.
     public func isFalseInEveryCase(_ t: Term) -> Bool {
@@ -36,11 +35,12 @@ extension TermFactory {
     /// `t` evaluates to true with these values and every other input 0, as in a
     /// solver's model completion — so a wrong guess costs only the search; callers
     /// still replay the inputs on a concrete run before reporting anything.
-    public func modelByCases(_ t: Term) -> [String: UInt64]? {
+    public func modelByCases(_ t: Term, operations: Int = maximumModelOperations) -> [String: UInt64]? {
         let memo = caseSplitMemo ?? CaseSplit.Memo()
         caseSplitMemo = memo
         memo.cover(count)
         var split = CaseSplit(budget: Self.maximumCases, memo: memo)
+        split.operationLimit = memo.operations &+ operations
         guard let values = split.trueCase(t) else { return nil }
         var named: [String: UInt64] = [:]
         for (id, v) in values { named[Term(store, Int32(id)).name] = v }
@@ -62,8 +62,9 @@ struct CaseSplit {
     /// Inputs' values by term id when evaluating one concrete assignment (any other
     /// input is 0); nil when splitting on conditions.
     var inputs: [Int: UInt64]?
-    /// Concrete evaluations left for seeking a model.
-    var evaluations = TermFactory.maximumModelEvaluations
+    /// Seeking a model stops when the memo has evaluated this many operations.
+    var operationLimit = Int.max
+    var spent: Bool { memo.operations >= operationLimit }
     let memo: Memo
 
     init(budget: Int, memo: Memo) {
@@ -77,6 +78,8 @@ struct CaseSplit {
         var stamps: [UInt64] = []
         var values: [Value] = []
         var current: UInt64 = 0
+        /// Operations evaluated so far (the bound on seeking a model counts them).
+        var operations = 0
         /// Room for the ids of `terms` terms.
         func cover(_ terms: Int) {
             guard terms > stamps.count else { return }
@@ -115,7 +118,7 @@ struct CaseSplit {
 
     /// Inputs (by term id) making `t` true in some case, or nil within the budget.
     mutating func trueCase(_ t: Term) -> [Int: UInt64]? {
-        guard budget > 0, evaluations > 0 else { return nil }
+        guard budget > 0, !spent else { return nil }
         budget -= 1
         memo.current += 1
         switch evaluate(t) {
@@ -139,7 +142,6 @@ struct CaseSplit {
     /// A term's value with these inputs (every other input 0); nil for an operation
     /// it cannot evaluate.
     mutating func value(of t: Term, with values: [Int: UInt64]) -> UInt64? {
-        evaluations -= 1
         inputs = values
         memo.current += 1
         defer { inputs = nil; memo.current += 1 }
@@ -156,7 +158,7 @@ struct CaseSplit {
         func holding(_ vs: [Int: UInt64]) -> [Bool] {
             conditions.map { c in value(of: c.term, with: vs).map { ($0 != 0) == c.truth } ?? false }
         }
-        for _ in 0..<(4 * conditions.count + 4) where evaluations > 0 {
+        for _ in 0..<(4 * conditions.count + 4) where !spent {
             let holds = holding(values)
             guard let wrong = holds.firstIndex(of: false) else {
                 return value(of: t, with: values) == 1 ? values : nil
@@ -169,7 +171,7 @@ struct CaseSplit {
             for x in inputs {
                 for v in Self.candidates(for: x, current: values[x.id] ?? 0, constants: constants,
                                          others: inputs.map { values[$0.id] ?? 0 }) {
-                    guard evaluations > 0 else { return nil }
+                    guard !spent else { return nil }
                     var trial = values
                     trial[x.id] = v
                     guard value(of: c.term, with: trial).map({ ($0 != 0) == c.truth }) == true else { continue }
@@ -227,6 +229,7 @@ struct CaseSplit {
         default: break
         }
         if let v = memo.get(t.id) { return v }
+        memo.operations &+= 1
         let v = evaluateOperation(t)
         memo.set(t.id, v)
         return v

@@ -151,6 +151,18 @@ import Z3Kit
         #expect(f.modelByCases(f.allOf([f.eq(x, f.const(1)), f.eq(x, f.const(2))])) == nil)
     }
 
+    /// Seeking a model is bounded by the operations it evaluates: a query it would
+    /// realise given more is left to the solver.
+    @Test func seekingAModelIsBounded() throws {
+        let f = TermFactory()
+        var sum = f.variable("x0")
+        for k in 1..<200 { sum = f.add(sum, f.variable("x\(k)")) }
+        let t = f.eq(sum, f.const(5))
+        #expect(f.modelByCases(t) == nil, "each try evaluates 200 operations: over the bound")
+        let model = try #require(f.modelByCases(t, operations: 10_000_000))
+        #expect((0..<200).reduce(UInt64(0)) { $0 &+ (model["x\($1)"] ?? 0) } == 5)
+    }
+
     /// A restore violation on the syscall path that the probes miss (it needs exit work
     /// pending after a syscall that was not traced): found by cases and replayed, with no
     /// Z3 query, and blamed on the same step as when Z3 finds it.
