@@ -9,6 +9,11 @@
 /// true is tried too), which can only add cases: a query this calls false everywhere
 /// has no model. Anything else — a case that is true, a value that depends on an input
 /// no condition settles, too many cases — goes to the solver as before.
+///
+/// The same cases give counterexamples: a query true in some case usually has inputs
+/// that give each of its conditions its truth value (a flag bit set, a register not
+/// -1), found by changing one input at a time, checked here and replayed by the caller.
+/// On the corpus every counterexample the probes miss is found so, with no Z3 context.
 extension TermFactory {
     /// At most this many cases are evaluated per query.
     public static let maximumCases = 64
@@ -18,13 +23,17 @@ extension TermFactory {
 
     /// Whether `t` (a boolean term) is false in every case of its conditions.
     public func isFalseInEveryCase(_ t: Term) -> Bool {
+        var split = caseSplit()
+        return split.falseInEveryCase(t)
+    }
+
+    private func caseSplit() -> CaseSplit {
         // One memo per factory, kept across queries: a case costs the terms it visits,
         // not the size of the run's whole term store.
         let memo = caseSplitMemo ?? CaseSplit.Memo()
         caseSplitMemo = memo
         memo.cover(count)
-        var split = CaseSplit(budget: Self.maximumCases, memo: memo)
-        return split.falseInEveryCase(t)
+        return CaseSplit(budget: Self.maximumCases, memo: memo)
     }
 
     /// Input values under which `t` (a boolean term) is true, found by cases without
@@ -36,11 +45,8 @@ extension TermFactory {
     /// solver's model completion — so a wrong guess costs only the search; callers
     /// still replay the inputs on a concrete run before reporting anything.
     public func modelByCases(_ t: Term, operations: Int = maximumModelOperations) -> [String: UInt64]? {
-        let memo = caseSplitMemo ?? CaseSplit.Memo()
-        caseSplitMemo = memo
-        memo.cover(count)
-        var split = CaseSplit(budget: Self.maximumCases, memo: memo)
-        split.operationLimit = memo.operations &+ operations
+        var split = caseSplit()
+        split.operationLimit = split.memo.operations &+ operations
         guard let values = split.trueCase(t) else { return nil }
         var named: [String: UInt64] = [:]
         for (id, v) in values { named[Term(store, Int32(id)).name] = v }
