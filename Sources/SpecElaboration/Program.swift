@@ -46,7 +46,7 @@ public enum Width: Sendable, Hashable {
 }
 
 /// The invariants ptregs-prove proves, as DESIGN.md §4 defines them.
-public enum Invariant: String, CaseIterable, Sendable, Hashable, Comparable, Codable {
+public enum Invariant: String, CaseIterable, Sendable, Hashable, Comparable {
     case restoreMatchesSave = "restore"
     case frameBalance = "frame"
     case ptraceConsistency = "ptrace"
@@ -208,7 +208,7 @@ public struct Instruction: Hashable, Sendable {
     }
 }
 
-public enum EntryKind: String, Sendable, Hashable, Codable {
+public enum EntryKind: String, Sendable, Hashable {
     /// Entries that are system calls: rax carries the result, pt_regs.ax is the result.
     public var isSystemCall: Bool { self == .syscall || self == .int80 }
 

@@ -1,6 +1,6 @@
 /// A position in a spec file. `file` is the path as the user named it, so editors
 /// and CI problem matchers can open it.
-public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var column: Int
@@ -27,7 +27,7 @@ public struct Diagnostic: Error, Hashable, Sendable, CustomStringConvertible {
     /// Where a macro or include was expanded from, innermost first.
     public var notes: [Note]
 
-    public struct Note: Hashable, Sendable, Codable {
+    public struct Note: Hashable, Sendable {
         public var location: SourceLocation
         public var message: String
         public init(location: SourceLocation, message: String) {
