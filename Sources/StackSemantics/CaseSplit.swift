@@ -164,8 +164,8 @@ struct CaseSplit {
         func holding(_ vs: [Int: UInt64]) -> [Bool] {
             conditions.map { c in value(of: c.term, with: vs).map { ($0 != 0) == c.truth } ?? false }
         }
+        var holds = holding(values)
         for _ in 0..<(4 * conditions.count + 4) where !spent {
-            let holds = holding(values)
             guard let wrong = holds.firstIndex(of: false) else {
                 return value(of: t, with: values) == 1 ? values : nil
             }
@@ -173,7 +173,7 @@ struct CaseSplit {
             // most conditions holding (the first such, for a deterministic result).
             let c = conditions[wrong]
             let (inputs, constants) = Self.parts(of: c.term)
-            var best: (values: [Int: UInt64], holding: Int)?
+            var best: (values: [Int: UInt64], holds: [Bool], count: Int)?
             for x in inputs {
                 for v in Self.candidates(for: x, current: values[x.id] ?? 0, constants: constants,
                                          others: inputs.map { values[$0.id] ?? 0 }) {
@@ -181,12 +181,14 @@ struct CaseSplit {
                     var trial = values
                     trial[x.id] = v
                     guard value(of: c.term, with: trial).map({ ($0 != 0) == c.truth }) == true else { continue }
-                    let count = holding(trial).count(where: { $0 })
-                    if count > (best?.holding ?? -1) { best = (trial, count) }
+                    let now = holding(trial)
+                    let count = now.count(where: { $0 })
+                    if count > (best?.count ?? -1) { best = (trial, now, count) }
                 }
             }
             guard let best else { return nil }
             values = best.values
+            holds = best.holds
         }
         return nil
     }
