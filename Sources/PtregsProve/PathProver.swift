@@ -101,9 +101,14 @@ struct PathProof {
         }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let plain = PathSemantics(program: program, path: path, graph: graph)
+        let z3 = Z3ContextSource()
+        let inductionStats = InductionStats()
         let run = SymbolicExecutor.run(plain,
                                        keepDecided: options.recordObligations || !options.structuralFastPath,
-                                       merging: options.mergeStates)
+                                       merging: options.mergeStates,
+                                       induction: Self.inductionProver(z3, options, inductionStats))
+        queryCount += inductionStats.queries
+        if PathProver.debug { print("DEBUG \(path.name): loop invariants \(inductionStats.queries) queries, \(Double(inductionStats.nanoseconds) / 1e6) ms") }
         if PathProver.debug { print("DEBUG \(path.name): symbolic run \(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6) ms, \(graph.nodes.count) nodes, \(run.passes) passes, \(run.obligations.count) obligations, \(run.factory.count) terms") }
         func place(_ g: PathGraph, _ node: Int) -> String {
             let i = program.instructions[g.nodes[node].instruction]
@@ -118,7 +123,12 @@ struct PathProof {
             return report
         }
 
-        let z3 = Z3ContextSource()
+        if options.recordObligations {
+            for c in run.inductionChecks {
+                let i = program.instructions[graph.nodes[c.head].instruction]
+                report.loopInductions.append(LoopInductionOutcome(location: i.location, side: c.side, parts: c.what, decidedBy: c.decidedBy))
+            }
+        }
         var proofRun = Search(semantics: plain, run: run, lowering: Z3Lowering(z3))
         // Loops: the widened run proves; counterexamples are sought in runs of the same
         // path with its loops unrolled (1, 2, then 3 entries of each loop head), whose
@@ -280,6 +290,34 @@ struct PathProof {
         return report
     }
 
+    /// Decides a loop invariant's condition `reach → claim`: the simplifier, then cases,
+    /// then Z3 (the same deciders as every obligation; `structuralFastPath` off sends
+    /// every open condition to Z3).
+    static func inductionProver(_ z3: Z3ContextSource, _ options: ProverOptions, _ stats: InductionStats) -> InductionProver {
+        { f, reach, claim in
+            let q = f.both(reach, f.negation(claim))
+            if q.boolConstant == false { return .valid("simplifier") }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            defer { stats.nanoseconds += DispatchTime.now().uptimeNanoseconds - t0 }
+            if options.structuralFastPath && f.isFalseInEveryCase(q) { return .valid("by cases") }
+            if PathProver.debug { print("DEBUG   induction: cases \(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6) ms, \(f.variableNames(q).count) variables") }
+            stats.queries += 1
+            var lowering = Z3Lowering(z3)
+            let solver = Z3Solver(context: lowering.z3, timeoutMilliseconds: options.timeoutMilliseconds,
+                                  resourceLimit: options.resourceLimit, engine: .core)
+            solver.assert(lowering.lower(q))
+            do {
+                switch try solver.check() {
+                case .unsat: return .valid("by the solver")
+                case .sat: return .invalid
+                case .unknown(let reason): return .unknown("solver: \(reason)")
+                }
+            } catch {
+                return .unknown("solver: \(error)")
+            }
+        }
+    }
+
     mutating func record(_ o: Obligation<SymbolicDomain>, _ graph: PathGraph, _ outcome: String) {
         guard options.recordObligations else { return }
         let i = program.instructions[graph.nodes[o.node].instruction]
@@ -425,6 +463,12 @@ struct PathProof {
                               requirement: r.requirement ?? o.requirement, values: r.values, steps: r.steps, picture: r.picture,
                               rsp: r.rspAtBlame.map { s.run.setup.describe(address: $0) } ?? "?", inputs: inputs)
     }
+}
+
+/// Solver queries the loop-invariant checks of a run made.
+final class InductionStats {
+    var queries = 0
+    var nanoseconds: UInt64 = 0
 }
 
 /// Whether a run read one input (the probes skip seeds that vary only that input).

@@ -124,6 +124,12 @@ public struct TextReport {
             }
         }
         if let n = e.note { s += "  (\(n))\n" }
+        if !e.report.loopInductions.isEmpty {
+            s += "  loop invariants (each widened loop head state shown inductive: it holds on entry, and one trip round the loop from it lands back in it):\n"
+            for c in e.report.loopInductions {
+                s += "    line \(c.location.line), \(c.side): \(c.parts) — decided \(c.decidedBy == "simplifier" ? "by the term simplifier" : c.decidedBy)\n"
+            }
+        }
         return s
     }
 

@@ -75,6 +75,8 @@ public struct PathReport: Sendable {
     public var results: [InvariantResult]
     /// Every obligation and its outcome, when asked for (`--explain`).
     public var obligations: [ObligationOutcome] = []
+    /// How each loop head's invariant was shown inductive (for `--explain`).
+    public var loopInductions: [LoopInductionOutcome] = []
     /// Time spent in Z3 (for the benchmark; never in the printed reports).
     public var solverSeconds: Double = 0
 }
@@ -97,4 +99,14 @@ public struct CheckReport: Sendable {
         if statuses.contains(.unknown) { return 3 }
         return 0
     }
+}
+
+/// One loop head's invariant condition, shown to hold (for `--explain`).
+public struct LoopInductionOutcome: Sendable {
+    public var location: SourceLocation
+    /// "entry" or "back edge".
+    public var side: String
+    /// The parts of the state the condition is about.
+    public var parts: String
+    public var decidedBy: String
 }

@@ -1,3 +1,4 @@
+import Foundation
 import SpecElaboration
 import SpecSyntax
 
@@ -17,22 +18,58 @@ public struct SymbolicRun {
     /// Every register-relative access resolved to stack slots (otherwise a concrete run
     /// may check accesses this run read as unmodelled memory).
     public var everyAddressResolved = true
+    /// The conditions that make each loop head's widened state an inductive invariant,
+    /// as the final pass checked them (for `--explain` and certificates).
+    public var inductionChecks: [InductionCheck] = []
+}
+
+/// Is `reach → claim` valid? The executor asks this of each loop invariant's conditions;
+/// the prover answers with the term simplifier, case splitting or the solver.
+public typealias InductionProver = (_ f: TermFactory, _ reach: Term, _ claim: Term) -> InductionAnswer
+
+public enum InductionAnswer {
+    /// Valid; how it was decided ("by the solver", "by cases").
+    case valid(String)
+    case invalid
+    case unknown(String)
+}
+
+/// One condition of a loop invariant: the state arriving at `head` (on entry to the loop
+/// or over its back edge) lies in the widened head state.
+public struct InductionCheck {
+    public var head: Int
+    /// "entry" or "back edge".
+    public var side: String
+    public var reach: Term
+    public var claim: Term
+    /// The parts it is about, in the domain's words.
+    public var what: String
+    /// "simplifier", "by cases", "by the solver".
+    public var decidedBy: String
 }
 
 public enum SymbolicExecutor {
-    public static let maximumLoopPasses = 8
+    /// Passes of the proof run before a loop without an inductive head state is given up
+    /// ("unknown: loop"); each refinement of a widened state costs one.
+    public static let maximumLoopPasses = 12
 
     typealias State = MachineState<SymbolicDomain>
 
     public static let maximumEnumeratedStates = 1 << 16
+    static let debugLoops = getenv("PTREGS_PROVE_DEBUG_LOOPS") != nil
 
     /// `merging: false` enumerates paths instead of merging at joins (exponential: for
     /// checking the merge on small inputs).
-    public static func run(program: Program, path: PathSpec, graph: PathGraph, keepDecided: Bool = false, merging: Bool = true) -> SymbolicRun {
-        run(PathSemantics(program: program, path: path, graph: graph), keepDecided: keepDecided, merging: merging)
+    public static func run(program: Program, path: PathSpec, graph: PathGraph, keepDecided: Bool = false, merging: Bool = true,
+                           induction: InductionProver? = nil) -> SymbolicRun {
+        run(PathSemantics(program: program, path: path, graph: graph), keepDecided: keepDecided, merging: merging, induction: induction)
     }
 
-    public static func run(_ semantics: PathSemantics, keepDecided: Bool = false, merging: Bool = true) -> SymbolicRun {
+    /// `induction` decides the conditions that make a widened loop head state inductive;
+    /// without it only conditions the term simplifier folds to true hold, and a loop
+    /// whose invariant needs more is "unknown: loop".
+    public static func run(_ semantics: PathSemantics, keepDecided: Bool = false, merging: Bool = true,
+                           induction: InductionProver? = nil) -> SymbolicRun {
         let (graph, setup) = (semantics.graph, semantics.setup)
         var enumerated = 0
         let f = TermFactory()
@@ -151,12 +188,35 @@ public enum SymbolicExecutor {
                     stable = false
                 }
             }
+            var checks: [InductionCheck] = []
             for h in graph.loopHeads.sorted() {
-                guard let inState = inStates[h], let backs = backStates[h], !backs.isEmpty else { continue }
-                let back = merge(backs, interp)
-                if let w = widened[h], isInstance(back, of: w, inState: inState, head: h, interp) { continue }
+                guard let inState = inStates[h] else { continue }
+                let backs = backStates[h] ?? []
+                let back = backs.isEmpty ? nil : merge(backs, interp)
+                if let w = widened[h] {
+                    // The widened state is a candidate invariant: every state arriving at the
+                    // head — on entry, and after one trip round the body from the widened
+                    // state itself — must lie in it. The solver decides; nothing is assumed.
+                    // Each back edge's state alone: lying in `w` one by one is lying in it
+                    // merged, and unmerged states mostly match `w` term for term.
+                    switch inductive(head: h, w, arriving: [("entry", inState)] + backs.map { ("back edge", $0) }, interp, induction) {
+                    case .inductive(let cs):
+                        checks += cs
+                        continue
+                    case .refine(let parts):
+                        // Widen again from this pass's states: a part that left its class
+                        // differs from the others syntactically here, so it gets a class
+                        // (or a variable) of its own.
+                        if debugLoops { print("DEBUG loop@\(h) pass \(passCount): not inductive: \(parts.map { describe($0, interp) })") }
+                    case .unknown(let reason):
+                        failure = (h, reason)
+                        continue
+                    }
+                } else if back == nil {
+                    continue
+                }
                 stable = false
-                switch widen(head: h, inState: inState, back: back, previous: widened[h], interp) {
+                switch widen(head: h, inState: inState, back: back ?? inState, previous: widened[h], interp) {
                 case .success(let w): widened[h] = w
                 case .failure(let reason): failure = (h, reason.text)
                 }
@@ -166,6 +226,7 @@ public enum SymbolicExecutor {
                 return result
             }
             if stable {
+                result.inductionChecks = checks
                 result.everyAddressResolved = interp.coverage.everyAddressResolved
                 result.obligations = interp.obligations
                 return result
@@ -313,29 +374,117 @@ public enum SymbolicExecutor {
         (t.op == .variable || t.op == .boolVariable) && t.name.hasPrefix(prefix)
     }
 
-    /// The back-edge state is an instance of the widened head state: parts that were
-    /// kept are unchanged (on entry and after the body), and parts sharing one loop
-    /// variable agree after the body.
-    static func isInstance(_ back: State, of w: State, inState: State, head: Int, _ interp: Interpreter<SymbolicDomain>) -> Bool {
-        guard back.shadowStack.count == w.shadowStack.count else { return false }
-        let f = interp.d.f
-        let shape = Shape([w, back, inState])
-        let wp = parts(w, shape, interp), bp = parts(back, shape, interp), ip = parts(inState, shape, interp)
-        var classes: [Int: Term] = [:]
-        let prefix = "loop@\(head)."
-        for k in 0..<wp.count {
-            if isLoopVariable(wp[k], prefix: prefix) {
-                if let prev = classes[wp[k].id], prev !== bp[k] { return false }
-                classes[wp[k].id] = bp[k]
-            } else if isChoice(wp[k], head: head, f) {
-                // A choice among constants covers every constant the part takes.
-                guard let allowed = f.leafValues(wp[k]), f.leafValues(of: bp[k], within: allowed) == true,
-                      f.leafValues(of: ip[k], within: allowed) == true else { return false }
-            } else if wp[k] !== bp[k] || wp[k] !== ip[k] {
-                return false
-            }
+    /// A part of a head state, named independently of the shape it sits in (shapes grow
+    /// as a loop writes new slots), so a refinement survives to the next widening.
+    struct PartID: Hashable {
+        enum Kind: UInt8 { case register, flag, slot, perCPU, userValue, userKnown, shadow }
+        var kind: Kind
+        var index: UInt64
+        /// For slots, which ghost field (0 value, 1 origin, 2 save event, 3 expect, 4 home).
+        var field: Int = 0
+        var name: String = ""
+    }
+
+    /// The ids of `parts(_, shape, _)`, in the same order.
+    static func partIDs(_ shape: Shape) -> [PartID] {
+        var out: [PartID] = (0..<16).map { PartID(kind: .register, index: UInt64($0)) }
+        out += (0..<5).map { PartID(kind: .flag, index: UInt64($0)) }
+        for a in shape.slots { out += (0..<5).map { PartID(kind: .slot, index: a, field: $0) } }
+        out += shape.perCPU.map { PartID(kind: .perCPU, index: 0, name: $0) }
+        for k in shape.user { out += [PartID(kind: .userValue, index: UInt64(k)), PartID(kind: .userKnown, index: UInt64(k))] }
+        out += (0..<shape.shadow).map { PartID(kind: .shadow, index: UInt64($0)) }
+        return out
+    }
+
+    static func describe(_ p: PartID, _ interp: Interpreter<SymbolicDomain>) -> String {
+        switch p.kind {
+        case .register: return Register(rawValue: Int(p.index)).map { $0.name } ?? "r?"
+        case .flag: return ["zf", "cf", "sf", "of", "the GS base"][Int(p.index)]
+        case .slot:
+            let field = ["", " (its writer)", " (its save)", " (the value saved)", " (whose home)"][p.field]
+            return "the slot \(interp.describeSlot(p.index))\(field)"
+        case .perCPU: return "per-CPU \(p.name)"
+        case .userValue: return "the user's \(Layout.ptRegs.fields[Int(p.index)].userName)"
+        case .userKnown: return "whether the user's \(Layout.ptRegs.fields[Int(p.index)].userName) is defined"
+        case .shadow: return "return-stack entry \(p.index)"
         }
-        return true
+    }
+
+    enum Induction {
+        case inductive([InductionCheck])
+        /// Conditions that do not hold: the parts to widen apart.
+        case refine(Set<PartID>)
+        case unknown(String)
+    }
+
+    /// Whether every arriving state lies in the widened head state `w`: parts `w` keeps
+    /// are equal to its terms, parts sharing one loop variable (or one choice) are equal
+    /// to each other, and a choice's parts take one of its constants. A user's field
+    /// value counts only where the field is defined (no obligation reads it otherwise).
+    /// Each condition `reach → claim` is decided by `prove`; a condition that fails names
+    /// the parts to widen apart.
+    static func inductive(head: Int, _ w: State, arriving: [(String, State)], _ interp: Interpreter<SymbolicDomain>,
+                          _ prove: InductionProver?) -> Induction {
+        let f = interp.d.f
+        var checks: [InductionCheck] = []
+        var failed: Set<PartID> = []
+        let prefix = "loop@\(head)."
+        for (side, s) in arriving {
+            if s.shadowStack.count != w.shadowStack.count {
+                return .unknown("the return-stack depth at the loop head changes between iterations")
+            }
+            let shape = Shape([w, s])
+            let wp = parts(w, shape, interp), sp = parts(s, shape, interp), ids = partIDs(shape)
+            var representative: [Term: Int] = [:]
+            var open: [(Int, Term)] = []
+            for k in 0..<wp.count {
+                let eq: (Term, Term) -> Term = { a, b in a.isBool ? interp.d.equalBits(a, b) : f.eq(a, b) }
+                var claim: Term
+                if isLoopVariable(wp[k], prefix: prefix) || isChoice(wp[k], head: head, f) {
+                    if let rep = representative[wp[k]] {
+                        claim = eq(sp[k], sp[rep])
+                    } else {
+                        representative[wp[k]] = k
+                        claim = f.trueTerm
+                    }
+                    // A choice's part takes one of its constants: at once when every leaf
+                    // of the part's term is one of them, otherwise a condition.
+                    if wp[k].op == .ite, let allowed = f.leafValues(wp[k]), f.leafValues(of: sp[k], within: allowed) != true {
+                        claim = f.both(claim, f.anyOf(allowed.values.map { f.eq(sp[k], f.const($0)) }))
+                    }
+                } else {
+                    claim = eq(sp[k], wp[k])
+                }
+                if ids[k].kind == .userValue { claim = f.either(f.negation(sp[k + 1]), claim) }
+                if claim.boolConstant != true { open.append((k, claim)) }
+            }
+            if open.isEmpty { continue }
+            if debugLoops { for (k, c) in open { print("DEBUG open \(side) \(describe(ids[k], interp)): \(c)".prefix(400)) } }
+            func decide(_ claim: Term) -> InductionAnswer {
+                if f.both(s.reach, f.negation(claim)).boolConstant == false { return .valid("simplifier") }
+                guard let prove else { return .invalid }
+                return prove(f, s.reach, claim)
+            }
+            let what = { (ks: [Int]) in ks.map { describe(ids[$0], interp) }.joined(separator: ", ") }
+            // One question for the whole state.
+            switch decide(f.allOf(open.map(\.1))) {
+            case .valid(let how):
+                checks.append(InductionCheck(head: head, side: side, reach: s.reach, claim: f.allOf(open.map(\.1)),
+                                             what: what(open.map(\.0)), decidedBy: how))
+                continue
+            case .unknown(let reason):
+                return .unknown("whether the widened state at the loop head holds on its \(side) could not be decided (\(reason))")
+            case .invalid:
+                break
+            }
+            // Which parts broke matters only to a reader: any failure widens the head again
+            // from this pass's states. Named one by one only when debugging.
+            if debugLoops {
+                for (k, claim) in open { if case .invalid = decide(claim) { failed.insert(ids[k]) } }
+            }
+            return .refine(failed)
+        }
+        return .inductive(checks)
     }
 
     static func isChoice(_ t: Term, head: Int, _ f: TermFactory) -> Bool {

@@ -98,3 +98,103 @@ import Testing
                 "generated cases exercise both outcomes: \(tally.broken) broken runs, \(tally.proved) proofs, \(tally.violated) violations")
     }
 }
+
+/// Differential check of the loop invariants: random functions with loops — single,
+/// nested, in sequence — whose bodies change registers that start equal (and may drift
+/// apart), followed by code that breaks the return address only when they differ. A
+/// concrete run of the program unrolled to 1–4 visits of each loop head that breaks an
+/// invariant must never be "proved".
+@Suite struct LoopDifferentialTests {
+    static let registers = ["%rdx", "%rsi", "%rdi", "%r9"]
+
+    /// One body operation on the tracked registers.
+    static func operation(_ code: Int, _ arg: Int) -> String {
+        let r = registers[arg % registers.count], r2 = registers[(arg / 4) % registers.count]
+        switch code % 8 {
+        case 7: return "\tmovl $1, \(r.replacingOccurrences(of: "%r", with: "%e").replacingOccurrences(of: "%e9", with: "%r9d"))"
+        case 0: return "\taddq $\(1 + arg % 2), \(r)"
+        case 1: return "\txorq $1, \(r)"
+        case 2: return "\tmovq \(r2), \(r)"
+        case 3: return "\tmovl $\(arg % 2), \(r.replacingOccurrences(of: "%r", with: "%e").replacingOccurrences(of: "%e9", with: "%r9d"))"
+        case 4: return "\tincq \(r)"
+        case 5: return "\tandq $1, \(r)"
+        default: return "\tsubq \(r2), \(r)"
+        }
+    }
+
+    /// A loop counted down from an unmodelled value; its body is `ops`, possibly with a
+    /// nested loop in the middle.
+    static func loop(_ label: Int, counter: String, slot: Int, body: [String]) -> [String] {
+        ["\tmovq \(slot * 8)(%rcx), \(counter)", "L\(label):", "\tdecq \(counter)", "\tjs E\(label)"] + body + ["\tjmp L\(label)", "E\(label):"]
+    }
+
+    static func program(_ ops: [Int]) -> String {
+        // Shape: 0 single, 1 nested, 2 in sequence; the tracked registers start equal, to
+        // one unknown value or to the constant 0 (loop variables or choices among constants).
+        let shape = ops.first.map { $0 % 3 } ?? 0
+        let start = (ops.first ?? 0) / 3 % 2 == 0 ? "\tmovq 64(%rcx), %rdx" : "\txorl %edx, %edx"
+        var s = [".percpu thread_info pointer", ".path looping entry=function", "looping:", "\tpushq %rbx",
+                 "\tmovq PER_CPU_VAR(thread_info), %rcx", start, "\tmovq %rdx, %rsi", "\tmovq %rdx, %rdi", "\tmovq %rdx, %r9"]
+        let body = stride(from: 1, to: ops.count - 1, by: 2).map { operation(ops[$0], ops[$0 + 1]) }
+        let half = body.count / 2
+        switch shape {
+        case 1:
+            let inner = loop(2, counter: "%r10", slot: 2, body: Array(body[half...]))
+            s += loop(1, counter: "%r8", slot: 1, body: Array(body[..<half]) + inner)
+        case 2:
+            s += loop(1, counter: "%r8", slot: 1, body: Array(body[..<half]))
+            s += loop(2, counter: "%r10", slot: 2, body: Array(body[half...]))
+        default:
+            s += loop(1, counter: "%r8", slot: 1, body: body)
+        }
+        s += ["\tcmpq %rdx, %rsi", "\tjne B", "\tcmpq %rdi, %r9", "\tje D", "B:", "\tmovq $0, 8(%rsp)", "D:", "\tpopq %rbx", "\tret"]
+        return s.joined(separator: "\n") + "\n"
+    }
+
+    final class Tally: @unchecked Sendable {
+        let lock = NSLock()
+        var broken = 0, proved = 0, unknown = 0
+        func add(broken b: Int = 0, proved p: Int = 0, unknown u: Int = 0) {
+            lock.lock(); defer { lock.unlock() }
+            broken += b; proved += p; unknown += u
+        }
+    }
+
+    @Test func concreteLoopViolationsAreNeverProved() async {
+        let tally = Tally()
+        await propertyCheck(count: 400, input: Gen.int(in: 0...99).array(of: 3...13)) { ops in
+            let text = Self.program(ops)
+            var checker = Checker()
+            checker.jobs = 1
+            let report = checker.check(source: text, name: "looping.pts")
+            #expect(report.diagnostics.isEmpty, "\(report.diagnostics)\n\(text)")
+            guard let path = report.paths.first else { return }
+            for r in path.results {
+                tally.add(proved: r.verdict.name == "proved" ? 1 : 0, unknown: r.verdict.name == "unknown" ? 1 : 0)
+            }
+            guard let program = try? Elaborator(loader: SpecLoader(root: FileManager.default.temporaryDirectory.path))
+                    .elaborate(text: text, file: URL(fileURLWithPath: "/tmp/looping.pts"), displayName: "looping.pts"),
+                  let spec = program.paths.first,
+                  let graph = try? PathGraph(program: program, path: spec) else { return }
+            for visits in 1...4 {
+                guard let unrolled = try? PathGraph(unrolling: graph, visits: visits) else { continue }
+                let semantics = PathSemantics(program: program, path: spec, graph: unrolled)
+                for seed in 0..<4 {
+                    // Small counts, so each loop runs 0–3 times.
+                    let oracle: @Sendable (String) -> UInt64 = { name in
+                        let h = SampleInputs.hash(name, seed: seed)
+                        return name.hasPrefix("unmodelled") ? h % 4 : h
+                    }
+                    let run = ConcreteReplay.run(semantics, oracle: oracle, target: nil)
+                    tally.add(broken: run.broken.count)
+                    for inv in run.broken {
+                        let verdict = path.results.first { $0.invariant == inv }?.verdict.name
+                        #expect(verdict != "proved", "a concrete run (\(visits) visits) breaks \(inv.rawValue) but the prover says proved:\n\(text)")
+                    }
+                }
+            }
+        }
+        #expect(tally.broken > 0 && tally.proved > 0,
+                "generated loops exercise both outcomes: \(tally.broken) broken runs, \(tally.proved) proofs, \(tally.unknown) unknown")
+    }
+}
