@@ -327,6 +327,10 @@ public struct Interpreter<D: ValueDomain> {
         /// A stack address plus an offset with no fixed value (`-8(%rsp,%rdi,8)`): no
         /// single slot, but still an access to the stack.
         case indexedStack(D.Value)
+        /// A stack address so far from every stack base that it lies on no modelled stack
+        /// (`-0x400010(%rsp)`): still an access through the stack pointer, checked by
+        /// `frame`, never unmodelled memory.
+        case farStack([(D.Bit, UInt64)])
     }
 
     func locate(_ m: MemoryOperand, _ s: MachineState<D>, node: Int, width: Width) throws -> Location {
@@ -339,6 +343,10 @@ public struct Interpreter<D: ValueDomain> {
             }
         }
         guard let cases = stackCases(addr) else {
+            if let b = m.base, stackCases(s[b]) != nil, let cs = d.cases(addr), !cs.isEmpty,
+               cs.allSatisfy({ setup.region(of: $0.1) == nil }) {
+                return .farStack(cs)
+            }
             // A register-relative address that is not a known stack slot: a concrete
             // run whose values land it on the stack checks it as a stack access, so
             // the run's obligations may not cover every concrete check (the probes
@@ -381,6 +389,9 @@ public struct Interpreter<D: ValueDomain> {
                 return mask(v, w)
             case .indexedStack(let addr):
                 checkIndexedAccess(addr, m, width: w, s, node: node)
+                return mask(d.input("unmodelled[\(m.text)]@\(node)"), w)
+            case .farStack(let cases):
+                checkFarAccess(cases, m, s, node: node)
                 return mask(d.input("unmodelled[\(m.text)]@\(node)"), w)
             case .opaque, .outside:
                 return mask(d.input("unmodelled[\(m.text)]@\(node)"), w)
@@ -434,6 +445,9 @@ public struct Interpreter<D: ValueDomain> {
                 throw Unsupported(node: node, reason: "store to '\(text)', which is not a modelled stack slot or per-CPU variable")
             case .indexedStack:
                 throw Unsupported(node: node, reason: "store to '\(m.text)', a stack address whose offset has no fixed value")
+            case .farStack(let cases):
+                // Memory the model does not hold: the check is the whole meaning.
+                checkFarAccess(cases, m, s, node: node)
             case .outside:
                 break
             }
@@ -594,8 +608,14 @@ public struct Interpreter<D: ValueDomain> {
             return go(next, s)
         case .exchange(let a, let b, let w):
             let x = try read(a, w, &s, node: node), y = try read(b, w, &s, node: node)
-            try write(a, y, w, &s, node: node, saving: b.register, what: "exchanged by `\(inst.text)`")
-            try write(b, x, w, &s, node: node, saving: a.register, what: "exchanged by `\(inst.text)`")
+            // Both operands are located before either is written: the memory operand's
+            // address uses the registers' old values (`xchgq %rax, (%rax)`), so it is
+            // written first.
+            var writes = [(a, y, b.register), (b, x, a.register)]
+            if case .memory = b { writes.reverse() }
+            for (op, v, saving) in writes {
+                try write(op, v, w, &s, node: node, saving: saving, what: "exchanged by `\(inst.text)`")
+            }
             return go(next, s)
         case .conditionalMove(let c, let src, let r):
             let v = try read(src, .q, &s, node: node)
@@ -635,14 +655,7 @@ public struct Interpreter<D: ValueDomain> {
                 try callExternal(program.externs[name] ?? .cABI(name), &s, node: node, instruction: index)
                 return go(next, s)
             case .indirect(let r):
-                if let a = d.knownValue(s[r]), let name = setup.symbolAddresses.first(where: { $0.value == a })?.key {
-                    try callExternal(program.externs[name] ?? .cABI(name), &s, node: node, instruction: index)
-                } else if let c = program.externs.values.first(where: \.isIndirectTarget) {
-                    try callExternal(c, &s, node: node, instruction: index)
-                } else {
-                    throw Unsupported(node: node, reason: "indirect call through %\(r.name): its target is not a known external function (declare the contract of such calls with '.extern NAME indirect')")
-                }
-                return go(next, s)
+                return try callIndirect(through: r, s, node: node, instruction: index, next: next)
             }
         case .ret(let n):
             guard let cases = stackCases(s.rsp) else { throw Unsupported(node: node, reason: "ret while rsp is not a modelled stack") }
@@ -710,6 +723,45 @@ public struct Interpreter<D: ValueDomain> {
             checkExit(.iret, s, node: node, iretFrame: frame)
             return Successors()
         }
+    }
+
+    /// `call *%reg`. A target the run knows — one value, or a choice among values (a
+    /// `cmov` between two functions' addresses) — is called with its own contract, each
+    /// under its own condition; only a target with no known value takes the catch-all
+    /// `indirect` contract. A target that is (or may be) a label of the path's own code
+    /// would need the call followed into that code, which the model does not do: the
+    /// path is then unknown, never checked as a call to C.
+    func callIndirect(through r: Register, _ state: consuming MachineState<D>, node: Int, instruction: Int, next: Int?) throws -> Successors<D> {
+        let s = state
+        let externs = setup.symbolAddresses
+        func local(_ a: UInt64) -> String? {
+            program.labels.first { Program.codeAddress($0.value) == a }?.key
+        }
+        guard let cases = d.cases(s[r]), !cases.isEmpty else {
+            if let (label, line) = semantics.addressTakenLabel {
+                throw Unsupported(node: node, reason: "indirect call through %\(r.name) to a target with no known value, which may be the local label '\(label)' (its address is taken at line \(line)): calls into the path's own code through a register are not modelled")
+            }
+            guard let c = program.externs.values.first(where: \.isIndirectTarget) else {
+                throw Unsupported(node: node, reason: "indirect call through %\(r.name): its target is not a known external function (declare the contract of such calls with '.extern NAME indirect')")
+            }
+            var t = s
+            try callExternal(c, &t, node: node, instruction: instruction)
+            return next.map { Successors(($0, t)) } ?? Successors()
+        }
+        var out = Successors<D>()
+        for (g, a) in cases where d.known(g) != false {
+            guard let name = externs.first(where: { $0.value == a })?.key, local(a) == nil || program.externs[name] != nil else {
+                if let label = local(a) {
+                    throw Unsupported(node: node, reason: "indirect call through %\(r.name) to the local label '\(label)': calls into the path's own code through a register are not modelled (call the label directly)")
+                }
+                throw Unsupported(node: node, reason: "indirect call through %\(r.name) to 0x\(String(a, radix: 16)), which is no known function")
+            }
+            var t = s
+            t.reach = d.both(s.reach, g)
+            try callExternal(program.externs[name] ?? .cABI(name), &t, node: node, instruction: instruction)
+            if let n = next { out.append((n, t)) }
+        }
+        return out
     }
 
     func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, instruction: Int) throws {
@@ -792,16 +844,19 @@ public struct Interpreter<D: ValueDomain> {
 public struct Successors<D: ValueDomain>: RandomAccessCollection {
     private var first: (Int, MachineState<D>)?
     private var second: (Int, MachineState<D>)?
+    /// More than two: an indirect call to one of several known functions.
+    private var rest: [(Int, MachineState<D>)] = []
     public init() {}
     init(_ only: (Int, MachineState<D>)) { first = only }
 
     mutating func append(_ s: (Int, MachineState<D>)) {
-        if first == nil { first = s } else { second = s }
+        if first == nil { first = s } else if second == nil { second = s } else { rest.append(s) }
     }
 
     public var startIndex: Int { 0 }
-    public var endIndex: Int { first == nil ? 0 : second == nil ? 1 : 2 }
+    public var endIndex: Int { first == nil ? 0 : second == nil ? 1 : 2 + rest.count }
     public subscript(i: Int) -> (Int, MachineState<D>) {
+        if i >= 2 { return rest[i - 2] }
         guard let s = i == 0 ? first : second else { preconditionFailure("successor \(i) of \(endIndex)") }
         return s
     }
@@ -936,7 +991,15 @@ public final class PathSemantics {
         nodeWords = plain
         self.setup = setup ?? EntrySetup(program: program, path: path)
         pointerInputs = program.perCPU.filter { $0.value == .pointer }.keys.sorted().map { "percpu.\($0)" }
+        addressTakenLabel = program.instructions.lazy.compactMap { i -> (String, Int)? in
+            if case .loadAddress(let sym, _) = i.operation, program.labels[sym] != nil, program.externs[sym] == nil { return (sym, i.location.line) }
+            return nil
+        }.first
     }
+
+    /// A label of the path's own code whose address an instruction loads (`leaq
+    /// label(%rip), %rax`), with that instruction's line: a computed call may go there.
+    let addressTakenLabel: (String, Int)?
 
     /// Kinds of input a node reads, each at most once per node; an input's name is its
     /// kind and node (`clobbered.rax@12`, `ptrace.cx@40`).

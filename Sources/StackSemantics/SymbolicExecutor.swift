@@ -458,14 +458,21 @@ public enum SymbolicExecutor {
                 if ids[k].kind == .userValue { claim = f.either(f.negation(sp[k + 1]), claim) }
                 if claim.boolConstant != true { open.append((k, claim)) }
             }
-            if open.isEmpty { continue }
+            if open.isEmpty {
+                checks.append(InductionCheck(head: head, side: side, reach: s.reach, claim: f.trueTerm,
+                                             what: "every part, term for term", decidedBy: "simplifier"))
+                continue
+            }
             if debugLoops { for (k, c) in open { print("DEBUG open \(side) \(describe(ids[k], interp)): \(c)".prefix(400)) } }
             func decide(_ claim: Term) -> InductionAnswer {
                 if f.both(s.reach, f.negation(claim)).boolConstant == false { return .valid("simplifier") }
                 guard let prove else { return .invalid }
                 return prove(f, s.reach, claim)
             }
-            let what = { (ks: [Int]) in ks.map { describe(ids[$0], interp) }.joined(separator: ", ") }
+            let what = { (ks: [Int]) -> String in
+                let named = ks.prefix(4).map { describe(ids[$0], interp) }.joined(separator: ", ")
+                return ks.count > 4 ? "\(named) and \(ks.count - 4) more parts" : named
+            }
             // One question for the whole state.
             switch decide(f.allOf(open.map(\.1))) {
             case .valid(let how):

@@ -63,6 +63,29 @@ extension Interpreter {
         }
     }
 
+    /// An access through a stack pointer that lands on no modelled stack (more than
+    /// `StackRegion.span` from every stack base): below rsp or beyond the frame, at any
+    /// distance, it breaks the frame like any other out-of-frame access.
+    func checkFarAccess(_ cases: [(D.Bit, UInt64)], _ m: MemoryOperand, _ s: MachineState<D>, node: Int) {
+        for (g, a) in cases {
+            let below = d.unsignedLess(d.constant(a), s.rsp)
+            let words = "the access `\(m.text)` (here \(describeFar(a)))"
+            require(.frameBalance, node, "far below rsp \(a)", d.negate(d.both(g, below)), s,
+                    "\(words) must not lie below rsp", values: [("address", d.constant(a)), ("rsp", s.rsp)])
+            require(.frameBalance, node, "far above frame \(a)", d.negate(d.both(g, d.negate(below))), s,
+                    "\(words) must not lie outside the path's frame")
+        }
+    }
+
+    /// `entry stack-0x400010`: an address off every stack, named from the nearest base.
+    func describeFar(_ a: UInt64) -> String {
+        guard let r = setup.regions.min(by: { Int64(bitPattern: a &- $0.base).magnitude < Int64(bitPattern: a &- $1.base).magnitude }) else {
+            return "0x" + String(a, radix: 16)
+        }
+        let off = Int64(bitPattern: a &- r.base)
+        return r.name + (off < 0 ? "-" : "+") + "0x" + String(off.magnitude, radix: 16)
+    }
+
     /// `v` is the rsp the path was entered with — which is a user rsp only when the
     /// entry was SYSCALL (every other entry starts on a kernel stack).
     func enteredUserRSP(_ v: D.Value) -> [D.Bit] {
