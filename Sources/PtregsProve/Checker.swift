@@ -151,8 +151,6 @@ public struct Checker: Sendable {
 
     /// `--shard I/N`: this shard's share of the jobs, by position (1-based I).
     public var shard: (index: Int, count: Int)?
-    /// Where verdicts of unchanged paths are kept (nil: prove everything).
-    public var cache: VerdictCache?
 
     public func check(_ inputs: [String]) -> CheckReport {
         var (jobs, report) = elaborate(inputs)
@@ -167,16 +165,10 @@ public struct Checker: Sendable {
         var jobs = all
         if let s = shard { jobs = all.enumerated().filter { $0.offset % s.count == s.index - 1 }.map(\.element) }
         let options = self.options
-        let cache = self.cache
         // Longest first, so no thread is left proving a long path alone at the end.
         let start = jobs.indices.sorted { (jobs[$0].estimatedCost, $1) > (jobs[$1].estimatedCost, $0) }
         return Self.parallelMap(jobs, width: jobs.isEmpty ? 1 : max(1, min(self.jobs, jobs.count)), startOrder: start) { job in
-            guard let cache else { return PathProver.prove(program: job.program, path: job.path, options: options, graph: job.graph) }
-            let key = cache.key(program: job.program, path: job.path, options: options, graph: job.graph)
-            if let hit = cache.load(key, program: job.program) { return hit }
-            let report = PathProver.prove(program: job.program, path: job.path, options: options, graph: job.graph)
-            cache.store(key, report, program: job.program)
-            return report
+            PathProver.prove(program: job.program, path: job.path, options: options, graph: job.graph)
         }
     }
 
