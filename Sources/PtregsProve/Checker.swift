@@ -46,14 +46,37 @@ public struct Checker: Sendable {
                 continue
             }
             if isDir.boolValue {
-                let root = URL(fileURLWithPath: input)
-                guard let e = fm.enumerator(at: root, includingPropertiesForKeys: nil) else { continue }
+                // The real directory: FileManager lists nothing under a symlinked one.
+                let loader = SpecLoader(root: input)
+                let root = loader.root
+                let shown = input.hasSuffix("/") ? input : input + "/"
+                func display(_ u: URL) -> String {
+                    shown + u.standardizedFileURL.path.replacingOccurrences(of: root.standardizedFileURL.path + "/", with: "")
+                }
+                guard let e = fm.enumerator(at: root, includingPropertiesForKeys: [.isSymbolicLinkKey]) else {
+                    errors.append(.error(SourceLocation(file: input, line: 1, column: 1), "cannot list the directory"))
+                    continue
+                }
                 var found: [URL] = []
-                for case let u as URL in e where u.pathExtension == "pts" { found.append(u) }
+                for case let u as URL in e {
+                    // FileManager does not descend into a symlinked directory. One inside the
+                    // root leads to units the walk finds anyway; one leading out would hide
+                    // units (or lead to files outside the root): refused, never skipped.
+                    var linkedDir: ObjCBool = false
+                    if (try? u.resourceValues(forKeys: [.isSymbolicLinkKey]))?.isSymbolicLink == true,
+                       fm.fileExists(atPath: u.path, isDirectory: &linkedDir), linkedDir.boolValue {
+                        let real = u.resolvingSymlinksInPath()
+                        if real.path != root.path && !loader.contains(real) {
+                            errors.append(.error(SourceLocation(file: display(u), line: 1, column: 1),
+                                                 "directory '\(display(u))' is a link to \(real.path), outside the spec root \(root.path)"))
+                        }
+                        continue
+                    }
+                    // A `.pts` link is checked when the unit is read (SpecLoader.resolveUnit).
+                    if u.pathExtension == "pts" { found.append(u) }
+                }
                 for u in found.sorted(by: { $0.path < $1.path }) {
-                    let rel = u.standardizedFileURL.path.replacingOccurrences(of: root.standardizedFileURL.path + "/", with: "")
-                    let display = (input.hasSuffix("/") ? input : input + "/") + rel
-                    files.append(SpecFile(url: u, root: input, display: display))
+                    files.append(SpecFile(url: u, root: input, display: display(u)))
                 }
             } else {
                 let u = URL(fileURLWithPath: input)

@@ -115,7 +115,9 @@ public final class Elaborator {
 
     /// Elaborates one spec unit (a `.pts` file and what it includes).
     public func elaborate(file url: URL, displayName: String) throws -> Program {
-        try elaborate(text: loader.read(url, displayName: displayName), file: url, displayName: displayName)
+        let real = try loader.resolveUnit(url, displayName: displayName)
+        // Includes still resolve from the unit's directory as named, as cpp does.
+        return try elaborate(text: loader.read(real, displayName: displayName), file: url, displayName: displayName)
     }
 
     /// Elaborates spec text as if it were the file `url` (includes resolve from there).
