@@ -379,6 +379,25 @@ final class ElaborationErrorTests: XCTestCase {
         XCTAssertEqual(report.diagnostics.first?.notes.map(\.location.description), ["sub/a.ptsh:1:1", "spec.pts:2:1"])
     }
 
+    /// An include is part of every unit that includes it: a path or an expectation
+    /// there would be checked by none of them, so it is an error, never dropped.
+    func testPathAndExpectationInAnIncludeAreErrors() {
+        let path = SpecHarness.check([
+            "spec.pts": ".include \"inc/h.ptsh\"\n.path f entry=function\nf:\n\tret\n",
+            "inc/h.ptsh": "g:\n\tret\n.path g entry=function\n",
+        ], unit: "spec.pts")
+        assertError(path, "inc/h.ptsh:3:1", ".path in an included file")
+        XCTAssertEqual(path.diagnostics.first?.notes.map(\.location.description), ["spec.pts:1:1"])
+        let expect = SpecHarness.check([
+            "spec.pts": ".path f entry=function\n.include \"inc/h.ptsh\"\nf:\n\tmovq %rax, -16(%rsp)\n\tret\n",
+            "inc/h.ptsh": ".expect frame violated\n",
+        ], unit: "spec.pts")
+        assertError(expect, "inc/h.ptsh:1:1", ".expect in an included file")
+        // The same lines in the unit itself are fine.
+        XCTAssertEqual(SpecHarness.check("g:\n\tret\n.path g entry=function\n").exitCode, 0)
+        XCTAssertEqual(SpecHarness.check(".path f entry=function\n.expect frame violated\nf:\n\tmovq %rax, -16(%rsp)\n\tret\n").exitCode, 0)
+    }
+
     func testErrorInsideAnIncludedMacroNamesTheHeaderAndTheUse() {
         let report = SpecHarness.check([
             "spec.pts": ".include \"inc/m.ptsh\"\n.path f entry=function\nf:\n\tM\n\tret\n",
