@@ -17,7 +17,7 @@ count() {
   awk '/^summary:/ {print $2}' "$out"
   rm -f "$out"
 }
-all=$(count --no-cache --jobs 1 "$specs")
+all=$(count --jobs 1 "$specs")
 parse=$(count --parse-only --jobs 1 "$specs")
 printf '%-28s %16s\n' "run (--jobs 1)" "instructions"
 printf '%-28s %16s\n' "corpus, every verdict" "$all"

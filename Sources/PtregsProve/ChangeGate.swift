@@ -104,30 +104,39 @@ public struct ChangeGate {
         var report = base.report
         var affectedJobs: [PathJob] = []
         var unaffected: [String] = []
+        /// Whether the diff touches `src`'s region; its findings go into the report.
+        func judge(_ src: ModelledSource) -> Bool {
+            let path = URL(fileURLWithPath: top).appendingPathComponent(src.file).standardizedFileURL.path
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                report.gate.append(.error(src.location, "spec out of date: \(src.file) no longer exists in \(top)"))
+                return false
+            }
+            guard let region = SourceFingerprint.region(of: text, lines: src.lines, symbol: src.symbol) else {
+                report.gate.append(.error(src.location, "spec out of date: \(src.symbol.map { "symbol \($0)" } ?? "the modelled lines") not found in \(src.file)"))
+                return false
+            }
+            let now = SourceFingerprint.fingerprint(of: text, region: region)
+            let hunks = changed.contains(path) ? changedLines(src.file, top: top).filter { $0.overlaps(region) } : []
+            guard let recorded = src.fingerprint else {
+                report.gate.append(.error(src.location, "\(src.file) (lines \(region.lowerBound)-\(region.upperBound)) has no recorded fingerprint: add fingerprint=\(now)"))
+                return !hunks.isEmpty
+            }
+            if recorded != now {
+                let at = hunks.isEmpty ? "lines \(region.lowerBound)-\(region.upperBound)" : "lines " + hunks.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ", ")
+                report.gate.append(.error(src.location, "spec out of date: \(src.file) changed at \(at) (fingerprint now \(now), the spec records \(recorded)); update the spec to the new code, then its fingerprint"))
+                return true
+            }
+            return !hunks.isEmpty
+        }
+        // A `.models` line in an include counts for every unit that includes it; it is
+        // judged once, so a stale one is reported once, not once per unit.
+        var judged: [ModelledSource: Bool] = [:]
         for program in base.programs {
             var affected = program.files.contains { changed.contains($0) }
             for src in program.modelledSources {
-                let path = URL(fileURLWithPath: top).appendingPathComponent(src.file).standardizedFileURL.path
-                guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                    report.gate.append(.error(src.location, "spec out of date: \(src.file) no longer exists in \(top)"))
-                    continue
-                }
-                guard let region = SourceFingerprint.region(of: text, lines: src.lines, symbol: src.symbol) else {
-                    report.gate.append(.error(src.location, "spec out of date: \(src.symbol.map { "symbol \($0)" } ?? "the modelled lines") not found in \(src.file)"))
-                    continue
-                }
-                let now = SourceFingerprint.fingerprint(of: text, region: region)
-                let hunks = changed.contains(path) ? changedLines(src.file, top: top).filter { $0.overlaps(region) } : []
-                if !hunks.isEmpty { affected = true }
-                guard let recorded = src.fingerprint else {
-                    report.gate.append(.error(src.location, "\(src.file) (lines \(region.lowerBound)-\(region.upperBound)) has no recorded fingerprint: add fingerprint=\(now)"))
-                    continue
-                }
-                if recorded != now {
-                    let at = hunks.isEmpty ? "lines \(region.lowerBound)-\(region.upperBound)" : "lines " + hunks.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ", ")
-                    report.gate.append(.error(src.location, "spec out of date: \(src.file) changed at \(at) (fingerprint now \(now), the spec records \(recorded)); update the spec to the new code, then its fingerprint"))
-                    affected = true
-                }
+                let touched = judged[src] ?? judge(src)
+                judged[src] = touched
+                if touched { affected = true }
             }
             let jobs = base.jobs.filter { $0.program.file == program.file }
             if affected { affectedJobs += jobs } else { unaffected.append(program.file) }

@@ -46,14 +46,37 @@ public struct Checker: Sendable {
                 continue
             }
             if isDir.boolValue {
-                let root = URL(fileURLWithPath: input)
-                guard let e = fm.enumerator(at: root, includingPropertiesForKeys: nil) else { continue }
+                // The real directory: FileManager lists nothing under a symlinked one.
+                let loader = SpecLoader(root: input)
+                let root = loader.root
+                let shown = input.hasSuffix("/") ? input : input + "/"
+                func display(_ u: URL) -> String {
+                    shown + u.standardizedFileURL.path.replacingOccurrences(of: root.standardizedFileURL.path + "/", with: "")
+                }
+                guard let e = fm.enumerator(at: root, includingPropertiesForKeys: [.isSymbolicLinkKey]) else {
+                    errors.append(.error(SourceLocation(file: input, line: 1, column: 1), "cannot list the directory"))
+                    continue
+                }
                 var found: [URL] = []
-                for case let u as URL in e where u.pathExtension == "pts" { found.append(u) }
+                for case let u as URL in e {
+                    // FileManager does not descend into a symlinked directory. One inside the
+                    // root leads to units the walk finds anyway; one leading out would hide
+                    // units (or lead to files outside the root): refused, never skipped.
+                    var linkedDir: ObjCBool = false
+                    if (try? u.resourceValues(forKeys: [.isSymbolicLinkKey]))?.isSymbolicLink == true,
+                       fm.fileExists(atPath: u.path, isDirectory: &linkedDir), linkedDir.boolValue {
+                        let real = u.resolvingSymlinksInPath()
+                        if real.path != root.path && !loader.contains(real) {
+                            errors.append(.error(SourceLocation(file: display(u), line: 1, column: 1),
+                                                 "directory '\(display(u))' is a link to \(real.path), outside the spec root \(root.path)"))
+                        }
+                        continue
+                    }
+                    // A `.pts` link is checked when the unit is read (SpecLoader.resolveUnit).
+                    if u.pathExtension == "pts" { found.append(u) }
+                }
                 for u in found.sorted(by: { $0.path < $1.path }) {
-                    let rel = u.standardizedFileURL.path.replacingOccurrences(of: root.standardizedFileURL.path + "/", with: "")
-                    let display = (input.hasSuffix("/") ? input : input + "/") + rel
-                    files.append(SpecFile(url: u, root: input, display: display))
+                    files.append(SpecFile(url: u, root: input, display: display(u)))
                 }
             } else {
                 let u = URL(fileURLWithPath: input)
@@ -151,8 +174,6 @@ public struct Checker: Sendable {
 
     /// `--shard I/N`: this shard's share of the jobs, by position (1-based I).
     public var shard: (index: Int, count: Int)?
-    /// Where verdicts of unchanged paths are kept (nil: prove everything).
-    public var cache: VerdictCache?
 
     public func check(_ inputs: [String]) -> CheckReport {
         var (jobs, report) = elaborate(inputs)
@@ -167,16 +188,10 @@ public struct Checker: Sendable {
         var jobs = all
         if let s = shard { jobs = all.enumerated().filter { $0.offset % s.count == s.index - 1 }.map(\.element) }
         let options = self.options
-        let cache = self.cache
         // Longest first, so no thread is left proving a long path alone at the end.
         let start = jobs.indices.sorted { (jobs[$0].estimatedCost, $1) > (jobs[$1].estimatedCost, $0) }
         return Self.parallelMap(jobs, width: jobs.isEmpty ? 1 : max(1, min(self.jobs, jobs.count)), startOrder: start) { job in
-            guard let cache else { return PathProver.prove(program: job.program, path: job.path, options: options, graph: job.graph) }
-            let key = cache.key(program: job.program, path: job.path, options: options, graph: job.graph)
-            if let hit = cache.load(key, program: job.program) { return hit }
-            let report = PathProver.prove(program: job.program, path: job.path, options: options, graph: job.graph)
-            cache.store(key, report, program: job.program)
-            return report
+            PathProver.prove(program: job.program, path: job.path, options: options, graph: job.graph)
         }
     }
 

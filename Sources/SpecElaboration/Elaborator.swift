@@ -115,7 +115,9 @@ public final class Elaborator {
 
     /// Elaborates one spec unit (a `.pts` file and what it includes).
     public func elaborate(file url: URL, displayName: String) throws -> Program {
-        try elaborate(text: loader.read(url, displayName: displayName), file: url, displayName: displayName)
+        let real = try loader.resolveUnit(url, displayName: displayName)
+        // Includes still resolve from the unit's directory as named, as cpp does.
+        return try elaborate(text: loader.read(real, displayName: displayName), file: url, displayName: displayName)
     }
 
     /// Elaborates spec text as if it were the file `url` (includes resolve from there).
@@ -420,8 +422,11 @@ public final class Elaborator {
             let attrs = try parseAttributes(rest, notes: notes)
             guard let pname = attrs.positional.first else { throw Diagnostic(at: head.location, ".path needs the name of the label where the path starts", notes: notes) }
             if attrs.positional.count > 1 { throw Diagnostic(at: attrs.positional[1].location, "unexpected '\(attrs.positional[1].text)' (attributes are key=value)", notes: notes) }
-            // Paths declared in included files are checked when that file is itself a unit.
-            guard isUnit else { return }
+            // An include is read once per unit that includes it: a path there would be
+            // checked by none of them (or by all, twice over): refused, not dropped.
+            guard isUnit else {
+                throw Diagnostic(at: head.location, ".path in an included file: paths are declared in a unit (.pts); an include shares code, macros and declarations", notes: notes)
+            }
             if let prev = paths.first(where: { $0.name.text == pname.text }) {
                 throw Diagnostic(at: pname.location, "duplicate .path '\(pname.text)' (first declared at \(prev.name.location))", notes: notes)
             }
@@ -446,14 +451,18 @@ public final class Elaborator {
             if src.lines != nil && src.symbol != nil {
                 throw Diagnostic(at: head.location, ".models takes lines= or symbol=, not both", notes: notes)
             }
-            if isUnit { program.modelledSources.append(src) }
+            // From an include too: it models code for every unit that includes it, so a
+            // change to that code must reach each of them in the CI gate.
+            if !program.modelledSources.contains(src) { program.modelledSources.append(src) }
         case ".dead":
             // The source keeps code nothing reaches (3.16's thunk_64.S emits a SAVE_ARGS
             // only for its CFI side effect): say so, and it is not an error.
             deadCode = true
         case ".expect":
             let words = try parseAttributes(rest, notes: notes).positional
-            guard isUnit else { return }
+            guard isUnit else {
+                throw Diagnostic(at: head.location, ".expect in an included file: it belongs after its .path in the unit (.pts)", notes: notes)
+            }
             guard let last = paths.indices.last else { throw Diagnostic(at: head.location, ".expect must follow a .path", notes: notes) }
             guard words.count == 2, words[1].text == "violated" else {
                 throw Diagnostic(at: rest.location, "expected '.expect <invariant> violated' (invariants: restore, frame, ptrace, return-stack)", notes: notes)

@@ -316,8 +316,9 @@ public enum PerCPUKind: Hashable, Sendable {
     case pointer
 }
 
-/// The assembly a spec unit models (`.models FILE lines=A-B|symbol=NAME fingerprint=HEX`),
-/// so a CI gate can tell when the code changed under an unchanged spec.
+/// The assembly a spec unit models (`.models FILE lines=A-B|symbol=NAME fingerprint=HEX`,
+/// in the unit or in a file it includes), so a CI gate can tell when the code changed
+/// under an unchanged spec.
 public struct ModelledSource: Hashable, Sendable {
     public var file: String
     public var lines: ClosedRange<Int>?

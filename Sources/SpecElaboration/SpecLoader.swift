@@ -18,11 +18,26 @@ public struct SpecLoader: Sendable {
             throw Diagnostic.error(location, "included file '\(name)' not found (looked for \(url.path))")
         }
         let real = url.resolvingSymlinksInPath()
-        let rootPath = root.path.hasSuffix("/") ? root.path : root.path + "/"
-        guard real.path.hasPrefix(rootPath) else {
+        guard contains(real) else {
             throw Diagnostic.error(location, "include of '\(name)' escapes the spec root \(root.path)")
         }
         return real
+    }
+
+    /// The real file behind a spec unit, checked like an include: a unit that is a
+    /// symlink out of the root would let a pull request make the checker read any file.
+    public func resolveUnit(_ url: URL, displayName: String) throws -> URL {
+        let real = url.standardizedFileURL.resolvingSymlinksInPath()
+        guard contains(real) else {
+            throw Diagnostic.error(SourceLocation(file: displayName, line: 1, column: 1),
+                                   "spec unit '\(displayName)' is a link to \(real.path), outside the spec root \(root.path)")
+        }
+        return real
+    }
+
+    /// Whether a symlink-free path lies under the root.
+    public func contains(_ real: URL) -> Bool {
+        real.path.hasPrefix(root.path.hasSuffix("/") ? root.path : root.path + "/")
     }
 
     /// Reads a file as UTF-8 text, refusing binaries and huge files.

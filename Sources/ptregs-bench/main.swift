@@ -49,9 +49,8 @@ func straightLine(_ l: Int) -> String {
     return s + "\taddq $16, %rsp\n\tpopq %rbx\n\tret\n"
 }
 
-func measure(_ inputs: [String], parseOnly: Bool, cache: VerdictCache? = nil, options: ProverOptions = ProverOptions()) -> Measurement {
+func measure(_ inputs: [String], parseOnly: Bool, options: ProverOptions = ProverOptions()) -> Measurement {
     var checker = Checker(options: options)
-    checker.cache = cache
     checker.jobs = ProcessInfo.processInfo.activeProcessorCount
     checker.parseOnly = parseOnly
     let start = DispatchTime.now().uptimeNanoseconds
@@ -76,17 +75,6 @@ func single(_ kind: String, _ size: Int, _ specs: String) -> Measurement {
         var options = ProverOptions()
         options.structuralFastPath = false
         m = measure([specs], parseOnly: false, options: options)
-    case "corpus-cached":
-        // A re-run with every verdict in the cache (the reviewer's re-run after a fixup
-        // that touched nothing, the CI gate on an unrelated change): fill it, then time.
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ptregs-bench-cache-\(getpid())")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        _ = measure([specs], parseOnly: false, cache: VerdictCache(directory: dir))
-        m = measure([specs], parseOnly: false, cache: VerdictCache(directory: dir))
-        // Cached reports carry the solver figures of the run that proved them; this
-        // run sent nothing to Z3.
-        m.solverSeconds = 0
-        m.queries = 0
     default:
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ptregs-bench-\(getpid())")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -161,10 +149,6 @@ if let full = runChild("corpus", 0, specs, repeats: repeats), let parse = runChi
     print(row(full)); print(row(parse))
     print(String(format: "corpus: %.1f ms total, %.1f ms parse+elaborate; ratio %.2fx (target < 3x, < 300 ms)",
                  full.wallSeconds * 1000, parse.wallSeconds * 1000, full.wallSeconds / max(parse.wallSeconds, 1e-9)))
-}
-if let cached = runChild("corpus-cached", 0, specs, repeats: repeats) {
-    print(row(cached))
-    print(String(format: "corpus with every verdict cached: %.1f ms", cached.wallSeconds * 1000))
 }
 if let z3 = runChild("corpus-z3", 0, specs, repeats: 1) {
     print(row(z3))

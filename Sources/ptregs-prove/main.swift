@@ -57,12 +57,6 @@ struct PtregsProveCommand: ParsableCommand {
     @Option(help: "Check only shard I of N (1-based), e.g. 2/4: a deterministic split for CI matrix jobs.")
     var shard: String?
 
-    @Flag(name: .customLong("no-cache"), help: "Prove every path, even those whose verdicts are cached.")
-    var noCache = false
-
-    @Option(name: .customLong("cache-dir"), help: "Where verdicts of unchanged paths are kept (default: $XDG_CACHE_HOME/ptregs-prove or .build/ptregs-prove-cache).")
-    var cacheDir: String?
-
     @Flag(name: .customLong("no-merge"), help: ArgumentHelp("Enumerate paths instead of merging at joins (a self-check).", visibility: .hidden))
     var noMerge = false
 
@@ -123,10 +117,6 @@ struct PtregsProveCommand: ParsableCommand {
         checker.parseOnly = parseOnly
         checker.jobs = jobs
         checker.shard = shardSpec
-        // Emitting queries or SMT-LIB2 needs the proofs to run.
-        if !noCache && emitSMT2 == nil && !noMerge && !noFastPath && !noProbes {
-            checker.cache = VerdictCache(directory: cacheDir.map { URL(fileURLWithPath: $0) } ?? VerdictCache.defaultDirectory())
-        }
         let colour: Bool
         switch color {
         case "always": colour = true

@@ -103,6 +103,19 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.stdout, "")
     }
 
+    /// There is no verdict cache: its old options are usage errors, not silently accepted.
+    func testRemovedCacheOptionsAreUsageErrors() throws {
+        try write("spec.pts", Self.proving)
+        for args in [["--no-cache", "spec.pts"], ["--cache-dir", "c", "spec.pts"]] {
+            let r = try run(args)
+            XCTAssertEqual(r.status, 2, args.joined(separator: " "))
+            XCTAssertTrue(r.stderr.contains(args[0]), r.stderr)
+            XCTAssertTrue(r.stderr.contains("Usage: ptregs-prove"), r.stderr)
+            XCTAssertEqual(r.stdout, "")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent(".build").path), "nothing is written")
+    }
+
     func testUnknownInvariantExits2() throws {
         try write("spec.pts", Self.proving)
         let r = try run(["--invariant", "stack", "spec.pts"])
@@ -187,7 +200,7 @@ final class CLITests: XCTestCase {
     func testDirectoryInputFindsUnitsButNotHeaders() throws {
         try write("specs/a.pts", ".include \"common.ptsh\"\n" + Self.proving)
         try write("specs/sub/b.pts", Self.twoPaths.replacingOccurrences(of: "leaky", with: "other").replacingOccurrences(of: "\tpushq %rax\n", with: ""))
-        try write("specs/common.ptsh", ".path never_a_unit entry=function\n")
+        try write("specs/common.ptsh", ".extern never_a_unit\n")
         let r = try run(["specs"])
         XCTAssertEqual(r.status, 0, r.stdout)
         XCTAssertTrue(r.stdout.contains("3 paths in 2 files"), r.stdout)

@@ -94,6 +94,40 @@ final class ChangeGateTests: XCTestCase {
         XCTAssertEqual(updated.report.paths.map(\.name), ["stub"])
     }
 
+    /// A `.models` line in an included header models code for every unit that includes
+    /// it, directly or through another header: an edit there re-checks them all and
+    /// fails the gate once, at the header's line.
+    func testModelsInAnIncludeCountsForEveryUnitThatIncludesIt() throws {
+        try write("arch/x86/entry.S", assembly)
+        let fp = SourceFingerprint.fingerprint(of: assembly, region: try XCTUnwrap(SourceFingerprint.region(of: assembly, lines: nil, symbol: "stub")))
+        let fpOther = SourceFingerprint.fingerprint(of: assembly, region: try XCTUnwrap(SourceFingerprint.region(of: assembly, lines: nil, symbol: "other")))
+        try FileManager.default.createDirectory(at: repo.appendingPathComponent("Specs/include"), withIntermediateDirectories: true)
+        try write("Specs/include/stub-models.ptsh", "# the code these units model\n.models arch/x86/entry.S symbol=stub fingerprint=\(fp)\n")
+        try write("Specs/include/common.ptsh", ".include \"stub-models.ptsh\"\n")
+        try write("Specs/direct.pts", ".include \"include/stub-models.ptsh\"\n.path direct entry=function\ndirect:\n\tret\n")
+        try write("Specs/transitive.pts", ".include \"include/common.ptsh\"\n.path transitive entry=function\ntransitive:\n\tret\n")
+        try write("Specs/other.pts", spec(fpOther, symbol: "other"))
+        XCTAssertEqual(git(["add", "."]), 0)
+        XCTAssertEqual(git(["commit", "-qm", "base"]), 0)
+        let specs = repo.appendingPathComponent("Specs").path
+
+        let clean = ChangeGate(ref: "HEAD", tree: repo.path).run(Checker(), inputs: [specs])
+        XCTAssertEqual(clean.report.gate.map(\.message), [])
+        XCTAssertEqual(clean.unaffected.count, 3)
+
+        // Edit inside `stub`, the code only the header says the units model.
+        try write("arch/x86/entry.S", assembly.replacingOccurrences(of: "\tpopq %rbx", with: "\tpopq %rbp"))
+        let edited = ChangeGate(ref: "HEAD", tree: repo.path).run(Checker(), inputs: [specs])
+        XCTAssertEqual(edited.report.paths.map(\.name), ["direct", "transitive"], "both including units are re-checked")
+        XCTAssertEqual(edited.unaffected.map { URL(fileURLWithPath: $0).lastPathComponent }, ["other.pts"])
+        XCTAssertEqual(edited.report.gate.count, 1, "one finding for the one stale line: \(edited.report.gate)")
+        let finding = try XCTUnwrap(edited.report.gate.first)
+        XCTAssertTrue(finding.message.contains("spec out of date: arch/x86/entry.S changed at lines 4"), finding.message)
+        XCTAssertTrue(finding.location.file.hasSuffix("include/stub-models.ptsh"), finding.location.description)
+        XCTAssertEqual(finding.location.line, 2)
+        XCTAssertEqual(edited.report.exitCode, 1)
+    }
+
     func testShardsSplitTheWorkAndCoverIt() throws {
         let specs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Specs").path

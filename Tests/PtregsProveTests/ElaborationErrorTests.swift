@@ -293,6 +293,72 @@ final class ElaborationErrorTests: XCTestCase {
         assertError(Checker().check(["spec.pts"]), "spec.pts:1:10", "escapes the spec root")
     }
 
+    /// A temporary spec root and a temporary directory outside it, removed afterwards.
+    func rootAndOutside() throws -> (root: URL, outside: URL) {
+        let fm = FileManager.default
+        let base = fm.temporaryDirectory.appendingPathComponent("ptregs-units-\(UUID().uuidString)")
+        let root = base.appendingPathComponent("root"), outside = base.appendingPathComponent("outside")
+        try fm.createDirectory(at: root, withIntermediateDirectories: true)
+        try fm.createDirectory(at: outside, withIntermediateDirectories: true)
+        addTeardownBlock { try? fm.removeItem(at: base) }
+        return (root, outside)
+    }
+
+    static func unit(_ name: String) -> String { ".path \(name) entry=function\n\(name):\n\tret\n" }
+
+    /// A unit, like an include, may not be a symlink out of the root: found under a
+    /// directory argument or named on the command line, it is an error, not read.
+    func testUnitThroughASymlinkOutOfTheRoot() throws {
+        let (root, outside) = try rootAndOutside()
+        try Self.unit("secret").write(to: outside.appendingPathComponent("secret.pts"), atomically: true, encoding: .utf8)
+        try Self.unit("good").write(to: root.appendingPathComponent("good.pts"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("link.pts").path, withDestinationPath: "../outside/secret.pts")
+        let report = Checker().check([root.path])
+        XCTAssertEqual(report.exitCode, 2)
+        XCTAssertEqual(report.diagnostics.map(\.location.description), [root.path + "/link.pts:1:1"])
+        XCTAssertTrue(report.diagnostics.first?.message.contains("is a link to \(outside.resolvingSymlinksInPath().path)/secret.pts, outside the spec root") == true,
+                      "\(report.diagnostics)")
+        XCTAssertEqual(report.paths.map(\.name), ["good"], "the link is not read")
+
+        let cwd = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(root.path)
+        defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
+        assertError(Checker().check(["link.pts"]), "link.pts:1:1", "outside the spec root")
+    }
+
+    /// A symlinked directory leading out of the root is an error naming it; FileManager
+    /// does not descend into it, so it used to be skipped without a word.
+    func testSymlinkedDirectoryOutOfTheRoot() throws {
+        let (root, outside) = try rootAndOutside()
+        try Self.unit("secret").write(to: outside.appendingPathComponent("secret.pts"), atomically: true, encoding: .utf8)
+        try Self.unit("good").write(to: root.appendingPathComponent("good.pts"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("linked").path, withDestinationPath: "../outside")
+        let report = Checker().check([root.path])
+        XCTAssertEqual(report.exitCode, 2)
+        XCTAssertEqual(report.diagnostics.map(\.location.description), [root.path + "/linked:1:1"])
+        XCTAssertTrue(report.diagnostics.first?.message.contains("outside the spec root") == true, "\(report.diagnostics)")
+        XCTAssertEqual(report.paths.map(\.name), ["good"])
+    }
+
+    /// Links that stay inside the root are fine, and a symlinked root is walked (it used
+    /// to list no units and pass); a directory link inside the root is not walked twice.
+    func testLinksInsideTheRootAndASymlinkedRoot() throws {
+        let (root, outside) = try rootAndOutside()
+        let fm = FileManager.default
+        try fm.createDirectory(at: root.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        try Self.unit("good").write(to: root.appendingPathComponent("sub/good.pts"), atomically: true, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("again").path, withDestinationPath: "sub")
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("alias.pts").path, withDestinationPath: "sub/good.pts")
+        let direct = Checker().check([root.path])
+        XCTAssertEqual(direct.diagnostics.map(\.message), [])
+        XCTAssertEqual(direct.paths.map(\.file), [root.path + "/alias.pts", root.path + "/sub/good.pts"])
+        let link = outside.appendingPathComponent("root-link")
+        try fm.createSymbolicLink(at: link, withDestinationURL: root)
+        let linked = Checker().check([link.path])
+        XCTAssertEqual(linked.diagnostics.map(\.message), [])
+        XCTAssertEqual(linked.paths.map(\.file), [link.path + "/alias.pts", link.path + "/sub/good.pts"])
+    }
+
     func testMissingInclude() {
         assertError(check(".path f entry=function\n.include \"nothere.ptsh\"\nf:\n\tret"),
                     "spec.pts:2:10", "included file 'nothere.ptsh' not found")
@@ -311,6 +377,25 @@ final class ElaborationErrorTests: XCTestCase {
         ], unit: "spec.pts")
         assertError(report, "sub/b.ptsh:2:1", "include loop: 'a.ptsh' is already being included")
         XCTAssertEqual(report.diagnostics.first?.notes.map(\.location.description), ["sub/a.ptsh:1:1", "spec.pts:2:1"])
+    }
+
+    /// An include is part of every unit that includes it: a path or an expectation
+    /// there would be checked by none of them, so it is an error, never dropped.
+    func testPathAndExpectationInAnIncludeAreErrors() {
+        let path = SpecHarness.check([
+            "spec.pts": ".include \"inc/h.ptsh\"\n.path f entry=function\nf:\n\tret\n",
+            "inc/h.ptsh": "g:\n\tret\n.path g entry=function\n",
+        ], unit: "spec.pts")
+        assertError(path, "inc/h.ptsh:3:1", ".path in an included file")
+        XCTAssertEqual(path.diagnostics.first?.notes.map(\.location.description), ["spec.pts:1:1"])
+        let expect = SpecHarness.check([
+            "spec.pts": ".path f entry=function\n.include \"inc/h.ptsh\"\nf:\n\tmovq %rax, -16(%rsp)\n\tret\n",
+            "inc/h.ptsh": ".expect frame violated\n",
+        ], unit: "spec.pts")
+        assertError(expect, "inc/h.ptsh:1:1", ".expect in an included file")
+        // The same lines in the unit itself are fine.
+        XCTAssertEqual(SpecHarness.check("g:\n\tret\n.path g entry=function\n").exitCode, 0)
+        XCTAssertEqual(SpecHarness.check(".path f entry=function\n.expect frame violated\nf:\n\tmovq %rax, -16(%rsp)\n\tret\n").exitCode, 0)
     }
 
     func testErrorInsideAnIncludedMacroNamesTheHeaderAndTheUse() {
