@@ -463,7 +463,7 @@ public enum SymbolicExecutor {
                                              what: "every part, term for term", decidedBy: "simplifier"))
                 continue
             }
-            if debugLoops { for (k, c) in open { print("DEBUG open \(side) \(describe(ids[k], interp)): \(c)".prefix(400)) } }
+            if debugLoops { for (k, c) in open { print("DEBUG open \(side) \(describe(ids[k], interp)): \(c)".prefix(600)) } }
             func decide(_ claim: Term) -> InductionAnswer {
                 if f.both(s.reach, f.negation(claim)).boolConstant == false { return .valid("simplifier") }
                 guard let prove else { return .invalid }
