@@ -14,6 +14,8 @@ public struct ProverOptions: Sendable {
     public var invariants: Set<Invariant> = Set(Invariant.allCases)
     /// Write every solver query as an SMT-LIB2 file here.
     public var smt2Directory: URL?
+    /// Write a certificate for every proved verdict here (see Certificates.swift).
+    public var certifyDirectory: URL?
     /// Keep every obligation's outcome (for `--explain`).
     public var recordObligations = false
     /// Decide obligations whose terms simplify to a constant without Z3. Off, every
@@ -285,6 +287,7 @@ struct PathProof {
             report.results.append(InvariantResult(invariant: inv, verdict: verdict, expectedViolation: path.expectedViolations.contains(inv),
                                                   obligations: open.count, solverQueries: queryCount - before))
         }
+        if let dir = options.certifyDirectory { certify(plain, into: dir) }
         report.solverSeconds = Double(solverNanoseconds) / 1e9
         if PathProver.debug { print("DEBUG \(path.name): \(queryCount) queries, solver \(report.solverSeconds * 1000) ms, total \(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6) ms") }
         return report

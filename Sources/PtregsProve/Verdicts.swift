@@ -54,6 +54,8 @@ public struct InvariantResult: Sendable {
     /// Obligations decided by the term simplifier / sent to Z3.
     public var obligations: Int
     public var solverQueries: Int
+    /// With `--certify`: the certificate written for a proved verdict (its file name).
+    public var certificate: String?
 
     public enum Status: String, Sendable { case pass, fail, stale, unknown }
     public var status: Status {

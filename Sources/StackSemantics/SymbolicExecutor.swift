@@ -253,13 +253,19 @@ public enum SymbolicExecutor {
     /// outside the loop: then a fresh selector keeps both possibilities where both are
     /// reachable (`c = a.reach ∧ (¬b.reach ∨ sel)`), which is what soundness needs.
     static func merge2(_ a: State, _ b: State, _ interp: Interpreter<SymbolicDomain>) -> State {
-        let d = interp.d
-        let f = d.f
+        let f = interp.d.f
         var c = a.reach
         if f.mentionsLoopVariable(a.reach) || f.mentionsLoopVariable(b.reach) {
             interp.selectors.count += 1
             c = f.allOf([a.reach, f.anyOf([f.negation(b.reach), f.boolVariable("loop@merge.\(interp.selectors.count)")])])
         }
+        return join(a, b, where: c, interp)
+    }
+
+    /// The state that is `a` where `c` holds and `b` elsewhere, reachable where either
+    /// is: the merge itself, in any value domain (the certifying run merges too).
+    static func join<D: ValueDomain>(_ a: MachineState<D>, _ b: MachineState<D>, where c: D.Bit, _ interp: Interpreter<D>) -> MachineState<D> {
+        let d = interp.d
         var out = a
         out.reach = d.either(a.reach, b.reach)
         for i in 0..<16 { out.registers[i] = d.select(c, a.registers[i], b.registers[i]) }
@@ -277,7 +283,7 @@ public enum SymbolicExecutor {
             out.slots[addr] = interp.mergeSlot(c, interp.untouchedSlot(addr), sb)
         }
         for (k, x) in a.perCPU {
-            if let y = b.perCPU[k], x !== y { out.perCPU[k] = d.select(c, x, y) }
+            if let y = b.perCPU[k], !d.same(x, y) { out.perCPU[k] = d.select(c, x, y) }
         }
         // A field one side does not define stays, defined only where the other side is.
         for k in 0..<PtRegsField.count {
@@ -288,7 +294,7 @@ public enum SymbolicExecutor {
             let ka = va == nil ? d.bit(false) : (a.user.known[k] ?? d.bit(true))
             let kb = vb == nil ? d.bit(false) : (b.user.known[k] ?? d.bit(true))
             let merged = d.selectBit(c, ka, kb)
-            out.user.known[k] = merged.boolConstant == true ? nil : merged
+            out.user.known[k] = d.known(merged) == true ? nil : merged
         }
         for i in 0..<min(a.shadowStack.count, b.shadowStack.count) {
             out.shadowStack[i].returnAddress = d.select(c, a.shadowStack[i].returnAddress, b.shadowStack[i].returnAddress)

@@ -205,7 +205,13 @@ public final class TermFactory {
     /// Every variable made so far, by name.
     public var variables: [String: Term] { bitVectorVariables.dictionary.merging(booleanVariables.dictionary) { bv, _ in bv } }
 
-    public init() {
+    /// A raw factory builds every term exactly as asked — no folding, no rewriting, only
+    /// sharing of identical nodes — for certificates whose solver check must redo what
+    /// the simplifier decided.
+    public let isRaw: Bool
+
+    public init(raw: Bool = false) {
+        isRaw = raw
         table = .allocate(capacity: capacity)
         table.initialize(repeating: -1, count: capacity)
     }
@@ -342,6 +348,7 @@ public final class TermFactory {
     }
 
     public func add(_ a: Term, _ b: Term) -> Term {
+        if isRaw { return make(.add, a, b, isBool: false) }
         if let r = iteOverConstants(a, b, { $0 &+ $1 }) { return r }
         let (xa, ca) = linear(a), (xb, cb) = linear(b)
         let c = ca &+ cb
@@ -356,6 +363,7 @@ public final class TermFactory {
     }
 
     public func sub(_ a: Term, _ b: Term) -> Term {
+        if isRaw { return make(.sub, a, b, isBool: false) }
         if a === b { return const(0) }
         let (xa, ca) = linear(a), (xb, cb) = linear(b)
         if let ite = iteOverConstants(a, b, { $0 &- $1 }) { return ite }
@@ -381,6 +389,7 @@ public final class TermFactory {
     }
 
     public func and(_ a: Term, _ b: Term) -> Term {
+        if isRaw { return make(.and, a, b, isBool: false) }
         if let r = iteOverConstants(a, b, { $0 & $1 }) { return r }
         // (x & k1) & k2 → x & (k1 & k2): a 32-bit test of a masked value is the same
         // term as the mask itself, so two tests of `cs & 3` correlate.
@@ -395,6 +404,7 @@ public final class TermFactory {
         return commutative(.and, a, b, isBool: false)
     }
     public func or(_ a: Term, _ b: Term) -> Term {
+        if isRaw { return make(.or, a, b, isBool: false) }
         if let r = iteOverConstants(a, b, { $0 | $1 }) { return r }
         if a === b { return a }
         if a.constant == 0 { return b }
@@ -402,6 +412,7 @@ public final class TermFactory {
         return commutative(.or, a, b, isBool: false)
     }
     public func xor(_ a: Term, _ b: Term) -> Term {
+        if isRaw { return make(.xor, a, b, isBool: false) }
         if let r = iteOverConstants(a, b, { $0 ^ $1 }) { return r }
         if a === b { return const(0) }
         if a.constant == 0 { return b }
@@ -409,22 +420,26 @@ public final class TermFactory {
         return commutative(.xor, a, b, isBool: false)
     }
     public func mul(_ a: Term, _ b: Term) -> Term {
+        if isRaw { return make(.mul, a, b, isBool: false) }
         if let r = iteOverConstants(a, b, { $0 &* $1 }) { return r }
         if a.constant == 1 { return b }
         if b.constant == 1 { return a }
         return make(.mul, a, b, isBool: false)
     }
     public func not(_ a: Term) -> Term {
+        if isRaw { return make(.not, a, isBool: false) }
         if let c = a.constant { return const(~c) }
         if a.op == .not { return a.args[0] }
         return make(.not, a, isBool: false)
     }
     public func neg(_ a: Term) -> Term {
+        if isRaw { return make(.neg, a, isBool: false) }
         if let c = a.constant { return const(0 &- c) }
         return make(.neg, a, isBool: false)
     }
 
     public func eq(_ a: Term, _ b: Term) -> Term {
+        if isRaw { return make(.eq, a, b, isBool: true) }
         if a === b { return trueTerm }
         if a.isBool {
             if let x = a.boolConstant { return x ? b : negation(b) }
@@ -457,27 +472,32 @@ public final class TermFactory {
     }
 
     public func ult(_ a: Term, _ b: Term) -> Term {
+        if isRaw { return make(.ult, a, b, isBool: true) }
         if let x = a.constant, let y = b.constant { return bool(x < y) }
         if a === b { return falseTerm }
         return make(.ult, a, b, isBool: true)
     }
     public func ule(_ a: Term, _ b: Term) -> Term {
+        if isRaw { return make(.ule, a, b, isBool: true) }
         if let x = a.constant, let y = b.constant { return bool(x <= y) }
         if a === b { return trueTerm }
         return make(.ule, a, b, isBool: true)
     }
     public func slt(_ a: Term, _ b: Term) -> Term {
+        if isRaw { return make(.slt, a, b, isBool: true) }
         if let x = a.constant, let y = b.constant { return bool(Int64(bitPattern: x) < Int64(bitPattern: y)) }
         if a === b { return falseTerm }
         return make(.slt, a, b, isBool: true)
     }
     public func sle(_ a: Term, _ b: Term) -> Term {
+        if isRaw { return make(.sle, a, b, isBool: true) }
         if let x = a.constant, let y = b.constant { return bool(Int64(bitPattern: x) <= Int64(bitPattern: y)) }
         if a === b { return trueTerm }
         return make(.sle, a, b, isBool: true)
     }
 
     public func ite(_ c: Term, _ a: Term, _ b: Term) -> Term {
+        if isRaw { return make(.ite, c, a, b, isBool: false) }
         if let k = c.boolConstant { return k ? a : b }
         if a === b { return a }
         if c.op == .negation { return ite(c.args[0], b, a) }
@@ -488,6 +508,7 @@ public final class TermFactory {
     }
 
     public func boolIte(_ c: Term, _ a: Term, _ b: Term) -> Term {
+        if isRaw { return make(.boolIte, c, a, b, isBool: true) }
         if let k = c.boolConstant { return k ? a : b }
         if a === b { return a }
         // The condition itself in a branch (GS state after a `swapgs` on one side).
@@ -502,6 +523,7 @@ public final class TermFactory {
     }
 
     public func negation(_ a: Term) -> Term {
+        if isRaw { return make(.negation, a, isBool: true) }
         if let k = a.boolConstant { return bool(!k) }
         if a.op == .negation { return a.args[0] }
         return make(.negation, a, isBool: true)
@@ -527,6 +549,7 @@ public final class TermFactory {
     }
 
     public func allOf(_ xs: [Term]) -> Term {
+        if isRaw { return xs.isEmpty ? trueTerm : make(.allOf, xs, isBool: true) }
         guard let parts = distinctParts(xs, of: .allOf, absorbing: false) else { return falseTerm }
         for p in parts.terms where parts.contains(negation(p).id) { return falseTerm }
         if parts.terms.isEmpty { return trueTerm }
@@ -543,6 +566,7 @@ public final class TermFactory {
     /// contradiction check asks for — since term numbers decide argument order, hence
     /// the solver's models.
     private func pair(_ a: Term, _ b: Term, _ op: Term.Op) -> Term {
+        if isRaw { return make(op, [a, b], isBool: true) }
         // The constant that decides: false for a conjunction, true for a disjunction.
         let absorbing = op == .anyOf
         if a.boolConstant == absorbing || b.boolConstant == absorbing { return bool(absorbing) }
@@ -558,6 +582,7 @@ public final class TermFactory {
     }
 
     public func anyOf(_ xs: [Term]) -> Term {
+        if isRaw { return xs.isEmpty ? falseTerm : make(.anyOf, xs, isBool: true) }
         guard let set = distinctParts(xs, of: .anyOf, absorbing: true) else { return trueTerm }
         for p in set.terms where set.contains(negation(p).id) { return trueTerm }
         let parts = set.terms

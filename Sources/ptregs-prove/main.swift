@@ -48,6 +48,9 @@ struct PtregsProveCommand: ParsableCommand {
     @Option(name: .customLong("emit-smt2"), help: "Write every query sent to Z3 as an SMT-LIB2 file into this directory.")
     var emitSMT2: String?
 
+    @Option(help: ArgumentHelp("Write a certificate (SMT-LIB2, raw terms) for every proved verdict into this directory; `z3 FILE` and `cvc5 FILE` re-check each (unsat). A proof without a certificate is reported unknown.", valueName: "dir"))
+    var certify: String?
+
     @Option(name: .customLong("changed-since"), help: "Re-check only specs affected by the git diff since this ref, and fail on specs whose modelled code changed (see --tree).")
     var changedSince: String?
 
@@ -109,6 +112,7 @@ struct PtregsProveCommand: ParsableCommand {
         }
         guard ["auto", "always", "never"].contains(color) else { throw ValidationError("--color must be auto, always or never") }
         options.smt2Directory = emitSMT2.map { URL(fileURLWithPath: $0) }
+        options.certifyDirectory = certify.map { URL(fileURLWithPath: $0) }
         options.mergeStates = !noMerge
         options.structuralFastPath = !noFastPath
         options.concreteProbes = !noProbes
