@@ -15,16 +15,14 @@ extension PathProof {
         let proved = report.results.indices.filter { if case .proved = report.results[$0].verdict { return true }; return false }
         guard !proved.isEmpty else { return }
         let run: CertifyingRun
-        switch Result(catching: { () throws(CertifyingRun.Failure) in try CertifyingRun.run(plain) }) {
+        let stats = InductionStats()
+        switch Result(catching: { () throws(CertifyingRun.Failure) in
+            try CertifyingRun.run(plain, induction: Self.inductionProver(Z3ContextSource(), options, stats))
+        }) {
         case .success(let r):
             run = r
-        case .failure(.loops):
-            for i in proved {
-                report.results[i].verdict = .unknown("no certificate: the path loops, and certificates are built for loop-free paths only (run without --certify for the proof)")
-            }
-            return
-        case .failure(.unsupported(let why)):
-            for i in proved { report.results[i].verdict = .unknown("no certificate: the raw run cannot follow the path (\(why))") }
+        case .failure(.unsupported(let why)), .failure(.loop(let why)):
+            for i in proved { report.results[i].verdict = .unknown("no certificate: the certifying run cannot follow the path (\(why))") }
             return
         }
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -54,9 +52,9 @@ extension PathProof {
             ; path: \(path.name)  (\(path.entry.rawValue) entry\(path.models.isEmpty ? "" : ", models \(path.models)"))
             ; invariant: \(inv.rawValue)
             ; decided by the tool: \(report.results[i].solverQueries > 0 ? "Z3" : "the term simplifier and case splitting, without Z3")
-            ; unsat proves: every one of the \(run.obligationCount(inv)) \(inv.rawValue) obligations of the path holds, and each
-            ; of the \(run.facts.count) facts the term simplifier supplied to the run (stack slots of addresses, branches
-            ; that cannot be taken, constants, equal values) is true. Terms are raw: nothing is simplified.
+            ; unsat proves: every one of the \(run.obligationCount(inv)) \(inv.rawValue) obligations of the path holds\(run.inductionChecks.isEmpty ? "" : ",\n; each of the \(run.inductionChecks.count) conditions that make its loop heads' widened states inductive holds"), and
+            ; each of the \(run.facts.count) facts the term simplifier supplied to the run (stack slots of addresses,
+            ; branches that cannot be taken, constants, equal values) is true. Terms are raw: nothing is simplified.
             ; re-check: z3 FILE; cvc5 FILE  (both must print unsat)
             (set-logic QF_BV)
             (set-info :status unsat)

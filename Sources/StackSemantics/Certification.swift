@@ -99,50 +99,38 @@ public struct CertifyingDomain: ValueDomain {
     public func sameBit(_ a: TwinTerm, _ b: TwinTerm) -> Bool { same(a, b) }
 }
 
-/// A loop-free path run over the certifying domain: the obligations with raw reach and
-/// claim, and the facts the run took from the simplifier.
+/// A path run over the certifying domain: the obligations with raw reach and claim, the
+/// conditions that make each loop head's widened state inductive, and the facts the run
+/// took from the simplifier.
 public struct CertifyingRun {
     public var obligations: [Obligation<CertifyingDomain>]
+    public var inductionChecks: [InductionCheck<CertifyingDomain>]
     public var facts: [Term]
     public var builder: TermFactory
 
     public enum Failure: Error {
-        case loops
         case unsupported(String)
+        case loop(String)
     }
 
-    /// The same graph walk as the proof run (merging at joins), without loops.
-    public static func run(_ plain: PathSemantics) throws(Failure) -> CertifyingRun {
-        let graph = plain.graph
-        guard graph.loopHeads.isEmpty else { throw .loops }
+    /// The proof run's own walk (merging at joins, widening loops, the same induction
+    /// prover), so it makes the very decisions the proof made.
+    public static func run(_ plain: PathSemantics, induction: InductionProver?) throws(Failure) -> CertifyingRun {
+        let semantics = PathSemantics(program: plain.program, path: plain.path, graph: plain.graph, setup: plain.setup)
         let d = CertifyingDomain()
-        let semantics = PathSemantics(program: plain.program, path: plain.path, graph: graph, setup: plain.setup)
-        var interp = Interpreter(domain: d, semantics: semantics)
-        interp.keepDecided = true
-        var incoming: [[MachineState<CertifyingDomain>]] = Array(repeating: [], count: graph.nodes.count)
-        incoming[0] = [interp.initialState()]
-        do {
-            for n in graph.order {
-                var ins: [MachineState<CertifyingDomain>] = []
-                swap(&ins, &incoming[n])
-                guard var state = ins.first else { continue }
-                for other in ins.dropFirst() { state = SymbolicExecutor.join(state, other, where: state.reach, interp) }
-                for (m, s2) in try interp.step(n, state) { incoming[m].append(s2) }
-            }
-        } catch let u as Unsupported {
-            throw .unsupported(u.reason)
-        } catch {
-            throw .unsupported("\(error)")
-        }
-        return CertifyingRun(obligations: interp.obligations, facts: d.facts.facts, builder: d.builder)
+        let run = SymbolicExecutor.run(semantics, domain: d, keepDecided: true, induction: induction)
+        if let u = run.unsupported { throw .unsupported(u.reason) }
+        if let (_, reason) = run.loopFailure { throw .loop(reason) }
+        return CertifyingRun(obligations: run.obligations, inductionChecks: run.inductionChecks, facts: d.facts.facts, builder: d.builder)
     }
 
-    /// "Some obligation of `inv` fails, or some simplifier fact is false": unsat is the
-    /// proof of `inv` on the path.
+    /// "Some obligation of `inv` fails, some loop invariant is not inductive, or some
+    /// simplifier fact is false": unsat is the proof of `inv` on the path.
     public func negatedClaim(_ inv: Invariant) -> Term {
         let b = builder
         let failures = obligations.filter { $0.invariant == inv }.map { b.both($0.reach.raw, b.negation($0.claim.raw)) }
-        return b.anyOf(facts.map { b.negation($0) } + failures)
+        let notInductive = inductionChecks.map { b.both($0.reach.raw, b.negation($0.claim.raw)) }
+        return b.anyOf(facts.map { b.negation($0) } + notInductive + failures)
     }
 
     public func obligationCount(_ inv: Invariant) -> Int { obligations.filter { $0.invariant == inv }.count }

@@ -5,8 +5,34 @@ import SpecSyntax
 /// The proof run: executes a path's CFG once over terms, merging states at join points
 /// (if-then-else terms, so cost grows with the code, not with the number of paths), and
 /// treats loops with an inductive check at each loop head.
-public struct SymbolicRun {
-    public var obligations: [Obligation<SymbolicDomain>]
+/// A value domain whose runs can widen loops: values are read as simplified terms for
+/// identity, loop-variable classes and choices among constants.
+public protocol WideningDomain: ValueDomain where Bit == Value {
+    /// The simplifying factory the values' terms come from.
+    var factory: TermFactory { get }
+    /// The simplified term that stands for a value.
+    func term(_ v: Value) -> Term
+    /// A condition the simplifier showed without building it as a claim (a choice's part
+    /// takes one of its constants): a certifying domain keeps it as a fact to re-check.
+    func decided(_ claim: Bit)
+}
+
+extension SymbolicDomain: WideningDomain {
+    public var factory: TermFactory { f }
+    public func term(_ v: Term) -> Term { v }
+    public func decided(_ claim: Term) {}
+}
+
+extension CertifyingDomain: WideningDomain {
+    public var factory: TermFactory { simplifier }
+    public func term(_ v: TwinTerm) -> Term { v.simplified }
+    public func decided(_ claim: TwinTerm) { facts.note(claim.raw) }
+}
+
+public typealias SymbolicRun = LoopRun<SymbolicDomain>
+
+public struct LoopRun<D: WideningDomain> {
+    public var obligations: [Obligation<D>]
     /// Set when the path uses a construct the model cannot follow.
     public var unsupported: Unsupported?
     /// Set when a loop head has no inductive state: the verdicts are "unknown: loop".
@@ -20,7 +46,8 @@ public struct SymbolicRun {
     public var everyAddressResolved = true
     /// The conditions that make each loop head's widened state an inductive invariant,
     /// as the final pass checked them (for `--explain` and certificates).
-    public var inductionChecks: [InductionCheck] = []
+    public var inductionChecks: [InductionCheck<D>] = []
+    public var domain: D
 }
 
 /// Is `reach → claim` valid? The executor asks this of each loop invariant's conditions;
@@ -36,12 +63,12 @@ public enum InductionAnswer {
 
 /// One condition of a loop invariant: the state arriving at `head` (on entry to the loop
 /// or over its back edge) lies in the widened head state.
-public struct InductionCheck {
+public struct InductionCheck<D: ValueDomain> {
     public var head: Int
     /// "entry" or "back edge".
     public var side: String
-    public var reach: Term
-    public var claim: Term
+    public var reach: D.Bit
+    public var claim: D.Bit
     /// The parts it is about, in the domain's words.
     public var what: String
     /// "simplifier", "by cases", "by the solver".
@@ -53,7 +80,6 @@ public enum SymbolicExecutor {
     /// ("unknown: loop"); each refinement of a widened state costs one.
     public static let maximumLoopPasses = 12
 
-    typealias State = MachineState<SymbolicDomain>
 
     public static let maximumEnumeratedStates = 1 << 16
     static let debugLoops = getenv("PTREGS_PROVE_DEBUG_LOOPS") != nil
@@ -70,19 +96,26 @@ public enum SymbolicExecutor {
     /// whose invariant needs more is "unknown: loop".
     public static func run(_ semantics: PathSemantics, keepDecided: Bool = false, merging: Bool = true,
                            induction: InductionProver? = nil) -> SymbolicRun {
+        run(semantics, domain: SymbolicDomain(TermFactory()), keepDecided: keepDecided, merging: merging, induction: induction)
+    }
+
+    /// The run in any widening domain (the certifying run uses the product of simplified
+    /// and raw terms, and makes exactly the proof run's decisions).
+    public static func run<D: WideningDomain>(_ semantics: PathSemantics, domain d: D, keepDecided: Bool = false, merging: Bool = true,
+                                              induction: InductionProver? = nil) -> LoopRun<D> {
+        typealias State = MachineState<D>
         let (graph, setup) = (semantics.graph, semantics.setup)
         var enumerated = 0
-        let f = TermFactory()
-        let d = SymbolicDomain(f)
+        let f = d.factory
         var widened: [Int: State] = [:]
         // Reach of runs that enter a loop's body other than through its head (an
         // irreducible loop): the head state must cover them too.
-        var sideEntries: [Int: Term] = [:]
+        var sideEntries: [Int: D.Bit] = [:]
         // A loop head the run reaches only through its back edge (the body is entered
         // from the side): its first arrival, from the back edge of the pass before.
         var firstArrival: [Int: State] = [:]
-        var result = SymbolicRun(obligations: [], unsupported: nil, loopFailure: nil,
-                                 factory: f, setup: setup, graph: graph, passes: 0)
+        var result = LoopRun<D>(obligations: [], unsupported: nil, loopFailure: nil,
+                                factory: f, setup: setup, graph: graph, passes: 0, domain: d)
         var passCount = 0
         let selectors = SelectorCount()   // shared by every pass: widened states carry selectors
         // No loop head reaches these nodes, so the widened head states cannot change
@@ -90,7 +123,7 @@ public enum SymbolicExecutor {
         // (successor states and obligations) instead of executing them again.
         // (A loop-free path has one pass: nothing to keep.)
         let beforeLoops = graph.loopHeads.isEmpty ? [] : graph.nodesNoLoopHeadReaches()
-        var firstPassSteps: [(successors: [(Int, State)], obligations: [Obligation<SymbolicDomain>])?] = Array(repeating: nil, count: graph.nodes.count)
+        var firstPassSteps: [(successors: [(Int, State)], obligations: [Obligation<D>])?] = Array(repeating: nil, count: graph.nodes.count)
         // The graph's loop structure by node, read on every step and edge.
         let isLoopHead = (0..<graph.nodes.count).map { graph.loopHeads.contains($0) }
         var backEdgeTargets: [[Int]] = Array(repeating: [], count: graph.nodes.count)
@@ -107,7 +140,7 @@ public enum SymbolicExecutor {
             incoming[0] = [interp.initialState()]
             var inStates: [Int: State] = [:]
             var backStates: [Int: [State]] = [:]
-            var sideEntryReach: [Int: [Term]] = [:]
+            var sideEntryReach: [Int: [D.Bit]] = [:]
             /// Merges the states arriving at `n` (or, enumerating, keeps them apart)
             /// and steps them.
             func step(_ n: Int, _ arriving: consuming [State]) throws -> [(Int, State)] {
@@ -130,7 +163,7 @@ public enum SymbolicExecutor {
                     inStates[n] = states[0]
                     if var w = widened[n] {
                         // The marker says "this run went through the widened head".
-                        w.reach = f.allOf([f.anyOf([states[0].reach, sideEntries[n] ?? f.falseTerm]), f.boolVariable("loop@\(n).live")])
+                        w.reach = d.all([d.any([states[0].reach, sideEntries[n] ?? d.bit(false)]), d.inputBit("loop@\(n).live")])
                         states = [w]
                     }
                 }
@@ -178,8 +211,8 @@ public enum SymbolicExecutor {
             // Loop heads: is the state at each head inductive?
             var stable = true
             for h in graph.loopHeads {
-                let side = f.anyOf(sideEntryReach[h] ?? [])
-                if side !== (sideEntries[h] ?? f.falseTerm) { stable = false; sideEntries[h] = side }
+                let side = d.any(sideEntryReach[h] ?? [])
+                if d.term(side) !== d.term(sideEntries[h] ?? d.bit(false)) { stable = false; sideEntries[h] = side }
             }
             var failure: (Int, String)?
             for h in graph.loopHeads.sorted() where inStates[h] == nil && firstArrival[h] == nil {
@@ -188,7 +221,7 @@ public enum SymbolicExecutor {
                     stable = false
                 }
             }
-            var checks: [InductionCheck] = []
+            var checks: [InductionCheck<D>] = []
             for h in graph.loopHeads.sorted() {
                 guard let inState = inStates[h] else { continue }
                 let backs = backStates[h] ?? []
@@ -241,7 +274,7 @@ public enum SymbolicExecutor {
 
     // MARK: Merging
 
-    static func merge(_ states: [State], _ interp: Interpreter<SymbolicDomain>) -> State {
+    static func merge<D: WideningDomain>(_ states: [MachineState<D>], _ interp: Interpreter<D>) -> MachineState<D> {
         var acc = states[0]
         for s in states.dropFirst() { acc = merge2(acc, s, interp) }
         return acc
@@ -252,12 +285,12 @@ public enum SymbolicExecutor {
     /// head do not tell iterations apart, so a state from there may overlap one from
     /// outside the loop: then a fresh selector keeps both possibilities where both are
     /// reachable (`c = a.reach ∧ (¬b.reach ∨ sel)`), which is what soundness needs.
-    static func merge2(_ a: State, _ b: State, _ interp: Interpreter<SymbolicDomain>) -> State {
-        let f = interp.d.f
+    static func merge2<D: WideningDomain>(_ a: MachineState<D>, _ b: MachineState<D>, _ interp: Interpreter<D>) -> MachineState<D> {
+        let d = interp.d, f = d.factory
         var c = a.reach
-        if f.mentionsLoopVariable(a.reach) || f.mentionsLoopVariable(b.reach) {
+        if f.mentionsLoopVariable(d.term(a.reach)) || f.mentionsLoopVariable(d.term(b.reach)) {
             interp.selectors.count += 1
-            c = f.allOf([a.reach, f.anyOf([f.negation(b.reach), f.boolVariable("loop@merge.\(interp.selectors.count)")])])
+            c = d.all([a.reach, d.any([d.negate(b.reach), d.inputBit("loop@merge.\(interp.selectors.count)")])])
         }
         return join(a, b, where: c, interp)
     }
@@ -311,7 +344,7 @@ public enum SymbolicExecutor {
         /// pt_regs field positions some state defines.
         var user: [Int]
         var shadow: Int
-        init(_ states: [State]) {
+        init<D: ValueDomain>(_ states: [MachineState<D>]) {
             // Each state's slots are in address order: merge them, no set needed.
             slots = states.dropFirst().reduce(states[0].slots.keys) { SymbolicExecutor.sortedUnion($0, $1.slots.keys) }
             // The names every state has (each state lists its own in name order).
@@ -338,27 +371,27 @@ public enum SymbolicExecutor {
         return out
     }
 
-    static func parts(_ s: State, _ shape: Shape, _ interp: Interpreter<SymbolicDomain>) -> [Term] {
+    static func parts<D: WideningDomain>(_ s: MachineState<D>, _ shape: Shape, _ interp: Interpreter<D>) -> [D.Value] {
         var out = s.registers
         out += [s.zeroFlag, s.carryFlag, s.signFlag, s.overflowFlag, s.kernelGS]
         for a in shape.slots {
             let x = interp.slot(s, a)
             out += [x.value, x.origin, x.saveEvent, x.expect, x.home]
         }
-        for k in shape.perCPU { out.append(s.perCPU[k]!) }
-        let f = interp.d.f
+        let d = interp.d
+        for k in shape.perCPU { out.append(s.perCPU[k] ?? d.constant(0)) }
         for k in shape.user {
-            out.append(s.user.values[k] ?? f.const(0))
-            out.append(s.user.values[k] == nil ? f.falseTerm : (s.user.known[k] ?? f.trueTerm))
+            out.append(s.user.values[k] ?? d.constant(0))
+            out.append(s.user.values[k] == nil ? d.bit(false) : (s.user.known[k] ?? d.bit(true)))
         }
         for i in 0..<shape.shadow { out.append(s.shadowStack[i].returnAddress) }
         return out
     }
 
-    static func rebuild(_ template: State, _ shape: Shape, _ p: [Term]) -> State {
+    static func rebuild<D: WideningDomain>(_ template: MachineState<D>, _ shape: Shape, _ p: [D.Value], _ d: D) -> MachineState<D> {
         var s = template
         var k = 0
-        func next() -> Term { defer { k += 1 }; return p[k] }
+        func next() -> D.Value { defer { k += 1 }; return p[k] }
         for i in 0..<16 { s.registers[i] = next() }
         s.zeroFlag = next(); s.carryFlag = next(); s.signFlag = next(); s.overflowFlag = next(); s.kernelGS = next()
         for a in shape.slots {
@@ -369,7 +402,7 @@ public enum SymbolicExecutor {
         for key in shape.user {
             s.user.values[key] = next()
             let known = next()
-            if known.boolConstant != true { s.user.known[key] = known }
+            if d.known(known) != true { s.user.known[key] = known }
         }
         for i in 0..<shape.shadow { s.shadowStack[i].returnAddress = next() }
         return s
@@ -402,7 +435,7 @@ public enum SymbolicExecutor {
         return out
     }
 
-    static func describe(_ p: PartID, _ interp: Interpreter<SymbolicDomain>) -> String {
+    static func describe<D: ValueDomain>(_ p: PartID, _ interp: Interpreter<D>) -> String {
         switch p.kind {
         case .register: return Register(rawValue: Int(p.index)).map { $0.name } ?? "r?"
         case .flag: return ["zf", "cf", "sf", "of", "the GS base"][Int(p.index)]
@@ -416,8 +449,8 @@ public enum SymbolicExecutor {
         }
     }
 
-    enum Induction {
-        case inductive([InductionCheck])
+    enum Induction<D: ValueDomain> {
+        case inductive([InductionCheck<D>])
         /// Conditions that do not hold: the parts to widen apart.
         case refine(Set<PartID>)
         case unknown(String)
@@ -429,10 +462,10 @@ public enum SymbolicExecutor {
     /// value counts only where the field is defined (no obligation reads it otherwise).
     /// Each condition `reach → claim` is decided by `prove`; a condition that fails names
     /// the parts to widen apart.
-    static func inductive(head: Int, _ w: State, arriving: [(String, State)], _ interp: Interpreter<SymbolicDomain>,
-                          _ prove: InductionProver?) -> Induction {
-        let f = interp.d.f
-        var checks: [InductionCheck] = []
+    static func inductive<D: WideningDomain>(head: Int, _ w: MachineState<D>, arriving: [(String, MachineState<D>)], _ interp: Interpreter<D>,
+                                             _ prove: InductionProver?) -> Induction<D> {
+        let d = interp.d, f = d.factory
+        var checks: [InductionCheck<D>] = []
         var failed: Set<PartID> = []
         let prefix = "loop@\(head)."
         for (side, s) in arriving {
@@ -442,47 +475,54 @@ public enum SymbolicExecutor {
             let shape = Shape([w, s])
             let wp = parts(w, shape, interp), sp = parts(s, shape, interp), ids = partIDs(shape)
             var representative: [Term: Int] = [:]
-            var open: [(Int, Term)] = []
+            var open: [(Int, D.Bit)] = []
             for k in 0..<wp.count {
-                let eq: (Term, Term) -> Term = { a, b in a.isBool ? interp.d.equalBits(a, b) : f.eq(a, b) }
-                var claim: Term
-                if isLoopVariable(wp[k], prefix: prefix) || isChoice(wp[k], head: head, f) {
-                    if let rep = representative[wp[k]] {
+                let wk = d.term(wp[k])
+                let eq: (D.Value, D.Value) -> D.Bit = { a, b in d.term(a).isBool ? d.equalBits(a, b) : d.equal(a, b) }
+                var claim: D.Bit
+                if isLoopVariable(wk, prefix: prefix) || isChoice(wk, head: head, f) {
+                    if let rep = representative[wk] {
                         claim = eq(sp[k], sp[rep])
                     } else {
-                        representative[wp[k]] = k
-                        claim = f.trueTerm
+                        representative[wk] = k
+                        claim = d.bit(true)
                     }
                     // A choice's part takes one of its constants: at once when every leaf
                     // of the part's term is one of them, otherwise a condition.
-                    if wp[k].op == .ite, let allowed = f.leafValues(wp[k]), f.leafValues(of: sp[k], within: allowed) != true {
-                        claim = f.both(claim, f.anyOf(allowed.values.map { f.eq(sp[k], f.const($0)) }))
+                    if wk.op == .ite, let allowed = f.leafValues(wk) {
+                        let member = d.any(allowed.values.map { d.equal(sp[k], d.constant($0)) })
+                        if f.leafValues(of: d.term(sp[k]), within: allowed) == true {
+                            d.decided(member)
+                        } else {
+                            claim = d.both(claim, member)
+                        }
                     }
                 } else {
                     claim = eq(sp[k], wp[k])
                 }
-                if ids[k].kind == .userValue { claim = f.either(f.negation(sp[k + 1]), claim) }
-                if claim.boolConstant != true { open.append((k, claim)) }
+                if ids[k].kind == .userValue { claim = d.either(d.negate(sp[k + 1]), claim) }
+                if d.known(claim) != true { open.append((k, claim)) }
             }
             if open.isEmpty {
-                checks.append(InductionCheck(head: head, side: side, reach: s.reach, claim: f.trueTerm,
+                checks.append(InductionCheck(head: head, side: side, reach: s.reach, claim: d.bit(true),
                                              what: "every part, term for term", decidedBy: "simplifier"))
                 continue
             }
-            if debugLoops { for (k, c) in open { print("DEBUG open \(side) \(describe(ids[k], interp)): \(c)".prefix(600)) } }
-            func decide(_ claim: Term) -> InductionAnswer {
-                if f.both(s.reach, f.negation(claim)).boolConstant == false { return .valid("simplifier") }
+            if debugLoops { for (k, c) in open { print("DEBUG open \(side) \(describe(ids[k], interp)): \(d.term(c))".prefix(600)) } }
+            func decide(_ claim: D.Bit) -> InductionAnswer {
+                if d.known(d.both(s.reach, d.negate(claim))) == false { return .valid("simplifier") }
                 guard let prove else { return .invalid }
-                return prove(f, s.reach, claim)
+                return prove(f, d.term(s.reach), d.term(claim))
             }
             let what = { (ks: [Int]) -> String in
                 let named = ks.prefix(4).map { describe(ids[$0], interp) }.joined(separator: ", ")
                 return ks.count > 4 ? "\(named) and \(ks.count - 4) more parts" : named
             }
             // One question for the whole state.
-            switch decide(f.allOf(open.map(\.1))) {
+            let all = d.all(open.map(\.1))
+            switch decide(all) {
             case .valid(let how):
-                checks.append(InductionCheck(head: head, side: side, reach: s.reach, claim: f.allOf(open.map(\.1)),
+                checks.append(InductionCheck(head: head, side: side, reach: s.reach, claim: all,
                                              what: what(open.map(\.0)), decidedBy: how))
                 continue
             case .unknown(let reason):
@@ -506,6 +546,10 @@ public enum SymbolicExecutor {
 
     struct LoopFailure: Error { var text: String }
 
+    /// A widening class: the terms a part has on entry, after the body and in the
+    /// previous widened state.
+    struct PartKey: Hashable { var entry, back, previous: Int }
+
     /// Every constant the terms may take, sorted; nil if one is not a choice among
     /// constants.
     static func constantsTaken(by terms: [Term], _ f: TermFactory) -> [UInt64]? {
@@ -525,9 +569,11 @@ public enum SymbolicExecutor {
     /// A head state that covers every iteration: parts that differ between the entry and
     /// the back edge become loop variables (parts that agree on every side share one).
     /// rsp and the return stack must not change: "the frame shape is the same on every
-    /// iteration".
-    static func widen(head: Int, inState: State, back: State, previous: State?, _ interp: Interpreter<SymbolicDomain>) -> Result<State, LoopFailure> {
-        if inState.rsp !== back.rsp {
+    /// iteration". Only a candidate: `inductive` decides whether it holds.
+    static func widen<D: WideningDomain>(head: Int, inState: MachineState<D>, back: MachineState<D>, previous: MachineState<D>?,
+                                         _ interp: Interpreter<D>) -> Result<MachineState<D>, LoopFailure> {
+        let d = interp.d, f = d.factory
+        if d.term(inState.rsp) !== d.term(back.rsp) {
             return .failure(LoopFailure(text: "rsp at the loop head differs between iterations (\(interp.describeValue(inState.rsp)) on entry, \(interp.describeValue(back.rsp)) after the body): the frame shape changes"))
         }
         if inState.shadowStack.count != back.shadowStack.count {
@@ -536,12 +582,10 @@ public enum SymbolicExecutor {
         let prev = previous ?? inState
         let shape = Shape([inState, back, prev])
         let ip = parts(inState, shape, interp), bp = parts(back, shape, interp), pp = parts(prev, shape, interp)
-        let f = interp.d.f
         // Parts with the same (entry, back edge, previous) terms share one variable.
-        struct PartKey: Hashable { var entry, back, previous: Int }
-        var classes: [PartKey: Term] = [:]
+        var classes: [PartKey: D.Value] = [:]
         classes.reserveCapacity(ip.count)
-        var out: [Term] = []
+        var out: [D.Value] = []
         out.reserveCapacity(ip.count)
         // The user-view parts come in (value, known) pairs after the slots and per-CPU
         // variables. A value not known on entry is a don't-care there: it joins the
@@ -549,38 +593,37 @@ public enum SymbolicExecutor {
         // wrote), so "field == user value" survives the widening.
         let userStart = 16 + 5 + 5 * shape.slots.count + shape.perCPU.count
         let userEnd = userStart + 2 * shape.user.count
-        var byBack: [Int: Term] = [:]
+        var byBack: [Int: D.Value] = [:]
         byBack.reserveCapacity(ip.count)
         func dontCare(_ k: Int) -> Bool {
-            k >= userStart && k < userEnd && (k - userStart) % 2 == 0 && ip[k + 1].boolConstant == false
+            k >= userStart && k < userEnd && (k - userStart) % 2 == 0 && d.term(ip[k + 1]).boolConstant == false
         }
         for k in 0..<ip.count {
-            let (i, b, p) = (ip[k], bp[k], pp[k])
-            if i === b && i === p { out.append(i); continue }
+            let (i, b, p) = (d.term(ip[k]), d.term(bp[k]), d.term(pp[k]))
+            if i === b && i === p { out.append(ip[k]); continue }
             if dontCare(k), let v = byBack[b.id] { out.append(v); continue }
             let key = PartKey(entry: i.id, back: b.id, previous: p.id)
             if let v = classes[key] { out.append(v); continue }
             let name = "loop@\(head).\(classes.count)"
-            let v: Term
+            let v: D.Value
             // (Most parts are not choices: no array is built for them.)
             func constantOrChoice(_ t: Term) -> Bool { t.op == .const || t.op == .ite }
             let mayBeChoice = constantOrChoice(i) && constantOrChoice(b) && constantOrChoice(p)
             if !i.isBool, mayBeChoice, let values = constantsTaken(by: [i, b, p], f) {
                 // Ghost parts (event ids, homes) and constant registers take finitely many
                 // constants: choose among them rather than forgetting them.
-                var t = f.const(values[values.count - 1])
+                var t = d.constant(values[values.count - 1])
                 for (j, c) in values.dropLast().enumerated().reversed() {
-                    t = f.ite(f.boolVariable("\(name).\(j)"), f.const(c), t)
+                    t = d.select(d.inputBit("\(name).\(j)"), d.constant(c), t)
                 }
                 v = t
             } else {
-                v = i.isBool ? f.boolVariable(name) : f.variable(name)
+                v = i.isBool ? d.inputBit(name) : d.input(name)
             }
             classes[key] = v
-            if byBack[b.id] == nil, !v.isBool { byBack[b.id] = v }
+            if byBack[b.id] == nil, !i.isBool { byBack[b.id] = v }
             out.append(v)
         }
-        return .success(rebuild(inState, shape, out))
+        return .success(rebuild(inState, shape, out, d))
     }
 }
-
