@@ -161,7 +161,9 @@ extension Elaborator {
             try count(2)
             if let w, w != .q { throw err(p.head.location, "only leaq is modelled") }
             guard case .register(let r, .q) = try operand(1) else { throw err(p.operands[1].location, "lea needs a 64-bit register destination") }
-            if let sym = ripSymbol(p.operands[0]) { return .loadAddress(sym, r) }
+            if let sym = ripSymbol(p.operands[0]) {
+                return .loadAddress(try addressedSymbol(sym, at: p.operands[0].location, mnemonic: m, notes: notes), r)
+            }
             guard case .memory(let mem) = try operand(0) else { throw err(p.operands[0].location, "lea needs a memory operand") }
             return .lea(mem, r)
         }
@@ -210,9 +212,41 @@ extension Elaborator {
         throw err(p.head.location, "unknown mnemonic '\(p.head.text)': the model supports push, pop, mov, lea, add, sub, and, or, xor, inc, dec, neg, not, test, cmp, xchg, cmovCC, jmp, jCC, call, ret, swapgs, sysretq, iretq pushfq, popfq, sysexit, rdmsr, bt/bts/btr/btc and the no-effect instructions \(Self.noEffectMnemonics.sorted().joined(separator: ", "))")
     }
 
+    /// `$expr`: a constant expression's value, or for `$label` / `$extern` the symbol's
+    /// address. A name that is neither is an error, never address 0.
+    func immediateOperand(_ e: Expr, notes: [Diagnostic.Note]) throws -> Operand {
+        if case .name(let n, let loc) = e, constants[n] == nil {
+            guard let a = program.symbolAddress(n) else {
+                throw Diagnostic(at: loc, "unknown constant '\(n)' (define it with #define, .equ or -D; for an address, make it a label of the spec or declare '.extern \(n)')", notes: notes)
+            }
+            return .immediate(Int64(bitPattern: a))
+        }
+        return .immediate(try evaluate(e, notes: notes))
+    }
+
     func immediateExpr(_ l: Located) -> Expr? {
         guard l.text.hasPrefix("$") else { return nil }
         return try? Expr.parse(l.text.dropFirst(), at: SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + 1))
+    }
+
+    /// The symbol whose address `leaq NAME(%rip), %reg` loads. The model gives addresses
+    /// only to the unit's labels and to `.extern`s, so anything else is an error here:
+    /// a `loadAddress` of a name the model cannot place would read as address 0.
+    func addressedSymbol(_ name: String, at loc: SourceLocation, mnemonic: String, notes: [Diagnostic.Note]) throws -> String {
+        func err(_ m: String) -> Diagnostic { Diagnostic(at: loc, m, notes: notes) }
+        let isIdentifier = name.unicodeScalars.first.map(StatementSplitter.isIdentStart) == true
+            && name.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar)
+        guard isIdentifier else {
+            if let last = name.last, last == "f" || last == "b", name.dropLast().allSatisfy({ $0 >= "0" && $0 <= "9" }), name.count > 1 {
+                throw err("the address of the local label '\(name)' is not modelled: give the instruction a named label")
+            }
+            throw err("'\(name)(%rip)' is not a symbol's address: the model gives addresses only to a label or an .extern named alone (no offset or expression)")
+        }
+        if program.labels[name] != nil || program.externs[name] != nil { return name }
+        if constants[name] != nil {
+            throw err("'\(name)' is a constant, not a symbol: '\(name)(%rip)' is rip plus \(name), an address the model does not give")
+        }
+        throw err("unknown symbol '\(name)' in '\(mnemonic)': the model gives addresses only to labels of the spec and to .extern declarations (add the label '\(name):' or declare '.extern \(name)')")
     }
 
     func ripSymbol(_ l: Located) -> String? {
@@ -277,15 +311,7 @@ extension Elaborator {
         }
         if u.first == UInt8(ascii: "$") {
             // A malformed immediate throws its parse error.
-            let e = try Expr.parse(text.dropFirst(), at: loc(1))
-            // `$label` / `$extern`: the symbol's address.
-            if case .name(let n, _) = e, constants[n] == nil, labelDefinitions[n] != nil || program.externs[n] != nil {
-                guard let a = program.symbolAddress(n) ?? (labelDefinitions[n] != nil ? Program.codeAddress(0) : nil) else {
-                    throw Diagnostic(at: l.location, "unknown symbol '\(n)'", notes: notes)
-                }
-                return .immediate(Int64(bitPattern: a))
-            }
-            return .immediate(try evaluate(e, notes: notes))
+            return try immediateOperand(Expr.parse(text.dropFirst(), at: loc(1)), notes: notes)
         }
         if u.starts(with: "PER_CPU_VAR(".utf8) {
             guard let closeOffset = u.firstIndex(of: UInt8(ascii: ")")).map({ u.distance(from: u.startIndex, to: $0) }) else {
@@ -403,18 +429,11 @@ extension Elaborator {
             return .register(r, w)
         }
         if text.hasPrefix("$") {
-            // `$label` / `$extern`: the symbol's address.
-            if case .some(.name(let n, _)) = immediateExpr(l), constants[n] == nil, labelDefinitions[n] != nil || program.externs[n] != nil {
-                guard let a = program.symbolAddress(n) ?? (labelDefinitions[n] != nil ? Program.codeAddress(0) : nil) else {
-                    throw Diagnostic(at: l.location, "unknown symbol '\(n)'", notes: notes)
-                }
-                return .immediate(Int64(bitPattern: a))
-            }
             guard let e = immediateExpr(l) else {
                 _ = try Expr.parse(Located(String(text.dropFirst()), loc(1)))
                 throw Diagnostic(at: loc(1), "malformed immediate", notes: notes)
             }
-            return .immediate(try evaluate(e, notes: notes))
+            return try immediateOperand(e, notes: notes)
         }
         if text.hasPrefix("PER_CPU_VAR(") {
             guard let close = text.firstIndex(of: ")") else { throw Diagnostic(at: l.location, "expected ')' in PER_CPU_VAR(…)", notes: notes) }

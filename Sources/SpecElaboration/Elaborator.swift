@@ -682,6 +682,9 @@ public final class Elaborator {
         case .number(let v, _): return v
         case .name(let n, let loc):
             guard let def = constants[n] else {
+                if program.labels[n] != nil || program.externs[n] != nil {
+                    throw Diagnostic(at: loc, "unknown constant '\(n)': it is a symbol (a label or an .extern), and only '$\(n)' alone or 'leaq \(n)(%rip)' gives its address", notes: notes)
+                }
                 throw Diagnostic(at: loc, "unknown constant '\(n)'", notes: notes)
             }
             if visiting.contains(n) { throw Diagnostic(at: loc, "constant '\(n)' is defined in terms of itself", notes: notes) }
