@@ -95,12 +95,20 @@ extension Elaborator {
         }
         switch m {
         case "swapgs": try count(0); return .swapgs
-        case "sysexit", "sysexitl", "sysexitq": try count(0); return .sysexit
+        // Without a suffix gas assembles the 32-bit forms (0f 35, 0f 07, cf) in 64-bit
+        // mode too: they return to compatibility mode and are not the q forms.
+        case "sysexitq": try count(0); return .sysexit(.q)
+        case "sysexit", "sysexitl": try count(0); return .sysexit(.l)
         case "pushfq", "pushf": try count(0); return .pushFlags
         case "popfq", "popf": try count(0); return .popFlags
         case "rdmsr": try count(0); return .readMSR
-        case "sysretq", "sysret", "sysretl": try count(0); return .sysret
-        case "iretq", "iret": try count(0); return .iret
+        case "sysretq": try count(0); return .sysret(.q)
+        case "sysret", "sysretl": try count(0); return .sysret(.l)
+        case "iretq": try count(0); return .iret
+        case "iret", "iretl":
+            throw err(p.head.location, "'\(p.head.text)' is the 32-bit IRET (gas encodes it as cf, which pops 4-byte eip, cs, eflags, esp and ss): only iretq (48 cf) is modelled")
+        case "iretw":
+            throw err(p.head.location, "'\(p.head.text)' is the 16-bit IRET (66 cf, which pops 2-byte fields): only iretq (48 cf) is modelled")
         case "ret", "retq":
             if p.operands.isEmpty || (p.operands.count == 1 && p.operands[0].text.isEmpty) { return .ret(0) }
             try count(1)
