@@ -43,15 +43,21 @@ extension Elaborator {
 
     /// Opening minus closing parentheses, counted over characters: a parenthesis that
     /// carries a combining mark is another character.
+    /// A character constant's `'(` is no parenthesis.
     static func parenthesisBalance(_ text: String) -> Int {
         var depth = 0
-        for b in text.utf8 {
+        let u = Array(text.utf8)
+        var k = 0
+        while k < u.count {
+            let b = u[k]
             if b >= 0x80 {
                 depth = 0
                 for ch in text { if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 } }
                 return depth
             }
+            if b == UInt8(ascii: "'") { k = Lexer.endOfCharacterConstant(u, quoteAt: k, end: u.count); continue }
             if b == UInt8(ascii: "(") { depth += 1 } else if b == UInt8(ascii: ")") { depth -= 1 }
+            k += 1
         }
         return depth
     }
@@ -112,8 +118,9 @@ extension Elaborator {
         case "ret", "retq":
             if p.operands.isEmpty || (p.operands.count == 1 && p.operands[0].text.isEmpty) { return .ret(0) }
             try count(1)
-            guard case .immediate(let n) = try operand(0), n >= 0, n % 8 == 0 else {
-                throw err(p.operands[0].location, "'ret' takes an immediate byte count that is a non-negative multiple of 8")
+            // gas encodes 16 bits (c2 iw); the model keeps rsp 8-byte aligned.
+            guard case .immediate(let n) = try operand(0), n >= 0, n <= 0xffff, n % 8 == 0 else {
+                throw err(p.operands[0].location, "'ret' takes an immediate byte count that is a non-negative multiple of 8 below 65536 (gas encodes 16 bits)")
             }
             return .ret(n)
         case "jmp", "jmpq":
@@ -136,13 +143,16 @@ extension Elaborator {
             guard let cond = FlagCondition.fromSuffix(rest) else { throw err(p.head.location, "unknown mnemonic '\(m)'") }
             try count(2)
             guard case .register(let r, .q) = try operand(1) else { throw err(p.operands[1].location, "cmov needs a 64-bit register destination") }
-            return .conditionalMove(cond, try operand(0), r)
+            let src = try operand(0)
+            if case .immediate = src { throw err(p.operands[0].location, "cmov takes no immediate source (gas: operand type mismatch)") }
+            return .conditionalMove(cond, src, r)
         }
         if let w = splitSuffix(m, base: "push") {
             try count(1)
             let o = try operand(0)
             if let w, w != .q { throw err(p.head.location, "push\(w == .l ? "l" : "b") does not exist in 64-bit mode") }
             if case .register(_, let rw) = o, rw != .q { throw err(p.operands[0].location, "push needs a 64-bit register") }
+            try checkImmediate(o, p.operands[0], width: .q, mnemonic: p.head.text, notes: notes)
             return .push(o)
         }
         if let w = splitSuffix(m, base: "pop") {
@@ -163,7 +173,18 @@ extension Elaborator {
             let a = try operand(0), b = try operand(1)
             try requireWritable(b, p.operands[1].location)
             if case .memory = a, case .memory = b { throw err(p.head.location, "mov cannot have two memory operands") }
-            return .move(a, b, try width(w, [a, b]))
+            let wd = try width(w, [a, b])
+            try checkImmediate(a, p.operands[0], width: wd, mnemonic: p.head.text, takes64Bits: b.register != nil, notes: notes)
+            return .move(a, b, wd)
+        }
+        if m == "movabs" || m == "movabsq" {
+            // Only the immediate form: the absolute-address forms read memory outside the model.
+            try count(2)
+            let a = try operand(0), b = try operand(1)
+            guard case .immediate = a, case .register(_, .q) = b else {
+                throw err(p.head.location, "only '\(p.head.text) $imm, %reg64' is modelled")
+            }
+            return .move(a, b, .q)
         }
         if let w = splitSuffix(m, base: "lea") {
             try count(2)
@@ -181,7 +202,9 @@ extension Elaborator {
                 let a = try operand(0), b = try operand(1)
                 try requireWritable(b, p.operands[1].location)
                 if case .memory = a, case .memory = b { throw err(p.head.location, "\(base) cannot have two memory operands") }
-                return .alu(op, a, b, try width(w, [a, b]))
+                let wd = try width(w, [a, b])
+                try checkImmediate(a, p.operands[0], width: wd, mnemonic: p.head.text, notes: notes)
+                return .alu(op, a, b, wd)
             }
         }
         for (base, op) in Self.unaryMnemonics {
@@ -196,14 +219,20 @@ extension Elaborator {
             try count(2)
             let a = try operand(0), b = try operand(1)
             if case .immediate = b { throw err(p.operands[1].location, "the second operand of \(base) cannot be an immediate") }
+            if case .memory = a, case .memory = b { throw err(p.head.location, "\(base) cannot have two memory operands") }
             let wd = try width(w, [a, b])
+            try checkImmediate(a, p.operands[0], width: wd, mnemonic: p.head.text, notes: notes)
             return base == "test" ? .test(a, b, wd) : .compare(a, b, wd)
         }
         if let (base, w) = splitSuffix(m, bases: ["bt", "bts", "btr", "btc"]) {
             try count(2)
             let a = try operand(0), b = try operand(1)
             if base != "bt" { try requireWritable(b, p.operands[1].location) }
-            guard case .immediate = a else { throw err(p.operands[0].location, "only an immediate bit number is modelled") }
+            guard case .immediate(let bit) = a else { throw err(p.operands[0].location, "only an immediate bit number is modelled") }
+            // imm8 (0f ba /4 ib), whatever the operand size.
+            if !(-128...255).contains(bit) {
+                throw err(p.operands[0].location, "bit number \(p.operands[0].text) (\(bit)) does not fit the 8-bit immediate of '\(p.head.text)' (-128…255)")
+            }
             // Without a suffix or a register, gas picks the 32-bit form (with a warning).
             return .bitTest(base, a, b, (w == nil && b.register == nil) ? .l : try width(w, [b]))
         }
@@ -212,12 +241,13 @@ extension Elaborator {
             let a = try operand(0), b = try operand(1)
             try requireWritable(a, p.operands[0].location)
             try requireWritable(b, p.operands[1].location)
+            if case .memory = a, case .memory = b { throw err(p.head.location, "xchg cannot have two memory operands") }
             return .exchange(a, b, try width(w, [a, b]))
         }
         if let macroLike = p.head.text.first, macroLike.isUppercase || p.head.text.contains("_") {
             throw err(p.head.location, "unknown macro '\(p.head.text)' (define it with .macro before use)")
         }
-        throw err(p.head.location, "unknown mnemonic '\(p.head.text)': the model supports push, pop, mov, lea, add, sub, and, or, xor, inc, dec, neg, not, test, cmp, xchg, cmovCC, jmp, jCC, call, ret, swapgs, sysretq, iretq pushfq, popfq, sysexit, rdmsr, bt/bts/btr/btc and the no-effect instructions \(Self.noEffectMnemonics.sorted().joined(separator: ", "))")
+        throw err(p.head.location, "unknown mnemonic '\(p.head.text)': the model supports push, pop, mov, movabs, lea, add, sub, and, or, xor, inc, dec, neg, not, test, cmp, xchg, cmovCC, jmp, jCC, call, ret, swapgs, sysretq, sysretl, sysexitq, sysexitl, iretq, pushfq, popfq, rdmsr, bt/bts/btr/btc and the no-effect instructions \(Self.noEffectMnemonics.sorted().joined(separator: ", "))")
     }
 
     /// `$expr`: a constant expression's value, or for `$label` / `$extern` the symbol's
@@ -230,6 +260,32 @@ extension Elaborator {
             return .immediate(Int64(bitPattern: a))
         }
         return .immediate(try evaluate(e, notes: notes))
+    }
+
+    /// An index's scale: an expression as gas reads it (`010` and `2*4` are 8).
+    func scale(_ text: String, at loc: SourceLocation, notes: [Diagnostic.Note]) throws -> Int64 {
+        let v = text.isEmpty ? nil : try evaluate(Expr.parse(text[...], at: loc), notes: notes)
+        guard let v, [1, 2, 4, 8].contains(v) else { throw Diagnostic(at: loc, "scale must be 1, 2, 4 or 8", notes: notes) }
+        return v
+    }
+
+    /// Rejects an immediate that gas rejects or truncates for this operation: a 64-bit
+    /// operation sign-extends a 32-bit immediate (only mov/movabs to a register takes 64
+    /// bits: gas says "operand type mismatch"), and 32- and 8-bit ones hold a value that
+    /// fits signed or unsigned (gas keeps the low bits of anything else, with a warning or
+    /// silently).
+    func checkImmediate(_ o: Operand, _ l: Located, width w: Width, mnemonic m: String, takes64Bits: Bool = false,
+                        notes: [Diagnostic.Note]) throws {
+        guard case .immediate(let v) = o else { return }
+        switch w {
+        case .q:
+            if takes64Bits || (Int64(Int32.min)...Int64(Int32.max)).contains(v) { return }
+            throw Diagnostic(at: l.location, "immediate \(l.text) (\(v)) does not fit '\(m)': a 64-bit operation takes a sign-extended 32-bit immediate (-2147483648…2147483647); only mov or movabs to a register takes a 64-bit one", notes: notes)
+        case .l, .b:
+            let range = w == .l ? Int64(Int32.min)...Int64(UInt32.max) : -128...255
+            if range.contains(v) { return }
+            throw Diagnostic(at: l.location, "immediate \(l.text) (\(v)) does not fit the \(w.bits) bits of '\(m)' (\(range.lowerBound)…\(range.upperBound)): gas would keep only its low \(w.bits) bits", notes: notes)
+        }
     }
 
     func immediateExpr(_ l: Located) -> Expr? {
@@ -356,8 +412,7 @@ extension Elaborator {
                 }
                 mem.index = r
                 if parts.count > 2 {
-                    guard let s = Int64(parts[2]), [1, 2, 4, 8].contains(s) else { throw Diagnostic(at: loc(innerStart), "scale must be 1, 2, 4 or 8", notes: notes) }
-                    mem.scale = s
+                    mem.scale = try scale(parts[2], at: loc(innerStart), notes: notes)
                 }
             }
         } else if Self.containsRIPRelative(u) {
@@ -476,8 +531,7 @@ extension Elaborator {
                 }
                 mem.index = r
                 if parts.count > 2 {
-                    guard let s = Int64(parts[2]), [1, 2, 4, 8].contains(s) else { throw Diagnostic(at: loc(innerStart), "scale must be 1, 2, 4 or 8", notes: notes) }
-                    mem.scale = s
+                    mem.scale = try scale(parts[2], at: loc(innerStart), notes: notes)
                 }
             }
         } else if text.contains("(%rip)") {

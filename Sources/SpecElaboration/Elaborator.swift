@@ -31,6 +31,9 @@ public final class Elaborator {
     struct ConstantDef {
         var expr: Expr
         var location: SourceLocation
+        /// A `#define` (or `-D`) body's top operator when it has no parentheses round
+        /// it: cpp pastes that text, and `.equ` values are not pasted.
+        var pasteOperator: String? = nil
     }
 
     struct PendingInstruction {
@@ -209,7 +212,7 @@ public final class Elaborator {
                     if conditions.count >= Self.maximumConditionalDepth {
                         throw Diagnostic(at: head.location, ".if nested more than \(Self.maximumConditionalDepth) deep", notes: notes)
                     }
-                    let value = active() ? try evaluate(Expr.parse(rest), notes: notes) != 0 : false
+                    let value = active() ? try evaluate(Expr.parse(rest), asCondition: true, notes: notes) != 0 : false
                     conditions.append((value, false, head.location))
                 case ".else":
                     guard let last = conditions.popLast() else { throw Diagnostic(at: head.location, ".else without .if", notes: notes) }
@@ -390,8 +393,8 @@ public final class Elaborator {
             }
             let valueLoc = SourceLocation(file: rest.location.file, line: rest.location.line,
                                           column: rest.location.column + Self.firstOccurrence(of: valueText, in: rest.text))
-            let expr = try Expr.parse(Located(valueText, valueLoc))
-            constants[cname] = ConstantDef(expr: expr, location: rest.location)
+            let parsed = try Expr.parseReportingTop(valueText[...], at: valueLoc)
+            constants[cname] = ConstantDef(expr: parsed.expr, location: rest.location, pasteOperator: name == "#define" ? parsed.top : nil)
         case ".include", "#include":
             guard case .string(let file)? = try Lexer.tokenize(rest).first?.kind else {
                 throw Diagnostic(at: rest.location, "\(name) needs a quoted file name", notes: notes)
@@ -669,14 +672,30 @@ public final class Elaborator {
 
     // MARK: - Constants
 
-    public func evaluate(_ e: Expr, notes: [Diagnostic.Note] = []) throws -> Int64 {
+    /// Deepest evaluation, counting each operator and each constant a name leads to: a
+    /// chain of constants defined by constants is as deep as its length.
+    public static let maximumEvaluationDepth = 1024
+
+    /// The value of `e`. `asCondition`: only its truth matters (`.if`, `#if`), so a
+    /// comparison may be its value (gas gives -1 for true where C gives 1).
+    public func evaluate(_ e: Expr, asCondition: Bool = false, notes: [Diagnostic.Note] = []) throws -> Int64 {
         var visiting: Set<String> = []
-        return try evaluate(e, notes: notes, visiting: &visiting)
+        return try evaluate(e, notes: notes, visiting: &visiting, asCondition: asCondition, depth: 0)
     }
 
-    func evaluate(_ e: Expr, notes: [Diagnostic.Note], visiting: inout Set<String>) throws -> Int64 {
+    func evaluate(_ e: Expr, notes: [Diagnostic.Note], visiting: inout Set<String>, asCondition: Bool, depth: Int) throws -> Int64 {
         func overflow(_ loc: SourceLocation) -> Diagnostic {
             Diagnostic(at: loc, "arithmetic overflow in constant expression (values are signed 64-bit)", notes: notes)
+        }
+        if depth >= Self.maximumEvaluationDepth {
+            throw Diagnostic(at: e.location, "constant expression nested more than \(Self.maximumEvaluationDepth) deep (counting the constants it refers to)", notes: notes)
+        }
+        /// cpp pastes a `#define`'s text: `X * 2` with `#define X 1 + 2` is 5, not its
+        /// value times 2. Where the pasted text groups differently, that is an error.
+        func checkPasted(_ operand: Expr, under op: String, isLeft: Bool?) throws {
+            guard case .name(let n, let loc) = operand, let inner = constants[n]?.pasteOperator else { return }
+            if let isLeft, TokenStream.pastesAsValue(inner: inner, outer: op, innerIsLeft: isLeft) { return }
+            throw Diagnostic(at: loc, "'\(n)' is #defined with '\(inner)' outside parentheses: cpp pastes its text under this '\(op)', which groups differently from its value; write its #define as (…)", notes: notes)
         }
         switch e {
         case .number(let v, _): return v
@@ -690,9 +709,10 @@ public final class Elaborator {
             if visiting.contains(n) { throw Diagnostic(at: loc, "constant '\(n)' is defined in terms of itself", notes: notes) }
             visiting.insert(n)
             defer { visiting.remove(n) }
-            return try evaluate(def.expr, notes: notes, visiting: &visiting)
+            return try evaluate(def.expr, notes: notes, visiting: &visiting, asCondition: asCondition, depth: depth + 1)
         case .unary(let op, let a, let loc):
-            let v = try evaluate(a, notes: notes, visiting: &visiting)
+            try checkPasted(a, under: op, isLeft: nil)
+            let v = try evaluate(a, notes: notes, visiting: &visiting, asCondition: op == "!", depth: depth + 1)
             switch op {
             case "-":
                 let (r, o) = Int64(0).subtractingReportingOverflow(v)
@@ -703,8 +723,18 @@ public final class Elaborator {
             default: return v
             }
         case .binary(let op, let a, let b, let loc):
-            let x = try evaluate(a, notes: notes, visiting: &visiting)
-            let y = try evaluate(b, notes: notes, visiting: &visiting)
+            try checkPasted(a, under: op, isLeft: true)
+            try checkPasted(b, under: op, isLeft: false)
+            let logical = op == "&&" || op == "||"
+            let x = try evaluate(a, notes: notes, visiting: &visiting, asCondition: logical, depth: depth + 1)
+            let y = try evaluate(b, notes: notes, visiting: &visiting, asCondition: logical, depth: depth + 1)
+            switch op {
+            case "==", "!=", "<", ">", "<=", ">=":
+                guard asCondition else {
+                    throw Diagnostic(at: loc, "the value of '\(op)' is -1 for true in gas but 1 in C: use a comparison only as a condition (.if, #if, or under &&, || or !)", notes: notes)
+                }
+            default: break
+            }
             switch op {
             case "+": let (r, o) = x.addingReportingOverflow(y); if o { throw overflow(loc) }; return r
             case "-": let (r, o) = x.subtractingReportingOverflow(y); if o { throw overflow(loc) }; return r
@@ -719,6 +749,8 @@ public final class Elaborator {
                 return x << y
             case ">>":
                 if y < 0 || y > 63 { throw Diagnostic(at: loc, "shift count \(y) out of range 0...63", notes: notes) }
+                // gas shifts right logically, C (gcc) arithmetically: they differ only here.
+                if x < 0 { throw Diagnostic(at: loc, "'>>' of a negative value: gas shifts in zeros, C copies the sign bit; write the value you mean", notes: notes) }
                 return x >> y
             case "&": return x & y
             case "|": return x | y

@@ -139,6 +139,7 @@ public enum StatementSplitter {
             let c = chars[k]
             if c == UInt8(ascii: "\"") { inString.toggle() }
             if !inString {
+                if c == UInt8(ascii: "'") { k = Lexer.endOfCharacterConstant(chars, quoteAt: k, end: chars.endIndex); continue }
                 if c == UInt8(ascii: "/"), k + 1 < chars.endIndex, chars[k + 1] == UInt8(ascii: "/") { end = k; break }
                 if c == UInt8(ascii: "#") {
                     let isDirective = k == firstNonSpace && startsWithDirectiveWord(chars, at: k + 1)
@@ -150,12 +151,15 @@ public enum StatementSplitter {
         // Split at `;` outside strings (gas statement separator).
         var start = chars.startIndex
         inString = false
-        for j in chars.startIndex..<end {
+        var j = chars.startIndex
+        while j < end {
             if chars[j] == UInt8(ascii: "\"") { inString.toggle() }
+            if chars[j] == UInt8(ascii: "'") && !inString { j = Lexer.endOfCharacterConstant(chars, quoteAt: j, end: end); continue }
             if chars[j] == UInt8(ascii: ";") && !inString {
                 try parseStatement(line, start..<j, file: file, into: &result)
                 start = j + 1
             }
+            j += 1
         }
         try parseStatement(line, start..<end, file: file, into: &result)
     }
@@ -254,11 +258,13 @@ public enum StatementSplitter {
         var inString = false
         var pieceStart = range.lowerBound
         var lastComma: Int?
+        // The end of the last character constant: its blank (`' `) is no padding.
+        var constantEnd = range.lowerBound
         func flush(_ end: Int) {
             var a = pieceStart
             var b = end
             while a < b, chars[a].isSpecSpace { a += 1 }
-            while b > a, chars[b - 1].isSpecSpace { b -= 1 }
+            while b > max(a, constantEnd), chars[b - 1].isSpecSpace { b -= 1 }
             if a < b {
                 out.append(Located(String(decoding: UnsafeBufferPointer(rebasing: chars[a..<b]), as: UTF8.self), location(a)))
             } else if let f = pieceStart < end ? pieceStart : lastComma {
@@ -266,19 +272,25 @@ public enum StatementSplitter {
                 out.append(Located("", location(f)))
             }
         }
-        for j in range {
+        var j = range.lowerBound
+        while j < range.upperBound {
             let c = chars[j]
             if c == UInt8(ascii: "\"") { inString.toggle() }
             if !inString {
+                if c == UInt8(ascii: "'") {
+                    j = Lexer.endOfCharacterConstant(chars, quoteAt: j, end: range.upperBound)
+                    constantEnd = j
+                    continue
+                }
                 if c == UInt8(ascii: "(") { depth += 1 }
                 if c == UInt8(ascii: ")") { depth -= 1 }
                 if c == UInt8(ascii: ",") && depth == 0 {
                     flush(j)
                     lastComma = j
                     pieceStart = j + 1
-                    continue
                 }
             }
+            j += 1
         }
         if pieceStart < range.upperBound || !out.isEmpty { flush(range.upperBound) }
         return out
