@@ -484,15 +484,27 @@ public final class Elaborator {
             guard let lname = attrs.positional.first else { throw Diagnostic(at: head.location, ".layout needs a name", notes: notes) }
             if layoutInProgress != nil { throw Diagnostic(at: head.location, "nested .layout", notes: notes) }
             if program.layouts[lname.text] != nil { throw Diagnostic(at: lname.location, "duplicate layout '\(lname.text)'", notes: notes) }
+            if attrs.positional.count > 1 { throw Diagnostic(at: attrs.positional[1].location, "unexpected '\(attrs.positional[1].text)' (expected '.layout NAME [size=N]')", notes: notes) }
+            for (k, v) in attrs.keyed where k != "size" {
+                throw Diagnostic(at: v.location, "unknown .layout attribute '\(k)' (expected size=)", notes: notes)
+            }
             var size: Int64 = 0
-            if let s = attrs.keyed["size"] { size = try evaluate(Expr.parse(s), notes: notes) }
+            if let s = attrs.keyed["size"] {
+                size = try evaluate(Expr.parse(s), notes: notes)
+                if size < 0 { throw Diagnostic(at: s.location, "layout size \(size) is negative", notes: notes) }
+            }
             layoutInProgress = (Layout(name: lname.text, size: size, fields: []), head.location)
         case ".field":
-            guard var (layout, lloc) = layoutInProgress else { throw Diagnostic(at: head.location, ".field outside .layout", notes: notes) }
+            guard let (oldLayout, lloc) = layoutInProgress else { throw Diagnostic(at: head.location, ".field outside .layout", notes: notes) }
             guard operands.count == 2 else { throw Diagnostic(at: head.location, "expected '.field NAME, OFFSET'", notes: notes) }
             let fname = operands[0].text
+            guard let first = fname.unicodeScalars.first, StatementSplitter.isIdentStart(first), fname.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar) else {
+                throw Diagnostic(at: operands[0].location, "malformed field name '\(fname)'", notes: notes)
+            }
+            var layout = oldLayout
             let off = try evaluate(Expr.parse(operands[1]), notes: notes)
-            if off < 0 || off % 8 != 0 || (layout.size > 0 && off + 8 > layout.size) {
+            // `size - 8`, not `off + 8`: the offset is the user's and may be near Int64.max.
+            if off < 0 || off % 8 != 0 || (layout.size > 0 && off > layout.size - 8) {
                 throw Diagnostic(at: operands[1].location, "field offset \(off) is outside layout \(layout.name) (size \(layout.size)) or not 8-byte aligned", notes: notes)
             }
             if let prev = constants[fname] { throw Diagnostic(at: operands[0].location, "duplicate definition of '\(fname)' (first defined at \(prev.location))", notes: notes) }
@@ -680,91 +692,113 @@ public final class Elaborator {
     /// comparison may be its value (gas gives -1 for true where C gives 1).
     public func evaluate(_ e: Expr, asCondition: Bool = false, notes: [Diagnostic.Note] = []) throws -> Int64 {
         var visiting: Set<String> = []
-        return try evaluate(e, notes: notes, visiting: &visiting, asCondition: asCondition, depth: 0)
+        do {
+            return try evaluate(e, notes: notes, visiting: &visiting, asCondition: asCondition, depth: 0)
+        } catch let deep as TooDeep {
+            // Reported where the expression is used, with where it went too deep.
+            throw Diagnostic(at: e.location, "constant expression nested more than \(Self.maximumEvaluationDepth) deep (counting the constants it refers to)",
+                             notes: [Diagnostic.Note(location: deep.location, message: "too deep here")] + notes)
+        }
     }
 
+    struct TooDeep: Error { var location: SourceLocation }
+
+    /// Recursive over the tree and through constants, so its frame is kept small (the
+    /// checks and the arithmetic are functions of their own): the depth bound must fit
+    /// the stack of a debug build's worker thread.
     func evaluate(_ e: Expr, notes: [Diagnostic.Note], visiting: inout Set<String>, asCondition: Bool, depth: Int) throws -> Int64 {
-        func overflow(_ loc: SourceLocation) -> Diagnostic {
-            Diagnostic(at: loc, "arithmetic overflow in constant expression (values are signed 64-bit)", notes: notes)
-        }
-        if depth >= Self.maximumEvaluationDepth {
-            throw Diagnostic(at: e.location, "constant expression nested more than \(Self.maximumEvaluationDepth) deep (counting the constants it refers to)", notes: notes)
-        }
-        /// cpp pastes a `#define`'s text: `X * 2` with `#define X 1 + 2` is 5, not its
-        /// value times 2. Where the pasted text groups differently, that is an error.
-        func checkPasted(_ operand: Expr, under op: String, isLeft: Bool?) throws {
-            guard case .name(let n, let loc) = operand, let inner = constants[n]?.pasteOperator else { return }
-            if let isLeft, TokenStream.pastesAsValue(inner: inner, outer: op, innerIsLeft: isLeft) { return }
-            throw Diagnostic(at: loc, "'\(n)' is #defined with '\(inner)' outside parentheses: cpp pastes its text under this '\(op)', which groups differently from its value; write its #define as (…)", notes: notes)
-        }
+        if depth >= Self.maximumEvaluationDepth { throw TooDeep(location: e.location) }
         switch e {
         case .number(let v, _): return v
         case .name(let n, let loc):
-            guard let def = constants[n] else {
-                if program.labels[n] != nil || program.externs[n] != nil {
-                    throw Diagnostic(at: loc, "unknown constant '\(n)': it is a symbol (a label or an .extern), and only '$\(n)' alone or 'leaq \(n)(%rip)' gives its address", notes: notes)
-                }
-                throw Diagnostic(at: loc, "unknown constant '\(n)'", notes: notes)
-            }
-            if visiting.contains(n) { throw Diagnostic(at: loc, "constant '\(n)' is defined in terms of itself", notes: notes) }
+            let def = try constant(n, at: loc, notes: notes, visiting: visiting)
             visiting.insert(n)
             defer { visiting.remove(n) }
             return try evaluate(def.expr, notes: notes, visiting: &visiting, asCondition: asCondition, depth: depth + 1)
         case .unary(let op, let a, let loc):
-            try checkPasted(a, under: op, isLeft: nil)
+            try checkPasted(a, under: op, isLeft: nil, notes: notes)
             let v = try evaluate(a, notes: notes, visiting: &visiting, asCondition: op == "!", depth: depth + 1)
-            switch op {
-            case "-":
-                let (r, o) = Int64(0).subtractingReportingOverflow(v)
-                if o { throw overflow(loc) }
-                return r
-            case "~": return ~v
-            case "!": return v == 0 ? 1 : 0
-            default: return v
-            }
+            return try Self.apply(op, v, at: loc, notes: notes)
         case .binary(let op, let a, let b, let loc):
-            try checkPasted(a, under: op, isLeft: true)
-            try checkPasted(b, under: op, isLeft: false)
+            try checkPasted(a, under: op, isLeft: true, notes: notes)
+            try checkPasted(b, under: op, isLeft: false, notes: notes)
             let logical = op == "&&" || op == "||"
             let x = try evaluate(a, notes: notes, visiting: &visiting, asCondition: logical, depth: depth + 1)
             let y = try evaluate(b, notes: notes, visiting: &visiting, asCondition: logical, depth: depth + 1)
-            switch op {
-            case "==", "!=", "<", ">", "<=", ">=":
-                guard asCondition else {
-                    throw Diagnostic(at: loc, "the value of '\(op)' is -1 for true in gas but 1 in C: use a comparison only as a condition (.if, #if, or under &&, || or !)", notes: notes)
-                }
-            default: break
+            return try Self.apply(op, x, y, asCondition: asCondition, at: loc, notes: notes)
+        }
+    }
+
+    /// The definition of constant `n`, or why there is none to use.
+    func constant(_ n: String, at loc: SourceLocation, notes: [Diagnostic.Note], visiting: Set<String>) throws -> ConstantDef {
+        guard let def = constants[n] else {
+            if program.labels[n] != nil || program.externs[n] != nil {
+                throw Diagnostic(at: loc, "unknown constant '\(n)': it is a symbol (a label or an .extern), and only '$\(n)' alone or 'leaq \(n)(%rip)' gives its address", notes: notes)
+            }
+            throw Diagnostic(at: loc, "unknown constant '\(n)'", notes: notes)
+        }
+        if visiting.contains(n) { throw Diagnostic(at: loc, "constant '\(n)' is defined in terms of itself", notes: notes) }
+        return def
+    }
+
+    /// cpp pastes a `#define`'s text: `X * 2` with `#define X 1 + 2` is 5, not its value
+    /// times 2. Where the pasted text groups differently, that is an error.
+    func checkPasted(_ operand: Expr, under op: String, isLeft: Bool?, notes: [Diagnostic.Note]) throws {
+        guard case .name(let n, let loc) = operand, let inner = constants[n]?.pasteOperator else { return }
+        if let isLeft, TokenStream.pastesAsValue(inner: inner, outer: op, innerIsLeft: isLeft) { return }
+        throw Diagnostic(at: loc, "'\(n)' is #defined with '\(inner)' outside parentheses: cpp pastes its text under this '\(op)', which groups differently from its value; write its #define as (…)", notes: notes)
+    }
+
+    static func overflow(_ loc: SourceLocation, _ notes: [Diagnostic.Note]) -> Diagnostic {
+        Diagnostic(at: loc, "arithmetic overflow in constant expression (values are signed 64-bit)", notes: notes)
+    }
+
+    static func apply(_ op: String, _ v: Int64, at loc: SourceLocation, notes: [Diagnostic.Note]) throws -> Int64 {
+        switch op {
+        case "-":
+            let (r, o) = Int64(0).subtractingReportingOverflow(v)
+            if o { throw overflow(loc, notes) }
+            return r
+        case "~": return ~v
+        case "!": return v == 0 ? 1 : 0
+        default: return v
+        }
+    }
+
+    static func apply(_ op: String, _ x: Int64, _ y: Int64, asCondition: Bool, at loc: SourceLocation, notes: [Diagnostic.Note]) throws -> Int64 {
+        switch op {
+        case "+": let (r, o) = x.addingReportingOverflow(y); if o { throw overflow(loc, notes) }; return r
+        case "-": let (r, o) = x.subtractingReportingOverflow(y); if o { throw overflow(loc, notes) }; return r
+        case "*": let (r, o) = x.multipliedReportingOverflow(by: y); if o { throw overflow(loc, notes) }; return r
+        case "/", "%":
+            if y == 0 { throw Diagnostic(at: loc, "division by zero in constant expression", notes: notes) }
+            let (r, o) = op == "/" ? x.dividedReportingOverflow(by: y) : x.remainderReportingOverflow(dividingBy: y)
+            if o { throw overflow(loc, notes) }
+            return r
+        case "<<", ">>":
+            if y < 0 || y > 63 { throw Diagnostic(at: loc, "shift count \(y) out of range 0...63", notes: notes) }
+            if op == "<<" { return x << y }
+            // gas shifts right logically, C (gcc) arithmetically: they differ only here.
+            if x < 0 { throw Diagnostic(at: loc, "'>>' of a negative value: gas shifts in zeros, C copies the sign bit; write the value you mean", notes: notes) }
+            return x >> y
+        case "&": return x & y
+        case "|": return x | y
+        case "^": return x ^ y
+        case "&&": return (x != 0 && y != 0) ? 1 : 0
+        case "||": return (x != 0 || y != 0) ? 1 : 0
+        case "==", "!=", "<", ">", "<=", ">=":
+            guard asCondition else {
+                throw Diagnostic(at: loc, "the value of '\(op)' is -1 for true in gas but 1 in C: use a comparison only as a condition (.if, #if, or under &&, || or !)", notes: notes)
             }
             switch op {
-            case "+": let (r, o) = x.addingReportingOverflow(y); if o { throw overflow(loc) }; return r
-            case "-": let (r, o) = x.subtractingReportingOverflow(y); if o { throw overflow(loc) }; return r
-            case "*": let (r, o) = x.multipliedReportingOverflow(by: y); if o { throw overflow(loc) }; return r
-            case "/", "%":
-                if y == 0 { throw Diagnostic(at: loc, "division by zero in constant expression", notes: notes) }
-                let (r, o) = op == "/" ? x.dividedReportingOverflow(by: y) : x.remainderReportingOverflow(dividingBy: y)
-                if o { throw overflow(loc) }
-                return r
-            case "<<":
-                if y < 0 || y > 63 { throw Diagnostic(at: loc, "shift count \(y) out of range 0...63", notes: notes) }
-                return x << y
-            case ">>":
-                if y < 0 || y > 63 { throw Diagnostic(at: loc, "shift count \(y) out of range 0...63", notes: notes) }
-                // gas shifts right logically, C (gcc) arithmetically: they differ only here.
-                if x < 0 { throw Diagnostic(at: loc, "'>>' of a negative value: gas shifts in zeros, C copies the sign bit; write the value you mean", notes: notes) }
-                return x >> y
-            case "&": return x & y
-            case "|": return x | y
-            case "^": return x ^ y
             case "==": return x == y ? 1 : 0
             case "!=": return x != y ? 1 : 0
             case "<": return x < y ? 1 : 0
             case ">": return x > y ? 1 : 0
             case "<=": return x <= y ? 1 : 0
-            case ">=": return x >= y ? 1 : 0
-            case "&&": return (x != 0 && y != 0) ? 1 : 0
-            case "||": return (x != 0 || y != 0) ? 1 : 0
-            default: throw Diagnostic(at: loc, "unknown operator '\(op)'", notes: notes)
+            default: return x >= y ? 1 : 0
             }
+        default: throw Diagnostic(at: loc, "unknown operator '\(op)'", notes: notes)
         }
     }
 }
