@@ -9,6 +9,8 @@ public final class Elaborator {
     public static let maximumMacroDepth = 64
     public static let maximumIncludeDepth = 32
     public static let maximumConditionalDepth = 64
+    /// Directives that take nothing after them: text there is an error, not ignored.
+    static let takesNoOperands: Set<String> = [".else", ".endif", ".dead", ".endlayout"]
 
     let loader: SpecLoader
 
@@ -29,7 +31,8 @@ public final class Elaborator {
     }
 
     struct ConstantDef {
-        var expr: Expr
+        /// Nil for `#define NAME` with no value: it can only be tested.
+        var expr: Expr?
         var location: SourceLocation
         /// A `#define` (or `-D`) body's top operator when it has no parentheses round
         /// it: cpp pastes that text, and `.equ` values are not pasted.
@@ -107,12 +110,22 @@ public final class Elaborator {
     let includes: IncludeCache?
     let rootPath: String
 
-    public init(loader: SpecLoader, includes: IncludeCache? = nil) {
+    /// A `-D` that cannot be defined, reported when elaboration starts.
+    var optionError: Diagnostic?
+
+    public init(loader: SpecLoader, includes: IncludeCache? = nil, options: ElaborationOptions = ElaborationOptions()) {
         self.loader = loader
         self.includes = includes
         self.rootPath = loader.root.path
         for f in Layout.ptRegs.fields {
             constants[f.name] = ConstantDef(expr: .number(f.offset, SourceLocation(file: "<pt_regs>", line: 0, column: 0)), location: SourceLocation(file: "<pt_regs>", line: 0, column: 0))
+        }
+        for d in options.defines {
+            if let prev = constants[d.name] {
+                optionError = optionError ?? Diagnostic.error(d.location, "-D \(d.name) is defined twice (first at \(prev.location))")
+                continue
+            }
+            constants[d.name] = ConstantDef(expr: d.expr, location: d.location, pasteOperator: d.pasteOperator)
         }
     }
 
@@ -127,6 +140,7 @@ public final class Elaborator {
             throw Diagnostic.error(SourceLocation(file: displayName, line: 1, column: 1),
                                    "spec file is \(text.utf8.count) bytes; the limit is \(StatementSplitter.maximumFileBytes) bytes")
         }
+        if let optionError { throw optionError }
         program.file = displayName
         let statements = try StatementSplitter.split(text: text, file: displayName)
         includeStack = [url.standardizedFileURL.resolvingSymlinksInPath()]
@@ -183,18 +197,23 @@ public final class Elaborator {
                  macroStack: [String], isUnit: Bool, file: SourceFile) throws {
         // Conditional assembly: each entry is (taking this branch?, seen .else?, where).
         var conditions: [(active: Bool, sawElse: Bool, location: SourceLocation)] = []
+        var cpp = CppConditions()
         var i = 0
         func active() -> Bool { conditions.allSatisfy(\.active) }
 
         while i < statements.count {
             let raw = statements[i]
             i += 1
+            if try preprocess(raw, &cpp, notes: notes) { continue }
             // Only statements produced by macro expansion count against the bound.
             if arguments != nil { expandedCount += 1 }
             if expandedCount > Self.maximumExpandedStatements {
                 throw Diagnostic(at: raw.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
             }
             let stmt = try (i - 1 < fixed.count ? fixed[i - 1] : nil) ?? substitute(raw, arguments)
+            if case .operation(let head, _, let rest) = stmt, !rest.text.isEmpty, Self.takesNoOperands.contains(head.text) {
+                throw Diagnostic(at: rest.location, "unexpected '\(rest.text)' after \(head.text)", notes: notes)
+            }
             switch stmt {
             case .label(let l):
                 guard active() else { continue }
@@ -229,9 +248,16 @@ public final class Elaborator {
                     while i < statements.count {
                         let s = statements[i]
                         i += 1
+                        // The body is what cpp leaves of it.
+                        if try preprocess(s, &cpp, notes: notes) { continue }
                         if case .operation(let h, _, _) = s {
                             if h.text == ".macro" { depth += 1 }
-                            if h.text == ".endm" { depth -= 1; if depth == 0 { break } }
+                            if h.text == ".endm" {
+                                if case .operation(_, _, let r) = s, !r.text.isEmpty {
+                                    throw Diagnostic(at: r.location, "unexpected '\(r.text)' after .endm", notes: notes)
+                                }
+                                depth -= 1; if depth == 0 { break }
+                            }
                         }
                         body.append(s)
                     }
@@ -245,6 +271,7 @@ public final class Elaborator {
                 }
             }
         }
+        try finishPreprocessing(cpp, notes: notes)
         if let open = conditions.last {
             throw Diagnostic(at: open.location, ".if without .endif", notes: notes)
         }
@@ -376,9 +403,10 @@ public final class Elaborator {
             let parts: (String, String)
             if name == "#define" {
                 let t = rest.text
-                guard let sp = t.firstIndex(where: { $0 == " " || $0 == "\t" }) else {
-                    throw Diagnostic(at: head.location, "#define needs a name and a value", notes: notes)
-                }
+                guard !t.isEmpty else { throw Diagnostic(at: head.location, "#define needs a name", notes: notes) }
+                // `#define NAME` alone (an include guard, a feature flag) defines it for
+                // #ifdef and defined() only.
+                let sp = t.firstIndex(where: { $0 == " " || $0 == "\t" }) ?? t.endIndex
                 parts = (String(t[..<sp]), t[sp...].trimmingWhitespaces())
             } else {
                 guard operands.count == 2 else { throw Diagnostic(at: head.location, "\(name) needs a name and a value", notes: notes) }
@@ -389,16 +417,25 @@ public final class Elaborator {
                 throw Diagnostic(at: rest.location, "malformed constant name '\(cname)' (function-like #define is not supported)", notes: notes)
             }
             if let prev = constants[cname] {
+                if prev.location.file == ElaborationOptions.Definition.file {
+                    throw Diagnostic(at: rest.location, "'\(cname)' is also defined on the command line (-D \(cname)): to make this its default, write '#ifndef \(cname)' before and '#endif' after", notes: notes)
+                }
                 throw Diagnostic(at: rest.location, "duplicate definition of '\(cname)' (first defined at \(prev.location))", notes: notes)
+            }
+            if valueText.isEmpty {
+                constants[cname] = ConstantDef(expr: nil, location: rest.location)
+                return
             }
             let valueLoc = SourceLocation(file: rest.location.file, line: rest.location.line,
                                           column: rest.location.column + Self.firstOccurrence(of: valueText, in: rest.text))
             let parsed = try Expr.parseReportingTop(valueText[...], at: valueLoc)
             constants[cname] = ConstantDef(expr: parsed.expr, location: rest.location, pasteOperator: name == "#define" ? parsed.top : nil)
         case ".include", "#include":
-            guard case .string(let file)? = try Lexer.tokenize(rest).first?.kind else {
+            let tokens = try Lexer.tokenize(rest)
+            guard case .string(let file)? = tokens.first?.kind else {
                 throw Diagnostic(at: rest.location, "\(name) needs a quoted file name", notes: notes)
             }
+            if tokens.count > 1 { throw Diagnostic(at: tokens[1].location, "unexpected text after the file name of \(name)", notes: notes) }
             if includeStack.count >= Self.maximumIncludeDepth {
                 throw Diagnostic(at: head.location, "includes nested more than \(Self.maximumIncludeDepth) deep", notes: notes)
             }
@@ -423,8 +460,12 @@ public final class Elaborator {
             let attrs = try parseAttributes(rest, notes: notes)
             guard let pname = attrs.positional.first else { throw Diagnostic(at: head.location, ".path needs the name of the label where the path starts", notes: notes) }
             if attrs.positional.count > 1 { throw Diagnostic(at: attrs.positional[1].location, "unexpected '\(attrs.positional[1].text)' (attributes are key=value)", notes: notes) }
-            // Paths declared in included files are checked when that file is itself a unit.
-            guard isUnit else { return }
+            // Paths declared in an included unit are checked when it is itself checked; an
+            // include-only file is never checked, so a path there would never be.
+            guard isUnit else {
+                try requireUnitFile(includingFile, head, notes: notes)
+                return
+            }
             if let prev = paths.first(where: { $0.name.text == pname.text }) {
                 throw Diagnostic(at: pname.location, "duplicate .path '\(pname.text)' (first declared at \(prev.name.location))", notes: notes)
             }
@@ -456,7 +497,10 @@ public final class Elaborator {
             deadCode = true
         case ".expect":
             let words = try parseAttributes(rest, notes: notes).positional
-            guard isUnit else { return }
+            guard isUnit else {
+                try requireUnitFile(includingFile, head, notes: notes)
+                return
+            }
             guard let last = paths.indices.last else { throw Diagnostic(at: head.location, ".expect must follow a .path", notes: notes) }
             guard words.count == 2, words[1].text == "violated" else {
                 throw Diagnostic(at: rest.location, "expected '.expect <invariant> violated' (invariants: restore, frame, ptrace, return-stack)", notes: notes)
@@ -524,6 +568,13 @@ public final class Elaborator {
             }
             appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
         }
+    }
+
+    /// `.path` and `.expect` belong to units: in an included `.ptsh` nothing would ever
+    /// check them.
+    func requireUnitFile(_ file: SourceFile, _ head: Located, notes: [Diagnostic.Note]) throws {
+        if file.url.pathExtension == "pts" { return }
+        throw Diagnostic(at: head.location, "\(head.text) in an include-only file is never checked: declare paths and their expectations in the .pts unit", notes: notes)
     }
 
     /// An instruction statement: decoded once the unit's symbol tables are complete.
@@ -712,9 +763,12 @@ public final class Elaborator {
         case .number(let v, _): return v
         case .name(let n, let loc):
             let def = try constant(n, at: loc, notes: notes, visiting: visiting)
+            guard let body = def.expr else {
+                throw Diagnostic(at: loc, "'\(n)' is #defined without a value (at \(def.location)): #ifdef, #ifndef and defined() can test it, nothing can use it", notes: notes)
+            }
             visiting.insert(n)
             defer { visiting.remove(n) }
-            return try evaluate(def.expr, notes: notes, visiting: &visiting, asCondition: asCondition, depth: depth + 1)
+            return try evaluate(body, notes: notes, visiting: &visiting, asCondition: asCondition, depth: depth + 1)
         case .unary(let op, let a, let loc):
             try checkPasted(a, under: op, isLeft: nil, notes: notes)
             let v = try evaluate(a, notes: notes, visiting: &visiting, asCondition: op == "!", depth: depth + 1)

@@ -38,6 +38,10 @@ public struct Token: Hashable, Sendable {
     public enum Kind: Hashable, Sendable { case number(Int64), ident(String), register(String), punct(String), string(String) }
     public var kind: Kind
     public var location: SourceLocation
+    public init(kind: Kind, location: SourceLocation) {
+        self.kind = kind
+        self.location = location
+    }
 }
 
 public enum Lexer {

@@ -58,9 +58,9 @@ public enum StatementSplitter {
         }
     }
 
-    /// Splits decoded source text into statements. Comments (`#` unless it starts
-    /// `#define`/`#include`, `//`, `/* */`) are dropped; `\` continues a line. Works on
-    /// UTF-8 bytes: everything it looks for is ASCII.
+    /// Splits decoded source text into statements. Comments (`#` unless a word follows
+    /// it at once at the start of a line, `//`, `/* */`) are dropped; `\` continues a
+    /// line. Works on UTF-8 bytes: everything it looks for is ASCII.
     public static func split(text: String, file: String) throws -> [RawStatement] {
         var text = text
         return try text.withUTF8 { try split(utf8: $0, file: file) }
@@ -142,7 +142,9 @@ public enum StatementSplitter {
                 if c == UInt8(ascii: "'") { k = Lexer.endOfCharacterConstant(chars, quoteAt: k, end: chars.endIndex); continue }
                 if c == UInt8(ascii: "/"), k + 1 < chars.endIndex, chars[k + 1] == UInt8(ascii: "/") { end = k; break }
                 if c == UInt8(ascii: "#") {
-                    let isDirective = k == firstNonSpace && startsWithDirectiveWord(chars, at: k + 1)
+                    // `#word` at the start of a line is a directive, as cpp reads it (an
+                    // unknown one is an error, never a comment); `# text` is a comment.
+                    let isDirective = k == firstNonSpace && k + 1 < chars.endIndex && (chars[k + 1].isASCIILetter || chars[k + 1] == UInt8(ascii: "_"))
                     if !isDirective { end = k; break }
                 }
             }
@@ -162,14 +164,6 @@ public enum StatementSplitter {
             j += 1
         }
         try parseStatement(line, start..<end, file: file, into: &result)
-    }
-
-    /// The letters after `#` are exactly `define`, `include` or `undef`.
-    private static func startsWithDirectiveWord(_ chars: [UInt8], at k: Int) -> Bool {
-        var j = k
-        while j < chars.endIndex, chars[j].isASCIILetter { j += 1 }
-        let word = chars[k..<j]
-        return word.elementsEqual("define".utf8) || word.elementsEqual("include".utf8) || word.elementsEqual("undef".utf8)
     }
 
     public static func isIdentStart(_ c: Unicode.Scalar) -> Bool {
