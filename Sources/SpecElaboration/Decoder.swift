@@ -46,17 +46,26 @@ extension Elaborator {
     /// A character constant's `'(` is no parenthesis.
     static func parenthesisBalance(_ text: String) -> Int {
         var depth = 0
-        let u = Array(text.utf8)
-        var k = 0
-        while k < u.count {
-            let b = u[k]
+        for b in text.utf8 {
             if b >= 0x80 {
                 depth = 0
                 for ch in text { if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 } }
                 return depth
             }
-            if b == UInt8(ascii: "'") { k = Lexer.endOfCharacterConstant(u, quoteAt: k, end: u.count); continue }
+            if b == UInt8(ascii: "'") { return quotedParenthesisBalance(text) }
             if b == UInt8(ascii: "(") { depth += 1 } else if b == UInt8(ascii: ")") { depth -= 1 }
+        }
+        return depth
+    }
+
+    /// ASCII text with a character constant: its `'(` is no parenthesis.
+    static func quotedParenthesisBalance(_ text: String) -> Int {
+        let u = Array(text.utf8)
+        var depth = 0
+        var k = 0
+        while k < u.count {
+            if u[k] == UInt8(ascii: "'") { k = Lexer.endOfCharacterConstant(u, quoteAt: k, end: u.count); continue }
+            if u[k] == UInt8(ascii: "(") { depth += 1 } else if u[k] == UInt8(ascii: ")") { depth -= 1 }
             k += 1
         }
         return depth

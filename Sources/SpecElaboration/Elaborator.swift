@@ -10,7 +10,12 @@ public final class Elaborator {
     public static let maximumIncludeDepth = 32
     public static let maximumConditionalDepth = 64
     /// Directives that take nothing after them: text there is an error, not ignored.
-    static let takesNoOperands: Set<String> = [".else", ".endif", ".dead", ".endlayout"]
+    static func takesNoOperands(_ name: String) -> Bool {
+        switch name {
+        case ".else", ".endif", ".dead", ".endlayout": return true
+        default: return false
+        }
+    }
 
     let loader: SpecLoader
 
@@ -64,6 +69,9 @@ public final class Elaborator {
 
     var macros: [String: Macro] = [:]
     var constants: [String: ConstantDef] = [:]
+    /// Some constant has a `pasteOperator`: most units have none, and then evaluation
+    /// looks nothing up for it.
+    var hasPastedDefines = false
     var pending: [PendingInstruction] = []
     var pendingLabels: [Located] = []
     var labelDefinitions: [String: SourceLocation] = [:]
@@ -126,6 +134,7 @@ public final class Elaborator {
                 continue
             }
             constants[d.name] = ConstantDef(expr: d.expr, location: d.location, pasteOperator: d.pasteOperator)
+            if d.pasteOperator != nil { hasPastedDefines = true }
         }
     }
 
@@ -204,27 +213,29 @@ public final class Elaborator {
         while i < statements.count {
             let raw = statements[i]
             i += 1
-            if try preprocess(raw, &cpp, notes: notes) { continue }
             // Only statements produced by macro expansion count against the bound.
             if arguments != nil { expandedCount += 1 }
             if expandedCount > Self.maximumExpandedStatements {
                 throw Diagnostic(at: raw.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
             }
+            // cpp's conditionals act first, on the text as written (macro bodies have
+            // none left: they were taken out when the body was collected).
             let stmt = try (i - 1 < fixed.count ? fixed[i - 1] : nil) ?? substitute(raw, arguments)
-            if case .operation(let head, _, let rest) = stmt, !rest.text.isEmpty, Self.takesNoOperands.contains(head.text) {
-                throw Diagnostic(at: rest.location, "unexpected '\(rest.text)' after \(head.text)", notes: notes)
-            }
             switch stmt {
             case .label(let l):
-                guard active() else { continue }
+                guard active(), cpp.active else { continue }
                 try defineLabel(l, notes: notes)
             case .operation(let head, let operands, let rest):
+                if try preprocess(head, rest, &cpp, notes: notes) { continue }
                 let name = head.text
                 // Conditionals and macro definitions all start with `.`.
                 guard name.utf8.first == UInt8(ascii: ".") else {
                     guard active() else { continue }
                     try processOperation(head: head, operands: operands, rest: rest, notes: notes, macroStack: macroStack, isUnit: isUnit, file: file)
                     continue
+                }
+                if !rest.text.isEmpty, Self.takesNoOperands(name) {
+                    throw Diagnostic(at: rest.location, "unexpected '\(rest.text)' after \(name)", notes: notes)
                 }
                 switch name {
                 case ".if":
@@ -249,16 +260,18 @@ public final class Elaborator {
                         let s = statements[i]
                         i += 1
                         // The body is what cpp leaves of it.
-                        if try preprocess(s, &cpp, notes: notes) { continue }
-                        if case .operation(let h, _, _) = s {
+                        switch s {
+                        case .label:
+                            if !cpp.active { continue }
+                        case .operation(let h, _, let r):
+                            if try preprocess(h, r, &cpp, notes: notes) { continue }
                             if h.text == ".macro" { depth += 1 }
                             if h.text == ".endm" {
-                                if case .operation(_, _, let r) = s, !r.text.isEmpty {
-                                    throw Diagnostic(at: r.location, "unexpected '\(r.text)' after .endm", notes: notes)
-                                }
-                                depth -= 1; if depth == 0 { break }
+                                if !r.text.isEmpty { throw Diagnostic(at: r.location, "unexpected '\(r.text)' after .endm", notes: notes) }
+                                depth -= 1
                             }
                         }
+                        if depth == 0 { break }
                         body.append(s)
                     }
                     if depth != 0 { throw Diagnostic(at: head.location, "unterminated .macro: no .endm before the end of the file", notes: notes) }
@@ -430,6 +443,7 @@ public final class Elaborator {
                                           column: rest.location.column + Self.firstOccurrence(of: valueText, in: rest.text))
             let parsed = try Expr.parseReportingTop(valueText[...], at: valueLoc)
             constants[cname] = ConstantDef(expr: parsed.expr, location: rest.location, pasteOperator: name == "#define" ? parsed.top : nil)
+            if name == "#define" && parsed.top != nil { hasPastedDefines = true }
         case ".include", "#include":
             let tokens = try Lexer.tokenize(rest)
             guard case .string(let file)? = tokens.first?.kind else {
@@ -798,7 +812,7 @@ public final class Elaborator {
     /// cpp pastes a `#define`'s text: `X * 2` with `#define X 1 + 2` is 5, not its value
     /// times 2. Where the pasted text groups differently, that is an error.
     func checkPasted(_ operand: Expr, under op: String, isLeft: Bool?, notes: [Diagnostic.Note]) throws {
-        guard case .name(let n, let loc) = operand, let inner = constants[n]?.pasteOperator else { return }
+        guard hasPastedDefines, case .name(let n, let loc) = operand, let inner = constants[n]?.pasteOperator else { return }
         if let isLeft, TokenStream.pastesAsValue(inner: inner, outer: op, innerIsLeft: isLeft) { return }
         throw Diagnostic(at: loc, "'\(n)' is #defined with '\(inner)' outside parentheses: cpp pastes its text under this '\(op)', which groups differently from its value; write its #define as (…)", notes: notes)
     }

@@ -25,10 +25,11 @@ extension Elaborator {
     /// with the other definitions, in order.
     static let preprocessorDirectives: Set<String> = conditionalDirectives.union(["#define", "#include", "#error"])
 
-    /// Handles `raw` if it is a conditional directive, `#error`, or a line a false branch
-    /// drops; says whether it did (then nothing else may look at it).
-    func preprocess(_ raw: RawStatement, _ cpp: inout CppConditions, notes: [Diagnostic.Note]) throws -> Bool {
-        guard case .operation(let head, _, let rest) = raw, head.text.utf8.first == UInt8(ascii: "#") else { return !cpp.active }
+    /// Handles the statement `head rest` if it is a conditional directive, `#error`, or
+    /// a line a false branch drops; says whether it did (then nothing else may look at
+    /// it). A label is dropped exactly when `!cpp.active`.
+    func preprocess(_ head: Located, _ rest: Located, _ cpp: inout CppConditions, notes: [Diagnostic.Note]) throws -> Bool {
+        guard head.text.utf8.first == UInt8(ascii: "#") else { return !cpp.active }
         func err(_ loc: SourceLocation, _ m: String) -> Diagnostic { Diagnostic(at: loc, m, notes: notes) }
         guard Self.conditionalDirectives.contains(head.text) else {
             // cpp skips other directives in a dropped branch, and reads them first elsewhere.

@@ -135,7 +135,7 @@ final class FrontEndNumberTests: XCTestCase {
         let assembled = GasProbe.immediates(of: Self.table.map(\.line))
         if GasProbe.available { XCTAssertNotNil(assembled, "gas is installed but did not run") }
         for (k, (line, gas, tool)) in Self.table.enumerated() {
-            let (programs, _, report) = try FrontEndExitFormTests.elaborate(Self.spec(line))
+            let (programs, _, report) = try FrontEnd.elaborate(Self.spec(line))
             switch tool {
             case .rejects:
                 XCTAssertEqual(report.exitCode, 2, "\(line): the tool must reject it")
@@ -197,7 +197,7 @@ final class FrontEndNumberTests: XCTestCase {
 
     /// The scale of an index is an expression too: `010` is 8.
     func testScaleIsReadAsGasReadsIt() throws {
-        let (programs, _, report) = try FrontEndExitFormTests.elaborate(Self.spec("movq (,%rax,010), %rbx"))
+        let (programs, _, report) = try FrontEnd.elaborate(Self.spec("movq (,%rax,010), %rbx"))
         XCTAssertEqual(report.diagnostics, [])
         guard case .move(.memory(let m), _, _)? = programs.first?.instructions.first?.operation else { return XCTFail("no memory operand") }
         XCTAssertEqual(m.scale, 8)
