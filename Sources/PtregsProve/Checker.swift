@@ -24,6 +24,8 @@ public struct Checker: Sendable {
     public var parseOnly = false
     /// Paths proved at once (each has its own Z3 context). Output order never depends on it.
     public var jobs = ProcessInfo.processInfo.activeProcessorCount
+    /// `-D` constants every unit sees.
+    public var elaboration = ElaborationOptions()
 
     public init(options: ProverOptions = ProverOptions()) { self.options = options }
 
@@ -120,7 +122,7 @@ public struct Checker: Sendable {
     func elaborateUnit(_ f: SpecFile, includes: Elaborator.IncludeCache) -> (program: Program?, jobs: [PathJob], diagnostics: [Diagnostic]) {
         let program: Program
         do {
-            program = try Elaborator(loader: SpecLoader(root: f.root), includes: includes).elaborate(file: f.url, displayName: f.display)
+            program = try Elaborator(loader: SpecLoader(root: f.root), includes: includes, options: elaboration).elaborate(file: f.url, displayName: f.display)
         } catch let d as Diagnostic {
             return (nil, [], [d])
         } catch {
@@ -138,7 +140,7 @@ public struct Checker: Sendable {
         report.files = 1
         let program: Program
         do {
-            program = try Elaborator(loader: SpecLoader(root: root)).elaborate(
+            program = try Elaborator(loader: SpecLoader(root: root), options: elaboration).elaborate(
                 text: source, file: URL(fileURLWithPath: root).appendingPathComponent(name), displayName: name)
         } catch let d as Diagnostic {
             report.diagnostics.append(d)

@@ -43,6 +43,7 @@ extension Elaborator {
 
     /// Opening minus closing parentheses, counted over characters: a parenthesis that
     /// carries a combining mark is another character.
+    /// A character constant's `'(` is no parenthesis.
     static func parenthesisBalance(_ text: String) -> Int {
         var depth = 0
         for b in text.utf8 {
@@ -51,7 +52,21 @@ extension Elaborator {
                 for ch in text { if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 } }
                 return depth
             }
+            if b == UInt8(ascii: "'") { return quotedParenthesisBalance(text) }
             if b == UInt8(ascii: "(") { depth += 1 } else if b == UInt8(ascii: ")") { depth -= 1 }
+        }
+        return depth
+    }
+
+    /// ASCII text with a character constant: its `'(` is no parenthesis.
+    static func quotedParenthesisBalance(_ text: String) -> Int {
+        let u = Array(text.utf8)
+        var depth = 0
+        var k = 0
+        while k < u.count {
+            if u[k] == UInt8(ascii: "'") { k = Lexer.endOfCharacterConstant(u, quoteAt: k, end: u.count); continue }
+            if u[k] == UInt8(ascii: "(") { depth += 1 } else if u[k] == UInt8(ascii: ")") { depth -= 1 }
+            k += 1
         }
         return depth
     }
@@ -95,17 +110,26 @@ extension Elaborator {
         }
         switch m {
         case "swapgs": try count(0); return .swapgs
-        case "sysexit", "sysexitl", "sysexitq": try count(0); return .sysexit
+        // Without a suffix gas assembles the 32-bit forms (0f 35, 0f 07, cf) in 64-bit
+        // mode too: they return to compatibility mode and are not the q forms.
+        case "sysexitq": try count(0); return .sysexit(.q)
+        case "sysexit", "sysexitl": try count(0); return .sysexit(.l)
         case "pushfq", "pushf": try count(0); return .pushFlags
         case "popfq", "popf": try count(0); return .popFlags
         case "rdmsr": try count(0); return .readMSR
-        case "sysretq", "sysret", "sysretl": try count(0); return .sysret
-        case "iretq", "iret": try count(0); return .iret
+        case "sysretq": try count(0); return .sysret(.q)
+        case "sysret", "sysretl": try count(0); return .sysret(.l)
+        case "iretq": try count(0); return .iret
+        case "iret", "iretl":
+            throw err(p.head.location, "'\(p.head.text)' is the 32-bit IRET (gas encodes it as cf, which pops 4-byte eip, cs, eflags, esp and ss): only iretq (48 cf) is modelled")
+        case "iretw":
+            throw err(p.head.location, "'\(p.head.text)' is the 16-bit IRET (66 cf, which pops 2-byte fields): only iretq (48 cf) is modelled")
         case "ret", "retq":
             if p.operands.isEmpty || (p.operands.count == 1 && p.operands[0].text.isEmpty) { return .ret(0) }
             try count(1)
-            guard case .immediate(let n) = try operand(0), n >= 0, n % 8 == 0 else {
-                throw err(p.operands[0].location, "'ret' takes an immediate byte count that is a non-negative multiple of 8")
+            // gas encodes 16 bits (c2 iw); the model keeps rsp 8-byte aligned.
+            guard case .immediate(let n) = try operand(0), n >= 0, n <= 0xffff, n % 8 == 0 else {
+                throw err(p.operands[0].location, "'ret' takes an immediate byte count that is a non-negative multiple of 8 below 65536 (gas encodes 16 bits)")
             }
             return .ret(n)
         case "jmp", "jmpq":
@@ -128,13 +152,16 @@ extension Elaborator {
             guard let cond = FlagCondition.fromSuffix(rest) else { throw err(p.head.location, "unknown mnemonic '\(m)'") }
             try count(2)
             guard case .register(let r, .q) = try operand(1) else { throw err(p.operands[1].location, "cmov needs a 64-bit register destination") }
-            return .conditionalMove(cond, try operand(0), r)
+            let src = try operand(0)
+            if case .immediate = src { throw err(p.operands[0].location, "cmov takes no immediate source (gas: operand type mismatch)") }
+            return .conditionalMove(cond, src, r)
         }
         if let w = splitSuffix(m, base: "push") {
             try count(1)
             let o = try operand(0)
             if let w, w != .q { throw err(p.head.location, "push\(w == .l ? "l" : "b") does not exist in 64-bit mode") }
             if case .register(_, let rw) = o, rw != .q { throw err(p.operands[0].location, "push needs a 64-bit register") }
+            try checkImmediate(o, p.operands[0], width: .q, mnemonic: p.head.text, notes: notes)
             return .push(o)
         }
         if let w = splitSuffix(m, base: "pop") {
@@ -155,13 +182,26 @@ extension Elaborator {
             let a = try operand(0), b = try operand(1)
             try requireWritable(b, p.operands[1].location)
             if case .memory = a, case .memory = b { throw err(p.head.location, "mov cannot have two memory operands") }
-            return .move(a, b, try width(w, [a, b]))
+            let wd = try width(w, [a, b])
+            try checkImmediate(a, p.operands[0], width: wd, mnemonic: p.head.text, takes64Bits: b.register != nil, notes: notes)
+            return .move(a, b, wd)
+        }
+        if m == "movabs" || m == "movabsq" {
+            // Only the immediate form: the absolute-address forms read memory outside the model.
+            try count(2)
+            let a = try operand(0), b = try operand(1)
+            guard case .immediate = a, case .register(_, .q) = b else {
+                throw err(p.head.location, "only '\(p.head.text) $imm, %reg64' is modelled")
+            }
+            return .move(a, b, .q)
         }
         if let w = splitSuffix(m, base: "lea") {
             try count(2)
             if let w, w != .q { throw err(p.head.location, "only leaq is modelled") }
             guard case .register(let r, .q) = try operand(1) else { throw err(p.operands[1].location, "lea needs a 64-bit register destination") }
-            if let sym = ripSymbol(p.operands[0]) { return .loadAddress(sym, r) }
+            if let sym = ripSymbol(p.operands[0]) {
+                return .loadAddress(try addressedSymbol(sym, at: p.operands[0].location, mnemonic: m, notes: notes), r)
+            }
             guard case .memory(let mem) = try operand(0) else { throw err(p.operands[0].location, "lea needs a memory operand") }
             return .lea(mem, r)
         }
@@ -171,7 +211,9 @@ extension Elaborator {
                 let a = try operand(0), b = try operand(1)
                 try requireWritable(b, p.operands[1].location)
                 if case .memory = a, case .memory = b { throw err(p.head.location, "\(base) cannot have two memory operands") }
-                return .alu(op, a, b, try width(w, [a, b]))
+                let wd = try width(w, [a, b])
+                try checkImmediate(a, p.operands[0], width: wd, mnemonic: p.head.text, notes: notes)
+                return .alu(op, a, b, wd)
             }
         }
         for (base, op) in Self.unaryMnemonics {
@@ -186,14 +228,20 @@ extension Elaborator {
             try count(2)
             let a = try operand(0), b = try operand(1)
             if case .immediate = b { throw err(p.operands[1].location, "the second operand of \(base) cannot be an immediate") }
+            if case .memory = a, case .memory = b { throw err(p.head.location, "\(base) cannot have two memory operands") }
             let wd = try width(w, [a, b])
+            try checkImmediate(a, p.operands[0], width: wd, mnemonic: p.head.text, notes: notes)
             return base == "test" ? .test(a, b, wd) : .compare(a, b, wd)
         }
         if let (base, w) = splitSuffix(m, bases: ["bt", "bts", "btr", "btc"]) {
             try count(2)
             let a = try operand(0), b = try operand(1)
             if base != "bt" { try requireWritable(b, p.operands[1].location) }
-            guard case .immediate = a else { throw err(p.operands[0].location, "only an immediate bit number is modelled") }
+            guard case .immediate(let bit) = a else { throw err(p.operands[0].location, "only an immediate bit number is modelled") }
+            // imm8 (0f ba /4 ib), whatever the operand size.
+            if !(-128...255).contains(bit) {
+                throw err(p.operands[0].location, "bit number \(p.operands[0].text) (\(bit)) does not fit the 8-bit immediate of '\(p.head.text)' (-128…255)")
+            }
             // Without a suffix or a register, gas picks the 32-bit form (with a warning).
             return .bitTest(base, a, b, (w == nil && b.register == nil) ? .l : try width(w, [b]))
         }
@@ -202,17 +250,76 @@ extension Elaborator {
             let a = try operand(0), b = try operand(1)
             try requireWritable(a, p.operands[0].location)
             try requireWritable(b, p.operands[1].location)
+            if case .memory = a, case .memory = b { throw err(p.head.location, "xchg cannot have two memory operands") }
             return .exchange(a, b, try width(w, [a, b]))
         }
         if let macroLike = p.head.text.first, macroLike.isUppercase || p.head.text.contains("_") {
             throw err(p.head.location, "unknown macro '\(p.head.text)' (define it with .macro before use)")
         }
-        throw err(p.head.location, "unknown mnemonic '\(p.head.text)': the model supports push, pop, mov, lea, add, sub, and, or, xor, inc, dec, neg, not, test, cmp, xchg, cmovCC, jmp, jCC, call, ret, swapgs, sysretq, iretq pushfq, popfq, sysexit, rdmsr, bt/bts/btr/btc and the no-effect instructions \(Self.noEffectMnemonics.sorted().joined(separator: ", "))")
+        throw err(p.head.location, "unknown mnemonic '\(p.head.text)': the model supports push, pop, mov, movabs, lea, add, sub, and, or, xor, inc, dec, neg, not, test, cmp, xchg, cmovCC, jmp, jCC, call, ret, swapgs, sysretq, sysretl, sysexitq, sysexitl, iretq, pushfq, popfq, rdmsr, bt/bts/btr/btc and the no-effect instructions \(Self.noEffectMnemonics.sorted().joined(separator: ", "))")
+    }
+
+    /// `$expr`: a constant expression's value, or for `$label` / `$extern` the symbol's
+    /// address. A name that is neither is an error, never address 0.
+    func immediateOperand(_ e: Expr, notes: [Diagnostic.Note]) throws -> Operand {
+        if case .name(let n, let loc) = e, constants[n] == nil {
+            guard let a = program.symbolAddress(n) else {
+                throw Diagnostic(at: loc, "unknown constant '\(n)' (define it with #define, .equ or -D; for an address, make it a label of the spec or declare '.extern \(n)')", notes: notes)
+            }
+            return .immediate(Int64(bitPattern: a))
+        }
+        return .immediate(try evaluate(e, notes: notes))
+    }
+
+    /// An index's scale: an expression as gas reads it (`010` and `2*4` are 8).
+    func scale(_ text: String, at loc: SourceLocation, notes: [Diagnostic.Note]) throws -> Int64 {
+        let v = text.isEmpty ? nil : try evaluate(Expr.parse(text[...], at: loc), notes: notes)
+        guard let v, [1, 2, 4, 8].contains(v) else { throw Diagnostic(at: loc, "scale must be 1, 2, 4 or 8", notes: notes) }
+        return v
+    }
+
+    /// Rejects an immediate that gas rejects or truncates for this operation: a 64-bit
+    /// operation sign-extends a 32-bit immediate (only mov/movabs to a register takes 64
+    /// bits: gas says "operand type mismatch"), and 32- and 8-bit ones hold a value that
+    /// fits signed or unsigned (gas keeps the low bits of anything else, with a warning or
+    /// silently).
+    func checkImmediate(_ o: Operand, _ l: Located, width w: Width, mnemonic m: String, takes64Bits: Bool = false,
+                        notes: [Diagnostic.Note]) throws {
+        guard case .immediate(let v) = o else { return }
+        switch w {
+        case .q:
+            if takes64Bits || (Int64(Int32.min)...Int64(Int32.max)).contains(v) { return }
+            throw Diagnostic(at: l.location, "immediate \(l.text) (\(v)) does not fit '\(m)': a 64-bit operation takes a sign-extended 32-bit immediate (-2147483648…2147483647); only mov or movabs to a register takes a 64-bit one", notes: notes)
+        case .l, .b:
+            let range = w == .l ? Int64(Int32.min)...Int64(UInt32.max) : -128...255
+            if range.contains(v) { return }
+            throw Diagnostic(at: l.location, "immediate \(l.text) (\(v)) does not fit the \(w.bits) bits of '\(m)' (\(range.lowerBound)…\(range.upperBound)): gas would keep only its low \(w.bits) bits", notes: notes)
+        }
     }
 
     func immediateExpr(_ l: Located) -> Expr? {
         guard l.text.hasPrefix("$") else { return nil }
         return try? Expr.parse(l.text.dropFirst(), at: SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + 1))
+    }
+
+    /// The symbol whose address `leaq NAME(%rip), %reg` loads. The model gives addresses
+    /// only to the unit's labels and to `.extern`s, so anything else is an error here:
+    /// a `loadAddress` of a name the model cannot place would read as address 0.
+    func addressedSymbol(_ name: String, at loc: SourceLocation, mnemonic: String, notes: [Diagnostic.Note]) throws -> String {
+        func err(_ m: String) -> Diagnostic { Diagnostic(at: loc, m, notes: notes) }
+        let isIdentifier = name.unicodeScalars.first.map(StatementSplitter.isIdentStart) == true
+            && name.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar)
+        guard isIdentifier else {
+            if let last = name.last, last == "f" || last == "b", name.dropLast().allSatisfy({ $0 >= "0" && $0 <= "9" }), name.count > 1 {
+                throw err("the address of the local label '\(name)' is not modelled: give the instruction a named label")
+            }
+            throw err("'\(name)(%rip)' is not a symbol's address: the model gives addresses only to a label or an .extern named alone (no offset or expression)")
+        }
+        if program.labels[name] != nil || program.externs[name] != nil { return name }
+        if constants[name] != nil {
+            throw err("'\(name)' is a constant, not a symbol: '\(name)(%rip)' is rip plus \(name), an address the model does not give")
+        }
+        throw err("unknown symbol '\(name)' in '\(mnemonic)': the model gives addresses only to labels of the spec and to .extern declarations (add the label '\(name):' or declare '.extern \(name)')")
     }
 
     func ripSymbol(_ l: Located) -> String? {
@@ -277,15 +384,7 @@ extension Elaborator {
         }
         if u.first == UInt8(ascii: "$") {
             // A malformed immediate throws its parse error.
-            let e = try Expr.parse(text.dropFirst(), at: loc(1))
-            // `$label` / `$extern`: the symbol's address.
-            if case .name(let n, _) = e, constants[n] == nil, labelDefinitions[n] != nil || program.externs[n] != nil {
-                guard let a = program.symbolAddress(n) ?? (labelDefinitions[n] != nil ? Program.codeAddress(0) : nil) else {
-                    throw Diagnostic(at: l.location, "unknown symbol '\(n)'", notes: notes)
-                }
-                return .immediate(Int64(bitPattern: a))
-            }
-            return .immediate(try evaluate(e, notes: notes))
+            return try immediateOperand(Expr.parse(text.dropFirst(), at: loc(1)), notes: notes)
         }
         if u.starts(with: "PER_CPU_VAR(".utf8) {
             guard let closeOffset = u.firstIndex(of: UInt8(ascii: ")")).map({ u.distance(from: u.startIndex, to: $0) }) else {
@@ -322,8 +421,7 @@ extension Elaborator {
                 }
                 mem.index = r
                 if parts.count > 2 {
-                    guard let s = Int64(parts[2]), [1, 2, 4, 8].contains(s) else { throw Diagnostic(at: loc(innerStart), "scale must be 1, 2, 4 or 8", notes: notes) }
-                    mem.scale = s
+                    mem.scale = try scale(parts[2], at: loc(innerStart), notes: notes)
                 }
             }
         } else if Self.containsRIPRelative(u) {
@@ -403,18 +501,11 @@ extension Elaborator {
             return .register(r, w)
         }
         if text.hasPrefix("$") {
-            // `$label` / `$extern`: the symbol's address.
-            if case .some(.name(let n, _)) = immediateExpr(l), constants[n] == nil, labelDefinitions[n] != nil || program.externs[n] != nil {
-                guard let a = program.symbolAddress(n) ?? (labelDefinitions[n] != nil ? Program.codeAddress(0) : nil) else {
-                    throw Diagnostic(at: l.location, "unknown symbol '\(n)'", notes: notes)
-                }
-                return .immediate(Int64(bitPattern: a))
-            }
             guard let e = immediateExpr(l) else {
                 _ = try Expr.parse(Located(String(text.dropFirst()), loc(1)))
                 throw Diagnostic(at: loc(1), "malformed immediate", notes: notes)
             }
-            return .immediate(try evaluate(e, notes: notes))
+            return try immediateOperand(e, notes: notes)
         }
         if text.hasPrefix("PER_CPU_VAR(") {
             guard let close = text.firstIndex(of: ")") else { throw Diagnostic(at: l.location, "expected ')' in PER_CPU_VAR(…)", notes: notes) }
@@ -449,8 +540,7 @@ extension Elaborator {
                 }
                 mem.index = r
                 if parts.count > 2 {
-                    guard let s = Int64(parts[2]), [1, 2, 4, 8].contains(s) else { throw Diagnostic(at: loc(innerStart), "scale must be 1, 2, 4 or 8", notes: notes) }
-                    mem.scale = s
+                    mem.scale = try scale(parts[2], at: loc(innerStart), notes: notes)
                 }
             }
         } else if text.contains("(%rip)") {

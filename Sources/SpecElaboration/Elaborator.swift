@@ -9,6 +9,13 @@ public final class Elaborator {
     public static let maximumMacroDepth = 64
     public static let maximumIncludeDepth = 32
     public static let maximumConditionalDepth = 64
+    /// Directives that take nothing after them: text there is an error, not ignored.
+    static func takesNoOperands(_ name: String) -> Bool {
+        switch name {
+        case ".else", ".endif", ".dead", ".endlayout": return true
+        default: return false
+        }
+    }
 
     let loader: SpecLoader
 
@@ -29,8 +36,12 @@ public final class Elaborator {
     }
 
     struct ConstantDef {
-        var expr: Expr
+        /// Nil for `#define NAME` with no value: it can only be tested.
+        var expr: Expr?
         var location: SourceLocation
+        /// A `#define` (or `-D`) body's top operator when it has no parentheses round
+        /// it: cpp pastes that text, and `.equ` values are not pasted.
+        var pasteOperator: String? = nil
     }
 
     struct PendingInstruction {
@@ -58,6 +69,9 @@ public final class Elaborator {
 
     var macros: [String: Macro] = [:]
     var constants: [String: ConstantDef] = [:]
+    /// Some constant has a `pasteOperator`: most units have none, and then evaluation
+    /// looks nothing up for it.
+    var hasPastedDefines = false
     var pending: [PendingInstruction] = []
     var pendingLabels: [Located] = []
     var labelDefinitions: [String: SourceLocation] = [:]
@@ -104,12 +118,23 @@ public final class Elaborator {
     let includes: IncludeCache?
     let rootPath: String
 
-    public init(loader: SpecLoader, includes: IncludeCache? = nil) {
+    /// A `-D` that cannot be defined, reported when elaboration starts.
+    var optionError: Diagnostic?
+
+    public init(loader: SpecLoader, includes: IncludeCache? = nil, options: ElaborationOptions = ElaborationOptions()) {
         self.loader = loader
         self.includes = includes
         self.rootPath = loader.root.path
         for f in Layout.ptRegs.fields {
             constants[f.name] = ConstantDef(expr: .number(f.offset, SourceLocation(file: "<pt_regs>", line: 0, column: 0)), location: SourceLocation(file: "<pt_regs>", line: 0, column: 0))
+        }
+        for d in options.defines {
+            if let prev = constants[d.name] {
+                optionError = optionError ?? Diagnostic.error(d.location, "-D \(d.name) is defined twice (first at \(prev.location))")
+                continue
+            }
+            constants[d.name] = ConstantDef(expr: d.expr, location: d.location, pasteOperator: d.pasteOperator)
+            if d.pasteOperator != nil { hasPastedDefines = true }
         }
     }
 
@@ -126,6 +151,7 @@ public final class Elaborator {
             throw Diagnostic.error(SourceLocation(file: displayName, line: 1, column: 1),
                                    "spec file is \(text.utf8.count) bytes; the limit is \(StatementSplitter.maximumFileBytes) bytes")
         }
+        if let optionError { throw optionError }
         program.file = displayName
         let statements = try StatementSplitter.split(text: text, file: displayName)
         includeStack = [url.standardizedFileURL.resolvingSymlinksInPath()]
@@ -182,6 +208,7 @@ public final class Elaborator {
                  macroStack: [String], isUnit: Bool, file: SourceFile) throws {
         // Conditional assembly: each entry is (taking this branch?, seen .else?, where).
         var conditions: [(active: Bool, sawElse: Bool, location: SourceLocation)] = []
+        var cpp = CppConditions()
         var i = 0
         func active() -> Bool { conditions.allSatisfy(\.active) }
 
@@ -193,12 +220,15 @@ public final class Elaborator {
             if expandedCount > Self.maximumExpandedStatements {
                 throw Diagnostic(at: raw.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
             }
+            // cpp's conditionals act first, on the text as written (macro bodies have
+            // none left: they were taken out when the body was collected).
             let stmt = try (i - 1 < fixed.count ? fixed[i - 1] : nil) ?? substitute(raw, arguments)
             switch stmt {
             case .label(let l):
-                guard active() else { continue }
+                guard active(), cpp.active else { continue }
                 try defineLabel(l, notes: notes)
             case .operation(let head, let operands, let rest):
+                if try preprocess(head, rest, &cpp, notes: notes) { continue }
                 let name = head.text
                 // Conditionals and macro definitions all start with `.`.
                 guard name.utf8.first == UInt8(ascii: ".") else {
@@ -206,12 +236,15 @@ public final class Elaborator {
                     try processOperation(head: head, operands: operands, rest: rest, notes: notes, macroStack: macroStack, isUnit: isUnit, file: file)
                     continue
                 }
+                if !rest.text.isEmpty, Self.takesNoOperands(name) {
+                    throw Diagnostic(at: rest.location, "unexpected '\(rest.text)' after \(name)", notes: notes)
+                }
                 switch name {
                 case ".if":
                     if conditions.count >= Self.maximumConditionalDepth {
                         throw Diagnostic(at: head.location, ".if nested more than \(Self.maximumConditionalDepth) deep", notes: notes)
                     }
-                    let value = active() ? try evaluate(Expr.parse(rest), notes: notes) != 0 : false
+                    let value = active() ? try evaluate(Expr.parse(rest), asCondition: true, notes: notes) != 0 : false
                     conditions.append((value, false, head.location))
                 case ".else":
                     guard let last = conditions.popLast() else { throw Diagnostic(at: head.location, ".else without .if", notes: notes) }
@@ -228,10 +261,19 @@ public final class Elaborator {
                     while i < statements.count {
                         let s = statements[i]
                         i += 1
-                        if case .operation(let h, _, _) = s {
+                        // The body is what cpp leaves of it.
+                        switch s {
+                        case .label:
+                            if !cpp.active { continue }
+                        case .operation(let h, _, let r):
+                            if try preprocess(h, r, &cpp, notes: notes) { continue }
                             if h.text == ".macro" { depth += 1 }
-                            if h.text == ".endm" { depth -= 1; if depth == 0 { break } }
+                            if h.text == ".endm" {
+                                if !r.text.isEmpty { throw Diagnostic(at: r.location, "unexpected '\(r.text)' after .endm", notes: notes) }
+                                depth -= 1
+                            }
                         }
+                        if depth == 0 { break }
                         body.append(s)
                     }
                     if depth != 0 { throw Diagnostic(at: head.location, "unterminated .macro: no .endm before the end of the file", notes: notes) }
@@ -244,6 +286,7 @@ public final class Elaborator {
                 }
             }
         }
+        try finishPreprocessing(cpp, notes: notes)
         if let open = conditions.last {
             throw Diagnostic(at: open.location, ".if without .endif", notes: notes)
         }
@@ -375,9 +418,10 @@ public final class Elaborator {
             let parts: (String, String)
             if name == "#define" {
                 let t = rest.text
-                guard let sp = t.firstIndex(where: { $0 == " " || $0 == "\t" }) else {
-                    throw Diagnostic(at: head.location, "#define needs a name and a value", notes: notes)
-                }
+                guard !t.isEmpty else { throw Diagnostic(at: head.location, "#define needs a name", notes: notes) }
+                // `#define NAME` alone (an include guard, a feature flag) defines it for
+                // #ifdef and defined() only.
+                let sp = t.firstIndex(where: { $0 == " " || $0 == "\t" }) ?? t.endIndex
                 parts = (String(t[..<sp]), t[sp...].trimmingWhitespaces())
             } else {
                 guard operands.count == 2 else { throw Diagnostic(at: head.location, "\(name) needs a name and a value", notes: notes) }
@@ -388,16 +432,26 @@ public final class Elaborator {
                 throw Diagnostic(at: rest.location, "malformed constant name '\(cname)' (function-like #define is not supported)", notes: notes)
             }
             if let prev = constants[cname] {
+                if prev.location.file == ElaborationOptions.Definition.file {
+                    throw Diagnostic(at: rest.location, "'\(cname)' is also defined on the command line (-D \(cname)): to make this its default, write '#ifndef \(cname)' before and '#endif' after", notes: notes)
+                }
                 throw Diagnostic(at: rest.location, "duplicate definition of '\(cname)' (first defined at \(prev.location))", notes: notes)
+            }
+            if valueText.isEmpty {
+                constants[cname] = ConstantDef(expr: nil, location: rest.location)
+                return
             }
             let valueLoc = SourceLocation(file: rest.location.file, line: rest.location.line,
                                           column: rest.location.column + Self.firstOccurrence(of: valueText, in: rest.text))
-            let expr = try Expr.parse(Located(valueText, valueLoc))
-            constants[cname] = ConstantDef(expr: expr, location: rest.location)
+            let parsed = try Expr.parseReportingTop(valueText[...], at: valueLoc)
+            constants[cname] = ConstantDef(expr: parsed.expr, location: rest.location, pasteOperator: name == "#define" ? parsed.top : nil)
+            if name == "#define" && parsed.top != nil { hasPastedDefines = true }
         case ".include", "#include":
-            guard case .string(let file)? = try Lexer.tokenize(rest).first?.kind else {
+            let tokens = try Lexer.tokenize(rest)
+            guard case .string(let file)? = tokens.first?.kind else {
                 throw Diagnostic(at: rest.location, "\(name) needs a quoted file name", notes: notes)
             }
+            if tokens.count > 1 { throw Diagnostic(at: tokens[1].location, "unexpected text after the file name of \(name)", notes: notes) }
             if includeStack.count >= Self.maximumIncludeDepth {
                 throw Diagnostic(at: head.location, "includes nested more than \(Self.maximumIncludeDepth) deep", notes: notes)
             }
@@ -490,15 +544,27 @@ public final class Elaborator {
             guard let lname = attrs.positional.first else { throw Diagnostic(at: head.location, ".layout needs a name", notes: notes) }
             if layoutInProgress != nil { throw Diagnostic(at: head.location, "nested .layout", notes: notes) }
             if program.layouts[lname.text] != nil { throw Diagnostic(at: lname.location, "duplicate layout '\(lname.text)'", notes: notes) }
+            if attrs.positional.count > 1 { throw Diagnostic(at: attrs.positional[1].location, "unexpected '\(attrs.positional[1].text)' (expected '.layout NAME [size=N]')", notes: notes) }
+            for (k, v) in attrs.keyed where k != "size" {
+                throw Diagnostic(at: v.location, "unknown .layout attribute '\(k)' (expected size=)", notes: notes)
+            }
             var size: Int64 = 0
-            if let s = attrs.keyed["size"] { size = try evaluate(Expr.parse(s), notes: notes) }
+            if let s = attrs.keyed["size"] {
+                size = try evaluate(Expr.parse(s), notes: notes)
+                if size < 0 { throw Diagnostic(at: s.location, "layout size \(size) is negative", notes: notes) }
+            }
             layoutInProgress = (Layout(name: lname.text, size: size, fields: []), head.location)
         case ".field":
-            guard var (layout, lloc) = layoutInProgress else { throw Diagnostic(at: head.location, ".field outside .layout", notes: notes) }
+            guard let (oldLayout, lloc) = layoutInProgress else { throw Diagnostic(at: head.location, ".field outside .layout", notes: notes) }
             guard operands.count == 2 else { throw Diagnostic(at: head.location, "expected '.field NAME, OFFSET'", notes: notes) }
             let fname = operands[0].text
+            guard let first = fname.unicodeScalars.first, StatementSplitter.isIdentStart(first), fname.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar) else {
+                throw Diagnostic(at: operands[0].location, "malformed field name '\(fname)'", notes: notes)
+            }
+            var layout = oldLayout
             let off = try evaluate(Expr.parse(operands[1]), notes: notes)
-            if off < 0 || off % 8 != 0 || (layout.size > 0 && off + 8 > layout.size) {
+            // `size - 8`, not `off + 8`: the offset is the user's and may be near Int64.max.
+            if off < 0 || off % 8 != 0 || (layout.size > 0 && off > layout.size - 8) {
                 throw Diagnostic(at: operands[1].location, "field offset \(off) is outside layout \(layout.name) (size \(layout.size)) or not 8-byte aligned", notes: notes)
             }
             if let prev = constants[fname] { throw Diagnostic(at: operands[0].location, "duplicate definition of '\(fname)' (first defined at \(prev.location))", notes: notes) }
@@ -678,67 +744,124 @@ public final class Elaborator {
 
     // MARK: - Constants
 
-    public func evaluate(_ e: Expr, notes: [Diagnostic.Note] = []) throws -> Int64 {
+    /// Deepest evaluation, counting each operator and each constant a name leads to: a
+    /// chain of constants defined by constants is as deep as its length.
+    public static let maximumEvaluationDepth = 1024
+
+    /// The value of `e`. `asCondition`: only its truth matters (`.if`, `#if`), so a
+    /// comparison may be its value (gas gives -1 for true where C gives 1).
+    public func evaluate(_ e: Expr, asCondition: Bool = false, notes: [Diagnostic.Note] = []) throws -> Int64 {
         var visiting: Set<String> = []
-        return try evaluate(e, notes: notes, visiting: &visiting)
+        do {
+            return try evaluate(e, notes: notes, visiting: &visiting, asCondition: asCondition, depth: 0)
+        } catch let deep as TooDeep {
+            // Reported where the expression is used, with where it went too deep.
+            throw Diagnostic(at: e.location, "constant expression nested more than \(Self.maximumEvaluationDepth) deep (counting the constants it refers to)",
+                             notes: [Diagnostic.Note(location: deep.location, message: "too deep here")] + notes)
+        }
     }
 
-    func evaluate(_ e: Expr, notes: [Diagnostic.Note], visiting: inout Set<String>) throws -> Int64 {
-        func overflow(_ loc: SourceLocation) -> Diagnostic {
-            Diagnostic(at: loc, "arithmetic overflow in constant expression (values are signed 64-bit)", notes: notes)
-        }
+    struct TooDeep: Error { var location: SourceLocation }
+
+    /// Recursive over the tree and through constants, so its frame is kept small (the
+    /// checks and the arithmetic are functions of their own): the depth bound must fit
+    /// the stack of a debug build's worker thread.
+    func evaluate(_ e: Expr, notes: [Diagnostic.Note], visiting: inout Set<String>, asCondition: Bool, depth: Int) throws -> Int64 {
+        if depth >= Self.maximumEvaluationDepth { throw TooDeep(location: e.location) }
         switch e {
         case .number(let v, _): return v
         case .name(let n, let loc):
-            guard let def = constants[n] else {
-                throw Diagnostic(at: loc, "unknown constant '\(n)'", notes: notes)
+            let def = try constant(n, at: loc, notes: notes, visiting: visiting)
+            guard let body = def.expr else {
+                throw Diagnostic(at: loc, "'\(n)' is #defined without a value (at \(def.location)): #ifdef, #ifndef and defined() can test it, nothing can use it", notes: notes)
             }
-            if visiting.contains(n) { throw Diagnostic(at: loc, "constant '\(n)' is defined in terms of itself", notes: notes) }
             visiting.insert(n)
             defer { visiting.remove(n) }
-            return try evaluate(def.expr, notes: notes, visiting: &visiting)
+            return try evaluate(body, notes: notes, visiting: &visiting, asCondition: asCondition, depth: depth + 1)
         case .unary(let op, let a, let loc):
-            let v = try evaluate(a, notes: notes, visiting: &visiting)
-            switch op {
-            case "-":
-                let (r, o) = Int64(0).subtractingReportingOverflow(v)
-                if o { throw overflow(loc) }
-                return r
-            case "~": return ~v
-            case "!": return v == 0 ? 1 : 0
-            default: return v
-            }
+            try checkPasted(a, under: op, isLeft: nil, notes: notes)
+            let v = try evaluate(a, notes: notes, visiting: &visiting, asCondition: op == "!", depth: depth + 1)
+            return try Self.apply(op, v, at: loc, notes: notes)
         case .binary(let op, let a, let b, let loc):
-            let x = try evaluate(a, notes: notes, visiting: &visiting)
-            let y = try evaluate(b, notes: notes, visiting: &visiting)
+            try checkPasted(a, under: op, isLeft: true, notes: notes)
+            try checkPasted(b, under: op, isLeft: false, notes: notes)
+            let logical = op == "&&" || op == "||"
+            let x = try evaluate(a, notes: notes, visiting: &visiting, asCondition: logical, depth: depth + 1)
+            let y = try evaluate(b, notes: notes, visiting: &visiting, asCondition: logical, depth: depth + 1)
+            return try Self.apply(op, x, y, asCondition: asCondition, at: loc, notes: notes)
+        }
+    }
+
+    /// The definition of constant `n`, or why there is none to use.
+    func constant(_ n: String, at loc: SourceLocation, notes: [Diagnostic.Note], visiting: Set<String>) throws -> ConstantDef {
+        guard let def = constants[n] else {
+            if program.labels[n] != nil || program.externs[n] != nil {
+                throw Diagnostic(at: loc, "unknown constant '\(n)': it is a symbol (a label or an .extern), and only '$\(n)' alone or 'leaq \(n)(%rip)' gives its address", notes: notes)
+            }
+            throw Diagnostic(at: loc, "unknown constant '\(n)'", notes: notes)
+        }
+        if visiting.contains(n) { throw Diagnostic(at: loc, "constant '\(n)' is defined in terms of itself", notes: notes) }
+        return def
+    }
+
+    /// cpp pastes a `#define`'s text: `X * 2` with `#define X 1 + 2` is 5, not its value
+    /// times 2. Where the pasted text groups differently, that is an error.
+    func checkPasted(_ operand: Expr, under op: String, isLeft: Bool?, notes: [Diagnostic.Note]) throws {
+        guard hasPastedDefines, case .name(let n, let loc) = operand, let inner = constants[n]?.pasteOperator else { return }
+        if let isLeft, TokenStream.pastesAsValue(inner: inner, outer: op, innerIsLeft: isLeft) { return }
+        throw Diagnostic(at: loc, "'\(n)' is #defined with '\(inner)' outside parentheses: cpp pastes its text under this '\(op)', which groups differently from its value; write its #define as (…)", notes: notes)
+    }
+
+    static func overflow(_ loc: SourceLocation, _ notes: [Diagnostic.Note]) -> Diagnostic {
+        Diagnostic(at: loc, "arithmetic overflow in constant expression (values are signed 64-bit)", notes: notes)
+    }
+
+    static func apply(_ op: String, _ v: Int64, at loc: SourceLocation, notes: [Diagnostic.Note]) throws -> Int64 {
+        switch op {
+        case "-":
+            let (r, o) = Int64(0).subtractingReportingOverflow(v)
+            if o { throw overflow(loc, notes) }
+            return r
+        case "~": return ~v
+        case "!": return v == 0 ? 1 : 0
+        default: return v
+        }
+    }
+
+    static func apply(_ op: String, _ x: Int64, _ y: Int64, asCondition: Bool, at loc: SourceLocation, notes: [Diagnostic.Note]) throws -> Int64 {
+        switch op {
+        case "+": let (r, o) = x.addingReportingOverflow(y); if o { throw overflow(loc, notes) }; return r
+        case "-": let (r, o) = x.subtractingReportingOverflow(y); if o { throw overflow(loc, notes) }; return r
+        case "*": let (r, o) = x.multipliedReportingOverflow(by: y); if o { throw overflow(loc, notes) }; return r
+        case "/", "%":
+            if y == 0 { throw Diagnostic(at: loc, "division by zero in constant expression", notes: notes) }
+            let (r, o) = op == "/" ? x.dividedReportingOverflow(by: y) : x.remainderReportingOverflow(dividingBy: y)
+            if o { throw overflow(loc, notes) }
+            return r
+        case "<<", ">>":
+            if y < 0 || y > 63 { throw Diagnostic(at: loc, "shift count \(y) out of range 0...63", notes: notes) }
+            if op == "<<" { return x << y }
+            // gas shifts right logically, C (gcc) arithmetically: they differ only here.
+            if x < 0 { throw Diagnostic(at: loc, "'>>' of a negative value: gas shifts in zeros, C copies the sign bit; write the value you mean", notes: notes) }
+            return x >> y
+        case "&": return x & y
+        case "|": return x | y
+        case "^": return x ^ y
+        case "&&": return (x != 0 && y != 0) ? 1 : 0
+        case "||": return (x != 0 || y != 0) ? 1 : 0
+        case "==", "!=", "<", ">", "<=", ">=":
+            guard asCondition else {
+                throw Diagnostic(at: loc, "the value of '\(op)' is -1 for true in gas but 1 in C: use a comparison only as a condition (.if, #if, or under &&, || or !)", notes: notes)
+            }
             switch op {
-            case "+": let (r, o) = x.addingReportingOverflow(y); if o { throw overflow(loc) }; return r
-            case "-": let (r, o) = x.subtractingReportingOverflow(y); if o { throw overflow(loc) }; return r
-            case "*": let (r, o) = x.multipliedReportingOverflow(by: y); if o { throw overflow(loc) }; return r
-            case "/", "%":
-                if y == 0 { throw Diagnostic(at: loc, "division by zero in constant expression", notes: notes) }
-                let (r, o) = op == "/" ? x.dividedReportingOverflow(by: y) : x.remainderReportingOverflow(dividingBy: y)
-                if o { throw overflow(loc) }
-                return r
-            case "<<":
-                if y < 0 || y > 63 { throw Diagnostic(at: loc, "shift count \(y) out of range 0...63", notes: notes) }
-                return x << y
-            case ">>":
-                if y < 0 || y > 63 { throw Diagnostic(at: loc, "shift count \(y) out of range 0...63", notes: notes) }
-                return x >> y
-            case "&": return x & y
-            case "|": return x | y
-            case "^": return x ^ y
             case "==": return x == y ? 1 : 0
             case "!=": return x != y ? 1 : 0
             case "<": return x < y ? 1 : 0
             case ">": return x > y ? 1 : 0
             case "<=": return x <= y ? 1 : 0
-            case ">=": return x >= y ? 1 : 0
-            case "&&": return (x != 0 && y != 0) ? 1 : 0
-            case "||": return (x != 0 || y != 0) ? 1 : 0
-            default: throw Diagnostic(at: loc, "unknown operator '\(op)'", notes: notes)
+            default: return x >= y ? 1 : 0
             }
+        default: throw Diagnostic(at: loc, "unknown operator '\(op)'", notes: notes)
         }
     }
 }

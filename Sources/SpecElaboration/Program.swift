@@ -153,9 +153,14 @@ public enum Operation: Hashable, Sendable {
     case branch(FlagCondition, Target)
     case call(Target)
     case ret(Int64)
-    case sysret
-    /// `sysexit`: back to user mode with rip = rdx, rsp = rcx (the SYSENTER return).
-    case sysexit
+    /// `sysretq` (.q): rip = rcx, to 64-bit mode. `sysretl` / `sysret` (.l, gas's
+    /// `0f 07` without REX.W): eip = ecx, to compatibility mode.
+    case sysret(Width)
+    /// `sysexitq` (.q): back to user mode with rip = rdx, rsp = rcx (the SYSENTER
+    /// return). `sysexitl` / `sysexit` (.l, `0f 35`): eip = edx, esp = ecx, to
+    /// compatibility mode.
+    case sysexit(Width)
+    /// `iretq` only: the 32- and 16-bit forms pop narrower fields and are rejected.
     case iret
     /// `pushfq` / `popfq`.
     case pushFlags

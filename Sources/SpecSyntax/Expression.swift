@@ -38,6 +38,10 @@ public struct Token: Hashable, Sendable {
     public enum Kind: Hashable, Sendable { case number(Int64), ident(String), register(String), punct(String), string(String) }
     public var kind: Kind
     public var location: SourceLocation
+    public init(kind: Kind, location: SourceLocation) {
+        self.kind = kind
+        self.location = location
+    }
 }
 
 public enum Lexer {
@@ -76,9 +80,18 @@ public enum Lexer {
                     out.append(Token(kind: .ident(text(i, j)), location: loc(start)))
                     i = j; continue
                 }
-                guard let v = parseInteger(UnsafeBufferPointer(rebasing: s[i..<j])) else {
+                let literal = UnsafeBufferPointer(rebasing: s[i..<j])
+                guard let v = parseInteger(literal) else {
+                    if literal.count > 1, literal[0] == UInt8(ascii: "0"), literal.allSatisfy(\.isASCIIDigit) {
+                        throw Diagnostic.error(loc(start), "malformed number '\(text(i, j))': a leading 0 makes it octal, as gas reads it, and octal has no digit 8 or 9")
+                    }
                     throw Diagnostic.error(loc(start), "malformed or too large number '\(text(i, j))' (numbers are 64-bit)")
                 }
+                out.append(Token(kind: .number(v), location: loc(start)))
+                i = j; continue
+            }
+            if c == UInt8(ascii: "'") {
+                let (v, j) = try characterConstant(s, at: i, location: loc(start))
                 out.append(Token(kind: .number(v), location: loc(start)))
                 i = j; continue
             }
@@ -118,6 +131,54 @@ public enum Lexer {
             throw Diagnostic.error(loc(start), "unexpected character '\(text(i, j))'")
         }
         return out
+    }
+
+    /// gas's character constant `'c` (and `'c'`, which gas 2.40 also reads): the byte's
+    /// value. Escapes only where gas gives C's value (`\n \t \b \r \f \\ \' \"`); gas
+    /// reads `'\0`, `'\101` and `'\x41` as neither C nor anything useful, so those are
+    /// errors. Returns the value and the offset after the constant.
+    static func characterConstant(_ s: UnsafeBufferPointer<UInt8>, at i: Int, location: SourceLocation) throws -> (Int64, Int) {
+        var j = i + 1
+        guard j < s.count else { throw Diagnostic.error(location, "expected a character after ' (a character constant is written 'c)") }
+        let v: UInt8
+        if s[j] == UInt8(ascii: "\\") {
+            guard j + 1 < s.count else { throw Diagnostic.error(location, "expected a character after '\\'") }
+            switch s[j + 1] {
+            case UInt8(ascii: "n"): v = 0x0A
+            case UInt8(ascii: "t"): v = 0x09
+            case UInt8(ascii: "b"): v = 0x08
+            case UInt8(ascii: "r"): v = 0x0D
+            case UInt8(ascii: "f"): v = 0x0C
+            case UInt8(ascii: "\\"), UInt8(ascii: "'"), UInt8(ascii: "\""): v = s[j + 1]
+            default:
+                var k = j + 2
+                while k < s.count, s[k].isUTF8Continuation { k += 1 }
+                let esc = String(decoding: UnsafeBufferPointer(rebasing: s[j..<k]), as: UTF8.self)
+                throw Diagnostic.error(location, "character escape '\(esc)' is not supported (gas does not read it as C does): write the number")
+            }
+            j += 2
+        } else {
+            guard s[j] < 0x80, s[j] >= 0x20 || s[j] == 0x09, s[j] != 0x7F else {
+                throw Diagnostic.error(location, "a character constant holds one printable ASCII character")
+            }
+            v = s[j]
+            j += 1
+        }
+        if j < s.count, s[j] == UInt8(ascii: "'") { j += 1 }
+        return (Int64(v), j)
+    }
+
+    /// The offset just past the character constant whose `'` is at `k`, as
+    /// `characterConstant` reads it: the statement and operand splitters skip it, so
+    /// `';`, `'#`, `',` and `'"` are characters there, not syntax.
+    public static func endOfCharacterConstant<C: RandomAccessCollection>(_ s: C, quoteAt k: Int, end: Int) -> Int
+        where C.Element == UInt8, C.Index == Int {
+        var j = k + 1
+        guard j < end else { return end }
+        j += s[j] == UInt8(ascii: "\\") ? 2 : 1
+        while j < end, s[j].isUTF8Continuation { j += 1 }
+        if j < end, s[j] == UInt8(ascii: "'") { j += 1 }
+        return min(j, end)
     }
 
     static func twoCharacterPunctuation(_ a: UInt8, _ b: UInt8) -> String? {
@@ -164,7 +225,9 @@ public enum Lexer {
         return lit.withUTF8 { parseInteger($0) }
     }
 
-    /// A literal of ASCII letters and digits: decimal, `0x` hex or `0b` binary.
+    /// A literal of ASCII letters and digits as gas reads it: decimal, `0x` hex, `0b`
+    /// binary, and a leading `0` for octal (`040` is 32). Any of them may use all 64
+    /// bits (`0xffffffff80000000`, `18446744073709551615`): the bit pattern is kept.
     static func parseInteger(_ lit: UnsafeBufferPointer<UInt8>) -> Int64? {
         var k = 0
         var radix: UInt64 = 10
@@ -172,7 +235,7 @@ public enum Lexer {
             switch lit[1].asciiLowercased {
             case UInt8(ascii: "x"): radix = 16; k = 2
             case UInt8(ascii: "b"): radix = 2; k = 2
-            default: break
+            default: radix = 8; k = 1
             }
         }
         guard k < lit.count else { return nil }
@@ -190,9 +253,7 @@ public enum Lexer {
             u = a
             k += 1
         }
-        // Hex literals may use all 64 bits (0xffffffff80000000); keep the bit pattern.
-        if radix != 10 { return Int64(bitPattern: u) }
-        return u <= UInt64(Int64.max) ? Int64(u) : nil
+        return Int64(bitPattern: u)
     }
 }
 
@@ -242,43 +303,103 @@ public struct TokenStream {
         }
     }
 
-    public mutating func parseExpr() throws -> Expr { try parseBinary(0) }
+    /// gas's levels for the same operators (binutils expr.c, op_rank): shifts bind like
+    /// `*`, the bitwise operators share one level above `+`, all comparisons one below.
+    static func gasLevel(_ p: String) -> Int {
+        switch p {
+        case "*", "/", "%", "<<", ">>": return 9
+        case "|", "^", "&": return 8
+        case "+", "-": return 7
+        case "==", "!=", "<", ">", "<=", ">=": return 4
+        case "&&": return 3
+        default: return 2    // ||
+        }
+    }
+
+    /// Whether an operand whose top operator is `inner` (written without parentheses)
+    /// groups under `outer` the same way in C and in gas. A constant's text goes to both
+    /// (cpp then gas), so where they disagree the spec must say which it means.
+    public static func groupsAlike(inner: String, outer: String, innerIsLeft: Bool) -> Bool {
+        guard let ci = binaryLevel(inner), let co = binaryLevel(outer) else { return false }
+        let gi = gasLevel(inner), go = gasLevel(outer)
+        return innerIsLeft ? ((ci >= co) == (gi >= go)) : ((ci > co) == (gi > go))
+    }
+
+    /// Whether text whose top operator is `inner`, pasted as an operand of `outer` (as
+    /// cpp pastes a `#define`), still groups as that operand's value, in C and in gas.
+    public static func pastesAsValue(inner: String, outer: String, innerIsLeft: Bool) -> Bool {
+        guard let ci = binaryLevel(inner), let co = binaryLevel(outer) else { return false }
+        let gi = gasLevel(inner), go = gasLevel(outer)
+        return innerIsLeft ? (ci >= co && gi >= go) : (ci > co && gi > go)
+    }
+
+    /// Deepest expression tree, and deepest nesting of parentheses and unary operators,
+    /// accepted. Parsing, evaluation and the tree's own release recurse over them, so
+    /// hostile input (30,000 nested parentheses, a 70,000-term sum) must not choose them.
+    public static let maximumDepth = 256
+
+    /// A parsed operand: the tree, its depth, and its top operator when that is a
+    /// binary operator written without parentheses.
+    public struct Parsed {
+        public var expr: Expr
+        public var depth: Int
+        public var top: String?
+    }
+
+    public mutating func parseExpr() throws -> Expr { try parseExprReportingTop().expr }
+
+    public mutating func parseExprReportingTop() throws -> Parsed { try parseBinary(0, nesting: 0) }
 
     /// Precedence climbing: the same left-associative trees as one function per level,
-    /// without ten nested calls per operand.
-    mutating func parseBinary(_ minimumLevel: Int) throws -> Expr {
-        var lhs = try parseUnary()
+    /// without ten nested calls per operand. A left-deep chain grows in this loop, so
+    /// its depth is counted here, not by recursion.
+    mutating func parseBinary(_ minimumLevel: Int, nesting: Int) throws -> Parsed {
+        var lhs = try parseUnary(nesting: nesting)
         while index < tokens.count, case .punct(let p) = tokens[index].kind, let level = Self.binaryLevel(p), level >= minimumLevel {
             let loc = tokens[index].location
             index += 1
-            let rhs = try parseBinary(level + 1)
-            lhs = .binary(p, lhs, rhs, loc)
+            let rhs = try parseBinary(level + 1, nesting: nesting)
+            if let inner = lhs.top, !Self.groupsAlike(inner: inner, outer: p, innerIsLeft: true) {
+                throw Diagnostic.error(loc, "C and gas group 'a \(inner) b \(p) c' differently (C: (a \(inner) b) \(p) c; gas: a \(inner) (b \(p) c)): add parentheses")
+            }
+            if let inner = rhs.top, !Self.groupsAlike(inner: inner, outer: p, innerIsLeft: false) {
+                throw Diagnostic.error(loc, "C and gas group 'a \(p) b \(inner) c' differently (C: a \(p) (b \(inner) c); gas: (a \(p) b) \(inner) c): add parentheses")
+            }
+            let depth = max(lhs.depth, rhs.depth) + 1
+            if depth > Self.maximumDepth {
+                throw Diagnostic.error(loc, "expression nested more than \(Self.maximumDepth) operators deep")
+            }
+            lhs = Parsed(expr: .binary(p, lhs.expr, rhs.expr, loc), depth: depth, top: p)
         }
         return lhs
     }
 
-    mutating func parseUnary() throws -> Expr {
+    mutating func parseUnary(nesting: Int) throws -> Parsed {
         if case .punct(let p)? = peek?.kind, p == "-" || p == "~" || p == "!" || p == "+" {
             let loc = location
+            if nesting >= Self.maximumDepth { throw Diagnostic.error(loc, "expression nested more than \(Self.maximumDepth) deep") }
             index += 1
-            return .unary(p, try parseUnary(), loc)
+            let operand = try parseUnary(nesting: nesting + 1)
+            return Parsed(expr: .unary(p, operand.expr, loc), depth: operand.depth + 1, top: nil)
         }
-        return try parsePrimary()
+        return try parsePrimary(nesting: nesting)
     }
 
-    mutating func parsePrimary() throws -> Expr {
+    mutating func parsePrimary(nesting: Int) throws -> Parsed {
         guard let t = peek else { throw Diagnostic.error(end, "expected an expression") }
         switch t.kind {
         case .number(let v):
             index += 1
-            return .number(v, t.location)
+            return Parsed(expr: .number(v, t.location), depth: 1, top: nil)
         case .ident(let n):
             index += 1
-            return .name(n, t.location)
+            return Parsed(expr: .name(n, t.location), depth: 1, top: nil)
         case .punct("("):
+            if nesting >= Self.maximumDepth { throw Diagnostic.error(t.location, "expression nested more than \(Self.maximumDepth) deep") }
             index += 1
-            let e = try parseExpr()
+            var e = try parseBinary(0, nesting: nesting + 1)
             try expect(")", "')'")
+            e.top = nil
             return e
         default:
             throw Diagnostic.error(t.location, "expected an expression")
@@ -294,12 +415,18 @@ extension Expr {
 
     /// Parses `text`, whose first character is at `origin`, as one expression.
     public static func parse(_ text: Substring, at origin: SourceLocation) throws -> Expr {
+        try parseReportingTop(text, at: origin).expr
+    }
+
+    /// `parse`, also saying the top operator when it is a binary one without parentheses
+    /// (a `#define` body cpp would paste into a larger expression).
+    public static func parseReportingTop(_ text: Substring, at origin: SourceLocation) throws -> TokenStream.Parsed {
         let toks = try Lexer.tokenize(text, at: origin)
         var scalars = 0
         for b in text.utf8 where !b.isUTF8Continuation { scalars += 1 }
         let end = SourceLocation(file: origin.file, line: origin.line, column: origin.column + scalars)
         var ts = TokenStream(toks, end: end)
-        let e = try ts.parseExpr()
+        let e = try ts.parseExprReportingTop()
         if let extra = ts.peek { throw Diagnostic.error(extra.location, "unexpected text after expression") }
         return e
     }

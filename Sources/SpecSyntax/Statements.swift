@@ -58,9 +58,9 @@ public enum StatementSplitter {
         }
     }
 
-    /// Splits decoded source text into statements. Comments (`#` unless it starts
-    /// `#define`/`#include`, `//`, `/* */`) are dropped; `\` continues a line. Works on
-    /// UTF-8 bytes: everything it looks for is ASCII.
+    /// Splits decoded source text into statements. Comments (`#` unless a word follows
+    /// it at once at the start of a line, `//`, `/* */`) are dropped; `\` continues a
+    /// line. Works on UTF-8 bytes: everything it looks for is ASCII.
     public static func split(text: String, file: String) throws -> [RawStatement] {
         var text = text
         return try text.withUTF8 { try split(utf8: $0, file: file) }
@@ -139,9 +139,12 @@ public enum StatementSplitter {
             let c = chars[k]
             if c == UInt8(ascii: "\"") { inString.toggle() }
             if !inString {
+                if c == UInt8(ascii: "'") { k = Lexer.endOfCharacterConstant(chars, quoteAt: k, end: chars.endIndex); continue }
                 if c == UInt8(ascii: "/"), k + 1 < chars.endIndex, chars[k + 1] == UInt8(ascii: "/") { end = k; break }
                 if c == UInt8(ascii: "#") {
-                    let isDirective = k == firstNonSpace && startsWithDirectiveWord(chars, at: k + 1)
+                    // `#word` at the start of a line is a directive, as cpp reads it (an
+                    // unknown one is an error, never a comment); `# text` is a comment.
+                    let isDirective = k == firstNonSpace && k + 1 < chars.endIndex && (chars[k + 1].isASCIILetter || chars[k + 1] == UInt8(ascii: "_"))
                     if !isDirective { end = k; break }
                 }
             }
@@ -150,22 +153,17 @@ public enum StatementSplitter {
         // Split at `;` outside strings (gas statement separator).
         var start = chars.startIndex
         inString = false
-        for j in chars.startIndex..<end {
+        var j = chars.startIndex
+        while j < end {
             if chars[j] == UInt8(ascii: "\"") { inString.toggle() }
+            if chars[j] == UInt8(ascii: "'") && !inString { j = Lexer.endOfCharacterConstant(chars, quoteAt: j, end: end); continue }
             if chars[j] == UInt8(ascii: ";") && !inString {
                 try parseStatement(line, start..<j, file: file, into: &result)
                 start = j + 1
             }
+            j += 1
         }
         try parseStatement(line, start..<end, file: file, into: &result)
-    }
-
-    /// The letters after `#` are exactly `define`, `include` or `undef`.
-    private static func startsWithDirectiveWord(_ chars: [UInt8], at k: Int) -> Bool {
-        var j = k
-        while j < chars.endIndex, chars[j].isASCIILetter { j += 1 }
-        let word = chars[k..<j]
-        return word.elementsEqual("define".utf8) || word.elementsEqual("include".utf8) || word.elementsEqual("undef".utf8)
     }
 
     public static func isIdentStart(_ c: Unicode.Scalar) -> Bool {
@@ -254,11 +252,13 @@ public enum StatementSplitter {
         var inString = false
         var pieceStart = range.lowerBound
         var lastComma: Int?
+        // The end of the last character constant: its blank (`' `) is no padding.
+        var constantEnd = range.lowerBound
         func flush(_ end: Int) {
             var a = pieceStart
             var b = end
             while a < b, chars[a].isSpecSpace { a += 1 }
-            while b > a, chars[b - 1].isSpecSpace { b -= 1 }
+            while b > max(a, constantEnd), chars[b - 1].isSpecSpace { b -= 1 }
             if a < b {
                 out.append(Located(String(decoding: UnsafeBufferPointer(rebasing: chars[a..<b]), as: UTF8.self), location(a)))
             } else if let f = pieceStart < end ? pieceStart : lastComma {
@@ -266,19 +266,25 @@ public enum StatementSplitter {
                 out.append(Located("", location(f)))
             }
         }
-        for j in range {
+        var j = range.lowerBound
+        while j < range.upperBound {
             let c = chars[j]
             if c == UInt8(ascii: "\"") { inString.toggle() }
             if !inString {
+                if c == UInt8(ascii: "'") {
+                    j = Lexer.endOfCharacterConstant(chars, quoteAt: j, end: range.upperBound)
+                    constantEnd = j
+                    continue
+                }
                 if c == UInt8(ascii: "(") { depth += 1 }
                 if c == UInt8(ascii: ")") { depth -= 1 }
                 if c == UInt8(ascii: ",") && depth == 0 {
                     flush(j)
                     lastComma = j
                     pieceStart = j + 1
-                    continue
                 }
             }
+            j += 1
         }
         if pieceStart < range.upperBound || !out.isEmpty { flush(range.upperBound) }
         return out

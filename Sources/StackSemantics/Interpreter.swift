@@ -671,10 +671,17 @@ public struct Interpreter<D: ValueDomain> {
             }
             if taken == nil { checkExit(.ret, s, node: node, iretFrame: nil) }
             return go(taken, s)
-        case .sysret:
+        case .sysret(let w):
+            // sysretl: eip = ecx, zero-extended; the user gets rcx's low half.
+            if w == .l { s[.rcx] = mask(s[.rcx], .l) }
             checkExit(.sysret, s, node: node, iretFrame: nil)
             return Successors()
-        case .sysexit:
+        case .sysexit(let w):
+            // sysexitl: eip = edx and esp = ecx, zero-extended.
+            if w == .l {
+                s[.rcx] = mask(s[.rcx], .l)
+                s[.rdx] = mask(s[.rdx], .l)
+            }
             checkExit(.sysexit, s, node: node, iretFrame: nil)
             return Successors()
         case .pushFlags:

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PtregsProve
 import SpecElaboration
+import SpecSyntax
 
 /// The thin CLI: options in, `Checker` does the work, `TextReport` prints.
 struct PtregsProveCommand: ParsableCommand {
@@ -32,6 +33,10 @@ struct PtregsProveCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Z3's deterministic work bound per query (rlimit); running out is an unknown verdict.", visibility: .hidden))
     var rlimit: UInt32?
+
+    @Option(name: .customShort("D"),
+            help: ArgumentHelp("Define a constant for #if and expressions, as cc -D: NAME (worth 1) or NAME=VALUE (repeatable).", valueName: "name[=value]"))
+    var defines: [String] = []
 
     @Flag(help: "Parse and elaborate only; prove nothing.")
     var parseOnly = false
@@ -111,6 +116,16 @@ struct PtregsProveCommand: ParsableCommand {
             shardSpec = (parts[0], parts[1])
         }
         guard ["auto", "always", "never"].contains(color) else { throw ValidationError("--color must be auto, always or never") }
+        var elaboration = ElaborationOptions()
+        var defined: Set<String> = []
+        for (k, text) in defines.enumerated() {
+            let d: ElaborationOptions.Definition
+            do { d = try ElaborationOptions.Definition(parsing: text, index: k + 1) } catch let e as Diagnostic {
+                throw ValidationError(e.message.hasPrefix("-D ") ? e.message : "-D \(text): \(e.message) (column \(e.location.column))")
+            }
+            guard defined.insert(d.name).inserted else { throw ValidationError("-D \(d.name) is given twice") }
+            elaboration.defines.append(d)
+        }
         options.smt2Directory = emitSMT2.map { URL(fileURLWithPath: $0) }
         options.certifyDirectory = certify.map { URL(fileURLWithPath: $0) }
         options.mergeStates = !noMerge
@@ -119,6 +134,7 @@ struct PtregsProveCommand: ParsableCommand {
         var checker = Checker(options: options)
         checker.pathFilters = pathFilters
         checker.parseOnly = parseOnly
+        checker.elaboration = elaboration
         checker.jobs = jobs
         checker.shard = shardSpec
         let colour: Bool
@@ -191,8 +207,24 @@ extension PtregsProveCommand {
 }
 
 // Usage errors exit 2 like bad input (ArgumentParser's default is 64).
+/// cc's `-DNAME=VALUE`, one word: ArgumentParser reads the `=` in a joined short option
+/// as its own syntax, so the word is split into `-D NAME=VALUE` first.
+func splittingJoinedDefines(_ args: [String]) -> [String] {
+    var out: [String] = []
+    var afterTerminator = false
+    for a in args {
+        if a == "--" { afterTerminator = true }
+        if !afterTerminator, a.hasPrefix("-D"), a.count > 2 {
+            out += ["-D", String(a.dropFirst(2))]
+        } else {
+            out.append(a)
+        }
+    }
+    return out
+}
+
 do {
-    var command = try PtregsProveCommand.parseAsRoot()
+    var command = try PtregsProveCommand.parseAsRoot(splittingJoinedDefines(Array(CommandLine.arguments.dropFirst())))
     try command.run()
 } catch {
     let code = PtregsProveCommand.exitCode(for: error)

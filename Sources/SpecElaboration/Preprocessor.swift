@@ -1,0 +1,174 @@
+import SpecSyntax
+
+/// cpp's conditionals: `#if`, `#ifdef`, `#ifndef`, `#elif`, `#else`, `#endif`. cpp runs
+/// before gas, so they are evaluated first, over the constants defined so far (`#define`,
+/// `.equ`, layouts, pt_regs, `-D`), and the lines they drop never reach anything else —
+/// not even `.macro` collection. Each file balances its own (cpp's rule).
+extension Elaborator {
+    struct CppConditions {
+        struct Group {
+            /// Lines of the current branch are kept.
+            var active: Bool
+            /// A branch of this group was taken: later `#elif`/`#else` are not.
+            var taken: Bool
+            var sawElse: Bool
+            /// The enclosing groups keep their lines.
+            var outerActive: Bool
+            var head: Located
+        }
+        var groups: [Group] = []
+        var active: Bool { groups.last?.active ?? true }
+    }
+
+    static let conditionalDirectives: Set<String> = ["#if", "#ifdef", "#ifndef", "#elif", "#else", "#endif"]
+    /// The `#` directives of the spec language; `#define` and `#include` are handled
+    /// with the other definitions, in order.
+    static let preprocessorDirectives: Set<String> = conditionalDirectives.union(["#define", "#include", "#error"])
+
+    /// Handles the statement `head rest` if it is a conditional directive, `#error`, or
+    /// a line a false branch drops; says whether it did (then nothing else may look at
+    /// it). A label is dropped exactly when `!cpp.active`.
+    func preprocess(_ head: Located, _ rest: Located, _ cpp: inout CppConditions, notes: [Diagnostic.Note]) throws -> Bool {
+        guard head.text.utf8.first == UInt8(ascii: "#") else { return !cpp.active }
+        func err(_ loc: SourceLocation, _ m: String) -> Diagnostic { Diagnostic(at: loc, m, notes: notes) }
+        guard Self.conditionalDirectives.contains(head.text) else {
+            // cpp skips other directives in a dropped branch, and reads them first elsewhere.
+            guard cpp.active else { return true }
+            if head.text == "#error" { throw err(head.location, "#error \(rest.text)") }
+            if !Self.preprocessorDirectives.contains(head.text) {
+                throw err(head.location, "unknown preprocessor directive '\(head.text)' (the spec language has #define, #include, #if, #ifdef, #ifndef, #elif, #else, #endif and #error; a comment is '# text', with a blank after '#')")
+            }
+            return false
+        }
+        switch head.text {
+        case "#if", "#ifdef", "#ifndef":
+            if cpp.groups.count >= Self.maximumConditionalDepth {
+                throw err(head.location, "\(head.text) nested more than \(Self.maximumConditionalDepth) deep")
+            }
+            // In a dropped branch cpp does not read the condition.
+            let value = cpp.active ? try condition(head, rest, notes: notes) : false
+            cpp.groups.append(.init(active: cpp.active && value, taken: value, sawElse: false, outerActive: cpp.active, head: head))
+        case "#elif":
+            guard var g = cpp.groups.popLast() else { throw err(head.location, "#elif without #if") }
+            if g.sawElse { throw err(head.location, "#elif after #else (the \(g.head.text) is at \(g.head.location))") }
+            let value = g.outerActive && !g.taken ? try condition(head, rest, notes: notes) : false
+            g.active = value
+            g.taken = g.taken || value
+            cpp.groups.append(g)
+        case "#else":
+            try noText(after: head, rest, notes: notes)
+            guard var g = cpp.groups.popLast() else { throw err(head.location, "#else without #if") }
+            if g.sawElse { throw err(head.location, "second #else for the \(g.head.text) at \(g.head.location)") }
+            g.active = g.outerActive && !g.taken
+            g.taken = true
+            g.sawElse = true
+            cpp.groups.append(g)
+        default:    // #endif
+            try noText(after: head, rest, notes: notes)
+            guard cpp.groups.popLast() != nil else { throw err(head.location, "#endif without #if") }
+        }
+        return true
+    }
+
+    /// At the end of a file: every group it opened is closed.
+    func finishPreprocessing(_ cpp: CppConditions, notes: [Diagnostic.Note]) throws {
+        if let open = cpp.groups.last {
+            throw Diagnostic(at: open.head.location, "\(open.head.text) without #endif", notes: notes)
+        }
+    }
+
+    func noText(after head: Located, _ rest: Located, notes: [Diagnostic.Note]) throws {
+        if !rest.text.isEmpty { throw Diagnostic(at: rest.location, "unexpected '\(rest.text)' after \(head.text)", notes: notes) }
+    }
+
+    /// The truth of `#if EXPR`, `#elif EXPR`, `#ifdef NAME` or `#ifndef NAME`.
+    func condition(_ head: Located, _ rest: Located, notes: [Diagnostic.Note]) throws -> Bool {
+        let tokens = try Lexer.tokenize(rest)
+        if head.text == "#ifdef" || head.text == "#ifndef" {
+            guard case .ident(let name)? = tokens.first?.kind else {
+                throw Diagnostic(at: rest.location, "\(head.text) needs a name", notes: notes)
+            }
+            if tokens.count > 1 { throw Diagnostic(at: tokens[1].location, "unexpected text after the name of \(head.text)", notes: notes) }
+            return (constants[name] != nil) == (head.text == "#ifdef")
+        }
+        guard !tokens.isEmpty else { throw Diagnostic(at: rest.location, "\(head.text) needs an expression", notes: notes) }
+        // `defined NAME` and `defined(NAME)` become 1 or 0 before the expression is read.
+        var out: [Token] = []
+        var k = 0
+        while k < tokens.count {
+            guard case .ident("defined") = tokens[k].kind else {
+                if case .ident(let name) = tokens[k].kind, constants[name] == nil {
+                    // cpp reads an unknown name as 0: a typo would pick a branch silently.
+                    throw Diagnostic(at: tokens[k].location, "'\(name)' is not defined (cpp would read it as 0): test it with defined(\(name)) or #ifdef, or define it (#define, or -D on the command line)", notes: notes)
+                }
+                out.append(tokens[k])
+                k += 1
+                continue
+            }
+            let at = tokens[k].location
+            var j = k + 1
+            let parenthesized = j < tokens.count && tokens[j].kind == .punct("(")
+            if parenthesized { j += 1 }
+            guard j < tokens.count, case .ident(let name) = tokens[j].kind else {
+                throw Diagnostic(at: at, "defined needs a name: defined(NAME) or defined NAME", notes: notes)
+            }
+            j += 1
+            if parenthesized {
+                guard j < tokens.count, tokens[j].kind == .punct(")") else { throw Diagnostic(at: at, "expected ')' after defined(\(name)", notes: notes) }
+                j += 1
+            }
+            out.append(Token(kind: .number(constants[name] != nil ? 1 : 0), location: at))
+            k = j
+        }
+        var end = rest.location
+        end.column += rest.text.unicodeScalars.count
+        var stream = TokenStream(out, end: end)
+        let e = try stream.parseExpr()
+        if let extra = stream.peek { throw Diagnostic(at: extra.location, "unexpected text after expression", notes: notes) }
+        return try evaluate(e, asCondition: true, notes: notes) != 0
+    }
+}
+
+/// What the command line adds to every unit: `-D NAME[=VALUE]`, as cc's `-D`.
+public struct ElaborationOptions: Sendable, Hashable {
+    /// One `-D`: a constant defined before the unit's first line.
+    public struct Definition: Sendable, Hashable {
+        public var name: String
+        public var expr: Expr
+        /// The value's top operator without parentheses: cpp pastes it (see `#define`).
+        public var pasteOperator: String?
+        public var location: SourceLocation
+
+        /// Where `-D` constants say they come from.
+        public static let file = "<command line>"
+
+        /// `NAME` (worth 1, as with cc) or `NAME=VALUE`, the `index`-th `-D`; throws a
+        /// diagnostic at `<command line>:index:column`.
+        public init(parsing text: String, index: Int) throws {
+            let (nameText, valueText, valueColumn): (Substring, Substring, Int)
+            if let eq = text.firstIndex(of: "=") {
+                nameText = text[..<eq]
+                valueText = text[text.index(after: eq)...]
+                valueColumn = text.distance(from: text.startIndex, to: eq) + 2
+            } else {
+                (nameText, valueText, valueColumn) = (text[...], "1", 1)
+            }
+            let at = SourceLocation(file: Self.file, line: index, column: 1)
+            guard let first = nameText.unicodeScalars.first, StatementSplitter.isIdentStart(first), first != ".",
+                  nameText.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar) else {
+                throw Diagnostic.error(at, "-D \(text): expected NAME or NAME=VALUE, NAME an identifier")
+            }
+            if Layout.ptRegs.field(named: String(nameText)).map({ $0.name == nameText }) == true {
+                throw Diagnostic.error(at, "-D \(text): \(nameText) is a pt_regs offset the tool defines")
+            }
+            let parsed = try Expr.parseReportingTop(valueText, at: SourceLocation(file: Self.file, line: index, column: valueColumn))
+            name = String(nameText)
+            expr = parsed.expr
+            pasteOperator = parsed.top
+            location = at
+        }
+    }
+
+    public var defines: [Definition] = []
+    public init() {}
+}
