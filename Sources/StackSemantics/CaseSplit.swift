@@ -296,26 +296,11 @@ struct CaseSplit {
         }
     }
 
-    static func compare(_ op: Term.Op, _ x: UInt64, _ y: UInt64) -> Bool {
-        switch op {
-        case .eq: return x == y
-        case .ult: return x < y
-        case .ule: return x <= y
-        case .slt: return Int64(bitPattern: x) < Int64(bitPattern: y)
-        default: return Int64(bitPattern: x) <= Int64(bitPattern: y)
-        }
-    }
+    static func compare(_ op: Term.Op, _ x: UInt64, _ y: UInt64) -> Bool { op.compare(x, y) }
 
     static func arithmetic(_ op: Term.Op, _ v: [UInt64]) -> UInt64? {
-        switch (op, v.count) {
-        case (.add, 2): return v[0] &+ v[1]
-        case (.sub, 2): return v[0] &- v[1]
-        case (.mul, 2): return v[0] &* v[1]
-        case (.and, 2): return v[0] & v[1]
-        case (.or, 2): return v[0] | v[1]
-        case (.xor, 2): return v[0] ^ v[1]
-        case (.not, 1): return ~v[0]
-        case (.neg, 1): return 0 &- v[0]
+        switch op {
+        case .add, .sub, .mul, .and, .or, .xor, .not, .neg: return op.evaluate(v)
         default: return nil
         }
     }

@@ -283,6 +283,19 @@ public final class TermFactory {
 
     private func make(_ op: Term.Op, _ args: [Term], isBool: Bool) -> Term { make(op, 0, args, isBool: isBool) }
 
+    /// A raw factory's term: the operation evaluated when its operands are constants (an
+    /// ite when its condition is), otherwise the node as asked.
+    private func raw(_ op: Term.Op, _ args: [Term], isBool: Bool) -> Term {
+        if op == .ite || op == .boolIte, let c = args[0].boolConstant { return c ? args[1] : args[2] }
+        var values: [UInt64] = []
+        for a in args {
+            guard a.op == .const || a.op == .bool else { return make(op, args, isBool: isBool) }
+            values.append(a.payload)
+        }
+        guard let v = op.evaluate(values) else { return make(op, args, isBool: isBool) }
+        return isBool ? bool(v != 0) : const(v)
+    }
+
     // Fixed arities build no argument array.
     private func make(_ op: Term.Op, _ a: Term, isBool: Bool) -> Term {
         let h = Self.hashFinish(Self.hashMix(Self.hashStart(op, 0), a.index))
@@ -348,7 +361,7 @@ public final class TermFactory {
     }
 
     public func add(_ a: Term, _ b: Term) -> Term {
-        if isRaw { return make(.add, a, b, isBool: false) }
+        if isRaw { return raw(.add, [a, b], isBool: false) }
         if let r = iteOverConstants(a, b, { $0 &+ $1 }) { return r }
         let (xa, ca) = linear(a), (xb, cb) = linear(b)
         let c = ca &+ cb
@@ -363,7 +376,7 @@ public final class TermFactory {
     }
 
     public func sub(_ a: Term, _ b: Term) -> Term {
-        if isRaw { return make(.sub, a, b, isBool: false) }
+        if isRaw { return raw(.sub, [a, b], isBool: false) }
         if a === b { return const(0) }
         let (xa, ca) = linear(a), (xb, cb) = linear(b)
         if let ite = iteOverConstants(a, b, { $0 &- $1 }) { return ite }
@@ -389,7 +402,7 @@ public final class TermFactory {
     }
 
     public func and(_ a: Term, _ b: Term) -> Term {
-        if isRaw { return make(.and, a, b, isBool: false) }
+        if isRaw { return raw(.and, [a, b], isBool: false) }
         if let r = iteOverConstants(a, b, { $0 & $1 }) { return r }
         // (x & k1) & k2 → x & (k1 & k2): a 32-bit test of a masked value is the same
         // term as the mask itself, so two tests of `cs & 3` correlate.
@@ -404,7 +417,7 @@ public final class TermFactory {
         return commutative(.and, a, b, isBool: false)
     }
     public func or(_ a: Term, _ b: Term) -> Term {
-        if isRaw { return make(.or, a, b, isBool: false) }
+        if isRaw { return raw(.or, [a, b], isBool: false) }
         if let r = iteOverConstants(a, b, { $0 | $1 }) { return r }
         if a === b { return a }
         if a.constant == 0 { return b }
@@ -412,7 +425,7 @@ public final class TermFactory {
         return commutative(.or, a, b, isBool: false)
     }
     public func xor(_ a: Term, _ b: Term) -> Term {
-        if isRaw { return make(.xor, a, b, isBool: false) }
+        if isRaw { return raw(.xor, [a, b], isBool: false) }
         if let r = iteOverConstants(a, b, { $0 ^ $1 }) { return r }
         if a === b { return const(0) }
         if a.constant == 0 { return b }
@@ -420,26 +433,26 @@ public final class TermFactory {
         return commutative(.xor, a, b, isBool: false)
     }
     public func mul(_ a: Term, _ b: Term) -> Term {
-        if isRaw { return make(.mul, a, b, isBool: false) }
+        if isRaw { return raw(.mul, [a, b], isBool: false) }
         if let r = iteOverConstants(a, b, { $0 &* $1 }) { return r }
         if a.constant == 1 { return b }
         if b.constant == 1 { return a }
         return make(.mul, a, b, isBool: false)
     }
     public func not(_ a: Term) -> Term {
-        if isRaw { return make(.not, a, isBool: false) }
+        if isRaw { return raw(.not, [a], isBool: false) }
         if let c = a.constant { return const(~c) }
         if a.op == .not { return a.args[0] }
         return make(.not, a, isBool: false)
     }
     public func neg(_ a: Term) -> Term {
-        if isRaw { return make(.neg, a, isBool: false) }
+        if isRaw { return raw(.neg, [a], isBool: false) }
         if let c = a.constant { return const(0 &- c) }
         return make(.neg, a, isBool: false)
     }
 
     public func eq(_ a: Term, _ b: Term) -> Term {
-        if isRaw { return make(.eq, a, b, isBool: true) }
+        if isRaw { return raw(.eq, [a, b], isBool: true) }
         if a === b { return trueTerm }
         if a.isBool {
             if let x = a.boolConstant { return x ? b : negation(b) }
@@ -472,32 +485,32 @@ public final class TermFactory {
     }
 
     public func ult(_ a: Term, _ b: Term) -> Term {
-        if isRaw { return make(.ult, a, b, isBool: true) }
+        if isRaw { return raw(.ult, [a, b], isBool: true) }
         if let x = a.constant, let y = b.constant { return bool(x < y) }
         if a === b { return falseTerm }
         return make(.ult, a, b, isBool: true)
     }
     public func ule(_ a: Term, _ b: Term) -> Term {
-        if isRaw { return make(.ule, a, b, isBool: true) }
+        if isRaw { return raw(.ule, [a, b], isBool: true) }
         if let x = a.constant, let y = b.constant { return bool(x <= y) }
         if a === b { return trueTerm }
         return make(.ule, a, b, isBool: true)
     }
     public func slt(_ a: Term, _ b: Term) -> Term {
-        if isRaw { return make(.slt, a, b, isBool: true) }
+        if isRaw { return raw(.slt, [a, b], isBool: true) }
         if let x = a.constant, let y = b.constant { return bool(Int64(bitPattern: x) < Int64(bitPattern: y)) }
         if a === b { return falseTerm }
         return make(.slt, a, b, isBool: true)
     }
     public func sle(_ a: Term, _ b: Term) -> Term {
-        if isRaw { return make(.sle, a, b, isBool: true) }
+        if isRaw { return raw(.sle, [a, b], isBool: true) }
         if let x = a.constant, let y = b.constant { return bool(Int64(bitPattern: x) <= Int64(bitPattern: y)) }
         if a === b { return trueTerm }
         return make(.sle, a, b, isBool: true)
     }
 
     public func ite(_ c: Term, _ a: Term, _ b: Term) -> Term {
-        if isRaw { return make(.ite, c, a, b, isBool: false) }
+        if isRaw { return raw(.ite, [c, a, b], isBool: false) }
         if let k = c.boolConstant { return k ? a : b }
         if a === b { return a }
         if c.op == .negation { return ite(c.args[0], b, a) }
@@ -508,7 +521,7 @@ public final class TermFactory {
     }
 
     public func boolIte(_ c: Term, _ a: Term, _ b: Term) -> Term {
-        if isRaw { return make(.boolIte, c, a, b, isBool: true) }
+        if isRaw { return raw(.boolIte, [c, a, b], isBool: true) }
         if let k = c.boolConstant { return k ? a : b }
         if a === b { return a }
         // The condition itself in a branch (GS state after a `swapgs` on one side).
@@ -523,7 +536,7 @@ public final class TermFactory {
     }
 
     public func negation(_ a: Term) -> Term {
-        if isRaw { return make(.negation, a, isBool: true) }
+        if isRaw { return raw(.negation, [a], isBool: true) }
         if let k = a.boolConstant { return bool(!k) }
         if a.op == .negation { return a.args[0] }
         return make(.negation, a, isBool: true)
@@ -549,7 +562,7 @@ public final class TermFactory {
     }
 
     public func allOf(_ xs: [Term]) -> Term {
-        if isRaw { return xs.isEmpty ? trueTerm : make(.allOf, xs, isBool: true) }
+        if isRaw { return xs.isEmpty ? trueTerm : raw(.allOf, xs, isBool: true) }
         guard let parts = distinctParts(xs, of: .allOf, absorbing: false) else { return falseTerm }
         for p in parts.terms where parts.contains(negation(p).id) { return falseTerm }
         if parts.terms.isEmpty { return trueTerm }
@@ -566,7 +579,7 @@ public final class TermFactory {
     /// contradiction check asks for — since term numbers decide argument order, hence
     /// the solver's models.
     private func pair(_ a: Term, _ b: Term, _ op: Term.Op) -> Term {
-        if isRaw { return make(op, [a, b], isBool: true) }
+        if isRaw { return raw(op, [a, b], isBool: true) }
         // The constant that decides: false for a conjunction, true for a disjunction.
         let absorbing = op == .anyOf
         if a.boolConstant == absorbing || b.boolConstant == absorbing { return bool(absorbing) }
@@ -582,7 +595,7 @@ public final class TermFactory {
     }
 
     public func anyOf(_ xs: [Term]) -> Term {
-        if isRaw { return xs.isEmpty ? falseTerm : make(.anyOf, xs, isBool: true) }
+        if isRaw { return xs.isEmpty ? falseTerm : raw(.anyOf, xs, isBool: true) }
         guard let set = distinctParts(xs, of: .anyOf, absorbing: true) else { return trueTerm }
         for p in set.terms where set.contains(negation(p).id) { return trueTerm }
         let parts = set.terms
