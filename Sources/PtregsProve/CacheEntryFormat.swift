@@ -53,6 +53,13 @@ struct CacheEntryWriter {
         array(s.touched) { $0.slot($1) }
     }
 
+    mutating func blame(_ b: Counterexample.Blame) {
+        location(b.location)
+        bool(b.macroLocation != nil)
+        if let m = b.macroLocation { location(m) }
+        string(b.instruction); string(b.message)
+    }
+
     mutating func counterexample(_ cx: Counterexample) {
         location(cx.location)
         bool(cx.macroLocation != nil)
@@ -63,6 +70,10 @@ struct CacheEntryWriter {
         array(cx.picture) { $0.slot($1) }
         string(cx.rsp)
         array(cx.inputs) { $0.string($1.0); $0.u64($1.1) }
+        bool(cx.observation != nil)
+        if let o = cx.observation { blame(o) }
+        int(cx.blamedStep ?? -1)
+        array(cx.related) { $0.blame($1) }
     }
 
     mutating func result(_ r: InvariantResult) {
@@ -171,13 +182,22 @@ struct CacheEntryReader {
                   touched: try array { try $0.slot() })
     }
 
+    mutating func blame() throws -> Counterexample.Blame {
+        let location = try location()
+        let macroLocation = try bool() ? try self.location() : nil
+        return Counterexample.Blame(location: location, macroLocation: macroLocation, instruction: try string(), message: try string())
+    }
+
     mutating func counterexample() throws -> Counterexample {
         let location = try location()
         let macroLocation = try bool() ? try self.location() : nil
         return Counterexample(location: location, macroLocation: macroLocation, instruction: try string(), requirement: try string(),
                               values: try array { (try $0.string(), try $0.string()) },
                               steps: try array { try $0.step() }, picture: try array { try $0.slot() }, rsp: try string(),
-                              inputs: try array { (try $0.string(), try $0.u64()) })
+                              inputs: try array { (try $0.string(), try $0.u64()) },
+                              observation: try bool() ? try blame() : nil,
+                              blamedStep: try { let k = try int(); return k >= 0 ? k : nil }(),
+                              related: try array { try $0.blame() })
     }
 
     mutating func result() throws -> InvariantResult {

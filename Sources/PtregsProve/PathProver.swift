@@ -319,11 +319,7 @@ struct PathProof {
                 let replay = ConcreteReplay.run(semantics, oracle: oracle,
                                                 target: .init(invariant: inv, node: first.node, key: first.key))
                 guard replay.confirmed else { continue }
-                let inst = program.instructions[g.nodes[first.node].instruction]
-                found[inv] = Counterexample(location: inst.sourceLocation, macroLocation: inst.sourceLocation == inst.location ? nil : inst.location,
-                                            instruction: inst.text, requirement: replay.requirement ?? "", values: replay.values,
-                                            steps: replay.steps, picture: replay.picture,
-                                            rsp: replay.rspAtBlame.map { semantics.setup.describe(address: $0) } ?? "?",
+                found[inv] = counterexample(node: first.node, replay, semantics, requirement: "",
                                             inputs: replay.inputsUsed.filter { name, _ in
                                                 // What a reviewer can act on: registers, memory and what stops wrote.
                                                 !name.hasPrefix("clobbered") && !name.hasPrefix("user-gs") && !["entry.zf", "entry.cf", "entry.sf", "entry.of"].contains(name)
@@ -417,13 +413,39 @@ struct PathProof {
 
     func counterexample(_ o: Obligation<SymbolicDomain>, _ r: ReplayOutcome, _ s: Search,
                         _ oracle: (String) -> UInt64, relevant: Set<String>) -> Counterexample {
-        let inst = program.instructions[s.graph.nodes[o.node].instruction]
-        // Blame the line of the path's own file; the macro line is a note.
-        let blamed = inst.sourceLocation
-        let inputs = relevant.sorted().map { ($0, oracle($0)) }
-        return Counterexample(location: blamed, macroLocation: inst.sourceLocation == inst.location ? nil : inst.location, instruction: inst.text,
-                              requirement: r.requirement ?? o.requirement, values: r.values, steps: r.steps, picture: r.picture,
-                              rsp: r.rspAtBlame.map { s.run.setup.describe(address: $0) } ?? "?", inputs: inputs)
+        counterexample(node: o.node, r, s.semantics, requirement: o.requirement, inputs: relevant.sorted().map { ($0, oracle($0)) })
+    }
+
+    /// The counterexample of a confirmed replay of the obligation at `node`: blamed on
+    /// the instruction provenance names (else on `node`), observed at `node`, with the
+    /// run's other failures there (every wrong register at an exit) each blamed on its own.
+    func counterexample(node: Int, _ r: ReplayOutcome, _ semantics: PathSemantics, requirement fallback: String,
+                        inputs: [(String, UInt64)]) -> Counterexample {
+        let g = semantics.graph
+        func blame(_ n: Int, _ message: String) -> Counterexample.Blame {
+            let inst = program.instructions[g.nodes[n].instruction]
+            // Blame the line of the path's own file; the macro line is a note.
+            return .init(location: inst.sourceLocation, macroLocation: inst.sourceLocation == inst.location ? nil : inst.location,
+                         instruction: inst.text, message: message)
+        }
+        let main = blame(r.blamedNode ?? node, r.requirement ?? fallback)
+        let related = r.related.map { blame($0.blamedNode ?? node, $0.requirement) }
+        var requirement = main.message
+        if !related.isEmpty {
+            // Every wrong value at this point, each with the line it is blamed on.
+            func line(_ l: SourceLocation) -> String {
+                l.file == main.location.file ? "line \(l.line)" : "\(l.file.split(separator: "/").last.map(String.init) ?? l.file):\(l.line)"
+            }
+            let others = zip(r.related, related).map { o, b in
+                "\(o.key.hasPrefix("preserve ") ? String(o.key.dropFirst("preserve ".count)) : o.key) (blamed on `\(b.instruction)`, \(line(b.location)))"
+            }
+            requirement += "; also wrong there: " + others.joined(separator: ", ")
+        }
+        return Counterexample(location: main.location, macroLocation: main.macroLocation, instruction: main.instruction,
+                              requirement: requirement, values: r.values, steps: r.steps, picture: r.picture,
+                              rsp: r.rspAtBlame.map { semantics.setup.describe(address: $0) } ?? "?", inputs: inputs,
+                              observation: r.blamedNode == nil ? nil : blame(node, "observed here"),
+                              blamedStep: r.blamedStep, related: related)
     }
 }
 

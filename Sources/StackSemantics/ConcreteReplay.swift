@@ -61,6 +61,14 @@ public struct ReplayOutcome: Sendable {
     public var steps: [TraceStep]
     /// The failing obligation's own words and values, when confirmed.
     public var requirement: String?
+    /// The node of the instruction the violation is blamed on, when it is not the step
+    /// where the obligation is judged (the restore whose value an exit observes).
+    public var blamedNode: Int?
+    /// The index in `steps` of the blamed step (the last step, unless `blamedNode`).
+    public var blamedStep: Int?
+    /// The run's other broken obligations of the same invariant at the same step (every
+    /// wrong register at an exit), each with its words and the node it is blamed on.
+    public var related: [(key: String, requirement: String, blamedNode: Int?)] = []
     /// Labelled values of the failing claim, ready to print.
     public var values: [(String, String)]
     /// The stack from the frame top down to rsp at the blamed step (before it ran).
@@ -129,7 +137,8 @@ public enum ConcreteReplay {
             return v
         })
         defer { _ = used }
-        let interp = Interpreter(domain: d, semantics: semantics)
+        var interp = Interpreter(domain: d, semantics: semantics)
+        interp.tracksOrigins = true
         if recordTrace { interp.recordTouchedSlots() }
         var state = interp.initialState()
         var out = ReplayOutcome(confirmed: false, steps: [], requirement: nil, values: [], picture: [], rspAtBlame: nil, note: nil)
@@ -141,6 +150,9 @@ public enum ConcreteReplay {
         // the blamed step, the end state); otherwise the step takes over the only
         // reference to it and changes it in place instead of copying it.
         let keepBefore = recordTrace || target != nil || detail == .endState
+        // A violation blamed on an earlier step (by provenance) shows the stack before
+        // that step: a traced run with a target keeps every step's state.
+        var befores: [MachineState<ConcreteDomain>] = []
         var node = 0
         for _ in 0..<maximumSteps {
             let firstNew = interp.log.items.count
@@ -168,6 +180,7 @@ public enum ConcreteReplay {
                                            rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,
                                            kernelGS: before.kernelGS,
                                            touched: interp.touched.map { view($0, blamedHere ? before : touchedState, interp) }))
+                if target != nil { befores.append(before) }
             }
             // The step's new obligations, read in place (no copy of the log per step).
             let log = interp.log
@@ -186,6 +199,25 @@ public enum ConcreteReplay {
                     out.rspAtBlame = before.rsp
                     out.picture = picture(before, interp)
                     out.inputsUsed = used.entries
+                    func blamed(_ o: Obligation<ConcreteDomain>) -> Int? {
+                        o.blame.flatMap { EventID.node(of: $0) }.flatMap { $0 < graph.nodes.count && $0 != o.node ? $0 : nil }
+                    }
+                    if let b = blamed(o) {
+                        out.blamedNode = b
+                        // The blamed step is the last run of the blamed node before this one.
+                        if let k = out.steps.dropLast().lastIndex(where: { $0.node == b }) {
+                            out.blamedStep = k
+                            out.rspAtBlame = befores[k].rsp
+                            out.picture = picture(befores[k], interp)
+                        }
+                    }
+                    // Failures judged where values are observed (they carry a blame): every
+                    // one at this point, each blamed on its own instruction.
+                    for j in firstNew..<log.items.count where j != i && o.blame != nil {
+                        let other = log.items[j]
+                        guard !other.claim, other.invariant == t.invariant, other.node == t.node else { continue }
+                        out.related.append((other.key, other.requirement, blamed(other)))
+                    }
                     return out
                 }
             }
@@ -206,26 +238,9 @@ public enum ConcreteReplay {
         return out
     }
 
-    /// `#save` carries the matching save's event: shown as where it happened, and the
-    /// saved value is dropped when there was none.
+    /// The claim's labelled values, in hex.
     static func describeValues(_ values: [(String, UInt64)], _ interp: Interpreter<ConcreteDomain>) -> [(String, String)] {
-        let save = values.first { $0.0 == "#save" }?.1
-        let origin = values.first { $0.0 == "#origin" }?.1
-        var out: [(String, String)] = []
-        for (label, v) in values where !label.hasPrefix("#") {
-            if save == 0 && (label == "saved" || label == "pushed") { continue }
-            out.append((label, "0x" + String(v, radix: 16)))
-        }
-        if let e = save {
-            if e != 0 {
-                out.append(("matching save", holds(e, interp)))
-            } else if let o = origin, o != 0 {
-                out.append(("matching save", "none; the slot holds \(holds(o, interp))"))
-            } else {
-                out.append(("matching save", "none (never written)"))
-            }
-        }
-        return out
+        values.map { ($0.0, "0x" + String($0.1, radix: 16)) }
     }
 
     static func view(_ a: UInt64, _ s: MachineState<ConcreteDomain>, _ interp: Interpreter<ConcreteDomain>) -> SlotView {
@@ -234,12 +249,7 @@ public enum ConcreteReplay {
     }
 
     static func holds(_ origin: UInt64, _ interp: Interpreter<ConcreteDomain>) -> String {
-        if origin == 0 { return "garbage" }
-        let what = interp.eventWords(origin) ?? "written"
-        if let n = EventID.node(of: origin), n < interp.graph.nodes.count {
-            return "\(what) (line \(interp.program.instructions[interp.graph.nodes[n].instruction].location.line))"
-        }
-        return what
+        origin == 0 ? "garbage" : interp.holdsWords(origin)
     }
 
     /// The stack of rsp's region, from the highest slot the path knows down to rsp.

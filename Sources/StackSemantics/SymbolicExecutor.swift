@@ -276,7 +276,7 @@ public enum SymbolicExecutor {
         out += [s.zeroFlag, s.carryFlag, s.signFlag, s.overflowFlag, s.kernelGS]
         for a in shape.slots {
             let x = interp.slot(s, a)
-            out += [x.value, x.origin, x.saveEvent, x.expect, x.home]
+            out += [x.value, x.origin]
         }
         for k in shape.perCPU { out.append(s.perCPU[k]!) }
         let f = interp.d.f
@@ -295,7 +295,7 @@ public enum SymbolicExecutor {
         for i in 0..<16 { s.registers[i] = next() }
         s.zeroFlag = next(); s.carryFlag = next(); s.signFlag = next(); s.overflowFlag = next(); s.kernelGS = next()
         for a in shape.slots {
-            s.slots[a] = StackSlot(value: next(), origin: next(), saveEvent: next(), expect: next(), home: next())
+            s.slots[a] = StackSlot(value: next(), origin: next())
         }
         for key in shape.perCPU { s.perCPU[key] = next() }
         s.user = UserView()
@@ -385,7 +385,7 @@ public enum SymbolicExecutor {
         // variables. A value not known on entry is a don't-care there: it joins the
         // class of whatever part ends the body with the same term (the slot a stop
         // wrote), so "field == user value" survives the widening.
-        let userStart = 16 + 5 + 5 * shape.slots.count + shape.perCPU.count
+        let userStart = 16 + 5 + 2 * shape.slots.count + shape.perCPU.count
         let userEnd = userStart + 2 * shape.user.count
         var byBack: [Int: Term] = [:]
         byBack.reserveCapacity(ip.count)
