@@ -400,10 +400,13 @@ struct PathProof {
 
     /// The model's value of every input. Only variables the solver was given have a
     /// value of their own; model completion gives any other 0 (false), so those are
-    /// not lowered and evaluated one by one.
+    /// not lowered and evaluated one by one — in name order: each evaluation makes the
+    /// value's numeral in the context, and the order numerals are made in decides the
+    /// order of later queries' terms, hence their models (in the order of a dictionary,
+    /// the same inputs gave different counterexamples from run to run).
     func makeOracle(_ model: Z3Model, _ f: TermFactory, _ lowering: inout Z3Lowering) -> (String) -> UInt64 {
         var values: [String: UInt64] = [:]
-        for (name, t) in f.variables {
+        for (name, t) in f.variables.sorted(by: { $0.key < $1.key }) {
             guard let e = lowering.lowered(t) else { continue }
             if t.isBool { values[name] = model.evalBool(e) == true ? 1 : 0 }
             else { values[name] = model.evalBV(e) ?? 0 }
