@@ -51,6 +51,7 @@ struct CacheEntryWriter {
         array(s.expansion) { $0.location($1.location); $0.string($1.message) }
         location(s.sourceLocation); string(s.rsp); int(s.returnStackDepth); bool(s.kernelGS)
         array(s.touched) { $0.slot($1) }
+        strings(s.notes)
     }
 
     mutating func blame(_ b: Counterexample.Blame) {
@@ -179,7 +180,7 @@ struct CacheEntryReader {
         TraceStep(node: try int(), location: try location(), text: try string(),
                   expansion: try array { Diagnostic.Note(location: try $0.location(), message: try $0.string()) },
                   sourceLocation: try location(), rsp: try string(), returnStackDepth: try int(), kernelGS: try bool(),
-                  touched: try array { try $0.slot() })
+                  touched: try array { try $0.slot() }, notes: try strings())
     }
 
     mutating func blame() throws -> Counterexample.Blame {

@@ -49,6 +49,7 @@ public enum JSONReport {
         var returnStackDepth: Int
         var gs: String
         var slots: [Slot]
+        var notes: [String]?
     }
     struct Blame: Encodable { var location: Location; var macroLocation: Location?; var instruction: String; var message: String }
     struct CX: Encodable {
@@ -108,7 +109,7 @@ public enum JSONReport {
                                     Step(location: loc(s.sourceLocation), instruction: s.text,
                                          macro: s.macro.map { "\($0) at \(s.location)" }, rsp: s.rsp,
                                          returnStackDepth: s.returnStackDepth, gs: s.kernelGS ? "kernel" : "user",
-                                         slots: s.touched.map(slot))
+                                         slots: s.touched.map(slot), notes: s.notes.isEmpty ? nil : s.notes)
                                 },
                                 stack: c.picture.map(slot), rsp: c.rsp, inputs: c.inputs.map { Value(name: $0.0, value: hex($0.1)) },
                                 blamedStep: c.blamedStepIndex, observation: c.observation.map(blame),

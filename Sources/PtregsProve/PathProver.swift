@@ -289,11 +289,17 @@ struct PathProof {
 
     /// Deterministic inputs for the concrete probes: unmodelled memory (TIF flags) all
     /// clear, all set or mixed; registers and garbage distinct, or small so that
-    /// coincidences happen; the saved cs from user mode, from kernel mode, or mixed.
+    /// coincidences happen; the saved cs from user mode, from kernel mode, or mixed; at
+    /// stops, the tracer writes every field, none or some (and a `maystop` call stops
+    /// always, never or sometimes), with the TIF flags clear and set for each (also in
+    /// seeds 0–2 and 6–8 alone, all a path that reads no saved cs runs).
     static func probeOracle(_ seed: Int) -> @Sendable (String) -> UInt64 {
         { name in
             let h = SampleInputs.hash(name, seed: seed)
             if name.hasPrefix("unmodelled") { return [0, ~0, h][seed % 3] }
+            if name.hasPrefix("ptrace.wrote.") || name.hasPrefix("ptrace.stop@") {
+                return [1, 0, (h >> 17) & 1, (h >> 17) & 1, 1, 0, 0, 1, (h >> 17) & 1][seed % 9]
+            }
             if name == "entry.cs" { return [0x33, 0x10, h][(seed / 3) % 3] }
             return seed >= 6 ? h % 4 : h
         }

@@ -94,6 +94,7 @@ public struct TextReport {
                     s += "         \(v.label): \(Self.hex(v.value)) \(v.holds)\n"
                 }
             }
+            for n in step.notes { s += "         (\(n))\n" }
         }
         if !cx.picture.isEmpty {
             s += "  stack before line \(cx.location.line) (rsp = \(cx.rsp)):\n"
@@ -127,6 +128,7 @@ public struct TextReport {
             }
             s += "\n"
             for v in step.touched { s += "         \(v.label): \(Self.hex(v.value)) \(v.holds)\n" }
+            for n in step.notes { s += "         (\(n))\n" }
             if explained.insert(step.node).inserted {
                 for o in byNode[step.node] ?? [] { s += "         must hold [\(o.invariant.rawValue)]: \(o.requirement) — \(o.outcome)\n" }
             }

@@ -41,9 +41,11 @@ public struct TraceStep: Sendable {
     public var kernelGS: Bool
     /// Slots the instruction read or wrote, after it ran.
     public var touched: [SlotView]
+    /// What the step did that its slots do not show (`tracer stop: the tracer wrote cx`).
+    public var notes: [String]
 
     public init(node: Int, location: SourceLocation, text: String, expansion: [Diagnostic.Note], sourceLocation: SourceLocation,
-                rsp: String, returnStackDepth: Int, kernelGS: Bool, touched: [SlotView]) {
+                rsp: String, returnStackDepth: Int, kernelGS: Bool, touched: [SlotView], notes: [String] = []) {
         self.node = node
         self.location = location
         self.text = text
@@ -53,6 +55,7 @@ public struct TraceStep: Sendable {
         self.returnStackDepth = returnStackDepth
         self.kernelGS = kernelGS
         self.touched = touched
+        self.notes = notes
     }
 }
 
@@ -179,7 +182,8 @@ public enum ConcreteReplay {
                                            sourceLocation: inst.sourceLocation,
                                            rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,
                                            kernelGS: before.kernelGS,
-                                           touched: interp.touched.map { view($0, blamedHere ? before : touchedState, interp) }))
+                                           touched: interp.touched.map { view($0, blamedHere ? before : touchedState, interp) },
+                                           notes: interp.notes))
                 if target != nil { befores.append(before) }
             }
             // The step's new obligations, read in place (no copy of the log per step).

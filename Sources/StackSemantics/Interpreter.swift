@@ -129,6 +129,10 @@ public struct Interpreter<D: ValueDomain> {
     /// Stack addresses the current step read or wrote (for traces).
     public var touched: [UInt64] { touchedBox.addresses }
     let touchedBox = TouchedAddresses()
+    /// What the current step did that its slots do not show (which fields a tracer
+    /// wrote at a stop), for traces.
+    public var notes: [String] { traceNotes.notes }
+    let traceNotes = TraceNotes()
 
     public init(domain: D, semantics: PathSemantics) {
         self.d = domain
@@ -519,6 +523,7 @@ public struct Interpreter<D: ValueDomain> {
     public func step(_ node: Int, _ state: consuming MachineState<D>) throws -> Successors<D> {
         var s = state
         if touchedBox.recording { touchedBox.addresses.removeAll(keepingCapacity: true) }
+        if traceNotes.recording { traceNotes.notes.removeAll() }
         // The instruction itself is read only where its words are needed (copying it
         // on every step cost more than most steps' work).
         let index = graph.nodes[node].instruction
@@ -750,17 +755,59 @@ public struct Interpreter<D: ValueDomain> {
             guard let cases = stackCases(base) else {
                 throw Unsupported(node: node, reason: "\(c.name) gets a pt_regs pointer that is not a modelled stack address")
             }
-            checkObservation(by: c, ptRegs: cases, s, node: node)
+            // A stop happens on every call, or — `maystop` — only in the runs an input picks
+            // (syscall_trace_enter runs only when TIF work flags are set).
+            let stops: D.Bit = c.isPtraceStop && c.mayStop ? d.inputBit(semantics.inputName(.ptraceStop, at: node)) : d.bit(true)
+            checkObservation(by: c, ptRegs: cases, s, node: node, happens: stops)
             if c.isPtraceStop || !c.writes.isEmpty {
                 let (observed, written) = semantics.contractFields(c)
+                var tracerWrote: [String] = []
                 for (k, f) in Layout.ptRegs.fields.enumerated() where (c.isPtraceStop && observed[k]) || written[k] {
-                    let v = d.input(semantics.inputName(c.isPtraceStop ? .ptraceWrite(field: k) : .contractWrite(field: k), at: node))
-                    let event = EventID.at(node: node, k + 1)
-                    noteEvent(event, c.isPtraceStop ? "ptrace value of \(f.userName) written at the \(c.name) stop" : "new \(f.userName) set by \(c.name)")
+                    let fieldCases = cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }
+                    if written[k] {
+                        // The function itself sets the field (execve, sigreturn): a new user value.
+                        let v = d.input(semantics.inputName(.contractWrite(field: k), at: node))
+                        let ev = d.constant(EventID.at(node: node, k + 1))
+                        noteEvent(EventID.at(node: node, k + 1), "new \(f.userName) set by \(c.name)")
+                        writeSlot(&s, fieldCases) { _ in StackSlot(value: v, origin: ev) }
+                        s.user.values[k] = v
+                        s.user.known[k] = nil
+                    }
+                    guard c.isPtraceStop && observed[k] else { continue }
+                    // A tracer may be attached, and may write the field or leave it: the
+                    // slot and the user's value are ite(wrote, ptrace value, as before),
+                    // so runs where it writes nothing, some fields or all are all checked.
+                    let wrote = d.both(stops, d.inputBit(semantics.inputName(.ptraceWrote(field: k), at: node)))
+                    let v = d.input(semantics.inputName(.ptraceWrite(field: k), at: node))
+                    let event = EventID.at(node: node, k + 1 + 32)
+                    noteEvent(event, "ptrace value of \(f.userName) written at the \(c.name) stop")
                     let ev = d.constant(event)
-                    writeSlot(&s, cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }) { _ in StackSlot(value: v, origin: ev) }
-                    s.user.values[k] = v
-                    s.user.known[k] = nil
+                    writeSlot(&s, fieldCases) { old in
+                        StackSlot(value: d.select(wrote, v, old.value), origin: d.select(wrote, ev, old.origin))
+                    }
+                    if let old = s.user.values[k] {
+                        s.user.values[k] = d.select(wrote, v, old)
+                        if let known = s.user.known[k] {
+                            let k2 = d.either(wrote, known)
+                            s.user.known[k] = d.known(k2) == true ? nil : k2
+                        }
+                    } else {
+                        // No run reaching here defines the field: defined where the tracer
+                        // wrote it. Where it is defined this is v; as the slot's own term
+                        // (which is v there too), a loop head keeps "field = user value".
+                        s.user.values[k] = readSlot(s, fieldCases).value
+                        s.user.known[k] = d.known(wrote) == true ? nil : wrote
+                    }
+                    if traceNotes.recording, d.known(wrote) == true { tracerWrote.append(f.userName) }
+                }
+                if traceNotes.recording && c.isPtraceStop {
+                    if d.known(stops) == false {
+                        traceNotes.notes.append("no stop: \(c.name) did not stop for a tracer in this run")
+                    } else if tracerWrote.isEmpty {
+                        traceNotes.notes.append("tracer stop: the tracer wrote no field")
+                    } else {
+                        traceNotes.notes.append("tracer stop: the tracer wrote \(tracerWrote.joined(separator: ", ")); every other field is as it was")
+                    }
                 }
             }
         }
@@ -845,9 +892,18 @@ final class TouchedAddresses {
     @exclusivity(unchecked) var addresses: [UInt64] = []
 }
 
+/// The current step's notes, kept only for runs that record a trace.
+final class TraceNotes {
+    @exclusivity(unchecked) var recording = false
+    @exclusivity(unchecked) var notes: [String] = []
+}
+
 extension Interpreter {
-    /// Keep the step's touched slots (a replay that records its trace shows them).
-    public func recordTouchedSlots() { touchedBox.recording = true }
+    /// Keep the step's touched slots and notes (a replay that records its trace shows them).
+    public func recordTouchedSlots() {
+        touchedBox.recording = true
+        traceNotes.recording = true
+    }
 
     func noteTouched(_ cases: [(D.Bit, UInt64)]) {
         guard touchedBox.recording else { return }
@@ -965,6 +1021,8 @@ public final class PathSemantics {
     /// kind and node (`clobbered.rax@12`, `ptrace.cx@40`).
     enum InputKind {
         case clobbered(Register), clobberedFlag(Int), ptraceWrite(field: Int), contractWrite(field: Int)
+        /// Whether a tracer wrote a field at a stop; whether a `maystop` call stopped.
+        case ptraceWrote(field: Int), ptraceStop
         case otherFlags, msrLow, msrHigh
         /// A small number per kind, so (node, kind) is one integer key.
         var tag: Int {
@@ -974,6 +1032,8 @@ public final class PathSemantics {
             case .otherFlags: return 20
             case .msrLow: return 21
             case .msrHigh: return 22
+            case .ptraceStop: return 23
+            case .ptraceWrote(let f): return 192 + f
             case .ptraceWrite(let f): return 64 + f
             case .contractWrite(let f): return 128 + f
             }
@@ -987,7 +1047,8 @@ public final class PathSemantics {
             case .msrLow: return "msr.low@\(node)"
             case .msrHigh: return "msr.high@\(node)"
             case .ptraceWrite(let f): return "ptrace.\(Layout.ptRegs.fields[f].userName)@\(node)"
-
+            case .ptraceWrote(let f): return "ptrace.wrote.\(Layout.ptRegs.fields[f].userName)@\(node)"
+            case .ptraceStop: return "ptrace.stop@\(node)"
             case .contractWrite(let f): return "set.\(Layout.ptRegs.fields[f].userName)@\(node)"
             }
         }
