@@ -117,8 +117,11 @@ public enum ConcreteReplay {
         case brokenOnly
         /// Also the state the run ended in (mutation testing compares it).
         case endState
-        /// Everything, with a step per instruction (counterexamples, `--explain`).
+        /// Everything, with a step per instruction (counterexamples).
         case trace
+        /// A trace in which every step that loads a register from the stack also says
+        /// what the slot held and who relies on the value (`--explain`).
+        case explanation
     }
 
     /// `target` nil: run to the end (`--explain`, probes, mutation testing).
@@ -131,7 +134,8 @@ public enum ConcreteReplay {
     public static func run(_ semantics: PathSemantics, oracle: @escaping (String) -> UInt64, target: Target?,
                            detail: Detail = .trace) -> ReplayOutcome {
         let (program, graph, setup) = (semantics.program, semantics.graph, semantics.setup)
-        let recordTrace = detail == .trace
+        let recordTrace = detail == .trace || detail == .explanation
+        let uses = detail == .explanation ? RestoreUses() : nil
         // Only a confirmed target reports the inputs it read.
         let used = InputLog()
         let d = target == nil ? ConcreteDomain(oracle: oracle) : ConcreteDomain(oracle: { name in
@@ -185,6 +189,7 @@ public enum ConcreteReplay {
                                            touched: interp.touched.map { view($0, blamedHere ? before : touchedState, interp) },
                                            notes: interp.notes))
                 if target != nil { befores.append(before) }
+                uses?.step(out.steps.count - 1, node: node, after, &out.steps, interp)
             }
             // The step's new obligations, read in place (no copy of the log per step).
             let log = interp.log
@@ -226,6 +231,7 @@ public enum ConcreteReplay {
                 }
             }
             guard let taken else {
+                if let uses, let before { uses.exit(node: node, before, &out.steps, interp) }
                 if target != nil { out.note = "the replayed run reached the end of the path without breaking the obligation" }
                 if let after = successors.first?.1 ?? before {
                     for r in Register.allCases { out.exitState[r.name] = after[r] }
@@ -282,6 +288,81 @@ public enum ConcreteReplay {
             a &-= 8
         }
         return out
+    }
+}
+
+/// `--explain`: the values a run loads into registers from the stack (pops and loads —
+/// the restores), and who relies on each: an exit that gives the register back (it must
+/// hold what the exit's contract says), or nobody (the register is written again, or
+/// the exit does not give it back); and where the value was stored on the way (a
+/// scratch register carrying it to a slot). Under the observational `restore` rule such
+/// a load is no obligation of its own: this says why it is right or wrong.
+final class RestoreUses {
+    struct Load {
+        var step: Int
+        var register: Register
+        var event: UInt64
+        var words: String
+        /// Stores of the value on the way (`stored to pt_regs.cx by line 31`).
+        var stores: [String] = []
+        /// The first later step after which no register holds the value.
+        var gone: Int?
+    }
+    var loads: [Load] = []
+
+    func step(_ k: Int, node: Int, _ after: MachineState<ConcreteDomain>, _ steps: inout [TraceStep], _ interp: Interpreter<ConcreteDomain>) {
+        let ev = EventID.at(node: node)
+        // A register stored to the stack: the value it carries is kept there.
+        let stored: Register?
+        switch interp.program.instructions[interp.graph.nodes[node].instruction].operation {
+        case .push(.register(let r, _)): stored = r
+        case .move(.register(let r, .q), .memory, _): stored = r
+        default: stored = nil
+        }
+        if let r = stored, let slot = steps[k].touched.last?.label {
+            let carried = after.origins[r.rawValue].load
+            for i in loads.indices where loads[i].gone == nil && loads[i].event == carried {
+                loads[i].stores.append("stored to \(slot) by line \(steps[k].sourceLocation.line)")
+            }
+        }
+        let live = Set(after.origins.map(\.load))
+        for i in loads.indices where loads[i].gone == nil && !live.contains(loads[i].event) { loads[i].gone = k }
+        for r in Register.allCases where r != .rsp {
+            let o = after.origins[r.rawValue]
+            guard o.writer == ev, o.load == ev else { continue }
+            loads.append(Load(step: k, register: r, event: ev,
+                              words: "\(r.name) ← \(interp.describeSlot(o.slot)), which held \(interp.holdsWords(o.slotOrigin))"))
+        }
+    }
+
+    /// At the exit (`before`: the state the exit sees), a note on every load's step.
+    func exit(node: Int, _ before: MachineState<ConcreteDomain>, _ steps: inout [TraceStep], _ interp: Interpreter<ConcreteDomain>) {
+        let kind: Interpreter<ConcreteDomain>.ExitKind?
+        switch interp.program.instructions[interp.graph.nodes[node].instruction].operation {
+        case .ret: kind = .ret
+        case .sysret: kind = .sysret
+        case .sysexit: kind = .sysexit
+        case .iret: kind = .iret
+        default: kind = nil
+        }
+        let observed = kind.map { interp.observedAtExit($0, before) } ?? []
+        let exit = interp.instructionWords(node: node)
+        for l in loads {
+            var note = "restore: \(l.words); "
+            if !l.stores.isEmpty { note += l.stores.joined(separator: ", ") + "; " }
+            if let (r, (value, known), whose) = observed.first(where: { before.origins[$0.0.rawValue].load == l.event }) {
+                note += "relied on by \(exit), which gives \(r.name) back and needs \(whose) there — "
+                note += !known ? "unchecked in this run (no user value is defined there)"
+                    : before[r] == value ? "it is" : "it is not (the restore verdict blames this step)"
+            } else if let g = l.gone {
+                note += "nobody observes it in \(l.register.name): `\(steps[g].text)` (line \(steps[g].sourceLocation.line)) replaces it before any exit"
+            } else if kind != nil {
+                note += "nobody observes it in \(l.register.name): \(exit) does not give \(l.register.name) back"
+            } else {
+                note += "the run ends before an exit observes it"
+            }
+            steps[l.step].notes.append(note)
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import PtregsProve
 import SpecElaboration
 import XCTest
@@ -142,5 +143,58 @@ final class ObservedRestoreTests: XCTestCase {
         let cx = SpecHarness.assertViolated(report, path: "f", .restoreMatchesSave, blamedLine: SpecHarness.line("<-blamed", in: spec),
                                             requirementContains: "`movq %rax, %rbx` (line \(SpecHarness.line("<-blamed", in: spec))) copied it from the value `movq (%rsp), %rax` (line \(SpecHarness.line("<-load", in: spec))) read from entry stack-0x10, which held garbage (never written)")
         XCTAssertNotNil(cx)
+    }
+}
+
+/// `--explain` (item 14): a pop or load into a register says what the slot held and who
+/// relies on the value — never "holds by construction" for a pop of another register's
+/// save, which is no obligation of its own any more.
+final class ExplainRestoreTests: XCTestCase {
+    func explanation(_ text: String) throws -> String {
+        let program = try Elaborator(loader: SpecLoader(root: FileManager.default.temporaryDirectory.path))
+            .elaborate(text: text, file: URL(fileURLWithPath: "/tmp/spec.pts"), displayName: "spec.pts")
+        let path = try XCTUnwrap(program.paths.first)
+        return TextReport(colour: false).render(Explainer.explain(program: program, path: path, options: ProverOptions()))
+    }
+
+    func testPopOfAnotherRegistersSaveSaysWhatTheSlotHoldsAndWhoRelies() throws {
+        let text = try explanation("""
+        .extern schedule
+        .path f entry=function
+        f:
+        \tpushq %rbx
+        \tpushq %rdi
+        \tcall schedule
+        \tpopq %rsi
+        \tpopq %r12
+        \tmovq %rbx, %r12
+        \tret
+        """)
+        XCTAssertFalse(text.contains("pop into"), text)
+        XCTAssertTrue(text.contains("(restore: rsi ← entry stack-0x10, which held saved rdi (pushed) (line 5); nobody observes it in rsi: `ret` (line 10) does not give rsi back)"), text)
+        // r12 gets rbx's save, then is replaced by the live rbx before the ret looks.
+        XCTAssertTrue(text.contains("(restore: r12 ← entry stack-0x8, which held saved rbx (pushed) (line 4); nobody observes it in r12: `movq %rbx, %r12` (line 9) replaces it before any exit)"), text)
+    }
+
+    func testWrongPopOrderSaysTheExitReliesOnItAndItIsWrong() throws {
+        let text = try explanation("""
+        .extern schedule
+        .path f entry=function
+        f:
+        \tpushq %rbx
+        \tpushq %r12
+        \tcall schedule
+        \tpopq %rbx
+        \tpopq %r12
+        \tret
+        """)
+        XCTAssertTrue(text.contains("(restore: rbx ← entry stack-0x10, which held saved r12 (pushed) (line 5); relied on by `ret` (line 9), which gives rbx back and needs its value from the path's entry there — it is not (the restore verdict blames this step))"), text)
+    }
+
+    func testValueCarriedToItsSlotSaysWhereItWasStored() throws {
+        let saves = RestoreInvariantTests.saves.replacingOccurrences(of: "\tmovq %rcx, RCX(%rsp)\n", with: "")
+        let text = try explanation(RestoreInvariantTests.syscallViaIret(saves: saves, between: "\tmovq RIP(%rsp), %r11\n\tmovq %r11, RCX(%rsp)"))
+        XCTAssertTrue(text.contains("(restore: r11 ← pt_regs.ip (kernel_stack), which held saved rcx (line 18); stored to pt_regs.cx (kernel_stack-0x28) by line 28; nobody observes it in r11: `movq R11(%rsp), %r11` (line 29) replaces it before any exit)"), text)
+        XCTAssertTrue(text.contains("(restore: rcx ← pt_regs.cx (kernel_stack-0x28), which held saved r11 (line 28); relied on by `iretq` (line 40), which gives rcx back and needs the user's value (pt_regs.cx) there — it is)"), text)
     }
 }
