@@ -145,7 +145,10 @@ public enum ConcreteReplay {
         })
         defer { _ = used }
         var interp = Interpreter(domain: d, semantics: semantics)
-        interp.tracksOrigins = true
+        // Provenance and words only where the outcome shows them: a counterexample's
+        // run, and a traced one (`--explain` says who relies on each restore).
+        interp.tracksOrigins = target != nil || recordTrace
+        interp.buildsWords = target != nil
         if recordTrace { interp.recordTouchedSlots() }
         var state = interp.initialState()
         var out = ReplayOutcome(confirmed: false, steps: [], requirement: nil, values: [], picture: [], rspAtBlame: nil, note: nil)
@@ -205,21 +208,22 @@ public enum ConcreteReplay {
                     out.confirmed = true
                     out.requirement = o.requirement
                     out.values = describeValues(o.values, interp)
-                    out.rspAtBlame = before.rsp
-                    out.picture = picture(before, interp)
                     out.inputsUsed = used.entries
                     func blamed(_ o: Obligation<ConcreteDomain>) -> Int? {
                         o.blame.flatMap { EventID.node(of: $0) }.flatMap { $0 < graph.nodes.count && $0 != o.node ? $0 : nil }
                     }
+                    // The stack before the blamed step: this one, or the last run of the
+                    // node provenance blames (the restore whose value this exit observes).
+                    var shown = before
                     if let b = blamed(o) {
                         out.blamedNode = b
-                        // The blamed step is the last run of the blamed node before this one.
                         if let k = out.steps.dropLast().lastIndex(where: { $0.node == b }) {
                             out.blamedStep = k
-                            out.rspAtBlame = befores[k].rsp
-                            out.picture = picture(befores[k], interp)
+                            shown = befores[k]
                         }
                     }
+                    out.rspAtBlame = shown.rsp
+                    out.picture = picture(shown, interp)
                     // Failures judged where values are observed (they carry a blame): every
                     // one at this point, each blamed on its own instruction.
                     for j in firstNew..<log.items.count where j != i && o.blame != nil {
@@ -350,7 +354,8 @@ final class RestoreUses {
         for l in loads {
             var note = "restore: \(l.words); "
             if !l.stores.isEmpty { note += l.stores.joined(separator: ", ") + "; " }
-            if let (r, (value, known), whose) = observed.first(where: { before.origins[$0.0.rawValue].load == l.event }) {
+            if let (r, value, known, field) = observed.first(where: { before.origins[$0.0.rawValue].load == l.event }) {
+                let whose = field.map { "the user's value (pt_regs.\($0))" } ?? "its value from the path's entry"
                 note += "relied on by \(exit), which gives \(r.name) back and needs \(whose) there — "
                 note += !known ? "unchecked in this run (no user value is defined there)"
                     : before[r] == value ? "it is" : "it is not (the restore verdict blames this step)"

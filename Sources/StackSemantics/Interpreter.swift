@@ -124,6 +124,10 @@ public struct Interpreter<D: ValueDomain> {
     /// words and the blame of a violation. Concrete runs do; the proof run does not
     /// (its merges and loop heads would have to carry it, and no claim depends on it).
     public var tracksOrigins = false
+    /// Build the words (requirement, labelled values) of kept obligations. A run that
+    /// only asks which obligations broke (the probes, mutation testing) skips them: a
+    /// violating path's every run breaks many, and their words were most of its cost.
+    public var buildsWords = true
     /// What the write with this event id was ("saved rdi", "return address of call at L42").
     public func eventWords(_ event: UInt64) -> String? { semantics.eventWords(event) }
     /// Stack addresses the current step read or wrote (for traces).
@@ -417,10 +421,11 @@ public struct Interpreter<D: ValueDomain> {
         s.origins[r.rawValue] = o
     }
 
-    /// Writes a value. `saving` names the register whose value this is, when the
-    /// instruction stores a whole register (the words in `what` already say so; restores
-    /// are judged where their values are observed, not against a slot's save).
-    /// `source`: where a value written to a register comes from (see `readTracing`).
+    /// Writes a value. `source`: where a value written to a register comes from (see
+    /// `readTracing`). `saving` names the register whose value a store is; nothing
+    /// depends on it since restores are judged where their values are observed rather
+    /// than against a slot's save (the words in `what` say it) — it stays so that call
+    /// sites under other work need no edit, and can go with them.
     func write(_ op: Operand, _ v: D.Value, _ w: Width, _ s: inout MachineState<D>, node: Int, saving: Register? = nil,
                         what: @autoclosure () -> String, source: RegisterOrigin<D.Value>? = nil) throws {
         switch op {
@@ -455,6 +460,7 @@ public struct Interpreter<D: ValueDomain> {
         }
     }
 
+    /// Pushes a value. `register` (the register pushed) is unused, as `write`'s `saving`.
     func push(_ v: D.Value, _ s: inout MachineState<D>, node: Int, register: Register?, what: @autoclosure () -> String, k: Int = 0) throws {
         s.rsp = d.sub(s.rsp, d.constant(8))
         guard let cases = stackCases(s.rsp) else {
@@ -836,7 +842,8 @@ public struct Interpreter<D: ValueDomain> {
                  _ requirement: @autoclosure () -> String, values: @autoclosure () -> [(String, D.Value)] = [], blame: D.Value? = nil) {
         if d.known(s.reach) == false { return }
         if d.known(claim) == true && !keepDecided { return }
-        log.items.append(Obligation(invariant: inv, node: node, key: key(), claim: claim, reach: s.reach, requirement: requirement(), values: values(), blame: blame))
+        log.items.append(Obligation(invariant: inv, node: node, key: key(), claim: claim, reach: s.reach,
+                                    requirement: buildsWords ? requirement() : "", values: buildsWords ? values() : [], blame: blame))
     }
 
     public enum ExitKind: String {
@@ -985,6 +992,32 @@ public final class PathSemantics {
         return events[event]
     }
     @exclusivity(unchecked) private var inputNames: [Int: String] = [:]
+    @exclusivity(unchecked) private var lineNames: [Int: String] = [:]
+    @exclusivity(unchecked) private var instructionNames: [Int: String] = [:]
+
+    /// Where a node's instruction is, for words: `line 5`, or `retint.after.ptsh:35` when
+    /// it is not in the path's file. Built once per node.
+    func lineWords(node: Int) -> String {
+        if let w = lineNames[node] { return w }
+        let l = program.instructions[graph.nodes[node].instruction].location
+        let w: String
+        if l.file == path.location.file {
+            w = "line \(l.line)"
+        } else {
+            let name = l.file.lastIndex(of: "/").map { l.file[l.file.index(after: $0)...] } ?? l.file[...]
+            w = "\(name):\(l.line)"
+        }
+        lineNames[node] = w
+        return w
+    }
+
+    /// `` `popq %rbx` (line 5) ``, built once per node.
+    func instructionWords(node: Int) -> String {
+        if let w = instructionNames[node] { return w }
+        let w = "`\(program.instructions[graph.nodes[node].instruction].text)` (\(lineWords(node: node)))"
+        instructionNames[node] = w
+        return w
+    }
     @exclusivity(unchecked) private var garbageNames: [UInt64: String] = [:]
 
     @exclusivity(unchecked) private var contractFieldMasks: [String: (observed: [Bool], written: [Bool])] = [:]

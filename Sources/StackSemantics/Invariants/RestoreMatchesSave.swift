@@ -1,5 +1,4 @@
 import SpecElaboration
-import SpecSyntax
 
 /// Invariant 1 — every restore matches a save (DESIGN.md §4.1), judged where the value
 /// is *observed*.
@@ -22,24 +21,22 @@ import SpecSyntax
 /// slot held; the exit stays in the words.
 extension Interpreter {
     func checkRestoreAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
-        let exit = exitWords(kind, node: node)
-        for (r, expected, whose) in observedAtExit(kind, s) {
-            let (value, known) = expected
+        for (r, value, known, field) in observedAtExit(kind, s) {
+            // Words only for a kept obligation (most exits give every register back right).
+            func whose() -> String { field.map { "the user's value (pt_regs.\($0))" } ?? "its value from the path's entry" }
             require(.restoreMatchesSave, node, "preserve \(r.name)", whereKnown(known, d.equal(s[r], value)), s,
-                    "\(r.name) must hold \(whose) \(exit)" + (originWords(of: r, s).map { ": " + $0 } ?? ""),
+                    "\(r.name) must hold \(whose()) \(exitWords(kind, node: node))" + (originWords(of: r, s).map { ": " + $0 } ?? ""),
                     values: [(r.name, s[r]), (kind == .ret ? "at entry" : "user's", value)],
                     blame: tracksOrigins ? s.origins[r.rawValue].writer : nil)
         }
     }
 
-    /// The registers an exit gives back, each with the value it must hold (and where
-    /// that value is defined) and its words.
-    func observedAtExit(_ kind: ExitKind, _ s: MachineState<D>) -> [(Register, (D.Value, D.Bit), String)] {
+    /// The registers an exit gives back, each with the value it must hold, where that
+    /// value is defined, and the pt_regs field it comes from (nil: the entry's value).
+    func observedAtExit(_ kind: ExitKind, _ s: MachineState<D>) -> [(Register, D.Value, D.Bit, String?)] {
         switch kind {
         case .ret:
-            return path.preserves.sorted().filter { $0 != .rsp }.map { r in
-                (r, (d.input("entry.\(r.name)"), d.bit(true)), "its value from the path's entry")
-            }
+            return path.preserves.sorted().filter { $0 != .rsp }.map { r in (r, d.input("entry.\(r.name)"), d.bit(true), nil) }
         case .sysret, .sysexit, .iret:
             var excluded: Set<Register> = [.rsp]
             if path.entry == .function { excluded.insert(.rax) }
@@ -48,7 +45,7 @@ extension Interpreter {
             if kind == .sysexit { excluded.formUnion([.rcx, .rdx]) }
             return Layout.ptRegs.fields.compactMap { f in
                 guard let r = f.register, !excluded.contains(r), let u = userField(s, f.userName) else { return nil }
-                return (r, (u.value, u.known), "the user's value (pt_regs.\(f.userName))")
+                return (r, u.value, u.known, f.userName)
             }
         }
     }
@@ -82,14 +79,7 @@ extension Interpreter {
     }
 
     /// `` `popq %rbx` (line 5) ``; the file too when it is not the path's.
-    public func instructionWords(node: Int) -> String {
-        let inst = program.instructions[graph.nodes[node].instruction]
-        return "`\(inst.text)` (\(lineWords(inst.location)))"
-    }
-
-    func lineWords(_ l: SourceLocation) -> String {
-        l.file == path.location.file ? "line \(l.line)" : "\(l.file.split(separator: "/").last.map(String.init) ?? l.file):\(l.line)"
-    }
+    public func instructionWords(node: Int) -> String { semantics.instructionWords(node: node) }
 
     /// What a slot whose last write was `origin` holds: `saved rbx (pushed) (line 3)`,
     /// `the constant -1 (top_of_stack.ptsh:18)`, `garbage (never written)`.
@@ -97,7 +87,7 @@ extension Interpreter {
         if origin == 0 { return "garbage (never written)" }
         let what = eventWords(origin) ?? "written"
         if let n = EventID.node(of: origin), n < graph.nodes.count {
-            return "\(what) (\(lineWords(program.instructions[graph.nodes[n].instruction].location)))"
+            return "\(what) (\(semantics.lineWords(node: n)))"
         }
         return what
     }
