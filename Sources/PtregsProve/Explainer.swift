@@ -34,7 +34,11 @@ public enum Explainer {
             let solver = Z3Solver(context: z3, timeoutMilliseconds: options.timeoutMilliseconds)
             solver.assert(lowering.lower(reach))
             if case .sat(let model)? = try? solver.check() {
-                for (name, t) in f.variables { fixed[name] = t.isBool ? (model.evalBool(lowering.lower(t)) == true ? 1 : 0) : model.evalBV(lowering.lower(t)) }
+                // Only what the entry condition mentions: every other input keeps a
+                // distinct value (model completion would make them all 0, and a pop of
+                // another register's save would then look right).
+                let mentioned = f.variableNames(reach)
+                for (name, t) in f.variables where mentioned.contains(name) { fixed[name] = t.isBool ? (model.evalBool(lowering.lower(t)) == true ? 1 : 0) : model.evalBV(lowering.lower(t)) }
             }
         }
         let frozen = fixed
@@ -42,7 +46,7 @@ public enum Explainer {
         let oracle: @Sendable (String) -> UInt64 = { name in
             frozen[name] ?? (name.hasPrefix("unmodelled") ? 0 : distinctValue(name))
         }
-        let replay = ConcreteReplay.run(program: program, path: path, graph: graph, oracle: oracle, target: nil)
+        let replay = ConcreteReplay.run(program: program, path: path, graph: graph, oracle: oracle, target: nil, detail: .explanation)
         return Explanation(report: report, steps: replay.steps, note: replay.note)
     }
 

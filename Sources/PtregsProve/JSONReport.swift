@@ -49,7 +49,9 @@ public enum JSONReport {
         var returnStackDepth: Int
         var gs: String
         var slots: [Slot]
+        var notes: [String]?
     }
+    struct Blame: Encodable { var location: Location; var macroLocation: Location?; var instruction: String; var message: String }
     struct CX: Encodable {
         var location: Location
         var macroLocation: Location?
@@ -60,6 +62,9 @@ public enum JSONReport {
         var stack: [Slot]
         var rsp: String
         var inputs: [Value]
+        var blamedStep: Int
+        var observation: Blame?
+        var related: [Blame]?
     }
     struct Summary: Encodable {
         var files: Int
@@ -75,6 +80,9 @@ public enum JSONReport {
 
     static func loc(_ l: SourceLocation) -> Location { Location(file: l.file, line: l.line, column: l.column) }
     static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+    static func blame(_ b: Counterexample.Blame) -> Blame {
+        Blame(location: loc(b.location), macroLocation: b.macroLocation.map(loc), instruction: b.instruction, message: b.message)
+    }
     static func slot(_ v: SlotView) -> Slot { Slot(address: hex(v.address), label: v.label, value: hex(v.value), holds: v.holds, markers: v.markers) }
 
     public static func render(_ report: CheckReport) -> String {
@@ -101,9 +109,11 @@ public enum JSONReport {
                                     Step(location: loc(s.sourceLocation), instruction: s.text,
                                          macro: s.macro.map { "\($0) at \(s.location)" }, rsp: s.rsp,
                                          returnStackDepth: s.returnStackDepth, gs: s.kernelGS ? "kernel" : "user",
-                                         slots: s.touched.map(slot))
+                                         slots: s.touched.map(slot), notes: s.notes.isEmpty ? nil : s.notes)
                                 },
-                                stack: c.picture.map(slot), rsp: c.rsp, inputs: c.inputs.map { Value(name: $0.0, value: hex($0.1)) })
+                                stack: c.picture.map(slot), rsp: c.rsp, inputs: c.inputs.map { Value(name: $0.0, value: hex($0.1)) },
+                                blamedStep: c.blamedStepIndex, observation: c.observation.map(blame),
+                                related: c.related.isEmpty ? nil : c.related.map(blame))
                     }
                     return Result(invariant: r.invariant.rawValue, verdict: r.verdict.name, status: r.status.rawValue,
                                   expectedViolation: r.expectedViolation, reason: reason, obligations: r.obligations,

@@ -330,11 +330,17 @@ struct PathProof {
 
     /// Deterministic inputs for the concrete probes: unmodelled memory (TIF flags) all
     /// clear, all set or mixed; registers and garbage distinct, or small so that
-    /// coincidences happen; the saved cs from user mode, from kernel mode, or mixed.
+    /// coincidences happen; the saved cs from user mode, from kernel mode, or mixed; at
+    /// stops, the tracer writes every field, none or some (and a `maystop` call stops
+    /// always, never or sometimes), with the TIF flags clear and set for each (also in
+    /// seeds 0–2 and 6–8 alone, all a path that reads no saved cs runs).
     static func probeOracle(_ seed: Int) -> @Sendable (String) -> UInt64 {
         { name in
             let h = SampleInputs.hash(name, seed: seed)
             if name.hasPrefix("unmodelled") { return [0, ~0, h][seed % 3] }
+            if name.hasPrefix("ptrace.wrote.") || name.hasPrefix("ptrace.stop@") {
+                return [1, 0, (h >> 17) & 1, (h >> 17) & 1, 1, 0, 0, 1, (h >> 17) & 1][seed % 9]
+            }
             if name == "entry.cs" { return [0x33, 0x10, h][(seed / 3) % 3] }
             return seed >= 6 ? h % 4 : h
         }
@@ -360,11 +366,7 @@ struct PathProof {
                 let replay = ConcreteReplay.run(semantics, oracle: oracle,
                                                 target: .init(invariant: inv, node: first.node, key: first.key))
                 guard replay.confirmed else { continue }
-                let inst = program.instructions[g.nodes[first.node].instruction]
-                found[inv] = Counterexample(location: inst.sourceLocation, macroLocation: inst.sourceLocation == inst.location ? nil : inst.location,
-                                            instruction: inst.text, requirement: replay.requirement ?? "", values: replay.values,
-                                            steps: replay.steps, picture: replay.picture,
-                                            rsp: replay.rspAtBlame.map { semantics.setup.describe(address: $0) } ?? "?",
+                found[inv] = counterexample(node: first.node, replay, semantics, requirement: "",
                                             inputs: replay.inputsUsed.filter { name, _ in
                                                 // What a reviewer can act on: registers, memory and what stops wrote.
                                                 !name.hasPrefix("clobbered") && !name.hasPrefix("user-gs") && !["entry.zf", "entry.cf", "entry.sf", "entry.of"].contains(name)
@@ -445,10 +447,13 @@ struct PathProof {
 
     /// The model's value of every input. Only variables the solver was given have a
     /// value of their own; model completion gives any other 0 (false), so those are
-    /// not lowered and evaluated one by one.
+    /// not lowered and evaluated one by one — in name order: each evaluation makes the
+    /// value's numeral in the context, and the order numerals are made in decides the
+    /// order of later queries' terms, hence their models (in the order of a dictionary,
+    /// the same inputs gave different counterexamples from run to run).
     func makeOracle(_ model: Z3Model, _ f: TermFactory, _ lowering: inout Z3Lowering) -> (String) -> UInt64 {
         var values: [String: UInt64] = [:]
-        for (name, t) in f.variables {
+        for (name, t) in f.variables.sorted(by: { $0.key < $1.key }) {
             guard let e = lowering.lowered(t) else { continue }
             if t.isBool { values[name] = model.evalBool(e) == true ? 1 : 0 }
             else { values[name] = model.evalBV(e) ?? 0 }
@@ -458,13 +463,39 @@ struct PathProof {
 
     func counterexample(_ o: Obligation<SymbolicDomain>, _ r: ReplayOutcome, _ s: Search,
                         _ oracle: (String) -> UInt64, relevant: Set<String>) -> Counterexample {
-        let inst = program.instructions[s.graph.nodes[o.node].instruction]
-        // Blame the line of the path's own file; the macro line is a note.
-        let blamed = inst.sourceLocation
-        let inputs = relevant.sorted().map { ($0, oracle($0)) }
-        return Counterexample(location: blamed, macroLocation: inst.sourceLocation == inst.location ? nil : inst.location, instruction: inst.text,
-                              requirement: r.requirement ?? o.requirement, values: r.values, steps: r.steps, picture: r.picture,
-                              rsp: r.rspAtBlame.map { s.run.setup.describe(address: $0) } ?? "?", inputs: inputs)
+        counterexample(node: o.node, r, s.semantics, requirement: o.requirement, inputs: relevant.sorted().map { ($0, oracle($0)) })
+    }
+
+    /// The counterexample of a confirmed replay of the obligation at `node`: blamed on
+    /// the instruction provenance names (else on `node`), observed at `node`, with the
+    /// run's other failures there (every wrong register at an exit) each blamed on its own.
+    func counterexample(node: Int, _ r: ReplayOutcome, _ semantics: PathSemantics, requirement fallback: String,
+                        inputs: [(String, UInt64)]) -> Counterexample {
+        let g = semantics.graph
+        func blame(_ n: Int, _ message: String) -> Counterexample.Blame {
+            let inst = program.instructions[g.nodes[n].instruction]
+            // Blame the line of the path's own file; the macro line is a note.
+            return .init(location: inst.sourceLocation, macroLocation: inst.sourceLocation == inst.location ? nil : inst.location,
+                         instruction: inst.text, message: message)
+        }
+        let main = blame(r.blamedNode ?? node, r.requirement ?? fallback)
+        let related = r.related.map { blame($0.blamedNode ?? node, $0.requirement) }
+        var requirement = main.message
+        if !related.isEmpty {
+            // Every wrong value at this point, each with the line it is blamed on.
+            func line(_ l: SourceLocation) -> String {
+                l.file == main.location.file ? "line \(l.line)" : "\(l.file.split(separator: "/").last.map(String.init) ?? l.file):\(l.line)"
+            }
+            let others = zip(r.related, related).map { o, b in
+                "\(o.key.hasPrefix("preserve ") ? String(o.key.dropFirst("preserve ".count)) : o.key) (blamed on `\(b.instruction)`, \(line(b.location)))"
+            }
+            requirement += "; also wrong there: " + others.joined(separator: ", ")
+        }
+        return Counterexample(location: main.location, macroLocation: main.macroLocation, instruction: main.instruction,
+                              requirement: requirement, values: r.values, steps: r.steps, picture: r.picture,
+                              rsp: r.rspAtBlame.map { semantics.setup.describe(address: $0) } ?? "?", inputs: inputs,
+                              observation: r.blamedNode == nil ? nil : blame(node, "observed here"),
+                              blamedStep: r.blamedStep, related: related)
     }
 }
 

@@ -98,6 +98,15 @@ public enum SARIFReport {
                             ]],
                         ]],
                     ]) { a, _ in a }
+                    // Where the wrong value is observed, and every other one wrong there.
+                    let related = (cx.observation.map { [$0] } ?? []) + cx.related
+                    if !related.isEmpty {
+                        res["relatedLocations"] = related.enumerated().map { k, b -> [String: Any] in
+                            var l = location(b.location, message: b.message)
+                            l["id"] = k + 1
+                            return l
+                        }
+                    }
                     if r.status == .pass {
                         res["suppressions"] = [["kind": "inSource", "justification": "the spec expects this violation (.expect \(r.invariant.rawValue) violated)"]]
                     }

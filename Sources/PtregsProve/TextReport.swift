@@ -56,6 +56,11 @@ public struct TextReport {
             var s = "\(cx.location): \(label): \(head) violated: \(cx.requirement)\n"
             if status == .pass && !verbose { return s }
             if let m = cx.macroLocation { s += "\(m): note: the blamed instruction `\(cx.instruction)` is expanded from here\n" }
+            if let o = cx.observation { s += "\(o.location): note: the value is observed here, at `\(o.instruction)`\n" }
+            for b in cx.related {
+                s += "\(b.location): note: also wrong there: \(b.message)\n"
+                if let m = b.macroLocation { s += "\(m): note: `\(b.instruction)` is expanded from here\n" }
+            }
             s += "  why it matters: \(Self.why(r.invariant))\n"
             if !cx.values.isEmpty {
                 s += "  values: " + cx.values.map { "\($0.0) = \($0.1)" }.joined(separator: ", ") + "\n"
@@ -68,9 +73,12 @@ public struct TextReport {
     public func renderTrace(_ cx: Counterexample) -> String {
         var s = "  counterexample (replayed on a concrete run):\n"
         let width = max(24, cx.steps.map(\.text.count).max() ?? 0)
+        let blamedIndex = cx.blamedStepIndex
         for (k, step) in cx.steps.enumerated() {
-            let blamed = k == cx.steps.count - 1
-            let marker = blamed ? paint(">", "1;31") : " "
+            let blamed = k == blamedIndex
+            // `>` the blamed step; `*` where its value is observed, when that comes later.
+            let observed = k == cx.steps.count - 1 && !blamed
+            let marker = blamed ? paint(">", "1;31") : observed ? paint("*", "1;33") : " "
             let text = step.text.padding(toLength: width, withPad: " ", startingAt: 0)
             // Show the line of the path's own file; a macro's line goes in brackets.
             let shown = step.sourceLocation
@@ -86,6 +94,7 @@ public struct TextReport {
                     s += "         \(v.label): \(Self.hex(v.value)) \(v.holds)\n"
                 }
             }
+            for n in step.notes { s += "         (\(n))\n" }
         }
         if !cx.picture.isEmpty {
             s += "  stack before line \(cx.location.line) (rsp = \(cx.rsp)):\n"
@@ -119,6 +128,7 @@ public struct TextReport {
             }
             s += "\n"
             for v in step.touched { s += "         \(v.label): \(Self.hex(v.value)) \(v.holds)\n" }
+            for n in step.notes { s += "         (\(n))\n" }
             if explained.insert(step.node).inserted {
                 for o in byNode[step.node] ?? [] { s += "         must hold [\(o.invariant.rawValue)]: \(o.requirement) — \(o.outcome)\n" }
             }

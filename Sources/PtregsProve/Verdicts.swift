@@ -4,7 +4,8 @@ import StackSemantics
 
 /// A counterexample that the concrete replay confirmed.
 public struct Counterexample: Sendable {
-    /// The step the trace blames.
+    /// The step the trace blames: the instruction that put the wrong value where it is
+    /// observed (found by provenance), or the step that breaks the obligation.
     public var location: SourceLocation
     /// Where the blamed instruction is written, when a macro expanded it.
     public var macroLocation: SourceLocation?
@@ -16,9 +17,32 @@ public struct Counterexample: Sendable {
     public var rsp: String
     /// Model values of the path's inputs that the replay used, by name.
     public var inputs: [(String, UInt64)]
+    /// Where the value is observed (an exit), when that is not the blamed step; the
+    /// trace ends there.
+    public var observation: Blame?
+    /// The index in `steps` of the blamed step (nil: the last).
+    public var blamedStep: Int?
+    /// The run's other failures of the same invariant at the same point (every wrong
+    /// register at an exit), each blamed on its own instruction.
+    public var related: [Blame] = []
+
+    /// An instruction and what went wrong there.
+    public struct Blame: Sendable {
+        public var location: SourceLocation
+        public var macroLocation: SourceLocation?
+        public var instruction: String
+        public var message: String
+        public init(location: SourceLocation, macroLocation: SourceLocation?, instruction: String, message: String) {
+            self.location = location
+            self.macroLocation = macroLocation
+            self.instruction = instruction
+            self.message = message
+        }
+    }
 
     public init(location: SourceLocation, macroLocation: SourceLocation?, instruction: String, requirement: String,
-                values: [(String, String)], steps: [TraceStep], picture: [SlotView], rsp: String, inputs: [(String, UInt64)]) {
+                values: [(String, String)], steps: [TraceStep], picture: [SlotView], rsp: String, inputs: [(String, UInt64)],
+                observation: Blame? = nil, blamedStep: Int? = nil, related: [Blame] = []) {
         self.location = location
         self.macroLocation = macroLocation
         self.instruction = instruction
@@ -28,7 +52,13 @@ public struct Counterexample: Sendable {
         self.picture = picture
         self.rsp = rsp
         self.inputs = inputs
+        self.observation = observation
+        self.blamedStep = blamedStep
+        self.related = related
     }
+
+    /// The index of the blamed step in `steps`.
+    public var blamedStepIndex: Int { blamedStep ?? steps.count - 1 }
 }
 
 public enum Verdict: Sendable {

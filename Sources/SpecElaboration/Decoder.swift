@@ -574,12 +574,13 @@ extension Elaborator {
         for flag in attrs.positional.dropFirst() {
             switch flag.text {
             case "stop": c.isPtraceStop = true
+            case "maystop": c.isPtraceStop = true; c.mayStop = true
             case "indirect":
                 if let other = program.externs.values.first(where: \.isIndirectTarget) {
                     throw Diagnostic(at: flag.location, "'\(other.name)' is already the contract of unresolved indirect calls", notes: notes)
                 }
                 c.isIndirectTarget = true
-            default: throw Diagnostic(at: flag.location, "unknown .extern flag '\(flag.text)' (expected 'stop', 'indirect' or key=value)", notes: notes)
+            default: throw Diagnostic(at: flag.location, "unknown .extern flag '\(flag.text)' (expected 'stop', 'maystop', 'indirect' or key=value)", notes: notes)
             }
         }
         let fieldNames = Self.ptRegsFieldNames
@@ -613,7 +614,7 @@ extension Elaborator {
                 }
             default:
                 guard fieldNames.contains(key) else {
-                    throw Diagnostic(at: value.location, "unknown .extern attribute '\(key)' (expected clobbers=, ptregs=, observes=, writes=, reason=, stop, or FIELD=value for a pt_regs field)", notes: notes)
+                    throw Diagnostic(at: value.location, "unknown .extern attribute '\(key)' (expected clobbers=, ptregs=, observes=, writes=, reason=, stop, maystop, or FIELD=value for a pt_regs field)", notes: notes)
                 }
                 c.expectedFields[key] = try evaluate(Expr.parse(value), notes: notes)
             }

@@ -271,8 +271,13 @@ public struct ExternContract: Hashable, Sendable {
     public var ptRegs: PtRegsPointer?
     /// pt_regs fields (user names) the function reads and relies on.
     public var observes: [String] = []
-    /// A ptrace stop: every observed field may be rewritten by the tracer.
+    /// A ptrace stop: a tracer may be attached; it reads every observed field and may
+    /// rewrite any of them (or none).
     public var isPtraceStop = false
+    /// `maystop`: a stop that happens only in some runs (syscall_trace_enter runs only
+    /// when TIF work flags are set); each run either stops (observation and writes) or
+    /// does not. Implies `isPtraceStop`.
+    public var mayStop = false
     /// The contract of calls through a function pointer the model cannot resolve
     /// (`call *%rbx` to a kernel thread's function).
     public var isIndirectTarget = false

@@ -41,9 +41,11 @@ public struct TraceStep: Sendable {
     public var kernelGS: Bool
     /// Slots the instruction read or wrote, after it ran.
     public var touched: [SlotView]
+    /// What the step did that its slots do not show (`tracer stop: the tracer wrote cx`).
+    public var notes: [String]
 
     public init(node: Int, location: SourceLocation, text: String, expansion: [Diagnostic.Note], sourceLocation: SourceLocation,
-                rsp: String, returnStackDepth: Int, kernelGS: Bool, touched: [SlotView]) {
+                rsp: String, returnStackDepth: Int, kernelGS: Bool, touched: [SlotView], notes: [String] = []) {
         self.node = node
         self.location = location
         self.text = text
@@ -53,6 +55,7 @@ public struct TraceStep: Sendable {
         self.returnStackDepth = returnStackDepth
         self.kernelGS = kernelGS
         self.touched = touched
+        self.notes = notes
     }
 }
 
@@ -61,6 +64,14 @@ public struct ReplayOutcome: Sendable {
     public var steps: [TraceStep]
     /// The failing obligation's own words and values, when confirmed.
     public var requirement: String?
+    /// The node of the instruction the violation is blamed on, when it is not the step
+    /// where the obligation is judged (the restore whose value an exit observes).
+    public var blamedNode: Int?
+    /// The index in `steps` of the blamed step (the last step, unless `blamedNode`).
+    public var blamedStep: Int?
+    /// The run's other broken obligations of the same invariant at the same step (every
+    /// wrong register at an exit), each with its words and the node it is blamed on.
+    public var related: [(key: String, requirement: String, blamedNode: Int?)] = []
     /// Labelled values of the failing claim, ready to print.
     public var values: [(String, String)]
     /// The stack from the frame top down to rsp at the blamed step (before it ran).
@@ -106,8 +117,11 @@ public enum ConcreteReplay {
         case brokenOnly
         /// Also the state the run ended in (mutation testing compares it).
         case endState
-        /// Everything, with a step per instruction (counterexamples, `--explain`).
+        /// Everything, with a step per instruction (counterexamples).
         case trace
+        /// A trace in which every step that loads a register from the stack also says
+        /// what the slot held and who relies on the value (`--explain`).
+        case explanation
     }
 
     /// `target` nil: run to the end (`--explain`, probes, mutation testing).
@@ -120,7 +134,8 @@ public enum ConcreteReplay {
     public static func run(_ semantics: PathSemantics, oracle: @escaping (String) -> UInt64, target: Target?,
                            detail: Detail = .trace) -> ReplayOutcome {
         let (program, graph, setup) = (semantics.program, semantics.graph, semantics.setup)
-        let recordTrace = detail == .trace
+        let recordTrace = detail == .trace || detail == .explanation
+        let uses = detail == .explanation ? RestoreUses() : nil
         // Only a confirmed target reports the inputs it read.
         let used = InputLog()
         let d = target == nil ? ConcreteDomain(oracle: oracle) : ConcreteDomain(oracle: { name in
@@ -129,7 +144,11 @@ public enum ConcreteReplay {
             return v
         })
         defer { _ = used }
-        let interp = Interpreter(domain: d, semantics: semantics)
+        var interp = Interpreter(domain: d, semantics: semantics)
+        // Provenance and words only where the outcome shows them: a counterexample's
+        // run, and a traced one (`--explain` says who relies on each restore).
+        interp.tracksOrigins = target != nil || recordTrace
+        interp.buildsWords = target != nil
         if recordTrace { interp.recordTouchedSlots() }
         var state = interp.initialState()
         var out = ReplayOutcome(confirmed: false, steps: [], requirement: nil, values: [], picture: [], rspAtBlame: nil, note: nil)
@@ -141,6 +160,9 @@ public enum ConcreteReplay {
         // the blamed step, the end state); otherwise the step takes over the only
         // reference to it and changes it in place instead of copying it.
         let keepBefore = recordTrace || target != nil || detail == .endState
+        // A violation blamed on an earlier step (by provenance) shows the stack before
+        // that step: a traced run with a target keeps every step's state.
+        var befores: [MachineState<ConcreteDomain>] = []
         var node = 0
         for _ in 0..<maximumSteps {
             let firstNew = interp.log.items.count
@@ -167,7 +189,10 @@ public enum ConcreteReplay {
                                            sourceLocation: inst.sourceLocation,
                                            rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,
                                            kernelGS: before.kernelGS,
-                                           touched: interp.touched.map { view($0, blamedHere ? before : touchedState, interp) }))
+                                           touched: interp.touched.map { view($0, blamedHere ? before : touchedState, interp) },
+                                           notes: interp.notes))
+                if target != nil { befores.append(before) }
+                uses?.step(out.steps.count - 1, node: node, after, &out.steps, interp)
             }
             // The step's new obligations, read in place (no copy of the log per step).
             let log = interp.log
@@ -183,13 +208,34 @@ public enum ConcreteReplay {
                     out.confirmed = true
                     out.requirement = o.requirement
                     out.values = describeValues(o.values, interp)
-                    out.rspAtBlame = before.rsp
-                    out.picture = picture(before, interp)
                     out.inputsUsed = used.entries
+                    func blamed(_ o: Obligation<ConcreteDomain>) -> Int? {
+                        o.blame.flatMap { EventID.node(of: $0) }.flatMap { $0 < graph.nodes.count && $0 != o.node ? $0 : nil }
+                    }
+                    // The stack before the blamed step: this one, or the last run of the
+                    // node provenance blames (the restore whose value this exit observes).
+                    var shown = before
+                    if let b = blamed(o) {
+                        out.blamedNode = b
+                        if let k = out.steps.dropLast().lastIndex(where: { $0.node == b }) {
+                            out.blamedStep = k
+                            shown = befores[k]
+                        }
+                    }
+                    out.rspAtBlame = shown.rsp
+                    out.picture = picture(shown, interp)
+                    // Failures judged where values are observed (they carry a blame): every
+                    // one at this point, each blamed on its own instruction.
+                    for j in firstNew..<log.items.count where j != i && o.blame != nil {
+                        let other = log.items[j]
+                        guard !other.claim, other.invariant == t.invariant, other.node == t.node else { continue }
+                        out.related.append((other.key, other.requirement, blamed(other)))
+                    }
                     return out
                 }
             }
             guard let taken else {
+                if let uses, let before { uses.exit(node: node, before, &out.steps, interp) }
                 if target != nil { out.note = "the replayed run reached the end of the path without breaking the obligation" }
                 if let after = successors.first?.1 ?? before {
                     for r in Register.allCases { out.exitState[r.name] = after[r] }
@@ -206,26 +252,9 @@ public enum ConcreteReplay {
         return out
     }
 
-    /// `#save` carries the matching save's event: shown as where it happened, and the
-    /// saved value is dropped when there was none.
+    /// The claim's labelled values, in hex.
     static func describeValues(_ values: [(String, UInt64)], _ interp: Interpreter<ConcreteDomain>) -> [(String, String)] {
-        let save = values.first { $0.0 == "#save" }?.1
-        let origin = values.first { $0.0 == "#origin" }?.1
-        var out: [(String, String)] = []
-        for (label, v) in values where !label.hasPrefix("#") {
-            if save == 0 && (label == "saved" || label == "pushed") { continue }
-            out.append((label, "0x" + String(v, radix: 16)))
-        }
-        if let e = save {
-            if e != 0 {
-                out.append(("matching save", holds(e, interp)))
-            } else if let o = origin, o != 0 {
-                out.append(("matching save", "none; the slot holds \(holds(o, interp))"))
-            } else {
-                out.append(("matching save", "none (never written)"))
-            }
-        }
-        return out
+        values.map { ($0.0, "0x" + String($0.1, radix: 16)) }
     }
 
     static func view(_ a: UInt64, _ s: MachineState<ConcreteDomain>, _ interp: Interpreter<ConcreteDomain>) -> SlotView {
@@ -234,12 +263,7 @@ public enum ConcreteReplay {
     }
 
     static func holds(_ origin: UInt64, _ interp: Interpreter<ConcreteDomain>) -> String {
-        if origin == 0 { return "garbage" }
-        let what = interp.eventWords(origin) ?? "written"
-        if let n = EventID.node(of: origin), n < interp.graph.nodes.count {
-            return "\(what) (line \(interp.program.instructions[interp.graph.nodes[n].instruction].location.line))"
-        }
-        return what
+        origin == 0 ? "garbage" : interp.holdsWords(origin)
     }
 
     /// The stack of rsp's region, from the highest slot the path knows down to rsp.
@@ -268,6 +292,82 @@ public enum ConcreteReplay {
             a &-= 8
         }
         return out
+    }
+}
+
+/// `--explain`: the values a run loads into registers from the stack (pops and loads —
+/// the restores), and who relies on each: an exit that gives the register back (it must
+/// hold what the exit's contract says), or nobody (the register is written again, or
+/// the exit does not give it back); and where the value was stored on the way (a
+/// scratch register carrying it to a slot). Under the observational `restore` rule such
+/// a load is no obligation of its own: this says why it is right or wrong.
+final class RestoreUses {
+    struct Load {
+        var step: Int
+        var register: Register
+        var event: UInt64
+        var words: String
+        /// Stores of the value on the way (`stored to pt_regs.cx by line 31`).
+        var stores: [String] = []
+        /// The first later step after which no register holds the value.
+        var gone: Int?
+    }
+    var loads: [Load] = []
+
+    func step(_ k: Int, node: Int, _ after: MachineState<ConcreteDomain>, _ steps: inout [TraceStep], _ interp: Interpreter<ConcreteDomain>) {
+        let ev = EventID.at(node: node)
+        // A register stored to the stack: the value it carries is kept there.
+        let stored: Register?
+        switch interp.program.instructions[interp.graph.nodes[node].instruction].operation {
+        case .push(.register(let r, _)): stored = r
+        case .move(.register(let r, .q), .memory, _): stored = r
+        default: stored = nil
+        }
+        if let r = stored, let slot = steps[k].touched.last?.label {
+            let carried = after.origins[r.rawValue].load
+            for i in loads.indices where loads[i].gone == nil && loads[i].event == carried {
+                loads[i].stores.append("stored to \(slot) by line \(steps[k].sourceLocation.line)")
+            }
+        }
+        let live = Set(after.origins.map(\.load))
+        for i in loads.indices where loads[i].gone == nil && !live.contains(loads[i].event) { loads[i].gone = k }
+        for r in Register.allCases where r != .rsp {
+            let o = after.origins[r.rawValue]
+            guard o.writer == ev, o.load == ev else { continue }
+            loads.append(Load(step: k, register: r, event: ev,
+                              words: "\(r.name) ← \(interp.describeSlot(o.slot)), which held \(interp.holdsWords(o.slotOrigin))"))
+        }
+    }
+
+    /// At the exit (`before`: the state the exit sees), a note on every load's step.
+    func exit(node: Int, _ before: MachineState<ConcreteDomain>, _ steps: inout [TraceStep], _ interp: Interpreter<ConcreteDomain>) {
+        let kind: Interpreter<ConcreteDomain>.ExitKind?
+        switch interp.program.instructions[interp.graph.nodes[node].instruction].operation {
+        case .ret: kind = .ret
+        case .sysret: kind = .sysret
+        case .sysexit: kind = .sysexit
+        case .iret: kind = .iret
+        default: kind = nil
+        }
+        let observed = kind.map { interp.observedAtExit($0, before) } ?? []
+        let exit = interp.instructionWords(node: node)
+        for l in loads {
+            var note = "restore: \(l.words); "
+            if !l.stores.isEmpty { note += l.stores.joined(separator: ", ") + "; " }
+            if let (r, value, known, field) = observed.first(where: { before.origins[$0.0.rawValue].load == l.event }) {
+                let whose = field.map { "the user's value (pt_regs.\($0))" } ?? "its value from the path's entry"
+                note += "relied on by \(exit), which gives \(r.name) back and needs \(whose) there — "
+                note += !known ? "unchecked in this run (no user value is defined there)"
+                    : before[r] == value ? "it is" : "it is not (the restore verdict blames this step)"
+            } else if let g = l.gone {
+                note += "nobody observes it in \(l.register.name): `\(steps[g].text)` (line \(steps[g].sourceLocation.line)) replaces it before any exit"
+            } else if kind != nil {
+                note += "nobody observes it in \(l.register.name): \(exit) does not give \(l.register.name) back"
+            } else {
+                note += "the run ends before an exit observes it"
+            }
+            steps[l.step].notes.append(note)
+        }
     }
 }
 

@@ -13,6 +13,9 @@ public struct Obligation<D: ValueDomain> {
     public var requirement: String
     /// The values the claim compares, labelled ("read", "saved value"), for traces.
     public var values: [(String, D.Value)] = []
+    /// The event that put the value the claim judges where it is (a register's last
+    /// writer), when the run tracks it: the violation is blamed there.
+    public var blame: D.Value?
 }
 
 /// Where a path starts: stacks, pt_regs placement, hardware frame. Domain-independent,
@@ -117,11 +120,23 @@ public struct Interpreter<D: ValueDomain> {
     var pointerInputs: [String] { semantics.pointerInputs }
     /// Keep obligations the simplifier already decided (for `--explain`).
     public var keepDecided = false
+    /// Track where each register's value comes from (`MachineState.origins`), for the
+    /// words and the blame of a violation. Concrete runs do; the proof run does not
+    /// (its merges and loop heads would have to carry it, and no claim depends on it).
+    public var tracksOrigins = false
+    /// Build the words (requirement, labelled values) of kept obligations. A run that
+    /// only asks which obligations broke (the probes, mutation testing) skips them: a
+    /// violating path's every run breaks many, and their words were most of its cost.
+    public var buildsWords = true
     /// What the write with this event id was ("saved rdi", "return address of call at L42").
     public func eventWords(_ event: UInt64) -> String? { semantics.eventWords(event) }
     /// Stack addresses the current step read or wrote (for traces).
     public var touched: [UInt64] { touchedBox.addresses }
     let touchedBox = TouchedAddresses()
+    /// What the current step did that its slots do not show (which fields a tracer
+    /// wrote at a stop), for traces.
+    public var notes: [String] { traceNotes.notes }
+    let traceNotes = TraceNotes()
 
     public init(domain: D, semantics: PathSemantics) {
         self.d = domain
@@ -143,7 +158,7 @@ public struct Interpreter<D: ValueDomain> {
         var shadow: [ShadowEntry<D.Value>] = []
         func seed(_ a: UInt64, _ v: D.Value, _ event: UInt64) {
             let e = d.constant(event)
-            slots[a] = StackSlot(value: v, origin: e, saveEvent: e, expect: v, home: homeValue(a))
+            slots[a] = StackSlot(value: v, origin: e)
         }
         for r in Register.allCases where r != .rsp {
             if let f = Layout.ptRegs.fields.first(where: { $0.register == r }) { user[f.userName] = regs[r.rawValue] }
@@ -242,12 +257,13 @@ public struct Interpreter<D: ValueDomain> {
         return MachineState(registers: regs, zeroFlag: d.inputBit("entry.zf"), carryFlag: d.inputBit("entry.cf"),
                             signFlag: d.inputBit("entry.sf"), overflowFlag: d.inputBit("entry.of"),
                             slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user,
-                            shadowStack: shadow, reach: reach)
+                            shadowStack: shadow, reach: reach, origins: tracksOrigins ? Array(repeating: unwritten, count: 16) : [])
     }
 
-    func homeValue(_ a: UInt64) -> D.Value {
-        if let r = setup.fieldAt[a]?.register { return d.constant(UInt64(r.rawValue + 1)) }
-        return d.constant(0)
+    /// A register's origin before the path writes it: its value at entry.
+    var unwritten: RegisterOrigin<D.Value> {
+        let zero = d.constant(0)
+        return RegisterOrigin(writer: zero, load: zero, slot: zero, slotOrigin: zero)
     }
 
     /// A slot as it is before any write: garbage. Memoised per address: merges and
@@ -255,7 +271,7 @@ public struct Interpreter<D: ValueDomain> {
     public func untouchedSlot(_ a: UInt64) -> StackSlot<D.Value> {
         if let cached = untouched.slots[a] { return cached }
         let g = d.input(garbageName(a))
-        let slot = StackSlot(value: g, origin: d.constant(0), saveEvent: d.constant(0), expect: g, home: homeValue(a))
+        let slot = StackSlot(value: g, origin: d.constant(0))
         untouched.slots[a] = slot
         return slot
     }
@@ -285,14 +301,11 @@ public struct Interpreter<D: ValueDomain> {
     }
 
     func mergeSlot(_ c: D.Bit, _ a: StackSlot<D.Value>, _ b: StackSlot<D.Value>) -> StackSlot<D.Value> {
-        StackSlot(value: d.select(c, a.value, b.value), origin: d.select(c, a.origin, b.origin),
-                  saveEvent: d.select(c, a.saveEvent, b.saveEvent), expect: d.select(c, a.expect, b.expect),
-                  home: d.select(c, a.home, b.home))
+        StackSlot(value: d.select(c, a.value, b.value), origin: d.select(c, a.origin, b.origin))
     }
 
     func sameSlot(_ a: StackSlot<D.Value>, _ b: StackSlot<D.Value>) -> Bool {
-        d.same(a.value, b.value) && d.same(a.origin, b.origin) && d.same(a.saveEvent, b.saveEvent)
-            && d.same(a.expect, b.expect) && d.same(a.home, b.home)
+        d.same(a.value, b.value) && d.same(a.origin, b.origin)
     }
 
     func readSlot(_ s: MachineState<D>, _ cases: [(D.Bit, UInt64)]) -> StackSlot<D.Value> {
@@ -373,40 +386,64 @@ public struct Interpreter<D: ValueDomain> {
         w == .q ? v : d.or(d.and(old, d.constant(~w.mask)), d.and(v, d.constant(w.mask)))
     }
 
-    func read(_ op: Operand, _ w: Width, _ s: inout MachineState<D>, node: Int, purpose: Register? = nil) throws -> D.Value {
+    func read(_ op: Operand, _ w: Width, _ s: inout MachineState<D>, node: Int) throws -> D.Value {
+        try readTracing(op, w, &s, node: node).value
+    }
+
+    /// A read and, when the run tracks origins, where the value comes from: a register's
+    /// own origin, or this node's load of a stack slot (nil: computed here).
+    func readTracing(_ op: Operand, _ w: Width, _ s: inout MachineState<D>, node: Int) throws -> (value: D.Value, origin: RegisterOrigin<D.Value>?) {
         switch op {
-        case .register(let r, _): return mask(s[r], w)
-        case .immediate(let v): return mask(d.constant(UInt64(bitPattern: v)), w)
+        case .register(let r, _): return (mask(s[r], w), tracksOrigins ? s.origins[r.rawValue] : nil)
+        case .immediate(let v): return (mask(d.constant(UInt64(bitPattern: v)), w), nil)
         case .memory(let m):
             switch try locate(m, s, node: node, width: w) {
             case .stack(let cases, let addr):
                 checkAccess(addr, width: w, s, node: node, indexed: m.index != nil ? m : nil)
                 let sl = readSlot(s, cases)
-                if let r = purpose { checkRestore(of: r, from: sl, width: w, at: cases, s, node: node) }
-                return mask(sl.value, w)
+                return (mask(sl.value, w), tracksOrigins ? loadOrigin(node: node, address: addr, sl) : nil)
             case .perCPU(let name):
                 let v = d.select(s.kernelGS, s.perCPU[name] ?? d.constant(0), d.input("user-gs[\(name)]@\(node)"))
-                return mask(v, w)
+                return (mask(v, w), nil)
             case .indexedStack(let addr):
                 checkIndexedAccess(addr, m, width: w, s, node: node)
-                return mask(d.input("unmodelled[\(m.text)]@\(node)"), w)
+                return (mask(d.input("unmodelled[\(m.text)]@\(node)"), w), nil)
             case .farStack(let cases):
                 checkFarAccess(cases, m, s, node: node)
-                return mask(d.input("unmodelled[\(m.text)]@\(node)"), w)
+                return (mask(d.input("unmodelled[\(m.text)]@\(node)"), w), nil)
             case .opaque, .outside:
-                return mask(d.input("unmodelled[\(m.text)]@\(node)"), w)
+                return (mask(d.input("unmodelled[\(m.text)]@\(node)"), w), nil)
             }
         }
     }
 
-    /// Writes a value. `saving` names the register whose value this is, when the
-    /// instruction stores a whole register (a save).
+    /// The origin of a value this node loads from the stack slot at `address`.
+    func loadOrigin(node: Int, address: D.Value, _ sl: StackSlot<D.Value>) -> RegisterOrigin<D.Value> {
+        let ev = d.constant(EventID.at(node: node))
+        return RegisterOrigin(writer: ev, load: ev, slot: address, slotOrigin: sl.origin)
+    }
+
+    /// Records that this node wrote register r, with a value that comes from `source`
+    /// (a load, or another register's value) or that it computed (nil).
+    func noteRegisterWrite(_ r: Register, _ s: inout MachineState<D>, node: Int, from source: RegisterOrigin<D.Value>? = nil) {
+        guard tracksOrigins, r != .rsp else { return }
+        var o = source ?? unwritten
+        o.writer = d.constant(EventID.at(node: node))
+        s.origins[r.rawValue] = o
+    }
+
+    /// Writes a value. `source`: where a value written to a register comes from (see
+    /// `readTracing`). `saving` names the register whose value a store is; nothing
+    /// depends on it since restores are judged where their values are observed rather
+    /// than against a slot's save (the words in `what` say it) — it stays so that call
+    /// sites under other work need no edit, and can go with them.
     func write(_ op: Operand, _ v: D.Value, _ w: Width, _ s: inout MachineState<D>, node: Int, saving: Register? = nil,
-                        what: @autoclosure () -> String) throws {
+                        what: @autoclosure () -> String, source: RegisterOrigin<D.Value>? = nil) throws {
         switch op {
         case .register(let r, _):
             // 32-bit writes zero-extend (`v` is already masked); 8-bit writes keep the rest.
             s[r] = w == .b ? merge(s[r], v, .b) : v
+            noteRegisterWrite(r, &s, node: node, from: source)
         case .immediate:
             throw Unsupported(node: node, reason: "write to an immediate")
         case .memory(let m):
@@ -417,24 +454,7 @@ public struct Interpreter<D: ValueDomain> {
                 noteEvent(event, what())
                 let ev = d.constant(event)
                 let result = cases.count == 1 && isResultSlot(cases[0].1)
-                writeSlot(&s, cases) { old in
-                    var new = old
-                    new.value = merge(old.value, v, w)
-                    new.origin = ev
-                    if result && saving == nil {
-                        new.saveEvent = ev
-                        new.expect = new.value
-                    }
-                    if let r = saving, w == .q {
-                        // A save: the slot becomes (or stays) r's home, unless it is another register's.
-                        let rv = d.constant(UInt64(r.rawValue + 1))
-                        let isSave = d.either(d.equal(old.home, d.constant(0)), d.equal(old.home, rv))
-                        new.home = d.select(isSave, rv, old.home)
-                        new.saveEvent = d.select(isSave, ev, old.saveEvent)
-                        new.expect = d.select(isSave, v, old.expect)
-                    }
-                    return new
-                }
+                writeSlot(&s, cases) { old in StackSlot(value: merge(old.value, v, w), origin: ev) }
                 // The syscall's result is what the user gets in rax.
                 if result { setUser(&s, "ax", slot(s, cases[0].1).value) }
             case .perCPU(let name):
@@ -454,6 +474,7 @@ public struct Interpreter<D: ValueDomain> {
         }
     }
 
+    /// Pushes a value. `register` (the register pushed) is unused, as `write`'s `saving`.
     func push(_ v: D.Value, _ s: inout MachineState<D>, node: Int, register: Register?, what: @autoclosure () -> String, k: Int = 0) throws {
         s.rsp = d.sub(s.rsp, d.constant(8))
         guard let cases = stackCases(s.rsp) else {
@@ -463,8 +484,7 @@ public struct Interpreter<D: ValueDomain> {
         let event = EventID.at(node: node, k)
         noteEvent(event, what())
         let ev = d.constant(event)
-        let home = d.constant(register.map { UInt64($0.rawValue + 1) } ?? 0)
-        writeSlot(&s, cases) { _ in StackSlot(value: v, origin: ev, saveEvent: ev, expect: v, home: home) }
+        writeSlot(&s, cases) { _ in StackSlot(value: v, origin: ev) }
     }
 
     // MARK: Flags
@@ -523,6 +543,7 @@ public struct Interpreter<D: ValueDomain> {
     public func step(_ node: Int, _ state: consuming MachineState<D>) throws -> Successors<D> {
         var s = state
         if touchedBox.recording { touchedBox.addresses.removeAll(keepingCapacity: true) }
+        if traceNotes.recording { traceNotes.notes.removeAll() }
         // The instruction itself is read only where its words are needed (copying it
         // on every step cost more than most steps' work).
         let index = graph.nodes[node].instruction
@@ -549,12 +570,12 @@ public struct Interpreter<D: ValueDomain> {
             guard let cases = stackCases(s.rsp) else { throw Unsupported(node: node, reason: "pop while rsp is not a modelled stack") }
             checkAccess(s.rsp, width: .q, s, node: node)
             let sl = readSlot(s, cases)
-            checkPop(into: op, from: sl, at: cases, s, node: node)
+            let origin = tracksOrigins ? loadOrigin(node: node, address: s.rsp, sl) : nil
             s.rsp = d.add(s.rsp, d.constant(8))
-            try write(op, sl.value, .q, &s, node: node, what: "popped by `\(inst.text)`")
+            try write(op, sl.value, .q, &s, node: node, what: "popped by `\(inst.text)`", source: origin)
             return go(next, s)
         case .move(let src, let dst, let w):
-            let v = try read(src, w, &s, node: node, purpose: dst.register)
+            let (v, origin) = try readTracing(src, w, &s, node: node)
             let saving: Register? = { if case .register(let r, .q) = src { return r }; return nil }()
             func what() -> String {
                 switch src {
@@ -564,13 +585,15 @@ public struct Interpreter<D: ValueDomain> {
                 default: return "stored by `\(inst.text)`"
                 }
             }
-            try write(dst, v, w, &s, node: node, saving: saving, what: what())
+            try write(dst, v, w, &s, node: node, saving: saving, what: what(), source: origin)
             return go(next, s)
         case .lea(let m, let r):
             s[r] = effectiveAddress(m, s)
+            noteRegisterWrite(r, &s, node: node)
             return go(next, s)
         case .loadAddress(let sym, let r):
             s[r] = d.constant(program.symbolAddress(sym) ?? 0)
+            noteRegisterWrite(r, &s, node: node)
             return go(next, s)
         case .alu(let op, let src, let dst, let w):
             let b = try read(src, w, &s, node: node)
@@ -618,8 +641,16 @@ public struct Interpreter<D: ValueDomain> {
             }
             return go(next, s)
         case .conditionalMove(let c, let src, let r):
-            let v = try read(src, .q, &s, node: node)
-            s[r] = d.select(condition(c, s), v, s[r])
+            let (v, origin) = try readTracing(src, .q, &s, node: node)
+            let moved = condition(c, s)
+            s[r] = d.select(moved, v, s[r])
+            if tracksOrigins {
+                let old = s.origins[r.rawValue]
+                noteRegisterWrite(r, &s, node: node, from: origin)
+                let new = s.origins[r.rawValue]
+                s.origins[r.rawValue] = RegisterOrigin(writer: d.select(moved, new.writer, old.writer), load: d.select(moved, new.load, old.load),
+                                                       slot: d.select(moved, new.slot, old.slot), slotOrigin: d.select(moved, new.slotOrigin, old.slotOrigin))
+            }
             return go(next, s)
         case .jump(.indirect(let r)):
             // The model has no targets for computed jumps: say so rather than guess.
@@ -704,6 +735,8 @@ public struct Interpreter<D: ValueDomain> {
         case .readMSR:
             s[.rax] = d.low32(d.input(semantics.inputName(.msrLow, at: node)))
             s[.rdx] = d.low32(d.input(semantics.inputName(.msrHigh, at: node)))
+            noteRegisterWrite(.rax, &s, node: node)
+            noteRegisterWrite(.rdx, &s, node: node)
             return go(next, s)
         case .bitTest(let kind, .immediate(let n), let dst, let w):
             let v = try read(dst, w, &s, node: node)
@@ -787,23 +820,66 @@ public struct Interpreter<D: ValueDomain> {
             guard let cases = stackCases(base) else {
                 throw Unsupported(node: node, reason: "\(c.name) gets a pt_regs pointer that is not a modelled stack address")
             }
-            checkObservation(by: c, ptRegs: cases, s, node: node)
+            // A stop happens on every call, or — `maystop` — only in the runs an input picks
+            // (syscall_trace_enter runs only when TIF work flags are set).
+            let stops: D.Bit = c.isPtraceStop && c.mayStop ? d.inputBit(semantics.inputName(.ptraceStop, at: node)) : d.bit(true)
+            checkObservation(by: c, ptRegs: cases, s, node: node, happens: stops)
             if c.isPtraceStop || !c.writes.isEmpty {
                 let (observed, written) = semantics.contractFields(c)
+                var tracerWrote: [String] = []
                 for (k, f) in Layout.ptRegs.fields.enumerated() where (c.isPtraceStop && observed[k]) || written[k] {
-                    let v = d.input(semantics.inputName(c.isPtraceStop ? .ptraceWrite(field: k) : .contractWrite(field: k), at: node))
-                    let event = EventID.at(node: node, k + 1)
-                    noteEvent(event, c.isPtraceStop ? "ptrace value of \(f.userName) written at the \(c.name) stop" : "new \(f.userName) set by \(c.name)")
-                    let ev = d.constant(event)
-                    writeSlot(&s, cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }) { old in
-                        StackSlot(value: v, origin: ev, saveEvent: ev, expect: v, home: old.home)
+                    let fieldCases = cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }
+                    if written[k] {
+                        // The function itself sets the field (execve, sigreturn): a new user value.
+                        let v = d.input(semantics.inputName(.contractWrite(field: k), at: node))
+                        let ev = d.constant(EventID.at(node: node, k + 1))
+                        noteEvent(EventID.at(node: node, k + 1), "new \(f.userName) set by \(c.name)")
+                        writeSlot(&s, fieldCases) { _ in StackSlot(value: v, origin: ev) }
+                        s.user.values[k] = v
+                        s.user.known[k] = nil
                     }
-                    s.user.values[k] = v
-                    s.user.known[k] = nil
+                    guard c.isPtraceStop && observed[k] else { continue }
+                    // A tracer may be attached, and may write the field or leave it: the
+                    // slot and the user's value are ite(wrote, ptrace value, as before),
+                    // so runs where it writes nothing, some fields or all are all checked.
+                    let wrote = d.both(stops, d.inputBit(semantics.inputName(.ptraceWrote(field: k), at: node)))
+                    let v = d.input(semantics.inputName(.ptraceWrite(field: k), at: node))
+                    let event = EventID.at(node: node, k + 1 + 32)
+                    noteEvent(event, "ptrace value of \(f.userName) written at the \(c.name) stop")
+                    let ev = d.constant(event)
+                    writeSlot(&s, fieldCases) { old in
+                        StackSlot(value: d.select(wrote, v, old.value), origin: d.select(wrote, ev, old.origin))
+                    }
+                    if let old = s.user.values[k] {
+                        s.user.values[k] = d.select(wrote, v, old)
+                        if let known = s.user.known[k] {
+                            let k2 = d.either(wrote, known)
+                            s.user.known[k] = d.known(k2) == true ? nil : k2
+                        }
+                    } else {
+                        // No run reaching here defines the field: defined where the tracer
+                        // wrote it. Where it is defined this is v; as the slot's own term
+                        // (which is v there too), a loop head keeps "field = user value".
+                        s.user.values[k] = readSlot(s, fieldCases).value
+                        s.user.known[k] = d.known(wrote) == true ? nil : wrote
+                    }
+                    if traceNotes.recording, d.known(wrote) == true { tracerWrote.append(f.userName) }
+                }
+                if traceNotes.recording && c.isPtraceStop {
+                    if d.known(stops) == false {
+                        traceNotes.notes.append("no stop: \(c.name) did not stop for a tracer in this run")
+                    } else if tracerWrote.isEmpty {
+                        traceNotes.notes.append("tracer stop: the tracer wrote no field")
+                    } else {
+                        traceNotes.notes.append("tracer stop: the tracer wrote \(tracerWrote.joined(separator: ", ")); every other field is as it was")
+                    }
                 }
             }
         }
-        for r in c.clobbers.sorted() { s[r] = d.input(semantics.inputName(.clobbered(r), at: node)) }
+        for r in c.clobbers.sorted() {
+            s[r] = d.input(semantics.inputName(.clobbered(r), at: node))
+            noteRegisterWrite(r, &s, node: node)
+        }
         s.zeroFlag = d.inputBit(semantics.inputName(.clobberedFlag(0), at: node))
         s.carryFlag = d.inputBit(semantics.inputName(.clobberedFlag(1), at: node))
         s.signFlag = d.inputBit(semantics.inputName(.clobberedFlag(2), at: node))
@@ -822,10 +898,11 @@ public struct Interpreter<D: ValueDomain> {
     /// Records an obligation. Its words are built only when it is kept: most claims are
     /// decided by construction, and formatting them is most of the cost of a step.
     func require(_ inv: Invariant, _ node: Int, _ key: @autoclosure () -> String, _ claim: D.Bit, _ s: MachineState<D>,
-                 _ requirement: @autoclosure () -> String, values: @autoclosure () -> [(String, D.Value)] = []) {
+                 _ requirement: @autoclosure () -> String, values: @autoclosure () -> [(String, D.Value)] = [], blame: D.Value? = nil) {
         if d.known(s.reach) == false { return }
         if d.known(claim) == true && !keepDecided { return }
-        log.items.append(Obligation(invariant: inv, node: node, key: key(), claim: claim, reach: s.reach, requirement: requirement(), values: values()))
+        log.items.append(Obligation(invariant: inv, node: node, key: key(), claim: claim, reach: s.reach,
+                                    requirement: buildsWords ? requirement() : "", values: buildsWords ? values() : [], blame: blame))
     }
 
     public enum ExitKind: String {
@@ -884,9 +961,18 @@ final class TouchedAddresses {
     @exclusivity(unchecked) var addresses: [UInt64] = []
 }
 
+/// The current step's notes, kept only for runs that record a trace.
+final class TraceNotes {
+    @exclusivity(unchecked) var recording = false
+    @exclusivity(unchecked) var notes: [String] = []
+}
+
 extension Interpreter {
-    /// Keep the step's touched slots (a replay that records its trace shows them).
-    public func recordTouchedSlots() { touchedBox.recording = true }
+    /// Keep the step's touched slots and notes (a replay that records its trace shows them).
+    public func recordTouchedSlots() {
+        touchedBox.recording = true
+        traceNotes.recording = true
+    }
 
     func noteTouched(_ cases: [(D.Bit, UInt64)]) {
         guard touchedBox.recording else { return }
@@ -968,6 +1054,32 @@ public final class PathSemantics {
         return events[event]
     }
     @exclusivity(unchecked) private var inputNames: [Int: String] = [:]
+    @exclusivity(unchecked) private var lineNames: [Int: String] = [:]
+    @exclusivity(unchecked) private var instructionNames: [Int: String] = [:]
+
+    /// Where a node's instruction is, for words: `line 5`, or `retint.after.ptsh:35` when
+    /// it is not in the path's file. Built once per node.
+    func lineWords(node: Int) -> String {
+        if let w = lineNames[node] { return w }
+        let l = program.instructions[graph.nodes[node].instruction].location
+        let w: String
+        if l.file == path.location.file {
+            w = "line \(l.line)"
+        } else {
+            let name = l.file.lastIndex(of: "/").map { l.file[l.file.index(after: $0)...] } ?? l.file[...]
+            w = "\(name):\(l.line)"
+        }
+        lineNames[node] = w
+        return w
+    }
+
+    /// `` `popq %rbx` (line 5) ``, built once per node.
+    func instructionWords(node: Int) -> String {
+        if let w = instructionNames[node] { return w }
+        let w = "`\(program.instructions[graph.nodes[node].instruction].text)` (\(lineWords(node: node)))"
+        instructionNames[node] = w
+        return w
+    }
     @exclusivity(unchecked) private var garbageNames: [UInt64: String] = [:]
 
     @exclusivity(unchecked) private var contractFieldMasks: [String: (observed: [Bool], written: [Bool])] = [:]
@@ -1012,6 +1124,8 @@ public final class PathSemantics {
     /// kind and node (`clobbered.rax@12`, `ptrace.cx@40`).
     enum InputKind {
         case clobbered(Register), clobberedFlag(Int), ptraceWrite(field: Int), contractWrite(field: Int)
+        /// Whether a tracer wrote a field at a stop; whether a `maystop` call stopped.
+        case ptraceWrote(field: Int), ptraceStop
         case otherFlags, msrLow, msrHigh
         /// A small number per kind, so (node, kind) is one integer key.
         var tag: Int {
@@ -1021,6 +1135,8 @@ public final class PathSemantics {
             case .otherFlags: return 20
             case .msrLow: return 21
             case .msrHigh: return 22
+            case .ptraceStop: return 23
+            case .ptraceWrote(let f): return 192 + f
             case .ptraceWrite(let f): return 64 + f
             case .contractWrite(let f): return 128 + f
             }
@@ -1034,6 +1150,8 @@ public final class PathSemantics {
             case .msrLow: return "msr.low@\(node)"
             case .msrHigh: return "msr.high@\(node)"
             case .ptraceWrite(let f): return "ptrace.\(Layout.ptRegs.fields[f].userName)@\(node)"
+            case .ptraceWrote(let f): return "ptrace.wrote.\(Layout.ptRegs.fields[f].userName)@\(node)"
+            case .ptraceStop: return "ptrace.stop@\(node)"
             case .contractWrite(let f): return "set.\(Layout.ptRegs.fields[f].userName)@\(node)"
             }
         }

@@ -1,19 +1,28 @@
 import SpecElaboration
 
-/// One 8-byte stack slot with its ghost state: what the slot holds, and what it was
-/// meant to hold. All five parts are values of the domain, so they merge at joins.
+/// One 8-byte stack slot with its ghost state: what the slot holds, and which write put
+/// it there. Both are values of the domain, so they merge at joins.
 public struct StackSlot<V> {
     /// What a load reads.
     public var value: V
     /// Event id of the last write (0: never written, garbage).
     public var origin: V
-    /// Event id of the last save into this slot of the register it is the home of, of a
-    /// push, or of a ptrace write (0: none). "The matching save".
-    public var saveEvent: V
-    /// The value the matching save put there.
-    public var expect: V
-    /// 1 + the register this slot is the home of (0: none yet).
-    public var home: V
+}
+
+/// Where a register's value comes from — ghost state for blame: an exit that finds a
+/// wrong value in a register names the instruction that put it there, and the slot it
+/// was read from. Only runs that report words track it (the concrete replays); no
+/// claim depends on it.
+public struct RegisterOrigin<V> {
+    /// Event id of the instruction that last wrote the register (0: its value at entry).
+    public var writer: V
+    /// Event id of the load or pop that read the value from the stack, carried through
+    /// register moves (0: the value was not read from the stack).
+    public var load: V
+    /// The stack address that load read.
+    public var slot: V
+    /// What that slot held then: the event id of its last write (0: never written).
+    public var slotOrigin: V
 }
 
 /// A small map kept as an array sorted by key. A state's slots (a few dozen, by
@@ -93,7 +102,8 @@ public struct MachineState<D: ValueDomain> {
         @exclusivity(unchecked) var user: UserView<D>
         @exclusivity(unchecked) var shadowStack: [ShadowEntry<D.Value>]
         @exclusivity(unchecked) var reach: D.Bit
-        init(registers: [D.Value], zeroFlag: D.Bit, carryFlag: D.Bit, signFlag: D.Bit, overflowFlag: D.Bit, slots: StackSlots<D.Value>, perCPU: PerCPUValues<D.Value>, kernelGS: D.Bit, user: UserView<D>, shadowStack: [ShadowEntry<D.Value>], reach: D.Bit) {
+        @exclusivity(unchecked) var origins: [RegisterOrigin<D.Value>]
+        init(registers: [D.Value], zeroFlag: D.Bit, carryFlag: D.Bit, signFlag: D.Bit, overflowFlag: D.Bit, slots: StackSlots<D.Value>, perCPU: PerCPUValues<D.Value>, kernelGS: D.Bit, user: UserView<D>, shadowStack: [ShadowEntry<D.Value>], reach: D.Bit, origins: [RegisterOrigin<D.Value>]) {
             self.registers = registers
             self.zeroFlag = zeroFlag
             self.carryFlag = carryFlag
@@ -105,16 +115,18 @@ public struct MachineState<D: ValueDomain> {
             self.user = user
             self.shadowStack = shadowStack
             self.reach = reach
+            self.origins = origins
         }
         func copy() -> Storage {
-            Storage(registers: registers, zeroFlag: zeroFlag, carryFlag: carryFlag, signFlag: signFlag, overflowFlag: overflowFlag, slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user, shadowStack: shadowStack, reach: reach)
+            Storage(registers: registers, zeroFlag: zeroFlag, carryFlag: carryFlag, signFlag: signFlag, overflowFlag: overflowFlag, slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user, shadowStack: shadowStack, reach: reach, origins: origins)
         }
     }
 
     private var storage: Storage
 
-    public init(registers: [D.Value], zeroFlag: D.Bit, carryFlag: D.Bit, signFlag: D.Bit, overflowFlag: D.Bit, slots: StackSlots<D.Value>, perCPU: PerCPUValues<D.Value>, kernelGS: D.Bit, user: UserView<D>, shadowStack: [ShadowEntry<D.Value>], reach: D.Bit) {
-        storage = Storage(registers: registers, zeroFlag: zeroFlag, carryFlag: carryFlag, signFlag: signFlag, overflowFlag: overflowFlag, slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user, shadowStack: shadowStack, reach: reach)
+    /// `origins`: one per register when the run tracks where values come from, else empty.
+    public init(registers: [D.Value], zeroFlag: D.Bit, carryFlag: D.Bit, signFlag: D.Bit, overflowFlag: D.Bit, slots: StackSlots<D.Value>, perCPU: PerCPUValues<D.Value>, kernelGS: D.Bit, user: UserView<D>, shadowStack: [ShadowEntry<D.Value>], reach: D.Bit, origins: [RegisterOrigin<D.Value>] = []) {
+        storage = Storage(registers: registers, zeroFlag: zeroFlag, carryFlag: carryFlag, signFlag: signFlag, overflowFlag: overflowFlag, slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user, shadowStack: shadowStack, reach: reach, origins: origins)
     }
 
     /// The box, made this value's own before a write.
@@ -171,6 +183,13 @@ public struct MachineState<D: ValueDomain> {
     public var reach: D.Bit {
         get { storage.reach }
         _modify { let box = owned(); yield &box.reach }
+    }
+
+    /// Where each register's value comes from, by register number; empty when the run
+    /// does not track it (the proof run: merges and loop heads carry no provenance).
+    public var origins: [RegisterOrigin<D.Value>] {
+        get { storage.origins }
+        _modify { let box = owned(); yield &box.origins }
     }
 
     public var rsp: D.Value {

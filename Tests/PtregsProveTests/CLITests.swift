@@ -75,7 +75,7 @@ final class CLITests: XCTestCase {
         try write("spec.pts", Self.violating)
         let r = try run(["spec.pts"])
         XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
-        XCTAssertTrue(r.stdout.contains("spec.pts:7:2: error: bad_restore: restore matches save violated: the restore of rbx"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("spec.pts:7:2: error: bad_restore: restore matches save violated: rbx must hold its value"), r.stdout)
         XCTAssertTrue(r.stdout.contains("counterexample (replayed on a concrete run):"), r.stdout)
         XCTAssertTrue(r.stdout.contains(">    7 movq (%rsp), %rbx"), r.stdout)
         XCTAssertTrue(r.stdout.contains("garbage"), r.stdout)

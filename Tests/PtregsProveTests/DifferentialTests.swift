@@ -67,12 +67,15 @@ import Testing
             let report = checker.check(source: text, name: "random.pts")
             #expect(report.diagnostics.isEmpty, "\(report.diagnostics)\n\(text)")
             guard let path = report.paths.first else { return }
-            // Every reported violation is a confirmed replay ending at the blamed step.
+            // Every reported violation is a confirmed replay through the blamed step,
+            // ending where the obligation is judged (the blamed step, or the exit that
+            // observes the value the blamed step put there).
             for r in path.results {
                 tally.add(proved: r.verdict.name == "proved" ? 1 : 0)
                 if case .violated(let cx) = r.verdict {
                     tally.add(violated: 1)
-                    #expect(cx.steps.last?.text == cx.instruction, "\(text)")
+                    #expect(cx.steps.last?.text == (cx.observation?.instruction ?? cx.instruction), "\(text)")
+                    #expect(cx.steps.indices.contains(cx.blamedStepIndex) && cx.steps[cx.blamedStepIndex].text == cx.instruction, "\(text)")
                 }
             }
             // Concrete runs on random inputs: what they break, the prover must not prove.

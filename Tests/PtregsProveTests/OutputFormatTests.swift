@@ -87,8 +87,14 @@ final class OutputFormatTests: XCTestCase {
         let flows = try XCTUnwrap(violation["codeFlows"] as? [[String: Any]])
         let threadFlows = try XCTUnwrap(flows.first?["threadFlows"] as? [[String: Any]])
         let steps = try XCTUnwrap(threadFlows.first?["locations"] as? [[String: Any]])
-        XCTAssertEqual(steps.count, 4, "subq, movq, call, movq: the replayed run up to the blamed step")
+        XCTAssertEqual(steps.count, 6, "subq, movq, call, movq, addq, ret: the replayed run through the blamed step to the exit that observes rbx")
         for s in steps { try checkPhysical(try XCTUnwrap(s["location"] as? [String: Any])) }
+        // The exit where the wrong value is observed is a related location.
+        let related = try XCTUnwrap(violation["relatedLocations"] as? [[String: Any]])
+        XCTAssertEqual(related.count, 1)
+        for l in related { try checkPhysical(l) }
+        let exitRegion = try XCTUnwrap((related[0]["physicalLocation"] as? [String: Any])?["region"] as? [String: Any])
+        XCTAssertEqual(exitRegion["startLine"] as? Int, 9, "observed at the ret")
     }
 
     func checkPhysical(_ location: [String: Any], file: StaticString = #filePath, line: UInt = #line) throws {

@@ -188,30 +188,40 @@ final class RestoreInvariantTests: XCTestCase {
     }
 
     // MARK: violations
+    //
+    // Judged where the value is observed (the exit), blamed by provenance on the
+    // instruction that put the wrong value in the register.
 
     func testRestoreFromNeverWrittenPtRegsSlot() {
         // SAVE_REST left out: rbx is reloaded from a field nobody wrote.
         let spec = Self.syscallViaIret(restores: Self.restores + "\n\tmovq RBX(%rsp), %rbx  # <-blamed")
+            .replacingOccurrences(of: "\tiretq", with: "\tiretq  # <-exit")
         let report = SpecHarness.check(spec)
         let cx = SpecHarness.assertViolated(report, path: "sc", .restoreMatchesSave, blamedLine: SpecHarness.line("<-blamed", in: spec),
-                                            requirementContains: "the restore of rbx from pt_regs.bx")
+                                            requirementContains: "rbx must hold the user's value (pt_regs.bx) when `iretq` (line \(SpecHarness.line("<-exit", in: spec))) returns")
+        XCTAssertTrue(cx?.requirement.contains("`movq RBX(%rsp), %rbx` (line \(SpecHarness.line("<-blamed", in: spec))) read pt_regs.bx (kernel_stack-0x58), which held garbage (never written)") == true, cx?.requirement ?? "")
         XCTAssertEqual(SpecHarness.touched(cx, "pt_regs.bx")?.holds, "garbage")
-        XCTAssertEqual(SpecHarness.value(cx, "matching save"), "none (never written)")
+        XCTAssertEqual(cx?.observation?.location.line, SpecHarness.line("<-exit", in: spec))
         SpecHarness.assertOthersProved(report, path: "sc", except: [.restoreMatchesSave])
     }
 
     func testSwappedSlotsRdiInRsiAndRsiInRdi() {
-        // rdi saved into RSI(%rsp) and rsi into RDI(%rsp), each restored from its own field.
+        // rdi saved into RSI(%rsp) and rsi into RDI(%rsp), each restored from its own field:
+        // both registers are wrong at the exit, each blamed on its own restore.
         let saves = Self.saves
             .replacingOccurrences(of: "movq %rdi, RDI(%rsp)", with: "movq %rdi, RSI(%rsp)  # <-save-rdi")
             .replacingOccurrences(of: "movq %rsi, RSI(%rsp)", with: "movq %rsi, RDI(%rsp)")
-        let restores = Self.restores.replacingOccurrences(of: "movq RSI(%rsp), %rsi", with: "movq RSI(%rsp), %rsi  # <-blamed")
+        let restores = Self.restores
+            .replacingOccurrences(of: "movq RSI(%rsp), %rsi", with: "movq RSI(%rsp), %rsi  # <-blamed")
+            .replacingOccurrences(of: "movq RDI(%rsp), %rdi", with: "movq RDI(%rsp), %rdi  # <-also")
         let spec = Self.syscallViaIret(saves: saves, restores: restores)
         let report = SpecHarness.check(spec)
         let cx = SpecHarness.assertViolated(report, path: "sc", .restoreMatchesSave, blamedLine: SpecHarness.line("<-blamed", in: spec),
-                                            requirementContains: "the restore of rsi from pt_regs.si")
+                                            requirementContains: "rsi must hold the user's value (pt_regs.si)")
         XCTAssertEqual(SpecHarness.touched(cx, "pt_regs.si")?.holds, "saved rdi (line \(SpecHarness.line("<-save-rdi", in: spec)))")
-        XCTAssertEqual(cx?.steps.last?.text, "movq RSI(%rsp), %rsi")
+        XCTAssertTrue(cx?.requirement.contains("which held saved rdi (line \(SpecHarness.line("<-save-rdi", in: spec)))") == true, cx?.requirement ?? "")
+        XCTAssertTrue(cx?.requirement.contains("also wrong there: rdi (blamed on `movq RDI(%rsp), %rdi`, line \(SpecHarness.line("<-also", in: spec)))") == true, cx?.requirement ?? "")
+        XCTAssertEqual(cx?.related.map(\.location.line), [SpecHarness.line("<-also", in: spec)])
     }
 
     func testSlotOverwrittenBetweenSaveAndRestore() {
@@ -220,56 +230,76 @@ final class RestoreInvariantTests: XCTestCase {
                                        restores: Self.restores.replacingOccurrences(of: "movq RCX(%rsp), %rcx", with: "movq RCX(%rsp), %rcx  # <-blamed"))
         let report = SpecHarness.check(spec)
         let cx = SpecHarness.assertViolated(report, path: "sc", .restoreMatchesSave, blamedLine: SpecHarness.line("<-blamed", in: spec),
-                                            requirementContains: "the restore of rcx from pt_regs.cx")
+                                            requirementContains: "rcx must hold the user's value (pt_regs.cx) when `iretq`")
         XCTAssertEqual(SpecHarness.touched(cx, "pt_regs.cx")?.holds, "the constant -1 (line \(SpecHarness.line("<-overwrite", in: spec)))")
-        XCTAssertEqual(SpecHarness.value(cx, "read"), "0xffffffffffffffff")
-        // The matching save is still the one of the entry: the slot was overwritten after it.
-        XCTAssertTrue(SpecHarness.value(cx, "matching save")?.hasPrefix("saved rcx (line ") == true, "\(cx?.values ?? [])")
+        XCTAssertEqual(SpecHarness.value(cx, "rcx"), "0xffffffffffffffff")
+        XCTAssertTrue(cx?.requirement.contains("read pt_regs.cx (kernel_stack-0x28), which held the constant -1 (line \(SpecHarness.line("<-overwrite", in: spec)))") == true,
+                      cx?.requirement ?? "")
     }
 
-    func testPopOfASlotNothingWasPushedTo() {
+    /// A pop of garbage into rbx that a second pop replaces before anyone looks: nothing
+    /// observes the garbage, so it proves (the old home-slot rule called it a violation).
+    func testPopOfGarbageReplacedBeforeTheExitProves() {
+        let report = SpecHarness.check("""
+        .path f entry=function
+        f:
+        \tpushq %rbx
+        \tsubq $8, %rsp
+        \tpopq %rbx
+        \tpopq %rbx
+        \tret
+        """)
+        SpecHarness.assertOthersProved(report, path: "f", except: [])
+    }
+
+    func testPopOfGarbageObservedAtTheExit() {
         let spec = """
         .path f entry=function
         f:
         \tpushq %rbx
         \tsubq $8, %rsp
         \tpopq %rbx          # <-blamed
-        \tpopq %rbx
-        \tret
+        \taddq $8, %rsp
+        \tret                # <-exit
         """
         let report = SpecHarness.check(spec)
         let cx = SpecHarness.assertViolated(report, path: "f", .restoreMatchesSave, blamedLine: SpecHarness.line("<-blamed", in: spec),
-                                            requirementContains: "the pop into rbx")
+                                            requirementContains: "`popq %rbx` (line 5) read entry stack-0x10, which held garbage (never written)")
         XCTAssertEqual(SpecHarness.touched(cx, "entry stack-0x10")?.holds, "garbage")
+        XCTAssertEqual(cx?.observation?.location.line, SpecHarness.line("<-exit", in: spec))
     }
 
     func testOffByEightReloadIsCaughtWhereTheRegisterIsGivenBack() {
-        // rbx reloaded 8 bytes off, from the slot of rbp: a load from another register's
-        // save is a move, so the violation is that rbx does not come back at the ret.
+        // rbx reloaded 8 bytes off, from the slot of rbp: judged at the ret, blamed on the load.
         let spec = """
         .extern schedule
         .path f entry=function
         f:
         \tpushq %rbx
-        \tpushq %rbp
+        \tpushq %rbp        # <-save-rbp
         \tcall schedule
         \tmovq (%rsp), %rbp
-        \tmovq (%rsp), %rbx
+        \tmovq (%rsp), %rbx  # <-blamed
         \taddq $16, %rsp
-        \tret                # <-blamed
+        \tret                # <-exit
         """
         let report = SpecHarness.check(spec)
-        SpecHarness.assertViolated(report, path: "f", .restoreMatchesSave, blamedLine: SpecHarness.line("<-blamed", in: spec),
-                                   requirementContains: "rbx must hold its value from the path's entry")
+        let cx = SpecHarness.assertViolated(report, path: "f", .restoreMatchesSave, blamedLine: SpecHarness.line("<-blamed", in: spec),
+                                            requirementContains: "rbx must hold its value from the path's entry when the path returns at `ret` (line 10)")
+        XCTAssertTrue(cx?.requirement.contains("read entry stack-0x10, which held saved rbp (pushed) (line \(SpecHarness.line("<-save-rbp", in: spec)))") == true, cx?.requirement ?? "")
         SpecHarness.assertOthersProved(report, path: "f", except: [.restoreMatchesSave])
     }
 
     func testCallerClobberedRegisterNotRestoredBeforeIret() {
-        // The handler clobbers rdx; the exit forgets to reload it from pt_regs.
+        // The handler clobbers rdx; the exit forgets to reload it from pt_regs. The wrong
+        // value is the one the call left: blamed there, observed at the iretq.
         let spec = Self.syscallViaIret(restores: Self.restores.replacingOccurrences(of: "\tmovq RDX(%rsp), %rdx\n", with: ""))
-            .replacingOccurrences(of: "\tiretq", with: "\tiretq  # <-blamed")
+            .replacingOccurrences(of: "\tiretq", with: "\tiretq  # <-exit")
+            .replacingOccurrences(of: "\tcall *sys_call_table(,%rax,8)", with: "\tcall *sys_call_table(,%rax,8)  # <-blamed")
         let report = SpecHarness.check(spec)
-        SpecHarness.assertViolated(report, path: "sc", .restoreMatchesSave, blamedLine: SpecHarness.line("<-blamed", in: spec),
-                                   requirementContains: "rdx must hold the user's value (pt_regs.dx) when iretq returns")
+        let cx = SpecHarness.assertViolated(report, path: "sc", .restoreMatchesSave, blamedLine: SpecHarness.line("<-blamed", in: spec),
+                                            requirementContains: "rdx must hold the user's value (pt_regs.dx) when `iretq`")
+        XCTAssertTrue(cx?.requirement.contains("which clobbers it, and nothing restored it") == true, cx?.requirement ?? "")
+        XCTAssertEqual(cx?.observation?.location.line, SpecHarness.line("<-exit", in: spec))
     }
 }

@@ -30,8 +30,9 @@ final class RestoreMatchesSaveTests: XCTestCase {
             addq $16, %rsp
             ret
         """)
-        let cx = SpecHarness.assertViolated(report, path: "f", .restoreMatchesSave, blamedLine: 7, requirementContains: "restore of rbx")
-        XCTAssertEqual(cx?.steps.last?.touched.first?.holds, "garbage")
+        let cx = SpecHarness.assertViolated(report, path: "f", .restoreMatchesSave, blamedLine: 7, requirementContains: "rbx must hold its value from the path's entry")
+        XCTAssertEqual(SpecHarness.touched(cx, "entry stack-0x10")?.holds, "garbage")
+        XCTAssertEqual(cx?.observation?.instruction, "ret")
         SpecHarness.assertProved(report, path: "f", .frameBalance)
     }
 }

@@ -54,7 +54,9 @@ enum SpecHarness {
     }
 
     /// Asserts a replayed violation blamed at `blamedLine` (the line in the unit file)
-    /// and returns the counterexample for further checks.
+    /// and returns the counterexample for further checks. The trace is a replay: it ends
+    /// where the obligation is judged (an exit, for a value observed there) and runs
+    /// through the blamed step.
     @discardableResult
     static func assertViolated(_ report: CheckReport, path: String, _ inv: Invariant, blamedLine: Int,
                                requirementContains: String? = nil,
@@ -66,8 +68,12 @@ enum SpecHarness {
             return nil
         }
         XCTAssertEqual(cx.location.line, blamedLine, "blamed step: \(cx.instruction) — \(cx.requirement)", file: file, line: line)
-        // The trace is a replay: it ends at the blamed instruction.
-        XCTAssertEqual(cx.steps.last?.text, cx.instruction, file: file, line: line)
+        XCTAssertEqual(cx.steps.last?.text, cx.observation?.instruction ?? cx.instruction, file: file, line: line)
+        XCTAssertTrue(cx.steps.indices.contains(cx.blamedStepIndex), "blamed step \(cx.blamedStepIndex) of \(cx.steps.count)", file: file, line: line)
+        if cx.steps.indices.contains(cx.blamedStepIndex) {
+            XCTAssertEqual(cx.steps[cx.blamedStepIndex].text, cx.instruction, file: file, line: line)
+            XCTAssertEqual(cx.steps[cx.blamedStepIndex].sourceLocation.line, blamedLine, file: file, line: line)
+        }
         if let s = requirementContains {
             XCTAssertTrue(cx.requirement.contains(s), "requirement '\(cx.requirement)' lacks '\(s)'", file: file, line: line)
         }

@@ -28,7 +28,8 @@ extension SpecHarness {
 
     /// The slot a counterexample's blamed step touched whose label starts with `label`.
     static func touched(_ cx: Counterexample?, _ label: String) -> SlotView? {
-        cx?.steps.last?.touched.first { $0.label.hasPrefix(label) }
+        guard let cx, cx.steps.indices.contains(cx.blamedStepIndex) else { return nil }
+        return cx.steps[cx.blamedStepIndex].touched.first { $0.label.hasPrefix(label) }
     }
 
     /// The slot of the stack picture before the blamed step whose label starts with `label`.

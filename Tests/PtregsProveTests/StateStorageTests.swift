@@ -9,12 +9,12 @@ final class StateStorageTests: XCTestCase {
         var slots = StackSlots<UInt64>()
         let addresses: [UInt64] = [0x40, 0x8, 0x100, 0x20, 0x18, 0x38]
         for (k, a) in addresses.enumerated() {
-            slots[a] = StackSlot(value: UInt64(k), origin: 1, saveEvent: 0, expect: 0, home: 0)
+            slots[a] = StackSlot(value: UInt64(k), origin: 1)
         }
         XCTAssertEqual(slots.count, addresses.count)
         XCTAssertEqual(slots.keys, addresses.sorted(), "iteration is in address order, whatever the write order")
         XCTAssertEqual(slots.map(\.key), addresses.sorted())
-        slots[0x20] = StackSlot(value: 99, origin: 2, saveEvent: 2, expect: 99, home: 3)
+        slots[0x20] = StackSlot(value: 99, origin: 2)
         XCTAssertEqual(slots[0x20]?.value, 99, "a second write replaces the slot")
         XCTAssertEqual(slots.count, addresses.count)
         XCTAssertNil(slots[0x28], "an address never written has no slot")
@@ -23,7 +23,7 @@ final class StateStorageTests: XCTestCase {
         XCTAssertEqual(slots.keys, [0x18, 0x20, 0x38, 0x40, 0x100])
         // Copies are values: writing one leaves the other alone.
         var copy = slots
-        copy[0x18] = StackSlot(value: 7, origin: 0, saveEvent: 0, expect: 0, home: 0)
+        copy[0x18] = StackSlot(value: 7, origin: 0)
         XCTAssertEqual(slots[0x18]?.value, 4)
         XCTAssertEqual(copy[0x18]?.value, 7)
     }

@@ -7,23 +7,25 @@ import SpecElaboration
 /// for it: ip = the user's rip, cx = the user's rcx (after `syscall`, the user rip),
 /// flags and r11 = the user's rflags, sp = the user's rsp, orig_ax = the syscall
 /// number — or the value the contract states (ax = -ENOSYS at the syscall-entry stop).
-/// A field never written holds garbage and fails. After a stop the user's values are
-/// what ptrace wrote, so what reaches user space must come from pt_regs: at `sysretq`
-/// rcx = ip, r11 = flags, rsp = sp; at `iretq` the popped frame = ip, cs, flags, sp,
-/// ss. A stale per-CPU `old_rsp` after a stop fails here.
+/// A field never written holds garbage and fails. At a stop a tracer may write any
+/// field it observes, or none: each field's user value becomes ite(the tracer wrote it,
+/// the value it wrote, the value before), so what reaches user space must come from
+/// pt_regs: at `sysretq` rcx = ip, r11 = flags, rsp = sp; at `iretq` the popped frame
+/// = ip, cs, flags, sp, ss. A stale per-CPU `old_rsp` after a stop fails here. A
+/// `maystop` function observes only in the runs where it stops (`happens`).
 extension Interpreter {
-    func checkObservation(by c: ExternContract, ptRegs cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
+    func checkObservation(by c: ExternContract, ptRegs cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int, happens: D.Bit) {
         let observed = semantics.contractFields(c).observed
         for (k, f) in Layout.ptRegs.fields.enumerated() where observed[k] {
             let fieldCases = cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }
             let expected: D.Value
-            var known = d.bit(true)
+            var known = happens
             let contract = c.expectedFields[f.userName]
             if let value = contract {
                 expected = d.constant(UInt64(bitPattern: value))
             } else if let v = s.user.values[k] {
                 expected = v
-                known = s.user.known[k] ?? d.bit(true)
+                known = d.both(happens, s.user.known[k] ?? d.bit(true))
             } else {
                 continue
             }

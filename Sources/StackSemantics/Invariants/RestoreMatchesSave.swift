@@ -1,69 +1,95 @@
 import SpecElaboration
 
-/// Invariant 1 — every restore matches a save (DESIGN.md §4.1).
+/// Invariant 1 — every restore matches a save (DESIGN.md §4.1), judged where the value
+/// is *observed*.
 ///
-/// A *restore of R* is a pop into R, or a load into R from a slot that is R's *home*
-/// (the pt_regs field named for R, or the slot where R was first saved) or that was
-/// never written at all. It must read,
-/// on every feasible run, the value the matching save of R put there — or, after a
-/// ptrace stop, the value ptrace left in the field. A never-written slot, a slot
-/// holding another register, a slot overwritten in between, an off-by-8 offset all
-/// fail. A load of one register's save into another register (Frederic's `pushq %rdi`
-/// … `popq %rsi`) is a move: the popped value is the pushed one, which is all a pop
-/// promises. At each exit, every register the exit gives back holds its saved value:
-/// callee-saved (or the path's `preserves=`) at `ret`; the user's registers at
-/// `sysretq` (except rcx/r11, which sysret overwrites) and `iretq` — on system-call
-/// paths the user's rax is the result the kernel stored in pt_regs.ax (unchecked if
-/// it stored none).
+/// A register's value is wrong only where someone relies on it: at an exit that gives
+/// it back — the callee-saved registers (or the path's `preserves=`) at the path's
+/// `ret`, the user's registers at `sysretq` (except rcx/r11, which sysret overwrites),
+/// `sysexit` (except rcx/rdx) and `iretq`; on system-call paths the user's rax is the
+/// result the kernel stored in pt_regs.ax (unchecked if it stored none), and after a
+/// ptrace stop a field's user value is what the tracer wrote, if it wrote. What C code
+/// and tracers read in pt_regs is invariant 3's (PtraceConsistency.swift). Loads and
+/// pops in between are not obligations: a callee-saved register used as scratch after
+/// its value was spilled, and popped back before `ret`, is correct; so is a value that
+/// reaches its slot through a scratch register.
 ///
-/// On paths that carry the user's pt_regs (syscall and int80 entries, and function paths given
-/// `ptregs=`), pt_regs.ax is the syscall's result: every store into it is a save.
+/// A violation is blamed by provenance (`MachineState.origins`, tracked by the concrete
+/// runs that report): on the instruction that put the wrong value in the register —
+/// the restore that read a never-written slot, another register's save, a slot
+/// overwritten in between, an off-by-8 offset — with the slot it read and what that
+/// slot held; the exit stays in the words.
 extension Interpreter {
-    func checkRestore(of r: Register, from sl: StackSlot<D.Value>, width w: Width, at cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
-        let isHome = d.either(d.equal(sl.home, d.constant(UInt64(r.rawValue + 1))),
-                              d.both(d.equal(sl.home, d.constant(0)), d.equal(sl.origin, d.constant(0))))
-        let saved = d.negate(d.equal(sl.saveEvent, d.constant(0)))
-        let same = d.equal(mask(sl.value, w), mask(sl.expect, w))
-        let claim = d.either(d.negate(isHome), d.both(saved, same))
-        require(.restoreMatchesSave, node, "restore \(r.name)", claim, s,
-                "the restore of \(r.name) from \(cases.map { describeSlot($0.1) }.joined(separator: " or ")) must read the value saved there",
-                values: [("read", mask(sl.value, w)), ("saved", mask(sl.expect, w)), ("#save", sl.saveEvent), ("#origin", sl.origin)])
-    }
-
-    func checkPop(into op: Operand, from sl: StackSlot<D.Value>, at cases: [(D.Bit, UInt64)], _ s: MachineState<D>, node: Int) {
-        let saved = d.negate(d.equal(sl.saveEvent, d.constant(0)))
-        let claim = d.both(saved, d.equal(sl.value, sl.expect))
-        let into: String
-        switch op {
-        case .register(let r, _): into = r.name
-        default: into = "memory"
-        }
-        require(.restoreMatchesSave, node, "pop", claim, s,
-                "the pop into \(into) from \(cases.map { describeSlot($0.1) }.joined(separator: " or ")) must read the value pushed (saved) there",
-                values: [("read", sl.value), ("pushed", sl.expect), ("#save", sl.saveEvent)])
-    }
-
     func checkRestoreAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
+        for (r, value, known, field) in observedAtExit(kind, s) {
+            // Words only for a kept obligation (most exits give every register back right).
+            func whose() -> String { field.map { "the user's value (pt_regs.\($0))" } ?? "its value from the path's entry" }
+            require(.restoreMatchesSave, node, "preserve \(r.name)", whereKnown(known, d.equal(s[r], value)), s,
+                    "\(r.name) must hold \(whose()) \(exitWords(kind, node: node))" + (originWords(of: r, s).map { ": " + $0 } ?? ""),
+                    values: [(r.name, s[r]), (kind == .ret ? "at entry" : "user's", value)],
+                    blame: tracksOrigins ? s.origins[r.rawValue].writer : nil)
+        }
+    }
+
+    /// The registers an exit gives back, each with the value it must hold, where that
+    /// value is defined, and the pt_regs field it comes from (nil: the entry's value).
+    func observedAtExit(_ kind: ExitKind, _ s: MachineState<D>) -> [(Register, D.Value, D.Bit, String?)] {
         switch kind {
         case .ret:
-            for r in path.preserves.sorted() where r != .rsp {
-                require(.restoreMatchesSave, node, "preserve \(r.name)", d.equal(s[r], d.input("entry.\(r.name)")), s,
-                        "\(r.name) must hold its value from the path's entry when the path returns",
-                        values: [(r.name, s[r]), ("at entry", d.input("entry.\(r.name)"))])
-            }
+            return path.preserves.sorted().filter { $0 != .rsp }.map { r in (r, d.input("entry.\(r.name)"), d.bit(true), nil) }
         case .sysret, .sysexit, .iret:
             var excluded: Set<Register> = [.rsp]
             if path.entry == .function { excluded.insert(.rax) }
             if kind == .sysret { excluded.formUnion([.rcx, .r11]) }
             // SYSEXIT takes rip from rdx and rsp from rcx: the user gets neither back.
             if kind == .sysexit { excluded.formUnion([.rcx, .rdx]) }
-            for f in Layout.ptRegs.fields {
-                guard let r = f.register, !excluded.contains(r), let u = userField(s, f.userName) else { continue }
-                require(.restoreMatchesSave, node, "preserve \(r.name)", whereKnown(u.known, d.equal(s[r], u.value)), s,
-                        "\(r.name) must hold the user's value (pt_regs.\(f.userName)) when \(kind.instruction) returns",
-                        values: [(r.name, s[r]), ("user's", u.value)])
+            return Layout.ptRegs.fields.compactMap { f in
+                guard let r = f.register, !excluded.contains(r), let u = userField(s, f.userName) else { return nil }
+                return (r, u.value, u.known, f.userName)
             }
         }
+    }
+
+    /// `when the path returns at `ret` (line 7)`.
+    func exitWords(_ kind: ExitKind, node: Int) -> String {
+        let at = instructionWords(node: node)
+        switch kind {
+        case .ret: return "when the path returns at \(at)"
+        default: return "when \(at) returns to user space"
+        }
+    }
+
+    /// Where register r's value comes from, in words; nil when the run does not track it.
+    func originWords(of r: Register, _ s: MachineState<D>) -> String? {
+        guard tracksOrigins else { return nil }
+        let o = s.origins[r.rawValue]
+        guard let writer = d.knownValue(o.writer) else { return nil }
+        guard writer != 0, let w = EventID.node(of: writer) else { return "\(r.name) still holds its value from the path's entry" }
+        let written = instructionWords(node: w)
+        guard let load = d.knownValue(o.load), load != 0, let l = EventID.node(of: load) else {
+            if case .call = program.instructions[graph.nodes[w].instruction].operation {
+                return "it was last written by \(written), which clobbers it, and nothing restored it"
+            }
+            return "it was last written by \(written)"
+        }
+        let slot = d.knownValue(o.slot).map(describeSlot) ?? "a stack slot"
+        let held = holdsWords(d.knownValue(o.slotOrigin) ?? 0)
+        if l == w { return "\(written) read \(slot), which held \(held)" }
+        return "\(written) copied it from the value \(instructionWords(node: l)) read from \(slot), which held \(held)"
+    }
+
+    /// `` `popq %rbx` (line 5) ``; the file too when it is not the path's.
+    public func instructionWords(node: Int) -> String { semantics.instructionWords(node: node) }
+
+    /// What a slot whose last write was `origin` holds: `saved rbx (pushed) (line 3)`,
+    /// `the constant -1 (top_of_stack.ptsh:18)`, `garbage (never written)`.
+    public func holdsWords(_ origin: UInt64) -> String {
+        if origin == 0 { return "garbage (never written)" }
+        let what = eventWords(origin) ?? "written"
+        if let n = EventID.node(of: origin), n < graph.nodes.count {
+            return "\(what) (\(semantics.lineWords(node: n)))"
+        }
+        return what
     }
 }
 
