@@ -5,7 +5,8 @@ import SpecElaboration
 public struct StackSlot<V> {
     /// What a load reads.
     public var value: V
-    /// Event id of the last write (0: never written, garbage).
+    /// Event id of the last write (0: never written, garbage) — ghost state for traces:
+    /// no claim may read it (loop invariants leave it out).
     public var origin: V
 }
 

@@ -374,10 +374,9 @@ public enum SymbolicExecutor {
     static func parts<D: WideningDomain>(_ s: MachineState<D>, _ shape: Shape, _ interp: Interpreter<D>) -> [D.Value] {
         var out = s.registers
         out += [s.zeroFlag, s.carryFlag, s.signFlag, s.overflowFlag, s.kernelGS]
-        for a in shape.slots {
-            let x = interp.slot(s, a)
-            out += [x.value, x.origin]
-        }
+        // A slot's origin is ghost state for traces, which no claim reads: it is not part
+        // of a loop invariant (widening it only made choices among event ids to prove).
+        for a in shape.slots { out.append(interp.slot(s, a).value) }
         let d = interp.d
         for k in shape.perCPU { out.append(s.perCPU[k] ?? d.constant(0)) }
         for k in shape.user {
@@ -395,7 +394,7 @@ public enum SymbolicExecutor {
         for i in 0..<16 { s.registers[i] = next() }
         s.zeroFlag = next(); s.carryFlag = next(); s.signFlag = next(); s.overflowFlag = next(); s.kernelGS = next()
         for a in shape.slots {
-            s.slots[a] = StackSlot(value: next(), origin: next())
+            s.slots[a] = StackSlot(value: next(), origin: template.slots[a]?.origin ?? d.constant(0))
         }
         for key in shape.perCPU { s.perCPU[key] = next() }
         s.user = UserView()
@@ -419,8 +418,6 @@ public enum SymbolicExecutor {
         enum Kind: UInt8 { case register, flag, slot, perCPU, userValue, userKnown, shadow }
         var kind: Kind
         var index: UInt64
-        /// For slots, which field (0 value, 1 origin: the write that put it there).
-        var field: Int = 0
         var name: String = ""
     }
 
@@ -428,7 +425,7 @@ public enum SymbolicExecutor {
     static func partIDs(_ shape: Shape) -> [PartID] {
         var out: [PartID] = (0..<16).map { PartID(kind: .register, index: UInt64($0)) }
         out += (0..<5).map { PartID(kind: .flag, index: UInt64($0)) }
-        for a in shape.slots { out += (0..<2).map { PartID(kind: .slot, index: a, field: $0) } }
+        out += shape.slots.map { PartID(kind: .slot, index: $0) }
         out += shape.perCPU.map { PartID(kind: .perCPU, index: 0, name: $0) }
         for k in shape.user { out += [PartID(kind: .userValue, index: UInt64(k)), PartID(kind: .userKnown, index: UInt64(k))] }
         out += (0..<shape.shadow).map { PartID(kind: .shadow, index: UInt64($0)) }
@@ -440,8 +437,7 @@ public enum SymbolicExecutor {
         case .register: return Register(rawValue: Int(p.index)).map { $0.name } ?? "r?"
         case .flag: return ["zf", "cf", "sf", "of", "the GS base"][Int(p.index)]
         case .slot:
-            let field = ["", " (its writer)"][p.field]
-            return "the slot \(interp.describeSlot(p.index))\(field)"
+            return "the slot \(interp.describeSlot(p.index))"
         case .perCPU: return "per-CPU \(p.name)"
         case .userValue: return "the user's \(Layout.ptRegs.fields[Int(p.index)].userName)"
         case .userKnown: return "whether the user's \(Layout.ptRegs.fields[Int(p.index)].userName) is defined"
@@ -594,7 +590,7 @@ public enum SymbolicExecutor {
         // variables. A value not known on entry is a don't-care there: it joins the
         // class of whatever part ends the body with the same term (the slot a stop
         // wrote), so "field == user value" survives the widening.
-        let userStart = 16 + 5 + 2 * shape.slots.count + shape.perCPU.count
+        let userStart = 16 + 5 + shape.slots.count + shape.perCPU.count
         let userEnd = userStart + 2 * shape.user.count
         var byBack: [Int: D.Value] = [:]
         byBack.reserveCapacity(ip.count)
