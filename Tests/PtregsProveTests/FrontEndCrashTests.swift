@@ -98,7 +98,7 @@ final class FrontEndCrashTests: XCTestCase {
         let units = dir.appendingPathComponent("units")
         try FileManager.default.createDirectory(at: units, withIntermediateDirectories: true)
         for name in ["a.pts", "b.pts"] { try spec.write(to: units.appendingPathComponent(name), atomically: true, encoding: .utf8) }
-        let r = try PtregsProveBinary.run(["units", "--jobs", "2", "--no-cache"], in: dir)
+        let r = try PtregsProveBinary.run(["units", "--jobs", "2"], in: dir)
         PtregsProveBinary.assertNoCrash(r, "units at the bounds")
         XCTAssertEqual(r.status, 0, String(r.stdout.suffix(500)) + String(r.stderr.prefix(500)))
         XCTAssertTrue(r.stdout.contains("2 paths in 2 files: 8 proved"), String(r.stdout.suffix(300)))

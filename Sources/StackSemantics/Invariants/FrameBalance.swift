@@ -66,13 +66,16 @@ extension Interpreter {
     /// An access through a stack pointer that lands on no modelled stack (more than
     /// `StackRegion.span` from every stack base): below rsp or beyond the frame, at any
     /// distance, it breaks the frame like any other out-of-frame access.
+    /// An indexed operand's checks keep the indexed keys and words (see `checkAccess`): a
+    /// model of the symbolic index replays as whichever address its values pick.
     func checkFarAccess(_ cases: [(D.Bit, UInt64)], _ m: MemoryOperand, _ s: MachineState<D>, node: Int) {
+        let indexed = m.index != nil
         for (g, a) in cases {
             let below = d.unsignedLess(d.constant(a), s.rsp)
-            let words = "the access `\(m.text)` (here \(describeFar(a)))"
-            require(.frameBalance, node, "far below rsp \(a)", d.negate(d.both(g, below)), s,
+            let words = "the \(indexed ? "indexed " : "")access `\(m.text)` (here \(describeFar(a)))"
+            require(.frameBalance, node, indexed ? Self.indexedBelowKey : "far below rsp \(a)", d.negate(d.both(g, below)), s,
                     "\(words) must not lie below rsp", values: [("address", d.constant(a)), ("rsp", s.rsp)])
-            require(.frameBalance, node, "far above frame \(a)", d.negate(d.both(g, d.negate(below))), s,
+            require(.frameBalance, node, indexed ? Self.indexedAboveKey : "far above frame \(a)", d.negate(d.both(g, d.negate(below))), s,
                     "\(words) must not lie outside the path's frame")
         }
     }
