@@ -749,6 +749,9 @@ struct ProgramGenerator {
             emit("pushq \(Self.name(rng.pick(readable), .q))")
         } else if rng.chance(0.04) {
             emit("movq \(Self.name(rng.pick(readable), .q)), \(slotText(f, 0))")
+        } else if rng.chance(0.03) {
+            // Into the caller's frame: the caller's saved registers, or its return address.
+            emit("movq \(immediate(.q)), \(slotText(f, 8 * rng.int(in: 1...3)))")
         }
         lines.append(.ret)
         functionExitFlags[k] = f.flags
@@ -756,6 +759,22 @@ struct ProgramGenerator {
         lines = outer
         inFunction = nil
         return body
+    }
+
+    /// A write into a slot that holds data the path needs later (a saved register, the
+    /// return address): whole or partial, a store or a read-modify-write.
+    mutating func clobberSlot(_ f: inout AbstractFrame, _ off: Int) {
+        let w = width()
+        let t = slotText(f, off), sx = Self.suffix(w)
+        switch rng.int(6) {
+        case 0: emit("mov\(sx) \(immediate(w)), \(t)")
+        case 1: emit("\(rng.pick(["add", "sub", "and", "or", "xor"]))\(sx) \(rng.chance(0.5) ? immediate(w) : Self.name(rng.pick(readable), w)), \(t)"); f.flags = FlagBit.all
+        case 2: emit("\(rng.pick(["inc", "dec", "neg", "not"]))\(sx) \(t)"); f.flags = 0
+        case 3: emit("xchg\(sx) \(Self.name(pickWritable(), w)), \(t)")
+        case 4: emit("bts\(w == .b ? "l" : sx) $\(rng.int(32)), \(t)"); f.flags = 0
+        default: emit("movq \(Self.name(rng.pick(readable), .q)), \(t)")
+        }
+        f.known[off] = false
     }
 
     mutating func generate(index: Int, seed: UInt64) -> OracleProgram {
@@ -795,16 +814,8 @@ struct ProgramGenerator {
         let clobberReturn = rng.chance(0.05) ? rng.int(budget) : -1
         var n = 0
         while budget > 0 {
-            if n == clobber {
-                let off = savedFloor + 8 * rng.int(saved.count)
-                emit("movq \(rng.chance(0.5) ? immediate(.q) : Self.name(rng.pick(readable), .q)), \(slotText(f, off))")
-                f.known[off] = false
-            }
-            if n == clobberReturn {
-                let off = 0
-                emit("movq \(rng.chance(0.5) ? immediate(.q) : Self.name(rng.pick(readable), .q)), \(slotText(f, off))")
-                f.known[off] = false
-            }
+            if n == clobber { clobberSlot(&f, savedFloor + 8 * rng.int(saved.count)) }
+            if n == clobberReturn { clobberSlot(&f, 0) }
             statement(&f)
             n += 1
         }
