@@ -441,7 +441,17 @@ struct ProgramGenerator {
     mutating func addressOp(_ f: inout AbstractFrame) {
         guard let x = scratchAddress else { return }
         let X = Self.name(x, .q)
-        switch rng.int(7) {
+        switch rng.int(8) {
+        case 7:
+            // Writes to rsp itself: `pop %rsp` takes the popped value (not rsp + 8);
+            // a register that holds rsp's value moves it nowhere.
+            if f.x == f.delta && rng.chance(0.5) {
+                emit("movq \(X), %rsp")
+            } else {
+                emit("pushq %rsp")
+                emit("popq %rsp")
+                f.known[f.delta - 8] = true   // left below rsp
+            }
         case 0:
             emit("movq %rsp, \(X)")
             f.x = f.delta

@@ -47,6 +47,7 @@ import Testing
         #expect(has("xchgq %", "(%rsp)"), "no xchg with memory")
         #expect(has("popq ", "(%rsp)"), "no pop into a stack slot")
         #expect(has("pushq %rsp"), "no push of rsp")
+        #expect(has("popq %rsp"), "no pop into rsp")
         #expect(has("movl ", "%e"), "no 32-bit register write")
         #expect(has("movb ", "l"), "no 8-bit register write")
         #expect(has("", ",8)"), "no access indexed by a loop counter")
