@@ -67,7 +67,10 @@ public enum CPUOracle {
         public var programs = 0
         public var runs = 0
         public var exited = 0
+        /// Runs that faulted: a ret went to data (or to the caller's address, which
+        /// nothing maps: `returned` of them left the path after a tail call).
         public var faulted = 0
+        public var returned = 0
         /// Runs whose end state was compared and agreed.
         public var agreed = 0
         /// Native runs that broke each invariant.
@@ -126,6 +129,8 @@ public enum CPUOracle {
         var modelReturnPoints: [UInt64]
         /// Instruction index → exit id, for the path's own `ret`s.
         var exitAt: [Int: Int]
+        /// Instruction index of each local function's `ret` → the flags comparable there.
+        var functionRetAt: [Int: UInt8]
     }
 
     static func prepare(_ p: OracleProgram) throws -> Prepared {
@@ -134,16 +139,19 @@ public enum CPUOracle {
         guard let path = program.paths.first else { throw HarnessError(description: "no path") }
         let graph = try PathGraph(program: program, path: path)
         var returns: [UInt64] = []
-        var exits: [Int: Int] = [:]
+        var exits: [Int: Int] = [:], functionRets: [Int: UInt8] = [:]
         for (i, inst) in program.instructions.enumerated() {
             switch inst.operation {
             case .call(.code): returns.append(Program.codeAddress(i + 1))
+            // The path's own rets come first in the text, then one per local function.
             case .ret where exits.count < p.exitFlags.count: exits[i] = exits.count
+            case .ret where functionRets.count < p.functionExitFlags.count:
+                functionRets[i] = p.functionExitFlags[functionRets.count]
             default: break
             }
         }
         return Prepared(program: p, spec: program, semantics: PathSemantics(program: program, path: path, graph: graph),
-                        modelReturnPoints: returns, exitAt: exits)
+                        modelReturnPoints: returns, exitAt: exits, functionRetAt: functionRets)
     }
 
     static func runBatch(_ programs: [OracleProgram], options: Options, dir: URL, into summary: inout Summary) throws {
@@ -176,6 +184,7 @@ public enum CPUOracle {
                 brokenNatively.formUnion(c.brokenNatively)
                 for inv in c.brokenNatively { summary.brokenNatively[inv, default: 0] += 1 }
                 if case .exited = native.status { summary.exited += 1 } else { summary.faulted += 1 }
+                if c.returned { summary.returned += 1 }
                 if c.findings.isEmpty { summary.agreed += 1 }
                 summary.findings += c.findings
             }
@@ -209,6 +218,7 @@ public enum CPUOracle {
     struct Comparison {
         var findings: [Finding] = []
         var brokenNatively: Set<Invariant> = []
+        var returned = false
     }
 
     /// The oracle's answers: each input name the model may ask for, from the run's inputs.
@@ -278,60 +288,72 @@ public enum CPUOracle {
         }
         func nativeWord(_ k: Int) -> UInt64 { native.changed[k] ?? OracleRandom.stackFill(seed: given.stackSeed, word: k) }
 
+        let oracle = InputOracle(given, buffer: layout.buffer)
+        let end = ConcreteReplay.end(p.semantics, oracle: { oracle.value($0) })
+        if !oracle.unknown.isEmpty { finding(.unknownInput, oracle.unknown.map { "the model asked for '\($0)'" }) }
+        let graph = p.semantics.graph
+        let instruction = end.instruction(in: graph)
+        let isRet: Bool = instruction.map { if case .ret = p.spec.instructions[$0].operation { return true }; return false } ?? false
+        let functionExit: Bool = { if case .exit = end.kind, let i = instruction { return p.functionRetAt[i] != nil }; return false }()
+        // A ret to the caller's return address (which nothing maps) faults there. When
+        // the model left through a local function's ret (after a tail call), that is
+        // the path's exit; anywhere else it is a ret to a copy of that address.
+        let returned: Bool = { if case .signal = native.status { return functionExit && native.rip == given.returnAddress }; return false }()
+        c.returned = returned
+        let rsp = native.registers[Register.rsp.rawValue]
         // What the CPU broke: at the path's ret, a callee-saved register, rsp or the
-        // return address; a local function's ret that went elsewhere faults.
+        // return address; a ret that went elsewhere faults.
+        func calleeSavedChanged() -> Bool {
+            Register.calleeSaved.contains { native.registers[$0.rawValue] != given.registers[$0.rawValue] }
+        }
         switch native.status {
         case .exited:
-            if Register.calleeSaved.contains(where: { native.registers[$0.rawValue] != given.registers[$0.rawValue] }) {
-                c.brokenNatively.insert(.restoreMatchesSave)
-            }
-            let rsp = native.registers[Register.rsp.rawValue]
+            if calleeSavedChanged() { c.brokenNatively.insert(.restoreMatchesSave) }
             if rsp != nativeEntry { c.brokenNatively.insert(.frameBalance) }
             let k = Int(Int64(bitPattern: rsp &- nativeEntry)) / 8
             if nativeWord(k) != given.returnAddress { c.brokenNatively.insert(.returnStack) }
+        case .signal where returned:
+            if calleeSavedChanged() { c.brokenNatively.insert(.restoreMatchesSave) }
+            if rsp != nativeEntry &+ 8 { c.brokenNatively.insert(.frameBalance) }
         case .signal:
             c.brokenNatively.insert(.returnStack)
         case .timeout:
             finding(.timeout, ["the native run did not finish in 2 s"])
             return c
         }
-
-        let oracle = InputOracle(given, buffer: layout.buffer)
-        let end = ConcreteReplay.end(p.semantics, oracle: { oracle.value($0) })
-        if !oracle.unknown.isEmpty { finding(.unknownInput, oracle.unknown.map { "the model asked for '\($0)'" }) }
-        let graph = p.semantics.graph
-        let instruction = end.instruction(in: graph)
         let modelWords = describe(end, p)
         let nativeWords = describe(native, translate)
+        /// Flags comparable where the run ended; nil: none.
+        var flagMask: UInt8?
         switch (native.status, end.kind) {
-        case (.exited(let id), .exit):
-            if let i = instruction, p.exitAt[i] != id {
-                finding(.control, ["the CPU left by exit \(id), the model by the ret at line \(p.spec.instructions[i].location.line)", nativeWords, modelWords])
-                return c
-            }
-        case (.signal, .stopped):
-            if let i = instruction, case .ret = p.spec.instructions[i].operation {} else {
-                finding(.control, ["the CPU faulted (a local ret to data); the model stopped elsewhere", nativeWords, modelWords])
-                return c
-            }
         case (_, .unsupported(let why)):
             c.findings.append(Finding(kind: .unsupported, program: p.program, run: nil, inputs: given, details: [why]))
             return c
+        case (.exited(let id), .exit):
+            guard let i = instruction, p.exitAt[i] == id else {
+                finding(.control, ["the CPU left by exit \(id), the model elsewhere", nativeWords, modelWords])
+                return c
+            }
+            flagMask = p.program.exitFlags.indices.contains(id) ? p.program.exitFlags[id] : nil
+        case (.signal, .exit) where returned:
+            flagMask = instruction.flatMap { p.functionRetAt[$0] }
+        case (.signal, .stopped) where isRet, (.signal, .exit) where functionExit && !returned:
+            break
         default:
-            finding(.control, ["the CPU: \(native.status); the model: \(end.kind)", nativeWords, modelWords])
+            finding(.control, ["the CPU: \(native.status)\(returned ? " (returned to the caller)" : ""); the model: \(end.kind)", nativeWords, modelWords])
             return c
         }
 
         var diffs: [String] = []
         let exited: Bool = { if case .exited = native.status { return true }; return false }()
         for r in Register.allCases {
-            // At a fault rsp is past the ret (or not); the model stops before it.
-            if !exited && r == .rsp { continue }
-            let n = translate(native.registers[r.rawValue]), m = end.registers[r.rawValue]
+            // The model stops before a ret; the CPU is past it (or, at a fault, maybe not).
+            var v = native.registers[r.rawValue]
+            if r == .rsp && returned { v &-= 8 } else if r == .rsp && !exited { continue }
+            let n = translate(v), m = end.registers[r.rawValue]
             if n != m { diffs.append("\(r.name): CPU \(hex(n)) (native \(hex(native.registers[r.rawValue]))), model \(hex(m))") }
         }
-        if case .exited(let id) = native.status, id >= 0, id < p.program.exitFlags.count {
-            let mask = p.program.exitFlags[id]
+        if let mask = flagMask {
             let flags: [(UInt8, String, Bool, Bool)] = [(FlagBit.zf, "ZF", native.zf, end.zeroFlag), (FlagBit.cf, "CF", native.cf, end.carryFlag),
                                                        (FlagBit.sf, "SF", native.sf, end.signFlag), (FlagBit.of, "OF", native.of, end.overflowFlag)]
             for (bit, name, n, m) in flags where mask & bit != 0 && n != m {

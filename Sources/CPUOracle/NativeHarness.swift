@@ -8,7 +8,8 @@ public struct RunInputs: Sendable {
     public var zf, cf, sf, of: Bool
     /// Seeds the stack words the program finds never written (`garbage[…]`).
     public var stackSeed: UInt64
-    /// The caller's return address: a plain value (the harness never returns through it).
+    /// The caller's return address: a canonical address nothing maps, so a `ret` to it
+    /// faults (the harness's epilogue stands in for the path's own `ret`s).
     public var returnAddress: UInt64
     /// The input buffer (`unmodelled[off(%reg)]`), 64 words; words 0–3 are loop counts.
     public var buffer: [UInt64]
@@ -48,8 +49,9 @@ public struct NativeResult: Sendable {
     public enum Status: Sendable, Equatable {
         /// Reached the path's `ret` (the harness stands in for it): the state before it.
         case exited(id: Int)
-        /// A signal: a local function's `ret` went to an address that is not code (or a
-        /// generator bug touched memory it should not). The state at the fault.
+        /// A signal: a `ret` went to an address that is not code — to data, or to the
+        /// caller's return address after a tail call (or a generator bug touched memory
+        /// it should not). The state at the fault.
         case signal(Int32)
         case timeout
     }
@@ -89,10 +91,13 @@ public struct HarnessError: Error, CustomStringConvertible {
 /// program's own `ret`s are assembled as a jump to `oracle_exit`, which stores every
 /// register and rflags with rip-relative moves (nothing touches the private stack),
 /// switches back to the host stack and returns to C — so a broken return address or
-/// rsp is recorded, never followed, and the C side checks them. A local function's
+/// rsp is recorded, never followed, and the Swift side checks them. A local function's
 /// `ret` is a real `ret`: if the program broke its return address it goes to data and
-/// faults; a SIGSEGV/SIGBUS/SIGILL handler on its own stack records the registers from
-/// the signal context and `siglongjmp`s back. An alarm bounds every run.
+/// faults; after a tail call (`jmp` to a local function) that function's `ret` is the
+/// path's, and goes to the caller's return address — a value no mapping holds, so it
+/// faults there too, with rip telling which. A SIGSEGV/SIGBUS/SIGILL handler on its
+/// own stack records the registers and flags from the signal context and
+/// `siglongjmp`s back. An alarm bounds every run.
 enum NativeHarness {
     static let stackSpanBytes: UInt64 = 128 * 1024
 

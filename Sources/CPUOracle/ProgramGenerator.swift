@@ -34,6 +34,10 @@ public struct OracleProgram: Sendable {
     public var exitFlags: [UInt8]
     /// Calls in text order (their return points, natively).
     public var callCount: Int
+    /// For each local function: the flags comparable at its `ret` (when a tail call
+    /// makes it the path's exit).
+    public var functionExitFlags: [UInt8]
+    public var tailCalls: Int
     /// How deep loops nest (0: no loop).
     public var loopDepth: Int
     public var localFunctions: Int
@@ -114,6 +118,8 @@ struct ProgramGenerator {
     var lines: [GenLine] = []
     var labels = 0
     var exitFlags: [UInt8] = []
+    var tailCalls = 0
+    var epilogueLeaksAddress = false
     var callCount = 0
 
     /// The register that holds the input buffer's address (never written after the load).
@@ -693,6 +699,7 @@ struct ProgramGenerator {
     /// The path's epilogue from the body's rsp, now and then with a bug: a pop missing,
     /// two swapped, the local area freed by a wrong size, a pop into another register.
     mutating func epilogue(_ f: inout AbstractFrame, bugs: Bool) {
+        epilogueLeaksAddress = false
         var pops = Array(saved.reversed())
         var size = local
         if bugs && rng.chance(0.25) {
@@ -714,6 +721,9 @@ struct ProgramGenerator {
             f.delta += size
         }
         for r in pops {
+            // A buggy epilogue may pop an address into a data register: harmless at a
+            // ret, not before a tail call that goes on computing with it.
+            if f.isAddress(f.delta) { epilogueLeaksAddress = true }
             emit("popq %\(r.name)")
             f.delta += 8
         }
@@ -727,7 +737,16 @@ struct ProgramGenerator {
         }
     }
 
+    /// The path's `ret` — or, now and then, a tail call: `jmp fK`, whose `ret` then
+    /// leaves the path (the same `ret` a `call fK` returns through).
     mutating func exit(_ f: AbstractFrame) {
+        // Only where the ret will pop data: a code address there would lead back into
+        // the program (the model does not follow such a ret; the CPU would).
+        if functionCount > 0 && !f.isAddress(f.delta) && !epilogueLeaksAddress && rng.chance(0.1) {
+            lines.append(.jump("jmp", "f\(rng.int(functionCount))"))
+            tailCalls += 1
+            return
+        }
         lines.append(.exit(exitFlags.count))
         exitFlags.append(f.flags)
     }
@@ -740,6 +759,7 @@ struct ProgramGenerator {
         var g = f
         if g.delta == savedFloor - local || rng.chance(0.2) { epilogue(&g, bugs: true) }
         exit(g)
+        epilogueLeaksAddress = false
         lines.append(.label(skip))
     }
 
@@ -833,6 +853,7 @@ struct ProgramGenerator {
         exit(f)
         for body in functions { lines += body }
         return OracleProgram(index: index, seed: seed, dsl: dslText(), exitFlags: exitFlags, callCount: callCount,
+                             functionExitFlags: (0..<functionCount).map { functionExitFlags[$0] ?? 0 }, tailCalls: tailCalls,
                              loopDepth: deepestLoop, localFunctions: functionCount, lines: lines)
     }
 

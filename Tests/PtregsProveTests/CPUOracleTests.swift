@@ -17,9 +17,11 @@ import Testing
         let shown = s.findings.prefix(3).map(CPUOracle.report).joined(separator: "\n")
         #expect(s.findings.count == 0, "the first findings:\n\(shown)")
         #expect(s.runs == 3 * Self.programs && s.agreed == s.runs, "\(s.agreed) of \(s.runs) runs agreed")
-        // Not vacuous: runs that reach the path's ret and runs whose local ret faults,
+        // Not vacuous: runs that reach the path's ret, that leave by a tail-called
+        // function's ret, whose ret goes to data,
         // every invariant the CPU can show broken broken by some run, and the prover asked.
-        #expect(s.exited > 0 && s.faulted > 0, "\(s.exited) runs exited, \(s.faulted) faulted")
+        #expect(s.exited > 0 && s.returned > 0 && s.faulted > s.returned,
+                "\(s.exited) runs exited, \(s.returned) returned after a tail call, \(s.faulted - s.returned) faulted")
         for inv in [Invariant.restoreMatchesSave, .frameBalance, .returnStack] {
             #expect(s.brokenNatively[inv, default: 0] > 0, "no native run broke \(inv.rawValue)")
         }
@@ -56,6 +58,7 @@ import Testing
         #expect(has("", "(%r") && lines.contains { $0.contains("(%rsp)") }, "no memory operands")
         let programs = (0..<Self.programs).map { CPUOracle.program(seed: Self.seed, index: $0) }
         #expect(programs.contains { $0.loopDepth >= 2 }, "no nested loop")
+        #expect(programs.contains { $0.tailCalls > 0 }, "no tail call")
         // Local functions follow the path's code: a call after `f0:` is made by one.
         #expect(programs.contains { $0.dsl.components(separatedBy: "\nf0:\n").last?.contains("\tcall f") == true && $0.dsl.contains("\nf0:\n") },
                 "no call from one local function to another")
