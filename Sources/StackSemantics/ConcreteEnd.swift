@@ -27,6 +27,8 @@ public struct ConcreteEnd: Sendable {
     public var overflowFlag: Bool
     /// Every stack slot the run wrote (and the slots the entry seeded), by address.
     public var slots: [UInt64: UInt64]
+    /// Per-CPU variables by name.
+    public var perCPU: [String: UInt64]
     /// Invariants some obligation of the run broke.
     public var broken: Set<Invariant>
     public var steps: Int
@@ -49,8 +51,11 @@ extension ConcreteReplay {
         func result(_ kind: ConcreteEnd.Kind, _ s: MachineState<ConcreteDomain>, steps: Int) -> ConcreteEnd {
             var slots: [UInt64: UInt64] = [:]
             for (a, slot) in s.slots { slots[a] = slot.value }
+            var perCPU: [String: UInt64] = [:]
+            for (name, v) in s.perCPU { perCPU[name] = v }
             return ConcreteEnd(kind: kind, registers: s.registers, zeroFlag: s.zeroFlag, carryFlag: s.carryFlag,
-                               signFlag: s.signFlag, overflowFlag: s.overflowFlag, slots: slots, broken: broken, steps: steps)
+                               signFlag: s.signFlag, overflowFlag: s.overflowFlag, slots: slots, perCPU: perCPU,
+                               broken: broken, steps: steps)
         }
         if !state.reach { return result(.unreachable, state, steps: 0) }
         var node = 0
