@@ -244,6 +244,7 @@ public enum CPUOracle {
                 }
             }
             if name == "percpu.\(OracleProgram.pointerVariable)" { return buffer }
+            for k in inputs.perCPU.indices where name == "percpu.\(OracleProgram.perCPUValue(k))" { return inputs.perCPU[k] }
             // The concrete domain evaluates both arms of a select: a per-CPU read asks for
             // the user-GS value too, which a function path (kernel GS) never uses.
             if name.hasPrefix("user-gs[") { return 0 }
@@ -360,6 +361,11 @@ public enum CPUOracle {
                 diffs.append("\(name): CPU \(n ? 1 : 0), model \(m ? 1 : 0)")
             }
         }
+        for k in native.perCPU.indices {
+            let name = OracleProgram.perCPUValue(k)
+            let n = translate(native.perCPU[k]), m = end.perCPU[name] ?? 0
+            if n != m { diffs.append("per-CPU \(name): CPU \(hex(n)), model \(hex(m))") }
+        }
         // Stack words: every word either side wrote.
         var words = Set(native.changed.keys)
         for a in end.slots.keys { words.insert(Int(Int64(bitPattern: a &- modelEntry)) / 8) }
@@ -386,6 +392,7 @@ public enum CPUOracle {
         s += "\n  " + Register.allCases.map { "\($0.name)=\(hex(end.registers[$0.rawValue]))" }.joined(separator: " ")
         s += "\n  ZF=\(end.zeroFlag ? 1 : 0) CF=\(end.carryFlag ? 1 : 0) SF=\(end.signFlag ? 1 : 0) OF=\(end.overflowFlag ? 1 : 0)"
         s += "; broken: \(end.broken.map(\.rawValue).sorted().joined(separator: ", "))"
+        s += "\n  " + end.perCPU.sorted { $0.key < $1.key }.map { "\($0.key)=\(hex($0.value))" }.joined(separator: " ")
         for a in end.slots.keys.sorted(by: >) { s += "\n  \(p.semantics.setup.describe(address: a)): \(hex(end.slots[a]!))" }
         return s
     }
@@ -394,6 +401,7 @@ public enum CPUOracle {
         var s = "CPU: \(n.status)" + (n.rip != 0 ? " rip=\(hex(n.rip))" : "") + " (values as the model places them)"
         s += "\n  " + Register.allCases.map { "\($0.name)=\(hex(translate(n.registers[$0.rawValue])))" }.joined(separator: " ")
         s += "\n  ZF=\(n.zf ? 1 : 0) CF=\(n.cf ? 1 : 0) SF=\(n.sf ? 1 : 0) OF=\(n.of ? 1 : 0)"
+        s += "\n  " + n.perCPU.indices.map { "\(OracleProgram.perCPUValue($0))=\(hex(translate(n.perCPU[$0])))" }.joined(separator: " ")
         for k in n.changed.keys.sorted(by: >) {
             s += "\n  entry stack\(k < 0 ? "-" : "+")0x\(String(8 * abs(k), radix: 16)): \(hex(translate(n.changed[k]!)))"
         }
@@ -407,6 +415,7 @@ public enum CPUOracle {
         if let i = f.inputs {
             s += "  inputs: " + Register.allCases.filter { $0 != .rsp }.map { "\($0.name)=\(hex(i.registers[$0.rawValue]))" }.joined(separator: " ")
             s += "\n    ZF=\(i.zf ? 1 : 0) CF=\(i.cf ? 1 : 0) SF=\(i.sf ? 1 : 0) OF=\(i.of ? 1 : 0) return address=\(hex(i.returnAddress)) stack seed=\(hex(i.stackSeed))"
+            s += " " + i.perCPU.indices.map { "\(OracleProgram.perCPUValue($0))=\(hex(i.perCPU[$0]))" }.joined(separator: " ")
             s += "\n    buffer: " + i.buffer.prefix(64).map(hex).joined(separator: " ") + "\n"
         }
         s += "  program:\n" + f.program.dsl.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n"

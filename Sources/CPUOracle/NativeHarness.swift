@@ -13,6 +13,8 @@ public struct RunInputs: Sendable {
     public var returnAddress: UInt64
     /// The input buffer (`unmodelled[off(%reg)]`), 64 words; words 0–3 are loop counts.
     public var buffer: [UInt64]
+    /// The per-CPU value variables at entry (`percpu.oracle_v0`, …).
+    public var perCPU: [UInt64]
 
     public var rflags: UInt64 {
         0x202 | (cf ? 1 : 0) | (zf ? 1 << 6 : 0) | (sf ? 1 << 7 : 0) | (of ? 1 << 11 : 0)
@@ -40,7 +42,8 @@ public struct RunInputs: Sendable {
         let regs = (0..<16).map { _ in value() }
         let buffer = (0..<64).map { k in k < 4 ? UInt64(rng.int(4)) : value() }
         return RunInputs(registers: regs, zf: rng.chance(0.5), cf: rng.chance(0.5), sf: rng.chance(0.5), of: rng.chance(0.5),
-                         stackSeed: rng.next(), returnAddress: 0x0000_5eed_0000_0000 | (rng.next() & 0xffff_fff8), buffer: buffer)
+                         stackSeed: rng.next(), returnAddress: 0x0000_5eed_0000_0000 | (rng.next() & 0xffff_fff8), buffer: buffer,
+                         perCPU: (0..<OracleProgram.perCPUValues).map { _ in value() })
     }
 }
 
@@ -60,6 +63,8 @@ public struct NativeResult: Sendable {
     public var registers: [UInt64]
     public var rflags: UInt64
     public var rip: UInt64
+    /// The per-CPU value variables.
+    public var perCPU: [UInt64]
     /// Stack words that differ from the fill, by word index from the entry rsp.
     public var changed: [Int: UInt64]
 
@@ -113,7 +118,7 @@ enum NativeHarness {
 #include <ucontext.h>
 #include <unistd.h>
 
-extern uint64_t oracle_in[17], oracle_out[17], oracle_exit_id, oracle_input_ptr;
+extern uint64_t oracle_in[17], oracle_out[17], oracle_exit_id, oracle_input_ptr, oracle_v0, oracle_v1;
 extern void *oracle_programs[];
 extern uint64_t *oracle_return_points[];
 extern uint64_t oracle_return_point_counts[];
@@ -187,6 +192,8 @@ int main(void) {
         uint64_t regs[16];
         for (int i = 0; i < 16; i++) regs[i] = strtoull(s, &s, 16);
         uint64_t flags = strtoull(s, &s, 16), seed = strtoull(s, &s, 16), ret = strtoull(s, &s, 16);
+        oracle_v0 = strtoull(s, &s, 16);
+        oracle_v1 = strtoull(s, &s, 16);
         for (int i = 0; i < 64; i++) buffer[i] = strtoull(s, &s, 16);
         if (prog >= oracle_program_count) { printf("X bad program %llu\n", prog); continue; }
         for (int64_t k = -words; k < words; k++) entry[k] = fill(seed, k);
@@ -211,7 +218,8 @@ int main(void) {
         alarm(0);
         printf("O %llu %llu %s %d %lld", prog, run, status, (int)fault, (long long)oracle_exit_id);
         for (int i = 0; i < 16; i++) printf(" %llx", (unsigned long long)out[i]);
-        printf(" %llx %llx", (unsigned long long)rfl, (unsigned long long)rip);
+        printf(" %llx %llx %llx %llx", (unsigned long long)rfl, (unsigned long long)rip,
+               (unsigned long long)oracle_v0, (unsigned long long)oracle_v1);
         for (int64_t k = -words; k < words; k++) {
             uint64_t v = entry[k];
             if (v != fill(seed, k)) printf(" %lld:%llx", (long long)k, (unsigned long long)v);
@@ -288,7 +296,9 @@ oracle_exit:
 
 	.bss
 	.balign 8
-	.globl oracle_in, oracle_out, oracle_exit_id, oracle_input_ptr
+	.globl oracle_in, oracle_out, oracle_exit_id, oracle_input_ptr, oracle_v0, oracle_v1
+oracle_v0: .skip 8
+oracle_v1: .skip 8
 oracle_in: .skip 136
 oracle_out: .skip 136
 oracle_exit_id: .skip 8
@@ -399,7 +409,8 @@ oracle_target: .skip 8
         var text = ""
         for (p, r, i) in inputs {
             text += "R \(p) \(r) " + i.registers.map(hex).joined(separator: " ")
-            text += " \(hex(i.rflags)) \(hex(i.stackSeed)) \(hex(i.returnAddress)) " + i.buffer.map(hex).joined(separator: " ") + "\n"
+            text += " \(hex(i.rflags)) \(hex(i.stackSeed)) \(hex(i.returnAddress)) " + i.perCPU.map(hex).joined(separator: " ")
+            text += " " + i.buffer.map(hex).joined(separator: " ") + "\n"
         }
         let out = String(decoding: try execute(executable, [], input: Data(text.utf8), timeout: 600), as: UTF8.self)
         var layout = NativeLayout(entryRSP: 0, buffer: 0, stackSpan: stackSpanBytes, returnPoints: Array(repeating: [], count: programCount))
@@ -416,17 +427,18 @@ oracle_target: .skip 8
                 guard let p = Int(f[1]), p < programCount else { continue }
                 layout.returnPoints[p] = f.dropFirst(2).compactMap { UInt64($0, radix: 16) }
             case "O":
-                guard f.count >= 25, let p = Int(f[1]), let r = Int(f[2]), p < programCount, r < runsPer else { continue }
+                guard f.count >= 26, let p = Int(f[1]), let r = Int(f[2]), p < programCount, r < runsPer else { continue }
                 let sig = Int32(f[4]) ?? 0
                 let status: NativeResult.Status = f[3] == "ok" ? .exited(id: Int(f[5]) ?? -1) : f[3] == "timeout" ? .timeout : .signal(sig)
                 let regs = (6..<22).map { UInt64(f[$0], radix: 16) ?? 0 }
                 var changed: [Int: UInt64] = [:]
-                for w in f.dropFirst(24) {
+                for w in f.dropFirst(26) {
                     let kv = w.split(separator: ":")
                     if kv.count == 2, let k = Int(kv[0]), let v = UInt64(kv[1], radix: 16) { changed[k] = v }
                 }
                 results[p][r] = NativeResult(status: status, registers: regs, rflags: UInt64(f[22], radix: 16) ?? 0,
-                                             rip: UInt64(f[23], radix: 16) ?? 0, changed: changed)
+                                             rip: UInt64(f[23], radix: 16) ?? 0,
+                                             perCPU: [f[24], f[25]].map { UInt64($0, radix: 16) ?? 0 }, changed: changed)
             default:
                 throw HarnessError(description: "unexpected harness output: \(line.prefix(200))")
             }

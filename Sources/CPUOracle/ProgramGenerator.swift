@@ -1,3 +1,4 @@
+import Foundation
 import SpecElaboration
 
 /// Flag bits as the generator tracks them.
@@ -45,6 +46,9 @@ public struct OracleProgram: Sendable {
 
     static let pathName = "random"
     static let pointerVariable = "oracle_input"
+    /// Per-CPU value variables (`.percpu NAME`, like old_rsp); natively, globals.
+    public static let perCPUValues = 2
+    public static func perCPUValue(_ k: Int) -> String { "oracle_v\(k)" }
 
     /// The program for gas, every label prefixed so many programs share one file.
     func gas(prefix p: String) -> String {
@@ -53,7 +57,12 @@ public struct OracleProgram: Sendable {
         for l in lines {
             switch l {
             case .label(let n): out += "\(p)\(n):\n"
-            case .op(let t): out += "\t\(t)\n"
+            case .op(let t):
+                var g = t
+                for k in 0..<Self.perCPUValues {
+                    g = g.replacingOccurrences(of: "PER_CPU_VAR(\(Self.perCPUValue(k)))", with: "\(Self.perCPUValue(k))(%rip)")
+                }
+                out += "\t\(g)\n"
             case .pointerLoad(let r): out += "\tmovq oracle_input_ptr(%rip), %\(r.name)\n"
             case .jump(let m, let t): out += "\t\(m) \(p)\(t)\n"
             case .call(let t):
@@ -86,6 +95,8 @@ struct AbstractFrame {
     var rbp: Int?
     /// The address register's value as an offset from the entry rsp, when known.
     var x: Int?
+    /// Per-CPU value variable → may hold an address.
+    var perCPUAddress = [Bool](repeating: false, count: OracleProgram.perCPUValues)
 
     func isAddress(_ off: Int) -> Bool { known[off] ?? (allAddress || off < pessimisticBelow) }
 
@@ -103,6 +114,7 @@ struct AbstractFrame {
         r.flags = flags & o.flags
         r.rbp = rbp == o.rbp ? rbp : nil
         r.x = x == o.x ? x : nil
+        r.perCPUAddress = zip(perCPUAddress, o.perCPUAddress).map { $0 || $1 }
         var keys = Set(known.keys)
         keys.formUnion(o.known.keys)
         r.known = [:]
@@ -270,11 +282,20 @@ struct ProgramGenerator {
         return off == 0 ? "(%\(pointer.name))" : "\(off)(%\(pointer.name))"
     }
 
-    /// A data source of width w: register, immediate, slot or input memory.
+    /// A per-CPU value variable as an operand.
+    mutating func perCPU(_ f: AbstractFrame, dataOnly: Bool) -> (k: Int, text: String)? {
+        let cands = (0..<OracleProgram.perCPUValues).filter { !dataOnly || !f.perCPUAddress[$0] }
+        guard !cands.isEmpty else { return nil }
+        let k = rng.pick(cands)
+        return (k, "PER_CPU_VAR(\(OracleProgram.perCPUValue(k)))")
+    }
+
+    /// A data source of width w: register, immediate, slot, per-CPU variable or input memory.
     mutating func source(_ f: AbstractFrame, _ w: Width, allowMemory: Bool, allowImmediate: Bool = true) -> (String, Bool) {
-        let k = rng.int(10)
+        let k = rng.int(11)
         if allowMemory && k < 2, let s = slot(f, dataOnly: true) { return (s.text, true) }
         if allowMemory && k == 2 { return (pointerOperand(narrow: w != .q), true) }
+        if allowMemory && k == 10, let v = perCPU(f, dataOnly: true) { return (v.text, true) }
         if allowImmediate && k < 5 { return (immediate(w), false) }
         return (Self.name(rng.pick(readable), w), false)
     }
@@ -336,8 +357,13 @@ struct ProgramGenerator {
         case 0: emit("mov\(Self.suffix(w)) \(Self.name(rng.pick(readable), w)), \(Self.name(pickWritable(), w))")
         case 1: emit("mov\(Self.suffix(w)) \(immediate(w, mov: true)), \(Self.name(pickWritable(), w))")
         case 2:
-            let src = rng.chance(0.5) ? slot(f, dataOnly: true)?.text : nil
+            let src = rng.chance(0.5) ? slot(f, dataOnly: true)?.text : rng.chance(0.3) ? perCPU(f, dataOnly: true)?.text : nil
             emit("mov\(Self.suffix(w)) \(src ?? pointerOperand(narrow: w != .q)), \(Self.name(pickWritable(), w))")
+        case 3 where rng.chance(0.3):
+            // A per-CPU store: a whole one makes the variable data.
+            guard let v = perCPU(f, dataOnly: w != .q) else { return move(&f) }
+            emit("mov\(Self.suffix(w)) \(rng.chance(0.3) ? immediate(w) : Self.name(rng.pick(readable), w)), \(v.text)")
+            if w == .q { f.perCPUAddress[v.k] = false }
         case 3, 4:
             // A store: a whole-width store makes the slot data; a narrow one needs data there.
             guard let s = slot(f, dataOnly: w != .q, write: true) else { return move(&f) }
@@ -353,7 +379,7 @@ struct ProgramGenerator {
     mutating func alu(_ f: inout AbstractFrame) {
         let w = width()
         let op = rng.pick(["add", "sub", "and", "or", "xor"])
-        if rng.chance(0.25), let s = slot(f, dataOnly: true, write: true) {
+        if rng.chance(0.25), let s = rng.chance(0.8) ? slot(f, dataOnly: true, write: true) : perCPU(f, dataOnly: true).map({ (off: 0, text: $0.text) }) {
             let src = rng.chance(0.5) ? immediate(w) : Self.name(rng.pick(readable), w)
             emit("\(op)\(Self.suffix(w)) \(src), \(s.text)")
         } else {
@@ -366,7 +392,7 @@ struct ProgramGenerator {
     mutating func unary(_ f: inout AbstractFrame) {
         let w = width()
         let op = rng.pick(["inc", "dec", "neg", "not"])
-        let dst = rng.chance(0.25) ? slot(f, dataOnly: true, write: true)?.text : nil
+        let dst = rng.chance(0.25) ? slot(f, dataOnly: true, write: true)?.text : rng.chance(0.1) ? perCPU(f, dataOnly: true)?.text : nil
         emit("\(op)\(Self.suffix(w)) \(dst ?? Self.name(pickWritable(), w))")
         switch op {
         case "neg": f.flags = FlagBit.all
@@ -383,6 +409,7 @@ struct ProgramGenerator {
         var dst = Self.name(kind == "bt" ? rng.pick(readable) : pickWritable(), w)
         if rng.chance(0.3) {
             if kind == "bt" && rng.chance(0.5) { dst = pointerOperand() }
+            else if rng.chance(0.2), let v = perCPU(f, dataOnly: true) { dst = v.text }
             else if let s = slot(f, dataOnly: true, write: kind != "bt") { dst = s.text }
         }
         emit("\(kind)\(Self.suffix(w)) $\(n), \(dst)")
@@ -423,8 +450,8 @@ struct ProgramGenerator {
     mutating func exchange(_ f: inout AbstractFrame) {
         let w = width()
         let a = pickWritable()
-        if rng.chance(0.35), let s = slot(f, dataOnly: true, write: true) {
-            emit(rng.chance(0.5) ? "xchg\(Self.suffix(w)) \(Self.name(a, w)), \(s.text)" : "xchg\(Self.suffix(w)) \(s.text), \(Self.name(a, w))")
+        if rng.chance(0.35), let s = rng.chance(0.8) ? slot(f, dataOnly: true, write: true)?.text : perCPU(f, dataOnly: true)?.text {
+            emit(rng.chance(0.5) ? "xchg\(Self.suffix(w)) \(Self.name(a, w)), \(s)" : "xchg\(Self.suffix(w)) \(s), \(Self.name(a, w))")
         } else {
             let b = rng.chance(0.1) ? a : pickWritable()
             emit("xchg\(Self.suffix(w)) \(Self.name(a, w)), \(Self.name(b, w))")
@@ -447,7 +474,17 @@ struct ProgramGenerator {
     mutating func addressOp(_ f: inout AbstractFrame) {
         guard let x = scratchAddress else { return }
         let X = Self.name(x, .q)
-        switch rng.int(8) {
+        switch rng.int(9) {
+        case 8:
+            // old_rsp: rsp (or a copy) kept in a per-CPU variable — in the path's own code
+            // outside loops, where the generator knows every later reader.
+            if inFunction == nil && loopFloor == nil, let v = perCPU(f, dataOnly: false), rng.chance(0.6) {
+                emit("movq \(rng.chance(0.5) ? "%rsp" : X), \(v.text)")
+                f.perCPUAddress[v.k] = true
+            } else if let v = perCPU(f, dataOnly: false) {
+                emit("movq \(v.text), \(X)")
+                f.x = nil
+            }
         case 7:
             // Writes to rsp itself: `pop %rsp` takes the popped value (not rsp + 8);
             // a register that holds rsp's value moves it nowhere.
@@ -526,7 +563,13 @@ struct ProgramGenerator {
             guard let s = slot(f, dataOnly: false) else { return }
             isAddress = f.isAddress(s.off)
             emit("pushq \(s.text)")
-        case 2: emit("pushq \(pointerOperand())")
+        case 2:
+            if rng.chance(0.3), let v = perCPU(f, dataOnly: false) {
+                isAddress = f.perCPUAddress[v.k]
+                emit("pushq \(v.text)")
+            } else {
+                emit("pushq \(pointerOperand())")
+            }
         case 3 where scratchAddress != nil:
             reg = scratchAddress
             isAddress = true
@@ -561,6 +604,12 @@ struct ProgramGenerator {
                 f.flags = 0
             }
             f.delta += 8
+            return
+        }
+        if rng.chance(0.05), let v = perCPU(f, dataOnly: false) {
+            emit("popq \(v.text)")
+            f.delta += 8
+            f.perCPUAddress[v.k] = false
             return
         }
         if rng.chance(0.15), let s = popSlot(f, address: false) {
@@ -771,6 +820,7 @@ struct ProgramGenerator {
         var f = AbstractFrame()
         f.allAddress = true
         f.flags = 0
+        f.perCPUAddress = f.perCPUAddress.map { _ in true }
         f.known[0] = true
         budget = rng.int(in: 2...10)
         statements(&f, count: budget)
@@ -858,7 +908,9 @@ struct ProgramGenerator {
     }
 
     func dslText() -> String {
-        var out = ".percpu \(OracleProgram.pointerVariable) pointer\n.path \(OracleProgram.pathName) entry=function\n"
+        var out = ".percpu \(OracleProgram.pointerVariable) pointer\n"
+        for k in 0..<OracleProgram.perCPUValues { out += ".percpu \(OracleProgram.perCPUValue(k))\n" }
+        out += ".path \(OracleProgram.pathName) entry=function\n"
         for l in lines {
             switch l {
             case .label(let n): out += "\(n):\n"

@@ -55,6 +55,8 @@ import Testing
         #expect(has("", ",8)"), "no access indexed by a loop counter")
         #expect(has("", "(%rbp)"), "no frame-pointer access")
         #expect(has("movq PER_CPU_VAR("), "no input pointer")
+        #expect(has("movl ", ", PER_CPU_VAR(oracle_v"), "no narrow per-CPU store")
+        #expect(has("movq %rsp, PER_CPU_VAR(oracle_v"), "no rsp kept in a per-CPU variable")
         #expect(has("", "(%r") && lines.contains { $0.contains("(%rsp)") }, "no memory operands")
         let programs = (0..<Self.programs).map { CPUOracle.program(seed: Self.seed, index: $0) }
         #expect(programs.contains { $0.loopDepth >= 2 }, "no nested loop")
