@@ -166,14 +166,15 @@ int main(void) {
     for (unsigned i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &sa, 0);
 
     long page = sysconf(_SC_PAGESIZE);
-    /* The stack and the buffer far apart (the hints are only hints): a value computed
-       from the buffer's address must never look like a stack address. */
-    char *map = mmap((void *)0x300000000000ULL, 2 * SPAN + 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    /* The stack and the buffer far apart, at addresses with scattered bits (the hints are
+       only hints): a value computed from the buffer's address (3 * 2^44 is one) must
+       never look like a stack address. */
+    char *map = mmap((void *)0x6d39a6c10000ULL, 2 * SPAN + 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (map == MAP_FAILED) { perror("mmap"); return 2; }
     uint64_t *stack = (uint64_t *)(map + page);
     if (mprotect(stack, 2 * SPAN, PROT_READ | PROT_WRITE)) { perror("mprotect"); return 2; }
     uint64_t *entry = stack + SPAN / 8;
-    buffer = mmap((void *)0x100000000000ULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    buffer = mmap((void *)0x2b4c7d1e3000ULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (buffer == MAP_FAILED) { perror("mmap"); return 2; }
     const int64_t words = SPAN / 8;
     oracle_input_ptr = (uint64_t)buffer;
