@@ -31,11 +31,14 @@ let package = Package(
         ]),
         // Benchmarks: figures and ratios, never a pass/fail (swift run -c release ptregs-bench).
         .executableTarget(name: "ptregs-bench", dependencies: ["PtregsProve"]),
+        // The CPU as an oracle: random programs run natively and on the interpreter.
+        .target(name: "CPUOracle", dependencies: ["PtregsProve"]),
+        .executableTarget(name: "ptregs-oracle", dependencies: ["CPUOracle"]),
         // libFuzzer target for parser and elaborator (-Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING).
         .executableTarget(name: "ptregs-fuzz", dependencies: ["PtregsProve"]),
         .testTarget(name: "Z3KitTests", dependencies: ["Z3Kit"]),
         .testTarget(name: "PtregsProveTests", dependencies: [
-            "PtregsProve", "StackSemantics", "Z3Kit",
+            "PtregsProve", "StackSemantics", "Z3Kit", "CPUOracle",
             .product(name: "SnapshotTesting", package: "swift-snapshot-testing"),
             .product(name: "PropertyBased", package: "swift-property-based"),
         ], exclude: ["__Snapshots__"], resources: [.copy("Fixtures")]),

@@ -1,0 +1,68 @@
+import CPUOracle
+import Foundation
+import SpecElaboration
+import Testing
+
+/// The CPU as an oracle (issue 15 item 5): random function-shaped programs run natively
+/// and on the concrete interpreter must end alike, and what a native run breaks the
+/// prover must not prove. `Scripts/cpu-oracle.sh` runs the same with any seed, longer.
+@Suite struct CPUOracleTests {
+    static let unavailable = CPUOracle.unavailable()
+    static let seed: UInt64 = 0x0c90_5eed
+    static let programs = 500
+
+    @Test(.enabled(if: unavailable == nil, "skipped: the CPU oracle needs x86-64 Linux with binutils' `as` and a C compiler `cc`"))
+    func interpreterEndsWhereTheCPUEnds() throws {
+        let s = try CPUOracle.run(CPUOracle.Options(seed: Self.seed, programs: Self.programs))
+        let shown = s.findings.prefix(3).map(CPUOracle.report).joined(separator: "\n")
+        #expect(s.findings.count == 0, "the first findings:\n\(shown)")
+        #expect(s.runs == 3 * Self.programs && s.agreed == s.runs, "\(s.agreed) of \(s.runs) runs agreed")
+        // Not vacuous: runs that reach the path's ret, that leave by a tail-called
+        // function's ret, whose ret goes to data,
+        // every invariant the CPU can show broken broken by some run, and the prover asked.
+        #expect(s.exited > 0 && s.returned > 0 && s.faulted > s.returned,
+                "\(s.exited) runs exited, \(s.returned) returned after a tail call, \(s.faulted - s.returned) faulted")
+        for inv in [Invariant.restoreMatchesSave, .frameBalance, .returnStack] {
+            #expect(s.brokenNatively[inv, default: 0] > 0, "no native run broke \(inv.rawValue)")
+        }
+        #expect(s.proved > 0)
+    }
+
+    /// Every construct the oracle is meant to exercise appears in the test's programs.
+    @Test func generatorCoversTheInstructionSubset() {
+        let text = (0..<Self.programs).map { CPUOracle.program(seed: Self.seed, index: $0).dsl }.joined(separator: "\n")
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        func has(_ prefix: String, _ rest: String = "") -> Bool { lines.contains { $0.hasPrefix(prefix) && (rest.isEmpty || $0.contains(rest)) } }
+        let conditions = ["z", "e", "nz", "ne", "a", "nbe", "be", "na", "ae", "nb", "nc", "b", "nae", "c",
+                          "l", "nge", "ge", "nl", "le", "ng", "g", "nle", "s", "ns"]
+        for c in conditions {
+            #expect(has("j\(c) "), "no j\(c)")
+            #expect(has("cmov\(c) ") || has("cmov\(c)q "), "no cmov\(c)")
+        }
+        var mnemonics = ["pushq", "popq", "leaq", "call", "ret", "mov ", "jmp"]
+        for base in ["mov", "add", "sub", "and", "or", "xor", "inc", "dec", "neg", "not", "test", "cmp", "xchg"] {
+            mnemonics += ["q", "l", "b"].map { base + $0 + " " }
+        }
+        mnemonics += ["bt", "bts", "btr", "btc"].flatMap { [$0 + "q ", $0 + "l "] }
+        for m in mnemonics { #expect(has(m), "no \(m)") }
+        // Forms the semantics treat specially.
+        #expect(has("xchgq %", "(%rsp)"), "no xchg with memory")
+        #expect(has("popq ", "(%rsp)"), "no pop into a stack slot")
+        #expect(has("pushq %rsp"), "no push of rsp")
+        #expect(has("popq %rsp"), "no pop into rsp")
+        #expect(has("movl ", "%e"), "no 32-bit register write")
+        #expect(has("movb ", "l"), "no 8-bit register write")
+        #expect(has("", ",8)"), "no access indexed by a loop counter")
+        #expect(has("", "(%rbp)"), "no frame-pointer access")
+        #expect(has("movq PER_CPU_VAR("), "no input pointer")
+        #expect(has("movl ", ", PER_CPU_VAR(oracle_v"), "no narrow per-CPU store")
+        #expect(has("movq %rsp, PER_CPU_VAR(oracle_v"), "no rsp kept in a per-CPU variable")
+        #expect(has("", "(%r") && lines.contains { $0.contains("(%rsp)") }, "no memory operands")
+        let programs = (0..<Self.programs).map { CPUOracle.program(seed: Self.seed, index: $0) }
+        #expect(programs.contains { $0.loopDepth >= 2 }, "no nested loop")
+        #expect(programs.contains { $0.tailCalls > 0 }, "no tail call")
+        // Local functions follow the path's code: a call after `f0:` is made by one.
+        #expect(programs.contains { $0.dsl.components(separatedBy: "\nf0:\n").last?.contains("\tcall f") == true && $0.dsl.contains("\nf0:\n") },
+                "no call from one local function to another")
+    }
+}
