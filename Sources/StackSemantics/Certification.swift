@@ -5,6 +5,10 @@ import SpecElaboration
 public struct TwinTerm {
     public var simplified: Term
     public var raw: Term
+    public init(simplified: Term, raw: Term) {
+        self.simplified = simplified
+        self.raw = raw
+    }
 }
 
 /// The structural facts the run took from the simplifier — an address is one of these

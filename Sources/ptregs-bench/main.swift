@@ -75,6 +75,14 @@ func single(_ kind: String, _ size: Int, _ specs: String) -> Measurement {
         var options = ProverOptions()
         options.structuralFastPath = false
         m = measure([specs], parseOnly: false, options: options)
+    case "corpus-certify":
+        // Every proved verdict certified (`--certify`): the certifying run and one Z3
+        // check per certificate, written to a temporary directory.
+        var options = ProverOptions()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ptregs-bench-certify-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        options.certifyDirectory = dir
+        m = measure([specs], parseOnly: false, options: options)
     default:
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ptregs-bench-\(getpid())")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -149,6 +157,11 @@ if let full = runChild("corpus", 0, specs, repeats: repeats), let parse = runChi
     print(row(full)); print(row(parse))
     print(String(format: "corpus: %.1f ms total, %.1f ms parse+elaborate; ratio %.2fx (target < 3x, < 300 ms)",
                  full.wallSeconds * 1000, parse.wallSeconds * 1000, full.wallSeconds / max(parse.wallSeconds, 1e-9)))
+}
+if let certify = runChild("corpus-certify", 0, specs, repeats: 1), let full = runChild("corpus", 0, specs, repeats: repeats) {
+    print(row(certify))
+    print(String(format: "corpus with --certify (one run): %.1f ms, %.2fx a plain run (the plain run does not change)",
+                 certify.wallSeconds * 1000, certify.wallSeconds / full.wallSeconds))
 }
 if let z3 = runChild("corpus-z3", 0, specs, repeats: 1) {
     print(row(z3))
