@@ -949,7 +949,15 @@ public struct Successors<D: ValueDomain>: RandomAccessCollection {
 extension Interpreter {
     /// A value for messages: stack addresses by region, constants in hex.
     public func describeValue(_ v: D.Value) -> String {
-        guard let k = d.knownValue(v) else { return "\(v)" }
+        guard let k = d.knownValue(v) else {
+            // A merged value can print as thousands of characters: a message shows its
+            // start and says that it is not one known value.
+            if let cases = d.cases(v), cases.count <= 4, cases.allSatisfy({ setup.region(of: $0.1) != nil }) {
+                return "one of " + cases.map { setup.describe(address: $0.1) }.joined(separator: ", ")
+            }
+            let text = "\(v)"
+            return text.count <= 120 ? text : "a value with no fixed address (" + text.prefix(100) + "…)"
+        }
         if setup.region(of: k) != nil { return setup.describe(address: k) }
         return "0x" + String(k, radix: 16)
     }
