@@ -48,18 +48,8 @@ import Testing
         return s + "\tret\n"
     }
 
-    /// Counts across the generated cases, so the property is not vacuous.
-    final class Tally: @unchecked Sendable {
-        let lock = NSLock()
-        var broken = 0, proved = 0, violated = 0
-        func add(broken b: Int = 0, proved p: Int = 0, violated v: Int = 0) {
-            lock.lock(); defer { lock.unlock() }
-            broken += b; proved += p; violated += v
-        }
-    }
-
     @Test func concreteViolationsAreNeverProved() async {
-        let tally = Tally()
+        let tally = VerdictTally()
         await propertyCheck(count: 150, input: Gen.int(in: 0...99).array(of: 2...24)) { ops in
             let text = Self.program(ops)
             var checker = Checker()
@@ -71,18 +61,14 @@ import Testing
             // ending where the obligation is judged (the blamed step, or the exit that
             // observes the value the blamed step put there).
             for r in path.results {
-                tally.add(proved: r.verdict.name == "proved" ? 1 : 0)
+                tally.add(r.verdict)
                 if case .violated(let cx) = r.verdict {
-                    tally.add(violated: 1)
                     #expect(cx.steps.last?.text == (cx.observation?.instruction ?? cx.instruction), "\(text)")
                     #expect(cx.steps.indices.contains(cx.blamedStepIndex) && cx.steps[cx.blamedStepIndex].text == cx.instruction, "\(text)")
                 }
             }
             // Concrete runs on random inputs: what they break, the prover must not prove.
-            guard let program = try? Elaborator(loader: SpecLoader(root: FileManager.default.temporaryDirectory.path))
-                    .elaborate(text: text, file: URL(fileURLWithPath: "/tmp/random.pts"), displayName: "random.pts"),
-                  let spec = program.paths.first,
-                  let graph = try? PathGraph(program: program, path: spec) else { return }
+            guard let (program, spec, graph) = elaboratedPath(text, name: "random.pts") else { return }
             for seed in 0..<6 {
                 let oracle: @Sendable (String) -> UInt64 = { name in
                     let h = SampleInputs.hash(name, seed: seed)
@@ -154,17 +140,8 @@ import Testing
         return s.joined(separator: "\n") + "\n"
     }
 
-    final class Tally: @unchecked Sendable {
-        let lock = NSLock()
-        var broken = 0, proved = 0, unknown = 0
-        func add(broken b: Int = 0, proved p: Int = 0, unknown u: Int = 0) {
-            lock.lock(); defer { lock.unlock() }
-            broken += b; proved += p; unknown += u
-        }
-    }
-
     @Test func concreteLoopViolationsAreNeverProved() async {
-        let tally = Tally()
+        let tally = VerdictTally()
         await propertyCheck(count: 400, input: Gen.int(in: 0...99).array(of: 3...13)) { ops in
             let text = Self.program(ops)
             var checker = Checker()
@@ -172,13 +149,8 @@ import Testing
             let report = checker.check(source: text, name: "looping.pts")
             #expect(report.diagnostics.isEmpty, "\(report.diagnostics)\n\(text)")
             guard let path = report.paths.first else { return }
-            for r in path.results {
-                tally.add(proved: r.verdict.name == "proved" ? 1 : 0, unknown: r.verdict.name == "unknown" ? 1 : 0)
-            }
-            guard let program = try? Elaborator(loader: SpecLoader(root: FileManager.default.temporaryDirectory.path))
-                    .elaborate(text: text, file: URL(fileURLWithPath: "/tmp/looping.pts"), displayName: "looping.pts"),
-                  let spec = program.paths.first,
-                  let graph = try? PathGraph(program: program, path: spec) else { return }
+            for r in path.results { tally.add(r.verdict) }
+            guard let (program, spec, graph) = elaboratedPath(text, name: "looping.pts") else { return }
             for visits in 1...4 {
                 guard let unrolled = try? PathGraph(unrolling: graph, visits: visits) else { continue }
                 let semantics = PathSemantics(program: program, path: spec, graph: unrolled)
@@ -200,4 +172,31 @@ import Testing
         #expect(tally.broken > 0 && tally.proved > 0,
                 "generated loops exercise both outcomes: \(tally.broken) broken runs, \(tally.proved) proofs, \(tally.unknown) unknown")
     }
+}
+
+/// Counts across generated cases, so a property is not vacuous.
+final class VerdictTally: @unchecked Sendable {
+    let lock = NSLock()
+    var broken = 0, proved = 0, violated = 0, unknown = 0
+    func add(broken b: Int) {
+        lock.lock(); defer { lock.unlock() }
+        broken += b
+    }
+    func add(_ v: Verdict) {
+        lock.lock(); defer { lock.unlock() }
+        switch v {
+        case .proved: proved += 1
+        case .violated: violated += 1
+        case .unknown: unknown += 1
+        }
+    }
+}
+
+/// A generated spec's first path with its graph, for concrete runs.
+func elaboratedPath(_ text: String, name: String) -> (Program, PathSpec, PathGraph)? {
+    guard let program = try? Elaborator(loader: SpecLoader(root: FileManager.default.temporaryDirectory.path))
+            .elaborate(text: text, file: URL(fileURLWithPath: "/tmp/\(name)"), displayName: name),
+          let spec = program.paths.first,
+          let graph = try? PathGraph(program: program, path: spec) else { return nil }
+    return (program, spec, graph)
 }
