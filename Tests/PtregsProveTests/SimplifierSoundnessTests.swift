@@ -155,6 +155,62 @@ final class SimplifierSoundnessTests: XCTestCase {
         }
     }
 
+    /// The one definition of each operation's value (`Term.Op.evaluate`, used by case
+    /// splitting and the raw builder) agrees with the Z3 lowering on edge and random
+    /// operands, for every operation.
+    func testOperationValuesAgreeWithTheZ3Lowering() {
+        let f = TermFactory(raw: true)
+        var rng = SplitMix(seed: 0x0b5e)
+        let edges: [UInt64] = [0, 1, 2, 7, 8, 0x7f, 0x80, 0xff, 0xffff_ffff, 0x1_0000_0000, 0x7fff_ffff_ffff_ffff,
+                               0x8000_0000_0000_0000, UInt64.max, UInt64.max - 1]
+        var operands: [(UInt64, UInt64)] = []
+        for a in edges { for b in edges { operands.append((a, b)) } }
+        for _ in 0..<200 { operands.append((rng.next(), rng.next() >> (rng.next() % 64))) }
+        let binary: [Term.Op] = [.add, .sub, .mul, .and, .or, .xor, .eq, .ult, .ule, .slt, .sle]
+        // Every operand pinned in one model; Z3 then computes each lowered term itself.
+        let z3 = Z3Context()
+        var lowering = Z3Lowering(z3)
+        var pins: [Z3Expr] = []
+        var checks: [(String, Z3Expr, Bool, UInt64)] = []
+        for (i, (a, b)) in operands.enumerated() {
+            let x = f.variable("x\(i)"), y = f.variable("y\(i)")
+            pins += [z3.eq(lowering.lower(x), z3.bv(a)), z3.eq(lowering.lower(y), z3.bv(b))]
+            var cases: [(Term.Op, Term, [UInt64])] = binary.map { op in
+                let t: Term
+                switch op {
+                case .add: t = f.add(x, y)
+                case .sub: t = f.sub(x, y)
+                case .mul: t = f.mul(x, y)
+                case .and: t = f.and(x, y)
+                case .or: t = f.or(x, y)
+                case .xor: t = f.xor(x, y)
+                case .eq: t = f.eq(x, y)
+                case .ult: t = f.ult(x, y)
+                case .ule: t = f.ule(x, y)
+                case .slt: t = f.slt(x, y)
+                default: t = f.sle(x, y)
+                }
+                return (op, t, [a, b])
+            }
+            cases.append((.not, f.not(x), [a]))
+            cases.append((.neg, f.neg(x), [a]))
+            for (op, t, values) in cases {
+                guard let v = op.evaluate(values) else { XCTFail("\(op) has no value"); continue }
+                checks.append(("\(op)(\(values.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")))", lowering.lower(t), t.isBool, v))
+            }
+        }
+        XCTAssertGreaterThan(checks.count, 4_000)
+        let solver = Z3Solver(context: z3, timeoutMilliseconds: 60_000)
+        solver.assert(z3.and(pins))
+        guard case .sat(let model)? = try? solver.check() else { return XCTFail("no model of the operands") }
+        var disagreements: [String] = []
+        for (what, e, isBool, v) in checks {
+            let z = isBool ? model.evalBool(e).map { $0 ? UInt64(1) : 0 } : model.evalBV(e)
+            if z != v { disagreements.append("\(what): evaluate 0x\(String(v, radix: 16)), Z3 \(z.map { "0x" + String($0, radix: 16) } ?? "none")") }
+        }
+        XCTAssertEqual(disagreements.prefix(5), [])
+    }
+
     /// The check is not vacuous: a wrong rewrite is found.
     func testAWrongRewriteIsFound() {
         let r = Recorder()
