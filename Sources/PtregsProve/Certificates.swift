@@ -45,7 +45,9 @@ extension PathProof {
                 report.results[i].verdict = .unknown("no certificate: the certificate of this proof is \(answer), not unsat")
                 continue
             }
-            let name = "\(sanitize((path.location.file as NSString).lastPathComponent)).\(sanitize(path.name)).\(inv.rawValue).smt2"
+            // The spec's whole path in the name: units of the same name in two directories
+            // must not overwrite each other's certificates.
+            let name = "\(sanitize(path.location.file)).\(sanitize(path.name)).\(inv.rawValue).smt2"
             let header = """
             ; ptregs-prove \(JSONReport.toolVersion) certificate
             ; spec: \(path.location.file)
