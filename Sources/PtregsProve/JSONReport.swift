@@ -37,7 +37,21 @@ public enum JSONReport {
         var reason: String?
         var obligations: Int
         var solverQueries: Int
+        /// The first unexpected violation's counterexample, else the first's.
         var counterexample: CX?
+        /// Every violation, one per obligation site, with its mechanism and how the
+        /// spec accepts it (`expected`, `limit` or `unexpected`).
+        var violations: [JViolation]
+        var staleExpectations: [JExpectation]
+        /// Why some obligation is undecided, also when others are violated.
+        var undecided: String?
+    }
+    struct JExpectation: Encodable { var location: Location; var directive: String; var kind: String; var reason: String? }
+    struct JViolation: Encodable {
+        var mechanism: String
+        var disposition: String
+        var acceptedBy: JExpectation?
+        var counterexample: CX
     }
     struct Value: Encodable { var name: String; var value: String }
     struct Slot: Encodable { var address: String; var label: String; var value: String; var holds: String; var markers: [String] }
@@ -71,6 +85,8 @@ public enum JSONReport {
         var paths: Int
         var proved: Int
         var expectedViolations: Int
+        var limits: Int
+        var unexpectedViolations: Int
         var violated: Int
         var unknown: Int
         var staleExpectations: Int
@@ -85,8 +101,26 @@ public enum JSONReport {
     }
     static func slot(_ v: SlotView) -> Slot { Slot(address: hex(v.address), label: v.label, value: hex(v.value), holds: v.holds, markers: v.markers) }
 
+    static func expectation(_ e: Expectation) -> JExpectation {
+        JExpectation(location: loc(e.location), directive: e.description, kind: e.kind.rawValue, reason: e.reason)
+    }
+
+    static func counterexample(_ c: Counterexample) -> CX {
+        CX(location: loc(c.location), macroLocation: c.macroLocation.map(loc), instruction: c.instruction,
+           requirement: c.requirement, values: c.values.map { Value(name: $0.0, value: $0.1) },
+           steps: c.steps.map { s in
+               Step(location: loc(s.sourceLocation), instruction: s.text,
+                    macro: s.macro.map { "\($0) at \(s.location)" }, rsp: s.rsp,
+                    returnStackDepth: s.returnStackDepth, gs: s.kernelGS ? "kernel" : "user",
+                    slots: s.touched.map(slot), notes: s.notes.isEmpty ? nil : s.notes)
+           },
+           stack: c.picture.map(slot), rsp: c.rsp, inputs: c.inputs.map { Value(name: $0.0, value: hex($0.1)) },
+           blamedStep: c.blamedStepIndex, observation: c.observation.map(blame),
+           related: c.related.isEmpty ? nil : c.related.map(blame))
+    }
+
     public static func render(_ report: CheckReport) -> String {
-        let results = report.paths.flatMap(\.results)
+        let counts = VerdictCounts(report)
         let doc = Document(
             schemaVersion: schemaVersion,
             tool: Tool(name: "ptregs-prove", version: toolVersion),
@@ -102,30 +136,25 @@ public enum JSONReport {
                     switch r.verdict {
                     case .proved: break
                     case .unknown(let why): reason = why
-                    case .violated(let c):
-                        cx = CX(location: loc(c.location), macroLocation: c.macroLocation.map(loc), instruction: c.instruction,
-                                requirement: c.requirement, values: c.values.map { Value(name: $0.0, value: $0.1) },
-                                steps: c.steps.map { s in
-                                    Step(location: loc(s.sourceLocation), instruction: s.text,
-                                         macro: s.macro.map { "\($0) at \(s.location)" }, rsp: s.rsp,
-                                         returnStackDepth: s.returnStackDepth, gs: s.kernelGS ? "kernel" : "user",
-                                         slots: s.touched.map(slot), notes: s.notes.isEmpty ? nil : s.notes)
-                                },
-                                stack: c.picture.map(slot), rsp: c.rsp, inputs: c.inputs.map { Value(name: $0.0, value: hex($0.1)) },
-                                blamedStep: c.blamedStepIndex, observation: c.observation.map(blame),
-                                related: c.related.isEmpty ? nil : c.related.map(blame))
+                    case .violated(let c): cx = counterexample(c)
                     }
                     return Result(invariant: r.invariant.rawValue, verdict: r.verdict.name, status: r.status.rawValue,
                                   expectedViolation: r.expectedViolation, reason: reason, obligations: r.obligations,
-                                  solverQueries: r.solverQueries, counterexample: cx)
+                                  solverQueries: r.solverQueries, counterexample: cx,
+                                  violations: r.violations.map { v in
+                                      JViolation(mechanism: v.mechanism.description, disposition: v.disposition,
+                                                 acceptedBy: v.acceptedBy.map(expectation), counterexample: counterexample(v.counterexample))
+                                  },
+                                  staleExpectations: r.staleExpectations.map(expectation), undecided: r.undecided)
                 })
             },
             summary: Summary(files: report.files, paths: report.paths.count,
-                             proved: results.filter { $0.verdict.name == "proved" }.count,
-                             expectedViolations: results.filter { $0.status == .pass && $0.expectedViolation }.count,
-                             violated: results.filter { $0.status == .fail }.count,
-                             unknown: results.filter { $0.status == .unknown }.count,
-                             staleExpectations: results.filter { $0.status == .stale }.count,
+                             proved: counts.proved,
+                             expectedViolations: counts.expectedViolations, limits: counts.limits,
+                             unexpectedViolations: counts.unexpectedViolations,
+                             violated: counts.violated,
+                             unknown: counts.unknown,
+                             staleExpectations: counts.staleExpectations,
                              inputErrors: report.diagnostics.count, exitCode: report.exitCode))
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -48,30 +48,42 @@ public enum JUnitReport {
         let text = TextReport(colour: false, verbose: true)
         for file in order {
             var cases: [String] = []
-            var failures = 0, skipped = 0
+            var failures = 0, errors = 0
             for p in byFile[file] ?? [] {
                 for r in p.results {
                     var c = "    <testcase classname=\"\(escape(file)).\(escape(p.name))\" name=\"\(r.invariant.rawValue)\" file=\"\(escape(file))\" line=\"\(p.location.line)\">"
-                    switch (r.verdict, r.status) {
-                    case (.violated(let cx), .fail):
+                    // Accepted violations, one line each, whatever the status.
+                    let accepted = r.violations.filter { $0.acceptedBy != nil }.map { v in
+                        "\(v.acceptedBy?.kind == .limit ? "model limit" : "expected violation") at \(v.counterexample.location): \(v.counterexample.requirement) [\(v.mechanism)]"
+                    }
+                    switch r.status {
+                    case .fail:
                         failures += 1
-                        c += "\n      <failure type=\"violated\" message=\"\(escape("\(cx.location): \(cx.requirement)"))\">\(escape(text.renderTrace(cx)))</failure>\n    "
-                    case (.proved, .stale):
+                        let unexpected = r.unexpected
+                        let first = unexpected[0].counterexample
+                        let message = "\(first.location): \(first.requirement) [\(unexpected[0].mechanism)]" + (unexpected.count > 1 ? " (and \(unexpected.count - 1) more unexpected violation\(unexpected.count == 2 ? "" : "s"))" : "")
+                        let body = unexpected.map { "[\($0.mechanism)] \($0.counterexample.location): \($0.counterexample.requirement)\n" + text.renderTrace($0.counterexample) }.joined(separator: "\n")
+                        c += "\n      <failure type=\"violated\" message=\"\(escape(message))\">\(escape(body))</failure>\n    "
+                    case .stale:
                         failures += 1
-                        c += "\n      <failure type=\"stale-expectation\" message=\"now proves — update the expectation\"/>\n    "
-                    case (.unknown(let why), _):
-                        skipped += 1
-                        c += "\n      <skipped message=\"\(escape("unknown: \(why)"))\"/>\n    "
-                    case (.violated(let cx), _):
-                        c += "\n      <system-out>\(escape("expected violation at \(cx.location): \(cx.requirement)"))</system-out>\n    "
-                    default:
+                        let lines = r.staleExpectations.map { "\($0.location): `.\($0.kind.rawValue) \($0.mechanism)` matches no violation" }
+                        c += "\n      <failure type=\"stale-expectation\" message=\"\(escape(lines.joined(separator: "; ")))\"/>\n    "
+                    case .unknown:
+                        // Unknown fails the run (exit 3): an error, not a skipped test, so a
+                        // dashboard is not green on a red job.
+                        errors += 1
+                        c += "\n      <error type=\"unknown\" message=\"\(escape("unknown: \(r.undecided ?? "")"))\"/>\n    "
+                    case .pass:
                         break
+                    }
+                    if !accepted.isEmpty {
+                        c += "\n      <system-out>\(escape(accepted.joined(separator: "\n")))</system-out>\n    "
                     }
                     c += "</testcase>"
                     cases.append(c)
                 }
             }
-            suites.append((file, cases, cases.count, failures, 0, skipped))
+            suites.append((file, cases, cases.count, failures, errors, 0))
         }
         let total = suites.reduce((0, 0, 0, 0)) { ($0.0 + $1.2, $0.1 + $1.3, $0.2 + $1.4, $0.3 + $1.5) }
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

@@ -78,7 +78,7 @@ public enum MutationTesting {
     /// Proves each mutant of each path that proves every invariant as written.
     public static func run(_ jobs: [PathJob], options: ProverOptions = ProverOptions(), limitPerPath: Int = .max, samples: Int = 8) -> [Result] {
         var results: [Result] = []
-        for job in jobs where job.path.expectedViolations.isEmpty {
+        for job in jobs where job.path.expectations.isEmpty {
             let (program, path) = (job.program, job.path)
             let base = PathProver.prove(program: program, path: path, options: options)
             guard base.results.allSatisfy({ $0.verdict.name == "proved" }) else { continue }

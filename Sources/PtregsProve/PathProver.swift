@@ -78,8 +78,9 @@ struct PathProof {
                             entry: path.entry, results: [])
     }
 
-    func all(_ v: Verdict) -> [InvariantResult] {
-        invariants.map { InvariantResult(invariant: $0, verdict: v, expectedViolation: path.expectedViolations.contains($0), obligations: 0, solverQueries: 0) }
+    /// Every invariant undecided, for `reason`.
+    func allUnknown(_ reason: String) -> [InvariantResult] {
+        invariants.map { InvariantResult(invariant: $0, violations: [], undecided: reason, expectations: path.expectations, obligations: 0, solverQueries: 0) }
     }
 
     /// A run of the path (plain or unrolled) with its own term lowering into the context.
@@ -95,10 +96,10 @@ struct PathProof {
         do {
             graph = try built ?? PathGraph(program: program, path: path)
         } catch let diag as Diagnostic {
-            report.results = all(.unknown("unsupported: \(diag.message) at \(diag.location)"))
+            report.results = allUnknown("unsupported: \(diag.message) at \(diag.location)")
             return report
         } catch {
-            report.results = all(.unknown("unsupported: \(error)"))
+            report.results = allUnknown("unsupported: \(error)")
             return report
         }
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -117,11 +118,11 @@ struct PathProof {
             return "\(i.sourceLocation) (`\(i.text)`)"
         }
         if let u = run.unsupported {
-            report.results = all(.unknown("unsupported: \(u.reason) at \(place(graph, u.node))"))
+            report.results = allUnknown("unsupported: \(u.reason) at \(place(graph, u.node))")
             return report
         }
         if let (h, reason) = run.loopFailure {
-            report.results = all(.unknown("loop: \(reason) (loop head \(place(graph, h)))"))
+            report.results = allUnknown("loop: \(reason) (loop head \(place(graph, h)))")
             return report
         }
 
@@ -137,7 +138,6 @@ struct PathProof {
         // states are exact, and replayed there. Loop-free paths search their own run.
         var searches: [Int: Search] = [:]
         var searchFailure: String?
-        let depths = graph.loopHeads.isEmpty ? [0] : Array(1...PathProver.unrollVisits)
         func searchRun(_ depth: Int) -> Search? {
             if let s = searches[depth] { return s }
             if depth == 0 { return proofRun }
@@ -157,55 +157,102 @@ struct PathProof {
             }
         }
 
-        enum SearchOutcome {
-            case violated(Counterexample)
+        /// How a search of one run for violations ended.
+        enum SearchEnd {
+            /// No obligation it was asked about can fail in that run.
             case cannotFail
+            /// A solver model breaks an obligation that no replay confirmed.
             case notReplayed
             case unknown(String)
         }
-        /// Seeks a replayed violation of `inv` in the run at `depth`.
-        func search(_ inv: Invariant, depth: Int) -> SearchOutcome {
-            guard var sr = searchRun(depth) else { return .unknown(searchFailure.map { "loop: \($0)" } ?? "no search run") }
+        /// Seeks every replayed violation of `inv` in the run at `depth`, one per
+        /// mechanism, skipping the mechanisms in `known`: in run order, the first
+        /// obligation that can fail is replayed, its mechanism is set aside, and the
+        /// search goes on until nothing else can fail — so a second bug on a path with a
+        /// known one is found, not hidden behind it.
+        func searchAll(_ inv: Invariant, depth: Int, skipping known: Set<Mechanism>) -> ([(Mechanism, Counterexample)], SearchEnd) {
+            guard var sr = searchRun(depth) else { return ([], .unknown(searchFailure.map { "loop: \($0)" } ?? "no search run")) }
             defer { searches[depth] = sr }
-            let candidates = sr.run.obligations.filter { $0.invariant == inv && !($0.claim.boolConstant == true && options.structuralFastPath) }
-            if options.structuralFastPath, let outcome = searchByCases(candidates, &sr, inv) { return outcome }
-            let batchModel: Z3Model
-            switch queryAny(candidates, &sr, label: "\(inv.rawValue)-search\(depth)-all") {
-            case .unsat: return .cannotFail
-            case .unknown(let reason): return .unknown("solver: \(reason)")
-            case .sat(let m): batchModel = m
+            var found: [(Mechanism, Counterexample)] = []
+            var foundMechanisms = known
+            // Obligations shown unable to fail in this run (others of the same mechanism may).
+            var cleared = Set<Int>()
+            let all = sr.run.obligations.indices.filter {
+                let o = sr.run.obligations[$0]
+                return o.invariant == inv && !(o.claim.boolConstant == true && options.structuralFastPath)
             }
-            // The batch model breaks some obligation k. Blame the first obligation in run
-            // order that can fail: ask those before k alone, then replay k with the model.
-            let f = sr.run.factory
-            let k = candidates.firstIndex { batchModel.evalBool(sr.lowering.lower(f.allOf([$0.reach, f.negation($0.claim)]))) == true }
-            for (index, u) in candidates.enumerated() {
-                let model: Z3Model
-                if let k, index == k {
-                    model = batchModel
-                } else {
-                    guard case .sat(let m) = query(u, &sr, label: "\(inv.rawValue)-search\(depth)") else { continue }
-                    model = m
+            // One violation per mechanism: the sites of a mechanism are accepted or not
+            // together, and the report shows each mechanism once.
+            var mechanisms: [Int: Mechanism] = [:]
+            for k in all { mechanisms[k] = Mechanism(of: sr.run.obligations[k], in: sr.semantics) }
+            func mechanism(_ k: Int) -> Mechanism { mechanisms[k] ?? Mechanism(of: sr.run.obligations[k], in: sr.semantics) }
+            // A model that breaks one obligation often breaks others: its replay
+            // confirms every candidate it breaks, each with its own trace.
+            func confirm(_ candidates: [Int], _ oracle: @escaping (String) -> UInt64) -> Bool {
+                let confirmed = replayAll(candidates.map { sr.run.obligations[$0] }, oracle, &sr, inv)
+                for (k, cx) in confirmed {
+                    let s = mechanism(candidates[k])
+                    if foundMechanisms.insert(s).inserted { found.append((s, cx)) }
                 }
-                if let cx = replay(u, makeOracle(model, sr.run.factory, &sr.lowering), &sr, inv) { return .violated(cx) }
+                return !confirmed.isEmpty
             }
-            return .notReplayed
+            while true {
+                let candidates = all.filter { !cleared.contains($0) && !foundMechanisms.contains(mechanism($0)) }
+                if candidates.isEmpty { return (found, .cannotFail) }
+                let f = sr.run.factory
+                if options.structuralFastPath {
+                    switch searchByCases(candidates, &sr, &cleared, first: found.isEmpty) {
+                    case .some(.cannotFail): return (found, .cannotFail)
+                    case .some(.inputs(let values)):
+                        // Inputs cases do not name are 0: the case model assumes so.
+                        if confirm(candidates, { values[$0] ?? 0 }) { continue }
+                    case .none: break
+                    }
+                }
+                let os = candidates.map { sr.run.obligations[$0] }
+                let batchModel: Z3Model
+                switch queryAny(os, &sr, label: "\(inv.rawValue)-search\(depth)-all") {
+                case .unsat: return (found, .cannotFail)
+                case .unknown(let reason): return (found, .unknown("solver: \(reason)"))
+                case .sat(let m): batchModel = m
+                }
+                let batchOracle = makeOracle(batchModel, f, &sr.lowering)
+                if confirm(candidates, batchOracle) { continue }
+                // The batch model did not replay: ask each candidate alone, in run order.
+                var replayed = false
+                for (index, u) in os.enumerated() {
+                    switch query(u, &sr, label: "\(inv.rawValue)-search\(depth)") {
+                    case .sat(let m):
+                        let oracle = makeOracle(m, sr.run.factory, &sr.lowering)
+                        if confirm(Array(candidates[index...]), oracle) { replayed = true }
+                    case .unsat: cleared.insert(candidates[index])
+                    case .unknown: break
+                    }
+                    if replayed { break }
+                }
+                if !replayed { return (found, .notReplayed) }
+            }
         }
-        /// The same search without the solver, when cases settle it: each candidate in
-        /// run order is false in every case (it cannot fail) or given inputs by cases
-        /// (see CaseSplit.swift) and replayed. Nil as soon as one needs the solver — no
-        /// inputs found, or they did not replay — and the whole search goes to Z3, so
-        /// the blamed obligation is the first that can fail either way.
-        func searchByCases(_ candidates: [Obligation<SymbolicDomain>], _ sr: inout Search, _ inv: Invariant) -> SearchOutcome? {
+        enum CaseSearch {
+            case cannotFail
+            /// Inputs that break the first candidate that can fail, by cases.
+            case inputs([String: UInt64])
+        }
+        /// The search without the solver, when cases settle it: each candidate in run
+        /// order is false in every case (it cannot fail) or given inputs by cases (see
+        /// CaseSplit.swift). Nil as soon as one needs the solver.
+        /// `first`: nothing found yet (after a violation, the question whether any
+        /// candidate can fail at all is not worth a case split of all of them).
+        func searchByCases(_ candidates: [Int], _ sr: inout Search, _ cleared: inout Set<Int>, first: Bool) -> CaseSearch? {
             let f = sr.run.factory
-            if candidates.isEmpty || f.isFalseInEveryCase(f.anyOf(candidates.map { f.allOf([$0.reach, f.negation($0.claim)]) })) {
+            let os = candidates.map { sr.run.obligations[$0] }
+            if os.isEmpty || (first && f.isFalseInEveryCase(f.anyOf(os.map { f.allOf([$0.reach, f.negation($0.claim)]) }))) {
                 return .cannotFail
             }
-            for u in candidates {
+            for (index, u) in zip(candidates, os) {
                 let q = f.allOf([u.reach, f.negation(u.claim)])
-                if q.boolConstant == false || f.isFalseInEveryCase(q) { continue }
-                guard let values = f.modelByCases(q), let cx = replay(u, { values[$0] ?? 0 }, &sr, inv) else { return nil }
-                return .violated(cx)
+                if q.boolConstant == false || f.isFalseInEveryCase(q) { cleared.insert(index); continue }
+                return f.modelByCases(q).map { .inputs($0) }
             }
             return .cannotFail
         }
@@ -218,7 +265,9 @@ struct PathProof {
         // run could not (a stack read through a symbolic index), so probe them all.
         let undecided = Set(run.obligations.filter { !($0.claim.boolConstant == true && options.structuralFastPath) }.map(\.invariant))
         let seeking = run.everyAddressResolved ? invariants.filter { undecided.contains($0) } : invariants
+        let tProbe = DispatchTime.now().uptimeNanoseconds
         let probed = options.concreteProbes ? probe(plain, seeking: seeking) : [:]
+        if PathProver.debug { print("DEBUG \(path.name): probes \(Double(DispatchTime.now().uptimeNanoseconds - tProbe) / 1e6) ms, \(probed.values.map(\.count).reduce(0, +)) violations") }
 
         for inv in invariants {
             let obligations = run.obligations.filter { $0.invariant == inv }
@@ -231,50 +280,46 @@ struct PathProof {
                 }
             }
             let before = queryCount
-            var verdict: Verdict = .proved
+            // Every violation, one per mechanism: the probes' first, then the searches'.
+            var violations: [(Mechanism, Counterexample)] = probed[inv] ?? []
             var unknownReason: String?
-            // The probes found a violation: that is the verdict.
-            if let cx = probed[inv] {
-                report.results.append(InvariantResult(invariant: inv, verdict: .violated(cx), expectedViolation: path.expectedViolations.contains(inv),
-                                                      obligations: open.count, solverQueries: 0))
-                if options.recordObligations { for o in open { record(o, graph, "see the counterexample") } }
-                continue
+            let tSearch = DispatchTime.now().uptimeNanoseconds
+            defer { if PathProver.debug { print("DEBUG \(path.name): \(inv.rawValue) decided in \(Double(DispatchTime.now().uptimeNanoseconds - tSearch) / 1e6) ms, \(violations.count) violations") } }
+            func add(_ more: [(Mechanism, Counterexample)]) {
+                for v in more where !violations.contains(where: { $0.0 == v.0 }) { violations.append(v) }
             }
+            func known() -> Set<Mechanism> { Set(violations.map(\.0)) }
             if graph.loopHeads.isEmpty {
-                // Loop-free: the proof run is exact, and one search of it decides.
-                switch search(inv, depth: 0) {
-                case .violated(let cx): verdict = .violated(cx)
-                case .unknown(let why): unknownReason = why
+                // Loop-free: the proof run is exact, and searching it decides every mechanism.
+                let (more, end) = searchAll(inv, depth: 0, skipping: known())
+                add(more)
+                switch end {
                 case .cannotFail: break
+                case .unknown(let why): unknownReason = why
                 case .notReplayed: unknownReason = "the solver's counterexample did not replay"
                 }
-            } else if open.isEmpty {
-                // Every obligation holds by construction in the widened run.
-            } else if case .violated(let cx) = search(inv, depth: 1) {
+            } else if !open.isEmpty {
                 // An invariant with an open obligation is first sought broken in the
-                // once-unrolled run: a replayed violation there is the verdict, and the
-                // widened run's query — which could only fail — is not sent.
-                verdict = .violated(cx)
-            } else {
-                // The widened run proves; only if it cannot, search the runs unrolled further.
-                switch queryAny(open, &proofRun, label: "\(inv.rawValue)-all") {
-                case .unsat:
-                    break
-                case .unknown(let reason):
-                    unknownReason = "solver: \(reason)"
-                case .sat:
-                    var found = false
-                    for depth in depths.dropFirst() {
-                        if case .violated(let cx) = search(inv, depth: depth) { verdict = .violated(cx); found = true; break }
-                    }
-                    if !found {
-                        let refuted = open.first { if case .sat = query($0, &proofRun, label: "\(inv.rawValue)") { return true }; return false }
+                // once-unrolled run, whose states are exact. The widened run then proves
+                // the mechanisms left; what it cannot prove is sought in runs unrolled further.
+                add(searchAll(inv, depth: 1, skipping: known()).0)
+                var depth = 2
+                while true {
+                    let sites = known()
+                    let remaining = open.filter { !sites.contains(Mechanism(of: $0, in: plain)) }
+                    let answer = queryAny(remaining, &proofRun, label: "\(inv.rawValue)-all")
+                    if case .unsat = answer { break }
+                    if case .unknown(let reason) = answer { unknownReason = "solver: \(reason)"; break }
+                    if depth > PathProver.unrollVisits {
+                        let refuted = remaining.first { if case .sat = query($0, &proofRun, label: "\(inv.rawValue)") { return true }; return false }
                         unknownReason = searchFailure.map { "loop: \($0)" }
                             ?? "loop: the loop abstraction admits a violation at \(refuted.map { place(graph, $0.node) } ?? "?") (\(refuted?.requirement ?? "")) that no run entering each loop head at most \(PathProver.unrollVisits) times shows"
+                        break
                     }
+                    add(searchAll(inv, depth: depth, skipping: known()).0)
+                    depth += 1
                 }
             }
-            if case .proved = verdict, let why = unknownReason { verdict = .unknown(why) }
             if options.recordObligations {
                 for o in open {
                     switch query(o, &proofRun, label: "\(inv.rawValue)-explain") {
@@ -284,8 +329,13 @@ struct PathProof {
                     }
                 }
             }
-            report.results.append(InvariantResult(invariant: inv, verdict: verdict, expectedViolation: path.expectedViolations.contains(inv),
-                                                  obligations: open.count, solverQueries: queryCount - before))
+            // In the order of the lines they are blamed on, as the code reads.
+            let found = violations.sorted {
+                ($0.1.location.file, $0.1.location.line, $0.0.description) < ($1.1.location.file, $1.1.location.line, $1.0.description)
+            }.map { Violation(mechanism: $0.0, counterexample: $0.1) }
+            report.results.append(InvariantResult(invariant: inv, violations: found, undecided: unknownReason,
+                                                  expectations: path.expectations, obligations: open.count,
+                                                  solverQueries: queryCount - before))
         }
         if let dir = options.certifyDirectory { certify(plain, into: dir) }
         report.solverSeconds = Double(solverNanoseconds) / 1e9
@@ -352,11 +402,10 @@ struct PathProof {
     /// Runs the probes on the path (on its once-unrolled form when it loops, so each
     /// visit of a loop has inputs of its own and every run ends); for each invariant,
     /// the first probe that breaks it, replayed up to the broken obligation.
-    func probe(_ plain: PathSemantics, seeking: [Invariant]) -> [Invariant: Counterexample] {
+    func probe(_ plain: PathSemantics, seeking: [Invariant]) -> [Invariant: [(Mechanism, Counterexample)]] {
         if seeking.isEmpty { return [:] }
         let semantics = plain.graph.loopHeads.isEmpty ? plain : ((try? unrolledGraphs.unrolled(plain, visits: 1)) ?? plain)
-        let g = semantics.graph
-        var found: [Invariant: Counterexample] = [:]
+        var found: [Invariant: [(Mechanism, Counterexample)]] = [:]
         let savedCS = InputWatch(name: "entry.cs")
         for seed in 0..<9 {
             // Seeds 3–5 are seeds 0–2 with the saved cs from kernel mode: on a path that
@@ -364,18 +413,27 @@ struct PathProof {
             if (3..<6).contains(seed) && !savedCS.wasRead { continue }
             let oracle = savedCS.watching(Self.probeOracle(seed))
             let run = ConcreteReplay.run(semantics, oracle: oracle, target: nil, detail: .brokenOnly)
-            for inv in seeking where found[inv] == nil && run.broken.contains(inv) {
-                guard let first = run.firstBroken[inv] else { continue }
-                let replay = ConcreteReplay.run(semantics, oracle: oracle,
-                                                target: .init(invariant: inv, node: first.node, key: first.key))
-                guard replay.confirmed else { continue }
-                found[inv] = counterexample(node: first.node, replay, semantics, requirement: "",
-                                            inputs: replay.inputsUsed.filter { name, _ in
-                                                // What a reviewer can act on: registers, memory and what stops wrote.
-                                                !name.hasPrefix("clobbered") && !name.hasPrefix("user-gs") && !["entry.zf", "entry.cf", "entry.sf", "entry.of"].contains(name)
-                                            })
+            // Every obligation the probe broke and no earlier probe did, confirmed by one
+            // traced run of the same inputs (each with its trace up to itself).
+            var sites: [Mechanism] = []
+            var targets: [ConcreteReplay.Target] = []
+            for broken in run.allBroken where seeking.contains(broken.invariant) {
+                let site = Mechanism(invariant: broken.invariant, key: broken.key, node: broken.node, in: semantics)
+                if found[broken.invariant]?.contains(where: { $0.0 == site }) == true || sites.contains(site) { continue }
+                sites.append(site)
+                targets.append(.init(invariant: broken.invariant, node: broken.node, key: broken.key))
             }
-            if found.count == seeking.count { break }
+            if targets.isEmpty { continue }
+            let (_, replays) = ConcreteReplay.run(semantics, oracle: oracle, targets: targets)
+            for (k, replay) in replays.enumerated() {
+                guard let replay, replay.confirmed else { continue }
+                let cx = counterexample(node: targets[k].node, replay, semantics, requirement: "",
+                                        inputs: replay.inputsUsed.filter { name, _ in
+                                            // What a reviewer can act on: registers, memory and what stops wrote.
+                                            !name.hasPrefix("clobbered") && !name.hasPrefix("user-gs") && !["entry.zf", "entry.cf", "entry.sf", "entry.of"].contains(name)
+                                        })
+                found[targets[k].invariant, default: []].append((sites[k], cx))
+            }
         }
         if PathProver.debug { print("DEBUG probes: seeking \(seeking.map(\.rawValue)), found \(found.keys.map(\.rawValue).sorted())") }
         return found
@@ -388,6 +446,20 @@ struct PathProof {
         guard replay.confirmed else { return nil }
         let f = sr.run.factory
         return counterexample(u, replay, sr, oracle, relevant: f.variableNames(f.allOf([u.reach, f.negation(u.claim)])))
+    }
+
+    /// Replays one model on several obligations at once: one concrete run, and each
+    /// obligation it breaks is confirmed with its own trace (by the index in `us`).
+    mutating func replayAll(_ us: [Obligation<SymbolicDomain>], _ oracle: @escaping (String) -> UInt64, _ sr: inout Search,
+                            _ inv: Invariant) -> [(Int, Counterexample)] {
+        let targets = us.map { ConcreteReplay.Target(invariant: inv, node: $0.node, key: $0.key) }
+        let (_, replays) = ConcreteReplay.run(sr.semantics, oracle: oracle, targets: targets)
+        let f = sr.run.factory
+        return replays.enumerated().compactMap { k, replay in
+            guard let replay, replay.confirmed else { return nil }
+            let u = us[k]
+            return (k, counterexample(u, replay, sr, oracle, relevant: f.variableNames(f.allOf([u.reach, f.negation(u.claim)]))))
+        }
     }
 
     /// Can any of the obligations fail? One query instead of one each, for the common

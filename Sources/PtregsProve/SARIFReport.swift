@@ -68,25 +68,31 @@ public enum SARIFReport {
         for p in report.paths {
             for r in p.results {
                 let base: [String: Any] = ["ruleId": r.invariant.rawValue, "ruleIndex": ruleIndex[r.invariant.rawValue]!]
-                switch r.verdict {
-                case .proved:
-                    guard r.status == .stale else { continue }
+                for e in r.staleExpectations {
+                    let what = e.kind == .limit ? "the model no longer reports it — remove the limit" : "now proves — update the expectation"
                     results.append(base.merging([
                         "level": "error",
-                        "message": ["text": "\(p.name): \(r.invariant.title) now proves — update the expectation (remove `.expect \(r.invariant.rawValue) violated`)"],
-                        "locations": [location(p.location)],
+                        "message": ["text": "\(p.name): \(r.invariant.title): `.\(e.kind.rawValue) \(e.mechanism)` matches no violation: \(what)"],
+                        "locations": [location(e.location)],
                     ]) { a, _ in a })
-                case .unknown(let why):
+                }
+                if let why = r.undecided {
                     results.append(base.merging([
                         "level": "warning",
                         "message": ["text": "\(p.name): \(r.invariant.title): unknown: \(why)"],
                         "locations": [location(p.location)],
                     ]) { a, _ in a })
-                case .violated(let cx):
+                }
+                // Every violation, each with its mechanism; an accepted one is suppressed
+                // in source (an expectation or a model limit), so the code-scanning UI
+                // keeps it out of the alerts but not out of the record.
+                for v in r.violations {
+                    let cx = v.counterexample
                     var res = base.merging([
-                        "level": r.status == .pass ? "note" : "error",
-                        "message": ["text": "\(p.name): \(r.invariant.title) violated: \(cx.requirement)"],
+                        "level": v.acceptedBy == nil ? "error" : "note",
+                        "message": ["text": "\(p.name): \(r.invariant.title) violated: \(cx.requirement) [\(v.mechanism)]"],
                         "locations": [location(cx.location)],
+                        "properties": ["mechanism": v.mechanism.description, "disposition": v.disposition],
                         "codeFlows": [[
                             "message": ["text": "counterexample replayed on a concrete run"],
                             "threadFlows": [[
@@ -107,8 +113,9 @@ public enum SARIFReport {
                             return l
                         }
                     }
-                    if r.status == .pass {
-                        res["suppressions"] = [["kind": "inSource", "justification": "the spec expects this violation (.expect \(r.invariant.rawValue) violated)"]]
+                    if let e = v.acceptedBy {
+                        let why = e.kind == .limit ? "a known false report of the model (\(e)): \(e.reason ?? "")" : "the spec expects this violation (\(e), \(e.location))"
+                        res["suppressions"] = [["kind": "inSource", "justification": why]]
                     }
                     results.append(res)
                 }

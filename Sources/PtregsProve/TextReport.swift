@@ -44,30 +44,59 @@ public struct TextReport {
 
     func renderResult(_ p: PathReport, _ r: InvariantResult) -> String {
         let head = "\(p.name): \(r.invariant.title)"
-        switch (r.verdict, r.status) {
-        case (.proved, .pass):
+        var s = ""
+        if case .proved = r.verdict, r.staleExpectations.isEmpty {
             return "\(p.location): \(paint("proved", "32")): \(head)\n"
-        case (.proved, _):
-            return "\(p.location): \(paint("error", "1;31")): \(head): now proves — update the expectation (remove `.expect \(r.invariant.rawValue) violated`)\n"
-        case (.unknown(let why), _):
-            return "\(p.location): \(paint("warning", "1;33")): \(head): unknown: \(why)\n"
-        case (.violated(let cx), let status):
-            let label = status == .pass ? paint("expected violation", "36") : paint("error", "1;31")
-            var s = "\(cx.location): \(label): \(head) violated: \(cx.requirement)\n"
-            if status == .pass && !verbose { return s }
-            if let m = cx.macroLocation { s += "\(m): note: the blamed instruction `\(cx.instruction)` is expanded from here\n" }
-            if let o = cx.observation { s += "\(o.location): note: the value is observed here, at `\(o.instruction)`\n" }
-            for b in cx.related {
-                s += "\(b.location): note: also wrong there: \(b.message)\n"
-                if let m = b.macroLocation { s += "\(m): note: `\(b.instruction)` is expanded from here\n" }
-            }
-            s += "  why it matters: \(Self.why(r.invariant))\n"
-            if !cx.values.isEmpty {
-                s += "  values: " + cx.values.map { "\($0.0) = \($0.1)" }.joined(separator: ", ") + "\n"
-            }
-            s += renderTrace(cx)
-            return s
         }
+        // One line per mechanism; a mechanism seen at several sites lists the others.
+        var groups: [(Mechanism, [Violation])] = []
+        for v in r.violations {
+            if let k = groups.firstIndex(where: { $0.0 == v.mechanism }) { groups[k].1.append(v) } else { groups.append((v.mechanism, [v])) }
+        }
+        for (mechanism, vs) in groups {
+            let first = vs[0], cx = first.counterexample
+            switch first.acceptedBy {
+            case nil:
+                s += "\(cx.location): \(paint("error", "1;31")): \(head) violated: \(cx.requirement) [\(mechanism)]\n"
+            case let e? where e.kind == .violation:
+                s += "\(cx.location): \(paint("expected violation", "36")): \(head) violated: \(cx.requirement) [\(mechanism), expected at \(e.location)]\n"
+            case let e?:
+                s += "\(cx.location): \(paint("model limit", "36")): \(head): reported falsely: \(cx.requirement) [\(mechanism): \(e.reason ?? "")]\n"
+            }
+            for other in vs.dropFirst() {
+                s += "\(other.counterexample.location): note: the same mechanism, blamed on `\(other.counterexample.instruction)`\n"
+            }
+            if first.acceptedBy != nil && !verbose { continue }
+            if first.acceptedBy == nil {
+                s += "\(p.location): note: if the code has this bug and a fix is not part of the change, declare it after the .path: `.expect \(mechanism)`\n"
+            }
+            for v in vs { s += renderViolationDetail(r.invariant, v.counterexample) }
+        }
+        for e in r.staleExpectations {
+            let what = e.kind == .limit ? "the model no longer reports it — remove the limit" : "now proves — update the expectation"
+            s += "\(e.location): \(paint("error", "1;31")): \(head): `.\(e.kind.rawValue) \(e.mechanism)` matches no violation: \(what)\n"
+        }
+        if let why = r.undecided {
+            s += "\(p.location): \(paint("warning", "1;33")): \(head): unknown: \(why)\n"
+        }
+        return s
+    }
+
+    /// A violation's notes, why it matters, its values and its replayed trace.
+    func renderViolationDetail(_ inv: Invariant, _ cx: Counterexample) -> String {
+        var s = ""
+        if let m = cx.macroLocation { s += "\(m): note: the blamed instruction `\(cx.instruction)` is expanded from here\n" }
+        if let o = cx.observation { s += "\(o.location): note: the value is observed here, at `\(o.instruction)`\n" }
+        for b in cx.related {
+            s += "\(b.location): note: also wrong there: \(b.message)\n"
+            if let m = b.macroLocation { s += "\(m): note: `\(b.instruction)` is expanded from here\n" }
+        }
+        s += "  why it matters: \(Self.why(inv))\n"
+        if !cx.values.isEmpty {
+            s += "  values: " + cx.values.map { "\($0.0) = \($0.1)" }.joined(separator: ", ") + "\n"
+        }
+        s += renderTrace(cx)
+        return s
     }
 
     public func renderTrace(_ cx: Counterexample) -> String {
@@ -144,15 +173,11 @@ public struct TextReport {
     }
 
     func summary(_ report: CheckReport) -> String {
-        let results = report.paths.flatMap(\.results)
-        let proved = results.filter { if case .proved = $0.verdict { return true }; return false }.count
-        let expected = results.filter { $0.status == .pass && $0.expectedViolation }.count
-        let failed = results.filter { $0.status == .fail }.count
-        let stale = results.filter { $0.status == .stale }.count
-        let unknown = results.filter { $0.status == .unknown }.count
+        let c = VerdictCounts(report)
         var s = "\(report.paths.count) path\(report.paths.count == 1 ? "" : "s") in \(report.files) file\(report.files == 1 ? "" : "s"): "
-        s += "\(proved) proved, \(expected) expected violation\(expected == 1 ? "" : "s"), \(failed) violated, \(unknown) unknown"
-        if stale > 0 { s += ", \(stale) expectation\(stale == 1 ? "" : "s") out of date" }
+        s += "\(c.proved) proved, \(c.violated) violated, \(c.unknown) unknown"
+        s += "; violations: \(c.expectedViolations) expected, \(c.limits) model limit\(c.limits == 1 ? "" : "s"), \(c.unexpectedViolations) unexpected"
+        if c.staleExpectations > 0 { s += ", \(c.staleExpectations) expectation\(c.staleExpectations == 1 ? "" : "s") out of date" }
         if !report.diagnostics.isEmpty { s += ", \(report.diagnostics.count) input error\(report.diagnostics.count == 1 ? "" : "s")" }
         if !report.gate.isEmpty { s += ", \(report.gate.count) spec\(report.gate.count == 1 ? "" : "s") out of date" }
         return s + "\n"

@@ -75,26 +75,86 @@ public enum Verdict: Sendable {
     }
 }
 
-/// The verdict of one (path, invariant) and how it stands against the spec's expectation.
+/// One violation of an invariant on a path: its mechanism, its replayed counterexample,
+/// and the `.expect` or `.limit` that accepts it (nil: unexpected, the gate fails).
+public struct Violation: Sendable {
+    public var mechanism: Mechanism
+    public var counterexample: Counterexample
+    public var acceptedBy: Expectation?
+
+    public init(mechanism: Mechanism, counterexample: Counterexample, acceptedBy: Expectation? = nil) {
+        self.mechanism = mechanism
+        self.counterexample = counterexample
+        self.acceptedBy = acceptedBy
+    }
+
+    /// `expected`, `limit` or `unexpected`.
+    public var disposition: String {
+        switch acceptedBy?.kind {
+        case .violation?: return "expected"
+        case .limit?: return "limit"
+        case nil: return "unexpected"
+        }
+    }
+}
+
+/// The verdict of one (path, invariant) and how it stands against the spec's expectations.
 public struct InvariantResult: Sendable {
     public var invariant: Invariant
+    /// Proved; violated (the first unexpected violation's counterexample, else the
+    /// first's); or unknown when nothing is violated and something is undecided.
     public var verdict: Verdict
-    /// The spec says `.expect <invariant> violated`.
-    public var expectedViolation: Bool
+    /// Every violation found, one per obligation site, in run order.
+    public var violations: [Violation]
+    /// Why some obligation is undecided (also when others are violated).
+    public var undecided: String?
+    /// The path's expectations of this invariant that no violation matches (when every
+    /// obligation is decided: an undecided one might be theirs).
+    public var staleExpectations: [Expectation]
     /// Obligations decided by the term simplifier / sent to Z3.
     public var obligations: Int
     public var solverQueries: Int
     /// With `--certify`: the certificate written for a proved verdict (its file name).
     public var certificate: String?
 
-    public enum Status: String, Sendable { case pass, fail, stale, unknown }
-    public var status: Status {
-        switch (verdict, expectedViolation) {
-        case (.proved, false), (.violated, true): return .pass
-        case (.violated, false): return .fail
-        case (.proved, true): return .stale
-        case (.unknown, _): return .unknown
+    /// Matches each violation with the expectation that names its mechanism.
+    public init(invariant: Invariant, violations: [Violation], undecided: String?, expectations: [Expectation],
+                obligations: Int, solverQueries: Int) {
+        self.invariant = invariant
+        let mine = expectations.filter { $0.mechanism.invariant == invariant }
+        self.violations = violations.map { v in
+            var v = v
+            v.acceptedBy = mine.first { v.mechanism.isNamed(by: $0.mechanism) }
+            return v
         }
+        self.undecided = undecided
+        staleExpectations = undecided != nil ? [] : mine.filter { e in !violations.contains { $0.mechanism.isNamed(by: e.mechanism) } }
+        if let first = self.violations.first(where: { $0.acceptedBy == nil }) ?? self.violations.first {
+            verdict = .violated(first.counterexample)
+        } else if let why = undecided {
+            verdict = .unknown(why)
+        } else {
+            verdict = .proved
+        }
+        self.obligations = obligations
+        self.solverQueries = solverQueries
+    }
+
+    public var unexpected: [Violation] { violations.filter { $0.acceptedBy == nil } }
+    public var expected: [Violation] { violations.filter { $0.acceptedBy?.kind == .violation } }
+    public var limits: [Violation] { violations.filter { $0.acceptedBy?.kind == .limit } }
+    /// Violated, and every violation is accepted by an expectation or a limit.
+    public var expectedViolation: Bool { !violations.isEmpty && unexpected.isEmpty }
+
+    public enum Status: String, Sendable { case pass, fail, stale, unknown }
+    /// An unexpected violation fails whatever else holds; then an undecided obligation
+    /// makes the result unknown (it may hide a violation no expectation names); then a
+    /// stale expectation fails.
+    public var status: Status {
+        if !unexpected.isEmpty { return .fail }
+        if undecided != nil { return .unknown }
+        if !staleExpectations.isEmpty { return .stale }
+        return .pass
     }
 }
 
@@ -141,4 +201,26 @@ public struct LoopInductionOutcome: Sendable {
     /// The parts of the state the condition is about.
     public var parts: String
     public var decidedBy: String
+}
+
+/// What the summary lines of every format count: (path, invariant) results by verdict,
+/// and violations by how the spec accepts them.
+public struct VerdictCounts: Sendable {
+    public var proved = 0, violated = 0, unknown = 0
+    public var expectedViolations = 0, limits = 0, unexpectedViolations = 0
+    public var staleExpectations = 0
+
+    public init(_ report: CheckReport) {
+        for r in report.paths.flatMap(\.results) {
+            switch r.verdict {
+            case .proved: proved += 1
+            case .violated: violated += 1
+            case .unknown: unknown += 1
+            }
+            expectedViolations += r.expected.count
+            limits += r.limits.count
+            unexpectedViolations += r.unexpected.count
+            staleExpectations += r.staleExpectations.count
+        }
+    }
 }

@@ -705,13 +705,8 @@ extension Elaborator {
                 throw Diagnostic.error(p.name.location, "a syscall path loads its kernel stack from a per-CPU variable: declare '.percpu \(kstack) stack' (or name another with kstack=)")
             }
         }
-        var expected: Set<Invariant> = []
-        for (inv, loc) in p.expectations {
-            if expected.contains(inv) { throw Diagnostic.error(loc, "duplicate .expect \(inv.rawValue)") }
-            expected.insert(inv)
-        }
         return PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
                         entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
-                        kernelStack: kstack, userSP: userSP, expectedViolations: expected)
+                        kernelStack: kstack, userSP: userSP, expectations: p.expectations)
     }
 }

@@ -64,7 +64,7 @@ public final class Elaborator {
     struct PendingPath {
         var name: Located
         var attributes: [String: Located]
-        var expectations: [(Invariant, SourceLocation)] = []
+        var expectations: [Expectation] = []
     }
 
     var macros: [String: Macro] = [:]
@@ -512,19 +512,21 @@ public final class Elaborator {
             // The source keeps code nothing reaches (3.16's thunk_64.S emits a SAVE_ARGS
             // only for its CFI side effect): say so, and it is not an error.
             deadCode = true
-        case ".expect":
-            let words = try parseAttributes(rest, notes: notes).positional
+        case ".expect", ".limit":
+            let attrs = try parseAttributes(rest, notes: notes)
             guard isUnit else {
-                throw Diagnostic(at: head.location, ".expect in an included file: it belongs after its .path in the unit (.pts)", notes: notes)
+                throw Diagnostic(at: head.location, "\(name) in an included file: it belongs after its .path in the unit (.pts)", notes: notes)
             }
-            guard let last = paths.indices.last else { throw Diagnostic(at: head.location, ".expect must follow a .path", notes: notes) }
-            guard words.count == 2, words[1].text == "violated" else {
-                throw Diagnostic(at: rest.location, "expected '.expect <invariant> violated' (invariants: restore, frame, ptrace, return-stack)", notes: notes)
+            guard let last = paths.indices.last else { throw Diagnostic(at: head.location, "\(name) must follow a .path", notes: notes) }
+            let kind: Expectation.Kind = name == ".limit" ? .limit : .violation
+            let parsed = try Expectation.parse(kind: kind, words: attrs.positional, reason: attrs.keyed["reason"], keyed: attrs.keyed,
+                                               at: head.location, notes: notes)
+            for e in parsed {
+                if let prev = paths[last].expectations.first(where: { $0.mechanism.isNamed(by: e.mechanism) }) {
+                    throw Diagnostic(at: e.location, "\(e.mechanism) is already declared at \(prev.location)", notes: notes)
+                }
+                paths[last].expectations.append(e)
             }
-            guard let inv = Invariant.named(words[0].text) else {
-                throw Diagnostic(at: words[0].location, "unknown invariant '\(words[0].text)' (expected restore, frame, ptrace or return-stack)", notes: notes)
-            }
-            paths[last].expectations.append((inv, head.location))
         case ".extern":
             try declareExtern(rest, at: head.location, notes: notes)
         case ".percpu":

@@ -312,7 +312,8 @@ public struct PathSpec: Hashable, Sendable {
     /// Function paths called from a syscall: the per-CPU variable that holds the
     /// user's rsp at entry (old_rsp in 3.16).
     public var userSP: String?
-    public var expectedViolations: Set<Invariant>
+    /// The violations the spec declares known (`.expect`) or false (`.limit`).
+    public var expectations: [Expectation]
 }
 
 /// What a per-CPU variable holds at entry.

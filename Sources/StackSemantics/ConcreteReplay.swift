@@ -83,6 +83,8 @@ public struct ReplayOutcome: Sendable {
     public var broken: Set<Invariant> = []
     /// For each broken invariant, the first obligation (node, key) that broke it.
     public var firstBroken: [Invariant: (node: Int, key: String)] = [:]
+    /// Every obligation (node, key) the run broke, once each, in run order.
+    public var allBroken: [(invariant: Invariant, node: Int, key: String)] = []
     /// The inputs the run read, in the order it first read them.
     public var inputsUsed: [(String, UInt64)] = []
     /// Registers (and the user view) when the run left the path: what its callers and
@@ -133,6 +135,19 @@ public enum ConcreteReplay {
     /// Runs of one graph that share `semantics` build its event and input names once.
     public static func run(_ semantics: PathSemantics, oracle: @escaping (String) -> UInt64, target: Target?,
                            detail: Detail = .trace) -> ReplayOutcome {
+        let (general, confirmed) = run(semantics, oracle: oracle, targets: target.map { [$0] } ?? [], detail: detail)
+        return confirmed.first.flatMap { $0 } ?? general
+    }
+
+    /// One run that confirms several obligations it breaks: each confirmed target's
+    /// outcome is the one a run with that target alone gives (its trace ends at the step
+    /// that breaks it). The first result is the run's own outcome (the end state, what
+    /// it broke, and why a target did not confirm).
+    public static func run(_ semantics: PathSemantics, oracle: @escaping (String) -> UInt64, targets: [Target],
+                           detail: Detail = .trace) -> (ReplayOutcome, [ReplayOutcome?]) {
+        let target = targets.first
+        var confirmedOutcomes = [ReplayOutcome?](repeating: nil, count: targets.count)
+        var afterViews: [Int: [SlotView]] = [:]
         let (program, graph, setup) = (semantics.program, semantics.graph, semantics.setup)
         let recordTrace = detail == .trace || detail == .explanation
         let uses = detail == .explanation ? RestoreUses() : nil
@@ -154,7 +169,7 @@ public enum ConcreteReplay {
         var out = ReplayOutcome(confirmed: false, steps: [], requirement: nil, values: [], picture: [], rspAtBlame: nil, note: nil)
         if !state.reach {
             out.note = "the model's inputs do not satisfy the path's entry condition"
-            return out
+            return (out, confirmedOutcomes)
         }
         // The state before a step is kept only where the outcome may show it (a trace,
         // the blamed step, the end state); otherwise the step takes over the only
@@ -172,10 +187,10 @@ public enum ConcreteReplay {
                 successors = try interp.step(node, consume state)
             } catch let u as Unsupported {
                 out.note = "replay stopped: \(u.reason)"
-                return out
+                return (out, confirmedOutcomes)
             } catch {
                 out.note = "replay stopped: \(error)"
-                return out
+                return (out, confirmedOutcomes)
             }
             // The run follows the one successor its values reach.
             let taken = successors.firstIndex(where: { $0.1.reach })
@@ -184,13 +199,18 @@ public enum ConcreteReplay {
                 let after = taken.map { successors[$0].1 } ?? successors.first?.1 ?? before
                 let touchedState = successors.isEmpty ? before : after
                 // The blamed step shows its slots as it found them (a stop rewrites them).
-                let blamedHere = target.map { t in interp.obligations[firstNew...].contains(where: t.isBroken) } ?? false
+                let blamedHere = targets.contains { t in interp.obligations[firstNew...].contains(where: t.isBroken) }
                 out.steps.append(TraceStep(node: node, location: inst.location, text: inst.text, expansion: inst.expansion,
                                            sourceLocation: inst.sourceLocation,
                                            rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,
                                            kernelGS: before.kernelGS,
                                            touched: interp.touched.map { view($0, blamedHere ? before : touchedState, interp) },
                                            notes: interp.notes))
+                // A step that ends one target's trace shows the slots as found; in the
+                // traces of later targets it is an ordinary step, showing what it left.
+                if blamedHere && targets.count > 1 {
+                    afterViews[out.steps.count - 1] = interp.touched.map { view($0, touchedState, interp) }
+                }
                 if target != nil { befores.append(before) }
                 uses?.step(out.steps.count - 1, node: node, after, &out.steps, interp)
             }
@@ -200,39 +220,48 @@ public enum ConcreteReplay {
                 let o = log.items[i]
                 out.broken.insert(o.invariant)
                 if out.firstBroken[o.invariant] == nil { out.firstBroken[o.invariant] = (o.node, o.key) }
-            }
-            if let t = target, let before {
-                for i in firstNew..<log.items.count {
-                    let o = log.items[i]
-                    guard t.isBroken(by: o) else { continue }
-                    out.confirmed = true
-                    out.requirement = o.requirement
-                    out.values = describeValues(o.values, interp)
-                    out.inputsUsed = used.entries
-                    func blamed(_ o: Obligation<ConcreteDomain>) -> Int? {
-                        o.blame.flatMap { EventID.node(of: $0) }.flatMap { $0 < graph.nodes.count && $0 != o.node ? $0 : nil }
-                    }
-                    // The stack before the blamed step: this one, or the last run of the
-                    // node provenance blames (the restore whose value this exit observes).
-                    var shown = before
-                    if let b = blamed(o) {
-                        out.blamedNode = b
-                        if let k = out.steps.dropLast().lastIndex(where: { $0.node == b }) {
-                            out.blamedStep = k
-                            shown = befores[k]
-                        }
-                    }
-                    out.rspAtBlame = shown.rsp
-                    out.picture = picture(shown, interp)
-                    // Failures judged where values are observed (they carry a blame): every
-                    // one at this point, each blamed on its own instruction.
-                    for j in firstNew..<log.items.count where j != i && o.blame != nil {
-                        let other = log.items[j]
-                        guard !other.claim, other.invariant == t.invariant, other.node == t.node else { continue }
-                        out.related.append((other.key, other.requirement, blamed(other)))
-                    }
-                    return out
+                if !out.allBroken.contains(where: { $0.invariant == o.invariant && $0.node == o.node && $0.key == o.key }) {
+                    out.allBroken.append((o.invariant, o.node, o.key))
                 }
+            }
+            if target != nil, let before {
+                for (ti, t) in targets.enumerated() where confirmedOutcomes[ti] == nil {
+                    for i in firstNew..<log.items.count {
+                        let o = log.items[i]
+                        guard t.isBroken(by: o) else { continue }
+                        var hit = out
+                        for (k, views) in afterViews where k < hit.steps.count - 1 { hit.steps[k].touched = views }
+                        hit.confirmed = true
+                        hit.requirement = o.requirement
+                        hit.values = describeValues(o.values, interp)
+                        hit.inputsUsed = used.entries
+                        func blamed(_ o: Obligation<ConcreteDomain>) -> Int? {
+                            o.blame.flatMap { EventID.node(of: $0) }.flatMap { $0 < graph.nodes.count && $0 != o.node ? $0 : nil }
+                        }
+                        // The stack before the blamed step: this one, or the last run of the
+                        // node provenance blames (the restore whose value this exit observes).
+                        var shown = before
+                        if let b = blamed(o) {
+                            hit.blamedNode = b
+                            if let k = hit.steps.dropLast().lastIndex(where: { $0.node == b }) {
+                                hit.blamedStep = k
+                                shown = befores[k]
+                            }
+                        }
+                        hit.rspAtBlame = shown.rsp
+                        hit.picture = picture(shown, interp)
+                        // Failures judged where values are observed (they carry a blame): every
+                        // one at this point, each blamed on its own instruction.
+                        for j in firstNew..<log.items.count where j != i && o.blame != nil {
+                            let other = log.items[j]
+                            guard !other.claim, other.invariant == t.invariant, other.node == t.node else { continue }
+                            hit.related.append((other.key, other.requirement, blamed(other)))
+                        }
+                        confirmedOutcomes[ti] = hit
+                        break
+                    }
+                }
+                if !confirmedOutcomes.contains(where: { $0 == nil }) { return (out, confirmedOutcomes) }
             }
             guard let taken else {
                 if let uses, let before { uses.exit(node: node, before, &out.steps, interp) }
@@ -243,13 +272,13 @@ public enum ConcreteReplay {
                     out.picture = picture(after, interp)
                     out.rspAtBlame = after.rsp
                 }
-                return out
+                return (out, confirmedOutcomes)
             }
             node = successors[taken].0
             state = successors[taken].1
         }
         out.note = "the replayed run did not finish in \(maximumSteps) steps (a loop the model's inputs never leave)"
-        return out
+        return (out, confirmedOutcomes)
     }
 
     /// The claim's labelled values, in hex.

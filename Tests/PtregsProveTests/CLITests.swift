@@ -187,14 +187,14 @@ final class CLITests: XCTestCase {
     }
 
     func testExpectedViolationPassesAndAStaleExpectationFails() throws {
-        try write("expected.pts", Self.violating.replacingOccurrences(of: ".path bad_restore entry=function", with: ".path bad_restore entry=function\n.expect restore violated"))
+        try write("expected.pts", Self.violating.replacingOccurrences(of: ".path bad_restore entry=function", with: ".path bad_restore entry=function\n.expect restore rbx at ret"))
         let ok = try run(["expected.pts"])
         XCTAssertEqual(ok.status, 0, ok.stdout)
         XCTAssertTrue(ok.stdout.contains("expected.pts:8:2: expected violation: bad_restore: restore matches save violated"), ok.stdout)
-        try write("stale.pts", Self.proving.replacingOccurrences(of: ".path f entry=function", with: ".path f entry=function\n.expect frame violated"))
+        try write("stale.pts", Self.proving.replacingOccurrences(of: ".path f entry=function", with: ".path f entry=function\n.expect frame rsp at ret"))
         let stale = try run(["stale.pts"])
         XCTAssertEqual(stale.status, 1, stale.stdout)
-        XCTAssertTrue(stale.stdout.contains("stale.pts:2:7: error: f: frame balanced: now proves — update the expectation"), stale.stdout)
+        XCTAssertTrue(stale.stdout.contains("stale.pts:3:15: error: f: frame balanced: `.expect frame rsp at ret` matches no violation: now proves — update the expectation"), stale.stdout)
     }
 
     func testDirectoryInputFindsUnitsButNotHeaders() throws {

@@ -134,7 +134,7 @@ final class ElaborationErrorTests: XCTestCase {
     }
 
     func testUnknownInvariantInExpect() {
-        assertError(check(".path f entry=function\n.expect stack violated\nf:\n\tret"),
+        assertError(check(".path f entry=function\n.expect stack rsp at ret\nf:\n\tret"),
                     "spec.pts:2:9", "unknown invariant 'stack'")
     }
 
@@ -390,12 +390,12 @@ final class ElaborationErrorTests: XCTestCase {
         XCTAssertEqual(path.diagnostics.first?.notes.map(\.location.description), ["spec.pts:1:1"])
         let expect = SpecHarness.check([
             "spec.pts": ".path f entry=function\n.include \"inc/h.ptsh\"\nf:\n\tmovq %rax, -16(%rsp)\n\tret\n",
-            "inc/h.ptsh": ".expect frame violated\n",
+            "inc/h.ptsh": ".expect frame below-rsp at \"movq %rax, -16(%rsp)\"\n",
         ], unit: "spec.pts")
         assertError(expect, "inc/h.ptsh:1:1", ".expect in an included file")
         // The same lines in the unit itself are fine.
         XCTAssertEqual(SpecHarness.check("g:\n\tret\n.path g entry=function\n").exitCode, 0)
-        XCTAssertEqual(SpecHarness.check(".path f entry=function\n.expect frame violated\nf:\n\tmovq %rax, -16(%rsp)\n\tret\n").exitCode, 0)
+        XCTAssertEqual(SpecHarness.check(".path f entry=function\n.expect frame below-rsp at \"movq %rax, -16(%rsp)\"\nf:\n\tmovq %rax, -16(%rsp)\n\tret\n").exitCode, 0)
     }
 
     func testErrorInsideAnIncludedMacroNamesTheHeaderAndTheUse() {

@@ -166,7 +166,7 @@ final class FrontEndConditionalTests: XCTestCase {
         // A .path or .expect in an include-only file would never be checked.
         FrontEnd.assertError(SpecHarness.check(["h.ptsh": ".path g entry=function\n", "spec.pts": ".include \"h.ptsh\"\n.path f entry=function\nf:\n\tret\n"], unit: "spec.pts"),
                              "h.ptsh:1:1", ".path in an included file: paths are declared in a unit (.pts); an include shares code, macros and declarations")
-        FrontEnd.assertError(SpecHarness.check(["h.ptsh": ".expect frame violated\n", "spec.pts": ".path f entry=function\n.include \"h.ptsh\"\nf:\n\tret\n"], unit: "spec.pts"),
+        FrontEnd.assertError(SpecHarness.check(["h.ptsh": ".expect frame rsp at ret\n", "spec.pts": ".path f entry=function\n.include \"h.ptsh\"\nf:\n\tret\n"], unit: "spec.pts"),
                              "h.ptsh:1:1", ".expect in an included file: it belongs after its .path in the unit (.pts)")
         FrontEnd.assertError(SpecHarness.check(".layout L size=8\n.field 1+1, 0\n.endlayout\n.path f entry=function\nf:\n\tret\n"), "spec.pts:2:8", "malformed field name '1+1'")
     }

@@ -55,7 +55,7 @@ final class OutputFormatTests: XCTestCase {
     func testSARIFFollowsTheSchemaRulesThatMatter() throws {
         let text = SARIFReport.render(report(Self.violating + "\n" + """
         .path stale entry=function
-        .expect frame violated
+        .expect frame rsp at ret
         stale:
             ret
         """))

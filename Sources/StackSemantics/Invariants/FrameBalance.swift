@@ -133,3 +133,15 @@ extension Interpreter {
         }
     }
 }
+
+extension Mechanism {
+    /// A frame obligation's subject: rsp at an exit, an access below rsp or outside the
+    /// frame, a `ret` with no caller.
+    static func frameSubject(key: String) -> String? {
+        if key.hasPrefix("rsp at ") { return "rsp" }
+        if key == "ret exit" { return "no-caller" }
+        if key.hasPrefix("below rsp") || key.hasPrefix("far below rsp") { return "below-rsp" }
+        if key.hasPrefix("above frame") || key.hasPrefix("far above frame") { return "outside-frame" }
+        return nil
+    }
+}

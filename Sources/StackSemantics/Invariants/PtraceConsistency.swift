@@ -74,3 +74,12 @@ extension Interpreter {
         }
     }
 }
+
+extension Mechanism {
+    /// A ptrace obligation's subject: the field a stop sees (`field cx`) or an exit
+    /// returns (`sysret ip`, `iret cs`).
+    static func ptraceSubject(key: String) -> String? {
+        for prefix in ["field ", "sysret ", "iret "] where key.hasPrefix(prefix) { return String(key.dropFirst(prefix.count)) }
+        return nil
+    }
+}

@@ -100,3 +100,10 @@ extension Interpreter {
         return setup.fieldAt[a]?.userName == "ax"
     }
 }
+
+extension Mechanism {
+    /// A restore obligation's subject: the register the exit gives back (`preserve r15`).
+    static func restoreSubject(key: String) -> String? {
+        key.hasPrefix("preserve ") ? String(key.dropFirst("preserve ".count)) : nil
+    }
+}

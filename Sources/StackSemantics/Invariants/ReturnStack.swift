@@ -12,7 +12,7 @@ import SpecElaboration
 extension Interpreter {
     func checkReturn(_ popped: D.Value, _ s: MachineState<D>, node: Int) {
         guard let top = s.shadowStack.last else {
-            require(.returnStack, node, "ret", d.bit(false), s, "ret with no call to return from")
+            require(.returnStack, node, Self.retWithoutCallKey, d.bit(false), s, "ret with no call to return from")
             return
         }
         let site = top.callSite.map { "the call at line \(program.instructions[graph.nodes[$0].instruction].location.line)" } ?? "the caller's call that entered the path"
@@ -21,12 +21,39 @@ extension Interpreter {
                 values: [("popped", popped), ("pushed", top.returnAddress)])
     }
 
+    static var retWithoutCallKey: String { "ret without call" }
+
     func checkReturnStackAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
         guard !s.shadowStack.isEmpty else { return }
         let calls = s.shadowStack.map { e in
-            e.callSite.map { "the call at line \(program.instructions[graph.nodes[$0].instruction].location.line)" } ?? "the caller's call that entered the path"
+            e.callSite.map { "the call at \(instructionWords(node: $0))" } ?? "the caller's call that entered the path"
         }
-        require(.returnStack, node, "exit", d.bit(false), s,
-                "\(kind == .ret ? "the path's ret" : kind.instruction) leaves with \(calls.count) return-stack entr\(calls.count == 1 ? "y" : "ies") never returned through: \(calls.joined(separator: ", "))")
+        // One obligation per call never returned through, named after the routine it
+        // called: a second leaked call is a violation of its own.
+        for e in s.shadowStack {
+            require(.returnStack, node, Self.unreturnedKey(e.callSite.map(calleeName) ?? "the path's caller"), d.bit(false), s,
+                    "\(kind == .ret ? "the path's ret" : kind.instruction) leaves with \(calls.count) return-stack entr\(calls.count == 1 ? "y" : "ies") never returned through: \(calls.joined(separator: ", "))")
+        }
+    }
+
+    /// The routine a call instruction enters, in the words an expectation uses.
+    func calleeName(_ callNode: Int) -> String {
+        Mechanism.point(of: program.instructions[graph.nodes[callNode].instruction])
+    }
+
+    static func unreturnedKey(_ callee: String) -> String { "unreturned \(callee)" }
+}
+
+extension Mechanism {
+    /// A return-stack obligation's subject, and its point when that is not the node's
+    /// instruction: a call never returned through is named after the routine it called.
+    static func returnStackSubject(key: String) -> (String, point: String?)? {
+        switch key {
+        case "ret": return ("return-address", nil)
+        case Interpreter<ConcreteDomain>.retWithoutCallKey: return ("no-call", nil)
+        default:
+            guard key.hasPrefix("unreturned ") else { return nil }
+            return ("unreturned-call", String(key.dropFirst("unreturned ".count)))
+        }
     }
 }
