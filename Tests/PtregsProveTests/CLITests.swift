@@ -2,7 +2,7 @@ import Foundation
 import PtregsProve
 import XCTest
 
-/// The command line as README documents it: exit codes 0/1/2/3, `file:line:col: kind:`
+/// The command line as README.md and docs/cli.md document it: exit codes 0/1/2/3, `file:line:col: kind:`
 /// lines, the filters, and colour only when asked for.
 final class CLITests: XCTestCase {
     var dir: URL!
@@ -39,7 +39,7 @@ final class CLITests: XCTestCase {
     \tret
     """
 
-    /// The README's check: a restore from a never-written slot exits 1 and blames line 7.
+    /// The trace docs/traces.md shows: a restore from a never-written slot exits 1 and blames line 7.
     static let violating = """
     .extern preempt_schedule
     .path bad_restore entry=function
