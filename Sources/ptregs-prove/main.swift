@@ -22,6 +22,9 @@ struct PtregsProveCommand: ParsableCommand {
     @Argument(help: "Spec files (.pts) or directories to search for them.")
     var inputs: [String] = ["Specs"]
 
+    @Option(help: ArgumentHelp("The spec root: includes and units must lie inside it (default: the nearest directory above each input holding a .ptregs-root file, else the top of its git work tree).", valueName: "dir"))
+    var root: String?
+
     @Option(name: .customLong("path"), help: "Check only paths whose name contains this (repeatable).")
     var pathFilters: [String] = []
 
@@ -36,9 +39,6 @@ struct PtregsProveCommand: ParsableCommand {
 
     @Option(help: "Z3's deterministic work bound per query (rlimit); running out is an unknown verdict.")
     var rlimit: UInt32?
-
-    @Option(help: ArgumentHelp("The spec root: includes and units must lie inside it (default: the nearest directory above each input holding a .ptregs-root file, else the top of its git work tree).", valueName: "dir"))
-    var root: String?
 
     @Option(name: .customShort("D"),
             help: ArgumentHelp("Define a constant for #if and expressions, as cc -D: NAME (worth 1) or NAME=VALUE (repeatable).", valueName: "name[=value]"))
