@@ -3,13 +3,13 @@ import PtregsProve
 import SpecElaboration
 import StackSemantics
 
-/// The CPU as an oracle for the model's concrete semantics (DESIGN.md §6). Random
-/// function-shaped programs in the DSL's instruction subset run natively (see
-/// `NativeHarness`) and on the concrete interpreter with the same inputs; the two must
-/// end in the same registers, flags and stack. Where a native run breaks an invariant
-/// (a callee-saved register or rsp wrong at the path's `ret`, a `ret` to another
-/// address than the caller's), the interpreter's run must break it too, and the prover
-/// must not say "proved".
+/// The CPU as an oracle for the model's concrete semantics (docs/model.md, "One
+/// interpreter, several value domains"). Random function-shaped programs in the DSL's
+/// instruction subset run natively (see `NativeHarness`) and on the concrete
+/// interpreter with the same inputs; the two must end in the same registers, flags
+/// and stack. Where a native run breaks an invariant (a callee-saved register or rsp
+/// wrong at the path's `ret`, a `ret` to another address than the caller's), the
+/// interpreter's run must break it too, and the prover must not say "proved".
 ///
 /// The two runs see the same inputs: registers and flags as given; the input buffer
 /// (the per-CPU `pointer` variable the program loads; the harness loads its address

@@ -26,6 +26,8 @@ public struct Checker: Sendable {
     public var jobs = ProcessInfo.processInfo.activeProcessorCount
     /// `-D` constants every unit sees.
     public var elaboration = ElaborationOptions()
+    /// The spec root for every input (`--root`); nil: each input's own (`SpecLoader.root(of:)`).
+    public var root: String?
 
     public init(options: ProverOptions = ProverOptions()) { self.options = options }
 
@@ -36,8 +38,9 @@ public struct Checker: Sendable {
     }
 
     /// Spec units under the inputs: `.pts` files (`.ptsh` files are include-only), in
-    /// path order.
-    public static func specFiles(_ inputs: [String]) -> (files: [SpecFile], errors: [Diagnostic]) {
+    /// path order, each with its spec root: `root` when given (every input must lie in
+    /// it), else the root `SpecLoader.root(of:)` finds for its input.
+    public static func specFiles(_ inputs: [String], root explicitRoot: String? = nil) -> (files: [SpecFile], errors: [Diagnostic]) {
         var files: [SpecFile] = []
         var errors: [Diagnostic] = []
         let fm = FileManager.default
@@ -47,30 +50,41 @@ public struct Checker: Sendable {
                 errors.append(.error(SourceLocation(file: input, line: 1, column: 1), "no such file or directory"))
                 continue
             }
+            let specRoot = explicitRoot ?? SpecLoader.root(of: input)
+            let loader = SpecLoader(root: specRoot)
+            let real = URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath()
+            if explicitRoot != nil, real.path != loader.root.path, !loader.contains(real) {
+                errors.append(.error(SourceLocation(file: input, line: 1, column: 1), "\(input) lies outside the spec root \(loader.root.path) given by --root"))
+                continue
+            }
             if isDir.boolValue {
                 // The real directory: FileManager lists nothing under a symlinked one.
-                let loader = SpecLoader(root: input)
-                let root = loader.root
+                let walked = SpecLoader(root: input)
+                let top = walked.root
                 let shown = input.hasSuffix("/") ? input : input + "/"
                 func display(_ u: URL) -> String {
-                    shown + u.standardizedFileURL.path.replacingOccurrences(of: root.standardizedFileURL.path + "/", with: "")
+                    shown + u.standardizedFileURL.path.replacingOccurrences(of: top.standardizedFileURL.path + "/", with: "")
                 }
-                guard let e = fm.enumerator(at: root, includingPropertiesForKeys: [.isSymbolicLinkKey]) else {
+                // Hidden entries (.git, .build) are never spec files: SpecLoader refuses them.
+                guard let e = fm.enumerator(at: top, includingPropertiesForKeys: [.isSymbolicLinkKey], options: [.skipsHiddenFiles]) else {
                     errors.append(.error(SourceLocation(file: input, line: 1, column: 1), "cannot list the directory"))
                     continue
                 }
                 var found: [URL] = []
                 for case let u as URL in e {
                     // FileManager does not descend into a symlinked directory. One inside the
-                    // root leads to units the walk finds anyway; one leading out would hide
-                    // units (or lead to files outside the root): refused, never skipped.
+                    // directory leads to units the walk finds anyway; one leading out of it
+                    // would hide units (or lead to files outside the root): refused, never skipped.
                     var linkedDir: ObjCBool = false
                     if (try? u.resourceValues(forKeys: [.isSymbolicLinkKey]))?.isSymbolicLink == true,
                        fm.fileExists(atPath: u.path, isDirectory: &linkedDir), linkedDir.boolValue {
-                        let real = u.resolvingSymlinksInPath()
-                        if real.path != root.path && !loader.contains(real) {
+                        let target = u.resolvingSymlinksInPath()
+                        if target.path != top.path && !walked.contains(target) {
+                            let why = loader.contains(target)
+                                ? "outside the directory being checked, so its units would be skipped: check \(target.path) itself"
+                                : "outside the spec root \(loader.root.path)"
                             errors.append(.error(SourceLocation(file: display(u), line: 1, column: 1),
-                                                 "directory '\(display(u))' is a link to \(real.path), outside the spec root \(root.path)"))
+                                                 "directory '\(display(u))' is a link to \(target.path), \(why)"))
                         }
                         continue
                     }
@@ -78,13 +92,10 @@ public struct Checker: Sendable {
                     if u.pathExtension == "pts" { found.append(u) }
                 }
                 for u in found.sorted(by: { $0.path < $1.path }) {
-                    files.append(SpecFile(url: u, root: input, display: display(u)))
+                    files.append(SpecFile(url: u, root: specRoot, display: display(u)))
                 }
             } else {
-                let u = URL(fileURLWithPath: input)
-                let cwd = fm.currentDirectoryPath
-                let root = u.standardizedFileURL.path.hasPrefix(cwd + "/") ? cwd : u.deletingLastPathComponent().path
-                files.append(SpecFile(url: u, root: root, display: input))
+                files.append(SpecFile(url: URL(fileURLWithPath: input), root: specRoot, display: input))
             }
         }
         return (files, errors)
@@ -99,7 +110,7 @@ public struct Checker: Sendable {
     public func elaborateUnits(_ inputs: [String]) -> (programs: [Program], jobs: [PathJob], report: CheckReport) {
         var programs: [Program] = []
         var report = CheckReport()
-        let (files, errors) = Self.specFiles(inputs)
+        let (files, errors) = Self.specFiles(inputs, root: root)
         report.diagnostics += errors
         report.files = files.count
         var jobs: [PathJob] = []

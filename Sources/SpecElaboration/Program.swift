@@ -45,7 +45,7 @@ public enum Width: Sendable, Hashable {
     public var mask: UInt64 { self == .q ? ~0 : (1 << UInt64(bits)) - 1 }
 }
 
-/// The invariants ptregs-prove proves, as DESIGN.md §4 defines them.
+/// The invariants ptregs-prove proves; docs/model.md, "The invariants", says what each means.
 public enum Invariant: String, CaseIterable, Sendable, Hashable, Comparable {
     case restoreMatchesSave = "restore"
     case frameBalance = "frame"
@@ -261,7 +261,7 @@ public struct Layout: Hashable, Sendable {
     }()
 }
 
-/// What an external function does to the state (DESIGN.md §3 "Contracts").
+/// What an external function does to the state (docs/model.md, "The state of a path": contracts).
 public struct ExternContract: Hashable, Sendable {
     public var name: String
     public var location: SourceLocation?

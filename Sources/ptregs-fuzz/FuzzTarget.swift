@@ -3,7 +3,7 @@ import PtregsProve
 
 // A libFuzzer target for the parser and elaborator (and, for inputs that elaborate, the
 // prover): spec files reach CI from untrusted pull requests, so no input may crash,
-// hang or trap. Build and run (see README, "Fuzzing"):
+// hang or trap. Build and run (see docs/internals.md, "Keeping the prover honest"):
 //   swift build --product ptregs-fuzz --scratch-path .build-fuzz \
 //     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
 //   .build-fuzz/debug/ptregs-fuzz -max_total_time=60 Tests/FuzzCorpus

@@ -14,10 +14,16 @@ struct PtregsProveCommand: ParsableCommand {
         that now proves), 2 bad input or usage, 3 an unknown verdict (timeout, \
         unsupported construct, loop).
         Invariants: restore, frame, ptrace, return-stack.
-        """)
+        The spec root (nothing outside it is read): --root, else the nearest directory \
+        above each input that holds a .ptregs-root file, else the top of its git work tree.
+        """,
+        version: JSONReport.toolVersion)
 
     @Argument(help: "Spec files (.pts) or directories to search for them.")
     var inputs: [String] = ["Specs"]
+
+    @Option(help: ArgumentHelp("The spec root: includes and units must lie inside it (default: the nearest directory above each input holding a .ptregs-root file, else the top of its git work tree).", valueName: "dir"))
+    var root: String?
 
     @Option(name: .customLong("path"), help: "Check only paths whose name contains this (repeatable).")
     var pathFilters: [String] = []
@@ -31,7 +37,7 @@ struct PtregsProveCommand: ParsableCommand {
     @Option(name: .customLong("memory-limit"), help: "Z3's memory bound in megabytes; past it a query is an unknown verdict.")
     var memoryLimit: UInt32 = 4096
 
-    @Option(help: ArgumentHelp("Z3's deterministic work bound per query (rlimit); running out is an unknown verdict.", visibility: .hidden))
+    @Option(help: "Z3's deterministic work bound per query (rlimit); running out is an unknown verdict.")
     var rlimit: UInt32?
 
     @Option(name: .customShort("D"),
@@ -65,13 +71,14 @@ struct PtregsProveCommand: ParsableCommand {
     @Option(help: "Check only shard I of N (1-based), e.g. 2/4: a deterministic split for CI matrix jobs.")
     var shard: String?
 
-    @Flag(name: .customLong("no-merge"), help: ArgumentHelp("Enumerate paths instead of merging at joins (a self-check).", visibility: .hidden))
+    // Self-checks: each turns an optimisation off; the verdicts must not change.
+    @Flag(name: .customLong("no-merge"), help: "Self-check: enumerate paths instead of merging states at joins.")
     var noMerge = false
 
-    @Flag(name: .customLong("no-fast-path"), help: ArgumentHelp("Send every obligation to Z3, and take every counterexample the search finds from a Z3 model (a self-check).", visibility: .hidden))
+    @Flag(name: .customLong("no-fast-path"), help: "Self-check: send every obligation to Z3, and take every counterexample the search finds from a Z3 model.")
     var noFastPath = false
 
-    @Flag(name: .customLong("no-probes"), help: ArgumentHelp("No concrete probe runs: every counterexample from the search, by cases or from a Z3 model (a self-check).", visibility: .hidden))
+    @Flag(name: .customLong("no-probes"), help: "Self-check: no concrete probe runs; every counterexample from the search, by cases or from a Z3 model.")
     var noProbes = false
 
     @Option(help: "Print the fingerprint of FILE:FIRST-LAST or FILE@SYMBOL for a spec's .models line, and exit.")
@@ -115,6 +122,12 @@ struct PtregsProveCommand: ParsableCommand {
             }
             shardSpec = (parts[0], parts[1])
         }
+        if let root {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--root \(root): no such directory")
+            }
+        }
         guard ["auto", "always", "never"].contains(color) else { throw ValidationError("--color must be auto, always or never") }
         var elaboration = ElaborationOptions()
         var defined: Set<String> = []
@@ -137,6 +150,7 @@ struct PtregsProveCommand: ParsableCommand {
         checker.elaboration = elaboration
         checker.jobs = jobs
         checker.shard = shardSpec
+        checker.root = root
         let colour: Bool
         switch color {
         case "always": colour = true

@@ -1,7 +1,8 @@
 import Foundation
+import PtregsProve
 import XCTest
 
-/// The command line as README documents it: exit codes 0/1/2/3, `file:line:col: kind:`
+/// The command line as README.md and docs/cli.md document it: exit codes 0/1/2/3, `file:line:col: kind:`
 /// lines, the filters, and colour only when asked for.
 final class CLITests: XCTestCase {
     var dir: URL!
@@ -38,7 +39,7 @@ final class CLITests: XCTestCase {
     \tret
     """
 
-    /// The README's check: a restore from a never-written slot exits 1 and blames line 7.
+    /// The trace docs/traces.md shows: a restore from a never-written slot exits 1 and blames line 7.
     static let violating = """
     .extern preempt_schedule
     .path bad_restore entry=function
@@ -236,5 +237,145 @@ final class CLITests: XCTestCase {
         try write("spec.pts", Self.violating)
         let r = try run(["--color", "always", "spec.pts"])
         XCTAssertTrue(r.stdout.contains("\u{1B}["), r.stdout)
+    }
+
+    // MARK: version and help
+
+    /// `--version` prints the version certificates carry in their header.
+    func testVersionIsTheCertificatesVersion() throws {
+        let r = try run(["--version"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, JSONReport.toolVersion + "\n")
+        try write("spec.pts", Self.proving)
+        let certify = try run(["--certify", "certs", "spec.pts"])
+        XCTAssertEqual(certify.status, 0, certify.stdout + certify.stderr)
+        let certificates = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("certs").path)
+        let first = try XCTUnwrap(certificates.sorted().first, "no certificate written")
+        let text = try String(contentsOf: dir.appendingPathComponent("certs").appendingPathComponent(first), encoding: .utf8)
+        XCTAssertTrue(text.contains("; ptregs-prove \(JSONReport.toolVersion) certificate"), String(text.prefix(300)))
+    }
+
+    /// Every option is in `--help`, the self-checks included.
+    func testHelpListsEveryOption() throws {
+        let r = try run(["--help"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for option in ["--path", "--invariant", "--timeout", "--memory-limit", "--rlimit", "--root", "-D", "--parse-only",
+                       "--format", "--jobs", "--explain", "--emit-smt2", "--certify", "--changed-since", "--tree",
+                       "--shard", "--no-merge", "--no-fast-path", "--no-probes", "--fingerprint", "--verbose",
+                       "--color", "--version"] {
+            XCTAssertTrue([" \(option) ", " \(option)\n"].contains { r.stdout.contains($0) },
+                          "\(option) missing from --help:\n\(r.stdout)")
+        }
+    }
+
+    // MARK: the spec root
+
+    /// A tree of specs as the corpus lays them out: units two levels below a shared include.
+    func writeSpecTree(under top: String) throws {
+        try write("\(top)/include/common.ptsh", ".extern never_called\n")
+        try write("\(top)/arch/x86/a.pts", ".include \"../../include/common.ptsh\"\n" + Self.proving)
+    }
+
+    /// Without a marker or a work tree, the root is the directory named: a subdirectory
+    /// cannot include from its siblings (the failure the marker and the git rule fix).
+    func testSubdirectoryWithoutAMarkerCannotIncludeFromAbove() throws {
+        try writeSpecTree(under: "specs")
+        let r = try run(["specs/arch"])
+        XCTAssertEqual(r.status, 2, r.stdout)
+        XCTAssertTrue(r.stdout.contains("escapes the spec root"), r.stdout)
+    }
+
+    /// A `.ptregs-root` file above the input makes its directory the root.
+    func testSubdirectoryUnderARootMarker() throws {
+        try writeSpecTree(under: "specs")
+        try write("specs/.ptregs-root", "")
+        for input in ["specs/arch", "specs/arch/x86", "specs/arch/x86/a.pts", "specs"] {
+            let r = try run([input])
+            XCTAssertEqual(r.status, 0, "\(input): \(r.stdout)")
+            XCTAssertTrue(r.stdout.contains("1 path in 1 file: 4 proved"), "\(input): \(r.stdout)")
+        }
+    }
+
+    /// The top of a git work tree is the root when no marker is on the way up (`.git` is
+    /// a directory in a clone, a file in a worktree).
+    func testSubdirectoryOfAGitWorkTree() throws {
+        try writeSpecTree(under: "repo/specs")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("repo/.git"), withIntermediateDirectories: true)
+        let clone = try run(["repo/specs/arch/x86"])
+        XCTAssertEqual(clone.status, 0, clone.stdout)
+        try write("worktree/.git", "gitdir: /elsewhere\n")
+        try writeSpecTree(under: "worktree/specs")
+        let r = try run(["worktree/specs/arch"])
+        XCTAssertEqual(r.status, 0, r.stdout)
+    }
+
+    /// A marker is found only up to the work tree's top: one above the checkout (which a
+    /// pull request cannot place) does not widen the root, and one a pull request adds
+    /// inside the checkout makes the root smaller, never larger.
+    func testMarkersNeverWidenTheRootBeyondTheWorkTree() throws {
+        try write(".ptregs-root", "")
+        try write("outside.ptsh", ".extern never_called\n")
+        try write("repo/specs/a.pts", ".include \"../../outside.ptsh\"\n" + Self.proving)
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("repo/.git"), withIntermediateDirectories: true)
+        let above = try run(["repo/specs"])
+        XCTAssertEqual(above.status, 2, above.stdout)
+        XCTAssertTrue(above.stdout.contains("escapes the spec root \(dir.appendingPathComponent("repo").resolvingSymlinksInPath().path)"), above.stdout)
+
+        try writeSpecTree(under: "repo/tree")
+        try write("repo/tree/arch/.ptregs-root", "")
+        let inside = try run(["repo/tree/arch/x86"])
+        XCTAssertEqual(inside.status, 2, inside.stdout)
+        XCTAssertTrue(inside.stdout.contains("escapes the spec root \(dir.appendingPathComponent("repo/tree/arch").resolvingSymlinksInPath().path)"), inside.stdout)
+    }
+
+    /// `--root DIR` names the root; every input must lie inside it.
+    func testExplicitRoot() throws {
+        try writeSpecTree(under: "specs")
+        let r = try run(["--root", "specs", "specs/arch/x86"])
+        XCTAssertEqual(r.status, 0, r.stdout)
+        let outside = try run(["--root", "specs/arch", "specs/include"])
+        XCTAssertEqual(outside.status, 2, outside.stdout)
+        XCTAssertTrue(outside.stdout.contains("specs/include:1:1: error: specs/include lies outside the spec root"), outside.stdout)
+        let missing = try run(["--root", "nothere", "specs"])
+        XCTAssertEqual(missing.status, 2, missing.stdout)
+        XCTAssertTrue(missing.stderr.contains("--root nothere: no such directory"), missing.stderr)
+    }
+
+    /// The root may be a whole checkout, so inside it a spec reads spec files only:
+    /// nothing hidden (`.git/config` holds a checkout's token) and nothing but `.ptsh` /
+    /// `.pts` (a credentials file an earlier CI step left in the work tree).
+    func testOnlySpecFilesAreReadInsideTheRoot() throws {
+        try write("repo/.git/config", "[http]\n\textraheader = AUTHORIZATION: basic c2VjcmV0\n")
+        try write("repo/creds.json", "{\"private_key\": \"secret\"}\n")
+        try write("repo/.hidden/h.ptsh", ".extern schedule\n")
+        for (name, target) in [("git", "../.git/config"), ("json", "../creds.json"), ("hidden", "../.hidden/h.ptsh")] {
+            try write("repo/specs/\(name).pts", ".include \"\(target)\"\n" + Self.proving)
+            let r = try run(["repo/specs/\(name).pts"])
+            XCTAssertEqual(r.status, 2, "\(name): \(r.stdout)")
+            XCTAssertTrue(r.stdout.contains("repo/specs/\(name).pts:1:10: error: include of '\(target)' is not a spec file"), "\(name): \(r.stdout)")
+            XCTAssertFalse(r.stdout.contains("secret") || r.stdout.contains("AUTHORIZATION"), r.stdout)
+            try FileManager.default.removeItem(at: dir.appendingPathComponent("repo/specs/\(name).pts"))
+        }
+        // A unit that is itself in a hidden directory (a test's copy under .build) may
+        // include its neighbours there.
+        try write("repo/.hidden/u.pts", ".include \"h.ptsh\"\n" + Self.proving.replacingOccurrences(of: ".extern schedule\n", with: ""))
+        let inHidden = try run(["repo/.hidden/u.pts"])
+        XCTAssertEqual(inHidden.status, 0, inHidden.stdout)
+        // A unit that is a link to such a file is refused the same way.
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("repo/specs"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("repo/specs/link.pts").path, withDestinationPath: "../.git/config")
+        let link = try run(["repo/specs"])
+        XCTAssertEqual(link.status, 2, link.stdout)
+        XCTAssertTrue(link.stdout.contains("repo/specs/link.pts:1:1: error: spec unit 'repo/specs/link.pts' is"), link.stdout)
+        XCTAssertFalse(link.stdout.contains("AUTHORIZATION"), link.stdout)
+    }
+
+    /// A directory walk skips hidden directories (`.git`, `.build` and its copies of specs).
+    func testDirectoryWalkSkipsHiddenDirectories() throws {
+        try write("specs/a.pts", Self.proving)
+        try write("specs/.build/copy/a.pts", Self.twoPaths)
+        let r = try run(["specs"])
+        XCTAssertEqual(r.status, 0, r.stdout)
+        XCTAssertTrue(r.stdout.contains("1 path in 1 file"), r.stdout)
     }
 }

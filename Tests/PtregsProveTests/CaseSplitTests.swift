@@ -190,7 +190,7 @@ import Z3Kit
         #expect(byCases.violations.map(\.mechanism) == byZ3.violations.map(\.mechanism))
         #expect(cx.location == z3cx.location && cx.instruction == z3cx.instruction)
         // Every register wrong at the iretq is reported: rcx's restore among them (the
-        // first, r11's, is the model's limit (2) in README: sys_iopl's new flags).
+        // first, r11's, is the model's limit (2) in docs/corpus.md: sys_iopl's new flags).
         let rcx = try #require(([cx.instruction] + cx.related.map(\.instruction)).first { $0.contains("%rcx") }, "\(cx.requirement)")
         #expect(z3cx.related.map(\.instruction) == cx.related.map(\.instruction))
         // The replay read the -1 the fix-up wrote over the saved user rcx.

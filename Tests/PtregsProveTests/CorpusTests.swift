@@ -6,7 +6,7 @@ import XCTest
 /// The corpus under Specs/ — the seed thread's entry paths before and after the series —
 /// checked as a whole: no diagnostics, every (path, invariant) verdict as in the table
 /// below, and every `.expect … violated` still violated. A change in the checker or in a
-/// spec that moves any verdict fails here; update the table (and the README's corpus
+/// spec that moves any verdict fails here; update the table (and docs/corpus.md's
 /// table) only together with the reason.
 final class CorpusTests: XCTestCase {
     /// Specs/ of this package: three directories up from this file, then Specs.

@@ -2,7 +2,7 @@ import PtregsProve
 import SpecElaboration
 import XCTest
 
-/// Invariant 2, frame balanced (DESIGN.md §4.2,
+/// Invariant 2, frame balanced (docs/model.md, "2. Frame balanced";
 /// Sources/StackSemantics/Invariants/FrameBalance.swift).
 final class FrameInvariantTests: XCTestCase {
     // MARK: proofs

@@ -2,7 +2,7 @@ import PtregsProve
 import SpecElaboration
 import XCTest
 
-/// Invariant 3, ptrace-visible consistency (DESIGN.md §4.3,
+/// Invariant 3, ptrace-visible consistency (docs/model.md, "3. ptrace-visible fields consistent";
 /// Sources/StackSemantics/Invariants/PtraceConsistency.swift).
 final class PtraceInvariantTests: XCTestCase {
     static let fillPtRegs = """

@@ -2,7 +2,7 @@ import PtregsProve
 import SpecElaboration
 import XCTest
 
-/// Invariant 1, restore matches save (DESIGN.md §4.1,
+/// Invariant 1, restore matches save (docs/model.md, "1. Restore matches save";
 /// Sources/StackSemantics/Invariants/RestoreMatchesSave.swift).
 final class RestoreInvariantTests: XCTestCase {
     /// A 64-bit syscall path that builds a full pt_regs (SYSCALL's rcx = user rip and

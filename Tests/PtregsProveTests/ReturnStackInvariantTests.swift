@@ -2,7 +2,7 @@ import PtregsProve
 import SpecElaboration
 import XCTest
 
-/// Invariant 4, the return stack stays balanced (DESIGN.md §4.4,
+/// Invariant 4, the return stack stays balanced (docs/model.md, "4. Return stack balanced";
 /// Sources/StackSemantics/Invariants/ReturnStack.swift).
 final class ReturnStackInvariantTests: XCTestCase {
     // MARK: proofs
@@ -27,7 +27,7 @@ final class ReturnStackInvariantTests: XCTestCase {
     }
 
     func testPoppedReturnAddressPushedBackUnchangedProves() {
-        // DESIGN.md §4.4: `popq %r11 … pushq %r11 … ret` with the same value is fine.
+        // docs/model.md, "4. Return stack balanced": `popq %r11 … pushq %r11 … ret` with the same value is fine.
         let report = SpecHarness.check("""
         .path f entry=function
         f:
