@@ -4,7 +4,7 @@ import SpecSyntax
 import StackSemantics
 
 /// `--format json`: the report as a stable document for scripts. The schema is
-/// documented in README.md ("JSON output"); keys are sorted, so the same input gives
+/// documented in docs/output-formats.md; keys are sorted, so the same input gives
 /// byte-identical output.
 public enum JSONReport {
     public static let schemaVersion = 1

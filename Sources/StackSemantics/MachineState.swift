@@ -81,7 +81,7 @@ public struct ShadowEntry<V> {
     public var callSite: Int?
 }
 
-/// The state of a path at one program point (DESIGN.md §3).
+/// The state of a path at one program point (docs/model.md, "The state of a path").
 ///
 /// A value type kept in one shared box, copied on the first write after a copy: states
 /// are handed from step to step, queued at joins and kept for loop checks many times

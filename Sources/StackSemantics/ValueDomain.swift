@@ -1,4 +1,4 @@
-/// The abstract value domain the one interpreter runs over (DESIGN.md §6): 64-bit
+/// The abstract value domain the one interpreter runs over (docs/model.md, "One interpreter, several value domains"): 64-bit
 /// values and booleans with the operations the instruction semantics need. It is
 /// instantiated with Z3-bound terms to prove and with concrete numbers to replay.
 public protocol ValueDomain {

@@ -92,8 +92,7 @@ final class DocsTests: XCTestCase {
     }
 
     /// Every relative link in README.md and docs/ leads to a file, and an anchor to a
-    /// heading of it. docs/expectations.md is the one page written elsewhere (with the
-    /// `.expect` redesign); until it lands, links to it are only required to be spelt so.
+    /// heading of it.
     func testRelativeLinksResolve() throws {
         let docs = try FileManager.default.contentsOfDirectory(atPath: Self.repository.appendingPathComponent("docs").path)
             .filter { $0.hasSuffix(".md") }.map { "docs/" + $0 }
@@ -107,7 +106,6 @@ final class DocsTests: XCTestCase {
                 let path = link.output.1 == nil ? page : URL(fileURLWithPath: base == "." ? target : base + "/" + target).standardized.relativePath
                 let resolved = Self.repository.appendingPathComponent(path).standardized
                 let relative = String(resolved.path.dropFirst(Self.repository.standardized.path.count + 1))
-                if relative == "docs/expectations.md", !FileManager.default.fileExists(atPath: resolved.path) { continue }
                 XCTAssertTrue(FileManager.default.fileExists(atPath: resolved.path), "\(page): \(link.output.0) leads nowhere (\(relative))")
                 if let anchor = link.output.2, let targetText = try? String(contentsOf: resolved, encoding: .utf8) {
                     let slugs = targetText.split(separator: "\n").filter { $0.hasPrefix("#") }.map { Self.slug(String($0)) }

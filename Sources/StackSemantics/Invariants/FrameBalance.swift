@@ -1,6 +1,6 @@
 import SpecElaboration
 
-/// Invariant 2 — the frame is balanced (DESIGN.md §4.2).
+/// Invariant 2 — the frame is balanced (docs/model.md, "2. Frame balanced").
 ///
 /// At each exit rsp has the contract's value: after a path's final `ret`/`ret $n` the
 /// caller's rsp (the entry rsp + 8: `ret $n` must have dropped what the path added);

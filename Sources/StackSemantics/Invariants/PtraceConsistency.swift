@@ -1,6 +1,6 @@
 import SpecElaboration
 
-/// Invariant 3 — ptrace-visible fields are consistent (DESIGN.md §4.3).
+/// Invariant 3 — ptrace-visible fields are consistent (docs/model.md, "3. ptrace-visible fields consistent").
 ///
 /// Where C code receives `struct pt_regs *` (an external function whose contract
 /// `observes` fields, e.g. a ptrace stop), every observed field holds the user's value

@@ -1,6 +1,6 @@
 import SpecElaboration
 
-/// Invariant 1 — every restore matches a save (DESIGN.md §4.1), judged where the value
+/// Invariant 1 — every restore matches a save (docs/model.md, "1. Restore matches save"), judged where the value
 /// is *observed*.
 ///
 /// A register's value is wrong only where someone relies on it: at an exit that gives

@@ -1,6 +1,6 @@
 import SpecElaboration
 
-/// Invariant 4 — the return stack stays balanced (DESIGN.md §4.4).
+/// Invariant 4 — the return stack stays balanced (docs/model.md, "4. Return stack balanced").
 ///
 /// Shadow-stack semantics: `call` pushes its return address on a shadow stack (the
 /// CPU's return stack buffer; a CET shadow stack); `ret` must pop the address the
