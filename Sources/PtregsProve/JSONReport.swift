@@ -45,6 +45,8 @@ public enum JSONReport {
         var staleExpectations: [JExpectation]
         /// Why some obligation is undecided, also when others are violated.
         var undecided: String?
+        /// What decided it: term simplifier, case split, Z3, loop induction, concrete run.
+        var decidedBy: [String]
     }
     struct JExpectation: Encodable { var location: Location; var directive: String; var kind: String; var reason: String? }
     struct JViolation: Encodable {
@@ -145,7 +147,8 @@ public enum JSONReport {
                                       JViolation(mechanism: v.mechanism.description, disposition: v.disposition,
                                                  acceptedBy: v.acceptedBy.map(expectation), counterexample: counterexample(v.counterexample))
                                   },
-                                  staleExpectations: r.staleExpectations.map(expectation), undecided: r.undecided)
+                                  staleExpectations: r.staleExpectations.map(expectation), undecided: r.undecided,
+                                  decidedBy: r.decidedBy.map(\.rawValue))
                 })
             },
             summary: Summary(files: report.files, paths: report.paths.count,

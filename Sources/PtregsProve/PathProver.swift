@@ -63,8 +63,8 @@ struct PathProof {
     var report: PathReport
     var queryCount = 0
     var solverNanoseconds: UInt64 = 0
-    /// Whether the last `check` was decided by splitting on conditions, not by Z3.
-    var lastDecidedByCases = false
+    /// What decided the invariant being proved so far (see `InvariantResult.decidedBy`).
+    var deciders: Set<Decider> = []
     /// The path's unrolled graphs, each with the semantics its runs share: the probes
     /// and the first counterexample search use the same once-unrolled one.
     let unrolledGraphs = UnrolledGraphs()
@@ -201,6 +201,7 @@ struct PathProof {
                 if candidates.isEmpty { return (found, .cannotFail) }
                 let f = sr.run.factory
                 if options.structuralFastPath {
+                    deciders.insert(.cases)
                     switch searchByCases(candidates, &sr, &cleared, first: found.isEmpty) {
                     case .some(.cannotFail): return (found, .cannotFail)
                     case .some(.inputs(let values)):
@@ -280,6 +281,9 @@ struct PathProof {
                 }
             }
             let before = queryCount
+            deciders = open.count < obligations.count || run.heldByConstruction.contains(inv) ? [.simplifier] : []
+            if probed[inv] != nil { deciders.insert(.concreteRun) }
+            if !graph.loopHeads.isEmpty && !open.isEmpty { deciders.insert(.induction) }
             // Every violation, one per mechanism: the probes' first, then the searches'.
             var violations: [(Mechanism, Counterexample)] = probed[inv] ?? []
             var unknownReason: String?
@@ -322,8 +326,9 @@ struct PathProof {
             }
             if options.recordObligations {
                 for o in open {
-                    switch query(o, &proofRun, label: "\(inv.rawValue)-explain") {
-                    case .unsat: record(o, graph, lastDecidedByCases ? "proved by cases (decided without the solver)" : "proved by the solver")
+                    let decision = decidedQuery(o, &proofRun, label: "\(inv.rawValue)-explain")
+                    switch decision.result {
+                    case .unsat: record(o, graph, decision.by == .solver ? "proved by the solver" : decision.by == .cases ? "proved by cases (decided without the solver)" : "holds by construction (decided without the solver)")
                     case .sat: record(o, graph, graph.loopHeads.isEmpty ? "violated" : "violated, or not proved by the loop abstraction")
                     case .unknown(let reason): record(o, graph, "unknown: \(reason)")
                     }
@@ -333,9 +338,11 @@ struct PathProof {
             let found = violations.sorted {
                 ($0.1.location.file, $0.1.location.line, $0.0.description) < ($1.1.location.file, $1.1.location.line, $1.0.description)
             }.map { Violation(mechanism: $0.0, counterexample: $0.1) }
-            report.results.append(InvariantResult(invariant: inv, violations: found, undecided: unknownReason,
-                                                  expectations: path.expectations, obligations: open.count,
-                                                  solverQueries: queryCount - before))
+            var result = InvariantResult(invariant: inv, violations: found, undecided: unknownReason,
+                                         expectations: path.expectations, obligations: open.count,
+                                         solverQueries: queryCount - before)
+            result.decidedBy = deciders.sorted()
+            report.results.append(result)
         }
         if let dir = options.certifyDirectory { certify(plain, into: dir) }
         report.solverSeconds = Double(solverNanoseconds) / 1e9
@@ -474,19 +481,32 @@ struct PathProof {
     /// Is `reach ∧ ¬claim` satisfiable? Decided by the term simplifier when it folds
     /// to false, otherwise by Z3 (and written out as SMT-LIB2 when asked).
     mutating func query(_ o: Obligation<SymbolicDomain>, _ s: inout Search, label: String) -> Z3CheckResult {
+        decidedQuery(o, &s, label: label).result
+    }
+
+    /// `query`, with what decided it.
+    mutating func decidedQuery(_ o: Obligation<SymbolicDomain>, _ s: inout Search, label: String) -> (result: Z3CheckResult, by: Decider) {
         let f = s.run.factory
         return check(f.allOf([o.reach, f.negation(o.claim)]), o, &s, label: label, what: o.requirement)
     }
 
     mutating func check(_ negated: Term, _ o: Obligation<SymbolicDomain>, _ s: inout Search, label: String, what: String) -> Z3CheckResult {
-        lastDecidedByCases = false
-        if negated.boolConstant == false && options.structuralFastPath { return .unsat }
+        check(negated, o, &s, label: label, what: what).result
+    }
+
+    mutating func check(_ negated: Term, _ o: Obligation<SymbolicDomain>, _ s: inout Search, label: String,
+                        what: String) -> (result: Z3CheckResult, by: Decider) {
+        if negated.boolConstant == false && options.structuralFastPath {
+            deciders.insert(.simplifier)
+            return (.unsat, .simplifier)
+        }
         // False in every case of the few conditions it depends on: no model, and no
         // Z3 context made for it (see CaseSplit.swift).
         if options.structuralFastPath && s.run.factory.isFalseInEveryCase(negated) {
-            lastDecidedByCases = true
-            return .unsat
+            deciders.insert(.cases)
+            return (.unsat, .cases)
         }
+        deciders.insert(.solver)
         queryCount += 1
         let started = DispatchTime.now().uptimeNanoseconds
         defer { solverNanoseconds += DispatchTime.now().uptimeNanoseconds - started }
@@ -513,7 +533,7 @@ struct PathProof {
             try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try? (header + solver.smtlib2).write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
-        return result
+        return (result, .solver)
     }
 
     func sanitize(_ s: String) -> String {

@@ -92,7 +92,8 @@ public enum SARIFReport {
                         "level": v.acceptedBy == nil ? "error" : "note",
                         "message": ["text": "\(p.name): \(r.invariant.title) violated: \(cx.requirement) [\(v.mechanism)]"],
                         "locations": [location(cx.location)],
-                        "properties": ["mechanism": v.mechanism.description, "disposition": v.disposition],
+                        "properties": ["mechanism": v.mechanism.description, "disposition": v.disposition,
+                                       "decidedBy": r.decidedBy.map(\.rawValue)] as [String: Any],
                         "codeFlows": [[
                             "message": ["text": "counterexample replayed on a concrete run"],
                             "threadFlows": [[

@@ -143,7 +143,10 @@ public struct TextReport {
     /// satisfy and how that was decided.
     public func render(_ e: Explanation) -> String {
         var s = ""
-        for r in e.report.results { s += renderResult(e.report, r) }
+        for r in e.report.results {
+            s += renderResult(e.report, r)
+            s += "  \(r.invariant.rawValue): " + (r.decidedBy.isEmpty ? "no obligations on this path" : "decided by \(r.decidedBy.map(\.rawValue).joined(separator: ", "))") + "\n"
+        }
         s += "explanation of \(e.report.name) (\(e.report.entry.rawValue) entry\(e.report.models.isEmpty ? "" : ", models \(e.report.models)")):\n"
         s += "  one concrete run (no TIF work pending; registers at entry hold distinct values):\n"
         var byNode: [Int: [ObligationOutcome]] = [:]

@@ -75,6 +75,19 @@ public enum Verdict: Sendable {
     }
 }
 
+/// What decides obligations, cheapest first.
+public enum Decider: String, Sendable, Comparable, CaseIterable {
+    case simplifier = "term simplifier"
+    case cases = "case split"
+    case solver = "Z3"
+    case induction = "loop induction"
+    case concreteRun = "concrete run"
+
+    public static func < (a: Decider, b: Decider) -> Bool {
+        (allCases.firstIndex(of: a) ?? 0) < (allCases.firstIndex(of: b) ?? 0)
+    }
+}
+
 /// One violation of an invariant on a path: its mechanism, its replayed counterexample,
 /// and the `.expect` or `.limit` that accepts it (nil: unexpected, the gate fails).
 public struct Violation: Sendable {
@@ -116,6 +129,10 @@ public struct InvariantResult: Sendable {
     public var solverQueries: Int
     /// With `--certify`: the certificate written for a proved verdict (its file name).
     public var certificate: String?
+    /// What decided it: the obligations the term simplifier folded, those a case split
+    /// settled, those Z3 answered, the loop invariants shown inductive, the concrete runs
+    /// that found violations (every violation is also confirmed by a concrete replay).
+    public var decidedBy: [Decider] = []
 
     /// Matches each violation with the expectation that names its mechanism.
     public init(invariant: Invariant, violations: [Violation], undecided: String?, expectations: [Expectation],

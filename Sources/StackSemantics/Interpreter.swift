@@ -109,6 +109,8 @@ public struct Interpreter<D: ValueDomain> {
     /// The obligations so far (held by reference so `require` can build its words
     /// lazily from `self`).
     public var obligations: [Obligation<D>] { log.items }
+    /// Invariants some obligation of which held by construction and was not kept.
+    public var heldByConstruction: Set<Invariant> { Set(Invariant.allCases.filter { log.heldByConstruction & $0.bit != 0 }) }
     let log = ObligationLog<D>()
     let untouched = UntouchedSlots<D>()
     let coverage = AddressCoverage()
@@ -900,7 +902,10 @@ public struct Interpreter<D: ValueDomain> {
     func require(_ inv: Invariant, _ node: Int, _ key: @autoclosure () -> String, _ claim: D.Bit, _ s: MachineState<D>,
                  _ requirement: @autoclosure () -> String, values: @autoclosure () -> [(String, D.Value)] = [], blame: D.Value? = nil) {
         if d.known(s.reach) == false { return }
-        if d.known(claim) == true && !keepDecided { return }
+        if d.known(claim) == true && !keepDecided {
+            log.heldByConstruction |= inv.bit
+            return
+        }
         log.items.append(Obligation(invariant: inv, node: node, key: key(), claim: claim, reach: s.reach,
                                     requirement: buildsWords ? requirement() : "", values: buildsWords ? values() : [], blame: blame))
     }
@@ -998,6 +1003,9 @@ final class AddressCoverage {
 // their fields skip the runtime's exclusivity checks, which cost as much as the work.
 final class ObligationLog<D: ValueDomain> {
     @exclusivity(unchecked) var items: [Obligation<D>] = []
+    /// The invariants with an obligation that held by construction and was not kept
+    /// (a bit each, in `Invariant.allCases` order): the term simplifier decided them.
+    @exclusivity(unchecked) var heldByConstruction: UInt8 = 0
 }
 
 final class InputCache<D: ValueDomain> {
@@ -1172,5 +1180,17 @@ public final class PathSemantics {
         let n = kind.name(at: node)
         inputNames[key] = n
         return n
+    }
+}
+
+extension Invariant {
+    /// The invariant's bit in `ObligationLog.heldByConstruction`.
+    var bit: UInt8 {
+        switch self {
+        case .restoreMatchesSave: return 1
+        case .frameBalance: return 2
+        case .ptraceConsistency: return 4
+        case .returnStack: return 8
+        }
     }
 }

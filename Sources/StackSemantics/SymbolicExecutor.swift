@@ -33,6 +33,8 @@ public typealias SymbolicRun = LoopRun<SymbolicDomain>
 
 public struct LoopRun<D: WideningDomain> {
     public var obligations: [Obligation<D>]
+    /// Invariants with obligations that held by construction (not kept in `obligations`).
+    public var heldByConstruction: Set<Invariant> = []
     /// Set when the path uses a construct the model cannot follow.
     public var unsupported: Unsupported?
     /// Set when a loop head has no inductive state: the verdicts are "unknown: loop".
@@ -262,6 +264,7 @@ public enum SymbolicExecutor {
                 result.inductionChecks = checks
                 result.everyAddressResolved = interp.coverage.everyAddressResolved
                 result.obligations = interp.obligations
+                result.heldByConstruction = interp.heldByConstruction
                 return result
             }
             if passCount >= maximumLoopPasses {

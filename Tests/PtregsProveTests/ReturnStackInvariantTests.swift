@@ -92,7 +92,7 @@ final class ReturnStackInvariantTests: XCTestCase {
         """
         let report = SpecHarness.check(spec)
         SpecHarness.assertViolated(report, path: "sc", .returnStack, blamedLine: SpecHarness.line("<-blamed", in: spec),
-                                   requirementContains: "sysretq leaves with 1 return-stack entry never returned through: the call at line \(SpecHarness.line("<-call", in: spec))")
+                                   requirementContains: "sysretq leaves with 1 return-stack entry never returned through: the call at `call stub` (line \(SpecHarness.line("<-call", in: spec)))")
         SpecHarness.assertOthersProved(report, path: "sc", except: [.returnStack])
     }
 
@@ -160,7 +160,7 @@ final class ReturnStackInvariantTests: XCTestCase {
         """
         let report = SpecHarness.check(spec)
         SpecHarness.assertViolated(report, path: "irq", .returnStack, blamedLine: SpecHarness.line("<-blamed", in: spec),
-                                   requirementContains: "iretq leaves with 1 return-stack entry never returned through: the call at line \(SpecHarness.line("<-call", in: spec))")
+                                   requirementContains: "iretq leaves with 1 return-stack entry never returned through: the call at `call handler` (line \(SpecHarness.line("<-call", in: spec)))")
         SpecHarness.assertOthersProved(report, path: "irq", except: [.returnStack])
     }
 
