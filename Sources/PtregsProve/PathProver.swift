@@ -26,6 +26,11 @@ public struct ProverOptions: Sendable {
     /// Try a few deterministic concrete runs before asking the solver for a
     /// counterexample (off: every counterexample comes from a Z3 model).
     public var concreteProbes = true
+    /// Record the step-by-step trace of a violation the spec accepts (`.expect`,
+    /// `.limit`). Off, such a violation is still confirmed by a concrete replay, which
+    /// gives its blamed line and words, but not its steps: for a report that shows
+    /// accepted violations as one line each (the text report without `-v`).
+    public var traceAcceptedViolations = true
     public init() {}
 }
 
@@ -431,7 +436,8 @@ struct PathProof {
                 targets.append(.init(invariant: broken.invariant, node: broken.node, key: broken.key))
             }
             if targets.isEmpty { continue }
-            let (_, replays) = ConcreteReplay.run(semantics, oracle: oracle, targets: targets)
+            let traced = options.traceAcceptedViolations || sites.contains { !isAccepted($0) }
+            let (_, replays) = ConcreteReplay.run(semantics, oracle: oracle, targets: targets, detail: traced ? .trace : .brokenOnly)
             for (k, replay) in replays.enumerated() {
                 guard let replay, replay.confirmed else { continue }
                 let cx = counterexample(node: targets[k].node, replay, semantics, requirement: "",
@@ -455,12 +461,18 @@ struct PathProof {
         return counterexample(u, replay, sr, oracle, relevant: f.variableNames(f.allOf([u.reach, f.negation(u.claim)])))
     }
 
+    /// Whether an expectation or a limit of the path names the mechanism.
+    func isAccepted(_ m: Mechanism) -> Bool {
+        path.expectations.contains { m.isNamed(by: $0.mechanism) }
+    }
+
     /// Replays one model on several obligations at once: one concrete run, and each
     /// obligation it breaks is confirmed with its own trace (by the index in `us`).
     mutating func replayAll(_ us: [Obligation<SymbolicDomain>], _ oracle: @escaping (String) -> UInt64, _ sr: inout Search,
                             _ inv: Invariant) -> [(Int, Counterexample)] {
         let targets = us.map { ConcreteReplay.Target(invariant: inv, node: $0.node, key: $0.key) }
-        let (_, replays) = ConcreteReplay.run(sr.semantics, oracle: oracle, targets: targets)
+        let traced = options.traceAcceptedViolations || us.contains { !isAccepted(Mechanism(of: $0, in: sr.semantics)) }
+        let (_, replays) = ConcreteReplay.run(sr.semantics, oracle: oracle, targets: targets, detail: traced ? .trace : .brokenOnly)
         let f = sr.run.factory
         return replays.enumerated().compactMap { k, replay in
             guard let replay, replay.confirmed else { return nil }

@@ -144,6 +144,9 @@ struct PtregsProveCommand: ParsableCommand {
         options.mergeStates = !noMerge
         options.structuralFastPath = !noFastPath
         options.concreteProbes = !noProbes
+        // The plain text report shows an accepted violation as one line: its trace is
+        // not recorded (it is still replayed).
+        options.traceAcceptedViolations = format != "text" || verbose
         var checker = Checker(options: options)
         checker.pathFilters = pathFilters
         checker.parseOnly = parseOnly
