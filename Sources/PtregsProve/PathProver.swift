@@ -194,7 +194,8 @@ struct PathProof {
             // A model that breaks one obligation often breaks others: its replay
             // confirms every candidate it breaks, each with its own trace.
             func confirm(_ candidates: [Int], _ oracle: @escaping (String) -> UInt64) -> Bool {
-                let confirmed = replayAll(candidates.map { sr.run.obligations[$0] }, oracle, &sr, inv)
+                let traced = options.traceAcceptedViolations || candidates.contains { !isAccepted(mechanism($0)) }
+                let confirmed = replayAll(candidates.map { sr.run.obligations[$0] }, oracle, &sr, inv, traced: traced)
                 for (k, cx) in confirmed {
                     let s = mechanism(candidates[k])
                     if foundMechanisms.insert(s).inserted { found.append((s, cx)) }
@@ -257,8 +258,12 @@ struct PathProof {
             }
             for (index, u) in zip(candidates, os) {
                 let q = f.allOf([u.reach, f.negation(u.claim)])
-                if q.boolConstant == false || f.isFalseInEveryCase(q) { cleared.insert(index); continue }
-                return f.modelByCases(q).map { .inputs($0) }
+                if q.boolConstant == false { cleared.insert(index); continue }
+                // Inputs first: on a path with known violations most candidates fail,
+                // and finding their inputs settles them without the proof by cases.
+                if let values = f.modelByCases(q) { return .inputs(values) }
+                if f.isFalseInEveryCase(q) { cleared.insert(index); continue }
+                return nil
             }
             return .cannotFail
         }
@@ -468,10 +473,10 @@ struct PathProof {
 
     /// Replays one model on several obligations at once: one concrete run, and each
     /// obligation it breaks is confirmed with its own trace (by the index in `us`).
+    /// `traced`: record the steps (see `traceAcceptedViolations`).
     mutating func replayAll(_ us: [Obligation<SymbolicDomain>], _ oracle: @escaping (String) -> UInt64, _ sr: inout Search,
-                            _ inv: Invariant) -> [(Int, Counterexample)] {
+                            _ inv: Invariant, traced: Bool) -> [(Int, Counterexample)] {
         let targets = us.map { ConcreteReplay.Target(invariant: inv, node: $0.node, key: $0.key) }
-        let traced = options.traceAcceptedViolations || us.contains { !isAccepted(Mechanism(of: $0, in: sr.semantics)) }
         let (_, replays) = ConcreteReplay.run(sr.semantics, oracle: oracle, targets: targets, detail: traced ? .trace : .brokenOnly)
         let f = sr.run.factory
         return replays.enumerated().compactMap { k, replay in

@@ -11,12 +11,17 @@ public struct Mechanism: Hashable, Sendable, CustomStringConvertible {
     /// A word of `Mechanism.subjects(of:)`.
     public var subject: String
     /// `sysretq`, `ret`, `syscall_trace_enter`, `movq %rax,-8(%rsp)`…
-    public var point: String
+    public var point: String {
+        didSet { pointKey = Self.normalized(point) }
+    }
+    /// The point without white space, exit mnemonics in one spelling: what names compare.
+    private var pointKey: String
 
     public init(invariant: Invariant, subject: String, point: String) {
         self.invariant = invariant
         self.subject = subject
         self.point = point
+        pointKey = Self.normalized(point)
     }
 
     /// `restore r15 at sysretq`, the words an expectation writes.
@@ -28,7 +33,7 @@ public struct Mechanism: Hashable, Sendable, CustomStringConvertible {
     /// Whether an expectation's mechanism names this one: the same invariant and subject,
     /// and the same point up to white space and the spelling of the exit mnemonic.
     public func isNamed(by other: Mechanism) -> Bool {
-        invariant == other.invariant && subject == other.subject && Self.normalized(point) == Self.normalized(other.point)
+        invariant == other.invariant && subject == other.subject && pointKey == other.pointKey
     }
 
     static func normalized(_ point: String) -> String {
