@@ -117,6 +117,7 @@ public final class Elaborator {
     }
     let includes: IncludeCache?
     let rootPath: String
+    let options: ElaborationOptions
 
     /// A `-D` that cannot be defined, reported when elaboration starts.
     var optionError: Diagnostic?
@@ -125,6 +126,7 @@ public final class Elaborator {
         self.loader = loader
         self.includes = includes
         self.rootPath = loader.root.path
+        self.options = options
         for f in Layout.ptRegs.fields {
             constants[f.name] = ConstantDef(expr: .number(f.offset, SourceLocation(file: "<pt_regs>", line: 0, column: 0)), location: SourceLocation(file: "<pt_regs>", line: 0, column: 0))
         }
@@ -472,6 +474,14 @@ public final class Elaborator {
             let included = SourceFile(url: url, directory: path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path[..<$0] } ?? "")
             try process(stmts, arguments: nil, notes: [note] + notes, macroStack: macroStack, isUnit: false, file: included)
             includeStack.removeLast()
+        case ".source":
+            guard isUnit, macroStack.isEmpty else {
+                throw Diagnostic(at: head.location, ".source outside a unit's own lines: a unit (.pts) names the assembly file it checks", notes: notes)
+            }
+            let (stmts, url) = try readSource(head, rest, from: includingFile, notes: notes)
+            let note = Diagnostic.Note(location: head.location, message: "read by .source here")
+            let sourceFile = SourceFile(url: url, directory: url.path.utf8.lastIndex(of: UInt8(ascii: "/")).map { url.path[..<$0] } ?? "")
+            try processAssembly(stmts, notes: [note] + notes, file: sourceFile)
         case ".path":
             let attrs = try parseAttributes(rest, notes: notes)
             guard let pname = attrs.positional.first else { throw Diagnostic(at: head.location, ".path needs the name of the label where the path starts", notes: notes) }

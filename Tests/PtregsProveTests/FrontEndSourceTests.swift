@@ -1,0 +1,189 @@
+import Foundation
+import PtregsProve
+import SpecElaboration
+import SpecSyntax
+import XCTest
+
+/// Issue 16: a sidecar spec checks a real assembly file (`.source`), read through the
+/// system C preprocessor, with every location on the original `.S` or header line.
+final class FrontEndSourceTests: XCTestCase {
+    /// The test tree `Fixtures/kernel-tree` (files written for these tests in the
+    /// kernel's style) copied to a fresh directory, with `extra` files (path → text)
+    /// added; `body` runs with that directory as the current one.
+    static func withTree<T>(_ extra: [String: String] = [:], _ body: (URL) throws -> T) throws -> T {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/kernel-tree")
+        guard FileManager.default.fileExists(atPath: source.path) else { throw XCTSkip("Fixtures/kernel-tree not found") }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ptregs-tree-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: source, to: root)
+        defer { try? FileManager.default.removeItem(at: root) }
+        for (name, text) in extra {
+            let url = root.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        let cwd = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(root.path)
+        defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
+        return try body(root)
+    }
+
+    /// Checks `unit` in the tree (the tree is the current directory, so `--tree` is its
+    /// default).
+    static func check(_ unit: String, _ extra: [String: String] = [:], parseOnly: Bool = false,
+                      configure: (inout ElaborationOptions) -> Void = { _ in }) throws -> CheckReport {
+        try withTree(extra) { _ in
+            var checker = Checker()
+            checker.parseOnly = parseOnly
+            configure(&checker.elaboration)
+            return checker.check([unit])
+        }
+    }
+
+    func testTheSidecarProvesAPathOfTheRealFile() throws {
+        let report = try Self.check("checks/entry_64.pts")
+        SpecHarness.assertProved(report, path: "irq_entry_demo", .restoreMatchesSave)
+        SpecHarness.assertProved(report, path: "irq_entry_demo", .frameBalance)
+        SpecHarness.assertProved(report, path: "irq_entry_demo", .ptraceConsistency)
+        SpecHarness.assertProved(report, path: "irq_entry_demo", .returnStack)
+        XCTAssertEqual(report.exitCode, 0, "\(report.diagnostics)")
+    }
+
+    /// The counterexample blames the `.S` line, and its trace steps are `.S` lines too
+    /// (the macro's instructions on the line that invokes it).
+    func testAViolationIsBlamedOnTheSourceLine() throws {
+        let report = try Self.check("checks/entry_64.pts")
+        guard let r = SpecHarness.result(report, path: "irq_entry_clobber", .restoreMatchesSave),
+              case .violated(let cx) = r.verdict else {
+            return XCTFail("expected a violation: \(report.paths.map { ($0.name, $0.results.map { SpecHarness.describe($0.verdict) }) })")
+        }
+        XCTAssertEqual(cx.location.description, "arch/x86/entry/entry_64.S:31:2")
+        XCTAssertEqual(cx.instruction, "xorl %ecx, %ecx")
+        XCTAssertTrue(cx.steps.allSatisfy { $0.sourceLocation.file == "arch/x86/entry/entry_64.S" }, "\(cx.steps.map(\.sourceLocation))")
+        // POP_REGS, the macro of calling.h, shows at the line that invokes it.
+        XCTAssertTrue(cx.steps.contains { $0.text == "popq %rcx" && $0.sourceLocation.line == 30 }, "\(cx.steps.map { ($0.text, $0.sourceLocation) })")
+    }
+
+    func testSARIFLocationsAreOnTheSourceLines() throws {
+        let report = try Self.check("checks/entry_64.pts")
+        let sarif = SARIFReport.render(report)
+        XCTAssertTrue(sarif.contains("\"uri\" : \"arch/x86/entry/entry_64.S\"") || sarif.contains("\"uri\":\"arch/x86/entry/entry_64.S\""), sarif)
+        let data = try XCTUnwrap(sarif.data(using: .utf8))
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let results = ((json["runs"] as? [[String: Any]])?.first?["results"] as? [[String: Any]]) ?? []
+        let lines = results.compactMap { r -> String? in
+            guard let loc = (r["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any],
+                  let uri = (loc["artifactLocation"] as? [String: Any])?["uri"] as? String,
+                  let line = (loc["region"] as? [String: Any])?["startLine"] as? Int else { return nil }
+            return "\(uri):\(line)"
+        }
+        XCTAssertTrue(lines.contains("arch/x86/entry/entry_64.S:31"), "\(lines)")
+    }
+
+    /// An instruction the model rejects, in a gas macro of a header: the diagnostic is on
+    /// the header's line, with the invocation in the `.S` file as a note.
+    func testADiagnosticOnAHeaderLine() throws {
+        let header = """
+        /* A header whose macro uses an instruction outside the model. */
+        .macro LOAD_SEGMENT_DEMO
+        \tframbozq %rax
+        .endm
+        """
+        let code = """
+        #include "bad.h"
+        broken_demo:
+        \tLOAD_SEGMENT_DEMO
+        \tret
+        """
+        let sidecar = ".source \"arch/x86/entry/broken.S\"\n.path broken_demo entry=function\n"
+        let report = try Self.check("checks/broken.pts", ["arch/x86/entry/bad.h": header, "arch/x86/entry/broken.S": code, "checks/broken.pts": sidecar])
+        FrontEnd.assertError(report, "arch/x86/entry/bad.h:3:2",
+                             "unknown mnemonic 'frambozq': the model supports push, pop, mov, movabs, lea, add, sub, and, or, xor, inc, dec, neg, not, test, cmp, xchg, cmovCC, jmp, jCC, call, ret, swapgs, sysretq, sysretl, sysexitq, sysexitl, iretq, pushfq, popfq, rdmsr, bt/bts/btr/btc and the no-effect instructions clac, cld, cli, lfence, mfence, nop, pause, sfence, stac, sti, wrmsr")
+        let notes = report.diagnostics.first?.notes.map { "\($0.location): \($0.message)" } ?? []
+        XCTAssertEqual(notes, ["arch/x86/entry/broken.S:3:2: in expansion of macro 'LOAD_SEGMENT_DEMO'", "checks/broken.pts:1:1: read by .source here"])
+    }
+
+    /// cpp's own errors keep cpp's file:line:col.
+    func testAPreprocessorErrorIsOnItsLine() throws {
+        let code = "/* x */\n#include <asm/missing.h>\nf:\n\tret\n"
+        let report = try Self.check("checks/x.pts", ["arch/x86/entry/x.S": code,
+                                                      "checks/x.pts": ".source \"arch/x86/entry/x.S\" -I arch/x86/include\n.path f entry=function\n"])
+        FrontEnd.assertError(report, "arch/x86/entry/x.S:2:10", "cpp: asm/missing.h: No such file or directory")
+    }
+
+    /// `#error` in the real file stops the unit, at its line.
+    func testPoundErrorInTheSource() throws {
+        let code = "#ifndef CONFIG_DEMO\n#error \"needs CONFIG_DEMO\"\n#endif\nf:\n\tret\n"
+        let files = ["arch/x86/entry/e.S": code, "checks/e.pts": ".source \"arch/x86/entry/e.S\"\n.path f entry=function\n"]
+        FrontEnd.assertError(try Self.check("checks/e.pts", files), "arch/x86/entry/e.S:2:2", "cpp: #error \"needs CONFIG_DEMO\"")
+        // -D on the .source line, and on the command line, reach cpp.
+        var withFlag = files
+        withFlag["checks/e.pts"] = ".source \"arch/x86/entry/e.S\" -D CONFIG_DEMO\n.path f entry=function\n"
+        FrontEnd.assertProves(try Self.check("checks/e.pts", withFlag))
+        let define = try ElaborationOptions.Definition(parsing: "CONFIG_DEMO", index: 1)
+        FrontEnd.assertProves(try Self.check("checks/e.pts", files) { $0.defines = [define] })
+    }
+
+    /// Untrusted input: cpp may read nothing outside the tree.
+    func testAnIncludeOutsideTheTreeIsRefused() throws {
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("ptregs-outside-\(UUID().uuidString).h")
+        try "/* outside */\n".write(to: outside, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: outside) }
+        let code = "#include \"\(outside.path)\"\nf:\n\tret\n"
+        let report = try Self.check("checks/o.pts", ["arch/x86/entry/o.S": code, "checks/o.pts": ".source \"arch/x86/entry/o.S\"\n.path f entry=function\n"])
+        XCTAssertEqual(report.exitCode, 2)
+        XCTAssertEqual(report.diagnostics.first?.location.description, "checks/o.pts:1:9")
+        XCTAssertTrue(report.diagnostics.first?.message.contains("outside the source tree") == true, "\(report.diagnostics)")
+    }
+
+    func testASourceOrIncludeDirectoryOutsideTheTreeIsRefused() throws {
+        let report = try Self.check("checks/o.pts", ["checks/o.pts": ".source \"../../../../etc/hostname.S\"\n.path f entry=function\n"])
+        XCTAssertEqual(report.exitCode, 2)
+        let dir = try Self.check("checks/o.pts", ["checks/o.pts": ".source \"arch/x86/entry/entry_64.S\" -I /usr/include\n.path f entry=function\n"])
+        FrontEnd.assertError(dir, "checks/o.pts:1:40", "-I /usr/include is /usr/include, outside the source tree \(dir.diagnostics.first?.message.components(separatedBy: "outside the source tree ").last ?? "")")
+    }
+
+    /// A device as an include would never end: cpp is stopped, the unit is bad input.
+    func testARunawayPreprocessorIsStopped() throws {
+        let code = "#include \"/dev/zero\"\nf:\n\tret\n"
+        let start = Date()
+        let report = try Self.check("checks/z.pts", ["arch/x86/entry/z.S": code, "checks/z.pts": ".source \"arch/x86/entry/z.S\"\n.path f entry=function\n"]) {
+            $0.preprocessorTimeoutSeconds = 1
+        }
+        XCTAssertEqual(report.exitCode, 2)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 20)
+        XCTAssertTrue(report.diagnostics.first?.message.contains("stopped") == true || report.diagnostics.first?.message.contains("outside") == true, "\(report.diagnostics)")
+    }
+
+    /// A preprocessed `.s` is read as it is; its line markers still lead back.
+    func testAPreprocessedFileFollowsItsLineMarkers() throws {
+        let text = "# 1 \"arch/x86/entry/orig.S\"\nf:\n# 40 \"arch/x86/entry/orig.S\"\n\tpushq %rbx\n\tfrobq %rax\n\tret\n"
+        let report = try Self.check("checks/s.pts", ["arch/x86/entry/orig.s": text, "checks/s.pts": ".source \"arch/x86/entry/orig.s\"\n.path f entry=function\n"])
+        XCTAssertEqual(report.diagnostics.first?.location.description, "arch/x86/entry/orig.S:41:2", "\(report.diagnostics)")
+    }
+
+    func testALineMarkerOutsideTheTreeIsRefused() throws {
+        let text = "# 1 \"/etc/passwd\"\nf:\n\tret\n"
+        let report = try Self.check("checks/s.pts", ["arch/x86/entry/m.s": text, "checks/s.pts": ".source \"arch/x86/entry/m.s\"\n.path f entry=function\n"])
+        FrontEnd.assertError(report, "arch/x86/entry/m.s:1:1", "line marker names /etc/passwd, outside the source tree")
+    }
+
+    /// A `#word` cpp left alone would be a comment to gas: never dropped silently.
+    func testADirectiveCppLeftIsAnError() throws {
+        let text = "f:\n#frob 1\n\tret\n"
+        let report = try Self.check("checks/s.pts", ["arch/x86/entry/d.s": text, "checks/s.pts": ".source \"arch/x86/entry/d.s\"\n.path f entry=function\n"])
+        XCTAssertEqual(report.diagnostics.first?.location.description, "arch/x86/entry/d.s:2:1", "\(report.diagnostics)")
+    }
+
+    /// Every file cpp read belongs to the unit: a CI gate re-checks it when one changes.
+    func testTheUnitListsEveryFileThePreprocessorRead() throws {
+        try Self.withTree { root in
+            let (programs, _, report) = Checker().elaborateUnits(["checks/entry_64.pts"])
+            XCTAssertEqual(report.diagnostics, [])
+            let files = Set(programs.first?.files ?? [])
+            let real = root.resolvingSymlinksInPath().path
+            for f in ["checks/entry_64.pts", "arch/x86/entry/entry_64.S", "arch/x86/entry/calling.h", "arch/x86/include/generated/asm-offsets.h"] {
+                XCTAssertTrue(files.contains("\(real)/\(f)"), "\(f) not in \(files.sorted())")
+            }
+        }
+    }
+}
