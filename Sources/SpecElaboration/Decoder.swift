@@ -354,9 +354,12 @@ extension Elaborator {
         if let n = name.first, n.isNumber, let dir = name.last, dir == "f" || dir == "b" {
             let key = String(name.dropLast())
             let defs = numericLabels[key] ?? []
-            let found = dir == "f" ? defs.first(where: { $0 > index }) : defs.last(where: { $0 <= index })
+            let found = dir == "f" ? defs.first(where: { $0.order > index }) : defs.last(where: { $0.order <= index })
             guard let f = found else { throw Diagnostic(at: l.location, "no local label '\(key)' \(dir == "f" ? "after" : "before") this instruction", notes: notes) }
-            return .code(f, label: name)
+            guard let t = f.target else {
+                throw Diagnostic(at: l.location, "local label '\(name)' labels no instruction (it is in a data section, or at the end of its section)", notes: notes)
+            }
+            return .code(t, label: name)
         }
         if let i = program.labels[name] { return .code(i, label: name) }
         if program.externs[name] != nil {

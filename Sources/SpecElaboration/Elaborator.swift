@@ -20,8 +20,16 @@ public final class Elaborator {
     let loader: SpecLoader
 
     struct Macro {
+        struct Parameter {
+            var name: String
+            var defaultValue: String?
+            /// `name:req`: an argument must be given.
+            var required = false
+            /// `name:vararg`: the last parameter takes the rest of the arguments.
+            var variadic = false
+        }
         var name: String
-        var parameters: [(name: String, defaultValue: String?)]
+        var parameters: [Parameter]
         var body: [RawStatement]
         /// The body statements that mention no argument, as every expansion sees them
         /// (nil where an argument is substituted); worked out at the first expansion.
@@ -53,6 +61,32 @@ public final class Elaborator {
         var index: Int
         /// After `.dead`: code the source keeps although nothing reaches it.
         var declaredDead = false
+        var section: String = ".text"
+    }
+
+    /// A label waiting for the next instruction of its section.
+    struct PendingLabel {
+        var label: Located
+        var section: String
+        /// Its entry in `numericLabels`, for a local label `1:`.
+        var numeric: Int?
+        /// Written in the unit's own spec text (not in a `.source` file).
+        var fromSpec: Bool
+    }
+
+    /// A definition of a numeric local label: `order` is the number of instructions
+    /// before it in source order (`1b` and `1f` count definitions in source order, as
+    /// gas does, whatever section they are in), `target` the instruction it labels.
+    struct NumericLabel {
+        var order: Int
+        var target: Int?
+    }
+
+    /// An assembler section: only code sections hold instructions.
+    struct Section: Equatable {
+        var name: String
+        var isCode: Bool
+        static let text = Section(name: ".text", isCode: true)
     }
 
     /// An instruction as written: what decoding reads besides the symbol tables.
@@ -73,9 +107,28 @@ public final class Elaborator {
     /// looks nothing up for it.
     var hasPastedDefines = false
     var pending: [PendingInstruction] = []
-    var pendingLabels: [Located] = []
+    var pendingLabels: [PendingLabel] = []
     var labelDefinitions: [String: SourceLocation] = [:]
-    var numericLabels: [String: [Int]] = [:]
+    var numericLabels: [String: [NumericLabel]] = [:]
+    /// Labels in data sections: symbols, but no instruction's.
+    var dataSymbols: Set<String> = []
+    var section = Section.text
+    /// `.previous` goes back here.
+    var previousSection = Section.text
+    /// `.pushsection` saves the current and previous sections.
+    var sectionStack: [(Section, Section)] = []
+    /// Whether a section name holds code, from its first switch.
+    var sectionIsCode: [String: Bool] = [".text": true]
+    /// `.code16` / `.code32` in force: instructions there are not 64-bit code.
+    var codeMode: String?
+    /// `.cfi_*` directives waiting for the next instruction of their section.
+    var pendingAnnotations: [Int] = []
+    /// Inside a `.source` file.
+    var assemblyDepth = 0
+    /// Macros expanded so far: gas's `\@`.
+    var macroExpansions = 0
+    /// Source-order indices of `pending` in program order (see `placeSections`).
+    var sectionOrder: [Int] = []
     var paths: [PendingPath] = []
     var program = Program()
     var expandedCount = 0
@@ -164,15 +217,18 @@ public final class Elaborator {
         if let (layout, loc) = layoutInProgress {
             throw Diagnostic.error(loc, ".layout \(layout.name) is not closed by .endlayout")
         }
-        // Labels at the very end label nothing.
-        if let dangling = pendingLabels.first {
-            throw Diagnostic.error(dangling.location, "label '\(dangling.text)' is at the end of the code: nothing follows it")
+        // Labels at the very end label nothing. In a `.source` file one at a section's
+        // end is a symbol a `.size` or table may use: it labels no instruction, so a
+        // jump to it is an error where it is decoded.
+        if let dangling = pendingLabels.first(where: \.fromSpec) {
+            throw Diagnostic.error(dangling.label.location, "label '\(dangling.label.text)' is at the end of the code: nothing follows it")
         }
+        placeSections()
         // Decoding runs once the symbol tables are final, so within the unit the same
         // instruction text decodes to the same operation, and macros repeat theirs.
         // Jumps and calls are not kept: where `1f`/`1b` lead depends on the position.
         var decoded: [DecodedText: Operation] = [:]
-        for p in pending {
+        for p in sectionOrder.map({ pending[$0] }) {
             let text = DecodedText(mnemonic: p.head.text, operands: p.operands.map(\.text))
             let op: Operation
             if let known = decoded[text] {
@@ -186,10 +242,11 @@ public final class Elaborator {
             }
             // Dead code: nothing falls into an instruction after an unconditional
             // transfer, and without a label nothing can jump to it either.
-            if let prev = program.instructions.last, p.labels.isEmpty, prev.operation.endsFallThrough, !p.declaredDead {
+            if let prev = program.instructions.last, prev.section == p.section, p.labels.isEmpty, prev.operation.endsFallThrough, !p.declaredDead {
                 throw Diagnostic(at: p.head.location, "unreachable code: nothing can reach this instruction after `\(prev.text)` (give it a label, mark it `.dead` if the source keeps it, or remove it)", notes: p.notes)
             }
-            program.instructions.append(Instruction(operation: op, location: p.head.location, text: instructionText(p), expansion: p.notes, labels: p.labels))
+            program.instructions.append(Instruction(operation: op, location: p.head.location, text: instructionText(p), expansion: p.notes, labels: p.labels,
+                                                    section: p.section))
         }
         for p in paths { program.paths.append(try buildPath(p)) }
         if program.paths.isEmpty {
@@ -208,8 +265,8 @@ public final class Elaborator {
 
     func process(_ statements: [RawStatement], fixed: [RawStatement?] = [], arguments: [String: String]?, notes: [Diagnostic.Note],
                  macroStack: [String], isUnit: Bool, file: SourceFile) throws {
-        // Conditional assembly: each entry is (taking this branch?, seen .else?, where).
-        var conditions: [(active: Bool, sawElse: Bool, location: SourceLocation)] = []
+        // Conditional assembly: one group per open `.if`.
+        var conditions: [ConditionGroup] = []
         var cpp = CppConditions()
         var i = 0
         func active() -> Bool { conditions.allSatisfy(\.active) }
@@ -228,7 +285,7 @@ public final class Elaborator {
             switch stmt {
             case .label(let l):
                 guard active(), cpp.active else { continue }
-                try defineLabel(l, notes: notes)
+                try defineLabel(l, notes: notes, fromSpec: assemblyDepth == 0)
             case .operation(let head, let operands, let rest):
                 if try preprocess(head, rest, &cpp, notes: notes) { continue }
                 let name = head.text
@@ -242,18 +299,57 @@ public final class Elaborator {
                     throw Diagnostic(at: rest.location, "unexpected '\(rest.text)' after \(name)", notes: notes)
                 }
                 switch name {
-                case ".if":
+                case _ where Self.conditionalAssemblyDirectives.contains(name):
                     if conditions.count >= Self.maximumConditionalDepth {
-                        throw Diagnostic(at: head.location, ".if nested more than \(Self.maximumConditionalDepth) deep", notes: notes)
+                        throw Diagnostic(at: head.location, "\(name) nested more than \(Self.maximumConditionalDepth) deep", notes: notes)
                     }
-                    let value = active() ? try evaluate(Expr.parse(rest), asCondition: true, notes: notes) != 0 : false
-                    conditions.append((value, false, head.location))
+                    // In a dropped branch gas does not read the condition.
+                    let value = active() ? try conditionHolds(head, operands: operands, rest: rest, notes: notes) : false
+                    conditions.append(ConditionGroup(active: value, taken: value, sawElse: false, location: head.location))
+                case ".elseif":
+                    guard var last = conditions.popLast() else { throw Diagnostic(at: head.location, ".elseif without .if", notes: notes) }
+                    if last.sawElse { throw Diagnostic(at: head.location, ".elseif after .else (the .if is at \(last.location))", notes: notes) }
+                    let value = active() && !last.taken ? try evaluate(Expr.parse(rest), asCondition: true, notes: notes) != 0 : false
+                    last.active = value
+                    last.taken = last.taken || value
+                    conditions.append(last)
                 case ".else":
-                    guard let last = conditions.popLast() else { throw Diagnostic(at: head.location, ".else without .if", notes: notes) }
+                    guard var last = conditions.popLast() else { throw Diagnostic(at: head.location, ".else without .if", notes: notes) }
                     if last.sawElse { throw Diagnostic(at: head.location, "second .else for the .if at \(last.location)", notes: notes) }
-                    let outerActive = conditions.allSatisfy(\.active)
-                    conditions.append((outerActive && !last.active && true, true, last.location))
-                    if !outerActive { conditions[conditions.count - 1].active = false }
+                    last.active = active() && !last.taken
+                    last.taken = true
+                    last.sawElse = true
+                    conditions.append(last)
+                case ".rept", ".irp", ".irpc":
+                    // The body up to the matching .endr (nested repetitions count).
+                    var depth = 1
+                    var body: [RawStatement] = []
+                    while i < statements.count {
+                        let s = statements[i]
+                        i += 1
+                        switch s {
+                        case .label:
+                            if !cpp.active { continue }
+                        case .operation(let h, _, let r):
+                            if try preprocess(h, r, &cpp, notes: notes) { continue }
+                            if Self.repetitionDirectives.contains(h.text) { depth += 1 }
+                            if h.text == ".endr" {
+                                if !r.text.isEmpty { throw Diagnostic(at: r.location, "unexpected '\(r.text)' after .endr", notes: notes) }
+                                depth -= 1
+                            }
+                        }
+                        if depth == 0 { break }
+                        body.append(s)
+                    }
+                    if depth != 0 { throw Diagnostic(at: head.location, "unterminated \(name): no .endr before the end of the file", notes: notes) }
+                    guard active() else { continue }
+                    for bound in try repetitions(head, operands: operands, rest: rest, notes: notes) {
+                        let note = Diagnostic.Note(location: head.location, message: "in repetition of \(name)")
+                        try process(body, arguments: (arguments ?? [:]).merging(bound) { _, new in new }, notes: [note] + notes,
+                                    macroStack: macroStack, isUnit: isUnit, file: file)
+                    }
+                case ".endr":
+                    throw Diagnostic(at: head.location, ".endr without .rept, .irp or .irpc", notes: notes)
                 case ".endif":
                     guard conditions.popLast() != nil else { throw Diagnostic(at: head.location, ".endif without .if", notes: notes) }
                 case ".macro":
@@ -332,6 +428,11 @@ public final class Elaborator {
                 if k + 2 < s.count, s[k + 1] == UInt8(ascii: "("), s[k + 2] == UInt8(ascii: ")") {
                     k += 3; continue
                 }
+                // `\@`: gas's count of macros expanded, bound at each expansion.
+                if k + 1 < s.count, s[k + 1] == UInt8(ascii: "@"), let count = args["@"] {
+                    out.append(contentsOf: count.utf8)
+                    k += 2; continue
+                }
                 var j = k + 1
                 while j < s.count, s[j].isIdentChar { j += 1 }
                 let name = String(decoding: UnsafeBufferPointer(rebasing: s[(k + 1)..<j]), as: UTF8.self)
@@ -346,16 +447,27 @@ public final class Elaborator {
         }
     }
 
-    func defineLabel(_ l: Located, notes: [Diagnostic.Note]) throws {
-        if l.text.first?.isNumber == true {
+    func defineLabel(_ l: Located, notes: [Diagnostic.Note], fromSpec: Bool = true) throws {
+        let isNumeric = l.text.first?.isNumber == true
+        if isNumeric {
             guard l.text.allSatisfy(\.isNumber) else { throw Diagnostic(at: l.location, "malformed label '\(l.text)'", notes: notes) }
         } else if let prev = labelDefinitions[l.text] {
             throw Diagnostic(at: l.location, "duplicate label '\(l.text)' (first defined at \(prev))", notes: notes)
         } else if program.externs[l.text] != nil {
             throw Diagnostic(at: l.location, "label '\(l.text)' is also declared .extern", notes: notes)
         }
-        if l.text.first?.isNumber != true { labelDefinitions[l.text] = l.location }
-        pendingLabels.append(l)
+        if !isNumeric { labelDefinitions[l.text] = l.location }
+        var slot: Int?
+        if isNumeric {
+            numericLabels[l.text, default: []].append(NumericLabel(order: pending.count, target: nil))
+            slot = (numericLabels[l.text]?.count ?? 1) - 1
+        }
+        // A label in a data section names data: a symbol, but no instruction's.
+        guard section.isCode else {
+            if !isNumeric { dataSymbols.insert(l.text) }
+            return
+        }
+        pendingLabels.append(PendingLabel(label: l, section: section.name, numeric: slot, fromSpec: fromSpec))
     }
 
     func defineMacro(_ rest: Located, body: [RawStatement], at loc: SourceLocation, notes: [Diagnostic.Note]) throws {
@@ -366,13 +478,31 @@ public final class Elaborator {
         if let prev = macros[name] {
             throw Diagnostic(at: loc, "duplicate macro '\(name)' (first defined at \(prev.location))", notes: notes)
         }
-        var params: [(String, String?)] = []
+        var params: [Macro.Parameter] = []
         for w in words.dropFirst() {
+            var p: Macro.Parameter
             if let eq = w.firstIndex(of: "=") {
-                params.append((String(w[..<eq]), String(w[w.index(after: eq)...])))
+                p = Macro.Parameter(name: String(w[..<eq]), defaultValue: String(w[w.index(after: eq)...]))
             } else {
-                params.append((w, nil))
+                p = Macro.Parameter(name: w, defaultValue: nil)
             }
+            // gas's qualifiers: `name:req`, `name:vararg`.
+            if let colon = p.name.firstIndex(of: ":") {
+                let qualifier = p.name[p.name.index(after: colon)...]
+                p.name = String(p.name[..<colon])
+                switch qualifier {
+                case "req": p.required = true
+                case "vararg": p.variadic = true
+                default: throw Diagnostic(at: loc, "unknown qualifier ':\(qualifier)' of macro parameter '\(p.name)' (gas has :req and :vararg)", notes: notes)
+                }
+            }
+            if p.variadic && p.defaultValue != nil {
+                throw Diagnostic(at: loc, "macro parameter '\(p.name)' is :vararg and has a default", notes: notes)
+            }
+            if params.last?.variadic == true {
+                throw Diagnostic(at: loc, "only the last parameter of a macro can be :vararg", notes: notes)
+            }
+            params.append(p)
         }
         macros[name] = Macro(name: name, parameters: params, body: body, fixedBody: nil, location: loc)
     }
@@ -393,7 +523,9 @@ public final class Elaborator {
             if macroStack.count >= Self.maximumMacroDepth {
                 throw Diagnostic(at: head.location, "macros nested more than \(Self.maximumMacroDepth) deep", notes: notes)
             }
-            let args = try bindArguments(macro, operands: operands, rest: rest, at: head.location, notes: notes)
+            var args = try bindArguments(macro, operands: operands, rest: rest, at: head.location, notes: notes)
+            args["@"] = String(macroExpansions)
+            macroExpansions += 1
             if macro.fixedBody == nil {
                 macro.fixedBody = macro.body.map { stmt in
                     switch stmt {
@@ -412,7 +544,7 @@ public final class Elaborator {
         // Instructions skip the directive checks: every directive, and every name
         // they reject, starts with `.`, `#` or `CFI_`.
         if let first = name.utf8.first, first != UInt8(ascii: "."), first != UInt8(ascii: "#"), first != UInt8(ascii: "C") {
-            appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
+            try appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
             return
         }
         switch name {
@@ -586,29 +718,61 @@ public final class Elaborator {
             program.layouts[layout.name] = layout
             layoutInProgress = nil
         default:
-            if name.hasPrefix("CFI_") || name.hasPrefix(".cfi") {
+            if try assemblerDirective(head, operands: operands, rest: rest, notes: notes) { return }
+            if name.hasPrefix("CFI_") {
                 throw Diagnostic(at: head.location, "CFI annotations are not modelled yet; leave '\(name)' out of the spec (the CFI invariant is a separate issue)", notes: notes)
             }
             if name.hasPrefix(".") || name.hasPrefix("#") {
                 throw Diagnostic(at: head.location, "unknown directive '\(name)'", notes: notes)
             }
-            appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
+            try appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
         }
     }
 
     /// An instruction statement: decoded once the unit's symbol tables are complete.
-    func appendInstruction(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note]) {
-        let labels = pendingLabels.map(\.text)
-        for l in pendingLabels where l.text.first?.isNumber == true {
-            numericLabels[l.text, default: []].append(pending.count)
+    func appendInstruction(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note]) throws {
+        guard section.isCode else {
+            throw Diagnostic(at: head.location, "'\(head.text)' in the data section \(section.name): only code sections hold instructions (is a .section or .popsection missing?)", notes: notes)
         }
-        for l in pendingLabels where l.text.first?.isNumber != true {
-            program.labels[l.text] = pending.count
+        if let mode = codeMode {
+            throw Diagnostic(at: head.location, "'\(head.text)' after \(mode): only 64-bit code is modelled (.code64)", notes: notes)
         }
+        // The labels and annotations of this section wait for this instruction.
+        let mine = pendingLabels.filter { $0.section == section.name }
+        pendingLabels.removeAll { $0.section == section.name }
+        for l in mine {
+            if let slot = l.numeric {
+                numericLabels[l.label.text]?[slot].target = pending.count
+            } else {
+                program.labels[l.label.text] = pending.count
+            }
+        }
+        for k in pendingAnnotations where program.frameAnnotations[k].section == section.name {
+            program.frameAnnotations[k].instruction = pending.count
+        }
+        pendingAnnotations.removeAll { program.frameAnnotations[$0].section == section.name }
+        let labels = mine.map(\.label.text)
         if !labels.isEmpty { deadCode = false }
-        pendingLabels = []
         pending.append(PendingInstruction(head: head, operands: operands, rest: rest, notes: notes, labels: labels, index: pending.count,
-                                          declaredDead: deadCode))
+                                          declaredDead: deadCode, section: section.name))
+    }
+
+    /// The order of the program: each code section's instructions together, sections in
+    /// the order they first hold one (gas assembles each section contiguously). Labels,
+    /// local labels and annotations are renumbered to it; `pending` keeps source order.
+    func placeSections() {
+        var rank: [String: Int] = [:]
+        for p in pending where rank[p.section] == nil { rank[p.section] = rank.count }
+        sectionOrder = pending.indices.sorted { (rank[pending[$0].section] ?? 0, $0) < (rank[pending[$1].section] ?? 0, $1) }
+        var placed = [Int](repeating: 0, count: pending.count)
+        for (k, old) in sectionOrder.enumerated() { placed[old] = k }
+        program.labels = program.labels.mapValues { placed[$0] }
+        for (key, defs) in numericLabels {
+            numericLabels[key] = defs.map { NumericLabel(order: $0.order, target: $0.target.map { placed[$0] }) }
+        }
+        for k in program.frameAnnotations.indices {
+            program.frameAnnotations[k].instruction = program.frameAnnotations[k].instruction.map { placed[$0] }
+        }
     }
 
     /// The included file, its path and its display name. A name resolves from the
@@ -648,7 +812,13 @@ public final class Elaborator {
         }
         var bound: [String: String] = [:]
         var positional = 0
-        for a in actual {
+        for (k, a) in actual.enumerated() {
+            if positional < macro.parameters.count, macro.parameters[positional].variadic {
+                // `:vararg` takes this argument and every one after it.
+                bound[macro.parameters[positional].name] = actual[k...].map(\.text).joined(separator: ", ")
+                positional += 1
+                break
+            }
             if let eq = a.text.firstIndex(of: "="), macro.parameters.contains(where: { $0.name == a.text[..<eq].trimmingWhitespaces() }) {
                 let key = a.text[..<eq].trimmingWhitespaces()
                 bound[key] = a.text[a.text.index(after: eq)...].trimmingWhitespaces()
@@ -661,6 +831,7 @@ public final class Elaborator {
             positional += 1
         }
         for p in macro.parameters where bound[p.name] == nil {
+            if p.variadic { bound[p.name] = ""; continue }
             guard let d = p.defaultValue else {
                 throw Diagnostic(at: loc, "macro '\(macro.name)' needs argument '\(p.name)' (defined at \(macro.location))", notes: notes)
             }

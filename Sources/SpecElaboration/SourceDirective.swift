@@ -73,6 +73,14 @@ extension Elaborator {
 
     /// The statements of an assembly file, as gas reads them.
     func processAssembly(_ statements: [RawStatement], notes: [Diagnostic.Note], file: SourceFile) throws {
+        // gas starts every file in .text, 64-bit (the kernel assembles with --64).
+        let saved = (section, previousSection, sectionStack, codeMode)
+        (section, previousSection, sectionStack, codeMode) = (.text, .text, [], nil)
+        assemblyDepth += 1
+        defer {
+            assemblyDepth -= 1
+            (section, previousSection, sectionStack, codeMode) = saved
+        }
         try process(statements, arguments: nil, notes: notes, macroStack: [], isUnit: false, file: file)
     }
 

@@ -180,6 +180,8 @@ public enum StatementSplitter {
     private static func isWordChar(_ chars: [UInt8], _ j: Int, end: Int, wordStart: Int) -> Bool {
         let c = chars[j]
         if c.isIdentChar || c == UInt8(ascii: "\\") { return true }
+        // gas's `\@` (the macro expansion count) inside a word: `.Lskip_\@:`.
+        if c == UInt8(ascii: "@"), j > wordStart, chars[j - 1] == UInt8(ascii: "\\") { return true }
         if c == UInt8(ascii: "("), j + 1 < end, chars[j + 1] == UInt8(ascii: ")"), j > wordStart, chars[j - 1] == UInt8(ascii: "\\") { return true }
         if c == UInt8(ascii: ")"), j - 2 >= wordStart, chars[j - 2] == UInt8(ascii: "\\"), chars[j - 1] == UInt8(ascii: "(") { return true }
         return j == wordStart && c.isASCIIDigit

@@ -56,11 +56,11 @@ final class FrontEndSourceTests: XCTestCase {
               case .violated(let cx) = r.verdict else {
             return XCTFail("expected a violation: \(report.paths.map { ($0.name, $0.results.map { SpecHarness.describe($0.verdict) }) })")
         }
-        XCTAssertEqual(cx.location.description, "arch/x86/entry/entry_64.S:31:2")
+        XCTAssertEqual(cx.location.description, "arch/x86/entry/entry_64.S:49:2")
         XCTAssertEqual(cx.instruction, "xorl %ecx, %ecx")
         XCTAssertTrue(cx.steps.allSatisfy { $0.sourceLocation.file == "arch/x86/entry/entry_64.S" }, "\(cx.steps.map(\.sourceLocation))")
         // POP_REGS, the macro of calling.h, shows at the line that invokes it.
-        XCTAssertTrue(cx.steps.contains { $0.text == "popq %rcx" && $0.sourceLocation.line == 30 }, "\(cx.steps.map { ($0.text, $0.sourceLocation) })")
+        XCTAssertTrue(cx.steps.contains { $0.text == "popq %rcx" && $0.sourceLocation.line == 48 }, "\(cx.steps.map { ($0.text, $0.sourceLocation) })")
     }
 
     func testSARIFLocationsAreOnTheSourceLines() throws {
@@ -76,7 +76,7 @@ final class FrontEndSourceTests: XCTestCase {
                   let line = (loc["region"] as? [String: Any])?["startLine"] as? Int else { return nil }
             return "\(uri):\(line)"
         }
-        XCTAssertTrue(lines.contains("arch/x86/entry/entry_64.S:31"), "\(lines)")
+        XCTAssertTrue(lines.contains("arch/x86/entry/entry_64.S:49"), "\(lines)")
     }
 
     /// An instruction the model rejects, in a gas macro of a header: the diagnostic is on
@@ -172,6 +172,28 @@ final class FrontEndSourceTests: XCTestCase {
         let text = "f:\n#frob 1\n\tret\n"
         let report = try Self.check("checks/s.pts", ["arch/x86/entry/d.s": text, "checks/s.pts": ".source \"arch/x86/entry/d.s\"\n.path f entry=function\n"])
         XCTAssertEqual(report.diagnostics.first?.location.description, "arch/x86/entry/d.s:2:1", "\(report.diagnostics)")
+    }
+
+    /// The `.cfi_*` directives of the real file are kept, each before its instruction.
+    func testFrameAnnotationsAreRecorded() throws {
+        try Self.withTree { _ in
+            let (programs, _, report) = Checker().elaborateUnits(["checks/entry_64.pts"])
+            XCTAssertEqual(report.diagnostics, [])
+            guard let program = programs.first else { return XCTFail("no program") }
+            let shown = program.frameAnnotations.map { a -> String in
+                let at = a.instruction.map { program.instructions[$0].text } ?? "end"
+                return "\(a.location.line) \(a.directive) \(a.operands.joined(separator: ",")) @ \(at)"
+            }
+            XCTAssertEqual(shown, [
+                "17 .cfi_startproc simple @ pushq $-1",
+                "18 .cfi_def_cfa rsp,5*8 @ pushq $-1",
+                "20 .cfi_adjust_cfa_offset 8 @ pushq %rdi",
+                "22 .cfi_adjust_cfa_offset 15*8 @ movq %rsp, %rdi",
+                "26 .cfi_adjust_cfa_offset -16*8 @ iretq",
+                "28 .cfi_endproc  @ pushq $-1",
+            ])
+            XCTAssertTrue(program.frameAnnotations.allSatisfy { $0.location.file == "arch/x86/entry/entry_64.S" && $0.section == ".entry.text" })
+        }
     }
 
     /// Every file cpp read belongs to the unit: a CI gate re-checks it when one changes.

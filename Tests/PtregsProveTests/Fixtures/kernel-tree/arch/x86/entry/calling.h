@@ -23,20 +23,36 @@
 	pushq	%r15		/* pt_regs->r15 */
 .endm
 
-.macro POP_REGS
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbp
-	popq	%rbx
+.macro POP_REGS skip_r11=0
+	.irp	reg, r15, r14, r13, r12, rbp, rbx
+	popq	%\reg
+	.endr
+	.ifeq \skip_r11
 	popq	%r11
-	popq	%r10
-	popq	%r9
-	popq	%r8
-	popq	%rax
-	popq	%rcx
-	popq	%rdx
-	popq	%rsi
-	popq	%rdi
+	.else
+	addq	$8, %rsp
+	.endif
+	.irp	reg, r10, r9, r8, rax, rcx, rdx, rsi, rdi
+	popq	%\reg
+	.endr
+.endm
+
+/* An exception-table entry: a fault at \from resumes at \to. */
+.macro EXTABLE_DEMO from:req, to:req
+	.pushsection "__ex_table", "a"
+	.balign 4
+	.long (\from) - ., (\to) - .
+	.popsection
+.endm
+
+/* Calls a C function, moving its argument into place first if one is given. */
+.macro CALL_C func:req, move:vararg
+	.ifnb \move
+	MOVE_ARG \move
+	.endif
+	call	\func
+.endm
+
+.macro MOVE_ARG src:req, dst:req
+	movq	\src, \dst
 .endm
