@@ -125,6 +125,8 @@ public final class Elaborator {
     var pendingAnnotations: [Int] = []
     /// Inside a `.source` file.
     var assemblyDepth = 0
+    /// Where each declared per-CPU variable lies: its symbol and byte offset.
+    var perCPUPlacements: [String: (symbol: String, offset: Int64)] = [:]
     /// Macros expanded so far: gas's `\@`.
     var macroExpansions = 0
     /// Source-order indices of `pending` in program order (see `placeSections`).
@@ -671,8 +673,17 @@ public final class Elaborator {
             try declareExtern(rest, at: head.location, notes: notes)
         case ".percpu":
             let words = try parseAttributes(rest, notes: notes).positional
-            guard let v = words.first else { throw Diagnostic(at: head.location, ".percpu needs a variable name", notes: notes) }
+            guard let word = words.first else { throw Diagnostic(at: head.location, ".percpu needs a variable name", notes: notes) }
+            // `.percpu cpu_tss_rw+TSS_sp0`: a field of a per-CPU struct is a variable of its own.
+            let placed = try perCPUPlacement(word.text[...], at: word.location, notes: notes)
+            let v = Located(placed.offset == 0 ? placed.symbol : "\(placed.symbol)+\(placed.offset)", word.location)
             if program.perCPU[v.text] != nil { throw Diagnostic(at: v.location, "duplicate .percpu '\(v.text)'", notes: notes) }
+            // Variables are separate words of state: two that share bytes would not see
+            // each other's writes.
+            if let other = perCPUPlacements.first(where: { $0.value.symbol == placed.symbol && abs($0.value.offset - placed.offset) < 8 }) {
+                throw Diagnostic(at: v.location, "per-CPU variable '\(v.text)' overlaps '\(other.key)': fields of one per-CPU symbol must be at least 8 bytes apart", notes: notes)
+            }
+            perCPUPlacements[v.text] = placed
             var kind = PerCPUKind.value
             if words.count > 1 {
                 guard words.count == 2, words[1].text == "stack" || words[1].text == "pointer" else {

@@ -302,3 +302,78 @@ final class FrontEndGasTests: XCTestCase {
         FrontEnd.assertError(SpecHarness.check(".path f entry=function\nf:\n\t.cfi_frobnicate\n\tret\n"), "spec.pts:3:2", "unknown CFI directive '.cfi_frobnicate'")
     }
 }
+
+/// Issue 16 item 3: per-CPU accesses as `PER_CPU_VAR` reads after the preprocessor.
+final class FrontEndPerCPUTests: XCTestCase {
+    /// A syscall that returns at once, its per-CPU accesses written `operand`-style.
+    static func syscall(saveUserSP: String, loadKernelSP: String, restoreUserSP: String, declarations: String) -> String {
+        """
+        \(declarations)
+        .path sc entry=syscall kstack=cpu_tss_rw+TSS_sp0
+        sc:
+        \tswapgs
+        \tmovq %rsp, \(saveUserSP)
+        \tmovq \(loadKernelSP), %rsp
+        \tpushq %rcx
+        \tpopq %rcx
+        \tmovq \(restoreUserSP), %rsp
+        \tswapgs
+        \tsysretq
+        """
+    }
+
+    static let declarations = "#define TSS_sp0 4\n#define TSS_sp2 20\n.percpu cpu_tss_rw+TSS_sp0 stack\n.percpu cpu_tss_rw+TSS_sp2"
+
+    /// Every spelling of one per-CPU field is one variable: the user's rsp saved through
+    /// one spelling comes back through another.
+    func testSegmentFormsNameTheSameVariable() {
+        let spec = Self.syscall(saveUserSP: "%gs:cpu_tss_rw+TSS_sp2", loadKernelSP: "%gs:(cpu_tss_rw + 4)(%rip)",
+                                restoreUserSP: "PER_CPU_VAR(cpu_tss_rw + 20)", declarations: Self.declarations)
+        FrontEnd.assertProves(SpecHarness.check(spec))
+    }
+
+    /// Two different fields are two variables: restoring from the wrong one is caught.
+    func testADifferentFieldIsADifferentVariable() {
+        let spec = Self.syscall(saveUserSP: "%gs:cpu_tss_rw+TSS_sp2", loadKernelSP: "%gs:cpu_tss_rw+TSS_sp0",
+                                restoreUserSP: "%gs:cpu_tss_rw+TSS_sp0", declarations: Self.declarations)
+        SpecHarness.assertViolated(SpecHarness.check(spec), path: "sc", .frameBalance, blamedLine: 14, requirementContains: "sysretq must leave with the user's rsp")
+    }
+
+    func testPlainSymbol() throws {
+        let spec = """
+        .percpu old_rsp
+        .percpu kernel_stack stack
+        .path sc entry=syscall
+        sc:
+        \tswapgs
+        \tmovq %rsp, %gs:old_rsp
+        \tmovq %gs:kernel_stack, %rsp
+        \tmovq PER_CPU_VAR(old_rsp), %rsp
+        \tswapgs
+        \tsysretq
+        """
+        FrontEnd.assertProves(SpecHarness.check(spec))
+        let (programs, _, _) = try FrontEnd.elaborate(spec)
+        guard case .move(_, .memory(let m), _)? = programs.first?.instructions[1].operation else { return XCTFail("not a store") }
+        XCTAssertEqual(m.perCPU, "old_rsp")
+    }
+
+    func testWhatIsNoPerCPUVariable() {
+        let head = ".percpu old_rsp\n.path f entry=function\nf:\n"
+        FrontEnd.assertError(SpecHarness.check(head + "\tmovq %gs:40, %rax\n\tret\n"), "spec.pts:4:11",
+                             "'40' is not a per-CPU variable: expected a symbol, or a symbol plus a constant offset")
+        FrontEnd.assertError(SpecHarness.check(head + "\tmovq %gs:8(%rax), %rax\n\tret\n"), "spec.pts:4:7",
+                             "'%gs:8(%rax)': only a per-CPU variable (%gs:symbol or %gs:symbol+offset) is modelled after a segment prefix")
+        FrontEnd.assertError(SpecHarness.check(head + "\tmovq %gs:other, %rax\n\tret\n"), "spec.pts:4:11",
+                             "unknown per-CPU variable 'other' (declare it with '.percpu other')")
+        FrontEnd.assertError(SpecHarness.check(head + "\tmovq %gs:old_rsp+8, %rax\n\tret\n"), "spec.pts:4:11",
+                             "unknown per-CPU variable 'old_rsp+8' (declare it with '.percpu old_rsp+8')")
+    }
+
+    /// Two declared fields that share bytes would not see each other's writes.
+    func testOverlappingFieldsAreRefused() {
+        FrontEnd.assertError(SpecHarness.check(".percpu tss+0\n.percpu tss+4\n.path f entry=function\nf:\n\tret\n"), "spec.pts:2:9",
+                             "per-CPU variable 'tss+4' overlaps 'tss': fields of one per-CPU symbol must be at least 8 bytes apart")
+        FrontEnd.assertProves(SpecHarness.check(".percpu tss+0\n.percpu tss+8\n.path f entry=function\nf:\n\tret\n"))
+    }
+}

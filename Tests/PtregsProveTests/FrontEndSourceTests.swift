@@ -46,6 +46,8 @@ final class FrontEndSourceTests: XCTestCase {
         SpecHarness.assertProved(report, path: "irq_entry_demo", .ptraceConsistency)
         SpecHarness.assertProved(report, path: "irq_entry_demo", .returnStack)
         XCTAssertEqual(report.exitCode, 0, "\(report.diagnostics)")
+        // The system call keeps the user's rsp in a per-CPU field, PER_CPU_VAR(cpu_tss_rw + TSS_sp2).
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "syscall_entry_demo", inv) }
     }
 
     /// The counterexample blames the `.S` line, and its trace steps are `.S` lines too
@@ -56,11 +58,11 @@ final class FrontEndSourceTests: XCTestCase {
               case .violated(let cx) = r.verdict else {
             return XCTFail("expected a violation: \(report.paths.map { ($0.name, $0.results.map { SpecHarness.describe($0.verdict) }) })")
         }
-        XCTAssertEqual(cx.location.description, "arch/x86/entry/entry_64.S:49:2")
+        XCTAssertEqual(cx.location.description, "arch/x86/entry/entry_64.S:50:2")
         XCTAssertEqual(cx.instruction, "xorl %ecx, %ecx")
         XCTAssertTrue(cx.steps.allSatisfy { $0.sourceLocation.file == "arch/x86/entry/entry_64.S" }, "\(cx.steps.map(\.sourceLocation))")
         // POP_REGS, the macro of calling.h, shows at the line that invokes it.
-        XCTAssertTrue(cx.steps.contains { $0.text == "popq %rcx" && $0.sourceLocation.line == 48 }, "\(cx.steps.map { ($0.text, $0.sourceLocation) })")
+        XCTAssertTrue(cx.steps.contains { $0.text == "popq %rcx" && $0.sourceLocation.line == 49 }, "\(cx.steps.map { ($0.text, $0.sourceLocation) })")
     }
 
     func testSARIFLocationsAreOnTheSourceLines() throws {
@@ -76,7 +78,7 @@ final class FrontEndSourceTests: XCTestCase {
                   let line = (loc["region"] as? [String: Any])?["startLine"] as? Int else { return nil }
             return "\(uri):\(line)"
         }
-        XCTAssertTrue(lines.contains("arch/x86/entry/entry_64.S:49"), "\(lines)")
+        XCTAssertTrue(lines.contains("arch/x86/entry/entry_64.S:50"), "\(lines)")
     }
 
     /// An instruction the model rejects, in a gas macro of a header: the diagnostic is on
@@ -185,12 +187,12 @@ final class FrontEndSourceTests: XCTestCase {
                 return "\(a.location.line) \(a.directive) \(a.operands.joined(separator: ",")) @ \(at)"
             }
             XCTAssertEqual(shown, [
-                "17 .cfi_startproc simple @ pushq $-1",
-                "18 .cfi_def_cfa rsp,5*8 @ pushq $-1",
-                "20 .cfi_adjust_cfa_offset 8 @ pushq %rdi",
-                "22 .cfi_adjust_cfa_offset 15*8 @ movq %rsp, %rdi",
-                "26 .cfi_adjust_cfa_offset -16*8 @ iretq",
-                "28 .cfi_endproc  @ pushq $-1",
+                "18 .cfi_startproc simple @ pushq $-1",
+                "19 .cfi_def_cfa rsp,5*8 @ pushq $-1",
+                "21 .cfi_adjust_cfa_offset 8 @ pushq %rdi",
+                "23 .cfi_adjust_cfa_offset 15*8 @ movq %rsp, %rdi",
+                "27 .cfi_adjust_cfa_offset -16*8 @ iretq",
+                "29 .cfi_endproc  @ pushq $-1",
             ])
             XCTAssertTrue(program.frameAnnotations.allSatisfy { $0.location.file == "arch/x86/entry/entry_64.S" && $0.section == ".entry.text" })
         }

@@ -4,6 +4,7 @@
  * with iretq. The checks in checks/entry_64.pts name paths in this file.
  */
 #include <asm/linkage.h>
+#include <asm/percpu.h>
 #include "calling.h"
 
 	.section .entry.text, "ax"
@@ -50,5 +51,20 @@ SYM_CODE_START(irq_entry_clobber)
 2:	addq	$8, %rsp
 	iretq
 SYM_CODE_END(irq_entry_clobber)
+
+/*
+ * A system call that returns at once: the user's rsp waits in a per-CPU slot
+ * while the kernel stack (the TSS's sp0) is in use.
+ */
+SYM_CODE_START(syscall_entry_demo)
+	swapgs
+	movq	%rsp, PER_CPU_VAR(cpu_tss_rw + TSS_sp2)
+	movq	PER_CPU_VAR(cpu_tss_rw + TSS_sp0), %rsp
+	pushq	%rcx
+	popq	%rcx
+	movq	PER_CPU_VAR(cpu_tss_rw + TSS_sp2), %rsp
+	swapgs
+	sysretq
+SYM_CODE_END(syscall_entry_demo)
 
 	.previous

@@ -28,4 +28,8 @@
 #define SS 160
 #define SIZEOF_PTREGS 168
 
+/* struct tss_struct: x86_tss.sp0 and x86_tss.sp2 */
+#define TSS_sp0 4
+#define TSS_sp2 20
+
 #endif
