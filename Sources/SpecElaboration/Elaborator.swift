@@ -50,6 +50,9 @@ public final class Elaborator {
         /// A `#define` (or `-D`) body's top operator when it has no parentheses round
         /// it: cpp pastes that text, and `.equ` values are not pasted.
         var pasteOperator: String? = nil
+        /// Set by `.set`, `.equ` or `name = value` to a value known there: gas lets
+        /// such a symbol be set again (`vector = vector + 1` in a `.rept`).
+        var reassignable = false
     }
 
     struct PendingInstruction {
@@ -127,6 +130,13 @@ public final class Elaborator {
     var assemblyDepth = 0
     /// Where each declared per-CPU variable lies: its symbol and byte offset.
     var perCPUPlacements: [String: (symbol: String, offset: Int64)] = [:]
+    /// The values of constants set again, each with the source index of the first
+    /// instruction that sees it.
+    var reassignments: [String: [(from: Int, def: ConstantDef)]] = [:]
+    /// The source index of the instruction being decoded.
+    var decodingAt: Int?
+    /// Names some constant kept as an expression refers to: they cannot be set again.
+    var namesKeptAsExpressions: Set<String> = []
     /// Macros expanded so far: gas's `\@`.
     var macroExpansions = 0
     /// Source-order indices of `pending` in program order (see `placeSections`).
@@ -233,9 +243,11 @@ public final class Elaborator {
         for p in sectionOrder.map({ pending[$0] }) {
             let text = DecodedText(mnemonic: p.head.text, operands: p.operands.map(\.text))
             let op: Operation
-            if let known = decoded[text] {
+            if let known = decoded[text], reassignments.isEmpty {
                 op = known
             } else {
+                decodingAt = p.index
+                defer { decodingAt = nil }
                 op = try decode(p)
                 switch op {
                 case .jump, .branch, .call: break
@@ -283,7 +295,13 @@ public final class Elaborator {
             }
             // cpp's conditionals act first, on the text as written (macro bodies have
             // none left: they were taken out when the body was collected).
-            let stmt = try (i - 1 < fixed.count ? fixed[i - 1] : nil) ?? substitute(raw, arguments)
+            var stmt = try (i - 1 < fixed.count ? fixed[i - 1] : nil) ?? substitute(raw, arguments)
+            if case .operation(let h, _, let r) = stmt, arguments != nil, h.text.contains(where: { $0 == " " || $0 == "\t" }) || h.text.isEmpty {
+                // An argument that is a whole instruction (`\insn` with "pushq %rbx"):
+                // gas reads the line after substitution, so the head is its first word.
+                guard let resplit = Self.statementAfterSubstitution(h, r) else { continue }
+                stmt = resplit
+            }
             switch stmt {
             case .label(let l):
                 guard active(), cpp.active else { continue }
@@ -403,6 +421,15 @@ public final class Elaborator {
         }
     }
 
+    /// `head rest` read again as a statement; nil when nothing is left.
+    static func statementAfterSubstitution(_ head: Located, _ rest: Located) -> RawStatement? {
+        let line = [head.text, rest.text].filter { !$0.isEmpty }.joined(separator: " ").trimmingWhitespaces()
+        guard !line.isEmpty else { return nil }
+        let wordEnd = line.firstIndex(where: { $0 == " " || $0 == "\t" }) ?? line.endIndex
+        let newRest = Located(line[wordEnd...].trimmingWhitespaces(), head.location)
+        return .operation(head: Located(String(line[..<wordEnd]), head.location), operands: StatementSplitter.splitOperands(newRest), rest: newRest)
+    }
+
     /// Whether substitution rewrites the text: it has a backslash, as Foundation's
     /// `contains` (the test this code has always made) sees it: not one that a
     /// combining mark makes part of a larger character.
@@ -447,6 +474,50 @@ public final class Elaborator {
             }
             return Located(String(decoding: out, as: UTF8.self), l.location)
         }
+    }
+
+    /// `#define`, `.equ`, `.set`, `.equiv` or `name = value`. A `#define` is kept as its
+    /// expression (cpp pastes it where it is used); gas's forms are evaluated here when
+    /// they can be, and may then be set again, as gas allows, unless a constant kept as
+    /// an expression refers to them (it would see the new value where gas saw the old).
+    func defineConstant(_ cname: String, _ valueText: String, at valueLoc: SourceLocation, directive: String, rest: Located,
+                        notes: [Diagnostic.Note]) throws {
+        guard !cname.isEmpty, cname.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar), !cname.contains("(") else {
+            throw Diagnostic(at: rest.location, "malformed constant name '\(cname)' (function-like #define is not supported)", notes: notes)
+        }
+        let isGas = directive != "#define"
+        // gas lets `.set` and `=` set a symbol again; `.equ` too, but a spec that sets an
+        // `.equ` twice is more likely wrong than a loop, so that stays an error.
+        let mayReassign = directive == ".set" || directive == "="
+        if let prev = constants[cname] {
+            if prev.location.file == ElaborationOptions.Definition.file {
+                throw Diagnostic(at: rest.location, "'\(cname)' is also defined on the command line (-D \(cname)): to make this its default, write '#ifndef \(cname)' before and '#endif' after", notes: notes)
+            }
+            guard mayReassign, prev.reassignable, !namesKeptAsExpressions.contains(cname) else {
+                throw Diagnostic(at: rest.location, "duplicate definition of '\(cname)' (first defined at \(prev.location))", notes: notes)
+            }
+            guard !valueText.isEmpty else { throw Diagnostic(at: rest.location, "\(directive) needs a value", notes: notes) }
+            let value = try evaluate(Expr.parse(valueText[...], at: valueLoc), notes: notes)
+            let def = ConstantDef(expr: .number(value, valueLoc), location: rest.location, reassignable: true)
+            // Instructions are decoded at the end: each must read the value in force
+            // where it stands, so the values are kept with where they start.
+            reassignments[cname, default: [(from: 0, def: prev)]].append((from: pending.count, def: def))
+            constants[cname] = def
+            return
+        }
+        if valueText.isEmpty {
+            if isGas { throw Diagnostic(at: rest.location, "\(directive) needs a value", notes: notes) }
+            constants[cname] = ConstantDef(expr: nil, location: rest.location)
+            return
+        }
+        let parsed = try Expr.parseReportingTop(valueText[...], at: valueLoc)
+        if isGas, let value = try? evaluate(parsed.expr, notes: notes) {
+            constants[cname] = ConstantDef(expr: .number(value, valueLoc), location: rest.location, reassignable: true)
+            return
+        }
+        constants[cname] = ConstantDef(expr: parsed.expr, location: rest.location, pasteOperator: directive == "#define" ? parsed.top : nil)
+        namesKeptAsExpressions.formUnion(parsed.expr.names)
+        if directive == "#define" && parsed.top != nil { hasPastedDefines = true }
     }
 
     func defineLabel(_ l: Located, notes: [Diagnostic.Note], fromSpec: Bool = true) throws {
@@ -517,6 +588,14 @@ public final class Elaborator {
     func processOperation(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note], macroStack: [String],
                           isUnit: Bool, file includingFile: SourceFile) throws {
         let name = head.text
+        // gas's `name = value`, the same as `.set name, value`.
+        if rest.text.utf8.first == UInt8(ascii: "="), !rest.text.hasPrefix("=="), name.utf8.first != UInt8(ascii: "#") {
+            let value = rest.text.dropFirst()
+            let leading = value.prefix { $0 == " " || $0 == "\t" }.count
+            let valueLoc = SourceLocation(file: rest.location.file, line: rest.location.line, column: rest.location.column + 1 + leading)
+            try defineConstant(name, value.trimmingWhitespaces(), at: valueLoc, directive: "=", rest: rest, notes: notes)
+            return
+        }
         if var macro = macros[name] {
             if macroStack.contains(name) {
                 let chain = (macroStack + [name]).joined(separator: " -> ")
@@ -550,7 +629,7 @@ public final class Elaborator {
             return
         }
         switch name {
-        case "#define", ".equ", ".set":
+        case "#define", ".equ", ".set", ".equiv":
             let parts: (String, String)
             if name == "#define" {
                 let t = rest.text
@@ -564,24 +643,9 @@ public final class Elaborator {
                 parts = (operands[0].text, operands[1].text)
             }
             let (cname, valueText) = parts
-            guard !cname.isEmpty, cname.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar), !cname.contains("(") else {
-                throw Diagnostic(at: rest.location, "malformed constant name '\(cname)' (function-like #define is not supported)", notes: notes)
-            }
-            if let prev = constants[cname] {
-                if prev.location.file == ElaborationOptions.Definition.file {
-                    throw Diagnostic(at: rest.location, "'\(cname)' is also defined on the command line (-D \(cname)): to make this its default, write '#ifndef \(cname)' before and '#endif' after", notes: notes)
-                }
-                throw Diagnostic(at: rest.location, "duplicate definition of '\(cname)' (first defined at \(prev.location))", notes: notes)
-            }
-            if valueText.isEmpty {
-                constants[cname] = ConstantDef(expr: nil, location: rest.location)
-                return
-            }
             let valueLoc = SourceLocation(file: rest.location.file, line: rest.location.line,
                                           column: rest.location.column + Self.firstOccurrence(of: valueText, in: rest.text))
-            let parsed = try Expr.parseReportingTop(valueText[...], at: valueLoc)
-            constants[cname] = ConstantDef(expr: parsed.expr, location: rest.location, pasteOperator: name == "#define" ? parsed.top : nil)
-            if name == "#define" && parsed.top != nil { hasPastedDefines = true }
+            try defineConstant(cname, valueText, at: valueLoc, directive: name, rest: rest, notes: notes)
         case ".include", "#include":
             let tokens = try Lexer.tokenize(rest)
             guard case .string(let file)? = tokens.first?.kind else {
@@ -832,13 +896,13 @@ public final class Elaborator {
             }
             if let eq = a.text.firstIndex(of: "="), macro.parameters.contains(where: { $0.name == a.text[..<eq].trimmingWhitespaces() }) {
                 let key = a.text[..<eq].trimmingWhitespaces()
-                bound[key] = a.text[a.text.index(after: eq)...].trimmingWhitespaces()
+                bound[key] = Self.macroArgument(a.text[a.text.index(after: eq)...].trimmingWhitespaces())
                 continue
             }
             guard positional < macro.parameters.count else {
                 throw Diagnostic(at: a.location, "macro '\(macro.name)' takes \(macro.parameters.count) argument(s), got \(actual.count) (defined at \(macro.location))", notes: notes)
             }
-            bound[macro.parameters[positional].name] = a.text
+            bound[macro.parameters[positional].name] = Self.macroArgument(a.text)
             positional += 1
         }
         for p in macro.parameters where bound[p.name] == nil {
@@ -849,6 +913,15 @@ public final class Elaborator {
             bound[p.name] = d
         }
         return bound
+    }
+
+    /// An argument as a macro body sees it: gas passes `"text"` without its quotes (how a
+    /// blank or a comma gets into one argument, or an empty one: `""`).
+    static func macroArgument(_ text: String) -> String {
+        let u = text.utf8
+        guard u.count >= 2, u.first == UInt8(ascii: "\""), u.last == UInt8(ascii: "\""),
+              !text.dropFirst().dropLast().contains("\"") else { return text }
+        return String(text.dropFirst().dropLast())
     }
 
     struct Attributes {
@@ -993,6 +1066,7 @@ public final class Elaborator {
             throw Diagnostic(at: loc, "unknown constant '\(n)'", notes: notes)
         }
         if visiting.contains(n) { throw Diagnostic(at: loc, "constant '\(n)' is defined in terms of itself", notes: notes) }
+        if let at = decodingAt, let history = reassignments[n], let then = history.last(where: { $0.from <= at }) { return then.def }
         return def
     }
 

@@ -377,3 +377,54 @@ final class FrontEndPerCPUTests: XCTestCase {
         FrontEnd.assertProves(SpecHarness.check(".percpu tss+0\n.percpu tss+8\n.path f entry=function\nf:\n\tret\n"))
     }
 }
+
+/// gas's symbol assignment and quoted macro arguments.
+final class FrontEndAssignmentTests: XCTestCase {
+    /// `name = value` in a `.rept`, as entry code builds its vector stubs.
+    func testAssignmentsCanBeSetAgain() throws {
+        let spec = """
+        .path f entry=function
+        f:
+        \tvector = 0x20
+        \t.rept 3
+        \tpushq $(~vector+0x80)
+        \tvector = vector + 1
+        \t.endr
+        \t.set vector, vector * 2
+        \tpushq $vector
+        \taddq $32, %rsp
+        \tret
+        """
+        let (programs, _, report) = try FrontEnd.elaborate(spec)
+        XCTAssertEqual(report.diagnostics, [])
+        XCTAssertEqual(programs.first?.instructions.map(\.operation).prefix(4), [.push(.immediate(0x5f)), .push(.immediate(0x5e)), .push(.immediate(0x5d)), .push(.immediate(0x46))])
+        FrontEnd.assertProves(SpecHarness.check(spec))
+    }
+
+    /// A constant kept as an expression would see a later value where gas saw the
+    /// earlier one: then the name cannot be set again. `#define` and `.equiv` never can.
+    func testWhatCannotBeSetAgain() {
+        FrontEnd.assertError(SpecHarness.check(".set LATER_X, 8\n.equ Y, LATER_X + Z\n.equ Z, 1\nLATER_X = 16\n.path f entry=function\nf:\n\tret\n"), "spec.pts:4:9",
+                             "duplicate definition of 'LATER_X' (first defined at spec.pts:1:6)")
+        FrontEnd.assertError(SpecHarness.check("#define X 1\n.set X, 2\n.path f entry=function\nf:\n\tret\n"), "spec.pts:2:6",
+                             "duplicate definition of 'X' (first defined at spec.pts:1:9)")
+        FrontEnd.assertError(SpecHarness.check(".set X, 1\n.equiv X, 2\n.path f entry=function\nf:\n\tret\n"), "spec.pts:2:8",
+                             "duplicate definition of 'X' (first defined at spec.pts:1:6)")
+    }
+
+    func testQuotedMacroArgumentsLoseTheirQuotes() throws {
+        let spec = """
+        .macro MAYBE insn, other
+        \t\\insn
+        .endm
+        .path f entry=function
+        f:
+        \tMAYBE "pushq %rbx", ""
+        \tMAYBE "popq %rbx", x
+        \tret
+        """
+        let (programs, _, report) = try FrontEnd.elaborate(spec)
+        XCTAssertEqual(report.diagnostics, [])
+        XCTAssertEqual(programs.first?.instructions.map(\.text), ["pushq %rbx", "popq %rbx", "ret"])
+    }
+}
