@@ -296,6 +296,13 @@ public final class Elaborator {
             // cpp's conditionals act first, on the text as written (macro bodies have
             // none left: they were taken out when the body was collected).
             var stmt = try (i - 1 < fixed.count ? fixed[i - 1] : nil) ?? substitute(raw, arguments)
+            if arguments != nil, case .operation(let h, _, let r) = stmt, Self.hasStatementSeparator(h.text) || Self.hasStatementSeparator(r.text) {
+                // An argument with `;` (ALTERNATIVE "testb %al, %al; jz 1f", …): gas reads
+                // the line after substitution, so it is several statements.
+                guard active(), cpp.active else { continue }
+                try process(try Self.statementsAfterSubstitution(h, r), arguments: nil, notes: notes, macroStack: macroStack, isUnit: isUnit, file: file)
+                continue
+            }
             if case .operation(let h, _, let r) = stmt, arguments != nil, h.text.contains(where: { $0 == " " || $0 == "\t" }) || h.text.isEmpty {
                 // An argument that is a whole instruction (`\insn` with "pushq %rbx"):
                 // gas reads the line after substitution, so the head is its first word.
@@ -418,6 +425,36 @@ public final class Elaborator {
             let rest = try substituteArguments(r, args)
             let ops = StatementSplitter.splitOperands(rest)
             return .operation(head: try substituteArguments(h, args), operands: ops, rest: rest)
+        }
+    }
+
+    /// Whether the text has a `;` outside strings and character constants.
+    static func hasStatementSeparator(_ text: String) -> Bool {
+        guard text.containsByte(UInt8(ascii: ";")) else { return false }
+        let u = Array(text.utf8)
+        var inString = false
+        var k = 0
+        while k < u.count {
+            if u[k] == UInt8(ascii: "\"") { inString.toggle() }
+            if !inString, u[k] == UInt8(ascii: "'") { k = Lexer.endOfCharacterConstant(u, quoteAt: k, end: u.count); continue }
+            if !inString, u[k] == UInt8(ascii: ";") { return true }
+            k += 1
+        }
+        return false
+    }
+
+    /// `head rest` split into statements again, at the head's place.
+    static func statementsAfterSubstitution(_ head: Located, _ rest: Located) throws -> [RawStatement] {
+        let line = rest.text.isEmpty ? head.text : "\(head.text) \(rest.text)"
+        let shift = head.location.column - 1
+        func moved(_ l: Located) -> Located {
+            Located(l.text, SourceLocation(file: l.location.file, line: head.location.line, column: l.location.column + shift))
+        }
+        return try StatementSplitter.split(text: line, file: head.location.file, firstLine: head.location.line).map {
+            switch $0 {
+            case .label(let l): return .label(moved(l))
+            case .operation(let h, let ops, let r): return .operation(head: moved(h), operands: ops.map(moved), rest: moved(r))
+            }
         }
     }
 

@@ -428,3 +428,24 @@ final class FrontEndAssignmentTests: XCTestCase {
         XCTAssertEqual(programs.first?.instructions.map(\.text), ["pushq %rbx", "popq %rbx", "ret"])
     }
 }
+
+extension FrontEndAssignmentTests {
+    /// A macro argument with `;` is several statements, as gas reads the line after
+    /// substitution (ALTERNATIVE "testb %al, %al; jz 1f", …).
+    func testSemicolonsInAnArgumentSeparateStatements() throws {
+        let spec = """
+        .macro TWICE insns
+        \t\\insns
+        .endm
+        .path f entry=function
+        f:
+        \tTWICE "pushq %rbx; popq %rbx"
+        \tret
+        """
+        let (programs, _, report) = try FrontEnd.elaborate(spec)
+        XCTAssertEqual(report.diagnostics, [])
+        XCTAssertEqual(programs.first?.instructions.map(\.text), ["pushq %rbx", "popq %rbx", "ret"])
+        XCTAssertEqual(programs.first?.instructions.map(\.sourceLocation.line), [6, 6, 7])
+        FrontEnd.assertProves(SpecHarness.check(spec))
+    }
+}
