@@ -65,6 +65,8 @@ public final class Elaborator {
         /// After `.dead`: code the source keeps although nothing reaches it.
         var declaredDead = false
         var section: String = ".text"
+        /// From a `.source` file: the real code, not the spec's own.
+        var fromSource = false
     }
 
     /// A label waiting for the next instruction of its section.
@@ -248,7 +250,15 @@ public final class Elaborator {
             } else {
                 decodingAt = p.index
                 defer { decodingAt = nil }
-                op = try decode(p)
+                do {
+                    op = try decode(p)
+                } catch let d as Diagnostic where p.fromSource {
+                    // Real code keeps what the model cannot take: only the paths that
+                    // reach it are affected (unknown), as the spec's own code is not.
+                    // Where the problem is, when a macro put it away from the line shown.
+                    let shown = Instruction(operation: .noEffect(""), location: p.head.location, text: "", expansion: p.notes, labels: []).sourceLocation
+                    op = .unsupported(d.location == shown ? d.message : "\(d.message) (\(d.location))")
+                }
                 switch op {
                 case .jump, .branch, .call: break
                 default: decoded[text] = op
@@ -256,7 +266,8 @@ public final class Elaborator {
             }
             // Dead code: nothing falls into an instruction after an unconditional
             // transfer, and without a label nothing can jump to it either.
-            if let prev = program.instructions.last, prev.section == p.section, p.labels.isEmpty, prev.operation.endsFallThrough, !p.declaredDead {
+            // Real code may keep such code (`ret; int3` against straight-line speculation).
+            if let prev = program.instructions.last, prev.section == p.section, p.labels.isEmpty, prev.operation.endsFallThrough, !p.declaredDead, !p.fromSource {
                 throw Diagnostic(at: p.head.location, "unreachable code: nothing can reach this instruction after `\(prev.text)` (give it a label, mark it `.dead` if the source keeps it, or remove it)", notes: p.notes)
             }
             program.instructions.append(Instruction(operation: op, location: p.head.location, text: instructionText(p), expansion: p.notes, labels: p.labels,
@@ -866,7 +877,7 @@ public final class Elaborator {
         let labels = mine.map(\.label.text)
         if !labels.isEmpty { deadCode = false }
         pending.append(PendingInstruction(head: head, operands: operands, rest: rest, notes: notes, labels: labels, index: pending.count,
-                                          declaredDead: deadCode, section: section.name))
+                                          declaredDead: deadCode, section: section.name, fromSource: assemblyDepth > 0))
     }
 
     /// The order of the program: each code section's instructions together, sections in

@@ -93,7 +93,7 @@ public struct PathGraph: Sendable {
                     }
                     taken[id] = intern(Node(instruction: callSite.instruction + 1, context: Array(node.context.dropLast())))
                 }
-            case .sysret, .sysexit, .iret:
+            case .sysret, .sysexit, .iret, .unsupported:
                 break
             case .jump, .branch:
                 break // external targets are rejected by the decoder

@@ -172,6 +172,10 @@ public enum Operation: Hashable, Sendable {
     case swapgs
     /// Instructions with no effect on the modelled state (cld, sti, cli, nop…).
     case noEffect(String)
+    /// An instruction of a real source file (`.source`) that the model cannot take, with
+    /// why: a path that reaches it has the verdict unknown, never proved; paths that do
+    /// not reach it are checked as usual.
+    case unsupported(String)
 
     /// Control never continues with the next instruction.
     public var endsFallThrough: Bool {
@@ -185,6 +189,8 @@ public enum Operation: Hashable, Sendable {
     public var isExitInstruction: Bool {
         switch self {
         case .ret, .sysret, .sysexit, .iret, .jump(.indirect): return true
+        // No run goes on past it: a path that reaches it is unknown.
+        case .unsupported: return true
         default: return false
         }
     }

@@ -81,13 +81,13 @@ final class FrontEndSourceTests: XCTestCase {
         XCTAssertTrue(lines.contains("arch/x86/entry/entry_64.S:50"), "\(lines)")
     }
 
-    /// An instruction the model rejects, in a gas macro of a header: the diagnostic is on
-    /// the header's line, with the invocation in the `.S` file as a note.
+    /// A directive nothing reads, in a gas macro of a header: the diagnostic is on the
+    /// header's line, with the invocation in the `.S` file and the `.source` line as notes.
     func testADiagnosticOnAHeaderLine() throws {
         let header = """
-        /* A header whose macro uses an instruction outside the model. */
+        /* A header whose macro uses a directive gas does not have. */
         .macro LOAD_SEGMENT_DEMO
-        \tframbozq %rax
+        \t.frobnicate 1
         .endm
         """
         let code = """
@@ -98,10 +98,35 @@ final class FrontEndSourceTests: XCTestCase {
         """
         let sidecar = ".source \"arch/x86/entry/broken.S\"\n.path broken_demo entry=function\n"
         let report = try Self.check("checks/broken.pts", ["arch/x86/entry/bad.h": header, "arch/x86/entry/broken.S": code, "checks/broken.pts": sidecar])
-        FrontEnd.assertError(report, "arch/x86/entry/bad.h:3:2",
-                             "unknown mnemonic 'frambozq': the model supports push, pop, mov, movabs, lea, add, sub, and, or, xor, inc, dec, neg, not, test, cmp, xchg, cmovCC, jmp, jCC, call, ret, swapgs, sysretq, sysretl, sysexitq, sysexitl, iretq, pushfq, popfq, rdmsr, bt/bts/btr/btc and the no-effect instructions clac, cld, cli, lfence, mfence, nop, pause, sfence, stac, sti, wrmsr")
+        FrontEnd.assertError(report, "arch/x86/entry/bad.h:3:2", "unknown directive '.frobnicate'")
         let notes = report.diagnostics.first?.notes.map { "\($0.location): \($0.message)" } ?? []
         XCTAssertEqual(notes, ["arch/x86/entry/broken.S:3:2: in expansion of macro 'LOAD_SEGMENT_DEMO'", "checks/broken.pts:1:1: read by .source here"])
+    }
+
+    /// An instruction outside the model in the real file makes the paths that reach it
+    /// unknown (with why, and the header line it came from); the others are checked, and
+    /// code after an exit (`ret; int3`) is no error there.
+    func testAnInstructionOutsideTheModelMakesOnlyItsPathsUnknown() throws {
+        let header = ".macro LOAD_SEGMENT_DEMO\n\tframbozq %rax\n.endm\n"
+        let code = """
+        #include "bad.h"
+        broken_demo:
+        \tLOAD_SEGMENT_DEMO
+        \tret
+        fine_demo:
+        \tret
+        \tint3
+        """
+        let sidecar = ".source \"arch/x86/entry/broken.S\"\n.path broken_demo entry=function\n.path fine_demo entry=function\n"
+        let report = try Self.check("checks/broken.pts", ["arch/x86/entry/bad.h": header, "arch/x86/entry/broken.S": code, "checks/broken.pts": sidecar])
+        XCTAssertEqual(report.diagnostics, [])
+        XCTAssertEqual(report.exitCode, 3)
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "fine_demo", inv) }
+        guard let r = SpecHarness.result(report, path: "broken_demo", .frameBalance), case .unknown(let why) = r.verdict else {
+            return XCTFail("expected unknown")
+        }
+        XCTAssertTrue(why.hasPrefix("unsupported: unknown mnemonic 'frambozq'"), why)
+        XCTAssertTrue(why.contains("(arch/x86/entry/bad.h:2:2) at arch/x86/entry/broken.S:3:2 (`frambozq %rax`)"), why)
     }
 
     /// cpp's own errors keep cpp's file:line:col.
@@ -160,7 +185,9 @@ final class FrontEndSourceTests: XCTestCase {
     func testAPreprocessedFileFollowsItsLineMarkers() throws {
         let text = "# 1 \"arch/x86/entry/orig.S\"\nf:\n# 40 \"arch/x86/entry/orig.S\"\n\tpushq %rbx\n\tfrobq %rax\n\tret\n"
         let report = try Self.check("checks/s.pts", ["arch/x86/entry/orig.s": text, "checks/s.pts": ".source \"arch/x86/entry/orig.s\"\n.path f entry=function\n"])
-        XCTAssertEqual(report.diagnostics.first?.location.description, "arch/x86/entry/orig.S:41:2", "\(report.diagnostics)")
+        XCTAssertEqual(report.diagnostics, [])
+        guard let r = SpecHarness.result(report, path: "f", .frameBalance), case .unknown(let why) = r.verdict else { return XCTFail("expected unknown") }
+        XCTAssertTrue(why.hasSuffix("at arch/x86/entry/orig.S:41:2 (`frobq %rax`)"), why)
     }
 
     func testALineMarkerOutsideTheTreeIsRefused() throws {
