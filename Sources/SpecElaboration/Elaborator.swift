@@ -139,6 +139,8 @@ public final class Elaborator {
     var decodingAt: Int?
     /// Names some constant kept as an expression refers to: they cannot be set again.
     var namesKeptAsExpressions: Set<String> = []
+    /// `.rept`/`.irp`/`.irpc` bodies being expanded, one inside another.
+    var repetitionDepth = 0
     /// Macros expanded so far: gas's `\@`.
     var macroExpansions = 0
     /// Source-order indices of `pending` in program order (see `placeSections`).
@@ -381,7 +383,18 @@ public final class Elaborator {
                     }
                     if depth != 0 { throw Diagnostic(at: head.location, "unterminated \(name): no .endr before the end of the file", notes: notes) }
                     guard active() else { continue }
+                    // Nested repetitions recurse: bounded like macros, and every run
+                    // counts against the expansion bound even when its body is empty.
+                    if repetitionDepth >= Self.maximumMacroDepth {
+                        throw Diagnostic(at: head.location, "repetitions nested more than \(Self.maximumMacroDepth) deep", notes: notes)
+                    }
+                    repetitionDepth += 1
+                    defer { repetitionDepth -= 1 }
                     for bound in try repetitions(head, operands: operands, rest: rest, notes: notes) {
+                        expandedCount += 1
+                        if expandedCount > Self.maximumExpandedStatements {
+                            throw Diagnostic(at: head.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
+                        }
                         let note = Diagnostic.Note(location: head.location, message: "in repetition of \(name)")
                         try process(body, arguments: (arguments ?? [:]).merging(bound) { _, new in new }, notes: [note] + notes,
                                     macroStack: macroStack, isUnit: isUnit, file: file)

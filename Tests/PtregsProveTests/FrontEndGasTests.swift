@@ -449,3 +449,17 @@ extension FrontEndAssignmentTests {
         FrontEnd.assertProves(SpecHarness.check(spec))
     }
 }
+
+extension FrontEndGasTests {
+    /// Hostile repetition: deep nesting and empty bodies run many times stay bounded.
+    func testRepetitionIsBoundedEvenWhenEmpty() {
+        let deep = ".path f entry=function\nf:\n" + String(repeating: "\t.rept 1\n", count: 100) + String(repeating: "\t.endr\n", count: 100) + "\tret\n"
+        FrontEnd.assertError(SpecHarness.check(deep), "spec.pts:67:2", "repetitions nested more than 64 deep")
+        let empty = ".path f entry=function\nf:\n\t.rept 100000\n\t.rept 100000\n\t.endr\n\t.endr\n\tret\n"
+        let start = Date()
+        let report = SpecHarness.check(empty)
+        XCTAssertEqual(report.exitCode, 2)
+        XCTAssertTrue(report.diagnostics.first?.message.contains("expansion is bounded") == true, "\(report.diagnostics)")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 30)
+    }
+}
