@@ -679,8 +679,12 @@ public final class Elaborator {
                 macros[name] = macro
             }
             let note = Diagnostic.Note(location: head.location, message: "in expansion of macro '\(name)'")
-            try process(macro.body, fixed: macro.fixedBody ?? [], arguments: args, notes: [note] + notes, macroStack: macroStack + [name],
-                        isUnit: isUnit, file: includingFile)
+            do {
+                try process(macro.body, fixed: macro.fixedBody ?? [], arguments: args, notes: [note] + notes, macroStack: macroStack + [name],
+                            isUnit: isUnit, file: includingFile)
+            } catch is ExitMacro {
+                // `.exitm`: the expansion ends here.
+            }
             return
         }
         // Instructions skip the directive checks: every directive, and every name
@@ -1176,13 +1180,13 @@ public final class Elaborator {
         case "^": return x ^ y
         case "&&": return (x != 0 && y != 0) ? 1 : 0
         case "||": return (x != 0 || y != 0) ? 1 : 0
-        case "==", "!=", "<", ">", "<=", ">=":
+        case "==", "!=", "<>", "<", ">", "<=", ">=":
             guard asCondition else {
                 throw Diagnostic(at: loc, "the value of '\(op)' is -1 for true in gas but 1 in C: use a comparison only as a condition (.if, #if, or under &&, || or !)", notes: notes)
             }
             switch op {
             case "==": return x == y ? 1 : 0
-            case "!=": return x != y ? 1 : 0
+            case "!=", "<>": return x != y ? 1 : 0
             case "<": return x < y ? 1 : 0
             case ">": return x > y ? 1 : 0
             case "<=": return x <= y ? 1 : 0

@@ -8,6 +8,9 @@ import SpecSyntax
 /// the stack (symbol attributes, alignment padding, data outside code); anything else
 /// stays an error with its line.
 extension Elaborator {
+    /// `.exitm`: the rest of the innermost macro's body is not expanded.
+    struct ExitMacro: Error { var location: SourceLocation }
+
     /// One open `.if` group.
     struct ConditionGroup {
         /// Lines of the current branch are assembled.
@@ -194,6 +197,15 @@ extension Elaborator {
             program.frameAnnotations.append(FrameAnnotation(directive: name, operands: operands.map(\.text), location: head.location,
                                                             expansion: notes, section: section.name, instruction: nil))
             pendingAnnotations.append(program.frameAnnotations.count - 1)
+        case ".purgem":
+            guard macros.removeValue(forKey: rest.text) != nil else { throw err(rest.location, "no macro '\(rest.text)' to purge") }
+        case ".exitm":
+            try noOperands()
+            guard notes.contains(where: { $0.message.hasPrefix("in expansion of macro") }) else {
+                throw err(head.location, ".exitm outside a macro")
+            }
+            // Caught where the innermost macro is expanded.
+            throw ExitMacro(location: head.location)
         case ".error":
             throw err(head.location, ".error: \(try message(rest, notes: notes))")
         case ".warning":

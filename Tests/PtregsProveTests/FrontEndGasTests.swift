@@ -463,3 +463,29 @@ extension FrontEndGasTests {
         XCTAssertLessThan(Date().timeIntervalSince(start), 30)
     }
 }
+
+extension FrontEndGasTests {
+    func testPurgemExitmAndNotEqual() throws {
+        let spec = """
+        .macro ONE
+        \tpushq %rbx
+        .endm
+        .purgem ONE
+        .macro ONE
+        \tpushq %rbp
+        \t.if 1 <> 2
+        \t.exitm
+        \t.endif
+        \tpushq %rbx
+        .endm
+        .path f entry=function
+        f:
+        \tONE
+        \tpopq %rbp
+        \tret
+        """
+        XCTAssertEqual(try program(spec).instructions.map(\.text), ["pushq %rbp", "popq %rbp", "ret"])
+        FrontEnd.assertError(SpecHarness.check(".path f entry=function\nf:\n\t.exitm\n\tret\n"), "spec.pts:3:2", ".exitm outside a macro")
+        FrontEnd.assertError(SpecHarness.check(".purgem NONE\n.path f entry=function\nf:\n\tret\n"), "spec.pts:1:9", "no macro 'NONE' to purge")
+    }
+}
