@@ -67,6 +67,9 @@ public final class Elaborator {
         var section: String = ".text"
         /// From a `.source` file: the real code, not the spec's own.
         var fromSource = false
+        /// Why the model cannot take this instruction of a real file, found before
+        /// decoding (bytes among instructions, a code patching site).
+        var unsupportedReason: String?
     }
 
     /// A label waiting for the next instruction of its section.
@@ -85,6 +88,8 @@ public final class Elaborator {
     struct NumericLabel {
         var order: Int
         var target: Int?
+        /// Definitions of local labels before this one, counted in source order.
+        var serial = 0
     }
 
     /// An assembler section: only code sections hold instructions.
@@ -139,6 +144,12 @@ public final class Elaborator {
     var decodingAt: Int?
     /// Names some constant kept as an expression refers to: they cannot be set again.
     var namesKeptAsExpressions: Set<String> = []
+    /// Local label definitions so far (`NumericLabel.serial`).
+    var localLabelSerial = 0
+    /// Label references in code-patching tables (`.altinstructions`, `.parainstructions`).
+    var patchSiteReferences: [PatchSiteReference] = []
+    /// Each switch into a patching table starts a new group of references: one site.
+    var patchSiteGroup = 0
     /// `.rept`/`.irp`/`.irpc` bodies being expanded, one inside another.
     var repetitionDepth = 0
     /// Macros expanded so far: gas's `\@`.
@@ -239,6 +250,7 @@ public final class Elaborator {
         if let dangling = pendingLabels.first(where: \.fromSpec) {
             throw Diagnostic.error(dangling.label.location, "label '\(dangling.label.text)' is at the end of the code: nothing follows it")
         }
+        markPatchSites()
         placeSections()
         // Decoding runs once the symbol tables are final, so within the unit the same
         // instruction text decodes to the same operation, and macros repeat theirs.
@@ -247,7 +259,9 @@ public final class Elaborator {
         for p in sectionOrder.map({ pending[$0] }) {
             let text = DecodedText(mnemonic: p.head.text, operands: p.operands.map(\.text))
             let op: Operation
-            if let known = decoded[text], reassignments.isEmpty {
+            if let why = p.unsupportedReason {
+                op = .unsupported(why)
+            } else if let known = decoded[text], reassignments.isEmpty {
                 op = known
             } else {
                 decodingAt = p.index
@@ -593,7 +607,8 @@ public final class Elaborator {
         if !isNumeric { labelDefinitions[l.text] = l.location }
         var slot: Int?
         if isNumeric {
-            numericLabels[l.text, default: []].append(NumericLabel(order: pending.count, target: nil))
+            numericLabels[l.text, default: []].append(NumericLabel(order: pending.count, target: nil, serial: localLabelSerial))
+            localLabelSerial += 1
             slot = (numericLabels[l.text]?.count ?? 1) - 1
         }
         // A label in a data section names data: a symbol, but no instruction's.
@@ -870,7 +885,7 @@ public final class Elaborator {
     }
 
     /// An instruction statement: decoded once the unit's symbol tables are complete.
-    func appendInstruction(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note]) throws {
+    func appendInstruction(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note], unsupported: String? = nil) throws {
         guard section.isCode else {
             throw Diagnostic(at: head.location, "'\(head.text)' in the data section \(section.name): only code sections hold instructions (is a .section or .popsection missing?)", notes: notes)
         }
@@ -894,7 +909,8 @@ public final class Elaborator {
         let labels = mine.map(\.label.text)
         if !labels.isEmpty { deadCode = false }
         pending.append(PendingInstruction(head: head, operands: operands, rest: rest, notes: notes, labels: labels, index: pending.count,
-                                          declaredDead: deadCode, section: section.name, fromSource: assemblyDepth > 0))
+                                          declaredDead: deadCode, section: section.name, fromSource: assemblyDepth > 0,
+                                          unsupportedReason: unsupported))
     }
 
     /// The order of the program: each code section's instructions together, sections in

@@ -188,8 +188,14 @@ extension Elaborator {
                 let nopPadding = (name == ".skip" || name == ".space") && operands.count == 2
                     && (try? evaluate(Expr.parse(operands[1]), notes: notes)) == 0x90
                 if !nopPadding {
-                    throw err(head.location, "'\(name)' in the code section \(section.name): data among instructions is not modelled (is a .section missing?)")
+                    let why = "'\(name)' in the code section \(section.name): data among instructions is not modelled"
+                    // In a real file these are bytes the CPU may run: an instruction the
+                    // model cannot take, so paths through them are unknown.
+                    guard assemblyDepth > 0 else { throw err(head.location, why + " (is a .section missing?)") }
+                    try appendInstruction(head: head, operands: operands, rest: rest, notes: notes, unsupported: why)
                 }
+            } else if Self.patchTables.contains(section.name) {
+                try recordPatchSiteReferences(operands, notes: notes)
             }
         case _ where name.hasPrefix(".cfi_"):
             guard Self.frameDirectives.contains(name) else { throw err(head.location, "unknown CFI directive '\(name)'") }
@@ -234,12 +240,79 @@ extension Elaborator {
         }
     }
 
+    /// Tables that tell the kernel to replace code at boot: ALTERNATIVE sites (by CPU
+    /// feature) and paravirt sites. The code there may not be what the source says.
+    static let patchTables: Set<String> = [".altinstructions", ".parainstructions"]
+
+    /// A label a patching table names, with when it was named.
+    struct PatchSiteReference {
+        var group: Int
+        /// `740` of `740b`, or a named label.
+        var label: String
+        /// `b` or `f` for a local label; nil for a named one.
+        var direction: Character?
+        /// Local labels defined before the reference.
+        var serial: Int
+        /// Instructions before the reference, in source order.
+        var position: Int
+        var location: SourceLocation
+        var table: String
+    }
+
+    /// The labels a directive in a patching table mentions (`.long 740b - .`,
+    /// `.byte 742b-740b`).
+    func recordPatchSiteReferences(_ operands: [Located], notes: [Diagnostic.Note]) throws {
+        for o in operands {
+            for t in try Lexer.tokenize(o) {
+                guard case .ident(let n) = t.kind, n != "." else { continue }
+                if let last = n.last, last == "b" || last == "f", n.dropLast().allSatisfy(\.isNumber), n.count > 1 {
+                    patchSiteReferences.append(PatchSiteReference(group: patchSiteGroup, label: String(n.dropLast()), direction: last,
+                                                                  serial: localLabelSerial, position: pending.count, location: t.location, table: section.name))
+                } else if constants[n] == nil {
+                    patchSiteReferences.append(PatchSiteReference(group: patchSiteGroup, label: n, direction: nil,
+                                                                  serial: localLabelSerial, position: pending.count, location: t.location, table: section.name))
+                }
+            }
+        }
+    }
+
+    /// Every patched site's original instructions become unsupported: the CPU may run
+    /// the replacement instead, and taking only the original would prove a run that
+    /// may not happen. A site runs from the earliest code label its table entry names
+    /// to the entry itself (the original is emitted just before its entry).
+    func markPatchSites() {
+        let groups = Dictionary(grouping: patchSiteReferences, by: \.group)
+        for (_, refs) in groups.sorted(by: { $0.key < $1.key }) {
+            var targets: [Int] = []
+            for r in refs {
+                let target: Int?
+                if let dir = r.direction {
+                    let defs = numericLabels[r.label] ?? []
+                    let def = dir == "f" ? defs.first(where: { $0.serial >= r.serial }) : defs.last(where: { $0.serial < r.serial })
+                    target = def?.target
+                } else {
+                    target = program.labels[r.label]
+                }
+                // Labels in a replacement section name the new code, not the site.
+                if let t = target, pending.indices.contains(t), !pending[t].section.contains("replacement") { targets.append(t) }
+            }
+            guard let start = targets.min(), let end = refs.map(\.position).max() else { continue }
+            let site = pending[start].section
+            let entry = refs[0]
+            for k in start..<max(end, start + 1) where pending.indices.contains(k) && pending[k].section == site && pending[k].fromSource {
+                pending[k].unsupportedReason = pending[k].unsupportedReason
+                    ?? "the kernel may patch this code at boot (its \(entry.table) entry is at \(entry.location)): the CPU may run a replacement, which the model does not take yet"
+            }
+        }
+    }
+
     func switchSection(to target: Section) {
         // A section keeps the kind of its first switch (gas ignores changed flags).
         var next = target
         if let known = sectionIsCode[target.name] { next.isCode = known } else { sectionIsCode[target.name] = target.isCode }
         previousSection = section
         section = next
+        if Self.patchTables.contains(next.name) { patchSiteGroup += 1 }
     }
 
     /// Whether a section holds code: its flags say `x`, or gas's defaults for its name.

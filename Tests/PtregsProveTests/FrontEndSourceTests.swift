@@ -225,6 +225,42 @@ final class FrontEndSourceTests: XCTestCase {
         }
     }
 
+    /// An ALTERNATIVE site (a `.altinstructions` entry naming the original code): the
+    /// kernel may run the replacement instead, so a path through it is unknown, never
+    /// proved on the original arm alone; other paths of the file still prove.
+    func testAPathThroughAPatchedSiteIsUnknown() throws {
+        let report = try Self.check("checks/alternative.pts")
+        XCTAssertEqual(report.diagnostics, [])
+        XCTAssertEqual(report.exitCode, 3)
+        for inv in Invariant.allCases {
+            SpecHarness.assertProved(report, path: "irq_entry_demo", inv)
+            guard let r = SpecHarness.result(report, path: "irq_entry_patched", inv), case .unknown(let why) = r.verdict else {
+                XCTFail("\(inv): expected unknown"); continue
+            }
+            XCTAssertTrue(why.hasPrefix("unsupported: the kernel may patch this code at boot (its .altinstructions entry is at arch/x86/include/asm/alternative.h:"), why)
+            XCTAssertTrue(why.hasSuffix("at arch/x86/entry/entry_64.S:79:2 (`popq %r15`)"), why)
+        }
+        // The replacement code sits in its own section, and the site's padding is nops.
+        try Self.withTree { _ in
+            let (programs, _, _) = Checker().elaborateUnits(["checks/alternative.pts"])
+            let program = try XCTUnwrap(programs.first)
+            XCTAssertEqual(program.instructions.filter { $0.section == ".altinstr_replacement" }.map(\.text), ["jmp irq_entry_clobber"])
+            let site = program.instructions.filter { if case .unsupported(let why) = $0.operation { return why.contains("patch") }; return false }
+            XCTAssertEqual(site.count, 15, "\(site.map(\.text))")
+        }
+    }
+
+    /// Bytes among a real file's instructions are code the model cannot decode: the
+    /// paths that run into them are unknown (in a spec they stay an error).
+    func testDataAmongRealInstructionsMakesItsPathsUnknown() throws {
+        let code = "f:\n\t.byte 0x0f, 0x01, 0xf8\n\tret\ng:\n\tret\n"
+        let report = try Self.check("checks/b.pts", ["arch/x86/entry/b.S": code, "checks/b.pts": ".source \"arch/x86/entry/b.S\"\n.path f entry=function\n.path g entry=function\n"])
+        XCTAssertEqual(report.diagnostics, [])
+        SpecHarness.assertProved(report, path: "g", .frameBalance)
+        guard let r = SpecHarness.result(report, path: "f", .frameBalance), case .unknown(let why) = r.verdict else { return XCTFail("expected unknown") }
+        XCTAssertEqual(why, "unsupported: '.byte' in the code section .text: data among instructions is not modelled at arch/x86/entry/b.S:2:2 (`.byte 0x0f, 0x01, 0xf8`)")
+    }
+
     /// Every file cpp read belongs to the unit: a CI gate re-checks it when one changes.
     func testTheUnitListsEveryFileThePreprocessorRead() throws {
         try Self.withTree { root in

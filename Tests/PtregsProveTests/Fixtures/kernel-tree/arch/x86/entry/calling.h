@@ -4,6 +4,7 @@
  * (the hardware frame and orig_ax are already on the stack), pop them back.
  */
 #include <generated/asm-offsets.h>
+#include <asm/alternative.h>
 
 .macro PUSH_REGS rdx=%rdx rax=%rax
 	pushq	%rdi		/* pt_regs->di */

@@ -67,4 +67,18 @@ SYM_CODE_START(syscall_entry_demo)
 	sysretq
 SYM_CODE_END(syscall_entry_demo)
 
+/*
+ * An entry whose return is patched at boot on CPUs with X86_FEATURE_DEMO: which
+ * instructions run depends on the CPU, so the model does not claim a proof.
+ */
+SYM_CODE_START(irq_entry_patched)
+	pushq	$-1
+	PUSH_REGS
+	movq	%rsp, %rdi
+	call	handle_irq_demo
+	ALTERNATIVE "POP_REGS", "jmp irq_entry_clobber", X86_FEATURE_DEMO
+	addq	$8, %rsp
+	iretq
+SYM_CODE_END(irq_entry_patched)
+
 	.previous
