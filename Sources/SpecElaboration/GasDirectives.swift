@@ -160,12 +160,24 @@ extension Elaborator {
             guard !operands.isEmpty else { throw err(head.location, "\(name) needs a symbol name") }
             for o in operands { try checkSymbolName(o, directive: name, notes: notes) }
         case ".type":
-            guard operands.count == 2 else { throw err(head.location, "expected '.type NAME, @function' (or @object, @notype)") }
-            try checkSymbolName(operands[0], directive: name, notes: notes)
+            // `.type name, @function`, or without the comma as the kernel's SYM_END
+            // writes it: `.type name STT_FUNC`.
+            var words = operands
+            if operands.count == 1 {
+                let parts = operands[0].text.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                if parts.count == 2, let gap = operands[0].text.range(of: String(parts[1]), options: .backwards) {
+                    let column = operands[0].location.column + operands[0].text.distance(from: operands[0].text.startIndex, to: gap.lowerBound)
+                    words = [Located(String(parts[0]), operands[0].location),
+                             Located(String(parts[1]), SourceLocation(file: operands[0].location.file, line: operands[0].location.line, column: column))]
+                }
+            }
+            guard words.count == 2 else { throw err(head.location, "expected '.type NAME, @function' (or @object, @notype)") }
+            try checkSymbolName(words[0], directive: name, notes: notes)
             let kinds = ["function", "object", "notype", "gnu_indirect_function"]
-            let kind = operands[1].text.trimmingCharacters(in: CharacterSet(charactersIn: "@%\""))
-            guard kinds.contains(kind) || operands[1].text.hasPrefix("STT_") else {
-                throw err(operands[1].location, "unknown symbol type '\(operands[1].text)'")
+            let kind = words[1].text.trimmingCharacters(in: CharacterSet(charactersIn: "@%\""))
+            let elfKinds = ["STT_FUNC", "STT_OBJECT", "STT_NOTYPE", "STT_GNU_IFUNC"]
+            guard kinds.contains(kind) || elfKinds.contains(words[1].text) else {
+                throw err(words[1].location, "unknown symbol type '\(words[1].text)'")
             }
         case ".size":
             // The symbol's size is metadata: it moves nothing on the stack.

@@ -106,6 +106,7 @@ final class FrontEndGasTests: XCTestCase {
         \t.hidden f
         \t.type f, @function
         \t.type g, %function
+        \t.type h STT_NOTYPE
         f:
         g:
         \tret
