@@ -24,7 +24,7 @@ extension Elaborator {
         guard FileManager.default.fileExists(atPath: tree.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw err(head.location, "the source tree \(tree.path) is not a directory (--tree)")
         }
-        let file = try resolveTreeFile(nameWord.word, from: including, tree: tree, what: "source file", notes: notes)
+        let file = try resolveTreeFile(nameWord.word, from: including, tree: tree, what: "source file", at: nameWord.located.location, notes: notes)
         var flags = CPreprocessor.Flags()
         // The command line's flags come first, as kbuild's do before a file's own.
         for d in options.includeDirectories {
@@ -132,6 +132,10 @@ extension Elaborator {
         let real = found.standardizedFileURL.resolvingSymlinksInPath()
         guard contained(real, in: tree) || loader.contains(real) else {
             throw Diagnostic(at: loc, "\(what) '\(name)' is \(real.path), outside the source tree \(tree.path) and the spec root \(loader.root.path)", notes: notes)
+        }
+        // A pipe or a device would never end.
+        guard (try? FileManager.default.attributesOfItem(atPath: real.path)[.type] as? FileAttributeType) == .typeRegular else {
+            throw Diagnostic(at: loc, "\(what) '\(name)' is not a regular file", notes: notes)
         }
         return real
     }

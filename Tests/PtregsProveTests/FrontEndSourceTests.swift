@@ -163,8 +163,13 @@ final class FrontEndSourceTests: XCTestCase {
     }
 
     func testASourceOrIncludeDirectoryOutsideTheTreeIsRefused() throws {
-        let report = try Self.check("checks/o.pts", ["checks/o.pts": ".source \"../../../../etc/hostname.S\"\n.path f entry=function\n"])
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("ptregs-outside-\(UUID().uuidString).s")
+        try "f:\n\tret\n".write(to: outside, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: outside) }
+        let report = try Self.check("checks/o.pts", ["checks/o.pts": ".source \"\(outside.path)\"\n.path f entry=function\n"])
         XCTAssertEqual(report.exitCode, 2)
+        XCTAssertEqual(report.diagnostics.first?.location.description, "checks/o.pts:1:9")
+        XCTAssertTrue(report.diagnostics.first?.message.contains("outside the source tree") == true, "\(report.diagnostics)")
         let dir = try Self.check("checks/o.pts", ["checks/o.pts": ".source \"arch/x86/entry/entry_64.S\" -I /usr/include\n.path f entry=function\n"])
         FrontEnd.assertError(dir, "checks/o.pts:1:40", "-I /usr/include is /usr/include, outside the source tree \(dir.diagnostics.first?.message.components(separatedBy: "outside the source tree ").last ?? "")")
     }
@@ -272,5 +277,19 @@ final class FrontEndSourceTests: XCTestCase {
                 XCTAssertTrue(files.contains("\(real)/\(f)"), "\(f) not in \(files.sorted())")
             }
         }
+    }
+}
+
+extension FrontEndSourceTests {
+    /// A named file that is no regular file (a pipe would block the read forever).
+    func testASourceThatIsNoRegularFileIsRefused() throws {
+        let report = try Self.withTree { root -> CheckReport in
+            let fifo = root.appendingPathComponent("arch/x86/entry/pipe.s")
+            guard mkfifo(fifo.path, 0o600) == 0 else { return CheckReport() }
+            try ".source \"arch/x86/entry/pipe.s\"\n.path f entry=function\n".write(to: root.appendingPathComponent("checks/p.pts"), atomically: true, encoding: .utf8)
+            return Checker().check(["checks/p.pts"])
+        }
+        guard !report.diagnostics.isEmpty else { throw XCTSkip("mkfifo is not available") }
+        FrontEnd.assertError(report, "checks/p.pts:1:9", "source file 'arch/x86/entry/pipe.s' is not a regular file")
     }
 }
