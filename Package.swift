@@ -19,8 +19,11 @@ let package = Package(
         .target(name: "Z3Kit", dependencies: ["CZ3"]),
         // parse: source text -> statements with source locations.
         .target(name: "SpecSyntax"),
+        // real assembly source: .S files through the system C preprocessor, line markers
+        // mapped back to the original files.
+        .target(name: "AssemblySource", dependencies: ["SpecSyntax"]),
         // elaborate: includes, constants, macros, layouts, instruction decoding, CFG.
-        .target(name: "SpecElaboration", dependencies: ["SpecSyntax"]),
+        .target(name: "SpecElaboration", dependencies: ["SpecSyntax", "AssemblySource"]),
         // execute: one interpreter over an abstract value domain, the invariants.
         .target(name: "StackSemantics", dependencies: ["SpecElaboration"]),
         // prove + report: Z3 queries, verdicts, replay, output formats.

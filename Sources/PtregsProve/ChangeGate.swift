@@ -7,22 +7,47 @@ import SpecSyntax
 /// detector, not a security measure.
 public enum SourceFingerprint {
     /// The modelled region of `text`: explicit lines, or the block of a symbol from the
-    /// line that defines it (`ENTRY(name)`, `GLOBAL(name)` or `name:`) to its `END(name)` /
-    /// `ENDPROC(name)` (or the end of the file).
+    /// line that defines it (`ENTRY(name)`, `GLOBAL(name)`, `SYM_CODE_START(name)`,
+    /// `SYM_FUNC_START(name)` and their variants, `SYM_INNER_LABEL(name, …)` or `name:`) to
+    /// its end (`END(name)`, `ENDPROC(name)`, `SYM_CODE_END(name)`, `SYM_FUNC_END(name)`).
+    /// A symbol with no end of its own (an inner label) ends where the next symbol
+    /// ends; without one, at the end of the file.
     public static func region(of text: String, lines: ClosedRange<Int>?, symbol: String?) -> ClosedRange<Int>? {
         let all = text.split(separator: "\n", omittingEmptySubsequences: false)
         if let l = lines { return l.upperBound <= all.count ? l : nil }
         guard let sym = symbol else { return 1...max(1, all.count) }
-        func defines(_ line: Substring) -> Bool {
-            let t = line.trimmingCharacters(in: .whitespaces)
-            return t.hasPrefix("ENTRY(\(sym))") || t.hasPrefix("GLOBAL(\(sym))") || t.hasPrefix("\(sym):")
-        }
-        guard let start = all.firstIndex(where: defines) else { return nil }
-        let end = all[start...].firstIndex { l in
-            let t = l.trimmingCharacters(in: .whitespaces)
-            return t.hasPrefix("END(\(sym))") || t.hasPrefix("ENDPROC(\(sym))")
-        } ?? all.count - 1
+        func trimmed(_ line: Substring) -> String { line.trimmingCharacters(in: .whitespaces) }
+        guard let start = all.firstIndex(where: { opens(trimmed($0), sym) }) else { return nil }
+        let end = all[start...].firstIndex { closes(trimmed($0), sym) }
+            ?? all[start...].dropFirst().firstIndex { closes(trimmed($0), nil) }
+            ?? all.count - 1
         return (start + 1)...(end + 1)
+    }
+
+    /// Annotations that start a symbol: their first argument is its name.
+    static let symbolStarts = ["ENTRY", "GLOBAL", "SYM_CODE_START", "SYM_CODE_START_LOCAL", "SYM_CODE_START_NOALIGN",
+                               "SYM_CODE_START_LOCAL_NOALIGN", "SYM_FUNC_START", "SYM_FUNC_START_LOCAL", "SYM_FUNC_START_NOALIGN",
+                               "SYM_FUNC_START_LOCAL_NOALIGN", "SYM_FUNC_START_WEAK", "SYM_FUNC_START_WEAK_NOALIGN",
+                               "SYM_INNER_LABEL", "SYM_INNER_LABEL_ALIGN", "SYM_START"]
+    /// Annotations that end one.
+    static let symbolEnds = ["END", "ENDPROC", "SYM_CODE_END", "SYM_FUNC_END", "SYM_END"]
+
+    /// The first argument of `NAME(arg, …)` when the line starts with one of `names`.
+    static func annotatedSymbol(_ line: String, _ names: [String]) -> String? {
+        guard let open = line.firstIndex(of: "("), names.contains(String(line[..<open]).trimmingCharacters(in: .whitespaces)) else { return nil }
+        let args = line[line.index(after: open)...]
+        let first = args.prefix { $0 != "," && $0 != ")" }
+        return first.trimmingCharacters(in: .whitespaces)
+    }
+
+    static func opens(_ line: String, _ sym: String) -> Bool {
+        annotatedSymbol(line, symbolStarts) == sym || line.hasPrefix("\(sym):")
+    }
+
+    /// Whether the line ends `sym` (any symbol, for nil).
+    static func closes(_ line: String, _ sym: String?) -> Bool {
+        guard let ended = annotatedSymbol(line, symbolEnds) else { return false }
+        return sym.map { $0 == ended } ?? true
     }
 
     public static func fingerprint(of text: String, region: ClosedRange<Int>) -> String {

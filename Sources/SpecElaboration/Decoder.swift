@@ -354,9 +354,12 @@ extension Elaborator {
         if let n = name.first, n.isNumber, let dir = name.last, dir == "f" || dir == "b" {
             let key = String(name.dropLast())
             let defs = numericLabels[key] ?? []
-            let found = dir == "f" ? defs.first(where: { $0 > index }) : defs.last(where: { $0 <= index })
+            let found = dir == "f" ? defs.first(where: { $0.order > index }) : defs.last(where: { $0.order <= index })
             guard let f = found else { throw Diagnostic(at: l.location, "no local label '\(key)' \(dir == "f" ? "after" : "before") this instruction", notes: notes) }
-            return .code(f, label: name)
+            guard let t = f.target else {
+                throw Diagnostic(at: l.location, "local label '\(name)' labels no instruction (it is in a data section, or at the end of its section)", notes: notes)
+            }
+            return .code(t, label: name)
         }
         if let i = program.labels[name] { return .code(i, label: name) }
         if program.externs[name] != nil {
@@ -375,6 +378,9 @@ extension Elaborator {
         func loc(_ k: Int) -> SourceLocation { SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + k) }
         func index(_ k: Int) -> String.Index { u.index(u.startIndex, offsetBy: k) }
         func register(_ name: Substring) -> (Register, Width)? { Register.parse(Self.lowercased(String(name))) }
+        if u.starts(with: "%gs:".utf8) || u.starts(with: "%GS:".utf8) {
+            return try segmentOperand(l, notes: notes)
+        }
         if u.first == UInt8(ascii: "%") {
             let name = Self.lowercased(String(text.dropFirst()))
             guard let (r, w) = Register.parse(name) else {
@@ -390,7 +396,7 @@ extension Elaborator {
             guard let closeOffset = u.firstIndex(of: UInt8(ascii: ")")).map({ u.distance(from: u.startIndex, to: $0) }) else {
                 throw Diagnostic(at: l.location, "expected ')' in PER_CPU_VAR(…)", notes: notes)
             }
-            let name = text[index(12)..<index(closeOffset)].trimmingWhitespaces()
+            let name = try perCPUVariable(text[index(12)..<index(closeOffset)], at: loc(12), notes: notes)
             guard program.perCPU[name] != nil else {
                 throw Diagnostic(at: loc(12), "unknown per-CPU variable '\(name)' (declare it with '.percpu \(name)')", notes: notes)
             }
@@ -429,6 +435,59 @@ extension Elaborator {
             return .memory(mem)
         }
         return try withDisplacement(mem, text[..<index(dispEnd)].trimmingWhitespaces()[...], at: l.location, notes: notes)
+    }
+
+    /// `%gs:sym`, `%gs:sym+off`, `%gs:(sym+off)`, alone or `(%rip)`-relative: the forms
+    /// `PER_CPU_VAR` takes after the preprocessor. The kernel's GS base points at the
+    /// CPU's per-CPU area, so each is the per-CPU variable at that symbol and offset.
+    func segmentOperand(_ l: Located, notes: [Diagnostic.Note]) throws -> Operand {
+        let text = l.text
+        var body = text.dropFirst(4)
+        let bodyColumn = l.location.column + 4
+        let compact = body.filter { $0 != " " && $0 != "\t" }
+        if compact.hasSuffix("(%rip)"), let open = body.range(of: "(", options: .backwards) {
+            body = body[..<open.lowerBound]
+        }
+        let trimmed = body.trimmingWhitespaces()
+        guard !trimmed.isEmpty, !trimmed.contains("%") else {
+            throw Diagnostic(at: l.location, "'\(text)': only a per-CPU variable (%gs:symbol or %gs:symbol+offset) is modelled after a segment prefix", notes: notes)
+        }
+        let at = SourceLocation(file: l.location.file, line: l.location.line, column: bodyColumn)
+        let name = try perCPUVariable(body, at: at, notes: notes)
+        guard program.perCPU[name] != nil else {
+            throw Diagnostic(at: at, "unknown per-CPU variable '\(name)' (declare it with '.percpu \(name)')", notes: notes)
+        }
+        return .memory(MemoryOperand(perCPU: name, text: text))
+    }
+
+    /// The per-CPU variable `sym` or `sym+off` (off a constant expression) names: `sym`
+    /// at offset 0, else `sym+N` with N in decimal, so every spelling of one field is
+    /// one variable. A symbol is a name that is no constant.
+    func perCPUVariable(_ text: Substring, at location: SourceLocation, notes: [Diagnostic.Note]) throws -> String {
+        let placed = try perCPUPlacement(text, at: location, notes: notes)
+        return placed.offset == 0 ? placed.symbol : "\(placed.symbol)+\(placed.offset)"
+    }
+
+    func perCPUPlacement(_ text: Substring, at location: SourceLocation, notes: [Diagnostic.Note]) throws -> (symbol: String, offset: Int64) {
+        func notAVariable() -> Diagnostic {
+            Diagnostic(at: location, "'\(text.trimmingWhitespaces())' is not a per-CPU variable: expected a symbol, or a symbol plus a constant offset", notes: notes)
+        }
+        // `sym + a + b` parses as `(sym + a) + b`: the symbol is the leftmost operand.
+        var current = try Expr.parse(text, at: location)
+        var offsets: [Expr] = []
+        while case .binary("+", let left, let right, _) = current, offsets.count < Self.maximumEvaluationDepth {
+            offsets.append(right)
+            current = left
+        }
+        guard case .name(let symbol, _) = current, constants[symbol] == nil else { throw notAVariable() }
+        var offset: Int64 = 0
+        for o in offsets {
+            let (sum, overflow) = offset.addingReportingOverflow(try evaluate(o, notes: notes))
+            if overflow { throw Self.overflow(location, notes) }
+            offset = sum
+        }
+        guard offset >= 0 else { throw Diagnostic(at: location, "per-CPU offset \(offset) is negative", notes: notes) }
+        return (symbol, offset)
     }
 
     /// A memory operand with its displacement text (blank-trimmed) evaluated, or marked
@@ -694,12 +753,14 @@ extension Elaborator {
         }
         var userSP: String?
         if let u = p.attributes["usersp"] {
-            guard entry == .function || entry == .jump, program.perCPU[u.text] != nil else {
+            let name = (try? perCPUVariable(u.text[...], at: u.location, notes: [])) ?? u.text
+            guard entry == .function || entry == .jump, program.perCPU[name] != nil else {
                 throw Diagnostic.error(u.location, "usersp= names a declared per-CPU variable, on a function path")
             }
-            userSP = u.text
+            userSP = name
         }
-        let kstack = p.attributes["kstack"]?.text ?? "kernel_stack"
+        // `kstack=cpu_tss_rw+TSS_sp0` names the variable as `.percpu` does.
+        let kstack = try p.attributes["kstack"].map { try perCPUVariable($0.text[...], at: $0.location, notes: []) } ?? "kernel_stack"
         if entry == .syscall {
             guard program.perCPU[kstack] == .stack else {
                 throw Diagnostic.error(p.name.location, "a syscall path loads its kernel stack from a per-CPU variable: declare '.percpu \(kstack) stack' (or name another with kstack=)")

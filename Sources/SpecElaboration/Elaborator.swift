@@ -20,8 +20,16 @@ public final class Elaborator {
     let loader: SpecLoader
 
     struct Macro {
+        struct Parameter {
+            var name: String
+            var defaultValue: String?
+            /// `name:req`: an argument must be given.
+            var required = false
+            /// `name:vararg`: the last parameter takes the rest of the arguments.
+            var variadic = false
+        }
         var name: String
-        var parameters: [(name: String, defaultValue: String?)]
+        var parameters: [Parameter]
         var body: [RawStatement]
         /// The body statements that mention no argument, as every expansion sees them
         /// (nil where an argument is substituted); worked out at the first expansion.
@@ -42,6 +50,9 @@ public final class Elaborator {
         /// A `#define` (or `-D`) body's top operator when it has no parentheses round
         /// it: cpp pastes that text, and `.equ` values are not pasted.
         var pasteOperator: String? = nil
+        /// Set by `.set`, `.equ` or `name = value` to a value known there: gas lets
+        /// such a symbol be set again (`vector = vector + 1` in a `.rept`).
+        var reassignable = false
     }
 
     struct PendingInstruction {
@@ -53,6 +64,39 @@ public final class Elaborator {
         var index: Int
         /// After `.dead`: code the source keeps although nothing reaches it.
         var declaredDead = false
+        var section: String = ".text"
+        /// From a `.source` file: the real code, not the spec's own.
+        var fromSource = false
+        /// Why the model cannot take this instruction of a real file, found before
+        /// decoding (bytes among instructions, a code patching site).
+        var unsupportedReason: String?
+    }
+
+    /// A label waiting for the next instruction of its section.
+    struct PendingLabel {
+        var label: Located
+        var section: String
+        /// Its entry in `numericLabels`, for a local label `1:`.
+        var numeric: Int?
+        /// Written in the unit's own spec text (not in a `.source` file).
+        var fromSpec: Bool
+    }
+
+    /// A definition of a numeric local label: `order` is the number of instructions
+    /// before it in source order (`1b` and `1f` count definitions in source order, as
+    /// gas does, whatever section they are in), `target` the instruction it labels.
+    struct NumericLabel {
+        var order: Int
+        var target: Int?
+        /// Definitions of local labels before this one, counted in source order.
+        var serial = 0
+    }
+
+    /// An assembler section: only code sections hold instructions.
+    struct Section: Equatable {
+        var name: String
+        var isCode: Bool
+        static let text = Section(name: ".text", isCode: true)
     }
 
     /// An instruction as written: what decoding reads besides the symbol tables.
@@ -73,9 +117,45 @@ public final class Elaborator {
     /// looks nothing up for it.
     var hasPastedDefines = false
     var pending: [PendingInstruction] = []
-    var pendingLabels: [Located] = []
+    var pendingLabels: [PendingLabel] = []
     var labelDefinitions: [String: SourceLocation] = [:]
-    var numericLabels: [String: [Int]] = [:]
+    var numericLabels: [String: [NumericLabel]] = [:]
+    /// Labels in data sections: symbols, but no instruction's.
+    var dataSymbols: Set<String> = []
+    var section = Section.text
+    /// `.previous` goes back here.
+    var previousSection = Section.text
+    /// `.pushsection` saves the current and previous sections.
+    var sectionStack: [(Section, Section)] = []
+    /// Whether a section name holds code, from its first switch.
+    var sectionIsCode: [String: Bool] = [".text": true]
+    /// `.code16` / `.code32` in force: instructions there are not 64-bit code.
+    var codeMode: String?
+    /// `.cfi_*` directives waiting for the next instruction of their section.
+    var pendingAnnotations: [Int] = []
+    /// Inside a `.source` file.
+    var assemblyDepth = 0
+    /// Where each declared per-CPU variable lies: its symbol and byte offset.
+    var perCPUPlacements: [String: (symbol: String, offset: Int64)] = [:]
+    /// The values of constants set again, each with the source index of the first
+    /// instruction that sees it.
+    var reassignments: [String: [(from: Int, def: ConstantDef)]] = [:]
+    /// The source index of the instruction being decoded.
+    var decodingAt: Int?
+    /// Names some constant kept as an expression refers to: they cannot be set again.
+    var namesKeptAsExpressions: Set<String> = []
+    /// Local label definitions so far (`NumericLabel.serial`).
+    var localLabelSerial = 0
+    /// Label references in code-patching tables (`.altinstructions`, `.parainstructions`).
+    var patchSiteReferences: [PatchSiteReference] = []
+    /// Each switch into a patching table starts a new group of references: one site.
+    var patchSiteGroup = 0
+    /// `.rept`/`.irp`/`.irpc` bodies being expanded, one inside another.
+    var repetitionDepth = 0
+    /// Macros expanded so far: gas's `\@`.
+    var macroExpansions = 0
+    /// Source-order indices of `pending` in program order (see `placeSections`).
+    var sectionOrder: [Int] = []
     var paths: [PendingPath] = []
     var program = Program()
     var expandedCount = 0
@@ -117,6 +197,7 @@ public final class Elaborator {
     }
     let includes: IncludeCache?
     let rootPath: String
+    let options: ElaborationOptions
 
     /// A `-D` that cannot be defined, reported when elaboration starts.
     var optionError: Diagnostic?
@@ -125,6 +206,7 @@ public final class Elaborator {
         self.loader = loader
         self.includes = includes
         self.rootPath = loader.root.path
+        self.options = options
         for f in Layout.ptRegs.fields {
             constants[f.name] = ConstantDef(expr: .number(f.offset, SourceLocation(file: "<pt_regs>", line: 0, column: 0)), location: SourceLocation(file: "<pt_regs>", line: 0, column: 0))
         }
@@ -162,21 +244,37 @@ public final class Elaborator {
         if let (layout, loc) = layoutInProgress {
             throw Diagnostic.error(loc, ".layout \(layout.name) is not closed by .endlayout")
         }
-        // Labels at the very end label nothing.
-        if let dangling = pendingLabels.first {
-            throw Diagnostic.error(dangling.location, "label '\(dangling.text)' is at the end of the code: nothing follows it")
+        // Labels at the very end label nothing. In a `.source` file one at a section's
+        // end is a symbol a `.size` or table may use: it labels no instruction, so a
+        // jump to it is an error where it is decoded.
+        if let dangling = pendingLabels.first(where: \.fromSpec) {
+            throw Diagnostic.error(dangling.label.location, "label '\(dangling.label.text)' is at the end of the code: nothing follows it")
         }
+        markPatchSites()
+        placeSections()
         // Decoding runs once the symbol tables are final, so within the unit the same
         // instruction text decodes to the same operation, and macros repeat theirs.
         // Jumps and calls are not kept: where `1f`/`1b` lead depends on the position.
         var decoded: [DecodedText: Operation] = [:]
-        for p in pending {
+        for p in sectionOrder.map({ pending[$0] }) {
             let text = DecodedText(mnemonic: p.head.text, operands: p.operands.map(\.text))
             let op: Operation
-            if let known = decoded[text] {
+            if let why = p.unsupportedReason {
+                op = .unsupported(why)
+            } else if let known = decoded[text], reassignments.isEmpty {
                 op = known
             } else {
-                op = try decode(p)
+                decodingAt = p.index
+                defer { decodingAt = nil }
+                do {
+                    op = try decode(p)
+                } catch let d as Diagnostic where p.fromSource {
+                    // Real code keeps what the model cannot take: only the paths that
+                    // reach it are affected (unknown), as the spec's own code is not.
+                    // Where the problem is, when a macro put it away from the line shown.
+                    let shown = Instruction(operation: .noEffect(""), location: p.head.location, text: "", expansion: p.notes, labels: []).sourceLocation
+                    op = .unsupported(d.location == shown ? d.message : "\(d.message) (\(d.location))")
+                }
                 switch op {
                 case .jump, .branch, .call: break
                 default: decoded[text] = op
@@ -184,10 +282,12 @@ public final class Elaborator {
             }
             // Dead code: nothing falls into an instruction after an unconditional
             // transfer, and without a label nothing can jump to it either.
-            if let prev = program.instructions.last, p.labels.isEmpty, prev.operation.endsFallThrough, !p.declaredDead {
+            // Real code may keep such code (`ret; int3` against straight-line speculation).
+            if let prev = program.instructions.last, prev.section == p.section, p.labels.isEmpty, prev.operation.endsFallThrough, !p.declaredDead, !p.fromSource {
                 throw Diagnostic(at: p.head.location, "unreachable code: nothing can reach this instruction after `\(prev.text)` (give it a label, mark it `.dead` if the source keeps it, or remove it)", notes: p.notes)
             }
-            program.instructions.append(Instruction(operation: op, location: p.head.location, text: instructionText(p), expansion: p.notes, labels: p.labels))
+            program.instructions.append(Instruction(operation: op, location: p.head.location, text: instructionText(p), expansion: p.notes, labels: p.labels,
+                                                    section: p.section))
         }
         for p in paths { program.paths.append(try buildPath(p)) }
         if program.paths.isEmpty {
@@ -206,8 +306,8 @@ public final class Elaborator {
 
     func process(_ statements: [RawStatement], fixed: [RawStatement?] = [], arguments: [String: String]?, notes: [Diagnostic.Note],
                  macroStack: [String], isUnit: Bool, file: SourceFile) throws {
-        // Conditional assembly: each entry is (taking this branch?, seen .else?, where).
-        var conditions: [(active: Bool, sawElse: Bool, location: SourceLocation)] = []
+        // Conditional assembly: one group per open `.if`.
+        var conditions: [ConditionGroup] = []
         var cpp = CppConditions()
         var i = 0
         func active() -> Bool { conditions.allSatisfy(\.active) }
@@ -222,11 +322,24 @@ public final class Elaborator {
             }
             // cpp's conditionals act first, on the text as written (macro bodies have
             // none left: they were taken out when the body was collected).
-            let stmt = try (i - 1 < fixed.count ? fixed[i - 1] : nil) ?? substitute(raw, arguments)
+            var stmt = try (i - 1 < fixed.count ? fixed[i - 1] : nil) ?? substitute(raw, arguments)
+            if arguments != nil, case .operation(let h, _, let r) = stmt, Self.hasStatementSeparator(h.text) || Self.hasStatementSeparator(r.text) {
+                // An argument with `;` (ALTERNATIVE "testb %al, %al; jz 1f", …): gas reads
+                // the line after substitution, so it is several statements.
+                guard active(), cpp.active else { continue }
+                try process(try Self.statementsAfterSubstitution(h, r), arguments: nil, notes: notes, macroStack: macroStack, isUnit: isUnit, file: file)
+                continue
+            }
+            if case .operation(let h, _, let r) = stmt, arguments != nil, h.text.contains(where: { $0 == " " || $0 == "\t" }) || h.text.isEmpty {
+                // An argument that is a whole instruction (`\insn` with "pushq %rbx"):
+                // gas reads the line after substitution, so the head is its first word.
+                guard let resplit = Self.statementAfterSubstitution(h, r) else { continue }
+                stmt = resplit
+            }
             switch stmt {
             case .label(let l):
                 guard active(), cpp.active else { continue }
-                try defineLabel(l, notes: notes)
+                try defineLabel(l, notes: notes, fromSpec: assemblyDepth == 0)
             case .operation(let head, let operands, let rest):
                 if try preprocess(head, rest, &cpp, notes: notes) { continue }
                 let name = head.text
@@ -240,18 +353,68 @@ public final class Elaborator {
                     throw Diagnostic(at: rest.location, "unexpected '\(rest.text)' after \(name)", notes: notes)
                 }
                 switch name {
-                case ".if":
+                case _ where Self.conditionalAssemblyDirectives.contains(name):
                     if conditions.count >= Self.maximumConditionalDepth {
-                        throw Diagnostic(at: head.location, ".if nested more than \(Self.maximumConditionalDepth) deep", notes: notes)
+                        throw Diagnostic(at: head.location, "\(name) nested more than \(Self.maximumConditionalDepth) deep", notes: notes)
                     }
-                    let value = active() ? try evaluate(Expr.parse(rest), asCondition: true, notes: notes) != 0 : false
-                    conditions.append((value, false, head.location))
+                    // In a dropped branch gas does not read the condition.
+                    let value = active() ? try conditionHolds(head, operands: operands, rest: rest, notes: notes) : false
+                    conditions.append(ConditionGroup(active: value, taken: value, sawElse: false, location: head.location))
+                case ".elseif":
+                    guard var last = conditions.popLast() else { throw Diagnostic(at: head.location, ".elseif without .if", notes: notes) }
+                    if last.sawElse { throw Diagnostic(at: head.location, ".elseif after .else (the .if is at \(last.location))", notes: notes) }
+                    let value = active() && !last.taken ? try evaluate(Expr.parse(rest), asCondition: true, notes: notes) != 0 : false
+                    last.active = value
+                    last.taken = last.taken || value
+                    conditions.append(last)
                 case ".else":
-                    guard let last = conditions.popLast() else { throw Diagnostic(at: head.location, ".else without .if", notes: notes) }
+                    guard var last = conditions.popLast() else { throw Diagnostic(at: head.location, ".else without .if", notes: notes) }
                     if last.sawElse { throw Diagnostic(at: head.location, "second .else for the .if at \(last.location)", notes: notes) }
-                    let outerActive = conditions.allSatisfy(\.active)
-                    conditions.append((outerActive && !last.active && true, true, last.location))
-                    if !outerActive { conditions[conditions.count - 1].active = false }
+                    last.active = active() && !last.taken
+                    last.taken = true
+                    last.sawElse = true
+                    conditions.append(last)
+                case ".rept", ".irp", ".irpc":
+                    // The body up to the matching .endr (nested repetitions count).
+                    var depth = 1
+                    var body: [RawStatement] = []
+                    while i < statements.count {
+                        let s = statements[i]
+                        i += 1
+                        switch s {
+                        case .label:
+                            if !cpp.active { continue }
+                        case .operation(let h, _, let r):
+                            if try preprocess(h, r, &cpp, notes: notes) { continue }
+                            if Self.repetitionDirectives.contains(h.text) { depth += 1 }
+                            if h.text == ".endr" {
+                                if !r.text.isEmpty { throw Diagnostic(at: r.location, "unexpected '\(r.text)' after .endr", notes: notes) }
+                                depth -= 1
+                            }
+                        }
+                        if depth == 0 { break }
+                        body.append(s)
+                    }
+                    if depth != 0 { throw Diagnostic(at: head.location, "unterminated \(name): no .endr before the end of the file", notes: notes) }
+                    guard active() else { continue }
+                    // Nested repetitions recurse: bounded like macros, and every run
+                    // counts against the expansion bound even when its body is empty.
+                    if repetitionDepth >= Self.maximumMacroDepth {
+                        throw Diagnostic(at: head.location, "repetitions nested more than \(Self.maximumMacroDepth) deep", notes: notes)
+                    }
+                    repetitionDepth += 1
+                    defer { repetitionDepth -= 1 }
+                    for bound in try repetitions(head, operands: operands, rest: rest, notes: notes) {
+                        expandedCount += 1
+                        if expandedCount > Self.maximumExpandedStatements {
+                            throw Diagnostic(at: head.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
+                        }
+                        let note = Diagnostic.Note(location: head.location, message: "in repetition of \(name)")
+                        try process(body, arguments: (arguments ?? [:]).merging(bound) { _, new in new }, notes: [note] + notes,
+                                    macroStack: macroStack, isUnit: isUnit, file: file)
+                    }
+                case ".endr":
+                    throw Diagnostic(at: head.location, ".endr without .rept, .irp or .irpc", notes: notes)
                 case ".endif":
                     guard conditions.popLast() != nil else { throw Diagnostic(at: head.location, ".endif without .if", notes: notes) }
                 case ".macro":
@@ -303,6 +466,45 @@ public final class Elaborator {
         }
     }
 
+    /// Whether the text has a `;` outside strings and character constants.
+    static func hasStatementSeparator(_ text: String) -> Bool {
+        guard text.containsByte(UInt8(ascii: ";")) else { return false }
+        let u = Array(text.utf8)
+        var inString = false
+        var k = 0
+        while k < u.count {
+            if u[k] == UInt8(ascii: "\"") { inString.toggle() }
+            if !inString, u[k] == UInt8(ascii: "'") { k = Lexer.endOfCharacterConstant(u, quoteAt: k, end: u.count); continue }
+            if !inString, u[k] == UInt8(ascii: ";") { return true }
+            k += 1
+        }
+        return false
+    }
+
+    /// `head rest` split into statements again, at the head's place.
+    static func statementsAfterSubstitution(_ head: Located, _ rest: Located) throws -> [RawStatement] {
+        let line = rest.text.isEmpty ? head.text : "\(head.text) \(rest.text)"
+        let shift = head.location.column - 1
+        func moved(_ l: Located) -> Located {
+            Located(l.text, SourceLocation(file: l.location.file, line: head.location.line, column: l.location.column + shift))
+        }
+        return try StatementSplitter.split(text: line, file: head.location.file, firstLine: head.location.line).map {
+            switch $0 {
+            case .label(let l): return .label(moved(l))
+            case .operation(let h, let ops, let r): return .operation(head: moved(h), operands: ops.map(moved), rest: moved(r))
+            }
+        }
+    }
+
+    /// `head rest` read again as a statement; nil when nothing is left.
+    static func statementAfterSubstitution(_ head: Located, _ rest: Located) -> RawStatement? {
+        let line = [head.text, rest.text].filter { !$0.isEmpty }.joined(separator: " ").trimmingWhitespaces()
+        guard !line.isEmpty else { return nil }
+        let wordEnd = line.firstIndex(where: { $0 == " " || $0 == "\t" }) ?? line.endIndex
+        let newRest = Located(line[wordEnd...].trimmingWhitespaces(), head.location)
+        return .operation(head: Located(String(line[..<wordEnd]), head.location), operands: StatementSplitter.splitOperands(newRest), rest: newRest)
+    }
+
     /// Whether substitution rewrites the text: it has a backslash, as Foundation's
     /// `contains` (the test this code has always made) sees it: not one that a
     /// combining mark makes part of a larger character.
@@ -330,6 +532,11 @@ public final class Elaborator {
                 if k + 2 < s.count, s[k + 1] == UInt8(ascii: "("), s[k + 2] == UInt8(ascii: ")") {
                     k += 3; continue
                 }
+                // `\@`: gas's count of macros expanded, bound at each expansion.
+                if k + 1 < s.count, s[k + 1] == UInt8(ascii: "@"), let count = args["@"] {
+                    out.append(contentsOf: count.utf8)
+                    k += 2; continue
+                }
                 var j = k + 1
                 while j < s.count, s[j].isIdentChar { j += 1 }
                 let name = String(decoding: UnsafeBufferPointer(rebasing: s[(k + 1)..<j]), as: UTF8.self)
@@ -344,16 +551,72 @@ public final class Elaborator {
         }
     }
 
-    func defineLabel(_ l: Located, notes: [Diagnostic.Note]) throws {
-        if l.text.first?.isNumber == true {
+    /// `#define`, `.equ`, `.set`, `.equiv` or `name = value`. A `#define` is kept as its
+    /// expression (cpp pastes it where it is used); gas's forms are evaluated here when
+    /// they can be, and may then be set again, as gas allows, unless a constant kept as
+    /// an expression refers to them (it would see the new value where gas saw the old).
+    func defineConstant(_ cname: String, _ valueText: String, at valueLoc: SourceLocation, directive: String, rest: Located,
+                        notes: [Diagnostic.Note]) throws {
+        guard !cname.isEmpty, cname.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar), !cname.contains("(") else {
+            throw Diagnostic(at: rest.location, "malformed constant name '\(cname)' (function-like #define is not supported)", notes: notes)
+        }
+        let isGas = directive != "#define"
+        // gas lets `.set` and `=` set a symbol again; `.equ` too, but a spec that sets an
+        // `.equ` twice is more likely wrong than a loop, so that stays an error.
+        let mayReassign = directive == ".set" || directive == "="
+        if let prev = constants[cname] {
+            if prev.location.file == ElaborationOptions.Definition.file {
+                throw Diagnostic(at: rest.location, "'\(cname)' is also defined on the command line (-D \(cname)): to make this its default, write '#ifndef \(cname)' before and '#endif' after", notes: notes)
+            }
+            guard mayReassign, prev.reassignable, !namesKeptAsExpressions.contains(cname) else {
+                throw Diagnostic(at: rest.location, "duplicate definition of '\(cname)' (first defined at \(prev.location))", notes: notes)
+            }
+            guard !valueText.isEmpty else { throw Diagnostic(at: rest.location, "\(directive) needs a value", notes: notes) }
+            let value = try evaluate(Expr.parse(valueText[...], at: valueLoc), notes: notes)
+            let def = ConstantDef(expr: .number(value, valueLoc), location: rest.location, reassignable: true)
+            // Instructions are decoded at the end: each must read the value in force
+            // where it stands, so the values are kept with where they start.
+            reassignments[cname, default: [(from: 0, def: prev)]].append((from: pending.count, def: def))
+            constants[cname] = def
+            return
+        }
+        if valueText.isEmpty {
+            if isGas { throw Diagnostic(at: rest.location, "\(directive) needs a value", notes: notes) }
+            constants[cname] = ConstantDef(expr: nil, location: rest.location)
+            return
+        }
+        let parsed = try Expr.parseReportingTop(valueText[...], at: valueLoc)
+        if isGas, let value = try? evaluate(parsed.expr, notes: notes) {
+            constants[cname] = ConstantDef(expr: .number(value, valueLoc), location: rest.location, reassignable: true)
+            return
+        }
+        constants[cname] = ConstantDef(expr: parsed.expr, location: rest.location, pasteOperator: directive == "#define" ? parsed.top : nil)
+        namesKeptAsExpressions.formUnion(parsed.expr.names)
+        if directive == "#define" && parsed.top != nil { hasPastedDefines = true }
+    }
+
+    func defineLabel(_ l: Located, notes: [Diagnostic.Note], fromSpec: Bool = true) throws {
+        let isNumeric = l.text.first?.isNumber == true
+        if isNumeric {
             guard l.text.allSatisfy(\.isNumber) else { throw Diagnostic(at: l.location, "malformed label '\(l.text)'", notes: notes) }
         } else if let prev = labelDefinitions[l.text] {
             throw Diagnostic(at: l.location, "duplicate label '\(l.text)' (first defined at \(prev))", notes: notes)
         } else if program.externs[l.text] != nil {
             throw Diagnostic(at: l.location, "label '\(l.text)' is also declared .extern", notes: notes)
         }
-        if l.text.first?.isNumber != true { labelDefinitions[l.text] = l.location }
-        pendingLabels.append(l)
+        if !isNumeric { labelDefinitions[l.text] = l.location }
+        var slot: Int?
+        if isNumeric {
+            numericLabels[l.text, default: []].append(NumericLabel(order: pending.count, target: nil, serial: localLabelSerial))
+            localLabelSerial += 1
+            slot = (numericLabels[l.text]?.count ?? 1) - 1
+        }
+        // A label in a data section names data: a symbol, but no instruction's.
+        guard section.isCode else {
+            if !isNumeric { dataSymbols.insert(l.text) }
+            return
+        }
+        pendingLabels.append(PendingLabel(label: l, section: section.name, numeric: slot, fromSpec: fromSpec))
     }
 
     func defineMacro(_ rest: Located, body: [RawStatement], at loc: SourceLocation, notes: [Diagnostic.Note]) throws {
@@ -364,13 +627,31 @@ public final class Elaborator {
         if let prev = macros[name] {
             throw Diagnostic(at: loc, "duplicate macro '\(name)' (first defined at \(prev.location))", notes: notes)
         }
-        var params: [(String, String?)] = []
+        var params: [Macro.Parameter] = []
         for w in words.dropFirst() {
+            var p: Macro.Parameter
             if let eq = w.firstIndex(of: "=") {
-                params.append((String(w[..<eq]), String(w[w.index(after: eq)...])))
+                p = Macro.Parameter(name: String(w[..<eq]), defaultValue: String(w[w.index(after: eq)...]))
             } else {
-                params.append((w, nil))
+                p = Macro.Parameter(name: w, defaultValue: nil)
             }
+            // gas's qualifiers: `name:req`, `name:vararg`.
+            if let colon = p.name.firstIndex(of: ":") {
+                let qualifier = p.name[p.name.index(after: colon)...]
+                p.name = String(p.name[..<colon])
+                switch qualifier {
+                case "req": p.required = true
+                case "vararg": p.variadic = true
+                default: throw Diagnostic(at: loc, "unknown qualifier ':\(qualifier)' of macro parameter '\(p.name)' (gas has :req and :vararg)", notes: notes)
+                }
+            }
+            if p.variadic && p.defaultValue != nil {
+                throw Diagnostic(at: loc, "macro parameter '\(p.name)' is :vararg and has a default", notes: notes)
+            }
+            if params.last?.variadic == true {
+                throw Diagnostic(at: loc, "only the last parameter of a macro can be :vararg", notes: notes)
+            }
+            params.append(p)
         }
         macros[name] = Macro(name: name, parameters: params, body: body, fixedBody: nil, location: loc)
     }
@@ -383,6 +664,14 @@ public final class Elaborator {
     func processOperation(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note], macroStack: [String],
                           isUnit: Bool, file includingFile: SourceFile) throws {
         let name = head.text
+        // gas's `name = value`, the same as `.set name, value`.
+        if rest.text.utf8.first == UInt8(ascii: "="), !rest.text.hasPrefix("=="), name.utf8.first != UInt8(ascii: "#") {
+            let value = rest.text.dropFirst()
+            let leading = value.prefix { $0 == " " || $0 == "\t" }.count
+            let valueLoc = SourceLocation(file: rest.location.file, line: rest.location.line, column: rest.location.column + 1 + leading)
+            try defineConstant(name, value.trimmingWhitespaces(), at: valueLoc, directive: "=", rest: rest, notes: notes)
+            return
+        }
         if var macro = macros[name] {
             if macroStack.contains(name) {
                 let chain = (macroStack + [name]).joined(separator: " -> ")
@@ -391,7 +680,9 @@ public final class Elaborator {
             if macroStack.count >= Self.maximumMacroDepth {
                 throw Diagnostic(at: head.location, "macros nested more than \(Self.maximumMacroDepth) deep", notes: notes)
             }
-            let args = try bindArguments(macro, operands: operands, rest: rest, at: head.location, notes: notes)
+            var args = try bindArguments(macro, operands: operands, rest: rest, at: head.location, notes: notes)
+            args["@"] = String(macroExpansions)
+            macroExpansions += 1
             if macro.fixedBody == nil {
                 macro.fixedBody = macro.body.map { stmt in
                     switch stmt {
@@ -403,18 +694,22 @@ public final class Elaborator {
                 macros[name] = macro
             }
             let note = Diagnostic.Note(location: head.location, message: "in expansion of macro '\(name)'")
-            try process(macro.body, fixed: macro.fixedBody ?? [], arguments: args, notes: [note] + notes, macroStack: macroStack + [name],
-                        isUnit: isUnit, file: includingFile)
+            do {
+                try process(macro.body, fixed: macro.fixedBody ?? [], arguments: args, notes: [note] + notes, macroStack: macroStack + [name],
+                            isUnit: isUnit, file: includingFile)
+            } catch is ExitMacro {
+                // `.exitm`: the expansion ends here.
+            }
             return
         }
         // Instructions skip the directive checks: every directive, and every name
         // they reject, starts with `.`, `#` or `CFI_`.
         if let first = name.utf8.first, first != UInt8(ascii: "."), first != UInt8(ascii: "#"), first != UInt8(ascii: "C") {
-            appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
+            try appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
             return
         }
         switch name {
-        case "#define", ".equ", ".set":
+        case "#define", ".equ", ".set", ".equiv":
             let parts: (String, String)
             if name == "#define" {
                 let t = rest.text
@@ -428,24 +723,9 @@ public final class Elaborator {
                 parts = (operands[0].text, operands[1].text)
             }
             let (cname, valueText) = parts
-            guard !cname.isEmpty, cname.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar), !cname.contains("(") else {
-                throw Diagnostic(at: rest.location, "malformed constant name '\(cname)' (function-like #define is not supported)", notes: notes)
-            }
-            if let prev = constants[cname] {
-                if prev.location.file == ElaborationOptions.Definition.file {
-                    throw Diagnostic(at: rest.location, "'\(cname)' is also defined on the command line (-D \(cname)): to make this its default, write '#ifndef \(cname)' before and '#endif' after", notes: notes)
-                }
-                throw Diagnostic(at: rest.location, "duplicate definition of '\(cname)' (first defined at \(prev.location))", notes: notes)
-            }
-            if valueText.isEmpty {
-                constants[cname] = ConstantDef(expr: nil, location: rest.location)
-                return
-            }
             let valueLoc = SourceLocation(file: rest.location.file, line: rest.location.line,
                                           column: rest.location.column + Self.firstOccurrence(of: valueText, in: rest.text))
-            let parsed = try Expr.parseReportingTop(valueText[...], at: valueLoc)
-            constants[cname] = ConstantDef(expr: parsed.expr, location: rest.location, pasteOperator: name == "#define" ? parsed.top : nil)
-            if name == "#define" && parsed.top != nil { hasPastedDefines = true }
+            try defineConstant(cname, valueText, at: valueLoc, directive: name, rest: rest, notes: notes)
         case ".include", "#include":
             let tokens = try Lexer.tokenize(rest)
             guard case .string(let file)? = tokens.first?.kind else {
@@ -472,6 +752,14 @@ public final class Elaborator {
             let included = SourceFile(url: url, directory: path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path[..<$0] } ?? "")
             try process(stmts, arguments: nil, notes: [note] + notes, macroStack: macroStack, isUnit: false, file: included)
             includeStack.removeLast()
+        case ".source":
+            guard isUnit, macroStack.isEmpty else {
+                throw Diagnostic(at: head.location, ".source outside a unit's own lines: a unit (.pts) names the assembly file it checks", notes: notes)
+            }
+            let (stmts, url) = try readSource(head, rest, from: includingFile, notes: notes)
+            let note = Diagnostic.Note(location: head.location, message: "read by .source here")
+            let sourceFile = SourceFile(url: url, directory: url.path.utf8.lastIndex(of: UInt8(ascii: "/")).map { url.path[..<$0] } ?? "")
+            try processAssembly(stmts, notes: [note] + notes, file: sourceFile)
         case ".path":
             let attrs = try parseAttributes(rest, notes: notes)
             guard let pname = attrs.positional.first else { throw Diagnostic(at: head.location, ".path needs the name of the label where the path starts", notes: notes) }
@@ -531,8 +819,17 @@ public final class Elaborator {
             try declareExtern(rest, at: head.location, notes: notes)
         case ".percpu":
             let words = try parseAttributes(rest, notes: notes).positional
-            guard let v = words.first else { throw Diagnostic(at: head.location, ".percpu needs a variable name", notes: notes) }
+            guard let word = words.first else { throw Diagnostic(at: head.location, ".percpu needs a variable name", notes: notes) }
+            // `.percpu cpu_tss_rw+TSS_sp0`: a field of a per-CPU struct is a variable of its own.
+            let placed = try perCPUPlacement(word.text[...], at: word.location, notes: notes)
+            let v = Located(placed.offset == 0 ? placed.symbol : "\(placed.symbol)+\(placed.offset)", word.location)
             if program.perCPU[v.text] != nil { throw Diagnostic(at: v.location, "duplicate .percpu '\(v.text)'", notes: notes) }
+            // Variables are separate words of state: two that share bytes would not see
+            // each other's writes.
+            if let other = perCPUPlacements.first(where: { $0.value.symbol == placed.symbol && abs($0.value.offset - placed.offset) < 8 }) {
+                throw Diagnostic(at: v.location, "per-CPU variable '\(v.text)' overlaps '\(other.key)': fields of one per-CPU symbol must be at least 8 bytes apart", notes: notes)
+            }
+            perCPUPlacements[v.text] = placed
             var kind = PerCPUKind.value
             if words.count > 1 {
                 guard words.count == 2, words[1].text == "stack" || words[1].text == "pointer" else {
@@ -578,29 +875,62 @@ public final class Elaborator {
             program.layouts[layout.name] = layout
             layoutInProgress = nil
         default:
-            if name.hasPrefix("CFI_") || name.hasPrefix(".cfi") {
+            if try assemblerDirective(head, operands: operands, rest: rest, notes: notes) { return }
+            if name.hasPrefix("CFI_") {
                 throw Diagnostic(at: head.location, "CFI annotations are not modelled yet; leave '\(name)' out of the spec (the CFI invariant is a separate issue)", notes: notes)
             }
             if name.hasPrefix(".") || name.hasPrefix("#") {
                 throw Diagnostic(at: head.location, "unknown directive '\(name)'", notes: notes)
             }
-            appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
+            try appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
         }
     }
 
     /// An instruction statement: decoded once the unit's symbol tables are complete.
-    func appendInstruction(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note]) {
-        let labels = pendingLabels.map(\.text)
-        for l in pendingLabels where l.text.first?.isNumber == true {
-            numericLabels[l.text, default: []].append(pending.count)
+    func appendInstruction(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note], unsupported: String? = nil) throws {
+        guard section.isCode else {
+            throw Diagnostic(at: head.location, "'\(head.text)' in the data section \(section.name): only code sections hold instructions (is a .section or .popsection missing?)", notes: notes)
         }
-        for l in pendingLabels where l.text.first?.isNumber != true {
-            program.labels[l.text] = pending.count
+        if let mode = codeMode {
+            throw Diagnostic(at: head.location, "'\(head.text)' after \(mode): only 64-bit code is modelled (.code64)", notes: notes)
         }
+        // The labels and annotations of this section wait for this instruction.
+        let mine = pendingLabels.filter { $0.section == section.name }
+        pendingLabels.removeAll { $0.section == section.name }
+        for l in mine {
+            if let slot = l.numeric {
+                numericLabels[l.label.text]?[slot].target = pending.count
+            } else {
+                program.labels[l.label.text] = pending.count
+            }
+        }
+        for k in pendingAnnotations where program.frameAnnotations[k].section == section.name {
+            program.frameAnnotations[k].instruction = pending.count
+        }
+        pendingAnnotations.removeAll { program.frameAnnotations[$0].section == section.name }
+        let labels = mine.map(\.label.text)
         if !labels.isEmpty { deadCode = false }
-        pendingLabels = []
         pending.append(PendingInstruction(head: head, operands: operands, rest: rest, notes: notes, labels: labels, index: pending.count,
-                                          declaredDead: deadCode))
+                                          declaredDead: deadCode, section: section.name, fromSource: assemblyDepth > 0,
+                                          unsupportedReason: unsupported))
+    }
+
+    /// The order of the program: each code section's instructions together, sections in
+    /// the order they first hold one (gas assembles each section contiguously). Labels,
+    /// local labels and annotations are renumbered to it; `pending` keeps source order.
+    func placeSections() {
+        var rank: [String: Int] = [:]
+        for p in pending where rank[p.section] == nil { rank[p.section] = rank.count }
+        sectionOrder = pending.indices.sorted { (rank[pending[$0].section] ?? 0, $0) < (rank[pending[$1].section] ?? 0, $1) }
+        var placed = [Int](repeating: 0, count: pending.count)
+        for (k, old) in sectionOrder.enumerated() { placed[old] = k }
+        program.labels = program.labels.mapValues { placed[$0] }
+        for (key, defs) in numericLabels {
+            numericLabels[key] = defs.map { NumericLabel(order: $0.order, target: $0.target.map { placed[$0] }) }
+        }
+        for k in program.frameAnnotations.indices {
+            program.frameAnnotations[k].instruction = program.frameAnnotations[k].instruction.map { placed[$0] }
+        }
     }
 
     /// The included file, its path and its display name. A name resolves from the
@@ -640,25 +970,41 @@ public final class Elaborator {
         }
         var bound: [String: String] = [:]
         var positional = 0
-        for a in actual {
+        for (k, a) in actual.enumerated() {
+            if positional < macro.parameters.count, macro.parameters[positional].variadic {
+                // `:vararg` takes this argument and every one after it.
+                bound[macro.parameters[positional].name] = actual[k...].map(\.text).joined(separator: ", ")
+                positional += 1
+                break
+            }
             if let eq = a.text.firstIndex(of: "="), macro.parameters.contains(where: { $0.name == a.text[..<eq].trimmingWhitespaces() }) {
                 let key = a.text[..<eq].trimmingWhitespaces()
-                bound[key] = a.text[a.text.index(after: eq)...].trimmingWhitespaces()
+                bound[key] = Self.macroArgument(a.text[a.text.index(after: eq)...].trimmingWhitespaces())
                 continue
             }
             guard positional < macro.parameters.count else {
                 throw Diagnostic(at: a.location, "macro '\(macro.name)' takes \(macro.parameters.count) argument(s), got \(actual.count) (defined at \(macro.location))", notes: notes)
             }
-            bound[macro.parameters[positional].name] = a.text
+            bound[macro.parameters[positional].name] = Self.macroArgument(a.text)
             positional += 1
         }
         for p in macro.parameters where bound[p.name] == nil {
+            if p.variadic { bound[p.name] = ""; continue }
             guard let d = p.defaultValue else {
                 throw Diagnostic(at: loc, "macro '\(macro.name)' needs argument '\(p.name)' (defined at \(macro.location))", notes: notes)
             }
             bound[p.name] = d
         }
         return bound
+    }
+
+    /// An argument as a macro body sees it: gas passes `"text"` without its quotes (how a
+    /// blank or a comma gets into one argument, or an empty one: `""`).
+    static func macroArgument(_ text: String) -> String {
+        let u = text.utf8
+        guard u.count >= 2, u.first == UInt8(ascii: "\""), u.last == UInt8(ascii: "\""),
+              !text.dropFirst().dropLast().contains("\"") else { return text }
+        return String(text.dropFirst().dropLast())
     }
 
     struct Attributes {
@@ -803,6 +1149,7 @@ public final class Elaborator {
             throw Diagnostic(at: loc, "unknown constant '\(n)'", notes: notes)
         }
         if visiting.contains(n) { throw Diagnostic(at: loc, "constant '\(n)' is defined in terms of itself", notes: notes) }
+        if let at = decodingAt, let history = reassignments[n], let then = history.last(where: { $0.from <= at }) { return then.def }
         return def
     }
 
@@ -851,13 +1198,13 @@ public final class Elaborator {
         case "^": return x ^ y
         case "&&": return (x != 0 && y != 0) ? 1 : 0
         case "||": return (x != 0 || y != 0) ? 1 : 0
-        case "==", "!=", "<", ">", "<=", ">=":
+        case "==", "!=", "<>", "<", ">", "<=", ">=":
             guard asCondition else {
                 throw Diagnostic(at: loc, "the value of '\(op)' is -1 for true in gas but 1 in C: use a comparison only as a condition (.if, #if, or under &&, || or !)", notes: notes)
             }
             switch op {
             case "==": return x == y ? 1 : 0
-            case "!=": return x != y ? 1 : 0
+            case "!=", "<>": return x != y ? 1 : 0
             case "<": return x < y ? 1 : 0
             case ">": return x > y ? 1 : 0
             case "<=": return x <= y ? 1 : 0

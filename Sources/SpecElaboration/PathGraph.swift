@@ -66,6 +66,11 @@ public struct PathGraph: Sendable {
                     throw Diagnostic(at: inst.location, "path '\(path.name)' runs off the end of the code after this instruction: it has no exit (ret, sysretq, iretq)",
                                      notes: [.init(location: path.location, message: "path declared here")])
                 }
+                // What follows in the program's order may be another section's code.
+                guard program.instructions[node.instruction + 1].section == inst.section else {
+                    throw Diagnostic(at: inst.location, "path '\(path.name)' runs off the end of section \(inst.section) after this instruction: what follows it in memory is not in the source",
+                                     notes: [.init(location: path.location, message: "path declared here")])
+                }
                 return intern(Node(instruction: node.instruction + 1, context: node.context))
             }
             switch inst.operation {
@@ -82,12 +87,13 @@ public struct PathGraph: Sendable {
             case .ret:
                 if let site = node.context.last {
                     let callSite = nodes[site]
-                    guard callSite.instruction + 1 < program.instructions.count else {
+                    guard callSite.instruction + 1 < program.instructions.count,
+                          program.instructions[callSite.instruction + 1].section == program.instructions[callSite.instruction].section else {
                         throw Diagnostic(at: program.instructions[callSite.instruction].location, "nothing follows this call to return to")
                     }
                     taken[id] = intern(Node(instruction: callSite.instruction + 1, context: Array(node.context.dropLast())))
                 }
-            case .sysret, .sysexit, .iret:
+            case .sysret, .sysexit, .iret, .unsupported:
                 break
             case .jump, .branch:
                 break // external targets are rejected by the decoder

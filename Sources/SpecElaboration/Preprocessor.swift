@@ -138,6 +138,8 @@ public struct ElaborationOptions: Sendable, Hashable {
         /// The value's top operator without parentheses: cpp pastes it (see `#define`).
         public var pasteOperator: String?
         public var location: SourceLocation
+        /// `NAME` or `NAME=VALUE` as given: what the C preprocessor gets for `.source`.
+        public var text: String
 
         /// Where `-D` constants say they come from.
         public static let file = "<command line>"
@@ -166,9 +168,18 @@ public struct ElaborationOptions: Sendable, Hashable {
             expr = parsed.expr
             pasteOperator = parsed.top
             location = at
+            self.text = text
         }
     }
 
     public var defines: [Definition] = []
+    /// `--tree`: where `.source` names resolve first (default: the current directory).
+    public var sourceTree: String?
+    /// `-I DIR` for the C preprocessor of every `.source`, relative to the tree.
+    public var includeDirectories: [Located] = []
+    /// `-include FILE` for the C preprocessor of every `.source`.
+    public var forcedIncludes: [Located] = []
+    /// How long the C preprocessor may run for one `.source` before it is stopped.
+    public var preprocessorTimeoutSeconds: Double = 30
     public init() {}
 }

@@ -172,6 +172,10 @@ public enum Operation: Hashable, Sendable {
     case swapgs
     /// Instructions with no effect on the modelled state (cld, sti, cli, nop…).
     case noEffect(String)
+    /// An instruction of a real source file (`.source`) that the model cannot take, with
+    /// why: a path that reaches it has the verdict unknown, never proved; paths that do
+    /// not reach it are checked as usual.
+    case unsupported(String)
 
     /// Control never continues with the next instruction.
     public var endsFallThrough: Bool {
@@ -185,6 +189,8 @@ public enum Operation: Hashable, Sendable {
     public var isExitInstruction: Bool {
         switch self {
         case .ret, .sysret, .sysexit, .iret, .jump(.indirect): return true
+        // No run goes on past it: a path that reaches it is unknown.
+        case .unsupported: return true
         default: return false
         }
     }
@@ -200,13 +206,16 @@ public struct Instruction: Hashable, Sendable {
     public var expansion: [Diagnostic.Note]
     /// Labels that name this instruction.
     public var labels: [String]
+    /// The section it is assembled into: the next instruction of the program falls
+    /// through from this one only when it is in the same section.
+    public var section: String = ".text"
 
-    /// Where the spec's author wrote this: the outermost macro invocation in the file
-    /// that holds it (an include site is not it).
+    /// Where the spec's author wrote this: the outermost macro invocation (or
+    /// repetition) in the file that holds it (an include site is not it).
     public var sourceLocation: SourceLocation {
         var loc = location
         for note in expansion {
-            guard note.message.hasPrefix("in expansion of macro") else { break }
+            guard note.message.hasPrefix("in expansion of macro") || note.message.hasPrefix("in repetition of") else { break }
             loc = note.location
         }
         return loc
@@ -338,6 +347,20 @@ public struct ModelledSource: Hashable, Sendable {
     public var location: SourceLocation
 }
 
+/// A `.cfi_*` directive, kept in the order of the code for a check of the unwind
+/// annotations against the real stack: accepted, never dropped.
+public struct FrameAnnotation: Hashable, Sendable {
+    /// `.cfi_adjust_cfa_offset`, …
+    public var directive: String
+    public var operands: [String]
+    public var location: SourceLocation
+    /// Macro expansions it came from, innermost first.
+    public var expansion: [Diagnostic.Note]
+    public var section: String
+    /// The instruction it stands before (its address); nil at the end of its section.
+    public var instruction: Int?
+}
+
 /// An elaborated spec unit: the code, its labels, and the declarations about it.
 public struct Program: Sendable {
     public var instructions: [Instruction] = []
@@ -350,6 +373,8 @@ public struct Program: Sendable {
     public var modelledSources: [ModelledSource] = []
     /// Every file the unit read (itself and its includes), as absolute paths.
     public var files: [String] = []
+    /// The `.cfi_*` directives of the code, in source order.
+    public var frameAnnotations: [FrameAnnotation] = []
 
     public init() {}
 

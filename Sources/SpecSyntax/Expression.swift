@@ -187,6 +187,8 @@ public enum Lexer {
         case (UInt8(ascii: ">"), UInt8(ascii: ">")): return ">>"
         case (UInt8(ascii: "="), UInt8(ascii: "=")): return "=="
         case (UInt8(ascii: "!"), UInt8(ascii: "=")): return "!="
+        // gas's other spelling of "not equal".
+        case (UInt8(ascii: "<"), UInt8(ascii: ">")): return "<>"
         case (UInt8(ascii: "<"), UInt8(ascii: "=")): return "<="
         case (UInt8(ascii: ">"), UInt8(ascii: "=")): return ">="
         case (UInt8(ascii: "&"), UInt8(ascii: "&")): return "&&"
@@ -294,7 +296,7 @@ public struct TokenStream {
         case "|": return 2
         case "^": return 3
         case "&": return 4
-        case "==", "!=": return 5
+        case "==", "!=", "<>": return 5
         case "<", ">", "<=", ">=": return 6
         case "<<", ">>": return 7
         case "+", "-": return 8
@@ -310,7 +312,7 @@ public struct TokenStream {
         case "*", "/", "%", "<<", ">>": return 9
         case "|", "^", "&": return 8
         case "+", "-": return 7
-        case "==", "!=", "<", ">", "<=", ">=": return 4
+        case "==", "!=", "<>", "<", ">", "<=", ">=": return 4
         case "&&": return 3
         default: return 2    // ||
         }

@@ -61,18 +61,20 @@ public enum StatementSplitter {
     /// Splits decoded source text into statements. Comments (`#` unless a word follows
     /// it at once at the start of a line, `//`, `/* */`) are dropped; `\` continues a
     /// line. Works on UTF-8 bytes: everything it looks for is ASCII.
-    public static func split(text: String, file: String) throws -> [RawStatement] {
+    /// `firstLine` is the line number of the text's first line: a piece of preprocessed
+    /// output starts where its line marker says.
+    public static func split(text: String, file: String, firstLine: Int = 1) throws -> [RawStatement] {
         var text = text
-        return try text.withUTF8 { try split(utf8: $0, file: file) }
+        return try text.withUTF8 { try split(utf8: $0, file: file, firstLine: firstLine) }
     }
 
-    static func split(utf8 chars: UnsafeBufferPointer<UInt8>, file: String) throws -> [RawStatement] {
+    static func split(utf8 chars: UnsafeBufferPointer<UInt8>, file: String, firstLine: Int = 1) throws -> [RawStatement] {
         var result: [RawStatement] = []
         var i = 0
-        var line = 1
+        var line = firstLine
         var col = 1
         var inBlockComment = false
-        var blockStart = (1, 1)
+        var blockStart = (firstLine, 1)
         var logical = LogicalLine()
         logical.bytes.reserveCapacity(128)
         logical.lines.reserveCapacity(128)
@@ -178,6 +180,8 @@ public enum StatementSplitter {
     private static func isWordChar(_ chars: [UInt8], _ j: Int, end: Int, wordStart: Int) -> Bool {
         let c = chars[j]
         if c.isIdentChar || c == UInt8(ascii: "\\") { return true }
+        // gas's `\@` (the macro expansion count) inside a word: `.Lskip_\@:`.
+        if c == UInt8(ascii: "@"), j > wordStart, chars[j - 1] == UInt8(ascii: "\\") { return true }
         if c == UInt8(ascii: "("), j + 1 < end, chars[j + 1] == UInt8(ascii: ")"), j > wordStart, chars[j - 1] == UInt8(ascii: "\\") { return true }
         if c == UInt8(ascii: ")"), j - 2 >= wordStart, chars[j - 2] == UInt8(ascii: "\\"), chars[j - 1] == UInt8(ascii: "(") { return true }
         return j == wordStart && c.isASCIIDigit

@@ -561,6 +561,8 @@ public struct Interpreter<D: ValueDomain> {
         switch program.instructions[index].operation {
         case .noEffect:
             return go(next, s)
+        case .unsupported(let why):
+            throw Unsupported(node: node, reason: why)
         case .swapgs:
             s.kernelGS = d.negate(s.kernelGS)
             return go(next, s)

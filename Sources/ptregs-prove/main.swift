@@ -65,8 +65,16 @@ struct PtregsProveCommand: ParsableCommand {
     @Option(name: .customLong("changed-since"), help: "Re-check only specs affected by the git diff since this ref, and fail on specs whose modelled code changed (see --tree).")
     var changedSince: String?
 
-    @Option(help: "With --changed-since: a directory in the git tree holding the modelled code.")
+    @Option(help: "The source tree (a kernel tree): where .source files, -I and -include resolve, and with --changed-since a directory in the git tree holding the modelled code.")
     var tree: String = "."
+
+    @Option(name: .customShort("I"),
+            help: ArgumentHelp("An include directory for the C preprocessor of .source files, relative to --tree (repeatable).", valueName: "dir"))
+    var includeDirectories: [String] = []
+
+    @Option(name: .customLong("include", withSingleDash: true),
+            help: ArgumentHelp("A header the C preprocessor reads first for .source files, as cc -include (repeatable).", valueName: "file"))
+    var forcedIncludes: [String] = []
 
     @Option(help: "Check only shard I of N (1-based), e.g. 2/4: a deterministic split for CI matrix jobs.")
     var shard: String?
@@ -138,6 +146,14 @@ struct PtregsProveCommand: ParsableCommand {
             }
             guard defined.insert(d.name).inserted else { throw ValidationError("-D \(d.name) is given twice") }
             elaboration.defines.append(d)
+        }
+        elaboration.sourceTree = tree
+        let commandLine = ElaborationOptions.Definition.file
+        elaboration.includeDirectories = includeDirectories.enumerated().map {
+            Located($1, SourceLocation(file: commandLine, line: defines.count + $0 + 1, column: 1))
+        }
+        elaboration.forcedIncludes = forcedIncludes.enumerated().map {
+            Located($1, SourceLocation(file: commandLine, line: defines.count + includeDirectories.count + $0 + 1, column: 1))
         }
         options.smt2Directory = emitSMT2.map { URL(fileURLWithPath: $0) }
         options.certifyDirectory = certify.map { URL(fileURLWithPath: $0) }
@@ -224,15 +240,15 @@ extension PtregsProveCommand {
 }
 
 // Usage errors exit 2 like bad input (ArgumentParser's default is 64).
-/// cc's `-DNAME=VALUE`, one word: ArgumentParser reads the `=` in a joined short option
-/// as its own syntax, so the word is split into `-D NAME=VALUE` first.
+/// cc's `-DNAME=VALUE` and `-IDIR`, one word: ArgumentParser reads the `=` in a joined
+/// short option as its own syntax, so the word is split into `-D NAME=VALUE` first.
 func splittingJoinedDefines(_ args: [String]) -> [String] {
     var out: [String] = []
     var afterTerminator = false
     for a in args {
         if a == "--" { afterTerminator = true }
-        if !afterTerminator, a.hasPrefix("-D"), a.count > 2 {
-            out += ["-D", String(a.dropFirst(2))]
+        if !afterTerminator, a.hasPrefix("-D") || a.hasPrefix("-I"), a.count > 2 {
+            out += [String(a.prefix(2)), String(a.dropFirst(2))]
         } else {
             out.append(a)
         }

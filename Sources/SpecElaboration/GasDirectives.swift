@@ -1,0 +1,336 @@
+import Foundation
+import SpecSyntax
+
+/// gas as kernel entry code uses it after the C preprocessor: sections, symbol
+/// directives, alignment and data, code modes, conditional assembly, repetition, CFI
+/// annotations, `.error` and `.warning`. What is accepted either changes what the model
+/// sees (sections, conditions, repetitions) or is recorded (CFI) or has no effect on
+/// the stack (symbol attributes, alignment padding, data outside code); anything else
+/// stays an error with its line.
+extension Elaborator {
+    /// `.exitm`: the rest of the innermost macro's body is not expanded.
+    struct ExitMacro: Error { var location: SourceLocation }
+
+    /// One open `.if` group.
+    struct ConditionGroup {
+        /// Lines of the current branch are assembled.
+        var active: Bool
+        /// A branch was taken: later `.elseif`/`.else` are not.
+        var taken: Bool
+        var sawElse: Bool
+        var location: SourceLocation
+    }
+
+    static let conditionalAssemblyDirectives: Set<String> = [
+        ".if", ".ifne", ".ifeq", ".ifgt", ".ifge", ".iflt", ".ifle",
+        ".ifb", ".ifnb", ".ifc", ".ifnc", ".ifeqs", ".ifnes", ".ifdef", ".ifndef", ".ifnotdef",
+    ]
+    static let repetitionDirectives: Set<String> = [".rept", ".irp", ".irpc"]
+
+    /// Whether the condition of a `.if`-family directive holds.
+    func conditionHolds(_ head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note]) throws -> Bool {
+        // Only the truth of `.if`, `.ifne` and `.ifeq` matters; the others compare the value.
+        let truthOnly = head.text == ".if" || head.text == ".ifne" || head.text == ".ifeq"
+        func value() throws -> Int64 { try evaluate(Expr.parse(rest), asCondition: truthOnly, notes: notes) }
+        switch head.text {
+        case ".if", ".ifne": return try value() != 0
+        case ".ifeq": return try value() == 0
+        case ".ifgt": return try value() > 0
+        case ".ifge": return try value() >= 0
+        case ".iflt": return try value() < 0
+        case ".ifle": return try value() <= 0
+        case ".ifb": return rest.text.isEmpty
+        case ".ifnb": return !rest.text.isEmpty
+        case ".ifc", ".ifnc", ".ifeqs", ".ifnes":
+            guard operands.count == 2 else {
+                throw Diagnostic(at: head.location, "\(head.text) compares two strings: \(head.text) A, B", notes: notes)
+            }
+            let quotedOnly = head.text == ".ifeqs" || head.text == ".ifnes"
+            let a = try comparedString(operands[0], quotedOnly: quotedOnly, notes: notes)
+            let b = try comparedString(operands[1], quotedOnly: quotedOnly, notes: notes)
+            return (a == b) == (head.text == ".ifc" || head.text == ".ifeqs")
+        default:    // .ifdef, .ifndef, .ifnotdef
+            let name = rest.text
+            guard !name.isEmpty, name.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar) else {
+                throw Diagnostic(at: rest.location, "\(head.text) needs a symbol name", notes: notes)
+            }
+            let defined = constants[name] != nil || labelDefinitions[name] != nil || program.externs[name] != nil
+            return defined == (head.text == ".ifdef")
+        }
+    }
+
+    /// A string of `.ifc`: as written, or inside `'…'` or `"…"`.
+    func comparedString(_ l: Located, quotedOnly: Bool, notes: [Diagnostic.Note]) throws -> String {
+        let t = l.text
+        for q in ["\"", "'"] where t.count >= 2 && t.hasPrefix(q) && t.hasSuffix(q) {
+            return String(t.dropFirst().dropLast())
+        }
+        if quotedOnly { throw Diagnostic(at: l.location, "expected a quoted string", notes: notes) }
+        return t
+    }
+
+    /// The bindings of each run of a `.rept`, `.irp` or `.irpc` body.
+    func repetitions(_ head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note]) throws -> [[String: String]] {
+        switch head.text {
+        case ".rept":
+            let n = try evaluate(Expr.parse(rest), notes: notes)
+            guard n >= 0, n <= Int64(Self.maximumExpandedStatements) else {
+                throw Diagnostic(at: rest.location, ".rept count \(n) is outside 0…\(Self.maximumExpandedStatements)", notes: notes)
+            }
+            return Array(repeating: [:], count: Int(n))
+        default:
+            // `.irp name, a, b` (or `.irp name a b`): the name, then the values.
+            var words = operands
+            if operands.count == 1 {
+                words = operands[0].text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { Located(String($0), operands[0].location) }
+            }
+            guard let name = words.first, !name.text.isEmpty, name.text.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar) else {
+                throw Diagnostic(at: rest.location, "\(head.text) needs a parameter name: \(head.text) NAME, VALUES", notes: notes)
+            }
+            let values: [String]
+            if head.text == ".irp" {
+                values = words.dropFirst().map(\.text)
+            } else {
+                values = words.dropFirst().map(\.text).joined().map { String($0) }
+            }
+            // gas runs the body once, with the parameter empty, when there are no values.
+            return values.isEmpty ? [[name.text: ""]] : values.map { [name.text: $0] }
+        }
+    }
+
+    static let symbolAttributeDirectives: Set<String> = [".globl", ".global", ".weak", ".local", ".hidden", ".protected", ".internal"]
+    static let dataDirectives: Set<String> = [
+        ".byte", ".word", ".short", ".hword", ".value", ".2byte", ".int", ".long", ".4byte", ".quad", ".8byte", ".octa",
+        ".ascii", ".asciz", ".string", ".zero", ".skip", ".space", ".fill", ".uleb128", ".sleb128",
+    ]
+    static let alignmentDirectives: Set<String> = [".align", ".balign", ".p2align", ".balignw", ".balignl", ".p2alignw", ".p2alignl"]
+    /// The CFI directives gas knows (the ones a check of unwind data can read).
+    static let frameDirectives: Set<String> = [
+        ".cfi_startproc", ".cfi_endproc", ".cfi_sections", ".cfi_def_cfa", ".cfi_def_cfa_offset", ".cfi_def_cfa_register",
+        ".cfi_adjust_cfa_offset", ".cfi_offset", ".cfi_rel_offset", ".cfi_val_offset", ".cfi_register", ".cfi_restore",
+        ".cfi_undefined", ".cfi_same_value", ".cfi_remember_state", ".cfi_restore_state", ".cfi_signal_frame",
+        ".cfi_return_column", ".cfi_escape", ".cfi_personality", ".cfi_lsda", ".cfi_window_save",
+    ]
+
+    /// Handles a gas directive; false when `head` is none of them.
+    func assemblerDirective(_ head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note]) throws -> Bool {
+        let name = head.text
+        func err(_ loc: SourceLocation, _ m: String) -> Diagnostic { Diagnostic(at: loc, m, notes: notes) }
+        func noOperands() throws {
+            if !rest.text.isEmpty { throw err(rest.location, "unexpected '\(rest.text)' after \(name)") }
+        }
+        switch name {
+        case ".text", ".data", ".bss":
+            if !rest.text.isEmpty { throw err(rest.location, "subsections (\(name) \(rest.text)) are not modelled") }
+            switchSection(to: Section(name: name, isCode: name == ".text"))
+        case ".section", ".pushsection":
+            guard let first = operands.first, !first.text.isEmpty else { throw err(head.location, "\(name) needs a section name") }
+            let sectionName = first.text.count >= 2 && first.text.hasPrefix("\"") && first.text.hasSuffix("\"") ? String(first.text.dropFirst().dropLast()) : first.text
+            var flags: String?
+            if operands.count > 1 {
+                let f = operands[1].text
+                guard f.count >= 2, f.hasPrefix("\""), f.hasSuffix("\"") else {
+                    throw err(operands[1].location, "expected the section's flags in quotes (subsections are not modelled)")
+                }
+                flags = String(f.dropFirst().dropLast())
+            }
+            let target = Section(name: sectionName, isCode: sectionHoldsCode(sectionName, flags: flags))
+            if name == ".pushsection" {
+                if sectionStack.count >= Self.maximumConditionalDepth {
+                    throw err(head.location, ".pushsection nested more than \(Self.maximumConditionalDepth) deep")
+                }
+                sectionStack.append((section, previousSection))
+            }
+            switchSection(to: target)
+        case ".popsection":
+            try noOperands()
+            guard let (current, previous) = sectionStack.popLast() else { throw err(head.location, ".popsection without .pushsection") }
+            section = current
+            previousSection = previous
+        case ".previous":
+            try noOperands()
+            swap(&section, &previousSection)
+        case ".code64":
+            try noOperands()
+            codeMode = nil
+        case ".code32", ".code16":
+            try noOperands()
+            codeMode = name
+        case _ where Self.symbolAttributeDirectives.contains(name):
+            guard !operands.isEmpty else { throw err(head.location, "\(name) needs a symbol name") }
+            for o in operands { try checkSymbolName(o, directive: name, notes: notes) }
+        case ".type":
+            // `.type name, @function`, or without the comma as the kernel's SYM_END
+            // writes it: `.type name STT_FUNC`.
+            var words = operands
+            if operands.count == 1 {
+                let parts = operands[0].text.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                if parts.count == 2, let gap = operands[0].text.range(of: String(parts[1]), options: .backwards) {
+                    let column = operands[0].location.column + operands[0].text.distance(from: operands[0].text.startIndex, to: gap.lowerBound)
+                    words = [Located(String(parts[0]), operands[0].location),
+                             Located(String(parts[1]), SourceLocation(file: operands[0].location.file, line: operands[0].location.line, column: column))]
+                }
+            }
+            guard words.count == 2 else { throw err(head.location, "expected '.type NAME, @function' (or @object, @notype)") }
+            try checkSymbolName(words[0], directive: name, notes: notes)
+            let kinds = ["function", "object", "notype", "gnu_indirect_function"]
+            let kind = words[1].text.trimmingCharacters(in: CharacterSet(charactersIn: "@%\""))
+            let elfKinds = ["STT_FUNC", "STT_OBJECT", "STT_NOTYPE", "STT_GNU_IFUNC"]
+            guard kinds.contains(kind) || elfKinds.contains(words[1].text) else {
+                throw err(words[1].location, "unknown symbol type '\(words[1].text)'")
+            }
+        case ".size":
+            // The symbol's size is metadata: it moves nothing on the stack.
+            guard operands.count == 2 else { throw err(head.location, "expected '.size NAME, EXPRESSION'") }
+            try checkSymbolName(operands[0], directive: name, notes: notes)
+        case _ where Self.alignmentDirectives.contains(name):
+            guard (1...3).contains(operands.count), !operands[0].text.isEmpty else { throw err(head.location, "expected '\(name) ALIGNMENT[, FILL[, MAX]]'") }
+            if section.isCode, operands.count > 1, !operands[1].text.isEmpty {
+                // Padding that can be run must be nops: other bytes would be code of their own.
+                let fill = try evaluate(Expr.parse(operands[1]), notes: notes)
+                guard fill == 0x90, name == ".align" || name == ".balign" || name == ".p2align" else {
+                    throw err(operands[1].location, "alignment in code filled with \(operands[1].text), not nops (0x90): bytes the model cannot decode")
+                }
+            }
+        case ".nops":
+            guard section.isCode else { throw err(head.location, ".nops outside a code section") }
+        case _ where Self.dataDirectives.contains(name):
+            if section.isCode {
+                // Only padding with nops is accepted among the instructions.
+                let nopPadding = (name == ".skip" || name == ".space") && operands.count == 2
+                    && (try? evaluate(Expr.parse(operands[1]), notes: notes)) == 0x90
+                if !nopPadding {
+                    let why = "'\(name)' in the code section \(section.name): data among instructions is not modelled"
+                    // In a real file these are bytes the CPU may run: an instruction the
+                    // model cannot take, so paths through them are unknown.
+                    guard assemblyDepth > 0 else { throw err(head.location, why + " (is a .section missing?)") }
+                    try appendInstruction(head: head, operands: operands, rest: rest, notes: notes, unsupported: why)
+                }
+            } else if Self.patchTables.contains(section.name) {
+                try recordPatchSiteReferences(operands, notes: notes)
+            }
+        case _ where name.hasPrefix(".cfi_"):
+            guard Self.frameDirectives.contains(name) else { throw err(head.location, "unknown CFI directive '\(name)'") }
+            guard section.isCode else { throw err(head.location, "'\(name)' in the data section \(section.name)") }
+            program.frameAnnotations.append(FrameAnnotation(directive: name, operands: operands.map(\.text), location: head.location,
+                                                            expansion: notes, section: section.name, instruction: nil))
+            pendingAnnotations.append(program.frameAnnotations.count - 1)
+        case ".purgem":
+            guard macros.removeValue(forKey: rest.text) != nil else { throw err(rest.location, "no macro '\(rest.text)' to purge") }
+        case ".exitm":
+            try noOperands()
+            guard notes.contains(where: { $0.message.hasPrefix("in expansion of macro") }) else {
+                throw err(head.location, ".exitm outside a macro")
+            }
+            // Caught where the innermost macro is expanded.
+            throw ExitMacro(location: head.location)
+        case ".error":
+            throw err(head.location, ".error: \(try message(rest, notes: notes))")
+        case ".warning":
+            // gas would warn and go on; the checker stops: the source says its assumptions fail here.
+            throw err(head.location, ".warning: \(try message(rest, notes: notes)) (the assembler would only warn; the check stops here)")
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// The quoted text of `.error` / `.warning` (gas's default when there is none).
+    func message(_ rest: Located, notes: [Diagnostic.Note]) throws -> String {
+        guard !rest.text.isEmpty else { return "no message" }
+        let t = rest.text
+        guard t.count >= 2, t.hasPrefix("\""), t.hasSuffix("\"") else {
+            throw Diagnostic(at: rest.location, "expected a quoted message", notes: notes)
+        }
+        return String(t.dropFirst().dropLast())
+    }
+
+    func checkSymbolName(_ l: Located, directive: String, notes: [Diagnostic.Note]) throws {
+        guard let first = l.text.unicodeScalars.first, StatementSplitter.isIdentStart(first),
+              l.text.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar) else {
+            throw Diagnostic(at: l.location, "\(directive) needs a symbol name, found '\(l.text)'", notes: notes)
+        }
+    }
+
+    /// Tables that tell the kernel to replace code at boot: ALTERNATIVE sites (by CPU
+    /// feature) and paravirt sites. The code there may not be what the source says.
+    static let patchTables: Set<String> = [".altinstructions", ".parainstructions"]
+
+    /// A label a patching table names, with when it was named.
+    struct PatchSiteReference {
+        var group: Int
+        /// `740` of `740b`, or a named label.
+        var label: String
+        /// `b` or `f` for a local label; nil for a named one.
+        var direction: Character?
+        /// Local labels defined before the reference.
+        var serial: Int
+        /// Instructions before the reference, in source order.
+        var position: Int
+        var location: SourceLocation
+        var table: String
+    }
+
+    /// The labels a directive in a patching table mentions (`.long 740b - .`,
+    /// `.byte 742b-740b`).
+    func recordPatchSiteReferences(_ operands: [Located], notes: [Diagnostic.Note]) throws {
+        for o in operands {
+            for t in try Lexer.tokenize(o) {
+                guard case .ident(let n) = t.kind, n != "." else { continue }
+                if let last = n.last, last == "b" || last == "f", n.dropLast().allSatisfy(\.isNumber), n.count > 1 {
+                    patchSiteReferences.append(PatchSiteReference(group: patchSiteGroup, label: String(n.dropLast()), direction: last,
+                                                                  serial: localLabelSerial, position: pending.count, location: t.location, table: section.name))
+                } else if constants[n] == nil {
+                    patchSiteReferences.append(PatchSiteReference(group: patchSiteGroup, label: n, direction: nil,
+                                                                  serial: localLabelSerial, position: pending.count, location: t.location, table: section.name))
+                }
+            }
+        }
+    }
+
+    /// Every patched site's original instructions become unsupported: the CPU may run
+    /// the replacement instead, and taking only the original would prove a run that
+    /// may not happen. A site runs from the earliest code label its table entry names
+    /// to the entry itself (the original is emitted just before its entry).
+    func markPatchSites() {
+        let groups = Dictionary(grouping: patchSiteReferences, by: \.group)
+        for (_, refs) in groups.sorted(by: { $0.key < $1.key }) {
+            var targets: [Int] = []
+            for r in refs {
+                let target: Int?
+                if let dir = r.direction {
+                    let defs = numericLabels[r.label] ?? []
+                    let def = dir == "f" ? defs.first(where: { $0.serial >= r.serial }) : defs.last(where: { $0.serial < r.serial })
+                    target = def?.target
+                } else {
+                    target = program.labels[r.label]
+                }
+                // Labels in a replacement section name the new code, not the site.
+                if let t = target, pending.indices.contains(t), !pending[t].section.contains("replacement") { targets.append(t) }
+            }
+            guard let start = targets.min(), let end = refs.map(\.position).max() else { continue }
+            let site = pending[start].section
+            let entry = refs[0]
+            for k in start..<max(end, start + 1) where pending.indices.contains(k) && pending[k].section == site && pending[k].fromSource {
+                pending[k].unsupportedReason = pending[k].unsupportedReason
+                    ?? "the kernel may patch this code at boot (its \(entry.table) entry is at \(entry.location)): the CPU may run a replacement, which the model does not take yet"
+            }
+        }
+    }
+
+    func switchSection(to target: Section) {
+        // A section keeps the kind of its first switch (gas ignores changed flags).
+        var next = target
+        if let known = sectionIsCode[target.name] { next.isCode = known } else { sectionIsCode[target.name] = target.isCode }
+        previousSection = section
+        section = next
+        if Self.patchTables.contains(next.name) { patchSiteGroup += 1 }
+    }
+
+    /// Whether a section holds code: its flags say `x`, or gas's defaults for its name.
+    func sectionHoldsCode(_ name: String, flags: String?) -> Bool {
+        if let flags { return flags.contains("x") }
+        if let known = sectionIsCode[name] { return known }
+        return name == ".text" || name.hasPrefix(".text.") || name == ".init" || name == ".fini"
+    }
+}
