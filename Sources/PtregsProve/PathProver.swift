@@ -227,17 +227,18 @@ struct PathProof {
                 if confirm(candidates, batchOracle) { continue }
                 // The batch model did not replay: ask each candidate alone, in run order.
                 var replayed = false
+                var solverUnknown: String?
                 for (index, u) in os.enumerated() {
                     switch query(u, &sr, label: "\(inv.rawValue)-search\(depth)") {
                     case .sat(let m):
                         let oracle = makeOracle(m, sr.run.factory, &sr.lowering)
                         if confirm(Array(candidates[index...]), oracle) { replayed = true }
                     case .unsat: cleared.insert(candidates[index])
-                    case .unknown: break
+                    case .unknown(let reason): solverUnknown = solverUnknown ?? reason
                     }
                     if replayed { break }
                 }
-                if !replayed { return (found, .notReplayed) }
+                if !replayed { return (found, solverUnknown.map { .unknown("solver: \($0)") } ?? .notReplayed) }
             }
         }
         enum CaseSearch {
