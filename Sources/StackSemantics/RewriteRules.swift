@@ -1,7 +1,7 @@
 /// The simplifier's rewrite rules, each stated once as data: a left side, a right side
-/// and a side condition. `TermFactory` applies exactly these (compiled below into a
-/// match program per rule and a table from operand shapes to candidate rules), and
-/// SimplifierSoundnessTests asks Z3 to prove every one valid, Alive-style.
+/// and side conditions. `TermFactory` applies exactly these, through the Swift code they
+/// generate (RuleCodeGeneration.swift; a test fails when the generated file differs),
+/// and RewriteRuleProofTests asks Z3 to prove every one valid, Alive-style.
 ///
 /// What is not a pattern, and is checked another way:
 /// - the value of an operation on constants is `Term.Op.evaluate` (a rule's `fold`),

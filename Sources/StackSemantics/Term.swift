@@ -200,8 +200,6 @@ public final class TermFactory {
     private static let smallConstants = 256
     @exclusivity(unchecked) private var small: [Term?] = Array(repeating: nil, count: TermFactory.smallConstants)
     @exclusivity(unchecked) private var booleans: [Term?] = [nil, nil]
-    /// The simplifier's rules, compiled once per process.
-    let rules = CompiledRules.shared
     /// Kept between queries decided by cases (see CaseSplit.swift).
     @exclusivity(unchecked) var caseSplitMemo: CaseSplit.Memo?
     /// Every variable made so far, by name.
@@ -355,8 +353,9 @@ public final class TermFactory {
         return make(op, UInt64(store.names.count - 1), [], isBool: op == .boolVariable)
     }
 
-    // The operators below rewrite by `RewriteRules` (RuleMatching.swift applies them);
-    // a term no rule rewrites is made as the node `RewriteRules.nodeOrder` says.
+    // The operators below rewrite by `RewriteRules`, through the code generated from
+    // them (RewriteRules+Generated.swift); a term no rule rewrites is made as the node
+    // `RewriteRules.nodeOrder` says.
 
     public func add(_ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.add, [a, b], isBool: false) }
@@ -412,12 +411,12 @@ public final class TermFactory {
     }
     public func ite(_ c: Term, _ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.ite, [c, a, b], isBool: false) }
-        if let t = applyRules(.ite, c.index, a.index, b.index) { return t }
+        if let t = applyRules(.ite, c, a, b) { return t }
         return make(.ite, c, a, b, isBool: false)
     }
     public func boolIte(_ c: Term, _ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.boolIte, [c, a, b], isBool: true) }
-        if let t = applyRules(.boolIte, c.index, a.index, b.index) { return t }
+        if let t = applyRules(.boolIte, c, a, b) { return t }
         return make(.boolIte, c, a, b, isBool: true)
     }
     public func negation(_ a: Term) -> Term {
@@ -426,15 +425,15 @@ public final class TermFactory {
     }
 
     @inline(__always) private func rewritten(_ op: Term.Op, _ a: Term, _ b: Term, isBool: Bool) -> Term {
-        if let t = applyRules(op, a.index, b.index) { return t }
-        return rules.ordersArguments[Int(op.rawValue)] ? commutative(op, a, b, isBool: isBool) : make(op, a, b, isBool: isBool)
+        if let t = applyRules(op, a, b) { return t }
+        return RewriteRules.nodeOrder(op) == .ordered ? commutative(op, a, b, isBool: isBool) : make(op, a, b, isBool: isBool)
     }
     @inline(__always) private func rewritten(_ op: Term.Op, _ a: Term, isBool: Bool) -> Term {
-        if let t = applyRules(op, a.index) { return t }
+        if let t = applyRules(op, a) { return t }
         return make(op, a, isBool: isBool)
     }
 
-    /// A rule's node, made as given (RuleMatching.swift).
+    /// A rule's node, made as given (RewriteRules+Generated.swift).
     func node(_ op: Term.Op, _ a: Term, isBool: Bool) -> Term { make(op, a, isBool: isBool) }
     func node(_ op: Term.Op, _ a: Term, _ b: Term, isBool: Bool) -> Term { make(op, a, b, isBool: isBool) }
     func node(_ op: Term.Op, _ a: Term, _ b: Term, _ c: Term, isBool: Bool) -> Term { make(op, a, b, c, isBool: isBool) }

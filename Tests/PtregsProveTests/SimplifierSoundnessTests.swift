@@ -444,6 +444,19 @@ final class RewriteRuleProofTests: XCTestCase {
         XCTAssertEqual(Self.nonCommutative(ordered), [])
     }
 
+    /// The code the factory runs is what the proved rules generate (set
+    /// PTREGS_GENERATE_RULES=1 to rewrite the file after changing a rule).
+    func testTheFactoryRunsTheCodeTheRulesGenerate() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/StackSemantics/RewriteRules+Generated.swift")
+        let expected = RewriteRules.generatedSource()
+        if ProcessInfo.processInfo.environment["PTREGS_GENERATE_RULES"] == "1" {
+            try expected.write(to: file, atomically: true, encoding: .utf8)
+        }
+        let running = try String(contentsOf: file, encoding: .utf8)
+        XCTAssertTrue(running == expected, "\(file.path) is not what RewriteRules.all generates: regenerate it with PTREGS_GENERATE_RULES=1 swift test --filter RewriteRuleProofTests")
+    }
+
     /// Every fold names an operation with a value at its number of operands (a fold
     /// without one would make its rule never apply).
     func testEveryFoldHasAValue() {
