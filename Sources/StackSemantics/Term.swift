@@ -8,7 +8,7 @@
 /// those copies (and freeing node trees one release at a time) was a fifth of a proof
 /// run. So a term is valid only while its factory lives — every holder of terms here
 /// (a run, a domain, an interpreter) also holds the factory.
-public struct Term: Hashable, CustomStringConvertible, @unchecked Sendable {
+public struct Term: Hashable, CustomStringConvertible {
     /// The operator, as a byte: what the simplifier tests on every construction.
     public enum Op: UInt8, Sendable {
         case const, bool, variable, boolVariable
