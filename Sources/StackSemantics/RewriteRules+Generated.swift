@@ -12,10 +12,12 @@ extension TermFactory {
         }
         // (z@ite(c, x, y) + k1) → ite(c, (x + k1), (y + k1)) if z is ite over constants
         rule1: do {
-            guard r0.op == .ite, r0.args.count == 3 else { break rule1 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
-            let r4 = r0.args[2]
+            guard r0.op == .ite else { break rule1 }
+            let a0 = r0.args
+            guard a0.count == 3 else { break rule1 }
+            let r2 = a0[0]
+            let r3 = a0[1]
+            let r4 = a0[2]
             guard r1.op == .const else { break rule1 }
             guard leafValues(r0) != nil else { break rule1 }
             return ite(r2, add(r3, r1), add(r4, r1))
@@ -23,22 +25,28 @@ extension TermFactory {
         // (k1 + z@ite(c, x, y)) → ite(c, (k1 + x), (k1 + y)) if z is ite over constants
         rule2: do {
             guard r0.op == .const else { break rule2 }
-            guard r1.op == .ite, r1.args.count == 3 else { break rule2 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
-            let r4 = r1.args[2]
+            guard r1.op == .ite else { break rule2 }
+            let a1 = r1.args
+            guard a1.count == 3 else { break rule2 }
+            let r2 = a1[0]
+            let r3 = a1[1]
+            let r4 = a1[2]
             guard leafValues(r1) != nil else { break rule2 }
             return ite(r2, add(r0, r3), add(r0, r4))
         }
         // ((x + k1) + (y + k2)) → (x + y) if [([(k1 + k2)] == 0)]
         rule3: do {
-            guard r0.op == .add, r0.args.count == 2 else { break rule3 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
+            guard r0.op == .add else { break rule3 }
+            let a0 = r0.args
+            guard a0.count == 2 else { break rule3 }
+            let r2 = a0[0]
+            let r3 = a0[1]
             guard r3.op == .const else { break rule3 }
-            guard r1.op == .add, r1.args.count == 2 else { break rule3 }
-            let r4 = r1.args[0]
-            let r5 = r1.args[1]
+            guard r1.op == .add else { break rule3 }
+            let a1 = r1.args
+            guard a1.count == 2 else { break rule3 }
+            let r4 = a1[0]
+            let r5 = a1[1]
             guard r5.op == .const else { break rule3 }
             guard let f0 = Term.Op.add.evaluate(r3.payload, r5.payload) else { break rule3 }
             guard let f1 = Term.Op.eq.evaluate(f0, 0) else { break rule3 }
@@ -47,22 +55,28 @@ extension TermFactory {
         }
         // ((x + k1) + (y + k2)) → ((x + y) + [(k1 + k2)])
         rule4: do {
-            guard r0.op == .add, r0.args.count == 2 else { break rule4 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
+            guard r0.op == .add else { break rule4 }
+            let a0 = r0.args
+            guard a0.count == 2 else { break rule4 }
+            let r2 = a0[0]
+            let r3 = a0[1]
             guard r3.op == .const else { break rule4 }
-            guard r1.op == .add, r1.args.count == 2 else { break rule4 }
-            let r4 = r1.args[0]
-            let r5 = r1.args[1]
+            guard r1.op == .add else { break rule4 }
+            let a1 = r1.args
+            guard a1.count == 2 else { break rule4 }
+            let r4 = a1[0]
+            let r5 = a1[1]
             guard r5.op == .const else { break rule4 }
             guard let f0 = Term.Op.add.evaluate(r3.payload, r5.payload) else { break rule4 }
             return node(.add, commutativeNode(.add, r2, r4, isBool: false), const(f0), isBool: false)
         }
         // ((x + k1) + k2) → x if [([(k1 + k2)] == 0)]
         rule5: do {
-            guard r0.op == .add, r0.args.count == 2 else { break rule5 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
+            guard r0.op == .add else { break rule5 }
+            let a0 = r0.args
+            guard a0.count == 2 else { break rule5 }
+            let r2 = a0[0]
+            let r3 = a0[1]
             guard r3.op == .const else { break rule5 }
             guard r1.op == .const else { break rule5 }
             guard let f0 = Term.Op.add.evaluate(r3.payload, r1.payload) else { break rule5 }
@@ -72,9 +86,11 @@ extension TermFactory {
         }
         // ((x + k1) + k2) → (x + [(k1 + k2)])
         rule6: do {
-            guard r0.op == .add, r0.args.count == 2 else { break rule6 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
+            guard r0.op == .add else { break rule6 }
+            let a0 = r0.args
+            guard a0.count == 2 else { break rule6 }
+            let r2 = a0[0]
+            let r3 = a0[1]
             guard r3.op == .const else { break rule6 }
             guard r1.op == .const else { break rule6 }
             guard let f0 = Term.Op.add.evaluate(r3.payload, r1.payload) else { break rule6 }
@@ -83,9 +99,11 @@ extension TermFactory {
         // (k1 + (x + k2)) → x if [([(k1 + k2)] == 0)]
         rule7: do {
             guard r0.op == .const else { break rule7 }
-            guard r1.op == .add, r1.args.count == 2 else { break rule7 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
+            guard r1.op == .add else { break rule7 }
+            let a1 = r1.args
+            guard a1.count == 2 else { break rule7 }
+            let r2 = a1[0]
+            let r3 = a1[1]
             guard r3.op == .const else { break rule7 }
             guard let f0 = Term.Op.add.evaluate(r0.payload, r3.payload) else { break rule7 }
             guard let f1 = Term.Op.eq.evaluate(f0, 0) else { break rule7 }
@@ -95,26 +113,32 @@ extension TermFactory {
         // (k1 + (x + k2)) → (x + [(k1 + k2)])
         rule8: do {
             guard r0.op == .const else { break rule8 }
-            guard r1.op == .add, r1.args.count == 2 else { break rule8 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
+            guard r1.op == .add else { break rule8 }
+            let a1 = r1.args
+            guard a1.count == 2 else { break rule8 }
+            let r2 = a1[0]
+            let r3 = a1[1]
             guard r3.op == .const else { break rule8 }
             guard let f0 = Term.Op.add.evaluate(r0.payload, r3.payload) else { break rule8 }
             return node(.add, r2, const(f0), isBool: false)
         }
         // ((x + k1) + y) → ((x + y) + k1)
         rule9: do {
-            guard r0.op == .add, r0.args.count == 2 else { break rule9 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
+            guard r0.op == .add else { break rule9 }
+            let a0 = r0.args
+            guard a0.count == 2 else { break rule9 }
+            let r2 = a0[0]
+            let r3 = a0[1]
             guard r3.op == .const else { break rule9 }
             return node(.add, commutativeNode(.add, r2, r1, isBool: false), r3, isBool: false)
         }
         // (x + (y + k1)) → ((x + y) + k1)
         rule10: do {
-            guard r1.op == .add, r1.args.count == 2 else { break rule10 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
+            guard r1.op == .add else { break rule10 }
+            let a1 = r1.args
+            guard a1.count == 2 else { break rule10 }
+            let r2 = a1[0]
+            let r3 = a1[1]
             guard r3.op == .const else { break rule10 }
             return node(.add, commutativeNode(.add, r0, r2, isBool: false), r3, isBool: false)
         }
@@ -156,10 +180,12 @@ extension TermFactory {
         }
         // (z@ite(c, x, y) - k1) → ite(c, (x - k1), (y - k1)) if z is ite over constants
         rule2: do {
-            guard r0.op == .ite, r0.args.count == 3 else { break rule2 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
-            let r4 = r0.args[2]
+            guard r0.op == .ite else { break rule2 }
+            let a0 = r0.args
+            guard a0.count == 3 else { break rule2 }
+            let r2 = a0[0]
+            let r3 = a0[1]
+            let r4 = a0[2]
             guard r1.op == .const else { break rule2 }
             guard leafValues(r0) != nil else { break rule2 }
             return ite(r2, sub(r3, r1), sub(r4, r1))
@@ -167,22 +193,28 @@ extension TermFactory {
         // (k1 - z@ite(c, x, y)) → ite(c, (k1 - x), (k1 - y)) if z is ite over constants
         rule3: do {
             guard r0.op == .const else { break rule3 }
-            guard r1.op == .ite, r1.args.count == 3 else { break rule3 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
-            let r4 = r1.args[2]
+            guard r1.op == .ite else { break rule3 }
+            let a1 = r1.args
+            guard a1.count == 3 else { break rule3 }
+            let r2 = a1[0]
+            let r3 = a1[1]
+            let r4 = a1[2]
             guard leafValues(r1) != nil else { break rule3 }
             return ite(r2, sub(r0, r3), sub(r0, r4))
         }
         // ((x + k1) - (x + k2)) → [(k1 - k2)]
         rule4: do {
-            guard r0.op == .add, r0.args.count == 2 else { break rule4 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
+            guard r0.op == .add else { break rule4 }
+            let a0 = r0.args
+            guard a0.count == 2 else { break rule4 }
+            let r2 = a0[0]
+            let r3 = a0[1]
             guard r3.op == .const else { break rule4 }
-            guard r1.op == .add, r1.args.count == 2 else { break rule4 }
-            let r4 = r1.args[0]
-            let r5 = r1.args[1]
+            guard r1.op == .add else { break rule4 }
+            let a1 = r1.args
+            guard a1.count == 2 else { break rule4 }
+            let r4 = a1[0]
+            let r5 = a1[1]
             guard r4 == r2 else { break rule4 }
             guard r5.op == .const else { break rule4 }
             guard let f0 = Term.Op.sub.evaluate(r3.payload, r5.payload) else { break rule4 }
@@ -190,18 +222,22 @@ extension TermFactory {
         }
         // ((x + k1) - x) → k1
         rule5: do {
-            guard r0.op == .add, r0.args.count == 2 else { break rule5 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
+            guard r0.op == .add else { break rule5 }
+            let a0 = r0.args
+            guard a0.count == 2 else { break rule5 }
+            let r2 = a0[0]
+            let r3 = a0[1]
             guard r3.op == .const else { break rule5 }
             guard r1 == r2 else { break rule5 }
             return r3
         }
         // (x - (x + k1)) → [-k1]
         rule6: do {
-            guard r1.op == .add, r1.args.count == 2 else { break rule6 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
+            guard r1.op == .add else { break rule6 }
+            let a1 = r1.args
+            guard a1.count == 2 else { break rule6 }
+            let r2 = a1[0]
+            let r3 = a1[1]
             guard r2 == r0 else { break rule6 }
             guard r3.op == .const else { break rule6 }
             guard let f0 = Term.Op.neg.evaluate(r3.payload) else { break rule6 }
@@ -226,10 +262,12 @@ extension TermFactory {
         }
         // (z@ite(c, x, y) & k1) → ite(c, (x & k1), (y & k1)) if z is ite over constants
         rule1: do {
-            guard r0.op == .ite, r0.args.count == 3 else { break rule1 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
-            let r4 = r0.args[2]
+            guard r0.op == .ite else { break rule1 }
+            let a0 = r0.args
+            guard a0.count == 3 else { break rule1 }
+            let r2 = a0[0]
+            let r3 = a0[1]
+            let r4 = a0[2]
             guard r1.op == .const else { break rule1 }
             guard leafValues(r0) != nil else { break rule1 }
             return ite(r2, and(r3, r1), and(r4, r1))
@@ -237,18 +275,22 @@ extension TermFactory {
         // (k1 & z@ite(c, x, y)) → ite(c, (k1 & x), (k1 & y)) if z is ite over constants
         rule2: do {
             guard r0.op == .const else { break rule2 }
-            guard r1.op == .ite, r1.args.count == 3 else { break rule2 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
-            let r4 = r1.args[2]
+            guard r1.op == .ite else { break rule2 }
+            let a1 = r1.args
+            guard a1.count == 3 else { break rule2 }
+            let r2 = a1[0]
+            let r3 = a1[1]
+            let r4 = a1[2]
             guard leafValues(r1) != nil else { break rule2 }
             return ite(r2, and(r0, r3), and(r0, r4))
         }
         // ((k1 & x) & k2) → (x & [(k2 & k1)])
         rule3: do {
-            guard r0.op == .and, r0.args.count == 2 else { break rule3 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
+            guard r0.op == .and else { break rule3 }
+            let a0 = r0.args
+            guard a0.count == 2 else { break rule3 }
+            let r2 = a0[0]
+            let r3 = a0[1]
             guard r2.op == .const else { break rule3 }
             guard r1.op == .const else { break rule3 }
             guard let f0 = Term.Op.and.evaluate(r1.payload, r2.payload) else { break rule3 }
@@ -256,9 +298,11 @@ extension TermFactory {
         }
         // ((x & k1) & k2) → (x & [(k2 & k1)])
         rule4: do {
-            guard r0.op == .and, r0.args.count == 2 else { break rule4 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
+            guard r0.op == .and else { break rule4 }
+            let a0 = r0.args
+            guard a0.count == 2 else { break rule4 }
+            let r2 = a0[0]
+            let r3 = a0[1]
             guard r3.op == .const else { break rule4 }
             guard r1.op == .const else { break rule4 }
             guard let f0 = Term.Op.and.evaluate(r1.payload, r3.payload) else { break rule4 }
@@ -267,18 +311,22 @@ extension TermFactory {
         // (k1 & z@(k2 & x)) → (z & k1)
         rule5: do {
             guard r0.op == .const else { break rule5 }
-            guard r1.op == .and, r1.args.count == 2 else { break rule5 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
+            guard r1.op == .and else { break rule5 }
+            let a1 = r1.args
+            guard a1.count == 2 else { break rule5 }
+            let r2 = a1[0]
+            let r3 = a1[1]
             guard r2.op == .const else { break rule5 }
             return and(r1, r0)
         }
         // (k1 & z@(x & k2)) → (z & k1)
         rule6: do {
             guard r0.op == .const else { break rule6 }
-            guard r1.op == .and, r1.args.count == 2 else { break rule6 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
+            guard r1.op == .and else { break rule6 }
+            let a1 = r1.args
+            guard a1.count == 2 else { break rule6 }
+            let r2 = a1[0]
+            let r3 = a1[1]
             guard r3.op == .const else { break rule6 }
             return and(r1, r0)
         }
@@ -320,10 +368,12 @@ extension TermFactory {
         }
         // (z@ite(c, x, y) | k1) → ite(c, (x | k1), (y | k1)) if z is ite over constants
         rule1: do {
-            guard r0.op == .ite, r0.args.count == 3 else { break rule1 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
-            let r4 = r0.args[2]
+            guard r0.op == .ite else { break rule1 }
+            let a0 = r0.args
+            guard a0.count == 3 else { break rule1 }
+            let r2 = a0[0]
+            let r3 = a0[1]
+            let r4 = a0[2]
             guard r1.op == .const else { break rule1 }
             guard leafValues(r0) != nil else { break rule1 }
             return ite(r2, or(r3, r1), or(r4, r1))
@@ -331,10 +381,12 @@ extension TermFactory {
         // (k1 | z@ite(c, x, y)) → ite(c, (k1 | x), (k1 | y)) if z is ite over constants
         rule2: do {
             guard r0.op == .const else { break rule2 }
-            guard r1.op == .ite, r1.args.count == 3 else { break rule2 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
-            let r4 = r1.args[2]
+            guard r1.op == .ite else { break rule2 }
+            let a1 = r1.args
+            guard a1.count == 3 else { break rule2 }
+            let r2 = a1[0]
+            let r3 = a1[1]
+            let r4 = a1[2]
             guard leafValues(r1) != nil else { break rule2 }
             return ite(r2, or(r0, r3), or(r0, r4))
         }
@@ -366,10 +418,12 @@ extension TermFactory {
         }
         // (z@ite(c, x, y) ^ k1) → ite(c, (x ^ k1), (y ^ k1)) if z is ite over constants
         rule1: do {
-            guard r0.op == .ite, r0.args.count == 3 else { break rule1 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
-            let r4 = r0.args[2]
+            guard r0.op == .ite else { break rule1 }
+            let a0 = r0.args
+            guard a0.count == 3 else { break rule1 }
+            let r2 = a0[0]
+            let r3 = a0[1]
+            let r4 = a0[2]
             guard r1.op == .const else { break rule1 }
             guard leafValues(r0) != nil else { break rule1 }
             return ite(r2, xor(r3, r1), xor(r4, r1))
@@ -377,10 +431,12 @@ extension TermFactory {
         // (k1 ^ z@ite(c, x, y)) → ite(c, (k1 ^ x), (k1 ^ y)) if z is ite over constants
         rule2: do {
             guard r0.op == .const else { break rule2 }
-            guard r1.op == .ite, r1.args.count == 3 else { break rule2 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
-            let r4 = r1.args[2]
+            guard r1.op == .ite else { break rule2 }
+            let a1 = r1.args
+            guard a1.count == 3 else { break rule2 }
+            let r2 = a1[0]
+            let r3 = a1[1]
+            let r4 = a1[2]
             guard leafValues(r1) != nil else { break rule2 }
             return ite(r2, xor(r0, r3), xor(r0, r4))
         }
@@ -411,8 +467,10 @@ extension TermFactory {
         }
         // ~~x → x
         rule1: do {
-            guard r0.op == .not, r0.args.count == 1 else { break rule1 }
-            let r1 = r0.args[0]
+            guard r0.op == .not else { break rule1 }
+            let a0 = r0.args
+            guard a0.count == 1 else { break rule1 }
+            let r1 = a0[0]
             return r1
         }
         return nil
@@ -438,10 +496,12 @@ extension TermFactory {
         }
         // (z@ite(c, x, y) * k1) → ite(c, (x * k1), (y * k1)) if z is ite over constants
         rule1: do {
-            guard r0.op == .ite, r0.args.count == 3 else { break rule1 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
-            let r4 = r0.args[2]
+            guard r0.op == .ite else { break rule1 }
+            let a0 = r0.args
+            guard a0.count == 3 else { break rule1 }
+            let r2 = a0[0]
+            let r3 = a0[1]
+            let r4 = a0[2]
             guard r1.op == .const else { break rule1 }
             guard leafValues(r0) != nil else { break rule1 }
             return ite(r2, mul(r3, r1), mul(r4, r1))
@@ -449,10 +509,12 @@ extension TermFactory {
         // (k1 * z@ite(c, x, y)) → ite(c, (k1 * x), (k1 * y)) if z is ite over constants
         rule2: do {
             guard r0.op == .const else { break rule2 }
-            guard r1.op == .ite, r1.args.count == 3 else { break rule2 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
-            let r4 = r1.args[2]
+            guard r1.op == .ite else { break rule2 }
+            let a1 = r1.args
+            guard a1.count == 3 else { break rule2 }
+            let r2 = a1[0]
+            let r3 = a1[1]
+            let r4 = a1[2]
             guard leafValues(r1) != nil else { break rule2 }
             return ite(r2, mul(r0, r3), mul(r0, r4))
         }
@@ -504,13 +566,17 @@ extension TermFactory {
         }
         // ((x + k1) == (x + k2)) → [(k1 == k2)]
         rule6: do {
-            guard r0.op == .add, r0.args.count == 2 else { break rule6 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
+            guard r0.op == .add else { break rule6 }
+            let a0 = r0.args
+            guard a0.count == 2 else { break rule6 }
+            let r2 = a0[0]
+            let r3 = a0[1]
             guard r3.op == .const else { break rule6 }
-            guard r1.op == .add, r1.args.count == 2 else { break rule6 }
-            let r4 = r1.args[0]
-            let r5 = r1.args[1]
+            guard r1.op == .add else { break rule6 }
+            let a1 = r1.args
+            guard a1.count == 2 else { break rule6 }
+            let r4 = a1[0]
+            let r5 = a1[1]
             guard r4 == r2 else { break rule6 }
             guard r5.op == .const else { break rule6 }
             guard let f0 = Term.Op.eq.evaluate(r3.payload, r5.payload) else { break rule6 }
@@ -518,9 +584,11 @@ extension TermFactory {
         }
         // ((x + k1) == x) → [(k1 == 0)]
         rule7: do {
-            guard r0.op == .add, r0.args.count == 2 else { break rule7 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
+            guard r0.op == .add else { break rule7 }
+            let a0 = r0.args
+            guard a0.count == 2 else { break rule7 }
+            let r2 = a0[0]
+            let r3 = a0[1]
             guard r3.op == .const else { break rule7 }
             guard r1 == r2 else { break rule7 }
             guard let f0 = Term.Op.eq.evaluate(r3.payload, 0) else { break rule7 }
@@ -528,9 +596,11 @@ extension TermFactory {
         }
         // (x == (x + k1)) → [(0 == k1)]
         rule8: do {
-            guard r1.op == .add, r1.args.count == 2 else { break rule8 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
+            guard r1.op == .add else { break rule8 }
+            let a1 = r1.args
+            guard a1.count == 2 else { break rule8 }
+            let r2 = a1[0]
+            let r3 = a1[1]
             guard r2 == r0 else { break rule8 }
             guard r3.op == .const else { break rule8 }
             guard let f0 = Term.Op.eq.evaluate(0, r3.payload) else { break rule8 }
@@ -538,10 +608,12 @@ extension TermFactory {
         }
         // (z@ite(c, x, y) == k1) → ite(c, (x == k1), (y == k1)) if z is ite over constants
         rule9: do {
-            guard r0.op == .ite, r0.args.count == 3 else { break rule9 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
-            let r4 = r0.args[2]
+            guard r0.op == .ite else { break rule9 }
+            let a0 = r0.args
+            guard a0.count == 3 else { break rule9 }
+            let r2 = a0[0]
+            let r3 = a0[1]
+            let r4 = a0[2]
             guard r1.op == .const else { break rule9 }
             guard leafValues(r0) != nil else { break rule9 }
             return boolIte(r2, eq(r3, r1), eq(r4, r1))
@@ -549,59 +621,73 @@ extension TermFactory {
         // (k1 == z@ite(c, x, y)) → (z == k1)
         rule10: do {
             guard r0.op == .const else { break rule10 }
-            guard r1.op == .ite, r1.args.count == 3 else { break rule10 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
-            let r4 = r1.args[2]
+            guard r1.op == .ite else { break rule10 }
+            let a1 = r1.args
+            guard a1.count == 3 else { break rule10 }
+            let r2 = a1[0]
+            let r3 = a1[1]
+            let r4 = a1[2]
             return eq(r1, r0)
         }
         // (ite(c, x, y) == x) → (c || (y == x)) if x is not ite
         rule11: do {
-            guard r0.op == .ite, r0.args.count == 3 else { break rule11 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
-            let r4 = r0.args[2]
+            guard r0.op == .ite else { break rule11 }
+            let a0 = r0.args
+            guard a0.count == 3 else { break rule11 }
+            let r2 = a0[0]
+            let r3 = a0[1]
+            let r4 = a0[2]
             guard r1 == r3 else { break rule11 }
             guard r3.op != .ite else { break rule11 }
             return anyOf([r2, eq(r4, r3)])
         }
         // (ite(c, x, y) == y) → (!c || (x == y)) if y is not ite
         rule12: do {
-            guard r0.op == .ite, r0.args.count == 3 else { break rule12 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
-            let r4 = r0.args[2]
+            guard r0.op == .ite else { break rule12 }
+            let a0 = r0.args
+            guard a0.count == 3 else { break rule12 }
+            let r2 = a0[0]
+            let r3 = a0[1]
+            let r4 = a0[2]
             guard r1 == r4 else { break rule12 }
             guard r4.op != .ite else { break rule12 }
             return anyOf([negation(r2), eq(r3, r4)])
         }
         // (x == z@ite(c, y, w)) → (z == x) if x is not ite
         rule13: do {
-            guard r1.op == .ite, r1.args.count == 3 else { break rule13 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
-            let r4 = r1.args[2]
+            guard r1.op == .ite else { break rule13 }
+            let a1 = r1.args
+            guard a1.count == 3 else { break rule13 }
+            let r2 = a1[0]
+            let r3 = a1[1]
+            let r4 = a1[2]
             guard r0.op != .ite else { break rule13 }
             return eq(r1, r0)
         }
         // (ite(c, x, y) == ite(c, z, w)) → ite(c, (x == z), (y == w))
         rule14: do {
-            guard r0.op == .ite, r0.args.count == 3 else { break rule14 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
-            let r4 = r0.args[2]
-            guard r1.op == .ite, r1.args.count == 3 else { break rule14 }
-            let r5 = r1.args[0]
-            let r6 = r1.args[1]
-            let r7 = r1.args[2]
+            guard r0.op == .ite else { break rule14 }
+            let a0 = r0.args
+            guard a0.count == 3 else { break rule14 }
+            let r2 = a0[0]
+            let r3 = a0[1]
+            let r4 = a0[2]
+            guard r1.op == .ite else { break rule14 }
+            let a1 = r1.args
+            guard a1.count == 3 else { break rule14 }
+            let r5 = a1[0]
+            let r6 = a1[1]
+            let r7 = a1[2]
             guard r5 == r2 else { break rule14 }
             return boolIte(r2, eq(r3, r6), eq(r4, r7))
         }
         // ((x + k1) == k2) → (x == [(k2 - k1)])
         rule15: do {
-            guard r0.op == .add, r0.args.count == 2 else { break rule15 }
-            let r2 = r0.args[0]
-            let r3 = r0.args[1]
+            guard r0.op == .add else { break rule15 }
+            let a0 = r0.args
+            guard a0.count == 2 else { break rule15 }
+            let r2 = a0[0]
+            let r3 = a0[1]
             guard r3.op == .const else { break rule15 }
             guard r1.op == .const else { break rule15 }
             guard let f0 = Term.Op.sub.evaluate(r1.payload, r3.payload) else { break rule15 }
@@ -610,9 +696,11 @@ extension TermFactory {
         // (k1 == (x + k2)) → (x == [(k1 - k2)])
         rule16: do {
             guard r0.op == .const else { break rule16 }
-            guard r1.op == .add, r1.args.count == 2 else { break rule16 }
-            let r2 = r1.args[0]
-            let r3 = r1.args[1]
+            guard r1.op == .add else { break rule16 }
+            let a1 = r1.args
+            guard a1.count == 2 else { break rule16 }
+            let r2 = a1[0]
+            let r3 = a1[1]
             guard r3.op == .const else { break rule16 }
             guard let f0 = Term.Op.sub.evaluate(r0.payload, r3.payload) else { break rule16 }
             return eq(r2, const(f0))
@@ -702,25 +790,31 @@ extension TermFactory {
         }
         // ite(!c, x, y) → ite(c, y, x)
         rule3: do {
-            guard r0.op == .negation, r0.args.count == 1 else { break rule3 }
-            let r3 = r0.args[0]
+            guard r0.op == .negation else { break rule3 }
+            let a0 = r0.args
+            guard a0.count == 1 else { break rule3 }
+            let r3 = a0[0]
             return ite(r3, r2, r1)
         }
         // ite(c, ite(c, x, z), y) → ite(c, x, y)
         rule4: do {
-            guard r1.op == .ite, r1.args.count == 3 else { break rule4 }
-            let r3 = r1.args[0]
-            let r4 = r1.args[1]
-            let r5 = r1.args[2]
+            guard r1.op == .ite else { break rule4 }
+            let a1 = r1.args
+            guard a1.count == 3 else { break rule4 }
+            let r3 = a1[0]
+            let r4 = a1[1]
+            let r5 = a1[2]
             guard r3 == r0 else { break rule4 }
             return ite(r0, r4, r2)
         }
         // ite(c, x, ite(c, z, y)) → ite(c, x, y)
         rule5: do {
-            guard r2.op == .ite, r2.args.count == 3 else { break rule5 }
-            let r3 = r2.args[0]
-            let r4 = r2.args[1]
-            let r5 = r2.args[2]
+            guard r2.op == .ite else { break rule5 }
+            let a2 = r2.args
+            guard a2.count == 3 else { break rule5 }
+            let r3 = a2[0]
+            let r4 = a2[1]
+            let r5 = a2[2]
             guard r3 == r0 else { break rule5 }
             return ite(r0, r1, r5)
         }
@@ -811,8 +905,10 @@ extension TermFactory {
         }
         // !!c → c
         rule2: do {
-            guard r0.op == .negation, r0.args.count == 1 else { break rule2 }
-            let r1 = r0.args[0]
+            guard r0.op == .negation else { break rule2 }
+            let a0 = r0.args
+            guard a0.count == 1 else { break rule2 }
+            let r1 = a0[0]
             return r1
         }
         return nil

@@ -102,10 +102,12 @@ extension RewriteRules {
                 bind(v, r)
             case .literal(let l): check("r\(r).op == .\(l.op), r\(r).payload == \(number(l.payload))")
             case .op(let op, let args):
-                check("r\(r).op == .\(op), r\(r).args.count == \(args.count)")
                 let first = registers
                 registers += args.count
-                for k in args.indices { lines.append("let r\(first + k) = r\(r).args[\(k)]") }
+                check("r\(r).op == .\(op)")
+                lines.append("let a\(r) = r\(r).args")
+                check("a\(r).count == \(args.count)")
+                for k in args.indices { lines.append("let r\(first + k) = a\(r)[\(k)]") }
                 for (k, a) in args.enumerated() { shape(a, first + k, &built) }
             case .named(let v, let inner):
                 bind(v, r)
