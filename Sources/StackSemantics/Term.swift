@@ -1,13 +1,17 @@
+import Foundation
+
 /// A symbolic 64-bit or boolean expression: the value domain of the proof run.
 /// Terms are interned by a `TermFactory`, so structurally equal terms are the same
 /// node and equality is identity. Construction simplifies eagerly (constant folding,
 /// `x+c1 == x+c2`, ite over constants), which decides most obligations without Z3.
 ///
-/// A term is a plain reference to a node its factory owns, without reference counting:
-/// states, merges and obligations copy terms by the hundred thousand, and counting
-/// those copies (and freeing node trees one release at a time) was a fifth of a proof
-/// run. So a term is valid only while its factory lives — every holder of terms here
-/// (a run, a domain, an interpreter) also holds the factory.
+/// A term is a plain reference to a node its factory's store holds, without reference
+/// counting: states, merges and obligations copy terms by the hundred thousand, and
+/// counting those copies (a strong reference) cost 12.8% of a proof run. It stays
+/// memory-safe when kept past its factory: stores are never deallocated (a finished
+/// factory's store is emptied and reused by the next), and a term carries the store's
+/// generation, so reading a term whose factory has ended traps instead of reading
+/// freed memory.
 public struct Term: Hashable, CustomStringConvertible {
     /// The operator, as a byte: what the simplifier tests on every construction.
     public enum Op: UInt8, Sendable {
@@ -17,15 +21,32 @@ public struct Term: Hashable, CustomStringConvertible {
         case ite, boolIte
         case allOf, anyOf, negation
     }
+    // Safe unowned: stores live as long as the process (TermStore.Pool).
     unowned(unsafe) let store: TermStore
     let index: Int32
+    /// The store's generation when the term was made.
+    let generation: UInt32
 
     init(_ store: TermStore, _ index: Int32) {
         self.store = store
         self.index = index
+        generation = store.generation
     }
 
-    var node: TermStore.Node { store.nodes[Int(index)] }
+    init(_ store: TermStore, _ index: Int32, generation: UInt32) {
+        self.store = store
+        self.index = index
+        self.generation = generation
+    }
+
+    /// Whether the term's factory is still alive (every accessor but `id` and equality
+    /// traps when it is not).
+    public var isAlive: Bool { store.generation == generation }
+
+    var node: TermStore.Node {
+        precondition(store.generation == generation, "a term was used after its TermFactory ended")
+        return store.nodes[Int(index)]
+    }
     public var op: Op { node.op }
     /// A constant's value, a boolean constant's 0/1, a variable's name number.
     public var payload: UInt64 { node.payload }
@@ -36,16 +57,23 @@ public struct Term: Hashable, CustomStringConvertible {
     }
     public var args: TermArgs {
         let n = node
-        return TermArgs(store: store, start: Int(n.argStart), count: Int(n.argCount))
+        return TermArgs(store: store, generation: generation, start: Int(n.argStart), count: Int(n.argCount))
     }
     public var id: Int { Int(index) }
     public var isBool: Bool { node.isBool }
 
-    public static func == (a: Term, b: Term) -> Bool { a.index == b.index && a.store === b.store }
+    public static func == (a: Term, b: Term) -> Bool { a.index == b.index && a.store === b.store && a.generation == b.generation }
     public func hash(into h: inout Hasher) { h.combine(id) }
 
-    public var constant: UInt64? { op == .const ? payload : nil }
-    public var boolConstant: Bool? { op == .bool ? payload != 0 : nil }
+    // One read of the node (each read checks the term is alive).
+    public var constant: UInt64? {
+        let n = node
+        return n.op == .const ? n.payload : nil
+    }
+    public var boolConstant: Bool? {
+        let n = node
+        return n.op == .bool ? n.payload != 0 : nil
+    }
 
     public var description: String {
         switch op {
@@ -82,16 +110,44 @@ public struct Term: Hashable, CustomStringConvertible {
 /// The arguments of a term, read in place from its factory's storage.
 public struct TermArgs: RandomAccessCollection {
     unowned(unsafe) let store: TermStore
+    let generation: UInt32
     let start: Int
     public let count: Int
     public var startIndex: Int { 0 }
     public var endIndex: Int { count }
-    public subscript(i: Int) -> Term { Term(store, store.arguments[start + i]) }
+    public subscript(i: Int) -> Term {
+        precondition(store.generation == generation, "a term was used after its TermFactory ended")
+        return Term(store, store.arguments[start + i], generation: generation)
+    }
 }
 
 /// Every term of one factory, by id, in flat storage: a term costs no allocation of its
 /// own, and a run's terms are freed in a few blocks, not one by one.
 final class TermStore {
+    /// Stores of ended factories, emptied, for the next ones. A store is never freed,
+    /// so a term that outlives its factory still points at a live object.
+    final class Pool: @unchecked Sendable {
+        // Guarded by `lock`: factories are made and ended on many tasks.
+        private let lock = NSLock()
+        private var free: [TermStore] = []
+
+        func take() -> TermStore {
+            lock.lock()
+            defer { lock.unlock() }
+            return free.popLast() ?? TermStore()
+        }
+
+        func give(_ store: TermStore) {
+            store.clear()
+            lock.lock()
+            defer { lock.unlock() }
+            free.append(store)
+        }
+    }
+    static let pool = Pool()
+
+    /// Bumped each time the store is emptied: terms made before are stale.
+    @exclusivity(unchecked) private(set) var generation: UInt32 = 0
     struct Node {
         var op: Term.Op
         var isBool: Bool
@@ -120,15 +176,31 @@ final class TermStore {
     @exclusivity(unchecked) var names: [String] = []
     @exclusivity(unchecked) var memos: [Memo] = []
 
-    init() {
+    private static let initialCapacity = 1 << 10, initialArgumentCapacity = 1 << 11
+
+    private init() {
         nodes = .allocate(capacity: capacity)
         arguments = .allocate(capacity: argumentCapacity)
     }
 
-    deinit {
+    /// Frees every term (back to the first blocks' size) and starts a new generation.
+    private func clear() {
         nodes.deinitialize(count: count)
-        nodes.deallocate()
-        arguments.deallocate()
+        generation &+= 1
+        count = 0
+        argumentCount = 0
+        names = []
+        memos = []
+        if capacity > Self.initialCapacity {
+            nodes.deallocate()
+            capacity = Self.initialCapacity
+            nodes = .allocate(capacity: capacity)
+        }
+        if argumentCapacity > Self.initialArgumentCapacity {
+            arguments.deallocate()
+            argumentCapacity = Self.initialArgumentCapacity
+            arguments = .allocate(capacity: argumentCapacity)
+        }
     }
 
     func append(_ op: Term.Op, _ payload: UInt64, isBool: Bool, arity: Int, _ argument: (Int) -> Int32) -> Int32 {
@@ -190,7 +262,7 @@ public final class TermFactory {
     // switched off for them.
     @exclusivity(unchecked) private var table: UnsafeMutablePointer<Int32>
     @exclusivity(unchecked) private var capacity = 1 << 12
-    let store = TermStore()
+    let store = TermStore.pool.take()
     @exclusivity(unchecked) private var bitVectorVariables = VariableTable()
     @exclusivity(unchecked) private var booleanVariables = VariableTable()
     /// Constants below this are kept in an array once made, not looked up in the
@@ -216,7 +288,10 @@ public final class TermFactory {
         table.initialize(repeating: -1, count: capacity)
     }
 
-    deinit { table.deallocate() }
+    deinit {
+        table.deallocate()
+        TermStore.pool.give(store)
+    }
 
     public var count: Int { store.count }
 
@@ -275,9 +350,18 @@ public final class TermFactory {
         return Term(store, id)
     }
 
+    /// Traps unless `t` is one of this factory's terms: a node that took another
+    /// factory's term id would read past the end of this store.
+    @inline(__always) private func own(_ t: Term) {
+        precondition(t.store === store && t.generation == store.generation, "a term of another TermFactory")
+    }
+
     private func make(_ op: Term.Op, _ payload: UInt64, _ args: [Term], isBool: Bool) -> Term {
         var h = Self.hashStart(op, payload)
-        for a in args { h = Self.hashMix(h, a.index) }
+        for a in args {
+            own(a)
+            h = Self.hashMix(h, a.index)
+        }
         return intern(op, payload, isBool: isBool, arity: args.count, hash: Self.hashFinish(h)) { args[$0].index }
     }
 
@@ -298,14 +382,20 @@ public final class TermFactory {
 
     // Fixed arities build no argument array.
     private func make(_ op: Term.Op, _ a: Term, isBool: Bool) -> Term {
+        own(a)
         let h = Self.hashFinish(Self.hashMix(Self.hashStart(op, 0), a.index))
         return intern(op, 0, isBool: isBool, arity: 1, hash: h) { _ in a.index }
     }
     private func make(_ op: Term.Op, _ a: Term, _ b: Term, isBool: Bool) -> Term {
+        own(a)
+        own(b)
         let h = Self.hashFinish(Self.hashMix(Self.hashMix(Self.hashStart(op, 0), a.index), b.index))
         return intern(op, 0, isBool: isBool, arity: 2, hash: h) { $0 == 0 ? a.index : b.index }
     }
     private func make(_ op: Term.Op, _ a: Term, _ b: Term, _ c: Term, isBool: Bool) -> Term {
+        own(a)
+        own(b)
+        own(c)
         let h = Self.hashFinish(Self.hashMix(Self.hashMix(Self.hashMix(Self.hashStart(op, 0), a.index), b.index), c.index))
         return intern(op, 0, isBool: isBool, arity: 3, hash: h) { $0 == 0 ? a.index : ($0 == 1 ? b.index : c.index) }
     }
