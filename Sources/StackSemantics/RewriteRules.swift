@@ -9,8 +9,8 @@
 /// - conjunctions and disjunctions (`allOf`, `anyOf`, `both`, `either`) are normalised
 ///   as sets — flattened, deduplicated, the identity dropped, the absorbing constant and
 ///   `p && !p` decided, the join of a diamond `(P && c) || (P && !c)` back to `P` — over
-///   any number of parts; that code is in Term.swift and is checked on shapes and random
-///   terms against Z3 by the same tests.
+///   any number of parts; that code is in Term.swift, and SimplifierSoundnessTests
+///   checks it (with every rule as it runs) against Z3 on shaped and random terms.
 
 /// One side of a rule (or a side condition): a tree over the term operations.
 public indirect enum RuleExpr: Sendable, Equatable, CustomStringConvertible {
