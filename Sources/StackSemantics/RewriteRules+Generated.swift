@@ -315,7 +315,6 @@ extension TermFactory {
             let a1 = r1.args
             guard a1.count == 2 else { break rule5 }
             let r2 = a1[0]
-            let r3 = a1[1]
             guard r2.op == .const else { break rule5 }
             return and(r1, r0)
         }
@@ -325,7 +324,6 @@ extension TermFactory {
             guard r1.op == .and else { break rule6 }
             let a1 = r1.args
             guard a1.count == 2 else { break rule6 }
-            let r2 = a1[0]
             let r3 = a1[1]
             guard r3.op == .const else { break rule6 }
             return and(r1, r0)
@@ -624,9 +622,6 @@ extension TermFactory {
             guard r1.op == .ite else { break rule10 }
             let a1 = r1.args
             guard a1.count == 3 else { break rule10 }
-            let r2 = a1[0]
-            let r3 = a1[1]
-            let r4 = a1[2]
             return eq(r1, r0)
         }
         // (ite(c, x, y) == x) → (c || (y == x)) if x is not ite
@@ -658,9 +653,6 @@ extension TermFactory {
             guard r1.op == .ite else { break rule13 }
             let a1 = r1.args
             guard a1.count == 3 else { break rule13 }
-            let r2 = a1[0]
-            let r3 = a1[1]
-            let r4 = a1[2]
             guard r0.op != .ite else { break rule13 }
             return eq(r1, r0)
         }
@@ -803,7 +795,6 @@ extension TermFactory {
             guard a1.count == 3 else { break rule4 }
             let r3 = a1[0]
             let r4 = a1[1]
-            let r5 = a1[2]
             guard r3 == r0 else { break rule4 }
             return ite(r0, r4, r2)
         }
@@ -813,7 +804,6 @@ extension TermFactory {
             let a2 = r2.args
             guard a2.count == 3 else { break rule5 }
             let r3 = a2[0]
-            let r4 = a2[1]
             let r5 = a2[2]
             guard r3 == r0 else { break rule5 }
             return ite(r0, r1, r5)

@@ -80,7 +80,22 @@ extension RewriteRules {
                 }
             }
             lines.append("return \(term(rule.rhs))")
-            return lines
+            // A subterm the rule never looks at again needs no name.
+            return lines.enumerated().filter { i, line in
+                guard line.hasPrefix("let r"), let name = line.split(separator: " ").dropFirst().first else { return true }
+                return lines[(i + 1)...].contains { Self.mentions($0, String(name)) }
+            }.map(\.element)
+        }
+
+        /// Whether `line` names the register `name` (`r1` is not in `r12`).
+        static func mentions(_ line: String, _ name: String) -> Bool {
+            var rest = line[...]
+            while let found = rest.firstRange(of: name) {
+                let after = rest[found.upperBound...].first
+                if !(after?.isNumber ?? false) { return true }
+                rest = rest[found.upperBound...]
+            }
+            return false
         }
 
         mutating func check(_ condition: String) { lines.append("guard \(condition) else { break \(label) }") }
