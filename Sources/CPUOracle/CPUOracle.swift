@@ -222,7 +222,7 @@ public enum CPUOracle {
     }
 
     /// The oracle's answers: each input name the model may ask for, from the run's inputs.
-    final class InputOracle: @unchecked Sendable {
+    final class InputOracle {
         let inputs: RunInputs
         let buffer: UInt64
         var unknown: [String] = []

@@ -1,23 +1,43 @@
 /// What each term operation computes on concrete 64-bit values (booleans as 0 and 1):
 /// one definition, used by case splitting, by the raw term builder (which evaluates an
-/// operation only when every operand is a constant) and checked against Z3's lowering.
+/// operation only when every operand is a constant), by the simplifier's constant
+/// folding (`RuleExpr.fold`) and checked against Z3's lowering.
 extension Term.Op {
     /// The value of this operation on constant operands; nil for leaves.
     public func evaluate(_ v: [UInt64]) -> UInt64? {
         switch (self, v.count) {
-        case (.add, 2): return v[0] &+ v[1]
-        case (.sub, 2): return v[0] &- v[1]
-        case (.mul, 2): return v[0] &* v[1]
-        case (.and, 2): return v[0] & v[1]
-        case (.or, 2): return v[0] | v[1]
-        case (.xor, 2): return v[0] ^ v[1]
-        case (.not, 1): return ~v[0]
-        case (.neg, 1): return 0 &- v[0]
-        case (.eq, 2), (.ult, 2), (.ule, 2), (.slt, 2), (.sle, 2): return compare(v[0], v[1]) ? 1 : 0
-        case (.ite, 3), (.boolIte, 3): return v[0] != 0 ? v[1] : v[2]
-        case (.negation, 1): return v[0] == 0 ? 1 : 0
         case (.allOf, _): return v.allSatisfy { $0 != 0 } ? 1 : 0
         case (.anyOf, _): return v.contains { $0 != 0 } ? 1 : 0
+        case (_, 1): return evaluate(v[0])
+        case (_, 2): return evaluate(v[0], v[1])
+        case (.ite, 3), (.boolIte, 3): return v[0] != 0 ? v[1] : v[2]
+        default: return nil
+        }
+    }
+
+    /// A unary operation's value (no array: folding runs on every construction).
+    public func evaluate(_ a: UInt64) -> UInt64? {
+        switch self {
+        case .not: return ~a
+        case .neg: return 0 &- a
+        case .negation: return a == 0 ? 1 : 0
+        case .allOf, .anyOf: return a != 0 ? 1 : 0
+        default: return nil
+        }
+    }
+
+    /// A binary operation's value.
+    public func evaluate(_ a: UInt64, _ b: UInt64) -> UInt64? {
+        switch self {
+        case .add: return a &+ b
+        case .sub: return a &- b
+        case .mul: return a &* b
+        case .and: return a & b
+        case .or: return a | b
+        case .xor: return a ^ b
+        case .eq, .ult, .ule, .slt, .sle: return compare(a, b) ? 1 : 0
+        case .allOf: return a != 0 && b != 0 ? 1 : 0
+        case .anyOf: return a != 0 || b != 0 ? 1 : 0
         default: return nil
         }
     }

@@ -1,31 +1,52 @@
+import Foundation
+
 /// A symbolic 64-bit or boolean expression: the value domain of the proof run.
 /// Terms are interned by a `TermFactory`, so structurally equal terms are the same
 /// node and equality is identity. Construction simplifies eagerly (constant folding,
 /// `x+c1 == x+c2`, ite over constants), which decides most obligations without Z3.
 ///
-/// A term is a plain reference to a node its factory owns, without reference counting:
-/// states, merges and obligations copy terms by the hundred thousand, and counting
-/// those copies (and freeing node trees one release at a time) was a fifth of a proof
-/// run. So a term is valid only while its factory lives — every holder of terms here
-/// (a run, a domain, an interpreter) also holds the factory.
-public struct Term: Hashable, CustomStringConvertible, @unchecked Sendable {
+/// A term is a plain reference to a node its factory's store holds, without reference
+/// counting: states, merges and obligations copy terms by the hundred thousand, and
+/// counting those copies (a strong reference) cost 12.8% of a proof run. It stays
+/// memory-safe when kept past its factory: stores are never deallocated (a finished
+/// factory's store is emptied and reused by the next), and a term carries the store's
+/// generation, so reading a term whose factory has ended traps instead of reading
+/// freed memory.
+public struct Term: Hashable, CustomStringConvertible {
     /// The operator, as a byte: what the simplifier tests on every construction.
-    public enum Op: UInt8 {
+    public enum Op: UInt8, Sendable {
         case const, bool, variable, boolVariable
         case add, sub, and, or, xor, not, neg, mul
         case eq, ult, ule, slt, sle
         case ite, boolIte
         case allOf, anyOf, negation
     }
+    // Safe unowned: stores live as long as the process (TermStore.Pool).
     unowned(unsafe) let store: TermStore
     let index: Int32
+    /// The store's generation when the term was made.
+    let generation: UInt32
 
     init(_ store: TermStore, _ index: Int32) {
         self.store = store
         self.index = index
+        generation = store.generation
     }
 
-    var node: TermStore.Node { store.nodes[Int(index)] }
+    init(_ store: TermStore, _ index: Int32, generation: UInt32) {
+        self.store = store
+        self.index = index
+        self.generation = generation
+    }
+
+    /// Whether the term's factory is still alive (every accessor but `id` and equality
+    /// traps when it is not).
+    public var isAlive: Bool { store.generation == generation }
+
+    var node: TermStore.Node {
+        precondition(store.generation == generation, "a term was used after its TermFactory ended")
+        return store.nodes[Int(index)]
+    }
     public var op: Op { node.op }
     /// A constant's value, a boolean constant's 0/1, a variable's name number.
     public var payload: UInt64 { node.payload }
@@ -36,16 +57,23 @@ public struct Term: Hashable, CustomStringConvertible, @unchecked Sendable {
     }
     public var args: TermArgs {
         let n = node
-        return TermArgs(store: store, start: Int(n.argStart), count: Int(n.argCount))
+        return TermArgs(store: store, generation: generation, start: Int(n.argStart), count: Int(n.argCount))
     }
     public var id: Int { Int(index) }
     public var isBool: Bool { node.isBool }
 
-    public static func == (a: Term, b: Term) -> Bool { a.index == b.index && a.store === b.store }
+    public static func == (a: Term, b: Term) -> Bool { a.index == b.index && a.store === b.store && a.generation == b.generation }
     public func hash(into h: inout Hasher) { h.combine(id) }
 
-    public var constant: UInt64? { op == .const ? payload : nil }
-    public var boolConstant: Bool? { op == .bool ? payload != 0 : nil }
+    // One read of the node (each read checks the term is alive).
+    public var constant: UInt64? {
+        let n = node
+        return n.op == .const ? n.payload : nil
+    }
+    public var boolConstant: Bool? {
+        let n = node
+        return n.op == .bool ? n.payload != 0 : nil
+    }
 
     public var description: String {
         switch op {
@@ -82,16 +110,44 @@ public struct Term: Hashable, CustomStringConvertible, @unchecked Sendable {
 /// The arguments of a term, read in place from its factory's storage.
 public struct TermArgs: RandomAccessCollection {
     unowned(unsafe) let store: TermStore
+    let generation: UInt32
     let start: Int
     public let count: Int
     public var startIndex: Int { 0 }
     public var endIndex: Int { count }
-    public subscript(i: Int) -> Term { Term(store, store.arguments[start + i]) }
+    public subscript(i: Int) -> Term {
+        precondition(store.generation == generation, "a term was used after its TermFactory ended")
+        return Term(store, store.arguments[start + i], generation: generation)
+    }
 }
 
 /// Every term of one factory, by id, in flat storage: a term costs no allocation of its
 /// own, and a run's terms are freed in a few blocks, not one by one.
 final class TermStore {
+    /// Stores of ended factories, emptied, for the next ones. A store is never freed,
+    /// so a term that outlives its factory still points at a live object.
+    final class Pool: @unchecked Sendable {
+        // Guarded by `lock`: factories are made and ended on many tasks.
+        private let lock = NSLock()
+        private var free: [TermStore] = []
+
+        func take() -> TermStore {
+            lock.lock()
+            defer { lock.unlock() }
+            return free.popLast() ?? TermStore()
+        }
+
+        func give(_ store: TermStore) {
+            store.clear()
+            lock.lock()
+            defer { lock.unlock() }
+            free.append(store)
+        }
+    }
+    static let pool = Pool()
+
+    /// Bumped each time the store is emptied: terms made before are stale.
+    @exclusivity(unchecked) private(set) var generation: UInt32 = 0
     struct Node {
         var op: Term.Op
         var isBool: Bool
@@ -120,15 +176,31 @@ final class TermStore {
     @exclusivity(unchecked) var names: [String] = []
     @exclusivity(unchecked) var memos: [Memo] = []
 
-    init() {
+    private static let initialCapacity = 1 << 10, initialArgumentCapacity = 1 << 11
+
+    private init() {
         nodes = .allocate(capacity: capacity)
         arguments = .allocate(capacity: argumentCapacity)
     }
 
-    deinit {
+    /// Frees every term (back to the first blocks' size) and starts a new generation.
+    private func clear() {
         nodes.deinitialize(count: count)
-        nodes.deallocate()
-        arguments.deallocate()
+        generation &+= 1
+        count = 0
+        argumentCount = 0
+        names = []
+        memos = []
+        if capacity > Self.initialCapacity {
+            nodes.deallocate()
+            capacity = Self.initialCapacity
+            nodes = .allocate(capacity: capacity)
+        }
+        if argumentCapacity > Self.initialArgumentCapacity {
+            arguments.deallocate()
+            argumentCapacity = Self.initialArgumentCapacity
+            arguments = .allocate(capacity: argumentCapacity)
+        }
     }
 
     func append(_ op: Term.Op, _ payload: UInt64, isBool: Bool, arity: Int, _ argument: (Int) -> Int32) -> Int32 {
@@ -190,7 +262,7 @@ public final class TermFactory {
     // switched off for them.
     @exclusivity(unchecked) private var table: UnsafeMutablePointer<Int32>
     @exclusivity(unchecked) private var capacity = 1 << 12
-    let store = TermStore()
+    let store = TermStore.pool.take()
     @exclusivity(unchecked) private var bitVectorVariables = VariableTable()
     @exclusivity(unchecked) private var booleanVariables = VariableTable()
     /// Constants below this are kept in an array once made, not looked up in the
@@ -216,7 +288,10 @@ public final class TermFactory {
         table.initialize(repeating: -1, count: capacity)
     }
 
-    deinit { table.deallocate() }
+    deinit {
+        table.deallocate()
+        TermStore.pool.give(store)
+    }
 
     public var count: Int { store.count }
 
@@ -275,9 +350,18 @@ public final class TermFactory {
         return Term(store, id)
     }
 
+    /// Traps unless `t` is one of this factory's terms: a node that took another
+    /// factory's term id would read past the end of this store.
+    @inline(__always) private func own(_ t: Term) {
+        precondition(t.store === store && t.generation == store.generation, "a term of another TermFactory")
+    }
+
     private func make(_ op: Term.Op, _ payload: UInt64, _ args: [Term], isBool: Bool) -> Term {
         var h = Self.hashStart(op, payload)
-        for a in args { h = Self.hashMix(h, a.index) }
+        for a in args {
+            own(a)
+            h = Self.hashMix(h, a.index)
+        }
         return intern(op, payload, isBool: isBool, arity: args.count, hash: Self.hashFinish(h)) { args[$0].index }
     }
 
@@ -298,14 +382,20 @@ public final class TermFactory {
 
     // Fixed arities build no argument array.
     private func make(_ op: Term.Op, _ a: Term, isBool: Bool) -> Term {
+        own(a)
         let h = Self.hashFinish(Self.hashMix(Self.hashStart(op, 0), a.index))
         return intern(op, 0, isBool: isBool, arity: 1, hash: h) { _ in a.index }
     }
     private func make(_ op: Term.Op, _ a: Term, _ b: Term, isBool: Bool) -> Term {
+        own(a)
+        own(b)
         let h = Self.hashFinish(Self.hashMix(Self.hashMix(Self.hashStart(op, 0), a.index), b.index))
         return intern(op, 0, isBool: isBool, arity: 2, hash: h) { $0 == 0 ? a.index : b.index }
     }
     private func make(_ op: Term.Op, _ a: Term, _ b: Term, _ c: Term, isBool: Bool) -> Term {
+        own(a)
+        own(b)
+        own(c)
         let h = Self.hashFinish(Self.hashMix(Self.hashMix(Self.hashMix(Self.hashStart(op, 0), a.index), b.index), c.index))
         return intern(op, 0, isBool: isBool, arity: 3, hash: h) { $0 == 0 ? a.index : ($0 == 1 ? b.index : c.index) }
     }
@@ -353,194 +443,91 @@ public final class TermFactory {
         return make(op, UInt64(store.names.count - 1), [], isBool: op == .boolVariable)
     }
 
-    /// Splits `x + c` into (x, c); a constant is (nil, c).
-    private func linear(_ t: Term) -> (Term?, UInt64) {
-        if let c = t.constant { return (nil, c) }
-        if t.op == .add, let c = t.args[1].constant { return (t.args[0], c) }
-        return (t, 0)
-    }
+    // The operators below rewrite by `RewriteRules`, through the code generated from
+    // them (RewriteRules+Generated.swift); a term no rule rewrites is made as the node
+    // `RewriteRules.nodeOrder` says.
 
     public func add(_ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.add, [a, b], isBool: false) }
-        if let r = iteOverConstants(a, b, { $0 &+ $1 }) { return r }
-        let (xa, ca) = linear(a), (xb, cb) = linear(b)
-        let c = ca &+ cb
-        switch (xa, xb) {
-        case (nil, nil): return const(c)
-        case (let x?, nil), (nil, let x?): return c == 0 ? x : make(.add, x, const(c), isBool: false)
-        case (let x?, let y?):
-            let (p, q) = x.id <= y.id ? (x, y) : (y, x)
-            let s = make(.add, p, q, isBool: false)
-            return c == 0 ? s : make(.add, s, const(c), isBool: false)
-        }
+        return rewritten(.add, a, b, isBool: false)
     }
-
     public func sub(_ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.sub, [a, b], isBool: false) }
-        if a === b { return const(0) }
-        let (xa, ca) = linear(a), (xb, cb) = linear(b)
-        if let ite = iteOverConstants(a, b, { $0 &- $1 }) { return ite }
-        if xa === xb { return const(ca &- cb) }
-        if xb == nil { return add(a, const(0 &- cb)) }
-        return make(.sub, a, b, isBool: false)
+        return rewritten(.sub, a, b, isBool: false)
     }
-
-    /// Binary ops on an if-then-else tree of constants and a constant distribute over
-    /// the leaves, keeping branch correlation visible to the simplifier (a merged rsp
-    /// stays `ite(c, base-16, base-8)`, so addresses stay enumerable).
-    private func iteOverConstants(_ a: Term, _ b: Term, _ f: (UInt64, UInt64) -> UInt64) -> Term? {
-        if let ca = a.constant, let cb = b.constant { return const(f(ca, cb)) }
-        if a.op == .ite, let cb = b.constant { return mapLeaves(a) { f($0, cb) } }
-        if b.op == .ite, let ca = a.constant { return mapLeaves(b) { f(ca, $0) } }
-        return nil
-    }
-
-    private func mapLeaves(_ t: Term, _ f: (UInt64) -> UInt64) -> Term? {
-        if let c = t.constant { return const(f(c)) }
-        guard t.op == .ite, leafValues(t) != nil, let x = mapLeaves(t.args[1], f), let y = mapLeaves(t.args[2], f) else { return nil }
-        return ite(t.args[0], x, y)
-    }
-
     public func and(_ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.and, [a, b], isBool: false) }
-        if let r = iteOverConstants(a, b, { $0 & $1 }) { return r }
-        // (x & k1) & k2 → x & (k1 & k2): a 32-bit test of a masked value is the same
-        // term as the mask itself, so two tests of `cs & 3` correlate.
-        if let k = b.constant, a.op == .and, let k2 = a.args.compactMap(\.constant).first {
-            return and(a.args.first { $0.constant == nil } ?? a, const(k & k2))
-        }
-        if let k = a.constant, b.op == .and, b.args.contains(where: { $0.constant != nil }) { return and(b, const(k)) }
-        if a === b { return a }
-        if a.constant == 0 || b.constant == 0 { return const(0) }
-        if a.constant == UInt64.max { return b }
-        if b.constant == UInt64.max { return a }
-        return commutative(.and, a, b, isBool: false)
+        return rewritten(.and, a, b, isBool: false)
     }
     public func or(_ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.or, [a, b], isBool: false) }
-        if let r = iteOverConstants(a, b, { $0 | $1 }) { return r }
-        if a === b { return a }
-        if a.constant == 0 { return b }
-        if b.constant == 0 { return a }
-        return commutative(.or, a, b, isBool: false)
+        return rewritten(.or, a, b, isBool: false)
     }
     public func xor(_ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.xor, [a, b], isBool: false) }
-        if let r = iteOverConstants(a, b, { $0 ^ $1 }) { return r }
-        if a === b { return const(0) }
-        if a.constant == 0 { return b }
-        if b.constant == 0 { return a }
-        return commutative(.xor, a, b, isBool: false)
+        return rewritten(.xor, a, b, isBool: false)
     }
     public func mul(_ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.mul, [a, b], isBool: false) }
-        if let r = iteOverConstants(a, b, { $0 &* $1 }) { return r }
-        if a.constant == 1 { return b }
-        if b.constant == 1 { return a }
-        return make(.mul, a, b, isBool: false)
+        return rewritten(.mul, a, b, isBool: false)
     }
     public func not(_ a: Term) -> Term {
         if isRaw { return raw(.not, [a], isBool: false) }
-        if let c = a.constant { return const(~c) }
-        if a.op == .not { return a.args[0] }
-        return make(.not, a, isBool: false)
+        return rewritten(.not, a, isBool: false)
     }
     public func neg(_ a: Term) -> Term {
         if isRaw { return raw(.neg, [a], isBool: false) }
-        if let c = a.constant { return const(0 &- c) }
-        return make(.neg, a, isBool: false)
+        return rewritten(.neg, a, isBool: false)
     }
-
     public func eq(_ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.eq, [a, b], isBool: true) }
-        if a === b { return trueTerm }
-        if a.isBool {
-            if let x = a.boolConstant { return x ? b : negation(b) }
-            if let y = b.boolConstant { return y ? a : negation(a) }
-            return commutative(.eq, a, b, isBool: true)
-        }
-        let (xa, ca) = linear(a), (xb, cb) = linear(b)
-        if xa === xb { return bool(ca == cb) }
-        // ite(c, k1, k2) == k: decide per branch (branch correlation).
-        if a.op == .ite, b.constant != nil || b.op == .ite || a.args[1].constant != nil {
-            if b.constant != nil, leafValues(a) != nil {
-                return boolIte(a.args[0], eq(a.args[1], b), eq(a.args[2], b))
-            }
-        }
-        if b.op == .ite, a.constant != nil { return eq(b, a) }
-        if a.op == .ite, b.op != .ite, a.args[1] === b || a.args[2] === b {
-            // ite(c, x, y) == x  ⇔  c || y == x
-            let other = a.args[1] === b ? a.args[2] : a.args[1]
-            let c = a.args[1] === b ? a.args[0] : negation(a.args[0])
-            return anyOf([c, eq(other, b)])
-        }
-        if b.op == .ite, a.op != .ite { return eq(b, a) }
-        if a.op == .ite, b.op == .ite, a.args[0] === b.args[0] {
-            return boolIte(a.args[0], eq(a.args[1], b.args[1]), eq(a.args[2], b.args[2]))
-        }
-        // x + c1 == c2  →  x == c2 - c1
-        if let x = xa, xb == nil, ca != 0 { return eq(x, const(cb &- ca)) }
-        if let y = xb, xa == nil, cb != 0 { return eq(y, const(ca &- cb)) }
-        return commutative(.eq, a, b, isBool: true)
+        return rewritten(.eq, a, b, isBool: true)
     }
-
     public func ult(_ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.ult, [a, b], isBool: true) }
-        if let x = a.constant, let y = b.constant { return bool(x < y) }
-        if a === b { return falseTerm }
-        return make(.ult, a, b, isBool: true)
+        return rewritten(.ult, a, b, isBool: true)
     }
     public func ule(_ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.ule, [a, b], isBool: true) }
-        if let x = a.constant, let y = b.constant { return bool(x <= y) }
-        if a === b { return trueTerm }
-        return make(.ule, a, b, isBool: true)
+        return rewritten(.ule, a, b, isBool: true)
     }
     public func slt(_ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.slt, [a, b], isBool: true) }
-        if let x = a.constant, let y = b.constant { return bool(Int64(bitPattern: x) < Int64(bitPattern: y)) }
-        if a === b { return falseTerm }
-        return make(.slt, a, b, isBool: true)
+        return rewritten(.slt, a, b, isBool: true)
     }
     public func sle(_ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.sle, [a, b], isBool: true) }
-        if let x = a.constant, let y = b.constant { return bool(Int64(bitPattern: x) <= Int64(bitPattern: y)) }
-        if a === b { return trueTerm }
-        return make(.sle, a, b, isBool: true)
+        return rewritten(.sle, a, b, isBool: true)
     }
-
     public func ite(_ c: Term, _ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.ite, [c, a, b], isBool: false) }
-        if let k = c.boolConstant { return k ? a : b }
-        if a === b { return a }
-        if c.op == .negation { return ite(c.args[0], b, a) }
-        // ite(c, ite(c, x, _), y) → ite(c, x, y)
-        if a.op == .ite, a.args[0] === c { return ite(c, a.args[1], b) }
-        if b.op == .ite, b.args[0] === c { return ite(c, a, b.args[2]) }
+        if let t = applyRules(.ite, c, a, b) { return t }
         return make(.ite, c, a, b, isBool: false)
     }
-
     public func boolIte(_ c: Term, _ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.boolIte, [c, a, b], isBool: true) }
-        if let k = c.boolConstant { return k ? a : b }
-        if a === b { return a }
-        // The condition itself in a branch (GS state after a `swapgs` on one side).
-        if a === c { return anyOf([c, b]) }
-        if b === c { return allOf([c, a]) }
-        if a === negation(c) { return allOf([a, b]) }
-        if b === negation(c) { return anyOf([b, a]) }
-        if let x = a.boolConstant, let y = b.boolConstant { return x && !y ? c : (!x && y ? negation(c) : (x ? trueTerm : falseTerm)) }
-        if let x = a.boolConstant { return x ? anyOf([c, b]) : allOf([negation(c), b]) }
-        if let y = b.boolConstant { return y ? anyOf([negation(c), a]) : allOf([c, a]) }
+        if let t = applyRules(.boolIte, c, a, b) { return t }
         return make(.boolIte, c, a, b, isBool: true)
     }
-
     public func negation(_ a: Term) -> Term {
         if isRaw { return raw(.negation, [a], isBool: true) }
-        if let k = a.boolConstant { return bool(!k) }
-        if a.op == .negation { return a.args[0] }
-        return make(.negation, a, isBool: true)
+        return rewritten(.negation, a, isBool: true)
     }
+
+    @inline(__always) private func rewritten(_ op: Term.Op, _ a: Term, _ b: Term, isBool: Bool) -> Term {
+        if let t = applyRules(op, a, b) { return t }
+        return RewriteRules.nodeOrder(op) == .ordered ? commutative(op, a, b, isBool: isBool) : make(op, a, b, isBool: isBool)
+    }
+    @inline(__always) private func rewritten(_ op: Term.Op, _ a: Term, isBool: Bool) -> Term {
+        if let t = applyRules(op, a) { return t }
+        return make(op, a, isBool: isBool)
+    }
+
+    /// A rule's node, made as given (RewriteRules+Generated.swift).
+    func node(_ op: Term.Op, _ a: Term, isBool: Bool) -> Term { make(op, a, isBool: isBool) }
+    func node(_ op: Term.Op, _ a: Term, _ b: Term, isBool: Bool) -> Term { make(op, a, b, isBool: isBool) }
+    func node(_ op: Term.Op, _ a: Term, _ b: Term, _ c: Term, isBool: Bool) -> Term { make(op, a, b, c, isBool: isBool) }
+    func commutativeNode(_ op: Term.Op, _ a: Term, _ b: Term, isBool: Bool) -> Term { commutative(op, a, b, isBool: isBool) }
 
     /// The distinct parts of `op(xs)` with nested `op`s flattened and the identity
     /// constant dropped; nil when a part is the absorbing constant.

@@ -120,6 +120,16 @@ public final class Z3Context {
         wrap { Z3_mk_const(raw, Z3_mk_string_symbol(raw, name), bvSort) }
     }
 
+    /// A constant of `width` bits (the low bits of `value`): rewrite rules are proved at
+    /// narrower widths too.
+    public func bv(_ value: UInt64, width: UInt32) -> Z3Expr {
+        wrap { Z3_mk_unsigned_int64(raw, width >= 64 ? value : value & ((1 << UInt64(width)) - 1), Z3_mk_bv_sort(raw, width)) }
+    }
+
+    public func bvVar(_ name: String, width: UInt32) -> Z3Expr {
+        wrap { Z3_mk_const(raw, Z3_mk_string_symbol(raw, name), Z3_mk_bv_sort(raw, width)) }
+    }
+
     public func boolConst(_ value: Bool) -> Z3Expr { wrap { value ? Z3_mk_true(raw) : Z3_mk_false(raw) } }
 
     public func boolVar(_ name: String) -> Z3Expr {

@@ -221,6 +221,294 @@ final class SimplifierSoundnessTests: XCTestCase {
     }
 }
 
+/// The rewrite rules themselves, proved: for every rule of `RewriteRules.all` and every
+/// operand width, Z3 must find no values of the rule's variables for which the side
+/// conditions hold and the left side differs from the right. The term language has
+/// 64-bit values only (narrower operations are masks over them); the rules are proved at
+/// 8, 16 and 32 bits as well, so none depends on the width by accident.
+final class RewriteRuleProofTests: XCTestCase {
+    static let widths: [UInt32] = [8, 16, 32, 64]
+
+    enum Sort: Hashable { case bitVector, boolean }
+
+    /// The sort of each rule variable, from where it occurs; variables that could be
+    /// either (`x == x`) are left out, and proved at both.
+    static func sorts(of rule: RewriteRule) -> [Int: Sort] {
+        var sorts: [Int: Sort] = [:]
+        func resultSort(_ e: RuleExpr) -> Sort? {
+            switch e {
+            case .term(let v): return sorts[v]
+            case .constant: return .bitVector
+            case .literal(let l): return l == .true || l == .false ? .boolean : .bitVector
+            case .named(_, let inner), .built(let inner): return resultSort(inner)
+            case .op(let op, _), .node(let op, _), .fold(let op, _), .ordered(let op, _, _):
+                switch op {
+                case .eq, .ult, .ule, .slt, .sle, .boolIte, .allOf, .anyOf, .negation, .bool, .boolVariable: return .boolean
+                default: return .bitVector
+                }
+            }
+        }
+        func visit(_ e: RuleExpr, _ expected: Sort?) {
+            switch e {
+            case .term(let v): if let expected, sorts[v] == nil { sorts[v] = expected }
+            case .constant(let v): sorts[v] = .bitVector
+            case .literal: break
+            case .named(let v, let inner):
+                if let s = expected ?? resultSort(inner), sorts[v] == nil { sorts[v] = s }
+                visit(inner, expected)
+            case .built(let inner): visit(inner, expected)
+            case .op(let op, let args), .node(let op, let args), .fold(let op, let args):
+                visitArguments(op, args)
+            case .ordered(let op, let a, let b): visitArguments(op, [a, b])
+            }
+        }
+        func visitArguments(_ op: Term.Op, _ args: [RuleExpr]) {
+            switch op {
+            case .eq:
+                let s = args.lazy.compactMap(resultSort).first
+                for a in args { visit(a, s) }
+            case .ite:
+                for (i, a) in args.enumerated() { visit(a, i == 0 ? .boolean : .bitVector) }
+            case .boolIte, .allOf, .anyOf, .negation:
+                for a in args { visit(a, .boolean) }
+            default:
+                for a in args { visit(a, .bitVector) }
+            }
+        }
+        // Sorts flow between sides through equalities: a few passes reach a fixpoint.
+        for _ in 0..<4 {
+            visit(rule.lhs, nil)
+            visit(rule.rhs, resultSort(rule.lhs))
+            for case .holds(let e) in rule.conditions { visit(e, .boolean) }
+        }
+        return sorts
+    }
+
+    static func variables(of e: RuleExpr) -> Set<Int> {
+        switch e {
+        case .term(let v), .constant(let v): return [v]
+        case .literal: return []
+        case .named(let v, let inner): return variables(of: inner).union([v])
+        case .built(let inner): return variables(of: inner)
+        case .op(_, let args), .node(_, let args), .fold(_, let args): return args.reduce(into: []) { $0.formUnion(variables(of: $1)) }
+        case .ordered(_, let a, let b): return variables(of: a).union(variables(of: b))
+        }
+    }
+
+    /// An expression of a rule at a width, in Z3. `named` variables on the left side are
+    /// the subterm they name.
+    struct Lowering {
+        let z3: Z3Context
+        let width: UInt32
+        let sorts: [Int: Sort]
+        var variables: [Int: Z3Expr] = [:]
+
+        mutating func variable(_ v: Int) -> Z3Expr {
+            if let e = variables[v] { return e }
+            let name = "v\(v)"
+            let e = sorts[v] == .boolean ? z3.boolVar(name) : z3.bvVar(name, width: width)
+            variables[v] = e
+            return e
+        }
+
+        mutating func lower(_ e: RuleExpr) -> Z3Expr {
+            switch e {
+            case .term(let v), .constant(let v): return variable(v)
+            case .literal(let l):
+                switch l {
+                case .zero: return z3.bv(0, width: width)
+                case .one: return z3.bv(1, width: width)
+                case .allOnes: return z3.bv(UInt64.max, width: width)
+                case .true: return z3.boolConst(true)
+                case .false: return z3.boolConst(false)
+                }
+            case .named(let v, let inner):
+                let x = lower(inner)
+                variables[v] = x
+                return x
+            case .built(let inner): return lower(inner)
+            case .op(let op, let args), .node(let op, let args), .fold(let op, let args): return apply(op, args.map { lower($0) })
+            case .ordered(let op, let a, let b): return apply(op, [lower(a), lower(b)])
+            }
+        }
+
+        func apply(_ op: Term.Op, _ a: [Z3Expr]) -> Z3Expr {
+            switch op {
+            case .add: return z3.add(a[0], a[1])
+            case .sub: return z3.sub(a[0], a[1])
+            case .mul: return z3.mul(a[0], a[1])
+            case .and: return z3.bvAnd(a[0], a[1])
+            case .or: return z3.bvOr(a[0], a[1])
+            case .xor: return z3.bvXor(a[0], a[1])
+            case .not: return z3.bvNot(a[0])
+            case .neg: return z3.neg(a[0])
+            case .eq: return z3.eq(a[0], a[1])
+            case .ult: return z3.ult(a[0], a[1])
+            case .ule: return z3.ule(a[0], a[1])
+            case .slt: return z3.slt(a[0], a[1])
+            case .sle: return z3.sle(a[0], a[1])
+            case .ite, .boolIte: return z3.ite(a[0], a[1], a[2])
+            case .allOf: return z3.and(a)
+            case .anyOf: return z3.or(a)
+            case .negation: return z3.not(a[0])
+            case .const, .bool, .variable, .boolVariable: return z3.boolConst(false)
+            }
+        }
+    }
+
+    /// What is wrong with each rule that Z3 does not prove (empty: every rule is valid
+    /// at every width, given its side conditions).
+    static func unprovedRules(_ rules: [RewriteRule]) -> [String] {
+        let z3 = Z3Context()
+        var failures: [String] = []
+        for rule in rules {
+            let sorts = Self.sorts(of: rule)
+            let open = Self.variables(of: rule.lhs).subtracting(sorts.keys).sorted()
+            // Every way of giving the variables sorts that the rule leaves open.
+            var assignments: [[Int: Sort]] = [sorts]
+            for v in open {
+                assignments = assignments.flatMap { s in [Sort.bitVector, .boolean].map { s.merging([v: $0]) { a, _ in a } } }
+            }
+            for width in widths {
+                for assignment in assignments {
+                    var lowering = Lowering(z3: z3, width: width, sorts: assignment)
+                    let lhs = lowering.lower(rule.lhs)
+                    let rhs = lowering.lower(rule.rhs)
+                    var hypotheses: [Z3Expr] = []
+                    for case .holds(let e) in rule.conditions { hypotheses.append(lowering.lower(e)) }
+                    let solver = Z3Solver(context: z3, timeoutMilliseconds: 60_000)
+                    solver.assert(z3.and(hypotheses))
+                    solver.assert(z3.not(z3.eq(lhs, rhs)))
+                    switch try? solver.check() {
+                    case .unsat?: continue
+                    case .sat(let model)?:
+                        let values = lowering.variables.keys.sorted().compactMap { v -> String? in
+                            guard let e = lowering.variables[v], Self.variables(of: rule.lhs).contains(v) else { return nil }
+                            let value = assignment[v] == .boolean ? model.evalBool(e).map { "\($0)" } : model.evalBV(e).map { "0x" + String($0, radix: 16) }
+                            return "\(RuleExpr.term(v)) = \(value ?? "?")"
+                        }
+                        failures.append("\(rule) is wrong at \(width) bits: \(values.joined(separator: ", "))")
+                    default:
+                        failures.append("\(rule): no answer at \(width) bits")
+                    }
+                }
+            }
+        }
+        return failures
+    }
+
+    /// Operators whose nodes put their arguments in term-number order, and are not
+    /// commutative.
+    static func nonCommutative(_ ops: [Term.Op]) -> [Term.Op] {
+        let z3 = Z3Context()
+        return ops.filter { op in
+            widths.contains { width in
+                let argumentSort: Sort = op == .allOf || op == .anyOf ? .boolean : .bitVector
+                let lowering = Lowering(z3: z3, width: width, sorts: [:])
+                let a = argumentSort == .boolean ? z3.boolVar("a") : z3.bvVar("a", width: width)
+                let b = argumentSort == .boolean ? z3.boolVar("b") : z3.bvVar("b", width: width)
+                let solver = Z3Solver(context: z3, timeoutMilliseconds: 60_000)
+                solver.assert(z3.not(z3.eq(lowering.apply(op, [a, b]), lowering.apply(op, [b, a]))))
+                guard case .unsat? = try? solver.check() else { return true }
+                return false
+            }
+        }
+    }
+
+    /// The operators a table orders by term number: as nodes when no rule applies, and
+    /// in right sides.
+    static func orderedOperators(_ rules: [RewriteRule]) -> [Term.Op] {
+        var ops: Set<Term.Op> = []
+        func visit(_ e: RuleExpr) {
+            switch e {
+            case .ordered(let op, let a, let b): ops.insert(op); visit(a); visit(b)
+            case .op(_, let args), .node(_, let args), .fold(_, let args): args.forEach(visit)
+            case .named(_, let inner), .built(let inner): visit(inner)
+            case .term, .constant, .literal: break
+            }
+        }
+        for r in rules { visit(r.rhs) }
+        let all: [Term.Op] = [.add, .sub, .and, .or, .xor, .not, .neg, .mul, .eq, .ult, .ule, .slt, .sle, .ite, .boolIte, .allOf, .anyOf, .negation]
+        ops.formUnion(all.filter { RewriteRules.nodeOrder($0) == .ordered })
+        return ops.sorted { $0.rawValue < $1.rawValue }
+    }
+
+    func testEveryRewriteRuleIsValidAtEveryWidth() {
+        XCTAssertGreaterThan(RewriteRules.all.count, 80)
+        XCTAssertEqual(Self.unprovedRules(RewriteRules.all), [])
+    }
+
+    func testOperatorsWhoseArgumentsAreOrderedAreCommutative() {
+        let ordered = Self.orderedOperators(RewriteRules.all)
+        XCTAssertEqual(Set(ordered), [.add, .and, .or, .xor, .eq])
+        XCTAssertEqual(Self.nonCommutative(ordered), [])
+    }
+
+    /// The code the factory runs is what the proved rules generate (set
+    /// PTREGS_GENERATE_RULES=1 to rewrite the file after changing a rule).
+    func testTheFactoryRunsTheCodeTheRulesGenerate() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/StackSemantics/RewriteRules+Generated.swift")
+        let expected = RewriteRules.generatedSource()
+        if ProcessInfo.processInfo.environment["PTREGS_GENERATE_RULES"] == "1" {
+            try expected.write(to: file, atomically: true, encoding: .utf8)
+        }
+        let running = try String(contentsOf: file, encoding: .utf8)
+        XCTAssertTrue(running == expected, "\(file.path) is not what RewriteRules.all generates: regenerate it with PTREGS_GENERATE_RULES=1 swift test --filter RewriteRuleProofTests")
+    }
+
+    /// Every fold names an operation with a value at its number of operands (a fold
+    /// without one would make its rule never apply).
+    func testEveryFoldHasAValue() {
+        func folds(_ e: RuleExpr) -> [(Term.Op, Int)] {
+            switch e {
+            case .fold(let op, let args): return [(op, args.count)] + args.flatMap(folds)
+            case .op(_, let args), .node(_, let args): return args.flatMap(folds)
+            case .ordered(_, let a, let b): return folds(a) + folds(b)
+            case .named(_, let inner), .built(let inner): return folds(inner)
+            case .term, .constant, .literal: return []
+            }
+        }
+        for rule in RewriteRules.all {
+            let all = folds(rule.rhs) + rule.conditions.flatMap { c -> [(Term.Op, Int)] in
+                if case .holds(let e) = c { return folds(e) }
+                return []
+            }
+            for (op, arity) in all {
+                XCTAssertNotNil(op.evaluate(Array(repeating: 1, count: arity)), "\(op) in \(rule)")
+            }
+        }
+    }
+
+    /// The proof is not vacuous: wrong rules in a copy of the table are rejected, each
+    /// with values that show it.
+    func testWrongRulesAreRejected() {
+        let x = RuleExpr.term(0), y = RuleExpr.term(1), c = RuleExpr.term(3), k1 = RuleExpr.constant(4), k2 = RuleExpr.constant(5)
+        let wrong = [
+            // (x + k1) + k2 → x + (k1 - k2)
+            RewriteRule(.op(.add, [.op(.add, [x, k1]), k2]), .node(.add, [x, .fold(.sub, [k1, k2])])),
+            // (x + k1) + k2 → x without its condition k1 + k2 == 0
+            RewriteRule(.op(.add, [.op(.add, [x, k1]), k2]), x),
+            // a wrong condition: k1 + k2 == 1
+            RewriteRule(.op(.add, [.op(.add, [x, k1]), k2]), x,
+                        when: [.holds(.fold(.eq, [.fold(.add, [k1, k2]), .literal(.one)]))]),
+            // x <s y is not x <u y
+            RewriteRule(.op(.slt, [x, y]), .op(.ult, [x, y])),
+            // ite(c, x, y) == x  ⇔  c || y == x, with the condition negated
+            RewriteRule(.op(.eq, [.op(.ite, [c, x, y]), x]), .op(.anyOf, [.op(.negation, [c]), .op(.eq, [y, x])])),
+            // x & 0xff..ff is x only where the mask is all ones
+            RewriteRule(.op(.and, [x, .literal(.one)]), x),
+        ]
+        let table = RewriteRules.all + wrong
+        let failures = Self.unprovedRules(table)
+        for rule in wrong {
+            XCTAssertTrue(failures.contains { $0.hasPrefix("\(rule) is wrong") }, "not rejected: \(rule)")
+        }
+        XCTAssertTrue(failures.allSatisfy { f in wrong.contains { f.hasPrefix("\($0)") } }, "\(failures)")
+        XCTAssertEqual(Self.nonCommutative([.sub, .add, .ult]), [.sub, .ult])
+    }
+}
+
 /// A small deterministic generator (the test's terms do not change between runs).
 struct SplitMix {
     var state: UInt64
