@@ -707,7 +707,7 @@ extension Elaborator {
         guard let entryIndex = program.labels[p.name.text] else {
             throw Diagnostic.error(p.name.location, "path '\(p.name.text)' names no label of the code")
         }
-        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "usersp"]
+        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp"]
         for (k, v) in p.attributes where !known.contains(k) {
             throw Diagnostic.error(v.location, "unknown .path attribute '\(k)' (expected \(known.sorted().joined(separator: ", ")))")
         }
@@ -730,9 +730,20 @@ extension Elaborator {
             guard entry == .function else { throw Diagnostic.error(pr.location, "preserves= applies to function paths (user-mode exits preserve every register the ABI gives back)") }
             preserves = try registerSet(pr, notes: [])
         }
+        // How far below the stack top the syscall entry's kernel stack pointer points:
+        // 3.16's KERNEL_STACK_OFFSET (5*8, the IRET frame's room above it, filled in by
+        // FIXUP_TOP_OF_STACK); 0 from v4.1, where the entry pushes the frame below
+        // cpu_current_top_of_stack.
+        var kstackOffset: Int64 = 40
+        if let o = p.attributes["kstack-offset"] {
+            guard entry == .syscall else { throw Diagnostic.error(o.location, "kstack-offset= applies to syscall paths (where the kernel stack pointer comes from a per-CPU variable)") }
+            let v = try evaluate(Expr.parse(o))
+            guard (0...4096).contains(v), v % 8 == 0 else { throw Diagnostic.error(o.location, "kstack-offset= is a multiple of 8 from 0 to 4096 (bytes below the stack top)") }
+            kstackOffset = v
+        }
         var ptregs: Int64?
         switch entry {
-        case .syscall: ptregs = -128         // 3.16: kernel_stack = top - 5*8, pt_regs = top - 168
+        case .syscall: ptregs = kstackOffset - 168   // pt_regs = top - 168 (3.16: kernel_stack - 128)
         case .interrupt, .exception, .int80: ptregs = -128   // rip at the entry rsp
         case .exceptionWithErrorCode: ptregs = -120  // error code (orig_ax) at the entry rsp
         case .function: ptregs = nil
@@ -768,6 +779,6 @@ extension Elaborator {
         }
         return PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
                         entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
-                        kernelStack: kstack, userSP: userSP, expectations: p.expectations)
+                        kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations)
     }
 }

@@ -318,6 +318,9 @@ public struct PathSpec: Hashable, Sendable {
     public var validFields: Set<String>
     /// The per-CPU variable a syscall entry loads its kernel stack from.
     public var kernelStack: String
+    /// How far below its stack's top `kernelStack` points (syscall paths): the IRET frame
+    /// is the five words below the top.
+    public var kernelStackOffset: Int64 = 40
     /// Function paths called from a syscall: the per-CPU variable that holds the
     /// user's rsp at entry (old_rsp in 3.16).
     public var userSP: String?

@@ -51,8 +51,8 @@ public struct EntrySetup: Sendable {
         switch path.entry {
         case .syscall:
             if let k = kstack, let off = path.ptRegsOffset { ptRegsBase = k &+ UInt64(bitPattern: off) }
-            iretFrame = kstack
-            frameTop = kstack.map { $0 &+ 40 }
+            frameTop = kstack.map { $0 &+ UInt64(bitPattern: path.kernelStackOffset) }
+            iretFrame = frameTop.map { $0 &- 40 }
         case .interrupt, .exception, .int80:
             ptRegsBase = path.ptRegsOffset.map { Self.entryStackBase &+ UInt64(bitPattern: $0) }
             iretFrame = Self.entryStackBase

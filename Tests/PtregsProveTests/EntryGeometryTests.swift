@@ -1,0 +1,97 @@
+import Foundation
+import PtregsProve
+import SpecElaboration
+import XCTest
+
+/// Where a syscall entry's frame lies: 3.16 loads `kernel_stack` (the stack top minus
+/// 5*8, the IRET frame's room) and saves below it; from v4.1 the entry loads the stack
+/// top itself and builds pt_regs, IRET frame first, by pushes (`kstack-offset=0`).
+final class EntryGeometryTests: XCTestCase {
+    /// A v4.1-shaped entry written for this test: the hardware frame's five words, then
+    /// orig_ax and the C-clobbered registers pushed, room for the rest, one call, the
+    /// pops, and an IRET exit.
+    static let pushedFrame = """
+    .percpu rsp_scratch
+    .percpu cpu_current_top_of_stack stack
+    .extern do_syscall
+    .path entry_SYSCALL_64 entry=syscall kstack=cpu_current_top_of_stack kstack-offset=0
+    entry_SYSCALL_64:
+    \tswapgs
+    \tmovq %rsp, PER_CPU_VAR(rsp_scratch)
+    \tmovq PER_CPU_VAR(cpu_current_top_of_stack), %rsp
+    \tpushq $0x2b                     # ss
+    \tpushq PER_CPU_VAR(rsp_scratch)  # sp
+    \tpushq %r11                      # flags
+    \tpushq $0x33                     # cs
+    \tpushq %rcx                      # ip
+    \tpushq %rax                      # orig_ax
+    \tpushq %rdi
+    \tpushq %rsi
+    \tpushq %rdx
+    \tpushq %rcx
+    \tpushq $-38                      # ax = -ENOSYS
+    \tpushq %r8
+    \tpushq %r9
+    \tpushq %r10
+    \tpushq %r11
+    \tsubq $(6*8), %rsp
+    \tmovq %rsp, %rdi
+    \tcall do_syscall
+    \taddq $(6*8), %rsp
+    \tpopq %r11
+    \tpopq %r10
+    \tpopq %r9
+    \tpopq %r8
+    \tpopq %rax
+    \tpopq %rcx
+    \tpopq %rdx
+    \tpopq %rsi
+    \tpopq %rdi
+    \taddq $8, %rsp                   # orig_ax
+    \tswapgs
+    \tiretq                           # <-exit
+    """
+
+    func testFramePushedBelowTheStackTopProves() {
+        let report = SpecHarness.check(Self.pushedFrame)
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "entry_SYSCALL_64", inv) }
+    }
+
+    func testTheSameCodeUnder316GeometryMissesTheIretFrame() {
+        // Without kstack-offset=0 the model takes cpu_current_top_of_stack for 3.16's
+        // kernel_stack, 40 bytes below the top: the pushes land 40 bytes too high.
+        let spec = Self.pushedFrame.replacingOccurrences(of: " kstack-offset=0", with: "")
+        let report = SpecHarness.check(spec)
+        SpecHarness.assertViolated(report, path: "entry_SYSCALL_64", .frameBalance, blamedLine: SpecHarness.line("<-exit", in: spec),
+                                   requirementContains: "iretq must find the hardware frame")
+    }
+
+    func testOneWordTooFewBeforeTheCallIsCaught() {
+        // The frame is one word short (r11 not pushed, but still popped): the pops read
+        // one slot too high and iretq's five words reach past the stack top.
+        let spec = Self.pushedFrame.replacingOccurrences(of: "\tpushq %r10\n\tpushq %r11\n", with: "\tpushq %r10\n")
+        let report = SpecHarness.check(spec)
+        let cx = SpecHarness.assertViolated(report, path: "entry_SYSCALL_64", .frameBalance, blamedLine: SpecHarness.line("<-exit", in: spec),
+                                            requirementContains: "must not lie above the entry frame")
+        XCTAssertEqual(cx?.steps.last?.rsp, "cpu_current_top_of_stack-0x20")
+    }
+
+    func testARestoreFromTheWrongSlotIsCaught() {
+        // rdx and rsi popped in the wrong order: each gets the other's user value back.
+        let spec = Self.pushedFrame.replacingOccurrences(of: "\tpopq %rdx\n\tpopq %rsi\n", with: "\tpopq %rsi\n\tpopq %rdx\n")
+        let report = SpecHarness.check(spec)
+        guard let r = SpecHarness.result(report, path: "entry_SYSCALL_64", .restoreMatchesSave),
+              case .violated = r.verdict else { return XCTFail("expected the swapped restores to be reported") }
+        let subjects = r.violations.map { $0.mechanism.description }
+        XCTAssertTrue(subjects.contains { $0.contains("rdx") } && subjects.contains { $0.contains("rsi") }, "\(subjects)")
+    }
+
+    func testKstackOffsetIsCheckedWhereItIsWritten() {
+        let notAligned = SpecHarness.check(Self.pushedFrame.replacingOccurrences(of: "kstack-offset=0", with: "kstack-offset=4"))
+        XCTAssertTrue(notAligned.diagnostics.contains { $0.description.contains("4:84") && $0.description.contains("multiple of 8") },
+                      "\(notAligned.diagnostics)")
+        let onAFunction = SpecHarness.check(".path f entry=function kstack-offset=0\nf:\n\tret\n")
+        XCTAssertTrue(onAFunction.diagnostics.contains { $0.description.contains("1:38") && $0.description.contains("applies to syscall paths") },
+                      "\(onAFunction.diagnostics)")
+    }
+}
