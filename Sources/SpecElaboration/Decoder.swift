@@ -741,6 +741,9 @@ extension Elaborator {
             guard (0...4096).contains(v), v % 8 == 0 else { throw Diagnostic.error(o.location, "kstack-offset= is a multiple of 8 from 0 to 4096 (bytes below the stack top)") }
             kstackOffset = v
         }
+        for a in p.assumptions where program.labels[a.label] == nil {
+            throw Diagnostic.error(a.location, ".assume names '\(a.label)', which is no label of the code")
+        }
         var ptregs: Int64?
         switch entry {
         case .syscall: ptregs = kstackOffset - 168   // pt_regs = top - 168 (3.16: kernel_stack - 128)
@@ -779,6 +782,7 @@ extension Elaborator {
         }
         return PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
                         entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
-                        kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations)
+                        kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations,
+                        assumptions: p.assumptions)
     }
 }

@@ -326,6 +326,35 @@ public struct PathSpec: Hashable, Sendable {
     public var userSP: String?
     /// The violations the spec declares known (`.expect`) or false (`.limit`).
     public var expectations: [Expectation]
+    /// Conditional branches the spec fixes one way (`.assume`): the path's verdicts
+    /// hold only for the runs that go that way, and every report says so.
+    public var assumptions: [BranchAssumption] = []
+}
+
+/// `.assume taken|not-taken LABEL reason="…"`: every conditional branch of the path to
+/// LABEL is taken (or never taken). Runs that would go the other way are not checked:
+/// the branch keeps its condition, so the checked runs are exactly those where the
+/// condition agrees, and counterexamples satisfy it.
+public struct BranchAssumption: Hashable, Sendable, CustomStringConvertible {
+    public var taken: Bool
+    public var label: String
+    public var reason: String
+    public var location: SourceLocation
+
+    public init(taken: Bool, label: String, reason: String, location: SourceLocation) {
+        self.taken = taken
+        self.label = label
+        self.reason = reason
+        self.location = location
+    }
+
+    /// The directive as written.
+    public var description: String { ".assume \(taken ? "taken" : "not-taken") \(label) reason=\"\(reason)\"" }
+
+    /// What the verdicts are conditional on, in words.
+    public var words: String {
+        "every conditional branch to \(label) is \(taken ? "taken" : "not taken") (\(reason))"
+    }
 }
 
 /// What a per-CPU variable holds at entry.
