@@ -707,7 +707,7 @@ extension Elaborator {
         guard let entryIndex = program.labels[p.name.text] else {
             throw Diagnostic.error(p.name.location, "path '\(p.name.text)' names no label of the code")
         }
-        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp"]
+        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size"]
         for (k, v) in p.attributes where !known.contains(k) {
             throw Diagnostic.error(v.location, "unknown .path attribute '\(k)' (expected \(known.sorted().joined(separator: ", ")))")
         }
@@ -780,9 +780,19 @@ extension Elaborator {
                 throw Diagnostic.error(p.name.location, "a syscall path loads its kernel stack from a per-CPU variable: declare '.percpu \(kstack) stack' (or name another with kstack=)")
             }
         }
+        // thread_info at the base of a task stack (3.16's GET_THREAD_INFO and
+        // THREAD_INFO(%rsp, off)): the stack's size tells where it is.
+        var threadSize: Int64?
+        if let t = p.attributes["thread-size"] {
+            let v = try evaluate(Expr.parse(t))
+            guard v >= 4096, v <= 1 << 20, v & (v - 1) == 0 else {
+                throw Diagnostic.error(t.location, "thread-size= is the task stack's size, a power of two from 4096 to 1 MiB (THREAD_SIZE)")
+            }
+            threadSize = v
+        }
         return PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
                         entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
                         kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations,
-                        assumptions: p.assumptions)
+                        assumptions: p.assumptions, threadSize: threadSize)
     }
 }

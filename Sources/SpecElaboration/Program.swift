@@ -329,6 +329,9 @@ public struct PathSpec: Hashable, Sendable {
     /// Conditional branches the spec fixes one way (`.assume`): the path's verdicts
     /// hold only for the runs that go that way, and every report says so.
     public var assumptions: [BranchAssumption] = []
+    /// THREAD_SIZE, when the spec gives it: thread_info lies at the base of every task
+    /// stack whose top the path knows.
+    public var threadSize: Int64?
 }
 
 /// `.assume taken|not-taken LABEL reason="…"`: every conditional branch of the path to

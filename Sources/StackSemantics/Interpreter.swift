@@ -32,6 +32,12 @@ public struct EntrySetup: Sendable {
     /// Highest address the path's frame may touch (exclusive), when known.
     public var frameTop: UInt64?
     public var symbolAddresses: [String: UInt64] = [:]
+    /// thread_info at the base of each task stack whose top the path knows (`thread-size=`):
+    /// memory of its own, not frame slots.
+    public var threadInfoAreas: [Range<UInt64>] = []
+    /// How much of a task stack's base is thread_info (and what follows it there, the
+    /// end-of-stack marker): far more than the struct, far less than any frame reaches.
+    public static let threadInfoSpan: UInt64 = 512
 
     public static let userCS: UInt64 = 0x33
     public static let userSS: UInt64 = 0x2b
@@ -71,6 +77,17 @@ public struct EntrySetup: Sendable {
         }
         if let b = ptRegsBase {
             for f in Layout.ptRegs.fields { fieldAt[b &+ UInt64(f.offset)] = f }
+        }
+        if let size = path.threadSize.map({ UInt64($0) }) {
+            // Task stacks whose top is known: the syscall's kernel stack, and the stack
+            // pt_regs tops when the path is entered from user mode (pt_regs is then the
+            // top 168 bytes; from kernel mode the frame's place on its stack is unknown).
+            var tops: [UInt64] = []
+            if let k = kstack { tops.append(k &+ UInt64(bitPattern: path.kernelStackOffset)) }
+            if path.entry != .syscall, let b = ptRegsBase, path.mode == .user || path.entry == .function || path.entry == .jump {
+                tops.append(b &+ 168)
+            }
+            threadInfoAreas = tops.map { ($0 &- size)..<($0 &- size &+ Self.threadInfoSpan) }
         }
         symbolAddresses = program.externAddresses()
     }
@@ -356,6 +373,11 @@ public struct Interpreter<D: ValueDomain> {
             for k in pointerInputs.indices where d.same(s[b], pointerInput(k)) {
                 return .outside(String(pointerInputs[k].dropFirst("percpu.".count)))
             }
+        }
+        if !setup.threadInfoAreas.isEmpty, let cs = stackCases(addr) {
+            let inArea = cs.filter { c in setup.threadInfoAreas.contains { $0.contains(c.1) } }.count
+            if inArea == cs.count { return .outside("thread_info") }
+            if inArea > 0 { throw Unsupported(node: node, reason: "`\(m.text)` is thread_info on some runs and a stack slot on others") }
         }
         guard let cases = stackCases(addr) else {
             if let b = m.base, stackCases(s[b]) != nil, let cs = d.cases(addr), !cs.isEmpty,

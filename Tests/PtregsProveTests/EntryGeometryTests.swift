@@ -94,4 +94,60 @@ final class EntryGeometryTests: XCTestCase {
         XCTAssertTrue(onAFunction.diagnostics.contains { $0.description.contains("1:38") && $0.description.contains("applies to syscall paths") },
                       "\(onAFunction.diagnostics)")
     }
+
+    /// 3.16-shaped: thread_info at the base of the task stack, reached from rsp with
+    /// THREAD_INFO(%rsp, RIP-ARGOFFSET) = (off - THREAD_SIZE + KERNEL_STACK_OFFSET)(%rsp).
+    static let threadInfo = """
+    .percpu old_rsp
+    .percpu kernel_stack stack
+    .path sc entry=syscall thread-size=16384
+    sc:
+    \tswapgs
+    \tmovq %rsp, PER_CPU_VAR(old_rsp)
+    \tmovq PER_CPU_VAR(kernel_stack), %rsp
+    \tsubq $80, %rsp                       # ARGOFFSET
+    \tmovq %rcx, 80(%rsp)                  # RIP
+    \tmovq %r11, 96(%rsp)                  # EFLAGS
+    \tandl $~0x2, (20+80-16384+40)(%rsp)   # TI_status: 4 bytes, not a frame slot
+    \ttestl $0x100, (16+80-16384+40)(%rsp) # TI_flags
+    \tjnz 1f
+    1:\tmovq 80(%rsp), %rcx
+    \tmovq 96(%rsp), %r11
+    \taddq $80, %rsp
+    \tmovq PER_CPU_VAR(old_rsp), %rsp
+    \tswapgs
+    \tsysretq                              # <-exit
+    """
+
+    func testThreadInfoAtTheStackBaseIsNotTheFrame() {
+        let report = SpecHarness.check(Self.threadInfo)
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "sc", inv) }
+    }
+
+    func testWithoutThreadSizeTheNarrowAccessIsUnknownNotProved() {
+        let report = SpecHarness.check(Self.threadInfo.replacingOccurrences(of: " thread-size=16384", with: ""))
+        guard case .unknown(let why)? = report.paths.first?.results.first?.verdict else { return XCTFail("expected unknown") }
+        XCTAssertTrue(why.contains("not 8-byte aligned"), why)
+    }
+
+    func testAThreadSizeThatMissesThreadInfoLeavesTheAccessChecked() {
+        // THREAD_SIZE written as 8 KiB while the code uses 16 KiB: the accesses are no
+        // thread_info the spec declared, so they stay stack accesses (here: unaligned).
+        let report = SpecHarness.check(Self.threadInfo.replacingOccurrences(of: "thread-size=16384", with: "thread-size=8192"))
+        guard case .unknown? = report.paths.first?.results.first?.verdict else { return XCTFail("expected unknown") }
+    }
+
+    func testAValueReadFromThreadInfoIsUnknownNotTheSavedOne() {
+        // rcx reloaded from thread_info instead of the RIP slot: sysretq returns to
+        // whatever thread_info holds there.
+        let spec = Self.threadInfo.replacingOccurrences(of: "1:\tmovq 80(%rsp), %rcx", with: "1:\tmovq (16+80-16384+40)(%rsp), %rcx")
+        let report = SpecHarness.check(spec)
+        SpecHarness.assertViolated(report, path: "sc", .ptraceConsistency, blamedLine: SpecHarness.line("<-exit", in: spec),
+                                   requirementContains: "rip")
+    }
+
+    func testThreadSizeMustBeAStackSize() {
+        let report = SpecHarness.check(Self.threadInfo.replacingOccurrences(of: "thread-size=16384", with: "thread-size=1000"))
+        XCTAssertTrue(report.diagnostics.contains { $0.description.contains("power of two") }, "\(report.diagnostics)")
+    }
 }
