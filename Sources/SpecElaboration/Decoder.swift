@@ -666,6 +666,12 @@ extension Elaborator {
                 }
             case "reason":
                 c.reason = value.text
+            case "moves-frame":
+                let v = try perCPUVariable(value.text[...], at: value.location, notes: notes)
+                guard program.perCPU[v] == .stack else {
+                    throw Diagnostic(at: value.location, "moves-frame= names the per-CPU variable that holds the top of the stack the frame is copied to: declare '.percpu \(v) stack' before this .extern", notes: notes)
+                }
+                c.movesFrameTo = v
             case "writes":
                 c.writes = value.text == "all" ? Layout.ptRegs.fields.map(\.userName) : value.text.split(separator: ",").map(String.init)
                 for f in c.writes where !fieldNames.contains(f) {
@@ -673,13 +679,16 @@ extension Elaborator {
                 }
             default:
                 guard fieldNames.contains(key) else {
-                    throw Diagnostic(at: value.location, "unknown .extern attribute '\(key)' (expected clobbers=, ptregs=, observes=, writes=, reason=, stop, maystop, or FIELD=value for a pt_regs field)", notes: notes)
+                    throw Diagnostic(at: value.location, "unknown .extern attribute '\(key)' (expected clobbers=, ptregs=, observes=, writes=, moves-frame=, reason=, stop, maystop, or FIELD=value for a pt_regs field)", notes: notes)
                 }
                 c.expectedFields[key] = try evaluate(Expr.parse(value), notes: notes)
             }
         }
         if c.isPtraceStop && attrs.keyed["observes"] == nil { c.observes = Layout.ptRegs.fields.map(\.userName) }
-        if (c.isPtraceStop || !c.observes.isEmpty || !c.writes.isEmpty) && c.ptRegs == nil { c.ptRegs = .register(.rdi) }
+        if (c.isPtraceStop || !c.observes.isEmpty || !c.writes.isEmpty || c.movesFrameTo != nil) && c.ptRegs == nil { c.ptRegs = .register(.rdi) }
+        if c.movesFrameTo != nil && !c.clobbers.contains(.rax) {
+            throw Diagnostic(at: name.location, "a moves-frame= function returns the copy's address in rax: rax cannot be preserved", notes: notes)
+        }
         if c.clobbers.contains(.rsp) { throw Diagnostic(at: name.location, "an external function cannot clobber rsp", notes: notes) }
         program.externs[name.text] = c
     }

@@ -297,6 +297,11 @@ public struct ExternContract: Hashable, Sendable {
     /// ax is -ENOSYS, not the user's rax).
     public var expectedFields: [String: Int64] = [:]
     public var reason: String?
+    /// `moves-frame=VAR`: the function copies the pt_regs it is given to the top of the
+    /// task stack whose top the per-CPU stack variable VAR holds, and returns a pointer
+    /// to the copy (sync_regs, fixup_bad_iret, vc_switch_off_ist); the path's frame —
+    /// its IRET frame and the top no access may pass — is the copy's from then on.
+    public var movesFrameTo: String?
 
     public static func cABI(_ name: String) -> ExternContract { ExternContract(name: name) }
 }

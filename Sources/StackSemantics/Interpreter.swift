@@ -78,6 +78,11 @@ public struct EntrySetup: Sendable {
         if let b = ptRegsBase {
             for f in Layout.ptRegs.fields { fieldAt[b &+ UInt64(f.offset)] = f }
         }
+        // The copies `moves-frame=` functions make are pt_regs too (for the words of traces).
+        for c in program.externs.values.sorted(by: { $0.name < $1.name }) {
+            guard let v = c.movesFrameTo, let top = regions.first(where: { $0.name == v })?.base else { continue }
+            for f in Layout.ptRegs.fields where fieldAt[top &- 168 &+ UInt64(f.offset)] == nil { fieldAt[top &- 168 &+ UInt64(f.offset)] = f }
+        }
         if let size = path.threadSize.map({ UInt64($0) }) {
             // Task stacks whose top is known: the syscall's kernel stack, and the stack
             // pt_regs tops when the path is entered from user mode (pt_regs is then the
@@ -791,6 +796,25 @@ public struct Interpreter<D: ValueDomain> {
         }
     }
 
+    /// What a `moves-frame=` function copies: the pt_regs its pointer argument names,
+    /// read whole before any of it is written, and the top of the stack it goes to.
+    func copyFrame(_ c: ExternContract, to variable: String, _ s: MachineState<D>, node: Int) throws -> (UInt64, [StackSlot<D.Value>]) {
+        guard let top = setup.regions.first(where: { $0.name == variable })?.base else {
+            throw Unsupported(node: node, reason: "\(c.name) copies the frame to \(variable), which is not a modelled stack")
+        }
+        let base: D.Value
+        switch c.ptRegs ?? .register(.rdi) {
+        case .register(let r): base = s[r]
+        case .stackOffset(let off): base = d.add(s.rsp, d.constant(UInt64(bitPattern: off)))
+        }
+        guard let cases = stackCases(base) else {
+            throw Unsupported(node: node, reason: "\(c.name) gets a pt_regs pointer that is not a modelled stack address")
+        }
+        let words = UInt64(Layout.ptRegs.size) / 8
+        let slots = (0..<words).map { k in readSlot(s, cases.map { ($0.0, $0.1 &+ 8 * k) }) }
+        return (top, slots)
+    }
+
     /// `call *%reg`. A target the run knows — one value, or a choice among values (a
     /// `cmov` between two functions' addresses) — is called with its own contract, each
     /// under its own condition; only a target with no known value takes the catch-all
@@ -902,9 +926,16 @@ public struct Interpreter<D: ValueDomain> {
                 }
             }
         }
+        let frameCopy = try c.movesFrameTo.map { try copyFrame(c, to: $0, s, node: node) }
         for r in c.clobbers.sorted() {
             s[r] = d.input(semantics.inputName(.clobbered(r), at: node))
             noteRegisterWrite(r, &s, node: node)
+        }
+        if let (top, slots) = frameCopy {
+            let base = top &- UInt64(Layout.ptRegs.size)
+            for (k, sl) in slots.enumerated() { writeSlot(&s, [(d.bit(true), base &+ UInt64(8 * k))]) { _ in sl } }
+            s[.rax] = d.constant(base)
+            s.movedFrameTop = d.constant(top)
         }
         s.zeroFlag = d.inputBit(semantics.inputName(.clobberedFlag(0), at: node))
         s.carryFlag = d.inputBit(semantics.inputName(.clobberedFlag(1), at: node))

@@ -310,6 +310,9 @@ public enum SymbolicExecutor {
         out.signFlag = d.selectBit(c, a.signFlag, b.signFlag)
         out.overflowFlag = d.selectBit(c, a.overflowFlag, b.overflowFlag)
         out.kernelGS = d.selectBit(c, a.kernelGS, b.kernelGS)
+        if a.movedFrameTop != nil || b.movedFrameTop != nil {
+            out.movedFrameTop = d.select(c, a.movedFrameTop ?? d.constant(0), b.movedFrameTop ?? d.constant(0))
+        }
         // `out` starts as `a`: only slots that differ are written (most agree at a join).
         for (addr, sa) in a.slots {
             let sb = interp.slot(b, addr)
@@ -376,7 +379,7 @@ public enum SymbolicExecutor {
 
     static func parts<D: WideningDomain>(_ s: MachineState<D>, _ shape: Shape, _ interp: Interpreter<D>) -> [D.Value] {
         var out = s.registers
-        out += [s.zeroFlag, s.carryFlag, s.signFlag, s.overflowFlag, s.kernelGS]
+        out += [s.zeroFlag, s.carryFlag, s.signFlag, s.overflowFlag, s.kernelGS, s.movedFrameTop ?? interp.d.constant(0)]
         // A slot's origin is ghost state for traces, which no claim reads: it is not part
         // of a loop invariant (widening it only made choices among event ids to prove).
         for a in shape.slots { out.append(interp.slot(s, a).value) }
@@ -396,6 +399,8 @@ public enum SymbolicExecutor {
         func next() -> D.Value { defer { k += 1 }; return p[k] }
         for i in 0..<16 { s.registers[i] = next() }
         s.zeroFlag = next(); s.carryFlag = next(); s.signFlag = next(); s.overflowFlag = next(); s.kernelGS = next()
+        let moved = next()
+        s.movedFrameTop = d.knownValue(moved) == 0 ? nil : moved
         for a in shape.slots {
             s.slots[a] = StackSlot(value: next(), origin: template.slots[a]?.origin ?? d.constant(0))
         }

@@ -150,4 +150,107 @@ final class EntryGeometryTests: XCTestCase {
         let report = SpecHarness.check(Self.threadInfo.replacingOccurrences(of: "thread-size=16384", with: "thread-size=1000"))
         XCTAssertTrue(report.diagnostics.contains { $0.description.contains("power of two") }, "\(report.diagnostics)")
     }
+
+    /// v4.15-shaped error_entry: the exception arrives on the entry stack, the registers
+    /// are pushed below the return address, and sync_regs copies pt_regs to the task
+    /// stack, which the path continues on.
+    static let syncRegs = """
+    # v4.15-shaped: an exception from user mode on the entry stack; error_entry copies
+    # pt_regs to the task stack (sync_regs) and returns on it.
+    .percpu cpu_current_top_of_stack stack
+    .extern sync_regs moves-frame=cpu_current_top_of_stack
+    .extern do_trap
+    .path asm_exc entry=exception from=user
+    asm_exc:
+    \tpushq $-1                  # orig_ax
+    \tcall error_entry
+    \tmovq %rsp, %rdi
+    \tcall do_trap
+    \tjmp error_exit
+
+    error_entry:
+    \tcld
+    \tpushq %rsi                 # PUSH_AND_CLEAR_REGS save_ret=1
+    \tmovq 8(%rsp), %rsi         # the return address
+    \tmovq %rdi, 8(%rsp)         # di where it was
+    \tpushq %rdx
+    \tpushq %rcx
+    \tpushq %rax
+    \tpushq %r8
+    \tpushq %r9
+    \tpushq %r10
+    \tpushq %r11
+    \tpushq %rbx
+    \tpushq %rbp
+    \tpushq %r12
+    \tpushq %r13
+    \tpushq %r14
+    \tpushq %r15
+    \tpushq %rsi                 # the return address again
+    \tswapgs
+    \tpopq %r12                  # save the return address
+    \tmovq %rsp, %rdi            # pt_regs
+    \tcall sync_regs
+    \tmovq %rax, %rsp            # onto the task stack
+    \tpushq %r12
+    \tret
+
+    error_exit:
+    \tswapgs
+    \tpopq %r15
+    \tpopq %r14
+    \tpopq %r13
+    \tpopq %r12
+    \tpopq %rbp
+    \tpopq %rbx
+    \tpopq %r11
+    \tpopq %r10
+    \tpopq %r9
+    \tpopq %r8
+    \tpopq %rax
+    \tpopq %rcx
+    \tpopq %rdx
+    \tpopq %rsi
+    \tpopq %rdi
+    \taddq $8, %rsp              # orig_ax
+    \tiretq
+    """
+
+    func testAFrameCopiedToTheTaskStackProves() {
+        let report = SpecHarness.check(Self.syncRegs)
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "asm_exc", inv) }
+        // A tracer writing the copy is seen by the exit that restores from it.
+        let stopping = SpecHarness.check(Self.syncRegs.replacingOccurrences(of: ".extern do_trap\n", with: ".extern do_trap stop\n"))
+        for inv in Invariant.allCases { SpecHarness.assertProved(stopping, path: "asm_exc", inv) }
+    }
+
+    func testWithoutTheContractTheNewStackIsUnknown() {
+        let report = SpecHarness.check(Self.syncRegs.replacingOccurrences(of: " moves-frame=cpu_current_top_of_stack", with: ""))
+        guard case .unknown(let why)? = report.paths.first?.results.first?.verdict else { return XCTFail("expected unknown") }
+        XCTAssertTrue(why.contains("not a modelled stack"), why)
+    }
+
+    func testStayingOnTheOldStackAfterTheCopyIsCaught() {
+        // The copy is the task's pt_regs from then on (a tracer writes it): leaving
+        // through the entry stack's stale frame is a frame violation.
+        let spec = Self.syncRegs.replacingOccurrences(of: "\tmovq %rax, %rsp            # onto the task stack\n", with: "")
+        let report = SpecHarness.check(spec)
+        SpecHarness.assertViolated(report, path: "asm_exc", .frameBalance, blamedLine: SpecHarness.line("iretq", in: spec),
+                                   requirementContains: "in the copy of the frame")
+    }
+
+    func testTheCopyCarriesTheSavedValues() {
+        // rsi and rdx restored the wrong way round from the copy: each is the other's.
+        let spec = Self.syncRegs.replacingOccurrences(of: "\tpopq %rdx\n\tpopq %rsi\n", with: "\tpopq %rsi\n\tpopq %rdx\n")
+        let report = SpecHarness.check(spec)
+        guard let r = SpecHarness.result(report, path: "asm_exc", .restoreMatchesSave), case .violated = r.verdict else {
+            return XCTFail("the swapped restores from the copy must be reported")
+        }
+        XCTAssertTrue(r.violations.contains { $0.mechanism.subject == "rsi" }, "\(r.violations.map(\.mechanism))")
+    }
+
+    func testMovesFrameNamesAStackVariable() {
+        let report = SpecHarness.check(Self.syncRegs.replacingOccurrences(of: ".percpu cpu_current_top_of_stack stack", with: ".percpu cpu_current_top_of_stack"))
+        XCTAssertTrue(report.diagnostics.contains { $0.description.contains("moves-frame= names the per-CPU variable") }, "\(report.diagnostics)")
+    }
 }

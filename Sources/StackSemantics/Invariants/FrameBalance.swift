@@ -28,6 +28,13 @@ extension Interpreter {
                 require(.frameBalance, node, indexed == nil ? "above frame \(a)" : Self.indexedAboveKey, d.negate(g), s,
                         "\(accessWords(a, indexed)) must not lie above the entry frame (top \(setup.describe(address: top)))")
             }
+            // A frame copied to another stack (moves-frame=) tops that stack from then on.
+            if let moved = s.movedFrameTop, let tops = d.cases(moved) {
+                for (gm, top) in tops where top != 0 && region.contains(top) && a &+ UInt64(width.bytes) > top {
+                    require(.frameBalance, node, indexed == nil ? "above frame \(a) (moved)" : Self.indexedAboveKey, d.negate(d.both(g, gm)), s,
+                            "\(accessWords(a, indexed)) must not lie above the frame copied to \(setup.describe(address: top &- 168))")
+                }
+            }
         }
     }
 
@@ -115,6 +122,18 @@ extension Interpreter {
                     "after the path's ret, rsp must be the caller's (\(setup.describe(address: e &+ 8)))",
                     values: [("rsp", s.rsp), ("expected", d.constant(e &+ 8))])
         case .iret:
+            // Where the frame was copied (moves-frame=), its IRET frame is the copy's.
+            if let moved = s.movedFrameTop {
+                let stayed = d.equal(moved, d.constant(0))
+                let copied = d.sub(moved, d.constant(40))
+                let expected = setup.iretFrame.map { d.select(stayed, d.constant($0), copied) } ?? copied
+                let claim = setup.iretFrame == nil ? d.either(stayed, d.equal(s.rsp, copied)) : d.equal(s.rsp, expected)
+                let place = d.knownValue(moved).map { $0 == 0 ? setup.iretFrame.map { setup.describe(address: $0) } ?? "?" : setup.describe(address: $0 &- 40) + " (in the copy of the frame)" }
+                    ?? "the top of the stack the frame was copied to, or the entry's"
+                require(.frameBalance, node, "rsp at iret", claim, s,
+                        "iretq must find the hardware frame at \(place)", values: [("rsp", s.rsp), ("expected", expected)])
+                return
+            }
             guard let f = setup.iretFrame else { return }
             require(.frameBalance, node, "rsp at iret", d.equal(s.rsp, d.constant(f)), s,
                     "iretq must find the hardware frame at \(setup.describe(address: f))",
