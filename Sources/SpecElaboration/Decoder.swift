@@ -716,23 +716,34 @@ extension Elaborator {
         guard let entryIndex = program.labels[p.name.text] else {
             throw Diagnostic.error(p.name.location, "path '\(p.name.text)' names no label of the code")
         }
-        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size"]
+        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size", "abi"]
         for (k, v) in p.attributes where !known.contains(k) {
             throw Diagnostic.error(v.location, "unknown .path attribute '\(k)' (expected \(known.sorted().joined(separator: ", ")))")
         }
         guard let e = p.attributes["entry"] else {
-            throw Diagnostic.error(p.name.location, "path '\(p.name.text)' needs entry=function|jump|syscall|int80|interrupt|exception|exception-errcode")
+            throw Diagnostic.error(p.name.location, "path '\(p.name.text)' needs entry=function|jump|syscall|compat-syscall|sysenter|int80|interrupt|exception|exception-errcode")
         }
         guard let entry = EntryKind(rawValue: e.text) else {
-            throw Diagnostic.error(e.location, "unknown entry kind '\(e.text)' (expected function, jump, syscall, int80, interrupt, exception or exception-errcode)")
+            throw Diagnostic.error(e.location, "unknown entry kind '\(e.text)' (expected function, jump, syscall, compat-syscall, sysenter, int80, interrupt, exception or exception-errcode)")
         }
         var mode = EntryMode.either
         if let f = p.attributes["from"] {
             guard let m = EntryMode(rawValue: f.text) else { throw Diagnostic.error(f.location, "expected from=user|kernel|either") }
-            guard entry != .function && entry != .jump && entry != .syscall && entry != .int80 else { throw Diagnostic.error(f.location, "from= applies to interrupt and exception entries only") }
+            guard entry != .function && entry != .jump && !entry.isSystemCall else { throw Diagnostic.error(f.location, "from= applies to interrupt and exception entries only") }
             mode = m
         }
-        if entry == .syscall || entry == .int80 { mode = .user }
+        if entry.isSystemCall { mode = .user }
+        var userIs32Bit = entry == .sysenter || entry == .compatSyscall
+        if let a = p.attributes["abi"] {
+            guard a.text == "32" || a.text == "64" else { throw Diagnostic.error(a.location, "expected abi=32 or abi=64 (the user task's width)") }
+            guard entry.isCompatSystemCall || ((entry == .function || entry == .jump) && p.attributes["ptregs"] != nil) else {
+                throw Diagnostic.error(a.location, "abi= applies to the 32-bit system-call entries (int80, sysenter, compat-syscall) and to function or jump paths given their pt_regs")
+            }
+            if a.text == "64" && entry != .int80 && entry.isCompatSystemCall {
+                throw Diagnostic.error(a.location, "\(entry.rawValue) is entered from 32-bit tasks only: abi=64 does not apply")
+            }
+            userIs32Bit = a.text == "32"
+        }
         if entry == .function || entry == .jump { mode = .kernel }
         var preserves = Register.calleeSaved
         if let pr = p.attributes["preserves"] {
@@ -745,7 +756,7 @@ extension Elaborator {
         // cpu_current_top_of_stack.
         var kstackOffset: Int64 = 40
         if let o = p.attributes["kstack-offset"] {
-            guard entry == .syscall else { throw Diagnostic.error(o.location, "kstack-offset= applies to syscall paths (where the kernel stack pointer comes from a per-CPU variable)") }
+            guard entry.loadsKernelStack else { throw Diagnostic.error(o.location, "kstack-offset= applies to syscall, compat-syscall and sysenter paths (where the kernel stack pointer comes from a per-CPU variable)") }
             let v = try evaluate(Expr.parse(o))
             guard (0...4096).contains(v), v % 8 == 0 else { throw Diagnostic.error(o.location, "kstack-offset= is a multiple of 8 from 0 to 4096 (bytes below the stack top)") }
             kstackOffset = v
@@ -755,7 +766,7 @@ extension Elaborator {
         }
         var ptregs: Int64?
         switch entry {
-        case .syscall: ptregs = kstackOffset - 168   // pt_regs = top - 168 (3.16: kernel_stack - 128)
+        case .syscall, .sysenter, .compatSyscall: ptregs = kstackOffset - 168   // pt_regs = top - 168 (3.16: kernel_stack - 128)
         case .interrupt, .exception, .int80: ptregs = -128   // rip at the entry rsp
         case .exceptionWithErrorCode: ptregs = -120  // error code (orig_ax) at the entry rsp
         case .function: ptregs = nil
@@ -784,7 +795,7 @@ extension Elaborator {
         }
         // `kstack=cpu_tss_rw+TSS_sp0` names the variable as `.percpu` does.
         let kstack = try p.attributes["kstack"].map { try perCPUVariable($0.text[...], at: $0.location, notes: []) } ?? "kernel_stack"
-        if entry == .syscall {
+        if entry.loadsKernelStack {
             guard program.perCPU[kstack] == .stack else {
                 throw Diagnostic.error(p.name.location, "a syscall path loads its kernel stack from a per-CPU variable: declare '.percpu \(kstack) stack' (or name another with kstack=)")
             }
@@ -802,6 +813,6 @@ extension Elaborator {
         return PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
                         entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
                         kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations,
-                        assumptions: p.assumptions, threadSize: threadSize)
+                        assumptions: p.assumptions, threadSize: threadSize, userIs32Bit: userIs32Bit)
     }
 }

@@ -224,13 +224,26 @@ public struct Instruction: Hashable, Sendable {
 
 public enum EntryKind: String, Sendable, Hashable {
     /// Entries that are system calls: rax carries the result, pt_regs.ax is the result.
-    public var isSystemCall: Bool { self == .syscall || self == .int80 }
+    public var isSystemCall: Bool { self == .syscall || self == .int80 || self == .sysenter || self == .compatSyscall }
+    /// Entries whose CPU instruction pushes nothing: the code loads its kernel stack
+    /// from a per-CPU variable (`kstack=`).
+    public var loadsKernelStack: Bool { self == .syscall || self == .sysenter || self == .compatSyscall }
+    /// The 32-bit system-call entries: the syscall number is eax (orig_ax is eax
+    /// zero-extended).
+    public var isCompatSystemCall: Bool { self == .int80 || self == .sysenter || self == .compatSyscall }
 
     case function, syscall, interrupt, exception
     case exceptionWithErrorCode = "exception-errcode"
     /// A system call through a software interrupt (`int $0x80`): the CPU pushes the
     /// hardware frame as for an interrupt from user mode; rax carries the result.
     case int80
+    /// SYSENTER from a 32-bit task through the vDSO: the CPU saves nothing; the user's
+    /// esp is in ebp (the vDSO's convention), the return point is the vDSO's, chosen by
+    /// the kernel, and so are the flags it returns with (SYSENTER cleared IF).
+    case sysenter
+    /// SYSCALL from a 32-bit task (`cstar`): rcx = eip, r11 = eflags, rsp = esp, as for
+    /// SYSCALL, but the task's cs is __USER32_CS and its registers are 32 bits wide.
+    case compatSyscall = "compat-syscall"
     /// Code entered by a jump, not a call: no return address, nothing to return to
     /// (ret_from_fork, where switch_to lands a new task on its complete pt_regs).
     case jump
@@ -337,6 +350,9 @@ public struct PathSpec: Hashable, Sendable {
     /// THREAD_SIZE, when the spec gives it: thread_info lies at the base of every task
     /// stack whose top the path knows.
     public var threadSize: Int64?
+    /// The user task is 32-bit (`abi=32`, the default of sysenter and compat-syscall):
+    /// it sees the low halves of eax…edi, eip, esp and eflags, and not r8–r15.
+    public var userIs32Bit = false
 }
 
 /// `.assume taken|not-taken LABEL reason="…"`: every conditional branch of the path to

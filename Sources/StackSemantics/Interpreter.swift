@@ -40,12 +40,14 @@ public struct EntrySetup: Sendable {
     public static let threadInfoSpan: UInt64 = 512
 
     public static let userCS: UInt64 = 0x33
+    /// __USER32_CS: the code segment of a 32-bit task.
+    public static let user32CS: UInt64 = 0x23
     public static let userSS: UInt64 = 0x2b
     static let entryStackBase: UInt64 = 0xffff_c900_0040_0000
 
     public init(program: Program, path: PathSpec) {
         var regions: [StackRegion] = []
-        if path.entry != .syscall {
+        if !path.entry.loadsKernelStack {
             regions.append(StackRegion(name: "entry stack", base: Self.entryStackBase))
             entryRSP = Self.entryStackBase
         }
@@ -55,7 +57,7 @@ public struct EntrySetup: Sendable {
         self.regions = regions
         let kstack = regions.first { $0.name == path.kernelStack }?.base
         switch path.entry {
-        case .syscall:
+        case .syscall, .sysenter, .compatSyscall:
             if let k = kstack, let off = path.ptRegsOffset { ptRegsBase = k &+ UInt64(bitPattern: off) }
             frameTop = kstack.map { $0 &+ UInt64(bitPattern: path.kernelStackOffset) }
             iretFrame = frameTop.map { $0 &- 40 }
@@ -89,7 +91,7 @@ public struct EntrySetup: Sendable {
             // top 168 bytes; from kernel mode the frame's place on its stack is unknown).
             var tops: [UInt64] = []
             if let k = kstack { tops.append(k &+ UInt64(bitPattern: path.kernelStackOffset)) }
-            if path.entry != .syscall, let b = ptRegsBase, path.mode == .user || path.entry == .function || path.entry == .jump {
+            if !path.entry.loadsKernelStack, let b = ptRegsBase, path.mode == .user || path.entry == .function || path.entry == .jump {
                 tops.append(b &+ 168)
             }
             threadInfoAreas = tops.map { ($0 &- size)..<($0 &- size &+ Self.threadInfoSpan) }
@@ -188,14 +190,29 @@ public struct Interpreter<D: ValueDomain> {
             if let f = Layout.ptRegs.fields.first(where: { $0.register == r }) { user[f.userName] = regs[r.rawValue] }
         }
         switch path.entry {
-        case .syscall:
+        case .syscall, .compatSyscall:
             // syscall: rcx = user rip, r11 = user rflags, rsp still the user's.
             kernelGS = d.bit(false)
             user["ip"] = regs[Register.rcx.rawValue]
             user["flags"] = regs[Register.r11.rawValue]
             user["sp"] = regs[Register.rsp.rawValue]
-            user["orig_ax"] = regs[Register.rax.rawValue]
-            user["cs"] = d.constant(EntrySetup.userCS)
+            user["orig_ax"] = path.entry.isCompatSystemCall ? d.low32(regs[Register.rax.rawValue]) : regs[Register.rax.rawValue]
+            user["cs"] = d.constant(path.entry == .compatSyscall ? EntrySetup.user32CS : EntrySetup.userCS)
+            user["ss"] = d.constant(EntrySetup.userSS)
+        case .sysenter:
+            // SYSENTER saves nothing. By the vDSO's convention the task's esp is in ebp;
+            // it returns to the vDSO's return point with the flags the kernel gives it
+            // (SYSENTER cleared IF): both the kernel's to choose, so they are checked
+            // from the point a tracer writes them on.
+            kernelGS = d.bit(false)
+            user["sp"] = regs[Register.rbp.rawValue]
+            for field in ["ip", "flags"] {
+                guard let k = PtRegsField.index(field) else { continue }
+                user.values[k] = d.input("user.\(field)")
+                user.known[k] = d.bit(false)
+            }
+            user["orig_ax"] = d.low32(regs[Register.rax.rawValue])
+            user["cs"] = d.constant(EntrySetup.user32CS)
             user["ss"] = d.constant(EntrySetup.userSS)
         case .interrupt, .exception, .exceptionWithErrorCode, .int80:
             let e = setup.entryRSP ?? 0
@@ -214,7 +231,8 @@ public struct Interpreter<D: ValueDomain> {
                 user[name] = v
                 a &+= 8
             }
-            if path.entry == .int80 { user["orig_ax"] = regs[Register.rax.rawValue] }
+            // The 32-bit syscall number: eax, zero-extended into orig_ax.
+            if path.entry == .int80 { user["orig_ax"] = d.low32(regs[Register.rax.rawValue]) }
             let fromUser = d.negate(d.equal(d.and(user["cs"] ?? d.constant(0), d.constant(3)), d.constant(0)))
             switch path.mode {
             case .user: reach = fromUser; kernelGS = d.bit(false)
@@ -507,7 +525,7 @@ public struct Interpreter<D: ValueDomain> {
     func push(_ v: D.Value, _ s: inout MachineState<D>, node: Int, register: Register?, what: @autoclosure () -> String, k: Int = 0) throws {
         s.rsp = d.sub(s.rsp, d.constant(8))
         guard let cases = stackCases(s.rsp) else {
-            throw Unsupported(node: node, reason: "push while rsp is not a modelled stack (\(path.entry == .syscall ? "still the user stack?" : "unknown rsp"))")
+            throw Unsupported(node: node, reason: "push while rsp is not a modelled stack (\(path.entry.loadsKernelStack ? "still the user stack?" : "unknown rsp"))")
         }
         checkAccess(s.rsp, width: .q, s, node: node)
         let event = EventID.at(node: node, k)
@@ -1077,6 +1095,18 @@ extension Interpreter {
     func userField(_ s: MachineState<D>, _ field: String) -> (value: D.Value, known: D.Bit)? {
         guard let i = PtRegsField.index(field), let v = s.user.values[i] else { return nil }
         return (v, s.user.known[i] ?? d.bit(true))
+    }
+
+    /// Whether `a` is the user's value `b` of `field` as the user task sees it: all 64
+    /// bits, or for a 32-bit task (`abi=32`) the low 32 of eax…edi, eip, esp, eflags
+    /// and orig_ax. nil: the task cannot see the field (r8–r15 of a 32-bit task).
+    func userAgree(_ a: D.Value, _ b: D.Value, field: String) -> D.Bit? {
+        guard path.userIs32Bit else { return d.equal(a, b) }
+        switch field {
+        case "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15": return nil
+        case "cs", "ss": return d.equal(a, b)
+        default: return d.equal(d.low32(a), d.low32(b))
+        }
     }
 
     /// `claim` where the user's field is defined: `known → claim`.

@@ -423,7 +423,7 @@ public enum SymbolicExecutor {
     /// A part of a head state, named independently of the shape it sits in (shapes grow
     /// as a loop writes new slots), so a refinement survives to the next widening.
     struct PartID: Hashable {
-        enum Kind: UInt8 { case register, flag, slot, perCPU, userValue, userKnown, shadow }
+        enum Kind: UInt8 { case register, flag, movedFrame, slot, perCPU, userValue, userKnown, shadow }
         var kind: Kind
         var index: UInt64
         var name: String = ""
@@ -433,6 +433,7 @@ public enum SymbolicExecutor {
     static func partIDs(_ shape: Shape) -> [PartID] {
         var out: [PartID] = (0..<16).map { PartID(kind: .register, index: UInt64($0)) }
         out += (0..<5).map { PartID(kind: .flag, index: UInt64($0)) }
+        out.append(PartID(kind: .movedFrame, index: 0))
         out += shape.slots.map { PartID(kind: .slot, index: $0) }
         out += shape.perCPU.map { PartID(kind: .perCPU, index: 0, name: $0) }
         for k in shape.user { out += [PartID(kind: .userValue, index: UInt64(k)), PartID(kind: .userKnown, index: UInt64(k))] }
@@ -444,6 +445,7 @@ public enum SymbolicExecutor {
         switch p.kind {
         case .register: return Register(rawValue: Int(p.index)).map { $0.name } ?? "r?"
         case .flag: return ["zf", "cf", "sf", "of", "the GS base"][Int(p.index)]
+        case .movedFrame: return "where a moves-frame call put the frame"
         case .slot:
             return "the slot \(interp.describeSlot(p.index))"
         case .perCPU: return "per-CPU \(p.name)"

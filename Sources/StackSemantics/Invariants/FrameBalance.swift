@@ -99,7 +99,7 @@ extension Interpreter {
     /// `v` is the rsp the path was entered with — which is a user rsp only when the
     /// entry was SYSCALL (every other entry starts on a kernel stack).
     func enteredUserRSP(_ v: D.Value) -> [D.Bit] {
-        path.entry == .syscall ? [d.equal(v, d.input("entry.rsp"))] : []
+        path.entry == .syscall || path.entry == .compatSyscall ? [userAgree(v, d.input("entry.rsp"), field: "sp") ?? d.bit(true)] : []
     }
 
     func rspIn(_ region: StackRegion, _ s: MachineState<D>) -> D.Bit {
@@ -141,12 +141,12 @@ extension Interpreter {
         case .sysexit:
             // SYSEXIT loads rsp from rcx.
             let sp = userField(s, "sp")
-            let ok = d.any(enteredUserRSP(s[.rcx]) + (sp.map { [d.all([$0.known, d.equal(s[.rcx], $0.value)])] } ?? []))
+            let ok = d.any(enteredUserRSP(s[.rcx]) + (sp.map { [d.all([$0.known, userAgree(s[.rcx], $0.value, field: "sp") ?? d.bit(true)])] } ?? []))
             require(.frameBalance, node, "rsp at sysexit", ok, s,
                     "sysexit must leave with the user's rsp (in rcx)", values: [("rcx", s[.rcx])] + (sp.map { [("user rsp", $0.value)] } ?? []))
         case .sysret:
             let sp = userField(s, "sp")
-            let ok = d.any(enteredUserRSP(s.rsp) + (sp.map { [d.all([$0.known, d.equal(s.rsp, $0.value)])] } ?? []))
+            let ok = d.any(enteredUserRSP(s.rsp) + (sp.map { [d.all([$0.known, userAgree(s.rsp, $0.value, field: "sp") ?? d.bit(true)])] } ?? []))
             require(.frameBalance, node, "rsp at sysret", ok, s,
                     "sysretq must leave with the user's rsp", values: [("rsp", s.rsp)] + (sp.map { [("user rsp", $0.value)] } ?? []))
         }
