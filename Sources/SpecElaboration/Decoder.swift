@@ -716,7 +716,7 @@ extension Elaborator {
         guard let entryIndex = program.labels[p.name.text] else {
             throw Diagnostic.error(p.name.location, "path '\(p.name.text)' names no label of the code")
         }
-        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size", "abi"]
+        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size", "abi", "returns"]
         for (k, v) in p.attributes where !known.contains(k) {
             throw Diagnostic.error(v.location, "unknown .path attribute '\(k)' (expected \(known.sorted().joined(separator: ", ")))")
         }
@@ -726,10 +726,18 @@ extension Elaborator {
         guard let entry = EntryKind(rawValue: e.text) else {
             throw Diagnostic.error(e.location, "unknown entry kind '\(e.text)' (expected function, jump, syscall, compat-syscall, sysenter, int80, interrupt, exception or exception-errcode)")
         }
+        var returnsPtRegs = false
+        if let r = p.attributes["returns"] {
+            guard r.text == "ptregs" else { throw Diagnostic.error(r.location, "expected returns=ptregs (a function that returns with pt_regs built below the hardware frame)") }
+            guard entry == .function else { throw Diagnostic.error(r.location, "returns=ptregs applies to function paths") }
+            returnsPtRegs = true
+        }
         var mode = EntryMode.either
         if let f = p.attributes["from"] {
             guard let m = EntryMode(rawValue: f.text) else { throw Diagnostic.error(f.location, "expected from=user|kernel|either") }
-            guard entry != .function && entry != .jump && !entry.isSystemCall else { throw Diagnostic.error(f.location, "from= applies to interrupt and exception entries only") }
+            guard (entry != .function || returnsPtRegs) && entry != .jump && !entry.isSystemCall else {
+                throw Diagnostic.error(f.location, "from= applies to interrupt and exception entries, and to returns=ptregs functions")
+            }
             mode = m
         }
         if entry.isSystemCall { mode = .user }
@@ -744,8 +752,9 @@ extension Elaborator {
             }
             userIs32Bit = a.text == "32"
         }
-        if entry == .function || entry == .jump { mode = .kernel }
-        var preserves = Register.calleeSaved
+        if (entry == .function && !returnsPtRegs) || entry == .jump { mode = .kernel }
+        // A function that builds pt_regs clears the registers it saved there.
+        var preserves = returnsPtRegs ? [] : Register.calleeSaved
         if let pr = p.attributes["preserves"] {
             guard entry == .function else { throw Diagnostic.error(pr.location, "preserves= applies to function paths (user-mode exits preserve every register the ABI gives back)") }
             preserves = try registerSet(pr, notes: [])
@@ -769,13 +778,15 @@ extension Elaborator {
         case .syscall, .sysenter, .compatSyscall: ptregs = kstackOffset - 168   // pt_regs = top - 168 (3.16: kernel_stack - 128)
         case .interrupt, .exception, .int80: ptregs = -128   // rip at the entry rsp
         case .exceptionWithErrorCode: ptregs = -120  // error code (orig_ax) at the entry rsp
-        case .function: ptregs = nil
+        case .function: ptregs = returnsPtRegs ? 8 + 8 - 128 : nil   // above the return address: orig_ax, then ip
         case .jump: ptregs = 0              // landing on a complete pt_regs
         }
         if let o = p.attributes["ptregs"] {
             ptregs = o.text == "none" ? nil : try evaluate(Expr.parse(o))
         }
-        var valid = Set(Layout.ptRegs.fields.map(\.userName))
+        // What the caller of a returns=ptregs function has in place: the hardware frame
+        // and orig_ax (the error code, or what the entry pushed for it).
+        var valid = returnsPtRegs ? ["orig_ax", "ip", "cs", "flags", "sp", "ss"] : Set(Layout.ptRegs.fields.map(\.userName))
         if let v = p.attributes["valid"] {
             guard entry == .function || entry == .jump, ptregs != nil else { throw Diagnostic.error(v.location, "valid= applies to function and jump paths given ptregs=") }
             if v.text == "none" { valid = [] }
@@ -813,6 +824,6 @@ extension Elaborator {
         return PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
                         entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
                         kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations,
-                        assumptions: p.assumptions, threadSize: threadSize, userIs32Bit: userIs32Bit)
+                        assumptions: p.assumptions, threadSize: threadSize, userIs32Bit: userIs32Bit, returnsPtRegs: returnsPtRegs)
     }
 }

@@ -353,6 +353,10 @@ public struct PathSpec: Hashable, Sendable {
     /// The user task is 32-bit (`abi=32`, the default of sysenter and compat-syscall):
     /// it sees the low halves of eax…edi, eip, esp and eflags, and not r8–r15.
     public var userIs32Bit = false
+    /// `returns=ptregs`: a function the entry code calls with the hardware frame and
+    /// orig_ax above its return address, which builds pt_regs below them and returns
+    /// with rsp at pt_regs (paranoid_entry, error_entry from v4.15).
+    public var returnsPtRegs = false
 }
 
 /// `.assume taken|not-taken LABEL reason="…"`: every conditional branch of the path to

@@ -71,8 +71,9 @@ public struct EntrySetup: Sendable {
             frameTop = Self.entryStackBase &+ 48
         case .function, .jump:
             ptRegsBase = path.ptRegsOffset.map { Self.entryStackBase &+ UInt64(bitPattern: $0) }
-            if path.entry == .jump {
-                // The frame a jump entry lands on: pt_regs and nothing above it.
+            if path.entry == .jump || path.returnsPtRegs {
+                // The frame a jump entry lands on, or a returns=ptregs function builds:
+                // pt_regs and nothing above it.
                 iretFrame = ptRegsBase.map { $0 &+ 128 }
                 frameTop = ptRegsBase.map { $0 &+ 168 }
             }
@@ -271,15 +272,29 @@ public struct Interpreter<D: ValueDomain> {
                         user[f.userName] = d.input("user.\(f.userName)")
                     }
                 }
-                // The caller entered from user mode and has not touched the callee-saved
-                // registers: unsaved, they still hold the user's values.
-                for f in Layout.ptRegs.fields where !path.validFields.contains(f.userName) {
-                    if let r = f.register, Register.calleeSaved.contains(r) { user[f.userName] = regs[r.rawValue] }
+                if path.returnsPtRegs {
+                    // Called right after the entry: every register still holds the
+                    // interrupted context's value, which pt_regs must receive.
+                    for f in Layout.ptRegs.fields where !path.validFields.contains(f.userName) {
+                        if let r = f.register { user[f.userName] = regs[r.rawValue] }
+                    }
+                    let fromUser = d.negate(d.equal(d.and(user["cs"] ?? d.constant(0), d.constant(3)), d.constant(0)))
+                    switch path.mode {
+                    case .user: reach = d.both(reach, fromUser); kernelGS = d.bit(false)
+                    case .kernel: reach = d.both(reach, d.negate(fromUser)); kernelGS = d.bit(true)
+                    case .either: kernelGS = d.negate(fromUser)
+                    }
+                } else {
+                    // The caller entered from user mode and has not touched the callee-saved
+                    // registers: unsaved, they still hold the user's values.
+                    for f in Layout.ptRegs.fields where !path.validFields.contains(f.userName) {
+                        if let r = f.register, Register.calleeSaved.contains(r) { user[f.userName] = regs[r.rawValue] }
+                    }
+                    if !path.validFields.contains("cx"), let ip = user["ip"] { user["cx"] = ip }
+                    if !path.validFields.contains("r11"), let fl = user["flags"] { user["r11"] = fl }
+                    if !path.validFields.contains("cs") { user["cs"] = d.constant(EntrySetup.userCS) }
+                    if !path.validFields.contains("ss") { user["ss"] = d.constant(EntrySetup.userSS) }
                 }
-                if !path.validFields.contains("cx"), let ip = user["ip"] { user["cx"] = ip }
-                if !path.validFields.contains("r11"), let fl = user["flags"] { user["r11"] = fl }
-                if !path.validFields.contains("cs") { user["cs"] = d.constant(EntrySetup.userCS) }
-                if !path.validFields.contains("ss") { user["ss"] = d.constant(EntrySetup.userSS) }
             }
         }
         var perCPU = PerCPUValues<D.Value>()

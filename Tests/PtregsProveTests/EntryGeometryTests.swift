@@ -91,7 +91,7 @@ final class EntryGeometryTests: XCTestCase {
         XCTAssertTrue(notAligned.diagnostics.contains { $0.description.contains("4:84") && $0.description.contains("multiple of 8") },
                       "\(notAligned.diagnostics)")
         let onAFunction = SpecHarness.check(".path f entry=function kstack-offset=0\nf:\n\tret\n")
-        XCTAssertTrue(onAFunction.diagnostics.contains { $0.description.contains("1:38") && $0.description.contains("applies to syscall paths") },
+        XCTAssertTrue(onAFunction.diagnostics.contains { $0.description.contains("1:38") && $0.description.contains("applies to syscall, compat-syscall and sysenter paths") },
                       "\(onAFunction.diagnostics)")
     }
 
@@ -252,5 +252,78 @@ final class EntryGeometryTests: XCTestCase {
     func testMovesFrameNamesAStackVariable() {
         let report = SpecHarness.check(Self.syncRegs.replacingOccurrences(of: ".percpu cpu_current_top_of_stack stack", with: ".percpu cpu_current_top_of_stack"))
         XCTAssertTrue(report.diagnostics.contains { $0.description.contains("moves-frame= names the per-CPU variable") }, "\(report.diagnostics)")
+    }
+
+    /// v4.15-shaped error_entry checked on its own: a function whose caller left the
+    /// hardware frame and orig_ax above the return address.
+    static let errorEntry = """
+    # v4.15-shaped error_entry: called by the entry with the hardware frame and orig_ax
+    # above its return address; it saves the registers below them and returns on pt_regs.
+    .path error_entry entry=function returns=ptregs from=either
+    error_entry:
+    \tcld
+    \tpushq %rsi                 # pt_regs.si, where the return address goes for now
+    \tmovq 8(%rsp), %rsi         # the return address
+    \tmovq %rdi, 8(%rsp)         # pt_regs.di, where the return address was
+    \tpushq %rdx
+    \tpushq %rcx
+    \tpushq %rax
+    \tpushq %r8
+    \tpushq %r9
+    \tpushq %r10
+    \tpushq %r11
+    \tpushq %rbx
+    \tpushq %rbp
+    \tpushq %r12
+    \tpushq %r13
+    \tpushq %r14
+    \tpushq %r15
+    \tpushq %rsi                 # the return address, below pt_regs
+    \txorl %esi, %esi
+    \txorl %edx, %edx
+    \txorl %ecx, %ecx
+    \txorl %r8d, %r8d
+    \txorl %r9d, %r9d
+    \txorl %r10d, %r10d
+    \txorl %r11d, %r11d
+    \txorl %ebx, %ebx
+    \txorl %ebp, %ebp
+    \txorl %r12d, %r12d
+    \txorl %r13d, %r13d
+    \txorl %r14d, %r14d
+    \txorl %r15d, %r15d
+    \ttestb $3, 144(%rsp)        # CS+8: from user mode?
+    \tjz 1f
+    \tswapgs
+    1:\tret                        # <-exit
+    """
+
+    func testAFunctionThatReturnsWithPtRegsBuiltProves() {
+        let report = SpecHarness.check(Self.errorEntry)
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "error_entry", inv) }
+    }
+
+    func testPtRegsHandedBackMustHoldTheInterruptedRegisters() {
+        // rbx and rbp pushed the wrong way round: the handler sees each in the other's field.
+        let spec = Self.errorEntry.replacingOccurrences(of: "\tpushq %rbx\n\tpushq %rbp\n", with: "\tpushq %rbp\n\tpushq %rbx\n")
+        let report = SpecHarness.check(spec)
+        guard let r = SpecHarness.result(report, path: "error_entry", .ptraceConsistency), case .violated = r.verdict else {
+            return XCTFail("the swapped saves must be reported")
+        }
+        XCTAssertEqual(Set(r.violations.map(\.mechanism.description)), ["ptrace bp at ret", "ptrace bx at ret"])
+    }
+
+    func testReturningWithoutPuttingTheReturnAddressBackIsCaught() {
+        // Without the last push the ret pops pt_regs.r15 as its return address.
+        let spec = Self.errorEntry.replacingOccurrences(of: "\tpushq %rsi                 # the return address, below pt_regs\n", with: "")
+        let report = SpecHarness.check(spec)
+        SpecHarness.assertViolated(report, path: "error_entry", .returnStack, blamedLine: SpecHarness.line("<-exit", in: spec))
+        SpecHarness.assertViolated(report, path: "error_entry", .frameBalance, blamedLine: SpecHarness.line("<-exit", in: spec),
+                                   requirementContains: "must point at the pt_regs it built")
+    }
+
+    func testReturnsPtRegsIsForFunctions() {
+        let report = SpecHarness.check(".path i entry=interrupt returns=ptregs\ni:\n\tiretq\n")
+        XCTAssertTrue(report.diagnostics.contains { $0.description.contains("returns=ptregs applies to function paths") }, "\(report.diagnostics)")
     }
 }

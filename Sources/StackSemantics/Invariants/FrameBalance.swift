@@ -117,6 +117,12 @@ extension Interpreter {
                         "a \(path.entry.rawValue) entry has no caller to return to: it must leave by sysretq or iretq, not ret")
                 return
             }
+            if path.returnsPtRegs, let base = setup.ptRegsBase {
+                require(.frameBalance, node, "rsp at ret", d.equal(s.rsp, d.constant(base)), s,
+                        "after the path's ret, rsp must point at the pt_regs it built (\(setup.describe(address: base)))",
+                        values: [("rsp", s.rsp), ("expected", d.constant(base))])
+                return
+            }
             guard let e = setup.entryRSP else { return }
             require(.frameBalance, node, "rsp at ret", d.equal(s.rsp, d.constant(e &+ 8)), s,
                     "after the path's ret, rsp must be the caller's (\(setup.describe(address: e &+ 8)))",

@@ -54,7 +54,17 @@ extension Interpreter {
     func checkPtraceAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int, iretFrame: [String: D.Value]?) {
         switch kind {
         case .ret:
-            return
+            // A returns=ptregs function hands its caller (and the C handler after it)
+            // pt_regs holding the interrupted context.
+            guard path.returnsPtRegs, let base = setup.ptRegsBase else { return }
+            for f in Layout.ptRegs.fields {
+                guard let u = userField(s, f.userName) else { continue }
+                let v = readSlot(s, [(d.bit(true), base &+ UInt64(f.offset))]).value
+                guard let agree = userAgree(v, u.value, field: f.userName) else { continue }
+                require(.ptraceConsistency, node, "ret \(f.userName)", whereKnown(u.known, agree), s,
+                        "pt_regs.\(f.userName) handed back at \(instructionWords(node: node)) must be the interrupted \(userRegisterName(f))",
+                        values: [("pt_regs.\(f.userName)", v), ("expected", u.value)])
+            }
         case .sysret, .sysexit:
             let pairs: [(Register, String, String)] = kind == .sysret
                 ? [(.rcx, "ip", "rip"), (.r11, "flags", "rflags"), (.rsp, "sp", "rsp")]
@@ -81,7 +91,7 @@ extension Mechanism {
     /// A ptrace obligation's subject: the field a stop sees (`field cx`) or an exit
     /// returns (`sysret ip`, `iret cs`).
     static func ptraceSubject(key: String) -> String? {
-        for prefix in ["field ", "sysret ", "iret "] where key.hasPrefix(prefix) { return String(key.dropFirst(prefix.count)) }
+        for prefix in ["field ", "sysret ", "iret ", "ret "] where key.hasPrefix(prefix) { return String(key.dropFirst(prefix.count)) }
         return nil
     }
 }
