@@ -176,16 +176,7 @@ final class EntryGeometryTests: XCTestCase {
     \tpushq %rdx
     \tpushq %rcx
     \tpushq %rax
-    \tpushq %r8
-    \tpushq %r9
-    \tpushq %r10
-    \tpushq %r11
-    \tpushq %rbx
-    \tpushq %rbp
-    \tpushq %r12
-    \tpushq %r13
-    \tpushq %r14
-    \tpushq %r15
+    \(SpecHarness.pushPtRegsFromR8)\
     \tpushq %rsi                 # the return address again
     \tswapgs
     \tpopq %r12                  # save the return address
@@ -197,21 +188,7 @@ final class EntryGeometryTests: XCTestCase {
 
     error_exit:
     \tswapgs
-    \tpopq %r15
-    \tpopq %r14
-    \tpopq %r13
-    \tpopq %r12
-    \tpopq %rbp
-    \tpopq %rbx
-    \tpopq %r11
-    \tpopq %r10
-    \tpopq %r9
-    \tpopq %r8
-    \tpopq %rax
-    \tpopq %rcx
-    \tpopq %rdx
-    \tpopq %rsi
-    \tpopq %rdi
+    \(SpecHarness.popPtRegs)\
     \taddq $8, %rsp              # orig_ax
     \tiretq
     """
@@ -268,16 +245,7 @@ final class EntryGeometryTests: XCTestCase {
     \tpushq %rdx
     \tpushq %rcx
     \tpushq %rax
-    \tpushq %r8
-    \tpushq %r9
-    \tpushq %r10
-    \tpushq %r11
-    \tpushq %rbx
-    \tpushq %rbp
-    \tpushq %r12
-    \tpushq %r13
-    \tpushq %r14
-    \tpushq %r15
+    \(SpecHarness.pushPtRegsFromR8)\
     \tpushq %rsi                 # the return address, below pt_regs
     \txorl %esi, %esi
     \txorl %edx, %edx
