@@ -248,6 +248,9 @@ public enum CPUOracle {
             // The concrete domain evaluates both arms of a select: a per-CPU read asks for
             // the user-GS value too, which a function path (kernel GS) never uses.
             if name.hasPrefix("user-gs[") { return 0 }
+            // A flag an instruction leaves undefined (`undefined.of@12`): the generator
+            // never lets the program or the comparison depend on it.
+            if name.hasPrefix("undefined.") { return 0 }
             // `unmodelled[24(%rcx)]@17`: the buffer from that byte on.
             if name.hasPrefix("unmodelled["), let close = name.firstIndex(of: "(") {
                 let disp = name[name.index(name.startIndex, offsetBy: 11)..<close]

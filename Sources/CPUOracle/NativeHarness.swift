@@ -287,6 +287,7 @@ oracle_exit:
 	movq oracle_host_rsp(%rip), %rsp
 	pushfq
 	popq oracle_out+128(%rip)
+	cld
 	popq %r15
 	popq %r14
 	popq %r13
