@@ -689,7 +689,7 @@ public struct Interpreter<D: ValueDomain> {
             let new = try read(src, w, &s, node: node)
             _ = subtract(accumulator, old, w, &s)
             let equal = d.equal(accumulator, old)
-            // The destination is always written (with itself when they differ); the
+            // A memory destination is always written (with itself when they differ); the
             // accumulator only when they differ. A memory operand's address uses the
             // registers' old values, so it is written first.
             let rax = s[.rax]
@@ -701,9 +701,14 @@ public struct Interpreter<D: ValueDomain> {
             if case .memory = dst {
                 try write(dst, d.select(equal, new, old), w, &s, node: node, what: "written by `\(inst.text)`")
                 writeAccumulator(&s)
-            } else {
+            } else if case .register(let r, _) = dst {
+                // A register destination is written only when they are equal (the CPU
+                // does not write a 32-bit one back, so its upper half stays: the oracle
+                // checks this).
                 writeAccumulator(&s)
-                try write(dst, d.select(equal, new, old), w, &s, node: node, what: "written by `\(inst.text)`")
+                let before = s[r]
+                try write(dst, new, w, &s, node: node, what: "written by `\(inst.text)`")
+                s[r] = d.select(equal, s[r], before)
             }
             return go(next, s)
         case .exchangeAdd(let src, let dst, let w):
