@@ -228,6 +228,45 @@ final class InstructionSetTests: XCTestCase {
         }
     }
 
+    // MARK: Real source files
+
+    /// A kernel-style `.S` file (issue 16) with the instructions entry code uses: its path
+    /// proves; a path through an instruction outside the model is unknown, never skipped.
+    func testARealFileWithTheWiderSet() throws {
+        let code = """
+        wide_demo:
+        \tendbr64
+        \tpushq %rbx
+        \tpushq %rbp
+        \tmovq %rsp, %rbp
+        \tmovzwl %di, %eax
+        \tshlq $3, %rax
+        \tsubq $8, %rsp
+        \tmovq %rax, (%rsp)
+        \tmovq %rsi, %rdx
+        \tlock; cmpxchgq %rdx, (%rsp)
+        \tsete %cl
+        \tmovslq %ecx, %rcx
+        \ttestq %rdi, %rdi
+        \tjnz 1f
+        \tud2
+        1:\tleave
+        \tpopq %rbx
+        \tret
+        other_demo:
+        \trclq $1, %rax
+        \tret
+        """
+        let sidecar = ".source \"arch/x86/entry/wide.S\"\n.path wide_demo entry=function\n.path other_demo entry=function\n"
+        let report = try FrontEndSourceTests.check("checks/wide.pts", ["arch/x86/entry/wide.S": code, "checks/wide.pts": sidecar])
+        XCTAssertEqual(report.diagnostics, [])
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "wide_demo", inv) }
+        guard let r = SpecHarness.result(report, path: "other_demo", .restoreMatchesSave), case .unknown(let why) = r.verdict else {
+            return XCTFail("expected unknown")
+        }
+        XCTAssertTrue(why.hasPrefix("unsupported: unknown mnemonic 'rclq'"), why)
+    }
+
     // MARK: Certificates
 
     /// Proofs through shifts, extensions, rotates and the rest come with certificates
