@@ -22,6 +22,8 @@ enum GenLine {
     case exit(Int)
     /// A local function's `ret` (a real `ret` natively too).
     case ret
+    /// `ud2` or `int3` with its id; gas first records the id for the harness.
+    case trap(String, Int)
 }
 
 /// A generated function-shaped program, in the DSL and in gas.
@@ -42,7 +44,11 @@ public struct OracleProgram: Sendable {
     /// How deep loops nest (0: no loop).
     public var loopDepth: Int
     public var localFunctions: Int
+    /// For each trap (in text order): the flags comparable at it.
+    public var trapFlags: [UInt8] = []
     let lines: [GenLine]
+    /// The harness tells a trap from a fault by the id stored before it (ids from here).
+    public static let trapIDBase = 1000
 
     static let pathName = "random"
     static let pointerVariable = "oracle_input"
@@ -70,6 +76,7 @@ public struct OracleProgram: Sendable {
                 call += 1
             case .exit(let k): out += "\tmovq $\(k), oracle_exit_id(%rip)\n\tjmp oracle_exit\n"
             case .ret: out += "\tret\n"
+            case .trap(let m, let k): out += "\tmovq $\(Self.trapIDBase + k), oracle_exit_id(%rip)\n\t\(m)\n"
             }
         }
         return out
@@ -130,6 +137,7 @@ struct ProgramGenerator {
     var lines: [GenLine] = []
     var labels = 0
     var exitFlags: [UInt8] = []
+    var trapFlags: [UInt8] = []
     var tailCalls = 0
     var epilogueLeaksAddress = false
     var callCount = 0
@@ -666,6 +674,7 @@ struct ProgramGenerator {
         else if nested && k == 5 && inFunction == nil && loopDepth < 2 { loop(&f) }
         else if k == 6 || k == 7 { call(&f) }
         else if k == 8 && inFunction == nil { earlyExit(&f) }
+        else if k == 9 && inFunction == nil && rng.chance(0.25) { trap(&f) }
         else { dataOp(&f) }
     }
 
@@ -930,6 +939,17 @@ struct ProgramGenerator {
         exitFlags.append(f.flags)
     }
 
+    /// `jCC skip; ud2 (or int3); skip:` — a run that does not take the branch traps there.
+    mutating func trap(_ f: inout AbstractFrame) {
+        let c = condition(&f)
+        let skip = label()
+        lines.append(.jump("j" + c, skip))
+        lines.append(.trap(rng.pick(["ud2", "int3"]), trapFlags.count))
+        trapFlags.append(f.flags)
+        budget -= 1
+        lines.append(.label(skip))
+    }
+
     /// `jCC skip; epilogue; ret; skip:` — an early return.
     mutating func earlyExit(_ f: inout AbstractFrame) {
         let c = condition(&f)
@@ -1034,7 +1054,7 @@ struct ProgramGenerator {
         for body in functions { lines += body }
         return OracleProgram(index: index, seed: seed, dsl: dslText(), exitFlags: exitFlags, callCount: callCount,
                              functionExitFlags: (0..<functionCount).map { functionExitFlags[$0] ?? 0 }, tailCalls: tailCalls,
-                             loopDepth: deepestLoop, localFunctions: functionCount, lines: lines)
+                             loopDepth: deepestLoop, localFunctions: functionCount, trapFlags: trapFlags, lines: lines)
     }
 
     func dslText() -> String {
@@ -1049,6 +1069,7 @@ struct ProgramGenerator {
             case .jump(let m, let t): out += "\t\(m) \(t)\n"
             case .call(let t): out += "\tcall \(t)\n"
             case .exit, .ret: out += "\tret\n"
+            case .trap(let m, _): out += "\t\(m)\n"
             }
         }
         return out

@@ -922,6 +922,9 @@ public struct Interpreter<D: ValueDomain> {
             let bitMask = d.constant(1 << UInt64(n & Int64(w.bits - 1)))
             let carry = d.negate(d.equal(d.and(v, bitMask), d.constant(0)))
             s.carryFlag = carry
+            // SF and OF are undefined after bt*: any value (ZF is left as it was).
+            s.signFlag = undefinedFlag(2, node: node)
+            s.overflowFlag = undefinedFlag(3, node: node)
             switch kind {
             case "bts": try write(dst, d.or(v, bitMask), w, &s, node: node, what: "computed by `\(inst.text)`")
             case "btr": try write(dst, d.and(v, d.not(bitMask)), w, &s, node: node, what: "computed by `\(inst.text)`")

@@ -26,6 +26,8 @@ import Testing
             #expect(s.brokenNatively[inv, default: 0] > 0, "no native run broke \(inv.rawValue)")
         }
         #expect(s.proved > 0)
+        // Runs that stop at a ud2 or int3, where the model's run ends too, in the same state.
+        #expect(s.trapped > 0, "no run stopped at a trap")
     }
 
     /// Every construct the oracle is meant to exercise appears in the test's programs.
@@ -40,7 +42,7 @@ import Testing
             #expect(has("cmov\(c) ") || has("cmov\(c)q "), "no cmov\(c)")
             #expect(has("set\(c) "), "no set\(c)")
         }
-        var mnemonics = ["pushq", "popq", "leaq", "call", "ret", "mov ", "jmp", "leave", "std", "cld", "endbr64",
+        var mnemonics = ["pushq", "popq", "leaq", "call", "ret", "mov ", "jmp", "leave", "std", "cld", "endbr64", "ud2", "int3",
                          "movzbw ", "movzbl ", "movzbq ", "movzwl ", "movzwq ", "movsbw ", "movsbl ", "movsbq ", "movswl ", "movswq ", "movslq "]
         for base in ["mov", "add", "sub", "and", "or", "xor", "inc", "dec", "neg", "not", "test", "cmp", "xchg",
                      "adc", "sbb", "shl", "sal", "shr", "sar", "rol", "ror", "cmpxchg", "xadd"] {
