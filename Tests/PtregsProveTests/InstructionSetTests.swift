@@ -109,6 +109,14 @@ final class InstructionSetTests: XCTestCase {
                                  path: "f", .restoreMatchesSave)
     }
 
+    /// SF and OF are undefined after bt*, CF is the bit and ZF is kept.
+    func testBitTestLeavesSignAndOverflowUndefined() {
+        let body = ["xorl %eax, %eax", "btq $0, %rdi", "jns ok"]
+        SpecHarness.assertViolated(SpecHarness.check(Self.spec(body), invariants: [.restoreMatchesSave]), path: "f", .restoreMatchesSave,
+                                   blamedLine: Self.restoreLine(body))
+        check(["xorl %eax, %eax", "btsq $0, %rdi", "jz ok"], mutate: "xorl %eax, %eax", to: "orl $1, %eax")
+    }
+
     // MARK: setCC, adc, sbb
 
     func testSetCC() {
