@@ -439,8 +439,17 @@ struct ProgramGenerator {
                                                ("movsbw", .b, .w), ("movsbl", .b, .l), ("movsbq", .b, .q), ("movswl", .w, .l), ("movswq", .w, .q),
                                                ("movslq", .l, .q)]
         let (m, from, to) = rng.pick(forms)
-        let (src, _) = source(f, from, allowMemory: true, allowImmediate: false)
-        emit("\(m) \(src), \(Self.name(pickWritable(), to))")
+        let (src, isMemory) = source(f, from, allowMemory: true, allowImmediate: false)
+        // gas's other spellings: movzx/movsx (a register source says the width), movzb,
+        // movsw… (the destination says it), movsxd.
+        let sign = m.hasPrefix("movs") ? "movs" : "movz"
+        var spelling = m
+        if rng.chance(0.3) {
+            if from == .l { spelling = "movsxd" }
+            else if !isMemory && rng.chance(0.5) { spelling = sign + "x" }
+            else { spelling = sign + (from == .b ? "b" : "w") }
+        }
+        emit("\(spelling) \(src), \(Self.name(pickWritable(), to))")
     }
 
     mutating func setCondition(_ f: inout AbstractFrame) {

@@ -195,6 +195,24 @@ extension Elaborator {
             guard case .register(let r, let rw) = b, rw == to else { throw err(p.operands[1].location, "'\(m)' needs a \(to.bits)-bit register destination") }
             return .extend(signed: signed, a, from: from, r, to: to)
         }
+        // gas's other spellings: `movzx`/`movsx` (widths from the registers) and `movzb`,
+        // `movzw`, `movsb`, `movsw` with a register destination (without operands, `movsb`
+        // and `movsw` are the string instructions, which the model does not take).
+        if ["movzx", "movsx", "movzb", "movzw", "movsb", "movsw"].contains(m), p.operands.count == 2 {
+            let a = try operand(0), b = try operand(1)
+            guard case .register(let r, let to) = b else { throw err(p.operands[1].location, "'\(m)' needs a register destination") }
+            let from: Width
+            switch (m, a) {
+            case ("movzb", _), ("movsb", _): from = .b
+            case ("movzw", _), ("movsw", _): from = .w
+            case (_, .register(_, let w)): from = w
+            default: throw err(p.operands[0].location, "the source size of '\(m)' is ambiguous: write movzbl, movzwq, movsbq… or use a register source")
+            }
+            if case .immediate = a { throw err(p.operands[0].location, "'\(m)' takes a register or memory source, not an immediate") }
+            if case .register(_, let rw) = a, rw != from { throw err(p.operands[0].location, "'\(m)' extends a \(from.bits)-bit source, not a \(rw.bits)-bit register") }
+            guard from.bits < to.bits else { throw err(p.head.location, "'\(m)' extends to a wider register: \(from.bits) to \(to.bits) bits is no extension") }
+            return .extend(signed: m.hasPrefix("movs"), a, from: from, r, to: to)
+        }
         for (base, op) in Self.shiftMnemonics {
             if let w = splitSuffix(m, base: base) {
                 // `shl %rax` shifts by 1; otherwise the count is an immediate or %cl.

@@ -43,7 +43,8 @@ import Testing
             #expect(has("set\(c) "), "no set\(c)")
         }
         var mnemonics = ["pushq", "popq", "leaq", "call", "ret", "mov ", "jmp", "leave", "std", "cld", "endbr64", "ud2", "int3",
-                         "movzbw ", "movzbl ", "movzbq ", "movzwl ", "movzwq ", "movsbw ", "movsbl ", "movsbq ", "movswl ", "movswq ", "movslq "]
+                         "movzbw ", "movzbl ", "movzbq ", "movzwl ", "movzwq ", "movsbw ", "movsbl ", "movsbq ", "movswl ", "movswq ", "movslq ",
+                         "movzx ", "movsx ", "movzb ", "movzw ", "movsb ", "movsw ", "movsxd "]
         for base in ["mov", "add", "sub", "and", "or", "xor", "inc", "dec", "neg", "not", "test", "cmp", "xchg",
                      "adc", "sbb", "shl", "sal", "shr", "sar", "rol", "ror", "cmpxchg", "xadd"] {
             mnemonics += ["q", "l", "w", "b"].map { base + $0 + " " }

@@ -35,6 +35,17 @@ final class InstructionSetTests: XCTestCase {
         check(["movq $-1, %rax", "movzbl %al, %ecx", "cmpq $0xff, %rcx", "je ok"], mutate: "movzbl %al, %ecx", to: "movsbl %al, %ecx")
     }
 
+    /// gas's other spellings of the extensions.
+    func testMovzxAndMovsxSpellings() {
+        check(["movq $-1, %rax", "movzx %al, %ecx", "cmpq $0xff, %rcx", "je ok"], mutate: "movzx %al, %ecx", to: "movsx %al, %ecx")
+        check(["movq $-1, %rax", "movzw %ax, %rcx", "cmpq $0xffff, %rcx", "je ok"], mutate: "movzw %ax, %rcx", to: "movsw %ax, %rcx")
+        check(["movl $0x80, %eax", "movsb %al, %rcx", "cmpq $-128, %rcx", "je ok"], mutate: "movsb %al, %rcx", to: "movzb %al, %rcx")
+        check(["movl $-2, %eax", "movsxd %eax, %rcx", "cmpq $-2, %rcx", "je ok"], mutate: "movsxd %eax, %rcx", to: "movl %eax, %ecx")
+        // Without operands movsb is the string instruction: not modelled, an error.
+        let report = SpecHarness.check(".path f entry=function\nf:\tmovsb\n\tret")
+        XCTAssertTrue(report.diagnostics.contains { $0.message.contains("unknown mnemonic 'movsb'") }, "\(report.diagnostics)")
+    }
+
     func testMovzwqZeroExtends() {
         check(["movq $-1, %rax", "movzwq %ax, %rcx", "cmpq $0xffff, %rcx", "je ok"], mutate: "movzwq %ax, %rcx", to: "movswq %ax, %rcx")
     }
