@@ -277,7 +277,8 @@ public final class Elaborator {
                     op = .unsupported(d.location == shown ? d.message : "\(d.message) (\(d.location))")
                 }
                 switch op {
-                case .jump, .branch, .call: break
+                // A bare `lock` is checked against the instruction after it.
+                case .jump, .branch, .call, .noEffect("lock"): break
                 default: decoded[text] = op
                 }
             }
