@@ -93,7 +93,8 @@ public struct PathGraph: Sendable {
                     throw Diagnostic(at: inst.location, "calls nested deeper than \(Self.maximumCallDepth) (recursive call of '\(label)'?)", notes: [])
                 }
                 taken[id] = intern(Node(instruction: t, context: node.context + [id]))
-            case .ret:
+            case .ret, .jump(.external):
+                // A tail call (`jmp sync_regs`) returns where the path's own ret would.
                 if let site = node.context.last {
                     let callSite = nodes[site]
                     guard callSite.instruction + 1 < program.instructions.count,
@@ -105,7 +106,7 @@ public struct PathGraph: Sendable {
             case .sysret, .sysexit, .iret, .unsupported, .trap:
                 break
             case .jump, .branch:
-                break // external targets are rejected by the decoder
+                break // indirect jumps end the path; conditional ones go only to labels
             default:
                 next[id] = try following()
             }
