@@ -149,6 +149,10 @@ public final class Elaborator {
     var localLabelSerial = 0
     /// Label references in code-patching tables (`.altinstructions`, `.parainstructions`).
     var patchSiteReferences: [PatchSiteReference] = []
+    /// The operands of each patching-table group, in order.
+    var patchTableItems: [Int: [PatchTableItem]] = [:]
+    /// ALTERNATIVE entries read from their tables (source order).
+    var pendingAlternatives: [PendingAlternative] = []
     /// Each switch into a patching table starts a new group of references: one site.
     var patchSiteGroup = 0
     /// `.rept`/`.irp`/`.irpc` bodies being expanded, one inside another.
@@ -956,6 +960,7 @@ public final class Elaborator {
         for k in program.frameAnnotations.indices {
             program.frameAnnotations[k].instruction = program.frameAnnotations[k].instruction.map { placed[$0] }
         }
+        placeAlternatives(placed)
     }
 
     /// The included file, its path and its display name. A name resolves from the

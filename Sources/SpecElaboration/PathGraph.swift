@@ -9,6 +9,16 @@ public struct PathGraph: Sendable {
         public var instruction: Int
         /// Call-site node ids of the internal calls this node runs under, outermost first.
         public var context: [Int]
+        /// 0: the instruction runs. k > 0: at an ALTERNATIVE site, the choice whether
+        /// the CPU has the feature of the site's k-th arm (the last arm decides first:
+        /// a later table entry patches over an earlier one), before the instruction.
+        public var choice = 0
+
+        public init(instruction: Int, context: [Int], choice: Int = 0) {
+            self.instruction = instruction
+            self.context = context
+            self.choice = choice
+        }
     }
 
     public var nodes: [Node] = []
@@ -49,7 +59,11 @@ public struct PathGraph: Sendable {
             index[n] = nodes.count - 1
             return nodes.count - 1
         }
-        let entry = intern(Node(instruction: path.entryIndex, context: []))
+        // Arriving at an ALTERNATIVE site is arriving at its choices first.
+        func enter(_ instruction: Int, _ context: [Int]) -> Int {
+            intern(Node(instruction: instruction, context: context, choice: program.alternatives[instruction]?.count ?? 0))
+        }
+        let entry = enter(path.entryIndex, [])
         var assumptionsUsed: Set<Int> = []
         var work = [entry]
         var done: [Bool] = []
@@ -62,7 +76,21 @@ public struct PathGraph: Sendable {
             }
             let node = nodes[id]
             let inst = program.instructions[node.instruction]
+            if node.choice > 0, let arms = program.alternatives[node.instruction] {
+                // Patched: the arm's replacement, then the code after the site. Not:
+                // the earlier arms' choices, then the original instructions.
+                let arm = arms[node.choice - 1]
+                if let r = arm.replacement { taken[id] = enter(r, node.context) }
+                else if arm.resume != node.instruction { taken[id] = enter(arm.resume, node.context) }
+                else { taken[id] = intern(Node(instruction: node.instruction, context: node.context)) }
+                next[id] = intern(Node(instruction: node.instruction, context: node.context, choice: node.choice - 1))
+                if let t = taken[id] { work.append(t) }
+                if let n = next[id] { work.append(n) }
+                continue
+            }
             func following() throws -> Int {
+                // A replacement's last instruction goes on after its site.
+                if let resume = program.replacementEnds[node.instruction] { return enter(resume, node.context) }
                 guard node.instruction + 1 < program.instructions.count else {
                     throw Diagnostic(at: inst.location, "path '\(path.name)' runs off the end of the code after this instruction: it has no exit (ret, sysretq, iretq)",
                                      notes: [.init(location: path.location, message: "path declared here")])
@@ -72,18 +100,18 @@ public struct PathGraph: Sendable {
                     throw Diagnostic(at: inst.location, "path '\(path.name)' runs off the end of section \(inst.section) after this instruction: what follows it in memory is not in the source",
                                      notes: [.init(location: path.location, message: "path declared here")])
                 }
-                return intern(Node(instruction: node.instruction + 1, context: node.context))
+                return enter(node.instruction + 1, node.context)
             }
             switch inst.operation {
             case .jump(.code(let t, _)):
-                taken[id] = intern(Node(instruction: t, context: node.context))
+                taken[id] = enter(t, node.context)
             case .branch(_, .code(let t, let label)):
                 // `.assume`: the branch keeps its condition (the interpreter guards each
                 // side with it); only the side the spec rules out loses its edge.
                 let assumed = path.assumptions.firstIndex { $0.label == label }
                 if let k = assumed { assumptionsUsed.insert(k) }
                 if assumed.map({ path.assumptions[$0].taken }) != false {
-                    taken[id] = intern(Node(instruction: t, context: node.context))
+                    taken[id] = enter(t, node.context)
                 }
                 if assumed.map({ !path.assumptions[$0].taken }) != false {
                     next[id] = try following()
@@ -92,7 +120,7 @@ public struct PathGraph: Sendable {
                 if node.context.count >= Self.maximumCallDepth {
                     throw Diagnostic(at: inst.location, "calls nested deeper than \(Self.maximumCallDepth) (recursive call of '\(label)'?)", notes: [])
                 }
-                taken[id] = intern(Node(instruction: t, context: node.context + [id]))
+                taken[id] = enter(t, node.context + [id])
             case .ret, .jump(.external):
                 // A tail call (`jmp sync_regs`) returns where the path's own ret would.
                 if let site = node.context.last {
@@ -101,7 +129,7 @@ public struct PathGraph: Sendable {
                           program.instructions[callSite.instruction + 1].section == program.instructions[callSite.instruction].section else {
                         throw Diagnostic(at: program.instructions[callSite.instruction].location, "nothing follows this call to return to")
                     }
-                    taken[id] = intern(Node(instruction: callSite.instruction + 1, context: Array(node.context.dropLast())))
+                    taken[id] = enter(callSite.instruction + 1, Array(node.context.dropLast()))
                 }
             case .sysret, .sysexit, .iret, .unsupported, .trap:
                 break

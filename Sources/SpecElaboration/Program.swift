@@ -465,6 +465,19 @@ public struct FrameAnnotation: Hashable, Sendable {
 }
 
 /// An elaborated spec unit: the code, its labels, and the declarations about it.
+/// One replacement of an ALTERNATIVE site: run when the CPU has the feature, in place of
+/// the site's original instructions.
+public struct AlternativeArm: Hashable, Sendable {
+    /// Its first instruction; nil when the replacement is empty (the site is skipped).
+    public var replacement: Int?
+    /// The instruction after the site.
+    public var resume: Int
+    /// The feature word (`0x…`), the same for every site patched on that feature.
+    public var feature: String
+    /// The table entry.
+    public var location: SourceLocation
+}
+
 public struct Program: Sendable {
     public var instructions: [Instruction] = []
     public var labels: [String: Int] = [:]
@@ -478,6 +491,11 @@ public struct Program: Sendable {
     public var files: [String] = []
     /// The `.cfi_*` directives of the code, in source order.
     public var frameAnnotations: [FrameAnnotation] = []
+    /// ALTERNATIVE sites by their first instruction: the arms the kernel may patch in
+    /// at boot, in table order (a later entry patches over an earlier one).
+    public var alternatives: [Int: [AlternativeArm]] = [:]
+    /// The last instruction of each replacement, and where the run resumes after it.
+    public var replacementEnds: [Int: Int] = [:]
 
     public init() {}
 

@@ -720,6 +720,9 @@ public struct Interpreter<D: ValueDomain> {
             return Successors((n, st))
         }
 
+        if graph.nodes[node].choice > 0 {
+            return alternativeChoice(node: node, s)
+        }
         switch program.instructions[index].operation {
         case .noEffect:
             return go(next, s)
@@ -1064,6 +1067,26 @@ public struct Interpreter<D: ValueDomain> {
         }
         return out
     }
+
+    /// At an ALTERNATIVE site: whether the CPU has the feature of one arm. One input per
+    /// feature, so every site patched on the same feature is patched in the same runs.
+    func alternativeChoice(node: Int, _ s: MachineState<D>) -> Successors<D> {
+        let n = graph.nodes[node]
+        guard let arms = program.alternatives[n.instruction], arms.indices.contains(n.choice - 1) else {
+            return graph.next[node].map { Successors(($0, s)) } ?? Successors()
+        }
+        let has = d.inputBit(Self.featureInput(arms[n.choice - 1].feature))
+        var patched = s, original = s
+        patched.reach = d.both(s.reach, has)
+        original.reach = d.both(s.reach, d.negate(has))
+        var out = Successors<D>()
+        if d.known(patched.reach) != false, let t = graph.taken[node] { out.append((t, patched)) }
+        if d.known(original.reach) != false, let f = graph.next[node] { out.append((f, original)) }
+        return out
+    }
+
+    /// The input that says whether the CPU has a feature (an ALTERNATIVE's choice).
+    public static func featureInput(_ feature: String) -> String { "cpu.feature[\(feature)]" }
 
     /// `ret $n` (or the ret of a tail-called function): pops the return address and
     /// goes to the call it returns to, or leaves the path.
