@@ -1186,13 +1186,6 @@ public final class PathSemantics {
 }
 
 extension Invariant {
-    /// The invariant's bit in `ObligationLog.heldByConstruction`.
-    var bit: UInt8 {
-        switch self {
-        case .restoreMatchesSave: return 1
-        case .frameBalance: return 2
-        case .ptraceConsistency: return 4
-        case .returnStack: return 8
-        }
-    }
+    /// The invariant's bit in `ObligationLog.heldByConstruction`: its place in `allCases`.
+    var bit: UInt8 { UInt8(1) << UInt8(truncatingIfNeeded: Invariant.allCases.firstIndex(of: self) ?? 0) }
 }
