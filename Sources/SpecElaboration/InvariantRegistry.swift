@@ -46,6 +46,21 @@ public enum InvariantRegistry {
             subjects: [("return-address", "a ret through an address its call did not push"),
                        ("no-call", "a ret with no call to return from"),
                        ("unreturned-call", "a call never returned through (at: the routine it called)")]),
+        InvariantDescriptor(
+            invariant: .gsParity, aliases: ["gs-parity", "gs-base", "swapgs"], title: "GS base parity",
+            help: "per-CPU accesses and C calls run with the kernel's GS base; exits leave with the GS base of the mode they return to",
+            whyItMatters: "a per-CPU access with the user's GS base reads or writes memory the user chose; leaving with the kernel's GS base hands user space the kernel's per-CPU area, and the next entry's swapgs gives the kernel the user's",
+            subjects: [("percpu", "a per-CPU access with the user's GS base (at: the instruction)"),
+                       ("call", "a call into C with the user's GS base (at: the function)"),
+                       ("exit", "an exit that leaves with the other mode's GS base"),
+                       ("fault", "a fault on iretq would reach its handler with a kernel cs and the user's GS base")]),
+        InvariantDescriptor(
+            invariant: .sysretHazard, aliases: ["sysret-hazard", "sysexit"], title: "SYSRET/SYSEXIT hazards",
+            help: "sysret/sysexit return to canonical addresses, and sysretq loads no TF, RF or VM from r11",
+            whyItMatters: "a non-canonical rip (or sysexit rsp) makes the CPU fault in ring 0 with the user's rsp and GS base, so the user controls the kernel's stack (CVE-2014-4699); SYSRET drops RF and VM and traps on TF",
+            subjects: [("rip", "a non-canonical return address (rcx at sysretq, rdx at sysexit)"),
+                       ("rsp", "a non-canonical rsp at sysexit (rcx)"),
+                       ("flags", "TF, RF or VM set in r11 at sysretq")]),
     ]
 
     private static let byInvariant: [Invariant: InvariantDescriptor] = Dictionary(uniqueKeysWithValues: all.map { ($0.invariant, $0) })

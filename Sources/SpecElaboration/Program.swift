@@ -53,6 +53,8 @@ public enum Invariant: String, CaseIterable, Sendable, Hashable, Comparable {
     case frameBalance = "frame"
     case ptraceConsistency = "ptrace"
     case returnStack = "return-stack"
+    case gsParity = "gs"
+    case sysretHazard = "sysret"
 
     public var title: String { InvariantRegistry.descriptor(self).title }
     public static func < (a: Invariant, b: Invariant) -> Bool {

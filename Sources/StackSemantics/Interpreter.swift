@@ -405,6 +405,7 @@ public struct Interpreter<D: ValueDomain> {
                 let sl = readSlot(s, cases)
                 return (mask(sl.value, w), tracksOrigins ? loadOrigin(node: node, address: addr, sl) : nil)
             case .perCPU(let name):
+                checkPerCPUAccess(name, s, node: node)
                 let v = d.select(s.kernelGS, s.perCPU[name] ?? d.constant(0), d.input("user-gs[\(name)]@\(node)"))
                 return (mask(v, w), nil)
             case .indexedStack(let addr):
@@ -460,6 +461,7 @@ public struct Interpreter<D: ValueDomain> {
                 // The syscall's result is what the user gets in rax.
                 if result { setUser(&s, "ax", slot(s, cases[0].1).value) }
             case .perCPU(let name):
+                checkPerCPUAccess(name, s, node: node)
                 let old = s.perCPU[name] ?? d.constant(0)
                 let nv = merge(old, v, w)
                 s.perCPU[name] = d.select(s.kernelGS, nv, old)
@@ -738,7 +740,7 @@ public struct Interpreter<D: ValueDomain> {
             return go(next, s)
         case .readMSR:
             s[.rax] = d.low32(d.input(semantics.inputName(.msrLow, at: node)))
-            s[.rdx] = d.low32(d.input(semantics.inputName(.msrHigh, at: node)))
+            s[.rdx] = gsBaseHigh(d.low32(d.input(semantics.inputName(.msrHigh, at: node))), ecx: s[.rcx], s)
             noteRegisterWrite(.rax, &s, node: node)
             noteRegisterWrite(.rdx, &s, node: node)
             return go(next, s)
@@ -810,6 +812,7 @@ public struct Interpreter<D: ValueDomain> {
 
     func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, instruction: Int) throws {
         let semantics = self.semantics
+        checkGSAtCall(c, s, node: node)
         // The callee runs on our stack: the return address goes below rsp.
         let rsp = s.rsp
         try push(d.constant(EntrySetup.returnAddress(ofCallAt: graph.nodes[node].instruction)), &s, node: node, register: nil,
@@ -847,7 +850,10 @@ public struct Interpreter<D: ValueDomain> {
                     // slot and the user's value are ite(wrote, ptrace value, as before),
                     // so runs where it writes nothing, some fields or all are all checked.
                     let wrote = d.both(stops, d.inputBit(semantics.inputName(.ptraceWrote(field: k), at: node)))
-                    let v = d.input(semantics.inputName(.ptraceWrite(field: k), at: node))
+                    // putreg refuses a cs or ss without RPL 3: a tracer cannot make the
+                    // return go to kernel mode.
+                    let written = d.input(semantics.inputName(.ptraceWrite(field: k), at: node))
+                    let v = f.userName == "cs" || f.userName == "ss" ? d.or(written, d.constant(3)) : written
                     let event = EventID.at(node: node, k + 1 + 32)
                     noteEvent(event, "ptrace value of \(f.userName) written at the \(c.name) stop")
                     let ev = d.constant(event)
@@ -927,6 +933,8 @@ public struct Interpreter<D: ValueDomain> {
         checkFrameAtExit(kind, s, node: node)
         checkPtraceAtExit(kind, s, node: node, iretFrame: iretFrame)
         checkReturnStackAtExit(kind, s, node: node)
+        checkGSAtExit(kind, s, node: node, iretFrame: iretFrame)
+        checkSysretAtExit(kind, s, node: node)
     }
 }
 
