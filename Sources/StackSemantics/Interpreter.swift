@@ -196,8 +196,10 @@ public struct Interpreter<D: ValueDomain> {
             let fromUser = d.negate(d.equal(d.and(user["cs"] ?? d.constant(0), d.constant(3)), d.constant(0)))
             switch path.mode {
             case .user: reach = fromUser; kernelGS = d.bit(false)
-            case .kernel: reach = d.negate(fromUser); kernelGS = d.bit(true)
-            case .either: kernelGS = d.negate(fromUser)
+            case .kernel: reach = d.negate(fromUser); kernelGS = kernelGSOfKernelModeException(ip: user["ip"] ?? d.constant(0))
+            case .either:
+                let atKernelIP = kernelGSOfKernelModeException(ip: user["ip"] ?? d.constant(0))
+                kernelGS = d.known(atKernelIP) == true ? d.negate(fromUser) : d.both(d.negate(fromUser), atKernelIP)
             }
         case .function, .jump:
             let e = setup.entryRSP ?? 0
@@ -850,10 +852,7 @@ public struct Interpreter<D: ValueDomain> {
                     // slot and the user's value are ite(wrote, ptrace value, as before),
                     // so runs where it writes nothing, some fields or all are all checked.
                     let wrote = d.both(stops, d.inputBit(semantics.inputName(.ptraceWrote(field: k), at: node)))
-                    // putreg refuses a cs or ss without RPL 3: a tracer cannot make the
-                    // return go to kernel mode.
-                    let written = d.input(semantics.inputName(.ptraceWrite(field: k), at: node))
-                    let v = f.userName == "cs" || f.userName == "ss" ? d.or(written, d.constant(3)) : written
+                    let v = tracerValue(d.input(semantics.inputName(.ptraceWrite(field: k), at: node)), field: f.userName)
                     let event = EventID.at(node: node, k + 1 + 32)
                     noteEvent(event, "ptrace value of \(f.userName) written at the \(c.name) stop")
                     let ev = d.constant(event)

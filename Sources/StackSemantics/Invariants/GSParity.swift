@@ -16,12 +16,14 @@ import SpecElaboration
 /// - `exit`: `sysretq`/`sysretl`/`sysexit` leave with the user's base, and `iretq` with
 ///   the user's base when the popped cs is a user cs, the kernel's otherwise (a missing
 ///   or doubled exit swapgs; CVE-2018-14678's exit that decides on an unset register);
-/// - `fault`: `iretq` to user space runs after the exit swapgs and can fault (bad ss/cs,
-///   non-canonical rip); the fault arrives with a *kernel* cs and the user's GS base, so
-///   a handler that decides GS by the saved cs assumes the kernel's and runs per-CPU
-///   code on the user's (CVE-2014-9322/-9090 shape). It holds only where the handler
-///   recognises this iretq: the program takes the address of a label on it (error_entry's
-///   `cmpq …native_irq_return_iret…, RIP(%rsp)`), the one fixup the model can see.
+///
+/// Faults: `iretq` back to user space runs after the exit swapgs and can fault (bad
+/// ss/cs, a non-canonical rip); the fault arrives with a *kernel* cs and the user's GS
+/// base. So a kernel-mode exception entry whose saved rip is one of the program's
+/// iretqs starts with the user's base (`kernelGSOfKernelModeException`): a handler that
+/// decides GS by the saved cs alone then runs per-CPU code and C on the user's base,
+/// and its `percpu`/`call` obligations fail (CVE-2014-9322/-9090 shape); one that
+/// recognises the site (error_entry's compare with native_irq_return_iret) proves.
 ///
 /// `ret` is not an exit of this kind: a function may change the GS base for its caller
 /// on purpose (save_paranoid's swapgs, with ebx saying so).
@@ -47,34 +49,32 @@ extension Interpreter {
             require(.gsParity, node, "exit", d.negate(s.kernelGS), s,
                     "\(kind.instruction) returns to user space: it must leave with the user's GS base (the exit swapgs is missing or doubled)")
         case .iret:
+            // With the kernel's base live, iretq must go back to kernel mode: a user cs
+            // here is a missing or doubled exit swapgs. (The other direction — the
+            // user's base must go to user mode — needs cs's RPL, which the loop
+            // abstraction forgets across a tracer stop in the exit work loop: not checked.)
             guard let cs = iretFrame?["cs"] else { return }
-            let toUser = d.negate(d.equal(d.and(cs, d.constant(3)), d.constant(0)))
-            require(.gsParity, node, "exit", d.equalBits(toUser, d.negate(s.kernelGS)), s,
-                    "iretq must leave with the GS base of the mode it returns to (the user's for a user cs, the kernel's for a kernel cs)",
-                    values: [("popped cs", cs)])
-            // A fault on the iretq itself: only with the user's base live does a handler
-            // that trusts the saved (kernel) cs go wrong.
-            require(.gsParity, node, "fault", iretFaultIsRecognised(node: node) ? d.bit(true) : s.kernelGS, s,
-                    "a fault on this iretq (after the exit swapgs) reaches its handler with a kernel cs and the user's GS base: the handler must recognise this iretq (no label on it has its address taken)",
+            let toKernel = d.equal(d.and(cs, d.constant(3)), d.constant(0))
+            require(.gsParity, node, "exit", d.either(d.negate(s.kernelGS), toKernel), s,
+                    "iretq with the kernel's GS base live must return to kernel mode, not to user cs \(describeValue(cs)) (the exit swapgs is missing or doubled)",
                     values: [("popped cs", cs)])
         }
     }
 
-    /// Whether some instruction takes the address of a label on this iretq — how an
-    /// exception handler tells a fault there from any other kernel-mode fault.
-    func iretFaultIsRecognised(node: Int) -> Bool {
-        let index = graph.nodes[node].instruction
-        let names = Set(program.labels.filter { $0.value == index }.map(\.key))
-        guard !names.isEmpty else { return false }
-        return program.instructions.contains { i in
-            switch i.operation {
-            case .loadAddress(let sym, _): return names.contains(sym)
-            case .jump, .branch, .call: return false
-            default:
-                // `cmpq $native_irq_return_iret, RIP(%rsp)`: the label as an operand.
-                return names.contains { n in i.text.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") }).contains { $0 == n } }
-            }
+    /// The GS base a kernel-mode exception arrives with: the kernel's, except where its
+    /// saved rip is one of the program's `iretq`s (or, K8 erratum, that address
+    /// truncated to 32 bits) — the iretq back to user space, which runs after the exit
+    /// swapgs and faults with the user's base live while the saved cs is the kernel's.
+    func kernelGSOfKernelModeException(ip: D.Value) -> D.Bit {
+        guard path.entry == .exception || path.entry == .exceptionWithErrorCode else { return d.bit(true) }
+        var atIret: [D.Bit] = []
+        for (k, i) in program.instructions.enumerated() {
+            guard case .iret = i.operation else { continue }
+            let a = Program.codeAddress(k)
+            atIret.append(d.equal(ip, d.constant(a)))
+            atIret.append(d.equal(ip, d.constant(a & 0xffff_ffff)))
         }
+        return d.negate(d.any(atIret))
     }
 
     /// `rdmsr`'s high half when ecx may name MSR_GS_BASE: its sign bit says which base
@@ -87,11 +87,31 @@ extension Interpreter {
 }
 
 extension Mechanism {
-    /// A GS obligation's subject: a per-CPU access, a call into C, an exit, a fault site.
+    /// A GS obligation's subject: a per-CPU access, a call into C, an exit.
     static func gsSubject(key: String) -> String? {
         if key.hasPrefix("percpu ") { return "percpu" }
         if key.hasPrefix("call ") { return "call" }
-        if key == "exit" || key == "fault" { return key }
+        if key == "exit" { return key }
         return nil
     }
+}
+
+extension Interpreter {
+    /// What a tracer's write of a pt_regs field can put there. putreg refuses a cs
+    /// without RPL 3, so a tracer cannot send the return to kernel mode: cs is one of the
+    /// kernel's two user code selectors (picked by the written value's low bit; LDT
+    /// selectors are not modelled). Constants, so a loop that stops for a tracer keeps
+    /// "cs is a user cs" across its widening. (ss stays any value: the ptrace invariant's
+    /// stale-ss expectations rely on a tracer's ss differing from the kernel's constant.)
+    func tracerValue(_ written: D.Value, field: String) -> D.Value {
+        switch field {
+        case "cs": return d.select(d.equal(d.and(written, d.constant(1)), d.constant(0)), d.constant(EntrySetup.userCS), d.constant(EntrySetup.userCS32))
+        default: return written
+        }
+    }
+}
+
+extension EntrySetup {
+    /// __USER32_CS: the compat-mode user code selector.
+    static var userCS32: UInt64 { 0x23 }
 }
