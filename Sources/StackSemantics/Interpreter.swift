@@ -1194,5 +1194,8 @@ public final class PathSemantics {
 
 extension Invariant {
     /// The invariant's bit in `ObligationLog.heldByConstruction`: its place in `allCases`.
-    var bit: UInt8 { UInt8(1) << UInt8(truncatingIfNeeded: Invariant.allCases.firstIndex(of: self) ?? 0) }
+    var bit: UInt8 { UInt8(1) << UInt8(truncatingIfNeeded: Invariant.order.firstIndex(of: self) ?? 0) }
+    /// `allCases` once: the synthesized property builds a new array on every use, and
+    /// `bit` is read on every obligation decided by construction.
+    static let order = Invariant.allCases
 }
