@@ -47,7 +47,7 @@ extension Interpreter {
             return
         case .sysret, .sysexit:
             require(.gsParity, node, "exit", d.negate(s.kernelGS), s,
-                    "\(kind.instruction) returns to user space: it must leave with the user's GS base (the exit swapgs is missing or doubled)")
+                    "\(exitMnemonic(node: node)) returns to user space: it must leave with the user's GS base (the exit swapgs is missing or doubled)")
         case .iret:
             // With the kernel's base live, iretq must go back to kernel mode: a user cs
             // here is a missing or doubled exit swapgs. (The other direction — the

@@ -51,11 +51,13 @@ extension Interpreter {
     }
 
     func checkSysretAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
+        // The mnemonic as written (sysretl, sysexitq…), for the words of a kept obligation.
+        func mnemonic() -> String { exitMnemonic(node: node) }
         func canonical(_ r: Register, _ field: String, _ subject: String, _ what: String) {
             let v = s[r]
             let ok = d.any([isCanonical(v)] + cpuGiven(field).map { d.equal(v, $0) })
             require(.sysretHazard, node, subject, ok, s,
-                    "\(kind.instruction) must not \(what) a non-canonical address in \(r.name): the CPU faults in ring 0 with the user's rsp and GS base",
+                    "\(mnemonic()) must not \(what) a non-canonical address in \(r.name): the CPU faults in ring 0 with the user's rsp and GS base",
                     values: [(r.name, v)])
         }
         switch kind {
@@ -67,13 +69,18 @@ extension Interpreter {
             let clear = d.equal(d.and(r11, d.constant(Self.sysretUnsafeFlags)), d.constant(0))
             let ok = d.any([clear] + cpuGiven("flags").map { d.equal(r11, $0) })
             require(.sysretHazard, node, "flags", ok, s,
-                    "sysretq must not load TF, RF or VM from r11: it drops RF and VM and traps on TF right after the return",
+                    "\(mnemonic()) must not load TF, RF or VM from r11: it drops RF and VM and traps on TF right after the return",
                     values: [("r11", r11)])
         case .sysexit:
             canonical(.rdx, "ip", "rip", "return to")
             canonical(.rcx, "sp", "rsp", "load rsp with")
         }
     }
+}
+
+extension Interpreter {
+    /// `sysretl`, `sysexitq`: the exit instruction of `node` as an expectation names it.
+    func exitMnemonic(node: Int) -> String { Mechanism.point(of: program.instructions[graph.nodes[node].instruction]) }
 }
 
 extension Mechanism {
