@@ -19,14 +19,7 @@ public struct TextReport {
 
     public static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
-    public static func why(_ inv: Invariant) -> String {
-        switch inv {
-        case .restoreMatchesSave: return "a register that comes back different from how it went in corrupts the interrupted code or the user's state"
-        case .frameBalance: return "a wrong rsp at exit returns into garbage; an access below rsp can be clobbered by an NMI at any moment"
-        case .ptraceConsistency: return "debuggers, seccomp, signal frames and fork's copy read pt_regs: a wrong or stale field is wrong data for them and can leak kernel stack contents"
-        case .returnStack: return "an unbalanced call/ret leaves the return stack buffer misaligned (every later ret mispredicts) and faults under CET shadow stacks"
-        }
-    }
+    public static func why(_ inv: Invariant) -> String { InvariantRegistry.descriptor(inv).whyItMatters }
 
     public func render(_ report: CheckReport) -> String {
         var out = ""

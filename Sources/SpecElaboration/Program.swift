@@ -56,33 +56,22 @@ public enum Width: Sendable, Hashable {
     }
 }
 
-/// The invariants ptregs-prove proves; docs/model.md, "The invariants", says what each means.
+/// The invariants ptregs-prove proves; docs/model.md, "The invariants", says what each
+/// means. Names, aliases and words come from `InvariantRegistry`; the checks from each
+/// invariant's own file under Sources/StackSemantics/Invariants/.
 public enum Invariant: String, CaseIterable, Sendable, Hashable, Comparable {
     case restoreMatchesSave = "restore"
     case frameBalance = "frame"
     case ptraceConsistency = "ptrace"
     case returnStack = "return-stack"
+    case gsParity = "gs"
+    case sysretHazard = "sysret"
 
-    public var title: String {
-        switch self {
-        case .restoreMatchesSave: return "restore matches save"
-        case .frameBalance: return "frame balanced"
-        case .ptraceConsistency: return "ptrace-visible fields consistent"
-        case .returnStack: return "return stack balanced"
-        }
-    }
+    public var title: String { InvariantRegistry.descriptor(self).title }
     public static func < (a: Invariant, b: Invariant) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+        (allCases.firstIndex(of: a) ?? 0) < (allCases.firstIndex(of: b) ?? 0)
     }
-    public static func named(_ s: String) -> Invariant? {
-        switch s.lowercased() {
-        case "restore", "restore-matches-save": return .restoreMatchesSave
-        case "frame", "frame-balance", "frame-balanced": return .frameBalance
-        case "ptrace", "ptrace-consistency", "ptrace-visible": return .ptraceConsistency
-        case "return-stack", "returnstack", "rsb", "shadow-stack": return .returnStack
-        default: return nil
-        }
-    }
+    public static func named(_ s: String) -> Invariant? { InvariantRegistry.named(s) }
 }
 
 /// A memory operand: `disp(%base,%index,scale)`, `PER_CPU_VAR(name)`, `sym(%rip)`.

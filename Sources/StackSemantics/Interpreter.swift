@@ -237,8 +237,10 @@ public struct Interpreter<D: ValueDomain> {
             let fromUser = d.negate(d.equal(d.and(user["cs"] ?? d.constant(0), d.constant(3)), d.constant(0)))
             switch path.mode {
             case .user: reach = fromUser; kernelGS = d.bit(false)
-            case .kernel: reach = d.negate(fromUser); kernelGS = d.bit(true)
-            case .either: kernelGS = d.negate(fromUser)
+            case .kernel: reach = d.negate(fromUser); kernelGS = kernelGSOfKernelModeException(ip: user["ip"] ?? d.constant(0))
+            case .either:
+                let atKernelIP = kernelGSOfKernelModeException(ip: user["ip"] ?? d.constant(0))
+                kernelGS = d.known(atKernelIP) == true ? d.negate(fromUser) : d.both(d.negate(fromUser), atKernelIP)
             }
         case .function, .jump:
             let e = setup.entryRSP ?? 0
@@ -465,6 +467,7 @@ public struct Interpreter<D: ValueDomain> {
                 let sl = readSlot(s, cases)
                 return (mask(sl.value, w), tracksOrigins ? loadOrigin(node: node, address: addr, sl) : nil)
             case .perCPU(let name):
+                checkPerCPUAccess(name, s, node: node)
                 let v = d.select(s.kernelGS, s.perCPU[name] ?? d.constant(0), d.input("user-gs[\(name)]@\(node)"))
                 return (mask(v, w), nil)
             case .indexedStack(let addr):
@@ -520,6 +523,7 @@ public struct Interpreter<D: ValueDomain> {
                 // The syscall's result is what the user gets in rax.
                 if result { setUser(&s, "ax", slot(s, cases[0].1).value) }
             case .perCPU(let name):
+                checkPerCPUAccess(name, s, node: node)
                 let old = s.perCPU[name] ?? d.constant(0)
                 let nv = merge(old, v, w)
                 s.perCPU[name] = d.select(s.kernelGS, nv, old)
@@ -969,7 +973,7 @@ public struct Interpreter<D: ValueDomain> {
             return go(next, s)
         case .readMSR:
             s[.rax] = d.low32(d.input(semantics.inputName(.msrLow, at: node)))
-            s[.rdx] = d.low32(d.input(semantics.inputName(.msrHigh, at: node)))
+            s[.rdx] = gsBaseHigh(d.low32(d.input(semantics.inputName(.msrHigh, at: node))), ecx: s[.rcx], s)
             noteRegisterWrite(.rax, &s, node: node)
             noteRegisterWrite(.rdx, &s, node: node)
             return go(next, s)
@@ -1111,6 +1115,7 @@ public struct Interpreter<D: ValueDomain> {
     /// `tail`: a `jmp` to the function, whose return address is already at rsp.
     func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, instruction: Int, tail: Bool = false) throws {
         let semantics = self.semantics
+        checkGSAtCall(c, s, node: node)
         // The callee runs on our stack: the return address goes below rsp.
         let rsp = s.rsp
         if !tail {
@@ -1150,7 +1155,7 @@ public struct Interpreter<D: ValueDomain> {
                     // slot and the user's value are ite(wrote, ptrace value, as before),
                     // so runs where it writes nothing, some fields or all are all checked.
                     let wrote = d.both(stops, d.inputBit(semantics.inputName(.ptraceWrote(field: k), at: node)))
-                    let v = d.input(semantics.inputName(.ptraceWrite(field: k), at: node))
+                    let v = tracerValue(d.input(semantics.inputName(.ptraceWrite(field: k), at: node)), field: f.userName)
                     let event = EventID.at(node: node, k + 1 + 32)
                     noteEvent(event, "ptrace value of \(f.userName) written at the \(c.name) stop")
                     let ev = d.constant(event)
@@ -1237,6 +1242,8 @@ public struct Interpreter<D: ValueDomain> {
         checkFrameAtExit(kind, s, node: node)
         checkPtraceAtExit(kind, s, node: node, iretFrame: iretFrame)
         checkReturnStackAtExit(kind, s, node: node)
+        checkGSAtExit(kind, s, node: node, iretFrame: iretFrame)
+        checkSysretAtExit(kind, s, node: node)
     }
 }
 
@@ -1512,13 +1519,9 @@ public final class PathSemantics {
 }
 
 extension Invariant {
-    /// The invariant's bit in `ObligationLog.heldByConstruction`.
-    var bit: UInt8 {
-        switch self {
-        case .restoreMatchesSave: return 1
-        case .frameBalance: return 2
-        case .ptraceConsistency: return 4
-        case .returnStack: return 8
-        }
-    }
+    /// The invariant's bit in `ObligationLog.heldByConstruction`: its place in `allCases`.
+    var bit: UInt8 { UInt8(1) << UInt8(truncatingIfNeeded: Invariant.order.firstIndex(of: self) ?? 0) }
+    /// `allCases` once: the synthesized property builds a new array on every use, and
+    /// `bit` is read on every obligation decided by construction.
+    static let order = Invariant.allCases
 }
