@@ -832,6 +832,9 @@ public final class Elaborator {
             perCPUPlacements[v.text] = placed
             var kind = PerCPUKind.value
             if words.count > 1 {
+                if let sign = words[1].text.first, sign == "+" || sign == "-" {
+                    throw Diagnostic(at: words[1].location, "write a per-CPU field's offset without blanks: '.percpu \(words.map(\.text).joined())'", notes: notes)
+                }
                 guard words.count == 2, words[1].text == "stack" || words[1].text == "pointer" else {
                     throw Diagnostic(at: words[1].location, "expected 'stack', 'pointer' or nothing after the per-CPU variable name", notes: notes)
                 }
@@ -977,10 +980,20 @@ public final class Elaborator {
                 positional += 1
                 break
             }
-            if let eq = a.text.firstIndex(of: "="), macro.parameters.contains(where: { $0.name == a.text[..<eq].trimmingWhitespaces() }) {
+            if let eq = a.text.firstIndex(of: "="), a.text[a.text.index(after: eq)...].first != "=" {
                 let key = a.text[..<eq].trimmingWhitespaces()
-                bound[key] = Self.macroArgument(a.text[a.text.index(after: eq)...].trimmingWhitespaces())
-                continue
+                if macro.parameters.contains(where: { $0.name == key }) {
+                    bound[key] = Self.macroArgument(a.text[a.text.index(after: eq)...].trimmingWhitespaces())
+                    continue
+                }
+                // gas reads `name=value` as a keyword argument whatever the name: a
+                // misspelt one is an error, never the next positional argument.
+                if let first = key.unicodeScalars.first, first.properties.isAlphabetic || first == "_",
+                   key.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar) {
+                    let names = macro.parameters.map(\.name)
+                    let near = names.map { ($0, Self.editDistance(key, $0)) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
+                    throw Diagnostic(at: a.location, "macro '\(macro.name)' has no parameter '\(key)'\(near.map { " (did you mean '\($0)'?)" } ?? ""): its parameters are \(names.isEmpty ? "none" : names.map { "'\($0)'" }.joined(separator: ", ")) (defined at \(macro.location))", notes: notes)
+                }
             }
             guard positional < macro.parameters.count else {
                 throw Diagnostic(at: a.location, "macro '\(macro.name)' takes \(macro.parameters.count) argument(s), got \(actual.count) (defined at \(macro.location))", notes: notes)
@@ -990,8 +1003,9 @@ public final class Elaborator {
         }
         for p in macro.parameters where bound[p.name] == nil {
             if p.variadic { bound[p.name] = ""; continue }
-            guard let d = p.defaultValue else {
-                throw Diagnostic(at: loc, "macro '\(macro.name)' needs argument '\(p.name)' (defined at \(macro.location))", notes: notes)
+            guard let d = p.defaultValue, !p.required else {
+                throw Diagnostic(at: loc, p.required ? "macro '\(macro.name)' requires argument '\(p.name)' (it is declared '\(p.name):req'; defined at \(macro.location))"
+                                                     : "macro '\(macro.name)' needs argument '\(p.name)' (defined at \(macro.location))", notes: notes)
             }
             bound[p.name] = d
         }
