@@ -191,12 +191,13 @@ public final class Elaborator {
     }
 
     /// Records the error of a statement that failed, and the name it was defining.
-    func recordRecovered(_ d: Diagnostic, statement: RawStatement) throws {
+    func recordRecovered(_ d: Diagnostic, statement: RawStatement) {
+        record(d)
+        // A duplicate's first definition stands.
+        if d.message.hasPrefix("duplicate") { return }
         switch statement {
         case .label(let l):
-            record(d)
-            if !d.message.hasPrefix("duplicate") { failedDefinitions.insert(l.text) }
-            return
+            failedDefinitions.insert(l.text)
         case .operation(let head, let operands, let rest):
             let word: String?
             switch head.text {
@@ -207,12 +208,8 @@ public final class Elaborator {
             default:
                 word = rest.text.hasPrefix("=") ? head.text : nil
             }
-            // The definition that failed is reported; a duplicate's first one stands.
-            record(d)
-            if let w = word, !w.isEmpty, !d.message.hasPrefix("duplicate") { failedDefinitions.insert(w) }
-            return
+            if let w = word, !w.isEmpty { failedDefinitions.insert(w) }
         }
-        record(d)
     }
 
     /// The recorded errors, capped, when there are any: what the unit's
@@ -307,10 +304,10 @@ public final class Elaborator {
         do {
             try process(statements, arguments: nil, notes: [], macroStack: [], isUnit: true, file: unitFile, recover: true)
         } catch let d as Diagnostic {
-            // An error no statement recovers from (the expansion bound, an open .if).
+            // An error no statement recovers from (a bound, #error, an open .if).
             record(d)
             diagnostics = recordedErrors()
-            throw diagnostics[0]
+            throw diagnostics.first ?? d
         }
         if let (layout, loc) = layoutInProgress {
             record(Diagnostic.error(loc, ".layout \(layout.name) is not closed by .endlayout"))
@@ -372,9 +369,9 @@ public final class Elaborator {
             if program.labels[p.name.text] == nil, !diagnostics.isEmpty { continue }
             do { program.paths.append(try buildPath(p)) } catch let d as Diagnostic { record(d) }
         }
-        if !diagnostics.isEmpty {
+        if let first = diagnostics.first {
             diagnostics = recordedErrors()
-            throw diagnostics[0]
+            throw first
         }
         if program.paths.isEmpty {
             throw Diagnostic.error(SourceLocation(file: displayName, line: 1, column: 1),
@@ -565,7 +562,7 @@ public final class Elaborator {
             } catch let d as Diagnostic where recover && !Self.endsElaboration(d) {
                 // A statement of the file itself (not of a macro expansion) that fails is
                 // reported, and the next statement is read: every error of a file in one run.
-                try recordRecovered(d, statement: raw)
+                recordRecovered(d, statement: raw)
             }
         }
         try finishPreprocessing(cpp, notes: notes)
