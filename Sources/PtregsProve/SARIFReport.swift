@@ -49,7 +49,7 @@ public enum SARIFReport {
             parts = ["The spec (or the assembly it reads with `.source`) could not be parsed or elaborated: a syntax error, an unknown name, a macro that cannot be expanded, a declaration that contradicts another.",
                      "Nothing in a file with an input error is proved: every path of that file is left unchecked until the error is fixed.",
                      "movq %gs:0x10, %rax   # an absolute per-CPU offset: the model needs the variable's name",
-                     "Each alert is at the line and column of one error and says what was expected there; every error of the file is reported in the same run. Fix them and run ptregs-prove again (the syntax is in docs/spec-language.md)."]
+                     "Each alert is at the line and column of one error and says what was expected there; every error of the file is reported in the same run. Fix them and run ptregs-prove again."]
         case "spec-out-of-date":
             parts = ["The assembly a spec models (`.models FILE lines=A-B` or `symbol=NAME`) has changed since the spec recorded its fingerprint, but the spec was not changed in the same commit.",
                      "A spec that no longer matches the code proves something about code that is not there: the real change is unchecked.",
