@@ -186,8 +186,16 @@ public final class Elaborator {
 
     /// Records an error and elaboration goes on.
     func record(_ d: Diagnostic) {
-        if failedDefinitions.contains(where: { d.message.contains("'\($0)'") }) { return }
+        if !failedDefinitions.isEmpty, Self.quotedWords(d.message).contains(where: failedDefinitions.contains) { return }
         if diagnostics.count < Self.maximumReportedErrors { diagnostics.append(d) } else { unreportedErrors += 1 }
+    }
+
+    /// The words a message quotes, `'name'`: looked up, not searched for, so that many
+    /// failed definitions cost no more per error than a few.
+    static func quotedWords(_ message: String) -> [String] {
+        message.split(separator: "'", omittingEmptySubsequences: false).enumerated().compactMap { k, piece in
+            k % 2 == 1 && !piece.isEmpty ? String(piece) : nil
+        }
     }
 
     /// Records the error of a statement that failed, and the name it was defining.

@@ -87,6 +87,23 @@ final class ErrorRecoveryTests: XCTestCase {
         XCTAssertEqual(report.diagnostics.last?.message, "… and 10 more errors in spec.pts (only the first 50 are reported)")
     }
 
+    /// Many failed definitions, each used: every later error is looked up against
+    /// them, not searched for, so the run stays linear (hostile input must not hang CI).
+    func testManyFailedDefinitionsStayFast() {
+        let n = 20_000
+        var spec = ""
+        for k in 0..<n { spec += ".extern x\(k) frobs=1\n" }
+        spec += ".path f entry=function\nf:\n"
+        for k in 0..<n { spec += "\tcall x\(k)\n" }
+        spec += "\tret\n"
+        let start = Date()
+        let report = SpecHarness.check(spec)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 20)
+        XCTAssertEqual(report.diagnostics.count, Elaborator.maximumReportedErrors + 1)
+        XCTAssertEqual(report.diagnostics.last?.message, "… and \(n - Elaborator.maximumReportedErrors) more errors in spec.pts (only the first 50 are reported)",
+                       "the calls to the failed externs are not counted")
+    }
+
     /// A bound (nesting, expansion) stops elaboration at once: the statements after it
     /// would only hit it again.
     func testABoundStopsAtItsFirstError() {
