@@ -27,8 +27,11 @@ public enum JSONReport {
         var location: Location
         var models: String
         var entry: String
+        /// `.assume`: the runs the verdicts cover.
+        var assumptions: [Assumption]
         var results: [Result]
     }
+    struct Assumption: Encodable { var label: String; var taken: Bool; var reason: String; var location: Location }
     struct Result: Encodable {
         var invariant: String
         var verdict: String
@@ -132,7 +135,9 @@ public enum JSONReport {
             },
             gate: report.gate.map { d in Diag(location: loc(d.location), severity: "error", message: d.message, notes: []) },
             paths: report.paths.map { p in
-                Path(name: p.name, location: loc(p.location), models: p.models, entry: p.entry.rawValue, results: p.results.map { r in
+                Path(name: p.name, location: loc(p.location), models: p.models, entry: p.entry.rawValue,
+                     assumptions: p.assumptions.map { Assumption(label: $0.label, taken: $0.taken, reason: $0.reason, location: loc($0.location)) },
+                     results: p.results.map { r in
                     var reason: String?
                     var cx: CX?
                     switch r.verdict {

@@ -80,7 +80,7 @@ struct PathProof {
         self.options = options
         invariants = Invariant.allCases.filter { options.invariants.contains($0) }
         report = PathReport(name: path.name, file: path.location.file, location: path.location, models: path.models,
-                            entry: path.entry, results: [])
+                            entry: path.entry, results: [], assumptions: path.assumptions)
     }
 
     /// Every invariant undecided, for `reason`.

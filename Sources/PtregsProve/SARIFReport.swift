@@ -164,6 +164,9 @@ public enum SARIFReport {
                             ]],
                         ]],
                     ]) { a, _ in a }
+                    if !p.assumptions.isEmpty {
+                        res["properties"] = (res["properties"] as? [String: Any] ?? [:]).merging(["assumptions": p.assumptions.map(\.description)]) { a, _ in a }
+                    }
                     // Where the wrong value is observed, and every other one wrong there.
                     let related = (cx.observation.map { [$0] } ?? []) + cx.related
                     if !related.isEmpty {

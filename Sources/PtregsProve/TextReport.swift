@@ -37,6 +37,9 @@ public struct TextReport {
         for g in report.gate { out += "\(g.location): \(paint("error", "1;31")): \(g.message)\n" }
         for p in report.paths {
             for r in p.results { out += renderResult(p, r) }
+            for a in p.assumptions {
+                out += "\(a.location): note: \(p.name): checked only on runs where \(a.words)\n"
+            }
         }
         out += summary(report)
         return out
@@ -46,7 +49,7 @@ public struct TextReport {
         let head = "\(p.name): \(r.invariant.title)"
         var s = ""
         if case .proved = r.verdict, r.staleExpectations.isEmpty {
-            return "\(p.location): \(paint("proved", "32")): \(head)\n"
+            return "\(p.location): \(paint("proved", "32")): \(head)\(p.assumptions.isEmpty ? "" : " (under .assume)")\n"
         }
         // One line per mechanism; a mechanism seen at several sites lists the others.
         var groups: [(Mechanism, [Violation])] = []
@@ -148,6 +151,7 @@ public struct TextReport {
             s += "  \(r.invariant.rawValue): " + (r.decidedBy.isEmpty ? "no obligations on this path" : "decided by \(r.decidedBy.map(\.rawValue).joined(separator: ", "))") + "\n"
         }
         s += "explanation of \(e.report.name) (\(e.report.entry.rawValue) entry\(e.report.models.isEmpty ? "" : ", models \(e.report.models)")):\n"
+        for a in e.report.assumptions { s += "  checked only on runs where \(a.words)\n" }
         s += "  one concrete run (no TIF work pending; registers at entry hold distinct values):\n"
         var byNode: [Int: [ObligationOutcome]] = [:]
         for o in e.report.obligations { byNode[o.node, default: []].append(o) }
@@ -183,6 +187,8 @@ public struct TextReport {
         if c.staleExpectations > 0 { s += ", \(c.staleExpectations) expectation\(c.staleExpectations == 1 ? "" : "s") out of date" }
         if !report.diagnostics.isEmpty { s += ", \(report.diagnostics.count) input error\(report.diagnostics.count == 1 ? "" : "s")" }
         if !report.gate.isEmpty { s += ", \(report.gate.count) spec\(report.gate.count == 1 ? "" : "s") out of date" }
+        let assuming = report.paths.filter { !$0.assumptions.isEmpty }.count
+        if assuming > 0 { s += "; \(assuming) path\(assuming == 1 ? "" : "s") checked under .assume" }
         return s + "\n"
     }
 }

@@ -182,6 +182,9 @@ public struct PathReport: Sendable {
     public var models: String
     public var entry: EntryKind
     public var results: [InvariantResult]
+    /// The branches the spec fixed one way (`.assume`): every verdict of the path holds
+    /// only for the runs that go that way.
+    public var assumptions: [BranchAssumption] = []
     /// Every obligation and its outcome, when asked for (`--explain`).
     public var obligations: [ObligationOutcome] = []
     /// How each loop head's invariant was shown inductive (for `--explain`).

@@ -715,6 +715,12 @@ extension Elaborator {
                 }
             case "reason":
                 c.reason = value.text
+            case "moves-frame":
+                let v = try perCPUVariable(value.text[...], at: value.location, notes: notes)
+                guard program.perCPU[v] == .stack else {
+                    throw Diagnostic(at: value.location, "moves-frame= names the per-CPU variable that holds the top of the stack the frame is copied to: declare '.percpu \(v) stack' before this .extern", notes: notes)
+                }
+                c.movesFrameTo = v
             case "writes":
                 c.writes = value.text == "all" ? Layout.ptRegs.fields.map(\.userName) : value.text.split(separator: ",").map(String.init)
                 for f in c.writes where !fieldNames.contains(f) {
@@ -722,13 +728,16 @@ extension Elaborator {
                 }
             default:
                 guard fieldNames.contains(key) else {
-                    throw Diagnostic(at: value.location, "unknown .extern attribute '\(key)' (expected clobbers=, ptregs=, observes=, writes=, reason=, stop, maystop, or FIELD=value for a pt_regs field)", notes: notes)
+                    throw Diagnostic(at: value.location, "unknown .extern attribute '\(key)' (expected clobbers=, ptregs=, observes=, writes=, moves-frame=, reason=, stop, maystop, or FIELD=value for a pt_regs field)", notes: notes)
                 }
                 c.expectedFields[key] = try evaluate(Expr.parse(value), notes: notes)
             }
         }
         if c.isPtraceStop && attrs.keyed["observes"] == nil { c.observes = Layout.ptRegs.fields.map(\.userName) }
-        if (c.isPtraceStop || !c.observes.isEmpty || !c.writes.isEmpty) && c.ptRegs == nil { c.ptRegs = .register(.rdi) }
+        if (c.isPtraceStop || !c.observes.isEmpty || !c.writes.isEmpty || c.movesFrameTo != nil) && c.ptRegs == nil { c.ptRegs = .register(.rdi) }
+        if c.movesFrameTo != nil && !c.clobbers.contains(.rax) {
+            throw Diagnostic(at: name.location, "a moves-frame= function returns the copy's address in rax: rax cannot be preserved", notes: notes)
+        }
         if c.clobbers.contains(.rsp) { throw Diagnostic(at: name.location, "an external function cannot clobber rsp", notes: notes) }
         program.externs[name.text] = c
     }
@@ -775,41 +784,77 @@ extension Elaborator {
         guard let entryIndex = program.labels[p.name.text] else {
             throw Diagnostic.error(p.name.location, "path '\(p.name.text)' names no label of the code")
         }
-        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "usersp"]
+        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size", "abi", "returns"]
         for (k, v) in p.attributes where !known.contains(k) {
             throw Diagnostic.error(v.location, "unknown .path attribute '\(k)' (expected \(known.sorted().joined(separator: ", ")))")
         }
         guard let e = p.attributes["entry"] else {
-            throw Diagnostic.error(p.name.location, "path '\(p.name.text)' needs entry=function|jump|syscall|int80|interrupt|exception|exception-errcode")
+            throw Diagnostic.error(p.name.location, "path '\(p.name.text)' needs entry=function|jump|syscall|compat-syscall|sysenter|int80|interrupt|exception|exception-errcode")
         }
         guard let entry = EntryKind(rawValue: e.text) else {
-            throw Diagnostic.error(e.location, "unknown entry kind '\(e.text)' (expected function, jump, syscall, int80, interrupt, exception or exception-errcode)")
+            throw Diagnostic.error(e.location, "unknown entry kind '\(e.text)' (expected function, jump, syscall, compat-syscall, sysenter, int80, interrupt, exception or exception-errcode)")
+        }
+        var returnsPtRegs = false
+        if let r = p.attributes["returns"] {
+            guard r.text == "ptregs" else { throw Diagnostic.error(r.location, "expected returns=ptregs (a function that returns with pt_regs built below the hardware frame)") }
+            guard entry == .function else { throw Diagnostic.error(r.location, "returns=ptregs applies to function paths") }
+            returnsPtRegs = true
         }
         var mode = EntryMode.either
         if let f = p.attributes["from"] {
             guard let m = EntryMode(rawValue: f.text) else { throw Diagnostic.error(f.location, "expected from=user|kernel|either") }
-            guard entry != .function && entry != .jump && entry != .syscall && entry != .int80 else { throw Diagnostic.error(f.location, "from= applies to interrupt and exception entries only") }
+            guard (entry != .function || returnsPtRegs) && entry != .jump && !entry.isSystemCall else {
+                throw Diagnostic.error(f.location, "from= applies to interrupt and exception entries, and to returns=ptregs functions")
+            }
             mode = m
         }
-        if entry == .syscall || entry == .int80 { mode = .user }
-        if entry == .function || entry == .jump { mode = .kernel }
-        var preserves = Register.calleeSaved
+        if entry.isSystemCall { mode = .user }
+        var userIs32Bit = entry == .sysenter || entry == .compatSyscall
+        if let a = p.attributes["abi"] {
+            guard a.text == "32" || a.text == "64" else { throw Diagnostic.error(a.location, "expected abi=32 or abi=64 (the user task's width)") }
+            guard entry.isCompatSystemCall || ((entry == .function || entry == .jump) && p.attributes["ptregs"] != nil) else {
+                throw Diagnostic.error(a.location, "abi= applies to the 32-bit system-call entries (int80, sysenter, compat-syscall) and to function or jump paths given their pt_regs")
+            }
+            if a.text == "64" && entry != .int80 && entry.isCompatSystemCall {
+                throw Diagnostic.error(a.location, "\(entry.rawValue) is entered from 32-bit tasks only: abi=64 does not apply")
+            }
+            userIs32Bit = a.text == "32"
+        }
+        if (entry == .function && !returnsPtRegs) || entry == .jump { mode = .kernel }
+        // A function that builds pt_regs clears the registers it saved there.
+        var preserves = returnsPtRegs ? [] : Register.calleeSaved
         if let pr = p.attributes["preserves"] {
             guard entry == .function else { throw Diagnostic.error(pr.location, "preserves= applies to function paths (user-mode exits preserve every register the ABI gives back)") }
             preserves = try registerSet(pr, notes: [])
         }
+        // How far below the stack top the syscall entry's kernel stack pointer points:
+        // 3.16's KERNEL_STACK_OFFSET (5*8, the IRET frame's room above it, filled in by
+        // FIXUP_TOP_OF_STACK); 0 from v4.1, where the entry pushes the frame below
+        // cpu_current_top_of_stack.
+        var kstackOffset: Int64 = 40
+        if let o = p.attributes["kstack-offset"] {
+            guard entry.loadsKernelStack else { throw Diagnostic.error(o.location, "kstack-offset= applies to syscall, compat-syscall and sysenter paths (where the kernel stack pointer comes from a per-CPU variable)") }
+            let v = try evaluate(Expr.parse(o))
+            guard (0...4096).contains(v), v % 8 == 0 else { throw Diagnostic.error(o.location, "kstack-offset= is a multiple of 8 from 0 to 4096 (bytes below the stack top)") }
+            kstackOffset = v
+        }
+        for a in p.assumptions where program.labels[a.label] == nil {
+            throw Diagnostic.error(a.location, ".assume names '\(a.label)', which is no label of the code")
+        }
         var ptregs: Int64?
         switch entry {
-        case .syscall: ptregs = -128         // 3.16: kernel_stack = top - 5*8, pt_regs = top - 168
+        case .syscall, .sysenter, .compatSyscall: ptregs = kstackOffset - 168   // pt_regs = top - 168 (3.16: kernel_stack - 128)
         case .interrupt, .exception, .int80: ptregs = -128   // rip at the entry rsp
         case .exceptionWithErrorCode: ptregs = -120  // error code (orig_ax) at the entry rsp
-        case .function: ptregs = nil
+        case .function: ptregs = returnsPtRegs ? 8 + 8 - 128 : nil   // above the return address: orig_ax, then ip
         case .jump: ptregs = 0              // landing on a complete pt_regs
         }
         if let o = p.attributes["ptregs"] {
             ptregs = o.text == "none" ? nil : try evaluate(Expr.parse(o))
         }
-        var valid = Set(Layout.ptRegs.fields.map(\.userName))
+        // What the caller of a returns=ptregs function has in place: the hardware frame
+        // and orig_ax (the error code, or what the entry pushed for it).
+        var valid = returnsPtRegs ? ["orig_ax", "ip", "cs", "flags", "sp", "ss"] : Set(Layout.ptRegs.fields.map(\.userName))
         if let v = p.attributes["valid"] {
             guard entry == .function || entry == .jump, ptregs != nil else { throw Diagnostic.error(v.location, "valid= applies to function and jump paths given ptregs=") }
             if v.text == "none" { valid = [] }
@@ -829,13 +874,24 @@ extension Elaborator {
         }
         // `kstack=cpu_tss_rw+TSS_sp0` names the variable as `.percpu` does.
         let kstack = try p.attributes["kstack"].map { try perCPUVariable($0.text[...], at: $0.location, notes: []) } ?? "kernel_stack"
-        if entry == .syscall {
+        if entry.loadsKernelStack {
             guard program.perCPU[kstack] == .stack else {
                 throw Diagnostic.error(p.name.location, "a syscall path loads its kernel stack from a per-CPU variable: declare '.percpu \(kstack) stack' (or name another with kstack=)")
             }
         }
+        // thread_info at the base of a task stack (3.16's GET_THREAD_INFO and
+        // THREAD_INFO(%rsp, off)): the stack's size tells where it is.
+        var threadSize: Int64?
+        if let t = p.attributes["thread-size"] {
+            let v = try evaluate(Expr.parse(t))
+            guard v >= 4096, v <= 1 << 20, v & (v - 1) == 0 else {
+                throw Diagnostic.error(t.location, "thread-size= is the task stack's size, a power of two from 4096 to 1 MiB (THREAD_SIZE)")
+            }
+            threadSize = v
+        }
         return PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
                         entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
-                        kernelStack: kstack, userSP: userSP, expectations: p.expectations)
+                        kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations,
+                        assumptions: p.assumptions, threadSize: threadSize, userIs32Bit: userIs32Bit, returnsPtRegs: returnsPtRegs)
     }
 }

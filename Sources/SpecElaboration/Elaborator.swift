@@ -109,6 +109,7 @@ public final class Elaborator {
         var name: Located
         var attributes: [String: Located]
         var expectations: [Expectation] = []
+        var assumptions: [BranchAssumption] = []
     }
 
     var macros: [String: Macro] = [:]
@@ -939,6 +940,29 @@ public final class Elaborator {
                 }
                 paths[last].expectations.append(e)
             }
+        case ".assume":
+            let attrs = try parseAttributes(rest, notes: notes)
+            guard isUnit else {
+                throw Diagnostic(at: head.location, ".assume in an included file: it belongs after its .path in the unit (.pts)", notes: notes)
+            }
+            guard let last = paths.indices.last else { throw Diagnostic(at: head.location, ".assume must follow a .path", notes: notes) }
+            let form = ".assume taken|not-taken LABEL reason=\"WHY\""
+            for (k, v) in attrs.keyed where k != "reason" {
+                throw Diagnostic(at: v.location, "unknown .assume attribute '\(k)' (expected '\(form)')", notes: notes)
+            }
+            guard attrs.positional.count == 2, ["taken", "not-taken"].contains(attrs.positional[0].text) else {
+                throw Diagnostic(at: attrs.positional.first?.location ?? head.location,
+                                 "expected '\(form)': which way every conditional branch of the path to LABEL goes", notes: notes)
+            }
+            guard let reason = attrs.keyed["reason"], !reason.text.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw Diagnostic(at: head.location, "an .assume says why the runs it leaves out need not be checked: reason=\"…\"", notes: notes)
+            }
+            let label = attrs.positional[1]
+            if let prev = paths[last].assumptions.first(where: { $0.label == label.text }) {
+                throw Diagnostic(at: label.location, "branches to \(label.text) are already assumed at \(prev.location)", notes: notes)
+            }
+            paths[last].assumptions.append(BranchAssumption(taken: attrs.positional[0].text == "taken", label: label.text,
+                                                            reason: reason.text, location: label.location))
         case ".extern":
             try declareExtern(rest, at: head.location, notes: notes)
         case ".percpu":

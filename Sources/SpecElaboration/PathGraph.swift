@@ -50,6 +50,7 @@ public struct PathGraph: Sendable {
             return nodes.count - 1
         }
         let entry = intern(Node(instruction: path.entryIndex, context: []))
+        var assumptionsUsed: Set<Int> = []
         var work = [entry]
         var done: [Bool] = []
         while let id = work.popLast() {
@@ -76,9 +77,17 @@ public struct PathGraph: Sendable {
             switch inst.operation {
             case .jump(.code(let t, _)):
                 taken[id] = intern(Node(instruction: t, context: node.context))
-            case .branch(_, .code(let t, _)):
-                taken[id] = intern(Node(instruction: t, context: node.context))
-                next[id] = try following()
+            case .branch(_, .code(let t, let label)):
+                // `.assume`: the branch keeps its condition (the interpreter guards each
+                // side with it); only the side the spec rules out loses its edge.
+                let assumed = path.assumptions.firstIndex { $0.label == label }
+                if let k = assumed { assumptionsUsed.insert(k) }
+                if assumed.map({ path.assumptions[$0].taken }) != false {
+                    taken[id] = intern(Node(instruction: t, context: node.context))
+                }
+                if assumed.map({ !path.assumptions[$0].taken }) != false {
+                    next[id] = try following()
+                }
             case .call(.code(let t, let label)):
                 if node.context.count >= Self.maximumCallDepth {
                     throw Diagnostic(at: inst.location, "calls nested deeper than \(Self.maximumCallDepth) (recursive call of '\(label)'?)", notes: [])
@@ -102,6 +111,13 @@ public struct PathGraph: Sendable {
             }
             if let t = taken[id] { work.append(t) }
             if let n = next[id] { work.append(n) }
+        }
+        // An assumption no branch of the path matches would be read as a restriction
+        // that is not there.
+        if let k = path.assumptions.indices.first(where: { !assumptionsUsed.contains($0) }) {
+            let a = path.assumptions[k]
+            throw Diagnostic(at: a.location, "path '\(path.name)' has no conditional branch to \(a.label): the assumption restricts nothing",
+                             notes: [.init(location: path.location, message: "path declared here")])
         }
         computeOrder(entry: entry)
         original = Array(nodes.indices)

@@ -224,13 +224,26 @@ public struct Instruction: Hashable, Sendable {
 
 public enum EntryKind: String, Sendable, Hashable {
     /// Entries that are system calls: rax carries the result, pt_regs.ax is the result.
-    public var isSystemCall: Bool { self == .syscall || self == .int80 }
+    public var isSystemCall: Bool { self == .syscall || self == .int80 || self == .sysenter || self == .compatSyscall }
+    /// Entries whose CPU instruction pushes nothing: the code loads its kernel stack
+    /// from a per-CPU variable (`kstack=`).
+    public var loadsKernelStack: Bool { self == .syscall || self == .sysenter || self == .compatSyscall }
+    /// The 32-bit system-call entries: the syscall number is eax (orig_ax is eax
+    /// zero-extended).
+    public var isCompatSystemCall: Bool { self == .int80 || self == .sysenter || self == .compatSyscall }
 
     case function, syscall, interrupt, exception
     case exceptionWithErrorCode = "exception-errcode"
     /// A system call through a software interrupt (`int $0x80`): the CPU pushes the
     /// hardware frame as for an interrupt from user mode; rax carries the result.
     case int80
+    /// SYSENTER from a 32-bit task through the vDSO: the CPU saves nothing; the user's
+    /// esp is in ebp (the vDSO's convention), the return point is the vDSO's, chosen by
+    /// the kernel, and so are the flags it returns with (SYSENTER cleared IF).
+    case sysenter
+    /// SYSCALL from a 32-bit task (`cstar`): rcx = eip, r11 = eflags, rsp = esp, as for
+    /// SYSCALL, but the task's cs is __USER32_CS and its registers are 32 bits wide.
+    case compatSyscall = "compat-syscall"
     /// Code entered by a jump, not a call: no return address, nothing to return to
     /// (ret_from_fork, where switch_to lands a new task on its complete pt_regs).
     case jump
@@ -297,6 +310,11 @@ public struct ExternContract: Hashable, Sendable {
     /// ax is -ENOSYS, not the user's rax).
     public var expectedFields: [String: Int64] = [:]
     public var reason: String?
+    /// `moves-frame=VAR`: the function copies the pt_regs it is given to the top of the
+    /// task stack whose top the per-CPU stack variable VAR holds, and returns a pointer
+    /// to the copy (sync_regs, fixup_bad_iret, vc_switch_off_ist); the path's frame —
+    /// its IRET frame and the top no access may pass — is the copy's from then on.
+    public var movesFrameTo: String?
 
     public static func cABI(_ name: String) -> ExternContract { ExternContract(name: name) }
 }
@@ -318,11 +336,53 @@ public struct PathSpec: Hashable, Sendable {
     public var validFields: Set<String>
     /// The per-CPU variable a syscall entry loads its kernel stack from.
     public var kernelStack: String
+    /// How far below its stack's top `kernelStack` points (syscall paths): the IRET frame
+    /// is the five words below the top.
+    public var kernelStackOffset: Int64 = 40
     /// Function paths called from a syscall: the per-CPU variable that holds the
     /// user's rsp at entry (old_rsp in 3.16).
     public var userSP: String?
     /// The violations the spec declares known (`.expect`) or false (`.limit`).
     public var expectations: [Expectation]
+    /// Conditional branches the spec fixes one way (`.assume`): the path's verdicts
+    /// hold only for the runs that go that way, and every report says so.
+    public var assumptions: [BranchAssumption] = []
+    /// THREAD_SIZE, when the spec gives it: thread_info lies at the base of every task
+    /// stack whose top the path knows.
+    public var threadSize: Int64?
+    /// The user task is 32-bit (`abi=32`, the default of sysenter and compat-syscall):
+    /// it sees the low halves of eax…edi, eip, esp and eflags, and not r8–r15.
+    public var userIs32Bit = false
+    /// `returns=ptregs`: a function the entry code calls with the hardware frame and
+    /// orig_ax above its return address, which builds pt_regs below them and returns
+    /// with rsp at pt_regs (paranoid_entry, error_entry from v4.15).
+    public var returnsPtRegs = false
+}
+
+/// `.assume taken|not-taken LABEL reason="…"`: every conditional branch of the path to
+/// LABEL is taken (or never taken). Runs that would go the other way are not checked:
+/// the branch keeps its condition, so the checked runs are exactly those where the
+/// condition agrees, and counterexamples satisfy it.
+public struct BranchAssumption: Hashable, Sendable, CustomStringConvertible {
+    public var taken: Bool
+    public var label: String
+    public var reason: String
+    public var location: SourceLocation
+
+    public init(taken: Bool, label: String, reason: String, location: SourceLocation) {
+        self.taken = taken
+        self.label = label
+        self.reason = reason
+        self.location = location
+    }
+
+    /// The directive as written.
+    public var description: String { ".assume \(taken ? "taken" : "not-taken") \(label) reason=\"\(reason)\"" }
+
+    /// What the verdicts are conditional on, in words.
+    public var words: String {
+        "every conditional branch to \(label) is \(taken ? "taken" : "not taken") (\(reason))"
+    }
 }
 
 /// What a per-CPU variable holds at entry.

@@ -266,6 +266,10 @@ public enum ConcreteReplay {
             guard let taken else {
                 if let uses, let before { uses.exit(node: node, before, &out.steps, interp) }
                 if target != nil { out.note = "the replayed run reached the end of the path without breaking the obligation" }
+                // A branch whose side the run's values take was ruled out by `.assume`.
+                if successors.isEmpty, case .branch(_, .code(_, let label)) = program.instructions[graph.nodes[node].instruction].operation {
+                    out.note = "the run's values take the branch to \(label), which an .assume of the path rules out: it leaves the runs the path's verdicts cover here"
+                }
                 if let after = successors.first?.1 ?? before {
                     for r in Register.allCases { out.exitState[r.name] = after[r] }
                     for (k, v) in after.user.fields { out.exitState["user." + k] = v }

@@ -32,14 +32,22 @@ public struct EntrySetup: Sendable {
     /// Highest address the path's frame may touch (exclusive), when known.
     public var frameTop: UInt64?
     public var symbolAddresses: [String: UInt64] = [:]
+    /// thread_info at the base of each task stack whose top the path knows (`thread-size=`):
+    /// memory of its own, not frame slots.
+    public var threadInfoAreas: [Range<UInt64>] = []
+    /// How much of a task stack's base is thread_info (and what follows it there, the
+    /// end-of-stack marker): far more than the struct, far less than any frame reaches.
+    public static let threadInfoSpan: UInt64 = 512
 
     public static let userCS: UInt64 = 0x33
+    /// __USER32_CS: the code segment of a 32-bit task.
+    public static let user32CS: UInt64 = 0x23
     public static let userSS: UInt64 = 0x2b
     static let entryStackBase: UInt64 = 0xffff_c900_0040_0000
 
     public init(program: Program, path: PathSpec) {
         var regions: [StackRegion] = []
-        if path.entry != .syscall {
+        if !path.entry.loadsKernelStack {
             regions.append(StackRegion(name: "entry stack", base: Self.entryStackBase))
             entryRSP = Self.entryStackBase
         }
@@ -49,10 +57,10 @@ public struct EntrySetup: Sendable {
         self.regions = regions
         let kstack = regions.first { $0.name == path.kernelStack }?.base
         switch path.entry {
-        case .syscall:
+        case .syscall, .sysenter, .compatSyscall:
             if let k = kstack, let off = path.ptRegsOffset { ptRegsBase = k &+ UInt64(bitPattern: off) }
-            iretFrame = kstack
-            frameTop = kstack.map { $0 &+ 40 }
+            frameTop = kstack.map { $0 &+ UInt64(bitPattern: path.kernelStackOffset) }
+            iretFrame = frameTop.map { $0 &- 40 }
         case .interrupt, .exception, .int80:
             ptRegsBase = path.ptRegsOffset.map { Self.entryStackBase &+ UInt64(bitPattern: $0) }
             iretFrame = Self.entryStackBase
@@ -63,14 +71,31 @@ public struct EntrySetup: Sendable {
             frameTop = Self.entryStackBase &+ 48
         case .function, .jump:
             ptRegsBase = path.ptRegsOffset.map { Self.entryStackBase &+ UInt64(bitPattern: $0) }
-            if path.entry == .jump {
-                // The frame a jump entry lands on: pt_regs and nothing above it.
+            if path.entry == .jump || path.returnsPtRegs {
+                // The frame a jump entry lands on, or a returns=ptregs function builds:
+                // pt_regs and nothing above it.
                 iretFrame = ptRegsBase.map { $0 &+ 128 }
                 frameTop = ptRegsBase.map { $0 &+ 168 }
             }
         }
         if let b = ptRegsBase {
             for f in Layout.ptRegs.fields { fieldAt[b &+ UInt64(f.offset)] = f }
+        }
+        // The copies `moves-frame=` functions make are pt_regs too (for the words of traces).
+        for c in program.externs.values.sorted(by: { $0.name < $1.name }) {
+            guard let v = c.movesFrameTo, let top = regions.first(where: { $0.name == v })?.base else { continue }
+            for f in Layout.ptRegs.fields where fieldAt[top &- 168 &+ UInt64(f.offset)] == nil { fieldAt[top &- 168 &+ UInt64(f.offset)] = f }
+        }
+        if let size = path.threadSize.map({ UInt64($0) }) {
+            // Task stacks whose top is known: the syscall's kernel stack, and the stack
+            // pt_regs tops when the path is entered from user mode (pt_regs is then the
+            // top 168 bytes; from kernel mode the frame's place on its stack is unknown).
+            var tops: [UInt64] = []
+            if let k = kstack { tops.append(k &+ UInt64(bitPattern: path.kernelStackOffset)) }
+            if !path.entry.loadsKernelStack, let b = ptRegsBase, path.mode == .user || path.entry == .function || path.entry == .jump {
+                tops.append(b &+ 168)
+            }
+            threadInfoAreas = tops.map { ($0 &- size)..<($0 &- size &+ Self.threadInfoSpan) }
         }
         symbolAddresses = program.externAddresses()
     }
@@ -166,14 +191,29 @@ public struct Interpreter<D: ValueDomain> {
             if let f = Layout.ptRegs.fields.first(where: { $0.register == r }) { user[f.userName] = regs[r.rawValue] }
         }
         switch path.entry {
-        case .syscall:
+        case .syscall, .compatSyscall:
             // syscall: rcx = user rip, r11 = user rflags, rsp still the user's.
             kernelGS = d.bit(false)
             user["ip"] = regs[Register.rcx.rawValue]
             user["flags"] = regs[Register.r11.rawValue]
             user["sp"] = regs[Register.rsp.rawValue]
-            user["orig_ax"] = regs[Register.rax.rawValue]
-            user["cs"] = d.constant(EntrySetup.userCS)
+            user["orig_ax"] = path.entry.isCompatSystemCall ? d.low32(regs[Register.rax.rawValue]) : regs[Register.rax.rawValue]
+            user["cs"] = d.constant(path.entry == .compatSyscall ? EntrySetup.user32CS : EntrySetup.userCS)
+            user["ss"] = d.constant(EntrySetup.userSS)
+        case .sysenter:
+            // SYSENTER saves nothing. By the vDSO's convention the task's esp is in ebp;
+            // it returns to the vDSO's return point with the flags the kernel gives it
+            // (SYSENTER cleared IF): both the kernel's to choose, so they are checked
+            // from the point a tracer writes them on.
+            kernelGS = d.bit(false)
+            user["sp"] = regs[Register.rbp.rawValue]
+            for field in ["ip", "flags"] {
+                guard let k = PtRegsField.index(field) else { continue }
+                user.values[k] = d.input("user.\(field)")
+                user.known[k] = d.bit(false)
+            }
+            user["orig_ax"] = d.low32(regs[Register.rax.rawValue])
+            user["cs"] = d.constant(EntrySetup.user32CS)
             user["ss"] = d.constant(EntrySetup.userSS)
         case .interrupt, .exception, .exceptionWithErrorCode, .int80:
             let e = setup.entryRSP ?? 0
@@ -192,7 +232,8 @@ public struct Interpreter<D: ValueDomain> {
                 user[name] = v
                 a &+= 8
             }
-            if path.entry == .int80 { user["orig_ax"] = regs[Register.rax.rawValue] }
+            // The 32-bit syscall number: eax, zero-extended into orig_ax.
+            if path.entry == .int80 { user["orig_ax"] = d.low32(regs[Register.rax.rawValue]) }
             let fromUser = d.negate(d.equal(d.and(user["cs"] ?? d.constant(0), d.constant(3)), d.constant(0)))
             switch path.mode {
             case .user: reach = fromUser; kernelGS = d.bit(false)
@@ -231,15 +272,29 @@ public struct Interpreter<D: ValueDomain> {
                         user[f.userName] = d.input("user.\(f.userName)")
                     }
                 }
-                // The caller entered from user mode and has not touched the callee-saved
-                // registers: unsaved, they still hold the user's values.
-                for f in Layout.ptRegs.fields where !path.validFields.contains(f.userName) {
-                    if let r = f.register, Register.calleeSaved.contains(r) { user[f.userName] = regs[r.rawValue] }
+                if path.returnsPtRegs {
+                    // Called right after the entry: every register still holds the
+                    // interrupted context's value, which pt_regs must receive.
+                    for f in Layout.ptRegs.fields where !path.validFields.contains(f.userName) {
+                        if let r = f.register { user[f.userName] = regs[r.rawValue] }
+                    }
+                    let fromUser = d.negate(d.equal(d.and(user["cs"] ?? d.constant(0), d.constant(3)), d.constant(0)))
+                    switch path.mode {
+                    case .user: reach = d.both(reach, fromUser); kernelGS = d.bit(false)
+                    case .kernel: reach = d.both(reach, d.negate(fromUser)); kernelGS = d.bit(true)
+                    case .either: kernelGS = d.negate(fromUser)
+                    }
+                } else {
+                    // The caller entered from user mode and has not touched the callee-saved
+                    // registers: unsaved, they still hold the user's values.
+                    for f in Layout.ptRegs.fields where !path.validFields.contains(f.userName) {
+                        if let r = f.register, Register.calleeSaved.contains(r) { user[f.userName] = regs[r.rawValue] }
+                    }
+                    if !path.validFields.contains("cx"), let ip = user["ip"] { user["cx"] = ip }
+                    if !path.validFields.contains("r11"), let fl = user["flags"] { user["r11"] = fl }
+                    if !path.validFields.contains("cs") { user["cs"] = d.constant(EntrySetup.userCS) }
+                    if !path.validFields.contains("ss") { user["ss"] = d.constant(EntrySetup.userSS) }
                 }
-                if !path.validFields.contains("cx"), let ip = user["ip"] { user["cx"] = ip }
-                if !path.validFields.contains("r11"), let fl = user["flags"] { user["r11"] = fl }
-                if !path.validFields.contains("cs") { user["cs"] = d.constant(EntrySetup.userCS) }
-                if !path.validFields.contains("ss") { user["ss"] = d.constant(EntrySetup.userSS) }
             }
         }
         var perCPU = PerCPUValues<D.Value>()
@@ -356,6 +411,11 @@ public struct Interpreter<D: ValueDomain> {
             for k in pointerInputs.indices where d.same(s[b], pointerInput(k)) {
                 return .outside(String(pointerInputs[k].dropFirst("percpu.".count)))
             }
+        }
+        if !setup.threadInfoAreas.isEmpty, let cs = stackCases(addr) {
+            let inArea = cs.filter { c in setup.threadInfoAreas.contains { $0.contains(c.1) } }.count
+            if inArea == cs.count { return .outside("thread_info") }
+            if inArea > 0 { throw Unsupported(node: node, reason: "`\(m.text)` is thread_info on some runs and a stack slot on others") }
         }
         guard let cases = stackCases(addr) else {
             if let b = m.base, stackCases(s[b]) != nil, let cs = d.cases(addr), !cs.isEmpty,
@@ -480,7 +540,7 @@ public struct Interpreter<D: ValueDomain> {
     func push(_ v: D.Value, _ s: inout MachineState<D>, node: Int, register: Register?, what: @autoclosure () -> String, k: Int = 0) throws {
         s.rsp = d.sub(s.rsp, d.constant(8))
         guard let cases = stackCases(s.rsp) else {
-            throw Unsupported(node: node, reason: "push while rsp is not a modelled stack (\(path.entry == .syscall ? "still the user stack?" : "unknown rsp"))")
+            throw Unsupported(node: node, reason: "push while rsp is not a modelled stack (\(path.entry.loadsKernelStack ? "still the user stack?" : "unknown rsp"))")
         }
         checkAccess(s.rsp, width: .q, s, node: node)
         let event = EventID.at(node: node, k)
@@ -769,6 +829,25 @@ public struct Interpreter<D: ValueDomain> {
         }
     }
 
+    /// What a `moves-frame=` function copies: the pt_regs its pointer argument names,
+    /// read whole before any of it is written, and the top of the stack it goes to.
+    func copyFrame(_ c: ExternContract, to variable: String, _ s: MachineState<D>, node: Int) throws -> (UInt64, [StackSlot<D.Value>]) {
+        guard let top = setup.regions.first(where: { $0.name == variable })?.base else {
+            throw Unsupported(node: node, reason: "\(c.name) copies the frame to \(variable), which is not a modelled stack")
+        }
+        let base: D.Value
+        switch c.ptRegs ?? .register(.rdi) {
+        case .register(let r): base = s[r]
+        case .stackOffset(let off): base = d.add(s.rsp, d.constant(UInt64(bitPattern: off)))
+        }
+        guard let cases = stackCases(base) else {
+            throw Unsupported(node: node, reason: "\(c.name) gets a pt_regs pointer that is not a modelled stack address")
+        }
+        let words = UInt64(Layout.ptRegs.size) / 8
+        let slots = (0..<words).map { k in readSlot(s, cases.map { ($0.0, $0.1 &+ 8 * k) }) }
+        return (top, slots)
+    }
+
     /// `call *%reg`. A target the run knows — one value, or a choice among values (a
     /// `cmov` between two functions' addresses) — is called with its own contract, each
     /// under its own condition; only a target with no known value takes the catch-all
@@ -880,9 +959,16 @@ public struct Interpreter<D: ValueDomain> {
                 }
             }
         }
+        let frameCopy = try c.movesFrameTo.map { try copyFrame(c, to: $0, s, node: node) }
         for r in c.clobbers.sorted() {
             s[r] = d.input(semantics.inputName(.clobbered(r), at: node))
             noteRegisterWrite(r, &s, node: node)
+        }
+        if let (top, slots) = frameCopy {
+            let base = top &- UInt64(Layout.ptRegs.size)
+            for (k, sl) in slots.enumerated() { writeSlot(&s, [(d.bit(true), base &+ UInt64(8 * k))]) { _ in sl } }
+            s[.rax] = d.constant(base)
+            s.movedFrameTop = d.constant(top)
         }
         s.zeroFlag = d.inputBit(semantics.inputName(.clobberedFlag(0), at: node))
         s.carryFlag = d.inputBit(semantics.inputName(.clobberedFlag(1), at: node))
@@ -1024,6 +1110,18 @@ extension Interpreter {
     func userField(_ s: MachineState<D>, _ field: String) -> (value: D.Value, known: D.Bit)? {
         guard let i = PtRegsField.index(field), let v = s.user.values[i] else { return nil }
         return (v, s.user.known[i] ?? d.bit(true))
+    }
+
+    /// Whether `a` is the user's value `b` of `field` as the user task sees it: all 64
+    /// bits, or for a 32-bit task (`abi=32`) the low 32 of eax…edi, eip, esp, eflags
+    /// and orig_ax. nil: the task cannot see the field (r8–r15 of a 32-bit task).
+    func userAgree(_ a: D.Value, _ b: D.Value, field: String) -> D.Bit? {
+        guard path.userIs32Bit else { return d.equal(a, b) }
+        switch field {
+        case "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15": return nil
+        case "cs", "ss": return d.equal(a, b)
+        default: return d.equal(d.low32(a), d.low32(b))
+        }
     }
 
     /// `claim` where the user's field is defined: `known → claim`.

@@ -104,7 +104,8 @@ public struct MachineState<D: ValueDomain> {
         @exclusivity(unchecked) var shadowStack: [ShadowEntry<D.Value>]
         @exclusivity(unchecked) var reach: D.Bit
         @exclusivity(unchecked) var origins: [RegisterOrigin<D.Value>]
-        init(registers: [D.Value], zeroFlag: D.Bit, carryFlag: D.Bit, signFlag: D.Bit, overflowFlag: D.Bit, slots: StackSlots<D.Value>, perCPU: PerCPUValues<D.Value>, kernelGS: D.Bit, user: UserView<D>, shadowStack: [ShadowEntry<D.Value>], reach: D.Bit, origins: [RegisterOrigin<D.Value>]) {
+        @exclusivity(unchecked) var movedFrameTop: D.Value?
+        init(registers: [D.Value], zeroFlag: D.Bit, carryFlag: D.Bit, signFlag: D.Bit, overflowFlag: D.Bit, slots: StackSlots<D.Value>, perCPU: PerCPUValues<D.Value>, kernelGS: D.Bit, user: UserView<D>, shadowStack: [ShadowEntry<D.Value>], reach: D.Bit, origins: [RegisterOrigin<D.Value>], movedFrameTop: D.Value? = nil) {
             self.registers = registers
             self.zeroFlag = zeroFlag
             self.carryFlag = carryFlag
@@ -117,9 +118,10 @@ public struct MachineState<D: ValueDomain> {
             self.shadowStack = shadowStack
             self.reach = reach
             self.origins = origins
+            self.movedFrameTop = movedFrameTop
         }
         func copy() -> Storage {
-            Storage(registers: registers, zeroFlag: zeroFlag, carryFlag: carryFlag, signFlag: signFlag, overflowFlag: overflowFlag, slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user, shadowStack: shadowStack, reach: reach, origins: origins)
+            Storage(registers: registers, zeroFlag: zeroFlag, carryFlag: carryFlag, signFlag: signFlag, overflowFlag: overflowFlag, slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user, shadowStack: shadowStack, reach: reach, origins: origins, movedFrameTop: movedFrameTop)
         }
     }
 
@@ -169,6 +171,13 @@ public struct MachineState<D: ValueDomain> {
     public var kernelGS: D.Bit {
         get { storage.kernelGS }
         _modify { let box = owned(); yield &box.kernelGS }
+    }
+    /// Where a frame-moving call (`.extern … moves-frame=`) put the frame: the top of
+    /// its copy; 0 where the frame is still the entry's; nil on a path no such call
+    /// reached.
+    public var movedFrameTop: D.Value? {
+        get { storage.movedFrameTop }
+        _modify { let box = owned(); yield &box.movedFrameTop }
     }
     /// The user's register set as the kernel must give it back (pt_regs fields): the
     /// entry values, then whatever a ptrace stop wrote.

@@ -310,6 +310,9 @@ public enum SymbolicExecutor {
         out.signFlag = d.selectBit(c, a.signFlag, b.signFlag)
         out.overflowFlag = d.selectBit(c, a.overflowFlag, b.overflowFlag)
         out.kernelGS = d.selectBit(c, a.kernelGS, b.kernelGS)
+        if a.movedFrameTop != nil || b.movedFrameTop != nil {
+            out.movedFrameTop = d.select(c, a.movedFrameTop ?? d.constant(0), b.movedFrameTop ?? d.constant(0))
+        }
         // `out` starts as `a`: only slots that differ are written (most agree at a join).
         for (addr, sa) in a.slots {
             let sb = interp.slot(b, addr)
@@ -376,7 +379,7 @@ public enum SymbolicExecutor {
 
     static func parts<D: WideningDomain>(_ s: MachineState<D>, _ shape: Shape, _ interp: Interpreter<D>) -> [D.Value] {
         var out = s.registers
-        out += [s.zeroFlag, s.carryFlag, s.signFlag, s.overflowFlag, s.kernelGS]
+        out += [s.zeroFlag, s.carryFlag, s.signFlag, s.overflowFlag, s.kernelGS, s.movedFrameTop ?? interp.d.constant(0)]
         // A slot's origin is ghost state for traces, which no claim reads: it is not part
         // of a loop invariant (widening it only made choices among event ids to prove).
         for a in shape.slots { out.append(interp.slot(s, a).value) }
@@ -396,6 +399,8 @@ public enum SymbolicExecutor {
         func next() -> D.Value { defer { k += 1 }; return p[k] }
         for i in 0..<16 { s.registers[i] = next() }
         s.zeroFlag = next(); s.carryFlag = next(); s.signFlag = next(); s.overflowFlag = next(); s.kernelGS = next()
+        let moved = next()
+        s.movedFrameTop = d.knownValue(moved) == 0 ? nil : moved
         for a in shape.slots {
             s.slots[a] = StackSlot(value: next(), origin: template.slots[a]?.origin ?? d.constant(0))
         }
@@ -418,7 +423,7 @@ public enum SymbolicExecutor {
     /// A part of a head state, named independently of the shape it sits in (shapes grow
     /// as a loop writes new slots), so a refinement survives to the next widening.
     struct PartID: Hashable {
-        enum Kind: UInt8 { case register, flag, slot, perCPU, userValue, userKnown, shadow }
+        enum Kind: UInt8 { case register, flag, movedFrame, slot, perCPU, userValue, userKnown, shadow }
         var kind: Kind
         var index: UInt64
         var name: String = ""
@@ -428,6 +433,7 @@ public enum SymbolicExecutor {
     static func partIDs(_ shape: Shape) -> [PartID] {
         var out: [PartID] = (0..<16).map { PartID(kind: .register, index: UInt64($0)) }
         out += (0..<5).map { PartID(kind: .flag, index: UInt64($0)) }
+        out.append(PartID(kind: .movedFrame, index: 0))
         out += shape.slots.map { PartID(kind: .slot, index: $0) }
         out += shape.perCPU.map { PartID(kind: .perCPU, index: 0, name: $0) }
         for k in shape.user { out += [PartID(kind: .userValue, index: UInt64(k)), PartID(kind: .userKnown, index: UInt64(k))] }
@@ -439,6 +445,7 @@ public enum SymbolicExecutor {
         switch p.kind {
         case .register: return Register(rawValue: Int(p.index)).map { $0.name } ?? "r?"
         case .flag: return ["zf", "cf", "sf", "of", "the GS base"][Int(p.index)]
+        case .movedFrame: return "where a moves-frame call put the frame"
         case .slot:
             return "the slot \(interp.describeSlot(p.index))"
         case .perCPU: return "per-CPU \(p.name)"

@@ -28,6 +28,13 @@ extension Interpreter {
                 require(.frameBalance, node, indexed == nil ? "above frame \(a)" : Self.indexedAboveKey, d.negate(g), s,
                         "\(accessWords(a, indexed)) must not lie above the entry frame (top \(setup.describe(address: top)))")
             }
+            // A frame copied to another stack (moves-frame=) tops that stack from then on.
+            if let moved = s.movedFrameTop, let tops = d.cases(moved) {
+                for (gm, top) in tops where top != 0 && region.contains(top) && a &+ UInt64(width.bytes) > top {
+                    require(.frameBalance, node, indexed == nil ? "above frame \(a) (moved)" : Self.indexedAboveKey, d.negate(d.both(g, gm)), s,
+                            "\(accessWords(a, indexed)) must not lie above the frame copied to \(setup.describe(address: top &- 168))")
+                }
+            }
         }
     }
 
@@ -92,7 +99,7 @@ extension Interpreter {
     /// `v` is the rsp the path was entered with — which is a user rsp only when the
     /// entry was SYSCALL (every other entry starts on a kernel stack).
     func enteredUserRSP(_ v: D.Value) -> [D.Bit] {
-        path.entry == .syscall ? [d.equal(v, d.input("entry.rsp"))] : []
+        path.entry == .syscall || path.entry == .compatSyscall ? [userAgree(v, d.input("entry.rsp"), field: "sp") ?? d.bit(true)] : []
     }
 
     func rspIn(_ region: StackRegion, _ s: MachineState<D>) -> D.Bit {
@@ -110,11 +117,29 @@ extension Interpreter {
                         "a \(path.entry.rawValue) entry has no caller to return to: it must leave by sysretq or iretq, not ret")
                 return
             }
+            if path.returnsPtRegs, let base = setup.ptRegsBase {
+                require(.frameBalance, node, "rsp at ret", d.equal(s.rsp, d.constant(base)), s,
+                        "after the path's ret, rsp must point at the pt_regs it built (\(setup.describe(address: base)))",
+                        values: [("rsp", s.rsp), ("expected", d.constant(base))])
+                return
+            }
             guard let e = setup.entryRSP else { return }
             require(.frameBalance, node, "rsp at ret", d.equal(s.rsp, d.constant(e &+ 8)), s,
                     "after the path's ret, rsp must be the caller's (\(setup.describe(address: e &+ 8)))",
                     values: [("rsp", s.rsp), ("expected", d.constant(e &+ 8))])
         case .iret:
+            // Where the frame was copied (moves-frame=), its IRET frame is the copy's.
+            if let moved = s.movedFrameTop {
+                let stayed = d.equal(moved, d.constant(0))
+                let copied = d.sub(moved, d.constant(40))
+                let expected = setup.iretFrame.map { d.select(stayed, d.constant($0), copied) } ?? copied
+                let claim = setup.iretFrame == nil ? d.either(stayed, d.equal(s.rsp, copied)) : d.equal(s.rsp, expected)
+                let place = d.knownValue(moved).map { $0 == 0 ? setup.iretFrame.map { setup.describe(address: $0) } ?? "?" : setup.describe(address: $0 &- 40) + " (in the copy of the frame)" }
+                    ?? "the top of the stack the frame was copied to, or the entry's"
+                require(.frameBalance, node, "rsp at iret", claim, s,
+                        "iretq must find the hardware frame at \(place)", values: [("rsp", s.rsp), ("expected", expected)])
+                return
+            }
             guard let f = setup.iretFrame else { return }
             require(.frameBalance, node, "rsp at iret", d.equal(s.rsp, d.constant(f)), s,
                     "iretq must find the hardware frame at \(setup.describe(address: f))",
@@ -122,12 +147,12 @@ extension Interpreter {
         case .sysexit:
             // SYSEXIT loads rsp from rcx.
             let sp = userField(s, "sp")
-            let ok = d.any(enteredUserRSP(s[.rcx]) + (sp.map { [d.all([$0.known, d.equal(s[.rcx], $0.value)])] } ?? []))
+            let ok = d.any(enteredUserRSP(s[.rcx]) + (sp.map { [d.all([$0.known, userAgree(s[.rcx], $0.value, field: "sp") ?? d.bit(true)])] } ?? []))
             require(.frameBalance, node, "rsp at sysexit", ok, s,
                     "sysexit must leave with the user's rsp (in rcx)", values: [("rcx", s[.rcx])] + (sp.map { [("user rsp", $0.value)] } ?? []))
         case .sysret:
             let sp = userField(s, "sp")
-            let ok = d.any(enteredUserRSP(s.rsp) + (sp.map { [d.all([$0.known, d.equal(s.rsp, $0.value)])] } ?? []))
+            let ok = d.any(enteredUserRSP(s.rsp) + (sp.map { [d.all([$0.known, userAgree(s.rsp, $0.value, field: "sp") ?? d.bit(true)])] } ?? []))
             require(.frameBalance, node, "rsp at sysret", ok, s,
                     "sysretq must leave with the user's rsp", values: [("rsp", s.rsp)] + (sp.map { [("user rsp", $0.value)] } ?? []))
         }

@@ -32,7 +32,9 @@ extension Interpreter {
             // Words only for a kept obligation.
             func what() -> String { contract.map { "\($0) (the contract of \(c.name))" } ?? "the user's \(userRegisterName(f))" }
             let sl = readSlot(s, fieldCases)
-            require(.ptraceConsistency, node, "field \(f.userName)", whereKnown(known, d.equal(sl.value, expected)), s,
+            // A value the contract states is compared whole; the user's, as the task sees it.
+            guard let agree = contract != nil ? d.equal(sl.value, expected) : userAgree(sl.value, expected, field: f.userName) else { continue }
+            require(.ptraceConsistency, node, "field \(f.userName)", whereKnown(known, agree), s,
                     "pt_regs.\(f.userName) seen by \(c.name) must be \(what())",
                     values: [("pt_regs.\(f.userName)", sl.value), ("expected", expected)])
         }
@@ -52,22 +54,32 @@ extension Interpreter {
     func checkPtraceAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int, iretFrame: [String: D.Value]?) {
         switch kind {
         case .ret:
-            return
+            // A returns=ptregs function hands its caller (and the C handler after it)
+            // pt_regs holding the interrupted context.
+            guard path.returnsPtRegs, let base = setup.ptRegsBase else { return }
+            for f in Layout.ptRegs.fields {
+                guard let u = userField(s, f.userName) else { continue }
+                let v = readSlot(s, [(d.bit(true), base &+ UInt64(f.offset))]).value
+                guard let agree = userAgree(v, u.value, field: f.userName) else { continue }
+                require(.ptraceConsistency, node, "ret \(f.userName)", whereKnown(u.known, agree), s,
+                        "pt_regs.\(f.userName) handed back at \(instructionWords(node: node)) must be the interrupted \(userRegisterName(f))",
+                        values: [("pt_regs.\(f.userName)", v), ("expected", u.value)])
+            }
         case .sysret, .sysexit:
             let pairs: [(Register, String, String)] = kind == .sysret
                 ? [(.rcx, "ip", "rip"), (.r11, "flags", "rflags"), (.rsp, "sp", "rsp")]
                 : [(.rdx, "ip", "rip"), (.rcx, "sp", "rsp")]
             for (r, field, name) in pairs {
-                guard let u = userField(s, field) else { continue }
-                require(.ptraceConsistency, node, "sysret \(field)", whereKnown(u.known, d.equal(s[r], u.value)), s,
+                guard let u = userField(s, field), let agree = userAgree(s[r], u.value, field: field) else { continue }
+                require(.ptraceConsistency, node, "sysret \(field)", whereKnown(u.known, agree), s,
                         "\(kind.instruction) must return the user's \(name) from pt_regs.\(field) (in \(r.name))",
                         values: [(r.name, s[r]), ("pt_regs.\(field)", u.value)])
             }
         case .iret:
             guard let frame = iretFrame else { return }
             for name in ["ip", "cs", "flags", "sp", "ss"] {
-                guard let u = userField(s, name), let v = frame[name] else { continue }
-                require(.ptraceConsistency, node, "iret \(name)", whereKnown(u.known, d.equal(v, u.value)), s,
+                guard let u = userField(s, name), let v = frame[name], let agree = userAgree(v, u.value, field: name) else { continue }
+                require(.ptraceConsistency, node, "iret \(name)", whereKnown(u.known, agree), s,
                         "iretq must return the user's \(name) from pt_regs.\(name)",
                         values: [("popped \(name)", v), ("pt_regs.\(name)", u.value)])
             }
@@ -79,7 +91,7 @@ extension Mechanism {
     /// A ptrace obligation's subject: the field a stop sees (`field cx`) or an exit
     /// returns (`sysret ip`, `iret cs`).
     static func ptraceSubject(key: String) -> String? {
-        for prefix in ["field ", "sysret ", "iret "] where key.hasPrefix(prefix) { return String(key.dropFirst(prefix.count)) }
+        for prefix in ["field ", "sysret ", "iret ", "ret "] where key.hasPrefix(prefix) { return String(key.dropFirst(prefix.count)) }
         return nil
     }
 }

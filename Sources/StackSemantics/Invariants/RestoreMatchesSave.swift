@@ -22,9 +22,10 @@ import SpecElaboration
 extension Interpreter {
     func checkRestoreAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
         for (r, value, known, field) in observedAtExit(kind, s) {
+            guard let agree = field.map({ userAgree(s[r], value, field: $0) }) ?? d.equal(s[r], value) else { continue }
             // Words only for a kept obligation (most exits give every register back right).
             func whose() -> String { field.map { "the user's value (pt_regs.\($0))" } ?? "its value from the path's entry" }
-            require(.restoreMatchesSave, node, "preserve \(r.name)", whereKnown(known, d.equal(s[r], value)), s,
+            require(.restoreMatchesSave, node, "preserve \(r.name)", whereKnown(known, agree), s,
                     "\(r.name) must hold \(whose()) \(exitWords(kind, node: node))" + (originWords(of: r, s).map { ": " + $0 } ?? ""),
                     values: [(r.name, s[r]), (kind == .ret ? "at entry" : "user's", value)],
                     blame: tracksOrigins ? s.origins[r.rawValue].writer : nil)
@@ -43,6 +44,8 @@ extension Interpreter {
             if kind == .sysret { excluded.formUnion([.rcx, .r11]) }
             // SYSEXIT takes rip from rdx and rsp from rcx: the user gets neither back.
             if kind == .sysexit { excluded.formUnion([.rcx, .rdx]) }
+            // A SYSENTER task returns through the vDSO, which restores ebp itself.
+            if path.entry == .sysenter { excluded.insert(.rbp) }
             return Layout.ptRegs.fields.compactMap { f in
                 guard let r = f.register, !excluded.contains(r), let u = userField(s, f.userName) else { return nil }
                 return (r, u.value, u.known, f.userName)

@@ -1,0 +1,169 @@
+import Foundation
+import PtregsProve
+import SpecElaboration
+import XCTest
+
+/// The 32-bit system-call entries: SYSENTER through the vDSO, SYSCALL from a 32-bit
+/// task (`cstar`), and `int $0x80`, with the user task's width (`abi=`).
+final class CompatEntryTests: XCTestCase {
+    /// A 3.16-shaped SYSENTER entry written for this test: the frame built from ebp and
+    /// thread_info's vDSO return point, the flags pushed with IF, and SYSEXIT.
+    static let sysenter = """
+    .percpu kernel_stack stack
+    .extern do_syscall32
+    .path sysenter_entry entry=sysenter thread-size=16384
+    sysenter_entry:
+    \tswapgs
+    \tmovq PER_CPU_VAR(kernel_stack), %rsp
+    \taddq $40, %rsp                    # KERNEL_STACK_OFFSET: rsp = the stack top
+    \tmovl %ebp, %ebp                   # the user's esp, zero-extended
+    \tmovl %eax, %eax
+    \tmovl (0x30-16384)(%rsp), %r10d    # thread_info's sysenter_return: the vDSO's return point
+    \tpushq $0x2b                       # ss
+    \tpushq %rbp                        # sp
+    \tpushfq
+    \torl $0x200, (%rsp)                # flags, with the IF SYSENTER cleared
+    \tpushq $0x23                       # cs
+    \tpushq %r10                        # ip
+    \tpushq %rax                        # orig_ax
+    \tpushq %rdi
+    \tpushq %rsi
+    \tpushq %rdx
+    \tpushq %rcx
+    \tpushq $-38                        # ax
+    \(SpecHarness.pushPtRegsFromR8)\
+    \tmovq %rsp, %rdi
+    \tcall do_syscall32
+    \tmovq %rax, 80(%rsp)               # pt_regs.ax: the result
+    \(SpecHarness.popPtRegs)\
+    \taddq $8, %rsp                     # orig_ax
+    \tmovl (%rsp), %edx                 # eip
+    \tmovl 24(%rsp), %ecx               # esp
+    \tswapgs
+    \tsysexit                           # <-exit
+    """
+
+    /// A compat SYSCALL entry: the frame pushed below the stack top, SYSRETL with the
+    /// zero-extended esp.
+    static let cstar = """
+    .percpu kernel_stack stack
+    .percpu old_rsp
+    .extern trace_enter stop
+    .path cstar entry=compat-syscall kstack-offset=0
+    cstar:
+    \tswapgs
+    \tmovl %esp, %r8d
+    \tmovq PER_CPU_VAR(kernel_stack), %rsp
+    \tmovl %eax, %eax
+    \tpushq $0x2b                       # ss
+    \tpushq %r8                         # sp
+    \tpushq %r11                        # flags
+    \tpushq $0x23                       # cs
+    \tpushq %rcx                        # ip
+    \tpushq %rax                        # orig_ax
+    \tpushq %rdi
+    \tpushq %rsi
+    \tpushq %rdx
+    \tpushq %rcx
+    \tpushq $-38                        # ax
+    \(SpecHarness.pushPtRegsFromR8)\
+    \tmovq %rsp, %rdi
+    \tcall trace_enter
+    \(SpecHarness.popPtRegs)\
+    \taddq $8, %rsp                     # orig_ax
+    \tmovl (%rsp), %ecx                 # eip
+    \tmovl 16(%rsp), %r11d              # eflags
+    \tmovl 24(%rsp), %esp               # esp, zero-extended
+    \tswapgs
+    \tsysretl                           # <-exit
+    """
+
+    /// int $0x80 with a tracer stop after the saves.
+    static let int80 = """
+    .extern trace_enter stop
+    .path int80 entry=int80
+    int80:
+    \tswapgs
+    \tmovl %eax, %eax                   # the 32-bit syscall number
+    \tpushq %rax                        # orig_ax
+    \tpushq %rdi
+    \tpushq %rsi
+    \tpushq %rdx
+    \tpushq %rcx
+    \tpushq $-38                        # ax
+    \(SpecHarness.pushPtRegsFromR8)\
+    \tmovq %rsp, %rdi
+    \tcall trace_enter
+    \(SpecHarness.popPtRegs)\
+    \taddq $8, %rsp
+    \tswapgs
+    \tiretq
+    """
+
+    func testSysenterThroughTheVDSOProves() {
+        let report = SpecHarness.check(Self.sysenter)
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "sysenter_entry", inv) }
+    }
+
+    func testSysenterReturnsWhatATracerWroteToIp() {
+        // A tracer may write ip at the stop; edx read before the stop returns the old one.
+        let stopping = Self.sysenter.replacingOccurrences(of: ".extern do_syscall32\n", with: ".extern do_syscall32 stop\n")
+        for inv in Invariant.allCases { SpecHarness.assertProved(SpecHarness.check(stopping), path: "sysenter_entry", inv) }
+        let stale = stopping
+            .replacingOccurrences(of: "\tmovq %rsp, %rdi\n\tcall do_syscall32\n", with: "\tmovl 120(%rsp), %r12d\n\tmovq %rsp, %rdi\n\tcall do_syscall32\n")
+            .replacingOccurrences(of: "\tmovl (%rsp), %edx                 # eip\n", with: "\tmovl %r12d, %edx\n")
+        SpecHarness.assertViolated(SpecHarness.check(stale), path: "sysenter_entry", .ptraceConsistency,
+                                   blamedLine: SpecHarness.line("<-exit", in: stale), requirementContains: "sysexit must return the user's rip")
+    }
+
+    func testSysexitWithTheWrongEspIsCaught() {
+        let spec = Self.sysenter.replacingOccurrences(of: "movl 24(%rsp), %ecx", with: "movl 16(%rsp), %ecx")
+        SpecHarness.assertViolated(SpecHarness.check(spec), path: "sysenter_entry", .frameBalance,
+                                   blamedLine: SpecHarness.line("<-exit", in: spec), requirementContains: "sysexit must leave with the user's rsp")
+    }
+
+    func testA32BitTaskDoesNotSeeR8ToR15() {
+        // r8 zeroed on the way out: invisible to a 32-bit task (sysenter), a clobbered
+        // register for a 64-bit one using int $0x80 (abi=64, the default).
+        let sysenter = Self.sysenter.replacingOccurrences(of: "\tswapgs\n\tsysexit", with: "\txorl %r8d, %r8d\n\tswapgs\n\tsysexit")
+        SpecHarness.assertProved(SpecHarness.check(sysenter), path: "sysenter_entry", .restoreMatchesSave)
+        let int80 = Self.int80.replacingOccurrences(of: "\tswapgs\n\tiretq", with: "\txorl %r8d, %r8d\n\tswapgs\n\tiretq")
+        let report = SpecHarness.check(int80)
+        guard let r = SpecHarness.result(report, path: "int80", .restoreMatchesSave), case .violated = r.verdict else {
+            return XCTFail("a 64-bit task using int $0x80 gets r8 back zeroed")
+        }
+        XCTAssertEqual(r.violations.map(\.mechanism.subject), ["r8"])
+        let as32 = SpecHarness.check(int80.replacingOccurrences(of: "entry=int80", with: "entry=int80 abi=32"))
+        SpecHarness.assertProved(as32, path: "int80", .restoreMatchesSave)
+    }
+
+    func testCompatSyscallProvesWithItsOwnUserView() {
+        let report = SpecHarness.check(Self.cstar)
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "cstar", inv) }
+        // Read as a 64-bit SYSCALL the same code returns the wrong cs and a truncated rsp.
+        let as64 = SpecHarness.check(Self.cstar.replacingOccurrences(of: "entry=compat-syscall", with: "entry=syscall"))
+        guard let r = SpecHarness.result(as64, path: "cstar", .ptraceConsistency), case .violated = r.verdict else {
+            return XCTFail("the 64-bit view must differ")
+        }
+        XCTAssertTrue(r.violations.contains { $0.mechanism.subject == "cs" }, "\(r.violations.map(\.mechanism))")
+    }
+
+    func testOrigAxIsTheZeroExtendedSyscallNumber() {
+        // CVE-2010-3301's shape: without `movl %eax, %eax` a 64-bit task's int $0x80
+        // leaves the upper half of rax in orig_ax, where the syscall number is read.
+        SpecHarness.assertProved(SpecHarness.check(Self.int80), path: "int80", .ptraceConsistency)
+        let spec = Self.int80.replacingOccurrences(of: "\tmovl %eax, %eax                   # the 32-bit syscall number\n", with: "")
+        let report = SpecHarness.check(spec)
+        guard let r = SpecHarness.result(report, path: "int80", .ptraceConsistency), case .violated = r.verdict else {
+            return XCTFail("orig_ax with the upper half of rax must be reported")
+        }
+        XCTAssertEqual(r.violations.map(\.mechanism.subject), ["orig_ax"])
+    }
+
+    func testAbiIsCheckedWhereItIsWritten() {
+        func diagnostics(_ spec: String) -> String { SpecHarness.check(spec).diagnostics.map(\.description).joined(separator: "\n") }
+        XCTAssertTrue(diagnostics(Self.cstar.replacingOccurrences(of: "entry=compat-syscall", with: "entry=compat-syscall abi=64")).contains("32-bit tasks only"))
+        XCTAssertTrue(diagnostics(Self.int80.replacingOccurrences(of: "entry=int80", with: "entry=int80 abi=16")).contains("abi=32 or abi=64"))
+        XCTAssertTrue(diagnostics(".path f entry=function abi=32\nf:\n\tret\n").contains("abi= applies to"))
+    }
+}
