@@ -358,7 +358,8 @@ public final class Elaborator {
                     failedInstructions.insert(p.index)
                 }
                 switch op {
-                case .jump, .branch, .call: break
+                // A bare `lock` is checked against the instruction after it.
+                case .jump, .branch, .call, .noEffect("lock"): break
                 default: decoded[text] = op
                 }
             }

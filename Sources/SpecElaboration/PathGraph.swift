@@ -102,7 +102,7 @@ public struct PathGraph: Sendable {
                     }
                     taken[id] = intern(Node(instruction: callSite.instruction + 1, context: Array(node.context.dropLast())))
                 }
-            case .sysret, .sysexit, .iret, .unsupported:
+            case .sysret, .sysexit, .iret, .unsupported, .trap:
                 break
             case .jump, .branch:
                 break // external targets are rejected by the decoder
@@ -265,4 +265,19 @@ public struct PathGraph: Sendable {
 public struct UnrollingTooLarge: Error, Sendable, CustomStringConvertible {
     public var limit: Int
     public var description: String { "unrolling the path's loops gives more than \(limit) instruction instances" }
+}
+
+extension PathGraph {
+    /// The `ud2`/`int3` a path ends at when every way out of it is a trap: then it
+    /// never exits, and nothing about its exits can be proved (docs/model.md, "Traps").
+    public func onlyTrap(in program: Program) -> Instruction? {
+        var trap: Instruction?
+        for n in nodes.indices where taken[n] == nil && next[n] == nil {
+            let inst = program.instructions[nodes[n].instruction]
+            guard inst.operation.isExitInstruction else { continue }
+            if !inst.operation.isTrap { return nil }
+            if trap == nil { trap = inst }
+        }
+        return trap
+    }
 }

@@ -503,8 +503,8 @@ public struct Interpreter<D: ValueDomain> {
                         what: @autoclosure () -> String, source: RegisterOrigin<D.Value>? = nil) throws {
         switch op {
         case .register(let r, _):
-            // 32-bit writes zero-extend (`v` is already masked); 8-bit writes keep the rest.
-            s[r] = w == .b ? merge(s[r], v, .b) : v
+            // 32-bit writes zero-extend (`v` is already masked); 8- and 16-bit writes keep the rest.
+            s[r] = w == .b || w == .w ? merge(s[r], v, w) : v
             noteRegisterWrite(r, &s, node: node, from: source)
         case .immediate:
             throw Unsupported(node: node, reason: "write to an immediate")
@@ -575,6 +575,8 @@ public struct Interpreter<D: ValueDomain> {
         case .greaterOrEqual: return d.negate(sfNeOf)
         case .sign: return s.signFlag
         case .notSign: return d.negate(s.signFlag)
+        case .overflow: return s.overflowFlag
+        case .notOverflow: return d.negate(s.overflowFlag)
         }
     }
 
@@ -594,6 +596,106 @@ public struct Interpreter<D: ValueDomain> {
         let r = mask(d.add(a, b), w)
         let of = d.all([d.equalBits(signOf(a, w), signOf(b, w)), d.negate(d.equalBits(signOf(a, w), signOf(r, w)))])
         setFlags(result: r, w, carry: d.unsignedLess(r, a), overflow: of, &s)
+        return r
+    }
+
+    /// `a + b + CF` (adc) with flags.
+    func additionWithCarry(_ a: D.Value, _ b: D.Value, _ w: Width, _ s: inout MachineState<D>) -> D.Value {
+        let cin = s.carryFlag
+        let r = mask(d.add(d.add(a, b), d.select(cin, d.constant(1), d.constant(0))), w)
+        let of = d.all([d.equalBits(signOf(a, w), signOf(b, w)), d.negate(d.equalBits(signOf(a, w), signOf(r, w)))])
+        // A carry out of a + b + 1 leaves r <= a; of a + b, r < a.
+        setFlags(result: r, w, carry: d.either(d.unsignedLess(r, a), d.both(cin, d.equal(r, a))), overflow: of, &s)
+        return r
+    }
+
+    /// `a - b - CF` (sbb) with flags.
+    func subtractionWithBorrow(_ a: D.Value, _ b: D.Value, _ w: Width, _ s: inout MachineState<D>) -> D.Value {
+        let cin = s.carryFlag
+        let r = mask(d.sub(d.sub(a, b), d.select(cin, d.constant(1), d.constant(0))), w)
+        let of = d.all([d.negate(d.equalBits(signOf(a, w), signOf(b, w))), d.negate(d.equalBits(signOf(a, w), signOf(r, w)))])
+        setFlags(result: r, w, carry: d.either(d.unsignedLess(a, b), d.both(cin, d.equal(a, b))), overflow: of, &s)
+        return r
+    }
+
+    /// A value of `w` bits (masked) sign-extended to 64: (v ^ m) - m with m its sign bit.
+    func signExtend(_ v: D.Value, _ w: Width) -> D.Value {
+        if w == .q { return v }
+        let m = d.constant(1 << UInt64(w.bits - 1))
+        return d.sub(d.xor(v, m), m)
+    }
+
+    /// A flag the CPU leaves undefined: any value (an input of its own per node).
+    func undefinedFlag(_ k: Int, node: Int) -> D.Bit { d.inputBit(semantics.inputName(.undefinedFlag(k), at: node)) }
+
+    /// `bit` of `v` as a flag.
+    func bitOf(_ v: D.Value, _ bit: D.Value) -> D.Bit {
+        d.negate(d.equal(d.and(d.shiftRightLogical(v, bit), d.constant(1)), d.constant(0)))
+    }
+
+    /// Shifts and rotates (Intel SDM, SAL/SAR/SHL/SHR and RCL/RCR/ROL/ROR): the count is
+    /// masked to 5 bits (6 for 64-bit operands); a masked count of 0 changes no flag.
+    /// Shifts set CF to the last bit shifted out (undefined when the count is at least
+    /// the width, possible for 8- and 16-bit operands), OF only for a count of 1
+    /// (undefined otherwise), SF and ZF from the result; rotates (by the count modulo the
+    /// width) set only CF and OF. Undefined flags are inputs: any value.
+    func shift(_ op: ShiftOp, _ v: D.Value, count raw: D.Value, _ w: Width, _ s: inout MachineState<D>, node: Int) -> D.Value {
+        let width = d.constant(UInt64(w.bits))
+        let count = d.and(raw, d.constant(w == .q ? 63 : 31))
+        let isZero = d.equal(count, d.constant(0))
+        let isOne = d.equal(count, d.constant(1))
+        // Undefined flags are asked for only where a run may need them.
+        func choose(_ c: D.Bit, _ a: () -> D.Bit, _ b: () -> D.Bit) -> D.Bit {
+            switch d.known(c) {
+            case true?: return a()
+            case false?: return b()
+            case nil: return d.selectBit(c, a(), b())
+            }
+        }
+        let undefinedCF = { self.undefinedFlag(1, node: node) }, undefinedOF = { self.undefinedFlag(3, node: node) }
+        let one = d.constant(1)
+        let r: D.Value, cf: D.Bit, of: D.Bit
+        switch op {
+        case .shl, .shr, .sar:
+            let atLeastWidth = d.negate(d.unsignedLess(count, width))
+            let lastOut: D.Bit
+            switch op {
+            case .shl:
+                r = mask(d.shiftLeft(v, count), w)
+                lastOut = bitOf(v, d.sub(width, count))
+                of = choose(isOne, { d.negate(d.equalBits(signOf(r, w), choose(atLeastWidth, undefinedCF, { lastOut }))) }, undefinedOF)
+            case .shr:
+                r = d.shiftRightLogical(v, count)
+                lastOut = bitOf(v, d.sub(count, one))
+                of = choose(isOne, { signOf(v, w) }, undefinedOF)
+            default:
+                let wide = signExtend(v, w)
+                r = mask(d.shiftRightArithmetic(wide, count), w)
+                lastOut = bitOf(wide, d.sub(count, one))
+                of = choose(isOne, { d.bit(false) }, undefinedOF)
+            }
+            cf = choose(atLeastWidth, undefinedCF, { lastOut })
+            let m = mask(r, w)
+            let zf = d.equal(m, d.constant(0)), sf = signOf(m, w)
+            s.zeroFlag = d.selectBit(isZero, s.zeroFlag, zf)
+            s.signFlag = d.selectBit(isZero, s.signFlag, sf)
+        case .rol, .ror:
+            // 8 and 16 bits rotate by the count modulo the width.
+            let c = w == .b || w == .w ? d.and(count, d.constant(UInt64(w.bits - 1))) : count
+            let back = d.sub(width, c)
+            if op == .rol {
+                r = mask(d.or(d.shiftLeft(v, c), d.shiftRightLogical(v, back)), w)
+                cf = d.negate(d.equal(d.and(r, one), d.constant(0)))
+                of = choose(isOne, { d.negate(d.equalBits(signOf(r, w), cf)) }, undefinedOF)
+            } else {
+                r = mask(d.or(d.shiftRightLogical(v, c), d.shiftLeft(v, back)), w)
+                cf = signOf(r, w)
+                let nextBit = d.negate(d.equal(d.and(r, d.constant(1 << UInt64(w.bits - 2))), d.constant(0)))
+                of = choose(isOne, { d.negate(d.equalBits(cf, nextBit)) }, undefinedOF)
+            }
+        }
+        s.carryFlag = d.selectBit(isZero, s.carryFlag, cf)
+        s.overflowFlag = d.selectBit(isZero, s.overflowFlag, of)
         return r
     }
 
@@ -620,6 +722,77 @@ public struct Interpreter<D: ValueDomain> {
 
         switch program.instructions[index].operation {
         case .noEffect:
+            return go(next, s)
+        case .trap:
+            // The CPU raises an exception: this run ends, and nothing is exited (no exit
+            // obligation; a path whose every run traps is unknown, see PathProver).
+            return Successors()
+        case .shift(let op, let countOperand, let dst, let w):
+            let v = try read(dst, w, &s, node: node)
+            let count = try read(countOperand, .b, &s, node: node)
+            let r = shift(op, v, count: count, w, &s, node: node)
+            try write(dst, r, w, &s, node: node, what: "computed by `\(inst.text)`")
+            return go(next, s)
+        case .extend(let signed, let src, let from, let r, let to):
+            let (v, origin) = try readTracing(src, from, &s, node: node)
+            let wide = signed ? mask(signExtend(v, from), to) : v
+            try write(.register(r, to), wide, to, &s, node: node, what: "extended by `\(inst.text)`",
+                      source: signed || from != to ? nil : origin)
+            return go(next, s)
+        case .setCondition(let c, let dst):
+            let v = d.select(condition(c, s), d.constant(1), d.constant(0))
+            try write(dst, v, .b, &s, node: node, what: "computed by `\(inst.text)`")
+            return go(next, s)
+        case .compareExchange(let src, let dst, let w):
+            let old = try read(dst, w, &s, node: node)
+            let accumulator = mask(s[.rax], w)
+            let new = try read(src, w, &s, node: node)
+            _ = subtract(accumulator, old, w, &s)
+            let equal = d.equal(accumulator, old)
+            // A memory destination is always written (with itself when they differ); the
+            // accumulator only when they differ. A memory operand's address uses the
+            // registers' old values, so it is written first.
+            let rax = s[.rax]
+            func writeAccumulator(_ s: inout MachineState<D>) {
+                let loaded = w == .q ? old : w == .l ? old : merge(rax, old, w)
+                s[.rax] = d.select(equal, rax, loaded)
+                noteRegisterWrite(.rax, &s, node: node)
+            }
+            if case .memory = dst {
+                try write(dst, d.select(equal, new, old), w, &s, node: node, what: "written by `\(inst.text)`")
+                writeAccumulator(&s)
+            } else if case .register(let r, _) = dst {
+                // A register destination is written only when they are equal (the CPU
+                // does not write a 32-bit one back, so its upper half stays: the oracle
+                // checks this).
+                writeAccumulator(&s)
+                let before = s[r]
+                try write(dst, new, w, &s, node: node, what: "written by `\(inst.text)`")
+                s[r] = d.select(equal, s[r], before)
+            }
+            return go(next, s)
+        case .exchangeAdd(let src, let dst, let w):
+            let a = try read(src, w, &s, node: node), b = try read(dst, w, &s, node: node)
+            let sum = addition(b, a, w, &s)
+            // src = old dst, dst = the sum; a memory destination's address uses the old
+            // registers, so it is written first; with one register for both, the sum wins.
+            if case .memory = dst {
+                try write(dst, sum, w, &s, node: node, what: "computed by `\(inst.text)`")
+                try write(src, b, w, &s, node: node, what: "exchanged by `\(inst.text)`")
+            } else {
+                try write(src, b, w, &s, node: node, what: "exchanged by `\(inst.text)`")
+                try write(dst, sum, w, &s, node: node, what: "computed by `\(inst.text)`")
+            }
+            return go(next, s)
+        case .leave:
+            // mov %rbp, %rsp; pop %rbp
+            s.rsp = s[.rbp]
+            guard let cases = stackCases(s.rsp) else { throw Unsupported(node: node, reason: "leave while rbp is not a modelled stack address") }
+            checkAccess(s.rsp, width: .q, s, node: node)
+            let sl = readSlot(s, cases)
+            let origin = tracksOrigins ? loadOrigin(node: node, address: s.rsp, sl) : nil
+            s.rsp = d.add(s.rsp, d.constant(8))
+            try write(.register(.rbp, .q), sl.value, .q, &s, node: node, what: "popped by `\(inst.text)`", source: origin)
             return go(next, s)
         case .unsupported(let why):
             throw Unsupported(node: node, reason: why)
@@ -666,6 +839,8 @@ public struct Interpreter<D: ValueDomain> {
             switch op {
             case .add: r = addition(a, b, w, &s)
             case .sub: r = subtract(a, b, w, &s)
+            case .adc: r = additionWithCarry(a, b, w, &s)
+            case .sbb: r = subtractionWithBorrow(a, b, w, &s)
             case .and, .or, .xor:
                 let raw = op == .and ? d.and(a, b) : op == .or ? d.or(a, b) : d.xor(a, b)
                 r = mask(raw, w)
@@ -807,6 +982,9 @@ public struct Interpreter<D: ValueDomain> {
             let bitMask = d.constant(1 << UInt64(n & Int64(w.bits - 1)))
             let carry = d.negate(d.equal(d.and(v, bitMask), d.constant(0)))
             s.carryFlag = carry
+            // SF and OF are undefined after bt*: any value (ZF is left as it was).
+            s.signFlag = undefinedFlag(2, node: node)
+            s.overflowFlag = undefinedFlag(3, node: node)
             switch kind {
             case "bts": try write(dst, d.or(v, bitMask), w, &s, node: node, what: "computed by `\(inst.text)`")
             case "btr": try write(dst, d.and(v, d.not(bitMask)), w, &s, node: node, what: "computed by `\(inst.text)`")
@@ -1243,9 +1421,12 @@ public final class PathSemantics {
         /// Whether a tracer wrote a field at a stop; whether a `maystop` call stopped.
         case ptraceWrote(field: Int), ptraceStop
         case otherFlags, msrLow, msrHigh
+        /// A flag (0 zf, 1 cf, 2 sf, 3 of) an instruction leaves undefined.
+        case undefinedFlag(Int)
         /// A small number per kind, so (node, kind) is one integer key.
         var tag: Int {
             switch self {
+            case .undefinedFlag(let k): return 24 + k
             case .clobbered(let r): return r.rawValue
             case .clobberedFlag(let k): return 16 + k
             case .otherFlags: return 20
@@ -1262,6 +1443,7 @@ public final class PathSemantics {
             switch self {
             case .clobbered(let r): return "clobbered.\(r.name)@\(node)"
             case .clobberedFlag(let k): return "clobbered.\(["zf", "cf", "sf", "of"][k])@\(node)"
+            case .undefinedFlag(let k): return "undefined.\(["zf", "cf", "sf", "of"][k])@\(node)"
             case .otherFlags: return "rflags.other@\(node)"
             case .msrLow: return "msr.low@\(node)"
             case .msrHigh: return "msr.high@\(node)"

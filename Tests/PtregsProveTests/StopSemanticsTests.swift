@@ -13,6 +13,7 @@ final class StopSemanticsTests: XCTestCase {
         .extern trace_stop \(stop) reason="a tracer may be attached here"
         .path sys80 entry=int80
         sys80:
+        \tmovl %eax, %eax      # the 32-bit syscall number
         \tpushq %rax
         \tpushq %rdi
         \tpushq %rsi
