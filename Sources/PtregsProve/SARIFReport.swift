@@ -45,6 +45,16 @@ public enum SARIFReport {
                      "An unbalanced call/ret leaves the return stack buffer out of step (every later ret mispredicts) and faults under CET shadow stacks.",
                      "call 1f; 1: popq %rax ... jmp *%rax   # the pushed address is taken off the stack and never returned through",
                      "Pair each call with a ret through the address it pushed; code that deliberately unbalances the stack (RSB stuffing) is declared with `.expect return-stack MECHANISM at POINT` and the reason."]
+        case "gs":
+            parts = ["Per-CPU variables are read and written, and C functions called, only while the kernel's GS base is live (after the entry's swapgs), and every exit leaves with the GS base of the mode it returns to.",
+                     "A per-CPU access with the user's GS base reads or writes memory the user chose; leaving with the kernel's GS base hands user space the kernel's per-CPU area, and the next entry's swapgs gives the kernel the user's.",
+                     "testl $3, CS(%rsp); jz 1f; swapgs; 1: ... swapgs; iretq   # an entry from kernel mode skips the first swapgs, not the second",
+                     "Make each swapgs on the way out depend on the same test as the one on the way in (the saved CS's privilege level, or a paranoid entry's saved GS state), so a path swaps exactly when it came from user mode. A known bug is declared with `.expect gs percpu|call|exit at POINT`."]
+        case "sysret":
+            parts = ["At sysretq and sysexit the return address (rcx at sysretq, rdx at sysexit) and sysexit's rsp (rcx) are canonical, and the flags sysretq loads from r11 have no TF, RF or VM set.",
+                     "A non-canonical return address makes the CPU fault in ring 0 with the user's rsp and GS base, so the user controls the kernel's stack (CVE-2014-4699); SYSRET drops RF and VM and traps on TF.",
+                     "movq RIP(%rsp), %rcx ... sysretq   # pt_regs.ip may have been set by ptrace to a non-canonical address",
+                     "Check that the return address (and sysexit's rsp) is canonical and that r11 has no TF, RF or VM before taking the fast exit, and return through iretq otherwise. A known bug is declared with `.expect sysret rip|rsp|flags at EXIT`."]
         case "bad-input":
             parts = ["The spec (or the assembly it reads with `.source`) could not be parsed or elaborated: a syntax error, an unknown name, a macro that cannot be expanded, a declaration that contradicts another.",
                      "Nothing in a file with an input error is proved: every path of that file is left unchecked until the error is fixed.",
@@ -56,7 +66,9 @@ public enum SARIFReport {
                      ".models arch/x86/entry/entry_64.S symbol=entry_SYSCALL_64 fingerprint=...   # the symbol's code changed",
                      "Re-read the changed code, bring the spec's transcription up to date, then record the new fingerprint (`ptregs-prove --fingerprint FILE@SYMBOL` prints the `.models` line)."]
         default:
-            parts = ["The invariant '\(id)'.", "", "", "Fix the code the alert names, or declare a known violation with `.expect \(id) MECHANISM at POINT` after the `.path`."]
+            let inv = Invariant(rawValue: id)
+            parts = ["The invariant '\(inv?.title ?? id)'.", inv.map { TextReport.why($0).prefix(1).uppercased() + TextReport.why($0).dropFirst() + "." } ?? "", "",
+                     "Fix the code the alert names, or declare a known violation with `.expect \(id) MECHANISM at POINT` after the `.path`."]
         }
         let text = parts[0] + " " + parts[1] + (parts[2].isEmpty ? "" : "\nExample: " + parts[2]) + "\nFix: " + parts[3]
         let markdown = parts[0] + " " + parts[1] + (parts[2].isEmpty ? "" : "\n\nExample:\n\n```\n" + parts[2] + "\n```") + "\n\n**Fix:** " + parts[3]
