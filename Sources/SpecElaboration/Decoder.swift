@@ -154,6 +154,10 @@ extension Elaborator {
             return .ret(n)
         case "jmp", "jmpq":
             try count(1)
+            // The kernel's RET under CONFIG_RETHUNK is `jmp __x86_return_thunk`, whose one
+            // instruction is ret (when the unit does not define the thunk itself).
+            let name = p.operands[0].text.trimmingWhitespaces()
+            if name == "__x86_return_thunk" && program.labels[name] == nil && labelDefinitions[name] == nil { return .ret(0) }
             return .jump(try target(p.operands[0], at: p.index, isCall: false, notes: notes))
         case "call", "callq":
             try count(1)
@@ -472,6 +476,13 @@ extension Elaborator {
             return .external(sym)
         }
         let name = text.trimmingWhitespaces()
+        // Retpoline thunks (`call __x86_indirect_thunk_rax`, and 6.x's _call_/_jump_
+        // forms) jump to the address in the register their name ends with.
+        if program.labels[name] == nil && labelDefinitions[name] == nil,
+           let prefix = ["__x86_indirect_thunk_", "__x86_indirect_call_thunk_", "__x86_indirect_jump_thunk_"].first(where: name.hasPrefix),
+           case let (r, .q)? = Register.parse(String(name.dropFirst(prefix.count))) {
+            return .indirect(r)
+        }
         if let n = name.first, n.isNumber, let dir = name.last, dir == "f" || dir == "b" {
             let key = String(name.dropLast())
             let defs = numericLabels[key] ?? []
@@ -484,7 +495,7 @@ extension Elaborator {
         }
         if let i = program.labels[name] { return .code(i, label: name) }
         if program.externs[name] != nil {
-            guard isCall else { throw Diagnostic(at: l.location, "jmp to external '\(name)': the model only follows jumps to its own labels", notes: notes) }
+            // `jmp sync_regs`: a tail call, which returns where the path's ret would.
             return .external(name)
         }
         throw Diagnostic(at: l.location, "unknown label '\(name)'" + (isCall ? " (declare external functions with '.extern \(name)')" : ""), notes: notes)

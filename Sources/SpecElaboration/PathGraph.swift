@@ -93,7 +93,8 @@ public struct PathGraph: Sendable {
                     throw Diagnostic(at: inst.location, "calls nested deeper than \(Self.maximumCallDepth) (recursive call of '\(label)'?)", notes: [])
                 }
                 taken[id] = intern(Node(instruction: t, context: node.context + [id]))
-            case .ret:
+            case .ret, .jump(.external):
+                // A tail call (`jmp sync_regs`) returns where the path's own ret would.
                 if let site = node.context.last {
                     let callSite = nodes[site]
                     guard callSite.instruction + 1 < program.instructions.count,
@@ -105,7 +106,7 @@ public struct PathGraph: Sendable {
             case .sysret, .sysexit, .iret, .unsupported, .trap:
                 break
             case .jump, .branch:
-                break // external targets are rejected by the decoder
+                break // indirect jumps end the path; conditional ones go only to labels
             default:
                 next[id] = try following()
             }
@@ -114,7 +115,11 @@ public struct PathGraph: Sendable {
         }
         // An assumption no branch of the path matches would be read as a restriction
         // that is not there.
-        if let k = path.assumptions.indices.first(where: { !assumptionsUsed.contains($0) }) {
+        // A path that stops at an instruction the model cannot take may have the branch
+        // beyond it: its verdicts are unknown anyway, and the assumption may matter once
+        // the model takes that instruction.
+        let stopsEarly = nodes.contains { if case .unsupported = program.instructions[$0.instruction].operation { return true } else { return false } }
+        if !stopsEarly, let k = path.assumptions.indices.first(where: { !assumptionsUsed.contains($0) }) {
             let a = path.assumptions[k]
             throw Diagnostic(at: a.location, "path '\(path.name)' has no conditional branch to \(a.label): the assumption restricts nothing",
                              notes: [.init(location: path.location, message: "path declared here")])

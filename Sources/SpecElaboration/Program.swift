@@ -224,7 +224,7 @@ public enum Operation: Hashable, Sendable {
     /// An instruction that can leave a path (a `ret` leaves when no call is pending).
     public var isExitInstruction: Bool {
         switch self {
-        case .ret, .sysret, .sysexit, .iret, .jump(.indirect): return true
+        case .ret, .sysret, .sysexit, .iret, .jump(.indirect), .jump(.external): return true
         // No run goes on past it: a path that reaches it is unknown.
         case .unsupported: return true
         // The run ends at a trap (no exit obligation there; see `isTrap`).

@@ -894,6 +894,11 @@ public struct Interpreter<D: ValueDomain> {
         case .jump(.indirect(let r)):
             // The model has no targets for computed jumps: say so rather than guess.
             throw Unsupported(node: node, reason: "indirect jmp through %\(r.name): its target is not modelled")
+        case .jump(.external(let name)):
+            // A tail call: the function runs on our frame, its return address is the one
+            // at rsp, and its ret returns where ours would.
+            try callExternal(program.externs[name] ?? .cABI(name), &s, node: node, instruction: index, tail: true)
+            return try returnFrom(node: node, &s, byteCount: 0)
         case .jump:
             return go(taken, s)
         case .branch(let c, _):
@@ -928,19 +933,7 @@ public struct Interpreter<D: ValueDomain> {
                 return try callIndirect(through: r, s, node: node, instruction: index, next: next)
             }
         case .ret(let n):
-            guard let cases = stackCases(s.rsp) else { throw Unsupported(node: node, reason: "ret while rsp is not a modelled stack") }
-            checkAccess(s.rsp, width: .q, s, node: node)
-            let popped = readSlot(s, cases).value
-            checkReturn(popped, s, node: node)
-            s.rsp = d.add(s.rsp, d.constant(8 &+ UInt64(n)))
-            if let top = s.shadowStack.popLast(), taken != nil {
-                // The model follows a ret only to the call it returns to; a run whose
-                // ret goes elsewhere has broken the return stack (reported) and is not
-                // followed further, rather than continued where the CPU would not go.
-                s.reach = d.both(s.reach, d.equal(popped, top.returnAddress))
-            }
-            if taken == nil { checkExit(.ret, s, node: node, iretFrame: nil) }
-            return go(taken, s)
+            return try returnFrom(node: node, &s, byteCount: n)
         case .sysret(let w):
             // sysretl: eip = ecx, zero-extended; the user gets rcx's low half.
             if w == .l { s[.rcx] = mask(s[.rcx], .l) }
@@ -1051,26 +1044,56 @@ public struct Interpreter<D: ValueDomain> {
         }
         var out = Successors<D>()
         for (g, a) in cases where d.known(g) != false {
-            guard let name = externs.first(where: { $0.value == a })?.key, local(a) == nil || program.externs[name] != nil else {
-                if let label = local(a) {
-                    throw Unsupported(node: node, reason: "indirect call through %\(r.name) to the local label '\(label)': calls into the path's own code through a register are not modelled (call the label directly)")
-                }
-                throw Unsupported(node: node, reason: "indirect call through %\(r.name) to 0x\(String(a, radix: 16)), which is no known function")
+            let contract: ExternContract
+            if let name = externs.first(where: { $0.value == a })?.key, local(a) == nil || program.externs[name] != nil {
+                contract = program.externs[name] ?? .cABI(name)
+            } else if let label = local(a) {
+                throw Unsupported(node: node, reason: "indirect call through %\(r.name) to the local label '\(label)': calls into the path's own code through a register are not modelled (call the label directly)")
+            } else if let c = program.externs.values.first(where: \.isIndirectTarget) {
+                // An address no function of the model has is a function outside it: the
+                // contract of unresolved calls (as for a value with no known cases — and
+                // in a concrete replay every value is known).
+                contract = c
+            } else {
+                throw Unsupported(node: node, reason: "indirect call through %\(r.name) to 0x\(String(a, radix: 16)), which is no known function (declare the contract of such calls with '.extern NAME indirect')")
             }
             var t = s
             t.reach = d.both(s.reach, g)
-            try callExternal(program.externs[name] ?? .cABI(name), &t, node: node, instruction: instruction)
+            try callExternal(contract, &t, node: node, instruction: instruction)
             if let n = next { out.append((n, t)) }
         }
         return out
     }
 
-    func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, instruction: Int) throws {
+    /// `ret $n` (or the ret of a tail-called function): pops the return address and
+    /// goes to the call it returns to, or leaves the path.
+    func returnFrom(node: Int, _ s: inout MachineState<D>, byteCount n: Int64) throws -> Successors<D> {
+        let taken = graph.taken[node]
+        guard let cases = stackCases(s.rsp) else { throw Unsupported(node: node, reason: "ret while rsp is not a modelled stack") }
+        checkAccess(s.rsp, width: .q, s, node: node)
+        let popped = readSlot(s, cases).value
+        checkReturn(popped, s, node: node)
+        s.rsp = d.add(s.rsp, d.constant(8 &+ UInt64(n)))
+        if let top = s.shadowStack.popLast(), taken != nil {
+            // The model follows a ret only to the call it returns to; a run whose
+            // ret goes elsewhere has broken the return stack (reported) and is not
+            // followed further, rather than continued where the CPU would not go.
+            s.reach = d.both(s.reach, d.equal(popped, top.returnAddress))
+        }
+        if taken == nil { checkExit(.ret, s, node: node, iretFrame: nil) }
+        guard let taken else { return Successors() }
+        return Successors((taken, s))
+    }
+
+    /// `tail`: a `jmp` to the function, whose return address is already at rsp.
+    func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, instruction: Int, tail: Bool = false) throws {
         let semantics = self.semantics
         // The callee runs on our stack: the return address goes below rsp.
         let rsp = s.rsp
-        try push(d.constant(EntrySetup.returnAddress(ofCallAt: graph.nodes[node].instruction)), &s, node: node, register: nil,
-                 what: "return address of the call to \(c.name) at line \(semantics.program.instructions[instruction].location.line)")
+        if !tail {
+            try push(d.constant(EntrySetup.returnAddress(ofCallAt: graph.nodes[node].instruction)), &s, node: node, register: nil,
+                     what: "return address of the call to \(c.name) at line \(semantics.program.instructions[instruction].location.line)")
+        }
         s.rsp = rsp
         if let p = c.ptRegs {
             let base: D.Value

@@ -294,4 +294,44 @@ final class EntryGeometryTests: XCTestCase {
         let report = SpecHarness.check(".path i entry=interrupt returns=ptregs\ni:\n\tiretq\n")
         XCTAssertTrue(report.diagnostics.contains { $0.description.contains("returns=ptregs applies to function paths") }, "\(report.diagnostics)")
     }
+
+    /// v6.8's form of the same: error_entry tail-calls sync_regs, which returns the copy
+    /// to the entry, which moves onto it.
+    static var syncRegsTailCall: String {
+        syncRegs
+            .replacingOccurrences(of: "\tcall error_entry\n", with: "\tcall error_entry\n\tmovq %rax, %rsp            # onto the copy\n")
+            .replacingOccurrences(of: "\tpopq %r12                  # save the return address\n\tmovq %rsp, %rdi            # pt_regs\n\tcall sync_regs\n\tmovq %rax, %rsp            # onto the task stack\n\tpushq %r12\n\tret\n",
+                                  with: "\tleaq 8(%rsp), %rdi         # pt_regs, above the return address\n\tjmp sync_regs              # <-tail\n")
+    }
+
+    func testATailCallReturnsWhereTheRetWould() {
+        let spec = Self.syncRegsTailCall
+        XCTAssertTrue(spec.contains("jmp sync_regs"))
+        let report = SpecHarness.check(spec)
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "asm_exc", inv) }
+        // Handing sync_regs a pointer 8 bytes off copies a shifted frame: every register
+        // comes back from its neighbour's field.
+        let shifted = SpecHarness.check(spec.replacingOccurrences(of: "leaq 8(%rsp), %rdi", with: "leaq 16(%rsp), %rdi"))
+        guard let r = SpecHarness.result(shifted, path: "asm_exc", .restoreMatchesSave), case .violated = r.verdict else {
+            return XCTFail("the shifted copy must be reported")
+        }
+    }
+
+    func testReturnAndRetpolineThunksAreTheirInstructions() {
+        // `jmp __x86_return_thunk` is the kernel's RET; `call __x86_indirect_thunk_rax`
+        // calls through rax.
+        let spec = """
+        .extern work indirect clobbers=caller
+        .path f entry=function
+        f:
+        \tpushq %rbx
+        \tcall __x86_indirect_thunk_rax
+        \tpopq %rbx
+        \tjmp __x86_return_thunk
+        """
+        let report = SpecHarness.check(spec)
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "f", inv) }
+        let unbalanced = SpecHarness.check(spec.replacingOccurrences(of: "\tpopq %rbx\n", with: ""))
+        SpecHarness.assertViolated(unbalanced, path: "f", .returnStack, blamedLine: 6)
+    }
 }
