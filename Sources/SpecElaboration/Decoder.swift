@@ -344,10 +344,39 @@ extension Elaborator {
             if case .memory = a, case .memory = b { throw err(p.head.location, "xchg cannot have two memory operands") }
             return .exchange(a, b, try width(w, [a, b]))
         }
+        if let linkage = Self.linkageMacroMessage(p.head.text, argument: p.rest.text) {
+            throw err(p.head.location, linkage)
+        }
         if let macroLike = p.head.text.first, macroLike.isUppercase || p.head.text.contains("_") {
             throw err(p.head.location, "unknown macro '\(p.head.text)' (define it with .macro before use)")
         }
         throw err(p.head.location, "unknown mnemonic '\(p.head.text)': the model supports push, pop, mov, movabs, lea, add, sub, and, or, xor, inc, dec, neg, not, test, cmp, xchg, cmovCC, jmp, jCC, call, ret, swapgs, shl/sal/shr/sar/rol/ror, movzb*/movzw*/movsb*/movsw*/movslq, setCC, adc, sbb, cmpxchg, xadd, leave, cltq, ud2, int3, the lock prefix, sysretq, sysretl, sysexitq, sysexitl, iretq, pushfq, popfq, rdmsr, bt/bts/btr/btc and the no-effect instructions \(Self.noEffectMnemonics.sorted().joined(separator: ", "))")
+    }
+
+    /// The kernel's symbol annotations (include/linux/linkage.h, arch/x86/include/asm/linkage.h):
+    /// cpp macros, not gas ones, so a spec cannot define them with `.macro`.
+    static let linkageStarts: Set<String> = [
+        "ENTRY", "GLOBAL", "WEAK", "SYM_FUNC_START", "SYM_FUNC_START_LOCAL", "SYM_FUNC_START_NOALIGN",
+        "SYM_FUNC_START_LOCAL_NOALIGN", "SYM_FUNC_START_WEAK", "SYM_FUNC_START_WEAK_NOALIGN", "SYM_TYPED_FUNC_START",
+        "SYM_CODE_START", "SYM_CODE_START_LOCAL", "SYM_CODE_START_NOALIGN", "SYM_CODE_START_LOCAL_NOALIGN",
+        "SYM_INNER_LABEL", "SYM_INNER_LABEL_ALIGN", "SYM_FUNC_ALIAS", "SYM_FUNC_ALIAS_LOCAL", "SYM_FUNC_ALIAS_WEAK",
+    ]
+    static let linkageEnds: Set<String> = ["END", "ENDPROC", "SYM_FUNC_END", "SYM_CODE_END", "SYM_DATA_END", "SYM_DATA_END_LABEL"]
+
+    /// What to write instead of a kernel linkage macro (`ENTRY(name)`), or nil.
+    static func linkageMacroMessage(_ head: String, argument: String) -> String? {
+        let inner = argument.trimmingWhitespaces()
+        let args = inner.hasPrefix("(") && inner.hasSuffix(")") ? String(inner.dropFirst().dropLast()) : inner
+        let name = args.split(separator: ",").first.map { $0.trimmingWhitespaces() } ?? ""
+        let symbol = name.isEmpty ? "NAME" : name
+        let source = "or check the real .S file with '.source \"FILE.S\" -I …', which runs it through cpp with the kernel's headers"
+        if linkageStarts.contains(head) {
+            return "'\(head)' is a kernel macro from linkage.h (a cpp macro, not a gas .macro): in a spec write the label it defines, '\(symbol):', \(source)"
+        }
+        if linkageEnds.contains(head) {
+            return "'\(head)' is a kernel macro from linkage.h (a cpp macro, not a gas .macro) that only marks where '\(symbol)' ends: leave it out of the spec, \(source)"
+        }
+        return nil
     }
 
     /// `$expr`: a constant expression's value, or for `$label` / `$extern` the symbol's
@@ -436,6 +465,11 @@ extension Elaborator {
             }
             // `*sys_call_table(,%rax,8)`: a call through a table names the contract of the table.
             let sym = String(text.prefix { $0 != "(" })
+            let isSymbol = sym.first.map { $0.isLetter || $0 == "_" || $0 == "." } ?? false
+                && sym.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar)
+            guard isSymbol else {
+                throw Diagnostic(at: inner.location, "indirect \(isCall ? "call" : "jmp") through the memory operand '\(text)' is not modelled: the model follows an indirect \(isCall ? "call" : "jmp") through a register ('\(isCall ? "call" : "jmp") *%rax')\(isCall ? ", or a call through a table whose contract is declared with '.extern TABLE …' ('call *TABLE(,%rax,8)')" : ""); load the target into a register first", notes: notes)
+            }
             guard isCall, program.externs[sym] != nil else {
                 throw Diagnostic(at: inner.location, "indirect \(isCall ? "call" : "jmp") through '\(sym)': declare its contract with '.extern \(sym) …'", notes: notes)
             }
@@ -496,7 +530,7 @@ extension Elaborator {
             }
             let name = try perCPUVariable(text[index(12)..<index(closeOffset)], at: loc(12), notes: notes)
             guard program.perCPU[name] != nil else {
-                throw Diagnostic(at: loc(12), "unknown per-CPU variable '\(name)' (declare it with '.percpu \(name)')", notes: notes)
+                throw Diagnostic(at: loc(12), unknownPerCPU(name), notes: notes)
             }
             if !text[index(closeOffset + 1)...].trimmingWhitespaces().isEmpty {
                 throw Diagnostic(at: loc(closeOffset + 1), "offsets into per-CPU variables are not modelled", notes: notes)
@@ -553,9 +587,19 @@ extension Elaborator {
         let at = SourceLocation(file: l.location.file, line: l.location.line, column: bodyColumn)
         let name = try perCPUVariable(body, at: at, notes: notes)
         guard program.perCPU[name] != nil else {
-            throw Diagnostic(at: at, "unknown per-CPU variable '\(name)' (declare it with '.percpu \(name)')", notes: notes)
+            throw Diagnostic(at: at, unknownPerCPU(name), notes: notes)
         }
         return .memory(MemoryOperand(perCPU: name, text: text))
+    }
+
+    /// An undeclared per-CPU variable, `sym` or `sym+N` (as `perCPUVariable` names it):
+    /// how to declare it, and which fields of the same symbol are declared.
+    func unknownPerCPU(_ name: String) -> String {
+        let symbol = name.split(separator: "+").first.map(String.init) ?? name
+        let siblings = program.perCPU.keys.filter { $0 == symbol || $0.hasPrefix(symbol + "+") }.sorted()
+        let declared = siblings.isEmpty ? "" : ", of which only \(siblings.joined(separator: ", ")) \(siblings.count == 1 ? "is" : "are") declared"
+        let offset = name.count > symbol.count ? " (offset \(name.dropFirst(symbol.count + 1)) into '\(symbol)'\(declared))" : ""
+        return "unknown per-CPU variable '\(name)'\(offset): declare it with '.percpu \(name)'" + (offset.isEmpty ? "" : " (a field of a per-CPU symbol is a variable of its own, its offset written without blanks)")
     }
 
     /// The per-CPU variable `sym` or `sym+off` (off a constant expression) names: `sym`
@@ -577,7 +621,12 @@ extension Elaborator {
             offsets.append(right)
             current = left
         }
-        guard case .name(let symbol, _) = current, constants[symbol] == nil else { throw notAVariable() }
+        guard case .name(let symbol, _) = current, constants[symbol] == nil else {
+            if (try? evaluate(current, notes: notes)) != nil {
+                throw Diagnostic(at: location, "'\(text.trimmingWhitespaces())' is an offset into the per-CPU area with no symbol: the model knows per-CPU variables by name, so write the symbol the kernel places there ('%gs:SYMBOL', 'PER_CPU_VAR(SYMBOL)' or SYMBOL+OFFSET), declared with '.percpu SYMBOL'", notes: notes)
+            }
+            throw notAVariable()
+        }
         var offset: Int64 = 0
         for o in offsets {
             let (sum, overflow) = offset.addingReportingOverflow(try evaluate(o, notes: notes))
@@ -668,7 +717,7 @@ extension Elaborator {
             guard let close = text.firstIndex(of: ")") else { throw Diagnostic(at: l.location, "expected ')' in PER_CPU_VAR(…)", notes: notes) }
             let name = String(text[text.index(text.startIndex, offsetBy: 12)..<close]).trimmingWhitespaces()
             guard program.perCPU[name] != nil else {
-                throw Diagnostic(at: loc(12), "unknown per-CPU variable '\(name)' (declare it with '.percpu \(name)')", notes: notes)
+                throw Diagnostic(at: loc(12), unknownPerCPU(name), notes: notes)
             }
             let after = String(text[text.index(after: close)...]).trimmingWhitespaces()
             if !after.isEmpty { throw Diagnostic(at: loc(text.distance(from: text.startIndex, to: close) + 1), "offsets into per-CPU variables are not modelled", notes: notes) }
@@ -791,6 +840,23 @@ extension Elaborator {
         program.externs[name.text] = c
     }
 
+    /// Levenshtein distance, for "did you mean" (short words only).
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let x = Array(a.lowercased().unicodeScalars), y = Array(b.unicodeScalars)
+        guard !x.isEmpty, !y.isEmpty, x.count <= 32, y.count <= 32 else { return max(x.count, y.count) }
+        var row = Array(0...y.count)
+        for i in 1...x.count {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...y.count {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (x[i - 1] == y[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return row[y.count]
+    }
+
     func registerSet(_ value: Located, notes: [Diagnostic.Note]) throws -> Set<Register> {
         switch value.text {
         case "caller": return Register.callerClobbered
@@ -802,7 +868,9 @@ extension Elaborator {
             for part in value.text.split(separator: ",") {
                 let n = part.hasPrefix("%") ? String(part.dropFirst()) : String(part)
                 guard case let (r, .q)? = Register.parse(n.lowercased()) else {
-                    throw Diagnostic(at: value.location, "unknown register '\(part)' in register list", notes: notes)
+                    let words = ["caller", "callee", "none", "all"]
+                    let near = words.map { ($0, Self.editDistance(String(part), $0)) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
+                    throw Diagnostic(at: value.location, "unknown register '\(part)' in register list\(near.map { " (did you mean '\($0)'?)" } ?? ""): expected one of the words \(words.map { "'\($0)'" }.joined(separator: ", ")), or 64-bit registers separated by commas ('rbx,rbp,r12')", notes: notes)
                 }
                 s.insert(r)
             }
