@@ -313,13 +313,6 @@ public struct Interpreter<D: ValueDomain> {
         // A system call's rax for the user is its result: undefined until the kernel
         // stores it in pt_regs.ax.
         if path.entry.isSystemCall, let ax = PtRegsField.index("ax") { user.known[ax] = d.bit(false) }
-        // A 32-bit task's values are its registers' low halves: the kernel's zero-extended
-        // saves (`movl %ebp, %ebp`) are then the very values, also for loop invariants.
-        if path.userIs32Bit {
-            for f in ["ax", "bx", "cx", "dx", "si", "di", "bp", "ip", "sp", "flags", "orig_ax"] {
-                if let v = user[f] { user[f] = d.low32(v) }
-            }
-        }
         return MachineState(registers: regs, zeroFlag: d.inputBit("entry.zf"), carryFlag: d.inputBit("entry.cf"),
                             signFlag: d.inputBit("entry.sf"), overflowFlag: d.inputBit("entry.of"),
                             slots: slots, perCPU: perCPU, kernelGS: kernelGS, user: user,
