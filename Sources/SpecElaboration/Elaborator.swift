@@ -1156,12 +1156,11 @@ public final class Elaborator {
             positional += 1
         }
         for p in macro.parameters where bound[p.name] == nil {
-            if p.variadic { bound[p.name] = ""; continue }
-            guard let d = p.defaultValue, !p.required else {
-                throw Diagnostic(at: loc, p.required ? "macro '\(macro.name)' requires argument '\(p.name)' (it is declared '\(p.name):req'; defined at \(macro.location))"
-                                                     : "macro '\(macro.name)' needs argument '\(p.name)' (defined at \(macro.location))", notes: notes)
+            if p.required {
+                throw Diagnostic(at: loc, "macro '\(macro.name)' requires argument '\(p.name)' (it is declared '\(p.name):req'; defined at \(macro.location))", notes: notes)
             }
-            bound[p.name] = d
+            // As gas: an argument left out is its default, or empty (`.ifb` tests for it).
+            bound[p.name] = p.defaultValue ?? ""
         }
         return bound
     }

@@ -188,6 +188,14 @@ extension Elaborator {
             if section.isCode, operands.count > 1, !operands[1].text.isEmpty {
                 // Padding that can be run must be nops: other bytes would be code of their own.
                 let fill = try evaluate(Expr.parse(operands[1]), notes: notes)
+                if fill == 0xcc, assemblyDepth > 0 {
+                    // int3 padding, which real files put after an unconditional jump or
+                    // return: a run that falls into it may trap or, when the padding is
+                    // empty at that address, go on: the model cannot tell which.
+                    try appendInstruction(head: head, operands: operands, rest: rest, notes: notes,
+                                          unsupported: "alignment padding of int3 (0xcc) bytes: whether a run falling into it traps depends on the address")
+                    return true
+                }
                 guard fill == 0x90, name == ".align" || name == ".balign" || name == ".p2align" else {
                     throw err(operands[1].location, "alignment in code filled with \(operands[1].text), not nops (0x90): bytes the model cannot decode")
                 }

@@ -95,7 +95,14 @@ public enum Lexer {
                 out.append(Token(kind: .number(v), location: loc(start)))
                 i = j; continue
             }
-            if c == UInt8(ascii: "%") {
+            // After a value (`(vector-0x20)%7`, `x % y`) `%` is gas's modulo operator;
+            // elsewhere it starts a register name.
+            let afterValue: Bool
+            switch out.last?.kind {
+            case .number?, .ident?, .punct(")")?: afterValue = true
+            default: afterValue = false
+            }
+            if c == UInt8(ascii: "%"), !afterValue {
                 var j = i + 1
                 while j < s.count, s[j].isASCIILetter || s[j].isASCIIDigit { j += 1 }
                 if j == i + 1 { throw Diagnostic.error(loc(start), "expected a register name after '%'") }

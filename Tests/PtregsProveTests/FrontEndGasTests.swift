@@ -489,4 +489,11 @@ extension FrontEndGasTests {
         FrontEnd.assertError(SpecHarness.check(".path f entry=function\nf:\n\t.exitm\n\tret\n"), "spec.pts:3:2", ".exitm outside a macro")
         FrontEnd.assertError(SpecHarness.check(".purgem NONE\n.path f entry=function\nf:\n\tret\n"), "spec.pts:1:9", "no macro 'NONE' to purge")
     }
+
+    /// `%` after a value is gas's modulo (3.x's `.if ((vector-0x20)%7) <> 6`), before a
+    /// name a register.
+    func testPercentAfterAValueIsModulo() throws {
+        let p = try program(".path f entry=function\nf:\n\tvector = 0x2f\n\t.if ((vector-0x20)%7) <> 0\n\tpushq %rbx\n\tpopq %rbx\n\t.endif\n\t.if (9 % 7) == 2\n\tnop\n\t.endif\n\tret\n")
+        XCTAssertEqual(p.instructions.map(\.text), ["pushq %rbx", "popq %rbx", "nop", "ret"])
+    }
 }

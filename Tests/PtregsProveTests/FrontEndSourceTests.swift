@@ -349,6 +349,18 @@ final class FrontEndSourceTests: XCTestCase {
         XCTAssertTrue(steps.contains("addq $8, %rsp"), "\(steps)")
     }
 
+    /// int3 padding between functions (`.align 64, 0xcc` after a ret): no path falls
+    /// into it; one that does is unknown (the padding may be empty at that address).
+    func testInt3PaddingIsUnknownOnlyWhereARunFallsIntoIt() throws {
+        let code = "f:\n\tret\n\t.align 64, 0xcc\ng:\n\tnop\n\t.align 16, 0xcc\n\tret\n"
+        let report = try Self.check("checks/pad.pts", ["arch/x86/entry/pad.S": code,
+                                                         "checks/pad.pts": ".source \"arch/x86/entry/pad.S\"\n.path f entry=function\n.path g entry=function\n"])
+        XCTAssertEqual(report.diagnostics, [])
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "f", inv) }
+        guard let r = SpecHarness.result(report, path: "g", .frameBalance), case .unknown(let why) = r.verdict else { return XCTFail("expected unknown") }
+        XCTAssertTrue(why.contains("int3 (0xcc)"), why)
+    }
+
     /// Bytes among a real file's instructions are code the model cannot decode: the
     /// paths that run into them are unknown (in a spec they stay an error).
     func testDataAmongRealInstructionsMakesItsPathsUnknown() throws {
