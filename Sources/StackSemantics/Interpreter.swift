@@ -391,7 +391,9 @@ public struct Interpreter<D: ValueDomain> {
     }
 
     enum Location {
-        case stack([(D.Bit, UInt64)], D.Value)
+        /// Stack slots (8-byte aligned, one per case), the address, and where in the slot
+        /// the access starts (a narrow access inside a slot: `testb $4, 145(%rsp)`).
+        case stack([(D.Bit, UInt64)], D.Value, byte: UInt64)
         case perCPU(String)
         case opaque(String)
         /// Memory outside the model reached through a `.percpu … pointer` value.
@@ -434,10 +436,13 @@ public struct Interpreter<D: ValueDomain> {
             if d.knownValue(addr) == nil, let b = m.base, stackCases(s[b]) != nil { return .indexedStack(addr) }
             return .opaque(m.text)
         }
-        for (_, a) in cases where a % 8 != 0 {
-            throw Unsupported(node: node, reason: "access to \(setup.describe(address: a)) is not 8-byte aligned")
+        // A narrow access that stays inside one slot reads or writes its bytes there
+        // (the same offset in every case); one that straddles two slots is not modelled.
+        let byte = (cases.first?.1 ?? 0) % 8
+        for (_, a) in cases where a % 8 != byte || byte + UInt64(width.bytes) > 8 {
+            throw Unsupported(node: node, reason: "access to \(setup.describe(address: a)) straddles two 8-byte stack slots")
         }
-        return .stack(cases, addr)
+        return .stack(byte == 0 ? cases : cases.map { ($0.0, $0.1 &- byte) }, addr, byte: byte)
     }
 
     // MARK: Operands
@@ -448,6 +453,12 @@ public struct Interpreter<D: ValueDomain> {
     /// different: it zero-extends, and callers pass the masked value for it).
     func merge(_ old: D.Value, _ v: D.Value, _ w: Width) -> D.Value {
         w == .q ? v : d.or(d.and(old, d.constant(~w.mask)), d.and(v, d.constant(w.mask)))
+    }
+
+    /// A narrow write `byte` bytes into a slot: the rest of the slot keeps its bytes.
+    func mergeBytes(_ old: D.Value, _ v: D.Value, _ w: Width, at byte: UInt64) -> D.Value {
+        let field = w.mask << (8 * byte)
+        return d.or(d.and(old, d.constant(~field)), d.shiftLeft(d.and(v, d.constant(w.mask)), d.constant(8 * byte)))
     }
 
     func read(_ op: Operand, _ w: Width, _ s: inout MachineState<D>, node: Int) throws -> D.Value {
@@ -462,10 +473,11 @@ public struct Interpreter<D: ValueDomain> {
         case .immediate(let v): return (mask(d.constant(UInt64(bitPattern: v)), w), nil)
         case .memory(let m):
             switch try locate(m, s, node: node, width: w) {
-            case .stack(let cases, let addr):
+            case .stack(let cases, let addr, let byte):
                 checkAccess(addr, width: w, s, node: node, indexed: m.index != nil ? m : nil)
                 let sl = readSlot(s, cases)
-                return (mask(sl.value, w), tracksOrigins ? loadOrigin(node: node, address: addr, sl) : nil)
+                let v = byte == 0 ? sl.value : d.shiftRightLogical(sl.value, d.constant(8 * byte))
+                return (mask(v, w), tracksOrigins ? loadOrigin(node: node, address: addr, sl) : nil)
             case .perCPU(let name):
                 checkPerCPUAccess(name, s, node: node)
                 let v = d.select(s.kernelGS, s.perCPU[name] ?? d.constant(0), d.input("user-gs[\(name)]@\(node)"))
@@ -514,12 +526,12 @@ public struct Interpreter<D: ValueDomain> {
         case .memory(let m):
             let event = EventID.at(node: node)
             switch try locate(m, s, node: node, width: w) {
-            case .stack(let cases, let addr):
+            case .stack(let cases, let addr, let byte):
                 checkAccess(addr, width: w, s, node: node)
                 noteEvent(event, what())
                 let ev = d.constant(event)
-                let result = cases.count == 1 && isResultSlot(cases[0].1)
-                writeSlot(&s, cases) { old in StackSlot(value: merge(old.value, v, w), origin: ev) }
+                let result = byte == 0 && cases.count == 1 && isResultSlot(cases[0].1)
+                writeSlot(&s, cases) { old in StackSlot(value: byte == 0 ? merge(old.value, v, w) : mergeBytes(old.value, v, w, at: byte), origin: ev) }
                 // The syscall's result is what the user gets in rax.
                 if result { setUser(&s, "ax", slot(s, cases[0].1).value) }
             case .perCPU(let name):

@@ -124,17 +124,48 @@ final class EntryGeometryTests: XCTestCase {
         for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "sc", inv) }
     }
 
-    func testWithoutThreadSizeTheNarrowAccessIsUnknownNotProved() {
-        let report = SpecHarness.check(Self.threadInfo.replacingOccurrences(of: " thread-size=16384", with: ""))
-        guard case .unknown(let why)? = report.paths.first?.results.first?.verdict else { return XCTFail("expected unknown") }
-        XCTAssertTrue(why.contains("not 8-byte aligned"), why)
+    func testWithoutThreadSizeThreadInfoIsAnAccessFarBelowRsp() {
+        // Without thread-size= the model sees a store 16 KiB below rsp: a frame violation.
+        let spec = Self.threadInfo.replacingOccurrences(of: " thread-size=16384", with: "")
+        let report = SpecHarness.check(spec)
+        SpecHarness.assertViolated(report, path: "sc", .frameBalance, blamedLine: SpecHarness.line("TI_status", in: spec),
+                                   requirementContains: "must not lie below rsp")
     }
 
     func testAThreadSizeThatMissesThreadInfoLeavesTheAccessChecked() {
         // THREAD_SIZE written as 8 KiB while the code uses 16 KiB: the accesses are no
-        // thread_info the spec declared, so they stay stack accesses (here: unaligned).
-        let report = SpecHarness.check(Self.threadInfo.replacingOccurrences(of: "thread-size=16384", with: "thread-size=8192"))
-        guard case .unknown? = report.paths.first?.results.first?.verdict else { return XCTFail("expected unknown") }
+        // thread_info the spec declared, so they stay stack accesses, below rsp.
+        let spec = Self.threadInfo.replacingOccurrences(of: "thread-size=16384", with: "thread-size=8192")
+        SpecHarness.assertViolated(SpecHarness.check(spec), path: "sc", .frameBalance, blamedLine: SpecHarness.line("TI_status", in: spec),
+                                   requirementContains: "must not lie below rsp")
+    }
+
+    /// A narrow test or write inside a saved slot reads and writes its bytes there (nmi's
+    /// `testb $(X86_EFLAGS_DF >> 8), (3*8 + 1)(%rsp)` on the saved rflags).
+    func testANarrowAccessInsideASlotIsItsBytes() {
+        let spec = """
+        .path nmi entry=interrupt from=kernel
+        nmi:
+        \ttestb $4, 17(%rsp)         # DF, bit 10 of the saved rflags
+        \tjz 1f
+        \txorl %ebx, %ebx             # <-clobber
+        1:\txorb $2, 17(%rsp)
+        \txorb $2, 17(%rsp)          # IF flipped and flipped back: the same rflags
+        \tiretq
+        """
+        let report = SpecHarness.check(spec)
+        for inv in Invariant.allCases where inv != .restoreMatchesSave { SpecHarness.assertProved(report, path: "nmi", inv) }
+        // rbx is lost only where DF was set: the counterexample's rflags has bit 10.
+        let cx = SpecHarness.assertViolated(report, path: "nmi", .restoreMatchesSave, blamedLine: SpecHarness.line("<-clobber", in: spec))
+        let flags = cx?.inputs.first { $0.0 == "entry.flags" }?.1
+        XCTAssertEqual(flags.map { $0 & 0x400 }, 0x400, "\(cx?.inputs ?? [])")
+        // One flip left: IF changed in the flags iretq returns.
+        let flipped = spec.replacingOccurrences(of: "\txorb $2, 17(%rsp)          # IF flipped and flipped back: the same rflags\n", with: "")
+        SpecHarness.assertViolated(SpecHarness.check(flipped), path: "nmi", .ptraceConsistency, blamedLine: 7, requirementContains: "flags")
+        // Four bytes from offset 22 would straddle two slots: not modelled, unknown.
+        let straddling = SpecHarness.check(".path f entry=function\nf:\n\tmovl 22(%rsp), %eax\n\tret\n")
+        guard case .unknown(let why)? = straddling.paths.first?.results.first?.verdict else { return XCTFail("expected unknown") }
+        XCTAssertTrue(why.contains("straddles two 8-byte stack slots"), why)
     }
 
     func testAValueReadFromThreadInfoIsUnknownNotTheSavedOne() {
