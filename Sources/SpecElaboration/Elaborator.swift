@@ -943,9 +943,21 @@ public final class Elaborator {
     /// the order they first hold one (gas assembles each section contiguously). Labels,
     /// local labels and annotations are renumbered to it; `pending` keeps source order.
     func placeSections() {
+        // Sections in the order they first appear, each section's instructions in source
+        // order: one pass to group them (a sort looked the section names up in every
+        // comparison, 6% of a 20,000-line straight line's instructions).
         var rank: [String: Int] = [:]
-        for p in pending where rank[p.section] == nil { rank[p.section] = rank.count }
-        sectionOrder = pending.indices.sorted { (rank[pending[$0].section] ?? 0, $0) < (rank[pending[$1].section] ?? 0, $1) }
+        var groups: [[Int]] = []
+        for k in pending.indices {
+            let section = pending[k].section
+            if let r = rank[section] {
+                groups[r].append(k)
+            } else {
+                rank[section] = groups.count
+                groups.append([k])
+            }
+        }
+        sectionOrder = Array(groups.joined())
         var placed = [Int](repeating: 0, count: pending.count)
         for (k, old) in sectionOrder.enumerated() { placed[old] = k }
         program.labels = program.labels.mapValues { placed[$0] }

@@ -40,13 +40,21 @@ public struct PathGraph: Sendable {
     public static let maximumNodes = 400_000
 
     public init(program: Program, path: PathSpec) throws {
+        // Nodes outside any internal call (most of them) are found by instruction, the
+        // others by hashing their context.
         var index: [Node: Int] = [:]
+        var outermost = [Int](repeating: -1, count: program.instructions.count)
         func intern(_ n: Node) -> Int {
-            if let i = index[n] { return i }
+            let plain = n.context.isEmpty && outermost.indices.contains(n.instruction)
+            if plain {
+                if outermost[n.instruction] >= 0 { return outermost[n.instruction] }
+            } else if let i = index[n] {
+                return i
+            }
             nodes.append(n)
             next.append(nil)
             taken.append(nil)
-            index[n] = nodes.count - 1
+            if plain { outermost[n.instruction] = nodes.count - 1 } else { index[n] = nodes.count - 1 }
             return nodes.count - 1
         }
         let entry = intern(Node(instruction: path.entryIndex, context: []))
@@ -219,6 +227,7 @@ public struct PathGraph: Sendable {
         }
         order = post.reversed()
         // Natural loops: walk back from each back edge's source to its head.
+        guard !backEdges.isEmpty else { return }
         let preds = predecessors()
         for e in backEdges {
             var body: Set<Int> = [e.to]
