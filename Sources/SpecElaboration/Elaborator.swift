@@ -257,7 +257,8 @@ public final class Elaborator {
         // instruction text decodes to the same operation, and macros repeat theirs.
         // Jumps and calls are not kept: where `1f`/`1b` lead depends on the position.
         var decoded: [DecodedText: Operation] = [:]
-        for p in sectionOrder.map({ pending[$0] }) {
+        for k in sectionOrder {
+            let p = pending[k]
             let text = DecodedText(mnemonic: p.head.text, operands: p.operands.map(\.text))
             let op: Operation
             if let why = p.unsupportedReason {
@@ -948,12 +949,17 @@ public final class Elaborator {
         // comparison, 6% of a 20,000-line straight line's instructions).
         var rank: [String: Int] = [:]
         var groups: [[Int]] = []
+        var last = (section: "", rank: -1)
         for k in pending.indices {
             let section = pending[k].section
-            if let r = rank[section] {
+            if section == last.section, last.rank >= 0 {
+                groups[last.rank].append(k)
+            } else if let r = rank[section] {
                 groups[r].append(k)
+                last = (section, r)
             } else {
                 rank[section] = groups.count
+                last = (section, groups.count)
                 groups.append([k])
             }
         }
