@@ -128,18 +128,6 @@ func timeProcess(_ path: String, _ arguments: [String]) -> ProcessTime? {
     return ProcessTime(wall: wall, cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime))
 }
 
-/// The best of `repeats` runs of `prepare` then the timed process (the least wall time
-/// and the least CPU time, each over the runs).
-func bestProcessTime(_ repeats: Int, prepare: () -> Void = {}, _ path: String, _ arguments: [String]) -> ProcessTime? {
-    var best: ProcessTime?
-    for _ in 0..<repeats {
-        prepare()
-        guard let t = timeProcess(path, arguments) else { return nil }
-        best = ProcessTime(wall: min(best?.wall ?? t.wall, t.wall), cpu: min(best?.cpu ?? t.cpu, t.cpu))
-    }
-    return best
-}
-
 /// An executable named `name` on the PATH, else the first of `fallbacks` that exists.
 func findExecutable(_ name: String, fallbacks: [String] = []) -> String? {
     let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
@@ -177,15 +165,22 @@ func sideBySide(_ kind: String, _ size: Int, repeats: Int) -> SideBySide {
         try BenchmarkShapes.spec(body).write(to: spec, atomically: true, encoding: .utf8)
         try BenchmarkShapes.gas(body).write(to: source, atomically: true, encoding: .utf8)
     } catch { return r }
-    if let prove = proveBinary {
-        r.prove = bestProcessTime(repeats, prove, ["--root", dir.path, "--jobs", "\(ProcessInfo.processInfo.activeProcessorCount)", spec.path])
-    }
-    if let objtool = objtoolBinary, let asm = assembler, timeProcess(asm, ["-o", object.path, source.path]) != nil,
-       FileManager.default.fileExists(atPath: object.path) {
-        r.objtool = bestProcessTime(repeats, prepare: {
+    // The two alternate, run by run, so that a change in the machine's load between
+    // them does not fall on one side only.
+    let proveArguments = ["--root", dir.path, "--jobs", "\(ProcessInfo.processInfo.activeProcessorCount)", spec.path]
+    let assembled = assembler.map { timeProcess($0, ["-o", object.path, source.path]) != nil } == true
+        && FileManager.default.fileExists(atPath: object.path)
+    for _ in 0..<repeats {
+        if let prove = proveBinary, let t = timeProcess(prove, proveArguments) {
+            r.prove = ProcessTime(wall: min(r.prove?.wall ?? t.wall, t.wall), cpu: min(r.prove?.cpu ?? t.cpu, t.cpu))
+        }
+        if let objtool = objtoolBinary, assembled {
             try? FileManager.default.removeItem(at: copy)
             try? FileManager.default.copyItem(at: object, to: copy)
-        }, objtool, ["--orc", copy.path])
+            if let t = timeProcess(objtool, ["--orc", copy.path]) {
+                r.objtool = ProcessTime(wall: min(r.objtool?.wall ?? t.wall, t.wall), cpu: min(r.objtool?.cpu ?? t.cpu, t.cpu))
+            }
+        }
     }
     return r
 }
@@ -248,7 +243,7 @@ if args.first == "--mutations" {
 let quick = args.contains("--quick")
 let specs = args.first { !$0.hasPrefix("--") } ?? "Specs"
 let repeats = 3
-print("ptregs-bench on \(ProcessInfo.processInfo.activeProcessorCount) cores; best of \(repeats) runs, each in its own process")
+print("ptregs-bench on \(ProcessInfo.processInfo.activeProcessorCount) cores; best of \(repeats) runs for the corpus, of 5 for generated inputs (3 at 100,000), each in its own process")
 print("ptregs-prove process: \(proveBinary ?? "not built (swift build -c release); no process times")")
 print("objtool: \(objtoolBinary.map { "\($0) --orc on the same code assembled by as" } ?? "not found (PATH, /usr/lib/linux-kbuild-6.1/tools/objtool); no side-by-side times")")
 print("check: the check in-process (wall); prove: a ptregs-prove process on the spec; objtool: an objtool process; wall and cpu (user+sys) seconds; ratios prove/objtool")
@@ -265,26 +260,29 @@ if !quick {
     }
 }
 
+/// Generated inputs are small: the best of five, as their growth is read off few points.
+let seriesRepeats = 5
+
 /// Measures each size of one generated input, prints its rows and its growth.
 func series(_ kind: String, _ sizes: [Int], unit: String) {
     var points: [(size: Int, seconds: Double)] = []
     var last: [(size: Int, seconds: Double)] = []
     for n in sizes {
-        guard let m = runChild(kind, n, specs, repeats: n >= 100_000 ? 1 : repeats) else { continue }
-        let side = sideBySide(kind, n, repeats: n >= 100_000 ? 1 : repeats)
+        guard let m = runChild(kind, n, specs, repeats: n >= 100_000 ? 3 : seriesRepeats) else { continue }
+        let side = sideBySide(kind, n, repeats: n >= 100_000 ? 3 : seriesRepeats)
         print(row(m, side))
         points.append((n, m.wallSeconds))
         last.append((n, m.wallSeconds))
-        if last.count > 2 { last.removeFirst() }
+        if last.count > 3 { last.removeFirst() }
     }
-    print(String(format: "\(kind): fitted growth exponent %.2f over %@, %.2f over the last two sizes (1.0 = linear in \(unit))",
+    print(String(format: "\(kind): fitted growth exponent %.2f over %@, %.2f over the last three sizes (1.0 = linear in \(unit))",
                  growthExponent(points), sizes.map(String.init).joined(separator: ","), growthExponent(last)))
 }
 
 if let m = runChild("ret", 1, specs, repeats: repeats) {
-    let side = sideBySide("ret", 1, repeats: 5)
+    let side = sideBySide("ret", 1, repeats: 11)
     print(row(m, side))
-    print("ret: one `ret` instruction; the process time is start-up (best of 5 processes)")
+    print("ret: one `ret` instruction; the process time is start-up (best of 11 processes each)")
 }
 let diamondSizes = quick ? [16, 64, 256] : [16, 64, 256, 512, 1024]
 for arm in BenchmarkShapes.Arm.allCases {
