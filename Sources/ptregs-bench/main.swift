@@ -105,6 +105,8 @@ func runChild(_ kind: String, _ size: Int, _ specs: String, repeats: Int) -> Mea
 struct ProcessTime {
     var wall: Double
     var cpu: Double
+    /// The exit status of the last run (wait4's status word decoded).
+    var exitCode: Int32 = 0
 }
 
 /// Runs `path` with `arguments` (output to /dev/null) and returns its times, or nil when
@@ -125,7 +127,8 @@ func timeProcess(_ path: String, _ arguments: [String]) -> ProcessTime? {
     guard wait4(pid, &status, 0, &usage) == pid else { return nil }
     let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-    return ProcessTime(wall: wall, cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime))
+    let exitCode = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return ProcessTime(wall: wall, cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime), exitCode: exitCode)
 }
 
 /// An executable named `name` on the PATH, else the first of `fallbacks` that exists.
@@ -172,13 +175,13 @@ func sideBySide(_ kind: String, _ size: Int, repeats: Int) -> SideBySide {
         && FileManager.default.fileExists(atPath: object.path)
     for _ in 0..<repeats {
         if let prove = proveBinary, let t = timeProcess(prove, proveArguments) {
-            r.prove = ProcessTime(wall: min(r.prove?.wall ?? t.wall, t.wall), cpu: min(r.prove?.cpu ?? t.cpu, t.cpu))
+            r.prove = ProcessTime(wall: min(r.prove?.wall ?? t.wall, t.wall), cpu: min(r.prove?.cpu ?? t.cpu, t.cpu), exitCode: t.exitCode)
         }
         if let objtool = objtoolBinary, assembled {
             try? FileManager.default.removeItem(at: copy)
             try? FileManager.default.copyItem(at: object, to: copy)
             if let t = timeProcess(objtool, ["--orc", copy.path]) {
-                r.objtool = ProcessTime(wall: min(r.objtool?.wall ?? t.wall, t.wall), cpu: min(r.objtool?.cpu ?? t.cpu, t.cpu))
+                r.objtool = ProcessTime(wall: min(r.objtool?.wall ?? t.wall, t.wall), cpu: min(r.objtool?.cpu ?? t.cpu, t.cpu), exitCode: t.exitCode)
             }
         }
     }
@@ -204,6 +207,8 @@ func row(_ m: Measurement, _ side: SideBySide = SideBySide()) -> String {
     let cpuRatio = side.prove.flatMap { p in side.objtool.map { p.cpu / $0.cpu } }
     let wallRatio = side.prove.flatMap { p in side.objtool.map { p.wall / $0.wall } }
     return "\(m.input.padding(toLength: 13, withPad: " ", startingAt: 0)) \(String(m.size).leftPadded(7)) \(f(m.wallSeconds, 9)) \(f(side.prove?.wall, 9)) \(f(side.prove?.cpu, 9)) \(f(side.objtool?.wall, 9)) \(f(side.objtool?.cpu, 9)) \(f(wallRatio, 6, 1)) \(f(cpuRatio, 6, 1)) \(String(format: "%8.1f", m.peakMiB)) \(m.verdicts)" + (m.queries > 0 ? String(format: ", %d Z3 queries, %.3f s in Z3", m.queries, m.solverSeconds) : "")
+        + (side.objtool.map { $0.exitCode != 0 ? "; objtool exited \($0.exitCode)" : "" } ?? "")
+        + (side.prove.map { $0.exitCode != 0 ? "; ptregs-prove exited \($0.exitCode)" : "" } ?? "")
 }
 
 extension String {
