@@ -71,6 +71,8 @@ public enum CPUOracle {
         /// nothing maps: `returned` of them left the path after a tail call).
         public var faulted = 0
         public var returned = 0
+        /// Runs that stopped at one of the program's traps (ud2, int3), as the model's did.
+        public var trapped = 0
         /// Runs whose end state was compared and agreed.
         public var agreed = 0
         /// Native runs that broke each invariant.
@@ -131,6 +133,8 @@ public enum CPUOracle {
         var exitAt: [Int: Int]
         /// Instruction index of each local function's `ret` → the flags comparable there.
         var functionRetAt: [Int: UInt8]
+        /// Instruction index of each trap → its id.
+        var trapAt: [Int: Int]
     }
 
     static func prepare(_ p: OracleProgram) throws -> Prepared {
@@ -139,7 +143,7 @@ public enum CPUOracle {
         guard let path = program.paths.first else { throw HarnessError(description: "no path") }
         let graph = try PathGraph(program: program, path: path)
         var returns: [UInt64] = []
-        var exits: [Int: Int] = [:], functionRets: [Int: UInt8] = [:]
+        var exits: [Int: Int] = [:], functionRets: [Int: UInt8] = [:], traps: [Int: Int] = [:]
         for (i, inst) in program.instructions.enumerated() {
             switch inst.operation {
             case .call(.code): returns.append(Program.codeAddress(i + 1))
@@ -147,11 +151,12 @@ public enum CPUOracle {
             case .ret where exits.count < p.exitFlags.count: exits[i] = exits.count
             case .ret where functionRets.count < p.functionExitFlags.count:
                 functionRets[i] = p.functionExitFlags[functionRets.count]
+            case .trap: traps[i] = traps.count
             default: break
             }
         }
         return Prepared(program: p, spec: program, semantics: PathSemantics(program: program, path: path, graph: graph),
-                        modelReturnPoints: returns, exitAt: exits, functionRetAt: functionRets)
+                        modelReturnPoints: returns, exitAt: exits, functionRetAt: functionRets, trapAt: traps)
     }
 
     static func runBatch(_ programs: [OracleProgram], options: Options, dir: URL, into summary: inout Summary) throws {
@@ -183,7 +188,11 @@ public enum CPUOracle {
                 for i in c.findings.indices { c.findings[i].run = r }
                 brokenNatively.formUnion(c.brokenNatively)
                 for inv in c.brokenNatively { summary.brokenNatively[inv, default: 0] += 1 }
-                if case .exited = native.status { summary.exited += 1 } else { summary.faulted += 1 }
+                switch native.status {
+                case .exited: summary.exited += 1
+                case .trapped: summary.trapped += 1
+                default: summary.faulted += 1
+                }
                 if c.returned { summary.returned += 1 }
                 if c.findings.isEmpty { summary.agreed += 1 }
                 summary.findings += c.findings
@@ -248,6 +257,9 @@ public enum CPUOracle {
             // The concrete domain evaluates both arms of a select: a per-CPU read asks for
             // the user-GS value too, which a function path (kernel GS) never uses.
             if name.hasPrefix("user-gs[") { return 0 }
+            // A flag an instruction leaves undefined (`undefined.of@12`): the generator
+            // never lets the program or the comparison depend on it.
+            if name.hasPrefix("undefined.") { return 0 }
             // `unmodelled[24(%rcx)]@17`: the buffer from that byte on.
             if name.hasPrefix("unmodelled["), let close = name.firstIndex(of: "(") {
                 let disp = name[name.index(name.startIndex, offsetBy: 11)..<close]
@@ -318,6 +330,9 @@ public enum CPUOracle {
             if rsp != nativeEntry &+ 8 { c.brokenNatively.insert(.frameBalance) }
         case .signal:
             c.brokenNatively.insert(.returnStack)
+        case .trapped:
+            // Stopped at a trap: no exit, nothing broken.
+            break
         case .timeout:
             finding(.timeout, ["the native run did not finish in 2 s"])
             return c
@@ -338,6 +353,12 @@ public enum CPUOracle {
             flagMask = p.program.exitFlags.indices.contains(id) ? p.program.exitFlags[id] : nil
         case (.signal, .exit) where returned:
             flagMask = instruction.flatMap { p.functionRetAt[$0] }
+        case (.trapped(let id), .exit):
+            guard let i = instruction, p.trapAt[i] == id else {
+                finding(.control, ["the CPU stopped at trap \(id), the model elsewhere", nativeWords, modelWords])
+                return c
+            }
+            flagMask = p.program.trapFlags.indices.contains(id) ? p.program.trapFlags[id] : nil
         case (.signal, .stopped) where isRet, (.signal, .exit) where functionExit && !returned:
             break
         default:
@@ -346,7 +367,8 @@ public enum CPUOracle {
         }
 
         var diffs: [String] = []
-        let exited: Bool = { if case .exited = native.status { return true }; return false }()
+        // At an exit or a trap the CPU stopped where the model did: rsp compares too.
+        let exited: Bool = { switch native.status { case .exited, .trapped: return true; default: return false } }()
         for r in Register.allCases {
             // The model stops before a ret; the CPU is past it (or, at a fault, maybe not).
             var v = native.registers[r.rawValue]

@@ -56,6 +56,8 @@ public struct NativeResult: Sendable {
         /// caller's return address after a tail call (or a generator bug touched memory
         /// it should not). The state at the fault.
         case signal(Int32)
+        /// Stopped at the program's trap (`ud2`, `int3`) with this id: the state at it.
+        case trapped(id: Int)
         case timeout
     }
     public var status: Status
@@ -287,6 +289,7 @@ oracle_exit:
 	movq oracle_host_rsp(%rip), %rsp
 	pushfq
 	popq oracle_out+128(%rip)
+	cld
 	popq %r15
 	popq %r14
 	popq %r13
@@ -430,7 +433,11 @@ oracle_target: .skip 8
             case "O":
                 guard f.count >= 26, let p = Int(f[1]), let r = Int(f[2]), p < programCount, r < runsPer else { continue }
                 let sig = Int32(f[4]) ?? 0
-                let status: NativeResult.Status = f[3] == "ok" ? .exited(id: Int(f[5]) ?? -1) : f[3] == "timeout" ? .timeout : .signal(sig)
+                var status: NativeResult.Status = f[3] == "ok" ? .exited(id: Int(f[5]) ?? -1) : f[3] == "timeout" ? .timeout : .signal(sig)
+                // A program's ud2 (SIGILL) or int3 (SIGTRAP) after it stored its trap's id.
+                if case .signal = status, sig == SIGILL || sig == SIGTRAP, let id = Int(f[5]), id >= OracleProgram.trapIDBase {
+                    status = .trapped(id: id - OracleProgram.trapIDBase)
+                }
                 let regs = (6..<22).map { UInt64(f[$0], radix: 16) ?? 0 }
                 var changed: [Int: UInt64] = [:]
                 for w in f.dropFirst(26) {

@@ -22,6 +22,8 @@ enum GenLine {
     case exit(Int)
     /// A local function's `ret` (a real `ret` natively too).
     case ret
+    /// `ud2` or `int3` with its id; gas first records the id for the harness.
+    case trap(String, Int)
 }
 
 /// A generated function-shaped program, in the DSL and in gas.
@@ -42,7 +44,11 @@ public struct OracleProgram: Sendable {
     /// How deep loops nest (0: no loop).
     public var loopDepth: Int
     public var localFunctions: Int
+    /// For each trap (in text order): the flags comparable at it.
+    public var trapFlags: [UInt8] = []
     let lines: [GenLine]
+    /// The harness tells a trap from a fault by the id stored before it (ids from here).
+    public static let trapIDBase = 1000
 
     static let pathName = "random"
     static let pointerVariable = "oracle_input"
@@ -70,6 +76,7 @@ public struct OracleProgram: Sendable {
                 call += 1
             case .exit(let k): out += "\tmovq $\(k), oracle_exit_id(%rip)\n\tjmp oracle_exit\n"
             case .ret: out += "\tret\n"
+            case .trap(let m, let k): out += "\tmovq $\(Self.trapIDBase + k), oracle_exit_id(%rip)\n\t\(m)\n"
             }
         }
         return out
@@ -130,6 +137,7 @@ struct ProgramGenerator {
     var lines: [GenLine] = []
     var labels = 0
     var exitFlags: [UInt8] = []
+    var trapFlags: [UInt8] = []
     var tailCalls = 0
     var epilogueLeaksAddress = false
     var callCount = 0
@@ -166,7 +174,7 @@ struct ProgramGenerator {
         ("l", FlagBit.sf | FlagBit.of), ("nge", FlagBit.sf | FlagBit.of), ("ge", FlagBit.sf | FlagBit.of), ("nl", FlagBit.sf | FlagBit.of),
         ("le", FlagBit.zf | FlagBit.sf | FlagBit.of), ("ng", FlagBit.zf | FlagBit.sf | FlagBit.of),
         ("g", FlagBit.zf | FlagBit.sf | FlagBit.of), ("nle", FlagBit.zf | FlagBit.sf | FlagBit.of),
-        ("s", FlagBit.sf), ("ns", FlagBit.sf),
+        ("s", FlagBit.sf), ("ns", FlagBit.sf), ("o", FlagBit.of), ("no", FlagBit.of),
     ]
 
     static let callerSaved: [Register] = [.rax, .rcx, .rdx, .rsi, .rdi, .r8, .r9, .r10, .r11]
@@ -204,6 +212,9 @@ struct ProgramGenerator {
         case .l:
             if q.hasPrefix("r"), let n = Int(q.dropFirst()) { return "%r\(n)d" }
             return "%e" + q.dropFirst()
+        case .w:
+            if q.hasPrefix("r"), let n = Int(q.dropFirst()) { return "%r\(n)w" }
+            return "%" + q.dropFirst()
         case .b:
             if q.hasPrefix("r"), let n = Int(q.dropFirst()) { return "%r\(n)b" }
             switch r {
@@ -219,7 +230,7 @@ struct ProgramGenerator {
         }
     }
 
-    static func suffix(_ w: Width) -> String { w == .q ? "q" : w == .l ? "l" : "b" }
+    static func suffix(_ w: Width) -> String { w.suffix }
 
     var readable: [Register] { dataRegisters + [pointer] }
 
@@ -235,13 +246,14 @@ struct ProgramGenerator {
         return rng.pick(w)
     }
 
-    mutating func width() -> Width { rng.pick([.q, .q, .l, .l, .b]) }
+    mutating func width() -> Width { rng.pick([.q, .q, .l, .l, .w, .b]) }
 
     mutating func immediate(_ w: Width, mov: Bool = false) -> String {
         func hex(_ v: UInt64) -> String { "$0x" + String(v, radix: 16) }
         let r = rng.next()
         switch w {
         case .b: return rng.pick(["$0", "$1", "$0x7f", "$0x80", "$0xff", "$-1", "$-128", "$\(r % 256)"])
+        case .w: return rng.pick(["$0", "$1", "$0x7fff", "$0x8000", "$0xffff", "$-1", "$-32768", "$\(r % 65536)"])
         case .l:
             return rng.pick(["$0", "$1", "$-1", "$0x7fffffff", "$0x80000000", "$0xffffffff", hex(r & 0xffff_ffff), "$\(r % 64)"])
         case .q:
@@ -336,6 +348,9 @@ struct ProgramGenerator {
     }
 
     mutating func dataOp(_ f: inout AbstractFrame) {
+        // The instructions of the wider set (shifts, extensions, setCC, adc/sbb,
+        // cmpxchg, xadd, the lock prefix, std/cld, endbr64), now and then.
+        if rng.chance(0.3) { return widerOp(&f) }
         switch rng.int(22) {
         case 0...4: move(&f)
         case 5...8: alu(&f)
@@ -349,6 +364,132 @@ struct ProgramGenerator {
         default:
             if scratchAddress != nil { addressOp(&f) } else { move(&f) }
         }
+    }
+
+    mutating func widerOp(_ f: inout AbstractFrame) {
+        switch rng.int(9) {
+        case 0, 1: shift(&f)
+        case 2: extend(&f)
+        case 3: setCondition(&f)
+        case 4: carryArithmetic(&f)
+        case 5: compareExchange(&f)
+        case 6: exchangeAdd(&f)
+        case 7:
+            // DF: only string instructions read it; the harness clears it at the exit too.
+            emit("std")
+            move(&f)
+            emit("cld")
+        default:
+            emit(rng.chance(0.5) ? "endbr64" : "nop")
+        }
+    }
+
+    /// A data destination of width w: a register, now and then a data slot or per-CPU variable.
+    mutating func dataDestination(_ f: inout AbstractFrame, _ w: Width, memory: Double = 0.25) -> (text: String, isMemory: Bool) {
+        if rng.chance(memory) {
+            if rng.chance(0.8), let s = slot(f, dataOnly: true, write: true) { return (s.text, true) }
+            if let v = perCPU(f, dataOnly: true) { return (v.text, true) }
+        }
+        return (Self.name(pickWritable(), w), false)
+    }
+
+    /// `shl`/`sal`/`shr`/`sar`/`rol`/`ror` by an immediate, by 1 or by %cl.
+    mutating func shift(_ f: inout AbstractFrame) {
+        let w = width()
+        let op = rng.pick(["shl", "sal", "shr", "sar", "rol", "ror"])
+        let (dst, _) = dataDestination(&f, w)
+        let rotate = op == "rol" || op == "ror"
+        // %cl only when rcx holds data (its bits must not depend on where things are).
+        let byCL = dataRegisters.contains(.rcx) && rng.chance(0.3)
+        if byCL {
+            emit("\(op)\(Self.suffix(w)) %cl, \(dst)")
+            // A count of 0 leaves every flag; otherwise rotates set CF (and OF for 1),
+            // shifts set ZF, SF and CF (CF undefined for a count past an 8/16-bit width).
+            if rotate {
+                f.flags &= ~FlagBit.of
+            } else {
+                f.flags &= FlagBit.zf | FlagBit.sf | (w == .q || w == .l ? FlagBit.cf : 0)
+            }
+            return
+        }
+        let n: Int
+        switch rng.int(5) {
+        case 0: n = 1
+        case 1: n = rng.int(in: 0...(w.bits + 8))
+        case 2: n = rng.pick([0, 32, 63, 64, 255])
+        default: n = rng.int(in: 1...(w.bits - 1))
+        }
+        if n == 1 && rng.chance(0.5) {
+            emit("\(op)\(Self.suffix(w)) \(dst)")
+        } else {
+            emit("\(op)\(Self.suffix(w)) $\(n), \(dst)")
+        }
+        let count = n & (w == .q ? 63 : 31)
+        if count == 0 { return }
+        if rotate {
+            f.flags = (f.flags & (FlagBit.zf | FlagBit.sf)) | FlagBit.cf | (count == 1 ? FlagBit.of : 0)
+        } else {
+            f.flags = FlagBit.zf | FlagBit.sf | (count < w.bits ? FlagBit.cf : 0) | (count == 1 ? FlagBit.of : 0)
+        }
+    }
+
+    /// `movzbl`, `movswq`, `movslq`…
+    mutating func extend(_ f: inout AbstractFrame) {
+        let forms: [(String, Width, Width)] = [("movzbw", .b, .w), ("movzbl", .b, .l), ("movzbq", .b, .q), ("movzwl", .w, .l), ("movzwq", .w, .q),
+                                               ("movsbw", .b, .w), ("movsbl", .b, .l), ("movsbq", .b, .q), ("movswl", .w, .l), ("movswq", .w, .q),
+                                               ("movslq", .l, .q)]
+        let (m, from, to) = rng.pick(forms)
+        let (src, isMemory) = source(f, from, allowMemory: true, allowImmediate: false)
+        // gas's other spellings: movzx/movsx (a register source says the width), movzb,
+        // movsw… (the destination says it), movsxd.
+        let sign = m.hasPrefix("movs") ? "movs" : "movz"
+        var spelling = m
+        if rng.chance(0.3) {
+            if from == .l { spelling = "movsxd" }
+            else if !isMemory && rng.chance(0.5) { spelling = sign + "x" }
+            else { spelling = sign + (from == .b ? "b" : "w") }
+        }
+        emit("\(spelling) \(src), \(Self.name(pickWritable(), to))")
+    }
+
+    mutating func setCondition(_ f: inout AbstractFrame) {
+        let c = condition(&f)
+        let (dst, _) = dataDestination(&f, .b)
+        emit("set\(c) \(dst)")
+    }
+
+    /// `adc`/`sbb`: CF must be comparable first.
+    mutating func carryArithmetic(_ f: inout AbstractFrame) {
+        if f.flags & FlagBit.cf == 0 { setFlags(&f) }
+        let w = width()
+        let op = rng.pick(["adc", "sbb"])
+        if rng.chance(0.25), let s = slot(f, dataOnly: true, write: true) {
+            let src = rng.chance(0.5) ? immediate(w) : Self.name(rng.pick(readable), w)
+            emit("\(rng.chance(0.3) ? "lock " : "")\(op)\(Self.suffix(w)) \(src), \(s.text)")
+        } else {
+            let (src, _) = source(f, w, allowMemory: true)
+            emit("\(op)\(Self.suffix(w)) \(src), \(Self.name(pickWritable(), w))")
+        }
+        f.flags = FlagBit.all
+    }
+
+    /// `cmpxchg` (now and then locked): rax is the accumulator, so it must hold data and be writable.
+    mutating func compareExchange(_ f: inout AbstractFrame) {
+        guard writable.contains(.rax) else { return alu(&f) }
+        let w = width()
+        let src = Self.name(rng.pick(readable), w)
+        let (dst, isMemory) = dataDestination(&f, w, memory: 0.5)
+        let lock = isMemory && rng.chance(0.5) ? (rng.chance(0.5) ? "lock " : "lock; ") : ""
+        emit("\(lock)cmpxchg\(Self.suffix(w)) \(src), \(dst)")
+        f.flags = FlagBit.all
+    }
+
+    mutating func exchangeAdd(_ f: inout AbstractFrame) {
+        let w = width()
+        let src = Self.name(pickWritable(), w)
+        let (dst, isMemory) = dataDestination(&f, w, memory: 0.5)
+        emit("\(isMemory && rng.chance(0.5) ? "lock " : "")xadd\(Self.suffix(w)) \(src), \(dst)")
+        f.flags = FlagBit.all
     }
 
     mutating func move(_ f: inout AbstractFrame) {
@@ -542,6 +683,7 @@ struct ProgramGenerator {
         else if nested && k == 5 && inFunction == nil && loopDepth < 2 { loop(&f) }
         else if k == 6 || k == 7 { call(&f) }
         else if k == 8 && inFunction == nil { earlyExit(&f) }
+        else if k == 9 && inFunction == nil && rng.chance(0.25) { trap(&f) }
         else { dataOp(&f) }
     }
 
@@ -777,6 +919,12 @@ struct ProgramGenerator {
             f.delta += 8
         }
         if framePointer {
+            if let bp = f.rbp, rng.chance(0.3) {
+                // mov %rbp, %rsp; pop %rbp
+                emit("leave")
+                f.delta = bp + 8
+                return
+            }
             if let bp = f.rbp, rng.chance(0.5) {
                 emit(rng.chance(0.5) ? "movq %rbp, %rsp" : "leaq (%rbp), %rsp")
                 f.delta = bp
@@ -798,6 +946,17 @@ struct ProgramGenerator {
         }
         lines.append(.exit(exitFlags.count))
         exitFlags.append(f.flags)
+    }
+
+    /// `jCC skip; ud2 (or int3); skip:` — a run that does not take the branch traps there.
+    mutating func trap(_ f: inout AbstractFrame) {
+        let c = condition(&f)
+        let skip = label()
+        lines.append(.jump("j" + c, skip))
+        lines.append(.trap(rng.pick(["ud2", "int3"]), trapFlags.count))
+        trapFlags.append(f.flags)
+        budget -= 1
+        lines.append(.label(skip))
     }
 
     /// `jCC skip; epilogue; ret; skip:` — an early return.
@@ -904,7 +1063,7 @@ struct ProgramGenerator {
         for body in functions { lines += body }
         return OracleProgram(index: index, seed: seed, dsl: dslText(), exitFlags: exitFlags, callCount: callCount,
                              functionExitFlags: (0..<functionCount).map { functionExitFlags[$0] ?? 0 }, tailCalls: tailCalls,
-                             loopDepth: deepestLoop, localFunctions: functionCount, lines: lines)
+                             loopDepth: deepestLoop, localFunctions: functionCount, trapFlags: trapFlags, lines: lines)
     }
 
     func dslText() -> String {
@@ -919,6 +1078,7 @@ struct ProgramGenerator {
             case .jump(let m, let t): out += "\t\(m) \(t)\n"
             case .call(let t): out += "\tcall \(t)\n"
             case .exit, .ret: out += "\tret\n"
+            case .trap(let m, _): out += "\t\(m)\n"
             }
         }
         return out

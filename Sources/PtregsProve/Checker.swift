@@ -132,10 +132,12 @@ public struct Checker: Sendable {
     /// diagnostics of paths whose graph cannot be built.
     func elaborateUnit(_ f: SpecFile, includes: Elaborator.IncludeCache) -> (program: Program?, jobs: [PathJob], diagnostics: [Diagnostic]) {
         let program: Program
+        let elaborator = Elaborator(loader: SpecLoader(root: f.root), includes: includes, options: elaboration)
         do {
-            program = try Elaborator(loader: SpecLoader(root: f.root), includes: includes, options: elaboration).elaborate(file: f.url, displayName: f.display)
+            program = try elaborator.elaborate(file: f.url, displayName: f.display)
         } catch let d as Diagnostic {
-            return (nil, [], [d])
+            // Every error of the unit; its paths are not checked.
+            return (nil, [], elaborator.diagnostics.isEmpty ? [d] : elaborator.diagnostics)
         } catch {
             return (nil, [], [.error(SourceLocation(file: f.display, line: 1, column: 1), "\(error)")])
         }
@@ -150,11 +152,12 @@ public struct Checker: Sendable {
         var report = CheckReport()
         report.files = 1
         let program: Program
+        let elaborator = Elaborator(loader: SpecLoader(root: root), options: elaboration)
         do {
-            program = try Elaborator(loader: SpecLoader(root: root), options: elaboration).elaborate(
+            program = try elaborator.elaborate(
                 text: source, file: URL(fileURLWithPath: root).appendingPathComponent(name), displayName: name)
         } catch let d as Diagnostic {
-            report.diagnostics.append(d)
+            report.diagnostics += elaborator.diagnostics.isEmpty ? [d] : elaborator.diagnostics
             return report
         } catch {
             report.diagnostics.append(.error(SourceLocation(file: name, line: 1, column: 1), "\(error)"))

@@ -126,6 +126,11 @@ struct PathProof {
             report.results = allUnknown("unsupported: \(u.reason) at \(place(graph, u.node))")
             return report
         }
+        // Every run ends in a trap: no exit is reached, so no exit obligation says anything.
+        if let trap = graph.onlyTrap(in: program) {
+            report.results = allUnknown("every run of the path ends in a trap (`\(trap.text)` at \(trap.sourceLocation)): it never exits, so nothing is proved about its exits")
+            return report
+        }
         if let (h, reason) = run.loopFailure {
             report.results = allUnknown("loop: \(reason) (loop head \(place(graph, h)))")
             return report

@@ -19,14 +19,7 @@ public struct TextReport {
 
     public static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
-    public static func why(_ inv: Invariant) -> String {
-        switch inv {
-        case .restoreMatchesSave: return "a register that comes back different from how it went in corrupts the interrupted code or the user's state"
-        case .frameBalance: return "a wrong rsp at exit returns into garbage; an access below rsp can be clobbered by an NMI at any moment"
-        case .ptraceConsistency: return "debuggers, seccomp, signal frames and fork's copy read pt_regs: a wrong or stale field is wrong data for them and can leak kernel stack contents"
-        case .returnStack: return "an unbalanced call/ret leaves the return stack buffer misaligned (every later ret mispredicts) and faults under CET shadow stacks"
-        }
-    }
+    public static func why(_ inv: Invariant) -> String { InvariantRegistry.descriptor(inv).whyItMatters }
 
     public func render(_ report: CheckReport) -> String {
         var out = ""
@@ -52,6 +45,7 @@ public struct TextReport {
             return "\(p.location): \(paint("proved", "32")): \(head)\(p.assumptions.isEmpty ? "" : " (under .assume)")\n"
         }
         // One line per mechanism; a mechanism seen at several sites lists the others.
+        var observationsShown: Set<String> = []
         var groups: [(Mechanism, [Violation])] = []
         for v in r.violations {
             if let k = groups.firstIndex(where: { $0.0 == v.mechanism }) { groups[k].1.append(v) } else { groups.append((v.mechanism, [v])) }
@@ -73,7 +67,12 @@ public struct TextReport {
             if first.acceptedBy == nil {
                 s += "\(p.location): note: if the code has this bug and a fix is not part of the change, declare it after the .path: `.expect \(mechanism)`\n"
             }
-            for v in vs { s += renderViolationDetail(r.invariant, v.counterexample) }
+            for v in vs {
+                // Registers wrong at one exit are each a mechanism of their own: the
+                // notes that list the others are shown with the first of them only.
+                let shownBefore = v.counterexample.observation.map { !observationsShown.insert("\($0.location)").inserted } ?? false
+                s += renderViolationDetail(r.invariant, v.counterexample, relatedNotes: !shownBefore)
+            }
         }
         for e in r.staleExpectations {
             let what = e.kind == .limit ? "the model no longer reports it — remove the limit" : "now proves — update the expectation"
@@ -86,11 +85,11 @@ public struct TextReport {
     }
 
     /// A violation's notes, why it matters, its values and its replayed trace.
-    func renderViolationDetail(_ inv: Invariant, _ cx: Counterexample) -> String {
+    func renderViolationDetail(_ inv: Invariant, _ cx: Counterexample, relatedNotes: Bool = true) -> String {
         var s = ""
         if let m = cx.macroLocation { s += "\(m): note: the blamed instruction `\(cx.instruction)` is expanded from here\n" }
         if let o = cx.observation { s += "\(o.location): note: the value is observed here, at `\(o.instruction)`\n" }
-        for b in cx.related {
+        for b in cx.related where relatedNotes {
             s += "\(b.location): note: also wrong there: \(b.message)\n"
             if let m = b.macroLocation { s += "\(m): note: `\(b.instruction)` is expanded from here\n" }
         }

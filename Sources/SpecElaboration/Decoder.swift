@@ -4,8 +4,23 @@ import SpecSyntax
 /// arch decoder, this says only what each instruction is; what it does to the stack is
 /// StackSemantics' job.
 extension Elaborator {
-    static let noEffectMnemonics: Set<String> = ["cld", "sti", "cli", "nop", "clac", "stac", "lfence", "mfence", "sfence", "pause", "wrmsr"]
-    static let aluMnemonics: [(String, ALUOp)] = [("add", .add), ("sub", .sub), ("and", .and), ("or", .or), ("xor", .xor)]
+    /// `std` sets DF, which only string instructions read (the model takes none);
+    /// `endbr64`/`endbr32` mark indirect-branch targets (CET) and do nothing else.
+    static let noEffectMnemonics: Set<String> = ["cld", "std", "sti", "cli", "nop", "clac", "stac", "lfence", "mfence", "sfence", "pause", "wrmsr",
+                                                 "endbr64", "endbr32"]
+    static let aluMnemonics: [(String, ALUOp)] = [("add", .add), ("sub", .sub), ("and", .and), ("or", .or), ("xor", .xor),
+                                                  ("adc", .adc), ("sbb", .sbb)]
+    static let shiftMnemonics: [(String, ShiftOp)] = [("shl", .shl), ("sal", .shl), ("shr", .shr), ("sar", .sar), ("rol", .rol), ("ror", .ror)]
+    /// `movzbl` … `movslq`: (signed, source width, destination width).
+    static let extensionMnemonics: [String: (Bool, Width, Width)] = [
+        "movzbw": (false, .b, .w), "movzbl": (false, .b, .l), "movzbq": (false, .b, .q), "movzwl": (false, .w, .l), "movzwq": (false, .w, .q),
+        "movsbw": (true, .b, .w), "movsbl": (true, .b, .l), "movsbq": (true, .b, .q), "movswl": (true, .w, .l), "movswq": (true, .w, .q),
+        "movslq": (true, .l, .q), "movsxd": (true, .l, .q),
+    ]
+    /// Instructions the `lock` prefix may stand before (with a memory destination);
+    /// on any other the CPU raises #UD.
+    static let lockableMnemonics: [String] = ["add", "adc", "and", "or", "xor", "sub", "sbb", "inc", "dec", "neg", "not",
+                                              "bts", "btr", "btc", "xchg", "cmpxchg", "xadd"]
     static let ptRegsFieldNames = Set(Layout.ptRegs.fields.map(\.userName))
     static let unaryMnemonics: [(String, UnaryOp)] = [("inc", .inc), ("dec", .dec), ("neg", .neg), ("not", .not)]
 
@@ -26,6 +41,7 @@ extension Elaborator {
         switch last {
         case UInt8(ascii: "q"): return .q
         case UInt8(ascii: "l"): return .l
+        case UInt8(ascii: "w"): return .w
         case UInt8(ascii: "b"): return .b
         default: return nil
         }
@@ -108,8 +124,12 @@ extension Elaborator {
             try count(0)
             return .noEffect(m)
         }
+        if m == "lock" { return try decodeLocked(p) }
         switch m {
         case "swapgs": try count(0); return .swapgs
+        case "ud2", "int3": try count(0); return .trap(m)
+        case "leave", "leaveq": try count(0); return .leave
+        case "cltq", "cdqe": try count(0); return .extend(signed: true, .register(.rax, .l), from: .l, .rax, to: .q)
         // Without a suffix gas assembles the 32-bit forms (0f 35, 0f 07, cf) in 64-bit
         // mode too: they return to compatibility mode and are not the q forms.
         case "sysexitq": try count(0); return .sysexit(.q)
@@ -134,6 +154,10 @@ extension Elaborator {
             return .ret(n)
         case "jmp", "jmpq":
             try count(1)
+            // The kernel's RET under CONFIG_RETHUNK is `jmp __x86_return_thunk`, whose one
+            // instruction is ret (when the unit does not define the thunk itself).
+            let name = p.operands[0].text.trimmingWhitespaces()
+            if name == "__x86_return_thunk" && program.labels[name] == nil && labelDefinitions[name] == nil { return .ret(0) }
             return .jump(try target(p.operands[0], at: p.index, isCall: false, notes: notes))
         case "call", "callq":
             try count(1)
@@ -156,9 +180,75 @@ extension Elaborator {
             if case .immediate = src { throw err(p.operands[0].location, "cmov takes no immediate source (gas: operand type mismatch)") }
             return .conditionalMove(cond, src, r)
         }
+        if m.hasPrefix("set"), m.count > 3 {
+            var rest = String(m.dropFirst(3))
+            if FlagCondition.fromSuffix(rest) == nil, rest.count > 1, rest.hasSuffix("b"), FlagCondition.fromSuffix(String(rest.dropLast())) != nil { rest.removeLast() }
+            if let cond = FlagCondition.fromSuffix(rest) {
+                try count(1)
+                let o = try operand(0)
+                try requireWritable(o, p.operands[0].location)
+                if case .register(_, let rw) = o, rw != .b { throw err(p.operands[0].location, "set\(rest) writes a byte: it needs an 8-bit register or memory") }
+                return .setCondition(cond, o)
+            }
+        }
+        if let (signed, from, to) = Self.extensionMnemonics[m] {
+            try count(2)
+            let a = try operand(0), b = try operand(1)
+            if case .immediate = a { throw err(p.operands[0].location, "'\(m)' takes a register or memory source, not an immediate") }
+            if case .register(_, let rw) = a, rw != from { throw err(p.operands[0].location, "'\(m)' extends a \(from.bits)-bit source, not a \(rw.bits)-bit register") }
+            guard case .register(let r, let rw) = b, rw == to else { throw err(p.operands[1].location, "'\(m)' needs a \(to.bits)-bit register destination") }
+            return .extend(signed: signed, a, from: from, r, to: to)
+        }
+        // gas's other spellings: `movzx`/`movsx` (widths from the registers) and `movzb`,
+        // `movzw`, `movsb`, `movsw` with a register destination (without operands, `movsb`
+        // and `movsw` are the string instructions, which the model does not take).
+        if ["movzx", "movsx", "movzb", "movzw", "movsb", "movsw"].contains(m), p.operands.count == 2 {
+            let a = try operand(0), b = try operand(1)
+            guard case .register(let r, let to) = b else { throw err(p.operands[1].location, "'\(m)' needs a register destination") }
+            let from: Width
+            switch (m, a) {
+            case ("movzb", _), ("movsb", _): from = .b
+            case ("movzw", _), ("movsw", _): from = .w
+            case (_, .register(_, let w)): from = w
+            default: throw err(p.operands[0].location, "the source size of '\(m)' is ambiguous: write movzbl, movzwq, movsbq… or use a register source")
+            }
+            if case .immediate = a { throw err(p.operands[0].location, "'\(m)' takes a register or memory source, not an immediate") }
+            if case .register(_, let rw) = a, rw != from { throw err(p.operands[0].location, "'\(m)' extends a \(from.bits)-bit source, not a \(rw.bits)-bit register") }
+            guard from.bits < to.bits else { throw err(p.head.location, "'\(m)' extends to a wider register: \(from.bits) to \(to.bits) bits is no extension") }
+            return .extend(signed: m.hasPrefix("movs"), a, from: from, r, to: to)
+        }
+        for (base, op) in Self.shiftMnemonics {
+            if let w = splitSuffix(m, base: base) {
+                // `shl %rax` shifts by 1; otherwise the count is an immediate or %cl.
+                guard p.operands.count == 1 || p.operands.count == 2, !p.operands.contains(where: { $0.text.isEmpty }) else {
+                    throw err(p.head.location, "'\(m)' takes a count ($imm or %cl) and a destination, or a destination alone (a shift by 1)")
+                }
+                let dst = try operand(p.operands.count - 1)
+                try requireWritable(dst, p.operands[p.operands.count - 1].location)
+                var countOperand = Operand.immediate(1)
+                if p.operands.count == 2 {
+                    countOperand = try operand(0)
+                    switch countOperand {
+                    case .immediate(let n) where (0...255).contains(n): break
+                    case .register(.rcx, .b): break
+                    default: throw err(p.operands[0].location, "the count of '\(m)' is an 8-bit immediate (0…255) or %cl")
+                    }
+                }
+                return .shift(op, count: countOperand, dst, try width(w, [dst]))
+            }
+        }
+        if let (base, w) = splitSuffix(m, bases: ["cmpxchg", "xadd"]) {
+            try count(2)
+            let a = try operand(0), b = try operand(1)
+            guard case .register = a else { throw err(p.operands[0].location, "the source of \(base) is a register") }
+            try requireWritable(b, p.operands[1].location)
+            let wd = try width(w, [a, b])
+            return base == "cmpxchg" ? .compareExchange(a, b, wd) : .exchangeAdd(a, b, wd)
+        }
         if let w = splitSuffix(m, base: "push") {
             try count(1)
             let o = try operand(0)
+            if w == .w { throw err(p.head.location, "pushw moves rsp by 2: the model keeps rsp 8-byte aligned (use pushq)") }
             if let w, w != .q { throw err(p.head.location, "push\(w == .l ? "l" : "b") does not exist in 64-bit mode") }
             if case .register(_, let rw) = o, rw != .q { throw err(p.operands[0].location, "push needs a 64-bit register") }
             try checkImmediate(o, p.operands[0], width: .q, mnemonic: p.head.text, notes: notes)
@@ -167,6 +257,7 @@ extension Elaborator {
         if let w = splitSuffix(m, base: "pop") {
             try count(1)
             let o = try operand(0)
+            if w == .w { throw err(p.head.location, "popw moves rsp by 2: the model keeps rsp 8-byte aligned (use popq)") }
             if let w, w != .q { throw err(p.head.location, "pop\(w == .l ? "l" : "b") does not exist in 64-bit mode") }
             try requireWritable(o, p.operands[0].location)
             if case .register(_, let rw) = o, rw != .q { throw err(p.operands[0].location, "pop needs a 64-bit register") }
@@ -253,10 +344,39 @@ extension Elaborator {
             if case .memory = a, case .memory = b { throw err(p.head.location, "xchg cannot have two memory operands") }
             return .exchange(a, b, try width(w, [a, b]))
         }
+        if let linkage = Self.linkageMacroMessage(p.head.text, argument: p.rest.text) {
+            throw err(p.head.location, linkage)
+        }
         if let macroLike = p.head.text.first, macroLike.isUppercase || p.head.text.contains("_") {
             throw err(p.head.location, "unknown macro '\(p.head.text)' (define it with .macro before use)")
         }
-        throw err(p.head.location, "unknown mnemonic '\(p.head.text)': the model supports push, pop, mov, movabs, lea, add, sub, and, or, xor, inc, dec, neg, not, test, cmp, xchg, cmovCC, jmp, jCC, call, ret, swapgs, sysretq, sysretl, sysexitq, sysexitl, iretq, pushfq, popfq, rdmsr, bt/bts/btr/btc and the no-effect instructions \(Self.noEffectMnemonics.sorted().joined(separator: ", "))")
+        throw err(p.head.location, "unknown mnemonic '\(p.head.text)': the model supports push, pop, mov, movabs, lea, add, sub, and, or, xor, inc, dec, neg, not, test, cmp, xchg, cmovCC, jmp, jCC, call, ret, swapgs, shl/sal/shr/sar/rol/ror, movzb*/movzw*/movsb*/movsw*/movslq, setCC, adc, sbb, cmpxchg, xadd, leave, cltq, ud2, int3, the lock prefix, sysretq, sysretl, sysexitq, sysexitl, iretq, pushfq, popfq, rdmsr, bt/bts/btr/btc and the no-effect instructions \(Self.noEffectMnemonics.sorted().joined(separator: ", "))")
+    }
+
+    /// The kernel's symbol annotations (include/linux/linkage.h, arch/x86/include/asm/linkage.h):
+    /// cpp macros, not gas ones, so a spec cannot define them with `.macro`.
+    static let linkageStarts: Set<String> = [
+        "ENTRY", "GLOBAL", "WEAK", "SYM_FUNC_START", "SYM_FUNC_START_LOCAL", "SYM_FUNC_START_NOALIGN",
+        "SYM_FUNC_START_LOCAL_NOALIGN", "SYM_FUNC_START_WEAK", "SYM_FUNC_START_WEAK_NOALIGN", "SYM_TYPED_FUNC_START",
+        "SYM_CODE_START", "SYM_CODE_START_LOCAL", "SYM_CODE_START_NOALIGN", "SYM_CODE_START_LOCAL_NOALIGN",
+        "SYM_INNER_LABEL", "SYM_INNER_LABEL_ALIGN", "SYM_FUNC_ALIAS", "SYM_FUNC_ALIAS_LOCAL", "SYM_FUNC_ALIAS_WEAK",
+    ]
+    static let linkageEnds: Set<String> = ["END", "ENDPROC", "SYM_FUNC_END", "SYM_CODE_END", "SYM_DATA_END", "SYM_DATA_END_LABEL"]
+
+    /// What to write instead of a kernel linkage macro (`ENTRY(name)`), or nil.
+    static func linkageMacroMessage(_ head: String, argument: String) -> String? {
+        let inner = argument.trimmingWhitespaces()
+        let args = inner.hasPrefix("(") && inner.hasSuffix(")") ? String(inner.dropFirst().dropLast()) : inner
+        let name = args.split(separator: ",").first.map { $0.trimmingWhitespaces() } ?? ""
+        let symbol = name.isEmpty ? "NAME" : name
+        let source = "or check the real .S file with '.source \"FILE.S\" -I …', which runs it through cpp with the kernel's headers"
+        if linkageStarts.contains(head) {
+            return "'\(head)' is a kernel macro from linkage.h (a cpp macro, not a gas .macro): in a spec write the label it defines, '\(symbol):', \(source)"
+        }
+        if linkageEnds.contains(head) {
+            return "'\(head)' is a kernel macro from linkage.h (a cpp macro, not a gas .macro) that only marks where '\(symbol)' ends: leave it out of the spec, \(source)"
+        }
+        return nil
     }
 
     /// `$expr`: a constant expression's value, or for `$label` / `$extern` the symbol's
@@ -290,8 +410,8 @@ extension Elaborator {
         case .q:
             if takes64Bits || (Int64(Int32.min)...Int64(Int32.max)).contains(v) { return }
             throw Diagnostic(at: l.location, "immediate \(l.text) (\(v)) does not fit '\(m)': a 64-bit operation takes a sign-extended 32-bit immediate (-2147483648…2147483647); only mov or movabs to a register takes a 64-bit one", notes: notes)
-        case .l, .b:
-            let range = w == .l ? Int64(Int32.min)...Int64(UInt32.max) : -128...255
+        case .l, .w, .b:
+            let range = w == .l ? Int64(Int32.min)...Int64(UInt32.max) : w == .w ? -32768...65535 : -128...255
             if range.contains(v) { return }
             throw Diagnostic(at: l.location, "immediate \(l.text) (\(v)) does not fit the \(w.bits) bits of '\(m)' (\(range.lowerBound)…\(range.upperBound)): gas would keep only its low \(w.bits) bits", notes: notes)
         }
@@ -345,12 +465,24 @@ extension Elaborator {
             }
             // `*sys_call_table(,%rax,8)`: a call through a table names the contract of the table.
             let sym = String(text.prefix { $0 != "(" })
+            let isSymbol = sym.first.map { $0.isLetter || $0 == "_" || $0 == "." } ?? false
+                && sym.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar)
+            guard isSymbol else {
+                throw Diagnostic(at: inner.location, "indirect \(isCall ? "call" : "jmp") through the memory operand '\(text)' is not modelled: the model follows an indirect \(isCall ? "call" : "jmp") through a register ('\(isCall ? "call" : "jmp") *%rax')\(isCall ? ", or a call through a table whose contract is declared with '.extern TABLE …' ('call *TABLE(,%rax,8)')" : ""); load the target into a register first", notes: notes)
+            }
             guard isCall, program.externs[sym] != nil else {
                 throw Diagnostic(at: inner.location, "indirect \(isCall ? "call" : "jmp") through '\(sym)': declare its contract with '.extern \(sym) …'", notes: notes)
             }
             return .external(sym)
         }
         let name = text.trimmingWhitespaces()
+        // Retpoline thunks (`call __x86_indirect_thunk_rax`, and 6.x's _call_/_jump_
+        // forms) jump to the address in the register their name ends with.
+        if program.labels[name] == nil && labelDefinitions[name] == nil,
+           let prefix = ["__x86_indirect_thunk_", "__x86_indirect_call_thunk_", "__x86_indirect_jump_thunk_"].first(where: name.hasPrefix),
+           case let (r, .q)? = Register.parse(String(name.dropFirst(prefix.count))) {
+            return .indirect(r)
+        }
         if let n = name.first, n.isNumber, let dir = name.last, dir == "f" || dir == "b" {
             let key = String(name.dropLast())
             let defs = numericLabels[key] ?? []
@@ -363,7 +495,7 @@ extension Elaborator {
         }
         if let i = program.labels[name] { return .code(i, label: name) }
         if program.externs[name] != nil {
-            guard isCall else { throw Diagnostic(at: l.location, "jmp to external '\(name)': the model only follows jumps to its own labels", notes: notes) }
+            // `jmp sync_regs`: a tail call, which returns where the path's ret would.
             return .external(name)
         }
         throw Diagnostic(at: l.location, "unknown label '\(name)'" + (isCall ? " (declare external functions with '.extern \(name)')" : ""), notes: notes)
@@ -398,7 +530,7 @@ extension Elaborator {
             }
             let name = try perCPUVariable(text[index(12)..<index(closeOffset)], at: loc(12), notes: notes)
             guard program.perCPU[name] != nil else {
-                throw Diagnostic(at: loc(12), "unknown per-CPU variable '\(name)' (declare it with '.percpu \(name)')", notes: notes)
+                throw Diagnostic(at: loc(12), unknownPerCPU(name), notes: notes)
             }
             if !text[index(closeOffset + 1)...].trimmingWhitespaces().isEmpty {
                 throw Diagnostic(at: loc(closeOffset + 1), "offsets into per-CPU variables are not modelled", notes: notes)
@@ -455,9 +587,19 @@ extension Elaborator {
         let at = SourceLocation(file: l.location.file, line: l.location.line, column: bodyColumn)
         let name = try perCPUVariable(body, at: at, notes: notes)
         guard program.perCPU[name] != nil else {
-            throw Diagnostic(at: at, "unknown per-CPU variable '\(name)' (declare it with '.percpu \(name)')", notes: notes)
+            throw Diagnostic(at: at, unknownPerCPU(name), notes: notes)
         }
         return .memory(MemoryOperand(perCPU: name, text: text))
+    }
+
+    /// An undeclared per-CPU variable, `sym` or `sym+N` (as `perCPUVariable` names it):
+    /// how to declare it, and which fields of the same symbol are declared.
+    func unknownPerCPU(_ name: String) -> String {
+        let symbol = name.split(separator: "+").first.map(String.init) ?? name
+        let siblings = program.perCPU.keys.filter { $0 == symbol || $0.hasPrefix(symbol + "+") }.sorted()
+        let declared = siblings.isEmpty ? "" : ", of which only \(siblings.joined(separator: ", ")) \(siblings.count == 1 ? "is" : "are") declared"
+        let offset = name.count > symbol.count ? " (offset \(name.dropFirst(symbol.count + 1)) into '\(symbol)'\(declared))" : ""
+        return "unknown per-CPU variable '\(name)'\(offset): declare it with '.percpu \(name)'" + (offset.isEmpty ? "" : " (a field of a per-CPU symbol is a variable of its own, its offset written without blanks)")
     }
 
     /// The per-CPU variable `sym` or `sym+off` (off a constant expression) names: `sym`
@@ -479,7 +621,12 @@ extension Elaborator {
             offsets.append(right)
             current = left
         }
-        guard case .name(let symbol, _) = current, constants[symbol] == nil else { throw notAVariable() }
+        guard case .name(let symbol, _) = current, constants[symbol] == nil else {
+            if (try? evaluate(current, notes: notes)) != nil {
+                throw Diagnostic(at: location, "'\(text.trimmingWhitespaces())' is an offset into the per-CPU area with no symbol: the model knows per-CPU variables by name, so write the symbol the kernel places there ('%gs:SYMBOL', 'PER_CPU_VAR(SYMBOL)' or SYMBOL+OFFSET), declared with '.percpu SYMBOL'", notes: notes)
+            }
+            throw notAVariable()
+        }
         var offset: Int64 = 0
         for o in offsets {
             let (sum, overflow) = offset.addingReportingOverflow(try evaluate(o, notes: notes))
@@ -570,7 +717,7 @@ extension Elaborator {
             guard let close = text.firstIndex(of: ")") else { throw Diagnostic(at: l.location, "expected ')' in PER_CPU_VAR(…)", notes: notes) }
             let name = String(text[text.index(text.startIndex, offsetBy: 12)..<close]).trimmingWhitespaces()
             guard program.perCPU[name] != nil else {
-                throw Diagnostic(at: loc(12), "unknown per-CPU variable '\(name)' (declare it with '.percpu \(name)')", notes: notes)
+                throw Diagnostic(at: loc(12), unknownPerCPU(name), notes: notes)
             }
             let after = String(text[text.index(after: close)...]).trimmingWhitespaces()
             if !after.isEmpty { throw Diagnostic(at: loc(text.distance(from: text.startIndex, to: close) + 1), "offsets into per-CPU variables are not modelled", notes: notes) }
@@ -693,6 +840,23 @@ extension Elaborator {
         program.externs[name.text] = c
     }
 
+    /// Levenshtein distance, for "did you mean" (short words only).
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let x = Array(a.lowercased().unicodeScalars), y = Array(b.unicodeScalars)
+        guard !x.isEmpty, !y.isEmpty, x.count <= 32, y.count <= 32 else { return max(x.count, y.count) }
+        var row = Array(0...y.count)
+        for i in 1...x.count {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...y.count {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (x[i - 1] == y[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return row[y.count]
+    }
+
     func registerSet(_ value: Located, notes: [Diagnostic.Note]) throws -> Set<Register> {
         switch value.text {
         case "caller": return Register.callerClobbered
@@ -704,7 +868,9 @@ extension Elaborator {
             for part in value.text.split(separator: ",") {
                 let n = part.hasPrefix("%") ? String(part.dropFirst()) : String(part)
                 guard case let (r, .q)? = Register.parse(n.lowercased()) else {
-                    throw Diagnostic(at: value.location, "unknown register '\(part)' in register list", notes: notes)
+                    let words = ["caller", "callee", "none", "all"]
+                    let near = words.map { ($0, Self.editDistance(String(part), $0)) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
+                    throw Diagnostic(at: value.location, "unknown register '\(part)' in register list\(near.map { " (did you mean '\($0)'?)" } ?? ""): expected one of the words \(words.map { "'\($0)'" }.joined(separator: ", ")), or 64-bit registers separated by commas ('rbx,rbp,r12')", notes: notes)
                 }
                 s.insert(r)
             }
@@ -825,5 +991,45 @@ extension Elaborator {
                         entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
                         kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations,
                         assumptions: p.assumptions, threadSize: threadSize, userIs32Bit: userIs32Bit, returnsPtRegs: returnsPtRegs)
+    }
+}
+
+extension Elaborator {
+    /// Whether `lock` may stand before this instruction: a read-modify-write the CPU
+    /// locks (`lockableMnemonics`) with a memory destination. Elsewhere it raises #UD.
+    func isLockable(_ p: PendingInstruction) -> Bool {
+        let m = Self.lowercased(p.head.text)
+        guard Self.lockableMnemonics.contains(where: { splitSuffix(m, base: $0) != nil }),
+              let dst = p.operands.last?.text.trimmingWhitespaces(), !dst.isEmpty else { return false }
+        return !dst.hasPrefix("%") && !dst.hasPrefix("$")
+    }
+
+    /// `lock INSN …` (one statement) or `lock` alone before the instruction it prefixes
+    /// (`lock; cmpxchgq …`, as the kernel's LOCK_PREFIX writes it). The lock makes the
+    /// read-modify-write atomic against other CPUs; the model has one CPU, so the
+    /// instruction means what it means without it.
+    func decodeLocked(_ p: PendingInstruction) throws -> Operation {
+        let why = "the lock prefix needs a read-modify-write instruction (add, adc, and, or, xor, sub, sbb, inc, dec, neg, not, bts, btr, btc, xchg, cmpxchg, xadd) with a memory destination: before anything else the CPU raises #UD"
+        if p.operands.allSatisfy({ $0.text.isEmpty }) {
+            guard p.index + 1 < pending.count, pending[p.index + 1].section == p.section, isLockable(pending[p.index + 1]) else {
+                throw Diagnostic(at: p.head.location, why, notes: p.notes)
+            }
+            return .noEffect("lock")
+        }
+        // The instruction is the first operand's text up to its first blank.
+        let first = p.operands[0]
+        let u = Array(first.text.utf8)
+        guard let blank = u.firstIndex(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) else {
+            throw Diagnostic(at: first.location, why, notes: p.notes)
+        }
+        var start = blank
+        while start < u.count, u[start] == UInt8(ascii: " ") || u[start] == UInt8(ascii: "\t") { start += 1 }
+        var inner = p
+        inner.head = Located(String(decoding: u[..<blank], as: UTF8.self), first.location)
+        let column = first.location.column + String(decoding: u[..<start], as: UTF8.self).count
+        inner.operands[0] = Located(String(decoding: u[start...], as: UTF8.self),
+                                    SourceLocation(file: first.location.file, line: first.location.line, column: column))
+        guard Self.lowercased(inner.head.text) != "lock", isLockable(inner) else { throw Diagnostic(at: first.location, why, notes: p.notes) }
+        return try decode(inner)
     }
 }

@@ -149,6 +149,10 @@ public final class Elaborator {
     var localLabelSerial = 0
     /// Label references in code-patching tables (`.altinstructions`, `.parainstructions`).
     var patchSiteReferences: [PatchSiteReference] = []
+    /// The operands of each patching-table group, in order.
+    var patchTableItems: [Int: [PatchTableItem]] = [:]
+    /// ALTERNATIVE entries read from their tables (source order).
+    var pendingAlternatives: [PendingAlternative] = []
     /// Each switch into a patching table starts a new group of references: one site.
     var patchSiteGroup = 0
     /// `.rept`/`.irp`/`.irpc` bodies being expanded, one inside another.
@@ -164,6 +168,74 @@ public final class Elaborator {
     var layoutInProgress: (Layout, SourceLocation)?
     /// `.dead` is in force until the next label.
     var deadCode = false
+
+    /// Every error found in the unit, in the order found (the first one is also thrown).
+    /// Elaboration goes on after an error at the next statement of the file, then
+    /// decodes every instruction and builds every path, so one run shows every error;
+    /// a unit with any error is not checked.
+    public private(set) var diagnostics: [Diagnostic] = []
+    /// Errors past `maximumReportedErrors`, counted and not kept.
+    var unreportedErrors = 0
+    public static let maximumReportedErrors = 50
+    /// Names whose definition failed: a later "unknown 'NAME'" would only repeat it.
+    var failedDefinitions: Set<String> = []
+    /// Source indices of the spec's instructions that did not decode.
+    var failedInstructions: Set<Int> = []
+
+    /// A bound on nesting or expansion was hit: elaboration stops there, as the
+    /// statements after it would only repeat it.
+    static func endsElaboration(_ d: Diagnostic) -> Bool {
+        d.message.contains(" nested more than ") || d.message.hasPrefix("macro expansion produced more than ")
+            || d.message.hasPrefix("includes nested more than ") || d.message.hasPrefix("#error ")
+    }
+
+    /// Records an error and elaboration goes on.
+    func record(_ d: Diagnostic) {
+        if !failedDefinitions.isEmpty, Self.quotedWords(d.message).contains(where: failedDefinitions.contains) { return }
+        if diagnostics.count < Self.maximumReportedErrors { diagnostics.append(d) } else { unreportedErrors += 1 }
+    }
+
+    /// The words a message quotes, `'name'`: looked up, not searched for, so that many
+    /// failed definitions cost no more per error than a few.
+    static func quotedWords(_ message: String) -> [String] {
+        message.split(separator: "'", omittingEmptySubsequences: false).enumerated().compactMap { k, piece in
+            k % 2 == 1 && !piece.isEmpty ? String(piece) : nil
+        }
+    }
+
+    /// Records the error of a statement that failed, and the name it was defining.
+    func recordRecovered(_ d: Diagnostic, statement: RawStatement) {
+        record(d)
+        // A duplicate's first definition stands.
+        if d.message.hasPrefix("duplicate") { return }
+        switch statement {
+        case .label(let l):
+            failedDefinitions.insert(l.text)
+        case .operation(let head, let operands, let rest):
+            let word: String?
+            switch head.text {
+            case ".macro", "#define", ".extern", ".percpu", ".layout":
+                word = rest.text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," || $0 == "(" }).first.map(String.init)
+            case ".equ", ".set", ".equiv":
+                word = operands.first?.text.trimmingWhitespaces()
+            default:
+                word = rest.text.hasPrefix("=") ? head.text : nil
+            }
+            if let w = word, !w.isEmpty { failedDefinitions.insert(w) }
+        }
+    }
+
+    /// The recorded errors, capped, when there are any: what the unit's
+    /// elaboration ends with.
+    func recordedErrors() -> [Diagnostic] {
+        // In the order found: syntax errors, then each statement's in file order, then
+        // what decoding and the paths find; the first is the one a single-error run gave.
+        var all = diagnostics
+        if unreportedErrors > 0, let last = all.last {
+            all.append(Diagnostic(at: last.location, "… and \(unreportedErrors) more error\(unreportedErrors == 1 ? "" : "s") in \(program.file) (only the first \(Self.maximumReportedErrors) are reported)"))
+        }
+        return all
+    }
 
     /// Included files split once per run, shared by the units that include them, and
     /// include names resolved once: resolving asks the file system several times per
@@ -236,20 +308,28 @@ public final class Elaborator {
         }
         if let optionError { throw optionError }
         program.file = displayName
-        let statements = try StatementSplitter.split(text: text, file: displayName)
+        let (statements, syntaxErrors) = try StatementSplitter.splitRecovering(text: text, file: displayName)
+        syntaxErrors.forEach(record)
         includeStack = [url.standardizedFileURL.resolvingSymlinksInPath()]
         program.files = [includeStack[0].path]
         let unitPath = url.path
         let unitFile = SourceFile(url: url, directory: unitPath.utf8.lastIndex(of: UInt8(ascii: "/")).map { unitPath[..<$0] } ?? "")
-        try process(statements, arguments: nil, notes: [], macroStack: [], isUnit: true, file: unitFile)
+        do {
+            try process(statements, arguments: nil, notes: [], macroStack: [], isUnit: true, file: unitFile, recover: true)
+        } catch let d as Diagnostic {
+            // An error no statement recovers from (a bound, #error, an open .if).
+            record(d)
+            diagnostics = recordedErrors()
+            throw diagnostics.first ?? d
+        }
         if let (layout, loc) = layoutInProgress {
-            throw Diagnostic.error(loc, ".layout \(layout.name) is not closed by .endlayout")
+            record(Diagnostic.error(loc, ".layout \(layout.name) is not closed by .endlayout"))
         }
         // Labels at the very end label nothing. In a `.source` file one at a section's
         // end is a symbol a `.size` or table may use: it labels no instruction, so a
         // jump to it is an error where it is decoded.
-        if let dangling = pendingLabels.first(where: \.fromSpec) {
-            throw Diagnostic.error(dangling.label.location, "label '\(dangling.label.text)' is at the end of the code: nothing follows it")
+        if let dangling = pendingLabels.first(where: \.fromSpec), diagnostics.isEmpty {
+            record(Diagnostic.error(dangling.label.location, "label '\(dangling.label.text)' is at the end of the code: nothing follows it"))
         }
         markPatchSites()
         placeSections()
@@ -276,22 +356,38 @@ public final class Elaborator {
                     // Where the problem is, when a macro put it away from the line shown.
                     let shown = Instruction(operation: .noEffect(""), location: p.head.location, text: "", expansion: p.notes, labels: []).sourceLocation
                     op = .unsupported(d.location == shown ? d.message : "\(d.message) (\(d.location))")
+                } catch let d as Diagnostic {
+                    // The spec's own instruction: an error; the others are still decoded.
+                    record(d)
+                    op = .unsupported(d.message)
+                    failedInstructions.insert(p.index)
                 }
                 switch op {
-                case .jump, .branch, .call: break
+                // A bare `lock` is checked against the instruction after it.
+                case .jump, .branch, .call, .noEffect("lock"): break
                 default: decoded[text] = op
                 }
             }
             // Dead code: nothing falls into an instruction after an unconditional
             // transfer, and without a label nothing can jump to it either.
             // Real code may keep such code (`ret; int3` against straight-line speculation).
-            if let prev = program.instructions.last, prev.section == p.section, p.labels.isEmpty, prev.operation.endsFallThrough, !p.declaredDead, !p.fromSource {
-                throw Diagnostic(at: p.head.location, "unreachable code: nothing can reach this instruction after `\(prev.text)` (give it a label, mark it `.dead` if the source keeps it, or remove it)", notes: p.notes)
+            if let prev = program.instructions.last, prev.section == p.section, p.labels.isEmpty, prev.operation.endsFallThrough, !p.declaredDead, !p.fromSource,
+               !failedInstructions.contains(p.index) {
+                record(Diagnostic(at: p.head.location, "unreachable code: nothing can reach this instruction after `\(prev.text)` (give it a label, mark it `.dead` if the source keeps it, or remove it)", notes: p.notes))
             }
             program.instructions.append(Instruction(operation: op, location: p.head.location, text: instructionText(p), expansion: p.notes, labels: p.labels,
                                                     section: p.section))
         }
-        for p in paths { program.paths.append(try buildPath(p)) }
+        for p in paths {
+            // A label missing after other errors is most likely one of them (a label in a
+            // statement that failed): not reported twice.
+            if program.labels[p.name.text] == nil, !diagnostics.isEmpty { continue }
+            do { program.paths.append(try buildPath(p)) } catch let d as Diagnostic { record(d) }
+        }
+        if let first = diagnostics.first {
+            diagnostics = recordedErrors()
+            throw first
+        }
         if program.paths.isEmpty {
             throw Diagnostic.error(SourceLocation(file: displayName, line: 1, column: 1),
                                    text.allSatisfy(\.isWhitespace) ? "empty spec file: nothing to check" :
@@ -306,8 +402,11 @@ public final class Elaborator {
 
     // MARK: - Statement processing
 
+    /// `recover`: an error in one of `statements` is recorded (`recordRecovered`) and the
+    /// next statement is read, for the statements of a file (the unit, an include); a
+    /// macro's or a repetition's body fails as a whole, at the statement that used it.
     func process(_ statements: [RawStatement], fixed: [RawStatement?] = [], arguments: [String: String]?, notes: [Diagnostic.Note],
-                 macroStack: [String], isUnit: Bool, file: SourceFile) throws {
+                 macroStack: [String], isUnit: Bool, file: SourceFile, recover: Bool = false) throws {
         // Conditional assembly: one group per open `.if`.
         var conditions: [ConditionGroup] = []
         var cpp = CppConditions()
@@ -317,138 +416,168 @@ public final class Elaborator {
         while i < statements.count {
             let raw = statements[i]
             i += 1
-            // Only statements produced by macro expansion count against the bound.
-            if arguments != nil { expandedCount += 1 }
-            if expandedCount > Self.maximumExpandedStatements {
-                throw Diagnostic(at: raw.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
-            }
-            // cpp's conditionals act first, on the text as written (macro bodies have
-            // none left: they were taken out when the body was collected).
-            var stmt = try (i - 1 < fixed.count ? fixed[i - 1] : nil) ?? substitute(raw, arguments)
-            if arguments != nil, case .operation(let h, _, let r) = stmt, Self.hasStatementSeparator(h.text) || Self.hasStatementSeparator(r.text) {
-                // An argument with `;` (ALTERNATIVE "testb %al, %al; jz 1f", …): gas reads
-                // the line after substitution, so it is several statements.
-                guard active(), cpp.active else { continue }
-                try process(try Self.statementsAfterSubstitution(h, r), arguments: nil, notes: notes, macroStack: macroStack, isUnit: isUnit, file: file)
-                continue
-            }
-            if case .operation(let h, _, let r) = stmt, arguments != nil, h.text.contains(where: { $0 == " " || $0 == "\t" }) || h.text.isEmpty {
-                // An argument that is a whole instruction (`\insn` with "pushq %rbx"):
-                // gas reads the line after substitution, so the head is its first word.
-                guard let resplit = Self.statementAfterSubstitution(h, r) else { continue }
-                stmt = resplit
-            }
-            switch stmt {
-            case .label(let l):
-                guard active(), cpp.active else { continue }
-                try defineLabel(l, notes: notes, fromSpec: assemblyDepth == 0)
-            case .operation(let head, let operands, let rest):
-                if try preprocess(head, rest, &cpp, notes: notes) { continue }
-                let name = head.text
-                // Conditionals and macro definitions all start with `.`.
-                guard name.utf8.first == UInt8(ascii: ".") else {
-                    guard active() else { continue }
-                    try processOperation(head: head, operands: operands, rest: rest, notes: notes, macroStack: macroStack, isUnit: isUnit, file: file)
+            do {
+                // Only statements produced by macro expansion count against the bound.
+                if arguments != nil { expandedCount += 1 }
+                if expandedCount > Self.maximumExpandedStatements {
+                    throw Diagnostic(at: raw.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
+                }
+                // cpp's conditionals act first, on the text as written (macro bodies have
+                // none left: they were taken out when the body was collected).
+                var stmt = try (i - 1 < fixed.count ? fixed[i - 1] : nil) ?? substitute(raw, arguments)
+                if arguments != nil, case .operation(let h, _, let r) = stmt, Self.hasStatementSeparator(h.text) || Self.hasStatementSeparator(r.text) {
+                    // An argument with `;` (ALTERNATIVE "testb %al, %al; jz 1f", …): gas reads
+                    // the line after substitution, so it is several statements.
+                    guard active(), cpp.active else { continue }
+                    try process(try Self.statementsAfterSubstitution(h, r), arguments: nil, notes: notes, macroStack: macroStack, isUnit: isUnit, file: file)
                     continue
                 }
-                if !rest.text.isEmpty, Self.takesNoOperands(name) {
-                    throw Diagnostic(at: rest.location, "unexpected '\(rest.text)' after \(name)", notes: notes)
+                if case .operation(let h, _, let r) = stmt, arguments != nil, h.text.contains(where: { $0 == " " || $0 == "\t" }) || h.text.isEmpty {
+                    // An argument that is a whole instruction (`\insn` with "pushq %rbx"):
+                    // gas reads the line after substitution, so the head is its first word.
+                    guard let resplit = Self.statementAfterSubstitution(h, r) else { continue }
+                    stmt = resplit
                 }
-                switch name {
-                case _ where Self.conditionalAssemblyDirectives.contains(name):
-                    if conditions.count >= Self.maximumConditionalDepth {
-                        throw Diagnostic(at: head.location, "\(name) nested more than \(Self.maximumConditionalDepth) deep", notes: notes)
+                switch stmt {
+                case .label(let l):
+                    guard active(), cpp.active else { continue }
+                    try defineLabel(l, notes: notes, fromSpec: assemblyDepth == 0)
+                case .operation(let head, let operands, let rest):
+                    if try preprocess(head, rest, &cpp, notes: notes) { continue }
+                    let name = head.text
+                    // Conditionals and macro definitions all start with `.`.
+                    guard name.utf8.first == UInt8(ascii: ".") else {
+                        guard active() else { continue }
+                        try processOperation(head: head, operands: operands, rest: rest, notes: notes, macroStack: macroStack, isUnit: isUnit, file: file)
+                        continue
                     }
-                    // In a dropped branch gas does not read the condition.
-                    let value = active() ? try conditionHolds(head, operands: operands, rest: rest, notes: notes) : false
-                    conditions.append(ConditionGroup(active: value, taken: value, sawElse: false, location: head.location))
-                case ".elseif":
-                    guard var last = conditions.popLast() else { throw Diagnostic(at: head.location, ".elseif without .if", notes: notes) }
-                    if last.sawElse { throw Diagnostic(at: head.location, ".elseif after .else (the .if is at \(last.location))", notes: notes) }
-                    let value = active() && !last.taken ? try evaluate(Expr.parse(rest), asCondition: true, notes: notes) != 0 : false
-                    last.active = value
-                    last.taken = last.taken || value
-                    conditions.append(last)
-                case ".else":
-                    guard var last = conditions.popLast() else { throw Diagnostic(at: head.location, ".else without .if", notes: notes) }
-                    if last.sawElse { throw Diagnostic(at: head.location, "second .else for the .if at \(last.location)", notes: notes) }
-                    last.active = active() && !last.taken
-                    last.taken = true
-                    last.sawElse = true
-                    conditions.append(last)
-                case ".rept", ".irp", ".irpc":
-                    // The body up to the matching .endr (nested repetitions count).
-                    var depth = 1
-                    var body: [RawStatement] = []
-                    while i < statements.count {
-                        let s = statements[i]
-                        i += 1
-                        switch s {
-                        case .label:
-                            if !cpp.active { continue }
-                        case .operation(let h, _, let r):
-                            if try preprocess(h, r, &cpp, notes: notes) { continue }
-                            if Self.repetitionDirectives.contains(h.text) { depth += 1 }
-                            if h.text == ".endr" {
-                                if !r.text.isEmpty { throw Diagnostic(at: r.location, "unexpected '\(r.text)' after .endr", notes: notes) }
-                                depth -= 1
+                    if !rest.text.isEmpty, Self.takesNoOperands(name) {
+                        let d = Diagnostic(at: rest.location, "unexpected '\(rest.text)' after \(name)", notes: notes)
+                        // The directive still does its work, so that no second error follows.
+                        guard recover else { throw d }
+                        record(d)
+                    }
+                    switch name {
+                    case _ where Self.conditionalAssemblyDirectives.contains(name):
+                        if conditions.count >= Self.maximumConditionalDepth {
+                            throw Diagnostic(at: head.location, "\(name) nested more than \(Self.maximumConditionalDepth) deep", notes: notes)
+                        }
+                        // In a dropped branch gas does not read the condition.
+                        let value: Bool
+                        do {
+                            value = active() ? try conditionHolds(head, operands: operands, rest: rest, notes: notes) : false
+                        } catch {
+                            // Open all the same, none of its branches read: its .endif is no error.
+                            conditions.append(ConditionGroup(active: false, taken: true, sawElse: false, location: head.location))
+                            throw error
+                        }
+                        conditions.append(ConditionGroup(active: value, taken: value, sawElse: false, location: head.location))
+                    case ".elseif":
+                        guard var last = conditions.popLast() else { throw Diagnostic(at: head.location, ".elseif without .if", notes: notes) }
+                        if last.sawElse {
+                            conditions.append(last)
+                            throw Diagnostic(at: head.location, ".elseif after .else (the .if is at \(last.location))", notes: notes)
+                        }
+                        let value: Bool
+                        do {
+                            value = active() && !last.taken ? try evaluate(Expr.parse(rest), asCondition: true, notes: notes) != 0 : false
+                        } catch {
+                            last.active = false
+                            last.taken = true
+                            conditions.append(last)
+                            throw error
+                        }
+                        last.active = value
+                        last.taken = last.taken || value
+                        conditions.append(last)
+                    case ".else":
+                        guard var last = conditions.popLast() else { throw Diagnostic(at: head.location, ".else without .if", notes: notes) }
+                        if last.sawElse {
+                            conditions.append(last)
+                            throw Diagnostic(at: head.location, "second .else for the .if at \(last.location)", notes: notes)
+                        }
+                        last.active = active() && !last.taken
+                        last.taken = true
+                        last.sawElse = true
+                        conditions.append(last)
+                    case ".rept", ".irp", ".irpc":
+                        // The body up to the matching .endr (nested repetitions count).
+                        var depth = 1
+                        var body: [RawStatement] = []
+                        while i < statements.count {
+                            let s = statements[i]
+                            i += 1
+                            switch s {
+                            case .label:
+                                if !cpp.active { continue }
+                            case .operation(let h, _, let r):
+                                if try preprocess(h, r, &cpp, notes: notes) { continue }
+                                if Self.repetitionDirectives.contains(h.text) { depth += 1 }
+                                if h.text == ".endr" {
+                                    if !r.text.isEmpty { throw Diagnostic(at: r.location, "unexpected '\(r.text)' after .endr", notes: notes) }
+                                    depth -= 1
+                                }
                             }
+                            if depth == 0 { break }
+                            body.append(s)
                         }
-                        if depth == 0 { break }
-                        body.append(s)
-                    }
-                    if depth != 0 { throw Diagnostic(at: head.location, "unterminated \(name): no .endr before the end of the file", notes: notes) }
-                    guard active() else { continue }
-                    // Nested repetitions recurse: bounded like macros, and every run
-                    // counts against the expansion bound even when its body is empty.
-                    if repetitionDepth >= Self.maximumMacroDepth {
-                        throw Diagnostic(at: head.location, "repetitions nested more than \(Self.maximumMacroDepth) deep", notes: notes)
-                    }
-                    repetitionDepth += 1
-                    defer { repetitionDepth -= 1 }
-                    for bound in try repetitions(head, operands: operands, rest: rest, notes: notes) {
-                        expandedCount += 1
-                        if expandedCount > Self.maximumExpandedStatements {
-                            throw Diagnostic(at: head.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
+                        if depth != 0 { throw Diagnostic(at: head.location, "unterminated \(name): no .endr before the end of the file", notes: notes) }
+                        guard active() else { continue }
+                        // Nested repetitions recurse: bounded like macros, and every run
+                        // counts against the expansion bound even when its body is empty.
+                        if repetitionDepth >= Self.maximumMacroDepth {
+                            throw Diagnostic(at: head.location, "repetitions nested more than \(Self.maximumMacroDepth) deep", notes: notes)
                         }
-                        let note = Diagnostic.Note(location: head.location, message: "in repetition of \(name)")
-                        try process(body, arguments: (arguments ?? [:]).merging(bound) { _, new in new }, notes: [note] + notes,
-                                    macroStack: macroStack, isUnit: isUnit, file: file)
-                    }
-                case ".endr":
-                    throw Diagnostic(at: head.location, ".endr without .rept, .irp or .irpc", notes: notes)
-                case ".endif":
-                    guard conditions.popLast() != nil else { throw Diagnostic(at: head.location, ".endif without .if", notes: notes) }
-                case ".macro":
-                    // Collect the body up to the matching .endm (nested definitions count).
-                    var depth = 1
-                    var body: [RawStatement] = []
-                    while i < statements.count {
-                        let s = statements[i]
-                        i += 1
-                        // The body is what cpp leaves of it.
-                        switch s {
-                        case .label:
-                            if !cpp.active { continue }
-                        case .operation(let h, _, let r):
-                            if try preprocess(h, r, &cpp, notes: notes) { continue }
-                            if h.text == ".macro" { depth += 1 }
-                            if h.text == ".endm" {
-                                if !r.text.isEmpty { throw Diagnostic(at: r.location, "unexpected '\(r.text)' after .endm", notes: notes) }
-                                depth -= 1
+                        repetitionDepth += 1
+                        defer { repetitionDepth -= 1 }
+                        for bound in try repetitions(head, operands: operands, rest: rest, notes: notes) {
+                            expandedCount += 1
+                            if expandedCount > Self.maximumExpandedStatements {
+                                throw Diagnostic(at: head.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
                             }
+                            let note = Diagnostic.Note(location: head.location, message: "in repetition of \(name)")
+                            try process(body, arguments: (arguments ?? [:]).merging(bound) { _, new in new }, notes: [note] + notes,
+                                        macroStack: macroStack, isUnit: isUnit, file: file)
                         }
-                        if depth == 0 { break }
-                        body.append(s)
+                    case ".endr":
+                        throw Diagnostic(at: head.location, ".endr without .rept, .irp or .irpc", notes: notes)
+                    case ".endif":
+                        guard conditions.popLast() != nil else { throw Diagnostic(at: head.location, ".endif without .if", notes: notes) }
+                    case ".macro":
+                        // Collect the body up to the matching .endm (nested definitions count).
+                        var depth = 1
+                        var body: [RawStatement] = []
+                        while i < statements.count {
+                            let s = statements[i]
+                            i += 1
+                            // The body is what cpp leaves of it.
+                            switch s {
+                            case .label:
+                                if !cpp.active { continue }
+                            case .operation(let h, _, let r):
+                                if try preprocess(h, r, &cpp, notes: notes) { continue }
+                                if h.text == ".macro" { depth += 1 }
+                                if h.text == ".endm" {
+                                    if !r.text.isEmpty { throw Diagnostic(at: r.location, "unexpected '\(r.text)' after .endm", notes: notes) }
+                                    depth -= 1
+                                }
+                            }
+                            if depth == 0 { break }
+                            body.append(s)
+                        }
+                        if depth != 0 { throw Diagnostic(at: head.location, "unterminated .macro: no .endm before the end of the file", notes: notes) }
+                        if active() { try defineMacro(rest, body: body, at: head.location, notes: notes) }
+                    case ".endm":
+                        throw Diagnostic(at: head.location, ".endm without .macro", notes: notes)
+                    default:
+                        guard active() else { continue }
+                        try processOperation(head: head, operands: operands, rest: rest, notes: notes, macroStack: macroStack, isUnit: isUnit, file: file)
                     }
-                    if depth != 0 { throw Diagnostic(at: head.location, "unterminated .macro: no .endm before the end of the file", notes: notes) }
-                    if active() { try defineMacro(rest, body: body, at: head.location, notes: notes) }
-                case ".endm":
-                    throw Diagnostic(at: head.location, ".endm without .macro", notes: notes)
-                default:
-                    guard active() else { continue }
-                    try processOperation(head: head, operands: operands, rest: rest, notes: notes, macroStack: macroStack, isUnit: isUnit, file: file)
                 }
+            } catch let d as Diagnostic where recover && !Self.endsElaboration(d) {
+                // A statement of the file itself (not of a macro expansion) that fails is
+                // reported, and the next statement is read: every error of a file in one run.
+                recordRecovered(d, statement: raw)
             }
         }
         try finishPreprocessing(cpp, notes: notes)
@@ -749,11 +878,11 @@ public final class Elaborator {
                 includes?.store(stmts, of: path, shownAs: display)
             }
             includeStack.append(url)
+            defer { includeStack.removeLast() }
             if !program.files.contains(path) { program.files.append(path) }
             let note = Diagnostic.Note(location: head.location, message: "included from here")
             let included = SourceFile(url: url, directory: path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path[..<$0] } ?? "")
-            try process(stmts, arguments: nil, notes: [note] + notes, macroStack: macroStack, isUnit: false, file: included)
-            includeStack.removeLast()
+            try process(stmts, arguments: nil, notes: [note] + notes, macroStack: macroStack, isUnit: false, file: included, recover: true)
         case ".source":
             guard isUnit, macroStack.isEmpty else {
                 throw Diagnostic(at: head.location, ".source outside a unit's own lines: a unit (.pts) names the assembly file it checks", notes: notes)
@@ -857,6 +986,9 @@ public final class Elaborator {
             perCPUPlacements[v.text] = placed
             var kind = PerCPUKind.value
             if words.count > 1 {
+                if let sign = words[1].text.first, sign == "+" || sign == "-" {
+                    throw Diagnostic(at: words[1].location, "write a per-CPU field's offset without blanks: '.percpu \(words.map(\.text).joined())'", notes: notes)
+                }
                 guard words.count == 2, words[1].text == "stack" || words[1].text == "pointer" else {
                     throw Diagnostic(at: words[1].location, "expected 'stack', 'pointer' or nothing after the per-CPU variable name", notes: notes)
                 }
@@ -973,6 +1105,7 @@ public final class Elaborator {
         for k in program.frameAnnotations.indices {
             program.frameAnnotations[k].instruction = program.frameAnnotations[k].instruction.map { placed[$0] }
         }
+        placeAlternatives(placed)
     }
 
     /// The included file, its path and its display name. A name resolves from the
@@ -1019,10 +1152,20 @@ public final class Elaborator {
                 positional += 1
                 break
             }
-            if let eq = a.text.firstIndex(of: "="), macro.parameters.contains(where: { $0.name == a.text[..<eq].trimmingWhitespaces() }) {
+            if let eq = a.text.firstIndex(of: "="), a.text[a.text.index(after: eq)...].first != "=" {
                 let key = a.text[..<eq].trimmingWhitespaces()
-                bound[key] = Self.macroArgument(a.text[a.text.index(after: eq)...].trimmingWhitespaces())
-                continue
+                if macro.parameters.contains(where: { $0.name == key }) {
+                    bound[key] = Self.macroArgument(a.text[a.text.index(after: eq)...].trimmingWhitespaces())
+                    continue
+                }
+                // gas reads `name=value` as a keyword argument whatever the name: a
+                // misspelt one is an error, never the next positional argument.
+                if let first = key.unicodeScalars.first, first.properties.isAlphabetic || first == "_",
+                   key.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar) {
+                    let names = macro.parameters.map(\.name)
+                    let near = names.map { ($0, Self.editDistance(key, $0)) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
+                    throw Diagnostic(at: a.location, "macro '\(macro.name)' has no parameter '\(key)'\(near.map { " (did you mean '\($0)'?)" } ?? ""): its parameters are \(names.isEmpty ? "none" : names.map { "'\($0)'" }.joined(separator: ", ")) (defined at \(macro.location))", notes: notes)
+                }
             }
             guard positional < macro.parameters.count else {
                 throw Diagnostic(at: a.location, "macro '\(macro.name)' takes \(macro.parameters.count) argument(s), got \(actual.count) (defined at \(macro.location))", notes: notes)
@@ -1032,8 +1175,9 @@ public final class Elaborator {
         }
         for p in macro.parameters where bound[p.name] == nil {
             if p.variadic { bound[p.name] = ""; continue }
-            guard let d = p.defaultValue else {
-                throw Diagnostic(at: loc, "macro '\(macro.name)' needs argument '\(p.name)' (defined at \(macro.location))", notes: notes)
+            guard let d = p.defaultValue, !p.required else {
+                throw Diagnostic(at: loc, p.required ? "macro '\(macro.name)' requires argument '\(p.name)' (it is declared '\(p.name):req'; defined at \(macro.location))"
+                                                     : "macro '\(macro.name)' needs argument '\(p.name)' (defined at \(macro.location))", notes: notes)
             }
             bound[p.name] = d
         }

@@ -49,21 +49,7 @@ public struct Mechanism: Hashable, Sendable, CustomStringConvertible {
     /// wrong by C code or a tracer, or returned to user space from a field other than
     /// the one ptrace can write.
     public static func subjects(of invariant: Invariant) -> [(word: String, meaning: String)] {
-        switch invariant {
-        case .restoreMatchesSave:
-            return Register.allCases.filter { $0 != .rsp }.map { ($0.name, "\($0.name) given back wrong") }
-        case .ptraceConsistency:
-            return Layout.ptRegs.fields.map { ($0.userName, "pt_regs.\($0.userName) seen or returned wrong") }
-        case .frameBalance:
-            return [("rsp", "rsp wrong at an exit"),
-                    ("below-rsp", "a stack access below rsp"),
-                    ("outside-frame", "a stack access outside the path's frame"),
-                    ("no-caller", "a ret on an entry that has no caller")]
-        case .returnStack:
-            return [("return-address", "a ret through an address its call did not push"),
-                    ("no-call", "a ret with no call to return from"),
-                    ("unreturned-call", "a call never returned through (at: the routine it called)")]
-        }
+        InvariantRegistry.descriptor(invariant).subjects
     }
 }
 
@@ -111,7 +97,7 @@ public struct Expectation: Hashable, Sendable, CustomStringConvertible {
             throw Diagnostic(at: head, "expected '\(form)', e.g. '\(directive) restore r15 at sysretq'", notes: notes)
         }
         guard let invariant = Invariant.named(first.text) else {
-            throw Diagnostic(at: first.location, "unknown invariant '\(first.text)' (expected restore, frame, ptrace or return-stack)", notes: notes)
+            throw Diagnostic(at: first.location, "unknown invariant '\(first.text)' (expected \(InvariantRegistry.namesChoice))", notes: notes)
         }
         let known = Mechanism.subjects(of: invariant)
         let valid = known.map(\.word).joined(separator: ", ")

@@ -275,26 +275,127 @@ extension Elaborator {
     /// `.byte 742b-740b`).
     func recordPatchSiteReferences(_ operands: [Located], notes: [Diagnostic.Note]) throws {
         for o in operands {
+            var refs: [PatchSiteReference] = []
             for t in try Lexer.tokenize(o) {
                 guard case .ident(let n) = t.kind, n != "." else { continue }
                 if let last = n.last, last == "b" || last == "f", n.dropLast().allSatisfy(\.isNumber), n.count > 1 {
-                    patchSiteReferences.append(PatchSiteReference(group: patchSiteGroup, label: String(n.dropLast()), direction: last,
-                                                                  serial: localLabelSerial, position: pending.count, location: t.location, table: section.name))
+                    refs.append(PatchSiteReference(group: patchSiteGroup, label: String(n.dropLast()), direction: last,
+                                                   serial: localLabelSerial, position: pending.count, location: t.location, table: section.name))
                 } else if constants[n] == nil {
-                    patchSiteReferences.append(PatchSiteReference(group: patchSiteGroup, label: n, direction: nil,
-                                                                  serial: localLabelSerial, position: pending.count, location: t.location, table: section.name))
+                    refs.append(PatchSiteReference(group: patchSiteGroup, label: n, direction: nil,
+                                                   serial: localLabelSerial, position: pending.count, location: t.location, table: section.name))
                 }
             }
+            patchSiteReferences += refs
+            let value = refs.isEmpty ? try? evaluate(Expr.parse(o), notes: notes) : nil
+            patchTableItems[patchSiteGroup, default: []].append(PatchTableItem(refs: refs, value: value))
         }
     }
 
-    /// Every patched site's original instructions become unsupported: the CPU may run
-    /// the replacement instead, and taking only the original would prove a run that
+    /// One operand of a patching table's data: the labels it names and, when it names
+    /// none, its value (an ALTERNATIVE entry's feature word).
+    struct PatchTableItem {
+        var refs: [PatchSiteReference]
+        var value: Int64?
+    }
+
+    /// An ALTERNATIVE entry read from its table data, in source order (`pending`).
+    struct PendingAlternative {
+        var siteStart: Int
+        var resume: Int
+        /// The replacement's first and last instruction; nil when it is empty.
+        var replacement: ClosedRange<Int>?
+        var feature: String
+        var location: SourceLocation
+    }
+
+    /// Where a table reference leads: whether its label exists, and the instruction it
+    /// labels (nil at the end of a section).
+    func resolve(_ r: PatchSiteReference) -> (exists: Bool, target: Int?) {
+        if let dir = r.direction {
+            let defs = numericLabels[r.label] ?? []
+            let def = dir == "f" ? defs.first(where: { $0.serial >= r.serial }) : defs.last(where: { $0.serial < r.serial })
+            return (def != nil, def?.target)
+        }
+        let t = program.labels[r.label]
+        return (t != nil, t)
+    }
+
+    /// The entries of one `.altinstructions` group, each `.long ORIG - .`, `.long NEW - .`,
+    /// the feature word and the lengths `ORIG_END - ORIG` and `NEW_END - NEW` (the forms
+    /// of 3.x's altinstruction_entry and 6.x's altinstr_entry; ALTERNATIVE_2 puts two
+    /// entries in one group). nil when the data does not have that shape: the site is
+    /// then left to the caller as code the model does not take.
+    func alternatives(inGroup g: Int) -> [PendingAlternative]? {
+        let items = patchTableItems[g] ?? []
+        // Entries start with two operands of one label each.
+        var entries: [[PatchTableItem]] = []
+        var k = 0
+        while k < items.count {
+            if k + 1 < items.count, items[k].refs.count == 1, items[k + 1].refs.count == 1,
+               entries.isEmpty || entries[entries.count - 1].count > 2 {
+                entries.append([items[k], items[k + 1]])
+                k += 2
+                continue
+            }
+            guard !entries.isEmpty else { return nil }
+            entries[entries.count - 1].append(items[k])
+            k += 1
+        }
+        guard !entries.isEmpty else { return nil }
+        func same(_ a: PatchSiteReference, _ b: PatchSiteReference) -> Bool {
+            a.label == b.label && a.direction == b.direction && a.serial == b.serial
+        }
+        var out: [PendingAlternative] = []
+        for e in entries {
+            let origRef = e[0].refs[0], newRef = e[1].refs[0]
+            // A length is END - START: the end of each part is the label its length
+            // subtracts that part's start from.
+            let lengths = e.dropFirst(2).filter { $0.refs.count == 2 }
+            guard let origEndRef = lengths.first(where: { same($0.refs[1], origRef) })?.refs[0],
+                  let newEndRef = lengths.first(where: { same($0.refs[1], newRef) })?.refs[0] else { return nil }
+            let orig = resolve(origRef), origEnd = resolve(origEndRef), new = resolve(newRef), newEnd = resolve(newEndRef)
+            guard orig.exists, origEnd.exists, new.exists, newEnd.exists,
+                  let start = orig.target, let resume = origEnd.target, pending.indices.contains(start), pending.indices.contains(resume),
+                  start <= resume, pending[resume].section == pending[start].section else { return nil }
+            var replacement: ClosedRange<Int>?
+            if let first = new.target, first != newEnd.target {
+                let section = pending[first].section
+                guard section != pending[start].section else { return nil }
+                let end = newEnd.target ?? pending.count
+                guard let last = (first..<min(end, pending.count)).last(where: { pending[$0].section == section }) else { return nil }
+                replacement = first...last
+            }
+            let feature = e.dropFirst(2).first(where: { $0.refs.isEmpty && $0.value != nil })?.value
+                .map { "0x" + String(UInt64(bitPattern: $0), radix: 16) } ?? "\(origRef.location)"
+            out.append(PendingAlternative(siteStart: start, resume: resume, replacement: replacement, feature: feature, location: origRef.location))
+        }
+        return out
+    }
+
+    /// The alternatives in program order, once sections are placed.
+    func placeAlternatives(_ placed: [Int]) {
+        for a in pendingAlternatives {
+            let arm = AlternativeArm(replacement: a.replacement.map { placed[$0.lowerBound] }, resume: placed[a.resume],
+                                     feature: a.feature, location: a.location)
+            program.alternatives[placed[a.siteStart], default: []].append(arm)
+            if let r = a.replacement { program.replacementEnds[placed[r.upperBound]] = placed[a.resume] }
+        }
+    }
+
+    /// Every patched site the model cannot read as an ALTERNATIVE entry (paravirt sites,
+    /// tables of another shape) has its original instructions unsupported: the CPU may
+    /// run the replacement instead, and taking only the original would prove a run that
     /// may not happen. A site runs from the earliest code label its table entry names
     /// to the entry itself (the original is emitted just before its entry).
     func markPatchSites() {
         let groups = Dictionary(grouping: patchSiteReferences, by: \.group)
-        for (_, refs) in groups.sorted(by: { $0.key < $1.key }) {
+        for (group, refs) in groups.sorted(by: { $0.key < $1.key }) {
+            // An ALTERNATIVE entry the model can read is checked arm by arm.
+            if refs.first?.table == ".altinstructions", let arms = alternatives(inGroup: group) {
+                pendingAlternatives += arms
+                continue
+            }
             var targets: [Int] = []
             for r in refs {
                 let target: Int?

@@ -9,6 +9,16 @@ public struct PathGraph: Sendable {
         public var instruction: Int
         /// Call-site node ids of the internal calls this node runs under, outermost first.
         public var context: [Int]
+        /// 0: the instruction runs. k > 0: at an ALTERNATIVE site, the choice whether
+        /// the CPU has the feature of the site's k-th arm (the last arm decides first:
+        /// a later table entry patches over an earlier one), before the instruction.
+        public var choice = 0
+
+        public init(instruction: Int, context: [Int], choice: Int = 0) {
+            self.instruction = instruction
+            self.context = context
+            self.choice = choice
+        }
     }
 
     public var nodes: [Node] = []
@@ -40,12 +50,12 @@ public struct PathGraph: Sendable {
     public static let maximumNodes = 400_000
 
     public init(program: Program, path: PathSpec) throws {
-        // Nodes outside any internal call (most of them) are found by instruction, the
-        // others by hashing their context.
+        // Nodes outside any internal call and ALTERNATIVE choice (most of them) are found
+        // by instruction, the others by hashing.
         var index: [Node: Int] = [:]
         var outermost = [Int](repeating: -1, count: program.instructions.count)
         func intern(_ n: Node) -> Int {
-            let plain = n.context.isEmpty && outermost.indices.contains(n.instruction)
+            let plain = n.context.isEmpty && n.choice == 0 && outermost.indices.contains(n.instruction)
             if plain {
                 if outermost[n.instruction] >= 0 { return outermost[n.instruction] }
             } else if let i = index[n] {
@@ -57,7 +67,11 @@ public struct PathGraph: Sendable {
             if plain { outermost[n.instruction] = nodes.count - 1 } else { index[n] = nodes.count - 1 }
             return nodes.count - 1
         }
-        let entry = intern(Node(instruction: path.entryIndex, context: []))
+        // Arriving at an ALTERNATIVE site is arriving at its choices first.
+        func enter(_ instruction: Int, _ context: [Int]) -> Int {
+            intern(Node(instruction: instruction, context: context, choice: program.alternatives[instruction]?.count ?? 0))
+        }
+        let entry = enter(path.entryIndex, [])
         var assumptionsUsed: Set<Int> = []
         var work = [entry]
         var done: [Bool] = []
@@ -72,7 +86,21 @@ public struct PathGraph: Sendable {
             // The instruction is read in place: copying it (its text, notes and labels)
             // for every node was a quarter of a long straight line's graph building.
             let at = node.instruction
+            if node.choice > 0, let arms = program.alternatives[node.instruction] {
+                // Patched: the arm's replacement, then the code after the site. Not:
+                // the earlier arms' choices, then the original instructions.
+                let arm = arms[node.choice - 1]
+                if let r = arm.replacement { taken[id] = enter(r, node.context) }
+                else if arm.resume != node.instruction { taken[id] = enter(arm.resume, node.context) }
+                else { taken[id] = intern(Node(instruction: node.instruction, context: node.context)) }
+                next[id] = intern(Node(instruction: node.instruction, context: node.context, choice: node.choice - 1))
+                if let t = taken[id] { work.append(t) }
+                if let n = next[id] { work.append(n) }
+                continue
+            }
             func following() throws -> Int {
+                // A replacement's last instruction goes on after its site.
+                if let resume = program.replacementEnds[node.instruction] { return enter(resume, node.context) }
                 guard node.instruction + 1 < program.instructions.count else {
                     throw Diagnostic(at: program.instructions[at].location, "path '\(path.name)' runs off the end of the code after this instruction: it has no exit (ret, sysretq, iretq)",
                                      notes: [.init(location: path.location, message: "path declared here")])
@@ -82,18 +110,18 @@ public struct PathGraph: Sendable {
                     throw Diagnostic(at: program.instructions[at].location, "path '\(path.name)' runs off the end of section \(program.instructions[at].section) after this instruction: what follows it in memory is not in the source",
                                      notes: [.init(location: path.location, message: "path declared here")])
                 }
-                return intern(Node(instruction: node.instruction + 1, context: node.context))
+                return enter(node.instruction + 1, node.context)
             }
             switch program.instructions[at].operation {
             case .jump(.code(let t, _)):
-                taken[id] = intern(Node(instruction: t, context: node.context))
+                taken[id] = enter(t, node.context)
             case .branch(_, .code(let t, let label)):
                 // `.assume`: the branch keeps its condition (the interpreter guards each
                 // side with it); only the side the spec rules out loses its edge.
                 let assumed = path.assumptions.firstIndex { $0.label == label }
                 if let k = assumed { assumptionsUsed.insert(k) }
                 if assumed.map({ path.assumptions[$0].taken }) != false {
-                    taken[id] = intern(Node(instruction: t, context: node.context))
+                    taken[id] = enter(t, node.context)
                 }
                 if assumed.map({ !path.assumptions[$0].taken }) != false {
                     next[id] = try following()
@@ -102,20 +130,21 @@ public struct PathGraph: Sendable {
                 if node.context.count >= Self.maximumCallDepth {
                     throw Diagnostic(at: program.instructions[at].location, "calls nested deeper than \(Self.maximumCallDepth) (recursive call of '\(label)'?)", notes: [])
                 }
-                taken[id] = intern(Node(instruction: t, context: node.context + [id]))
-            case .ret:
+                taken[id] = enter(t, node.context + [id])
+            case .ret, .jump(.external):
+                // A tail call (`jmp sync_regs`) returns where the path's own ret would.
                 if let site = node.context.last {
                     let callSite = nodes[site]
                     guard callSite.instruction + 1 < program.instructions.count,
                           program.instructions[callSite.instruction + 1].section == program.instructions[callSite.instruction].section else {
                         throw Diagnostic(at: program.instructions[callSite.instruction].location, "nothing follows this call to return to")
                     }
-                    taken[id] = intern(Node(instruction: callSite.instruction + 1, context: Array(node.context.dropLast())))
+                    taken[id] = enter(callSite.instruction + 1, Array(node.context.dropLast()))
                 }
-            case .sysret, .sysexit, .iret, .unsupported:
+            case .sysret, .sysexit, .iret, .unsupported, .trap:
                 break
             case .jump, .branch:
-                break // external targets are rejected by the decoder
+                break // indirect jumps end the path; conditional ones go only to labels
             default:
                 next[id] = try following()
             }
@@ -124,7 +153,11 @@ public struct PathGraph: Sendable {
         }
         // An assumption no branch of the path matches would be read as a restriction
         // that is not there.
-        if let k = path.assumptions.indices.first(where: { !assumptionsUsed.contains($0) }) {
+        // A path that stops at an instruction the model cannot take may have the branch
+        // beyond it: its verdicts are unknown anyway, and the assumption may matter once
+        // the model takes that instruction.
+        let stopsEarly = nodes.contains { if case .unsupported = program.instructions[$0.instruction].operation { return true } else { return false } }
+        if !stopsEarly, let k = path.assumptions.indices.first(where: { !assumptionsUsed.contains($0) }) {
             let a = path.assumptions[k]
             throw Diagnostic(at: a.location, "path '\(path.name)' has no conditional branch to \(a.label): the assumption restricts nothing",
                              notes: [.init(location: path.location, message: "path declared here")])
@@ -276,4 +309,19 @@ public struct PathGraph: Sendable {
 public struct UnrollingTooLarge: Error, Sendable, CustomStringConvertible {
     public var limit: Int
     public var description: String { "unrolling the path's loops gives more than \(limit) instruction instances" }
+}
+
+extension PathGraph {
+    /// The `ud2`/`int3` a path ends at when every way out of it is a trap: then it
+    /// never exits, and nothing about its exits can be proved (docs/model.md, "Traps").
+    public func onlyTrap(in program: Program) -> Instruction? {
+        var trap: Instruction?
+        for n in nodes.indices where taken[n] == nil && next[n] == nil {
+            let inst = program.instructions[nodes[n].instruction]
+            guard inst.operation.isExitInstruction else { continue }
+            if !inst.operation.isTrap { return nil }
+            if trap == nil { trap = inst }
+        }
+        return trap
+    }
 }

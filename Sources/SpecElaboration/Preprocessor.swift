@@ -46,26 +46,48 @@ extension Elaborator {
                 throw err(head.location, "\(head.text) nested more than \(Self.maximumConditionalDepth) deep")
             }
             // In a dropped branch cpp does not read the condition.
-            let value = cpp.active ? try condition(head, rest, notes: notes) : false
+            let value: Bool
+            do {
+                value = cpp.active ? try condition(head, rest, notes: notes) : false
+            } catch {
+                // The group is open all the same (its #endif is no error of its own),
+                // and none of its branches is read.
+                cpp.groups.append(.init(active: false, taken: true, sawElse: false, outerActive: cpp.active, head: head))
+                throw error
+            }
             cpp.groups.append(.init(active: cpp.active && value, taken: value, sawElse: false, outerActive: cpp.active, head: head))
         case "#elif":
             guard var g = cpp.groups.popLast() else { throw err(head.location, "#elif without #if") }
-            if g.sawElse { throw err(head.location, "#elif after #else (the \(g.head.text) is at \(g.head.location))") }
-            let value = g.outerActive && !g.taken ? try condition(head, rest, notes: notes) : false
+            if g.sawElse {
+                cpp.groups.append(g)
+                throw err(head.location, "#elif after #else (the \(g.head.text) is at \(g.head.location))")
+            }
+            let value: Bool
+            do {
+                value = g.outerActive && !g.taken ? try condition(head, rest, notes: notes) : false
+            } catch {
+                g.active = false
+                g.taken = true
+                cpp.groups.append(g)
+                throw error
+            }
             g.active = value
             g.taken = g.taken || value
             cpp.groups.append(g)
         case "#else":
             try noText(after: head, rest, notes: notes)
             guard var g = cpp.groups.popLast() else { throw err(head.location, "#else without #if") }
-            if g.sawElse { throw err(head.location, "second #else for the \(g.head.text) at \(g.head.location)") }
+            if g.sawElse {
+                cpp.groups.append(g)
+                throw err(head.location, "second #else for the \(g.head.text) at \(g.head.location)")
+            }
             g.active = g.outerActive && !g.taken
             g.taken = true
             g.sawElse = true
             cpp.groups.append(g)
         default:    // #endif
-            try noText(after: head, rest, notes: notes)
             guard cpp.groups.popLast() != nil else { throw err(head.location, "#endif without #if") }
+            try noText(after: head, rest, notes: notes)
         }
         return true
     }

@@ -22,9 +22,10 @@ public enum Register: Int, CaseIterable, Hashable, Sendable, Comparable, CustomS
     private static let byName: [String: (Register, Width)] = {
         let q = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
         let l = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"]
+        let w = ["ax", "cx", "dx", "bx", "sp", "bp", "si", "di", "r8w", "r9w", "r10w", "r11w", "r12w", "r13w", "r14w", "r15w"]
         let b = ["al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil", "r8b", "r9b", "r10b", "r11b", "r12b", "r13b", "r14b", "r15b"]
         var table: [String: (Register, Width)] = [:]
-        for (names, width) in [(q, Width.q), (l, .l), (b, .b)] {
+        for (names, width) in [(q, Width.q), (l, .l), (w, .w), (b, .b)] {
             for (i, name) in names.enumerated() { table[name] = (Register.allCases[i], width) }
         }
         return table
@@ -32,46 +33,45 @@ public enum Register: Int, CaseIterable, Hashable, Sendable, Comparable, CustomS
 }
 
 public enum Width: Sendable, Hashable {
-    case q, l, b
+    case q, l, w, b
     public var bytes: Int64 {
         switch self {
         case .q: return 8
         case .l: return 4
+        case .w: return 2
         case .b: return 1
         }
     }
     public var bits: Int { Int(bytes) * 8 }
     /// The value bits of this width.
     public var mask: UInt64 { self == .q ? ~0 : (1 << UInt64(bits)) - 1 }
+    /// The AT&T suffix: q, l, w or b.
+    public var suffix: String {
+        switch self {
+        case .q: return "q"
+        case .l: return "l"
+        case .w: return "w"
+        case .b: return "b"
+        }
+    }
 }
 
-/// The invariants ptregs-prove proves; docs/model.md, "The invariants", says what each means.
+/// The invariants ptregs-prove proves; docs/model.md, "The invariants", says what each
+/// means. Names, aliases and words come from `InvariantRegistry`; the checks from each
+/// invariant's own file under Sources/StackSemantics/Invariants/.
 public enum Invariant: String, CaseIterable, Sendable, Hashable, Comparable {
     case restoreMatchesSave = "restore"
     case frameBalance = "frame"
     case ptraceConsistency = "ptrace"
     case returnStack = "return-stack"
+    case gsParity = "gs"
+    case sysretHazard = "sysret"
 
-    public var title: String {
-        switch self {
-        case .restoreMatchesSave: return "restore matches save"
-        case .frameBalance: return "frame balanced"
-        case .ptraceConsistency: return "ptrace-visible fields consistent"
-        case .returnStack: return "return stack balanced"
-        }
-    }
+    public var title: String { InvariantRegistry.descriptor(self).title }
     public static func < (a: Invariant, b: Invariant) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+        (allCases.firstIndex(of: a) ?? 0) < (allCases.firstIndex(of: b) ?? 0)
     }
-    public static func named(_ s: String) -> Invariant? {
-        switch s.lowercased() {
-        case "restore", "restore-matches-save": return .restoreMatchesSave
-        case "frame", "frame-balance", "frame-balanced": return .frameBalance
-        case "ptrace", "ptrace-consistency", "ptrace-visible": return .ptraceConsistency
-        case "return-stack", "returnstack", "rsb", "shadow-stack": return .returnStack
-        default: return nil
-        }
-    }
+    public static func named(_ s: String) -> Invariant? { InvariantRegistry.named(s) }
 }
 
 /// A memory operand: `disp(%base,%index,scale)`, `PER_CPU_VAR(name)`, `sym(%rip)`.
@@ -98,12 +98,17 @@ public enum Operand: Hashable, Sendable {
     }
 }
 
-public enum ALUOp: String, Sendable, Hashable { case add, sub, and, or, xor }
+/// `adc` and `sbb` add and subtract the carry flag too.
+public enum ALUOp: String, Sendable, Hashable { case add, sub, and, or, xor, adc, sbb }
+
+/// Shifts and rotates (`shl`/`sal`, `shr`, `sar`, `rol`, `ror`).
+public enum ShiftOp: String, Sendable, Hashable { case shl, shr, sar, rol, ror }
 public enum UnaryOp: String, Sendable, Hashable { case inc, dec, neg, not }
 
 /// A conditional-jump condition over the flags of the last test/cmp/arithmetic.
 public enum FlagCondition: String, Sendable, Hashable {
     case zero, notZero, above, aboveOrEqual, below, belowOrEqual, less, lessOrEqual, greater, greaterOrEqual, sign, notSign
+    case overflow, notOverflow
 
     public static func fromSuffix(_ s: String) -> FlagCondition? {
         switch s {
@@ -119,6 +124,8 @@ public enum FlagCondition: String, Sendable, Hashable {
         case "ge", "nl": return .greaterOrEqual
         case "s": return .sign
         case "ns": return .notSign
+        case "o": return .overflow
+        case "no": return .notOverflow
         default: return nil
         }
     }
@@ -170,7 +177,25 @@ public enum Operation: Hashable, Sendable {
     /// `bt`, `bts`, `btr`, `btc`: CF = the bit; the last three also set, clear or flip it.
     case bitTest(String, Operand, Operand, Width)
     case swapgs
-    /// Instructions with no effect on the modelled state (cld, sti, cli, nop…).
+    /// `shl`/`sal`, `shr`, `sar`, `rol`, `ror` of the destination by a count (an
+    /// immediate or `%cl`).
+    case shift(ShiftOp, count: Operand, Operand, Width)
+    /// `movzbl`, `movsbq`, `movslq`…: the source at `from` bits, zero- or sign-extended
+    /// into the register at `to` bits.
+    case extend(signed: Bool, Operand, from: Width, Register, to: Width)
+    /// `setCC`: the byte operand becomes 1 where the condition holds, else 0.
+    case setCondition(FlagCondition, Operand)
+    /// `cmpxchg src, dst` (with or without `lock`): compares the accumulator with dst;
+    /// equal: dst = src; else: the accumulator = dst.
+    case compareExchange(Operand, Operand, Width)
+    /// `xadd src, dst`: src = dst, dst = the sum.
+    case exchangeAdd(Operand, Operand, Width)
+    /// `leave`: rsp = rbp, then pop rbp.
+    case leave
+    /// `ud2`, `int3`: the CPU raises an exception; the run ends here (a trap is not an
+    /// exit: nothing is returned to, so no exit obligation is checked on it).
+    case trap(String)
+    /// Instructions with no effect on the modelled state (cld, std, sti, cli, nop, endbr64…).
     case noEffect(String)
     /// An instruction of a real source file (`.source`) that the model cannot take, with
     /// why: a path that reaches it has the verdict unknown, never proved; paths that do
@@ -180,7 +205,7 @@ public enum Operation: Hashable, Sendable {
     /// Control never continues with the next instruction.
     public var endsFallThrough: Bool {
         switch self {
-        case .jump, .ret, .sysret, .sysexit, .iret: return true
+        case .jump, .ret, .sysret, .sysexit, .iret, .trap: return true
         default: return false
         }
     }
@@ -188,13 +213,20 @@ public enum Operation: Hashable, Sendable {
     /// An instruction that can leave a path (a `ret` leaves when no call is pending).
     public var isExitInstruction: Bool {
         switch self {
-        case .ret, .sysret, .sysexit, .iret, .jump(.indirect): return true
+        case .ret, .sysret, .sysexit, .iret, .jump(.indirect), .jump(.external): return true
         // No run goes on past it: a path that reaches it is unknown.
         case .unsupported: return true
+        // The run ends at a trap (no exit obligation there; see `isTrap`).
+        case .trap: return true
         default: return false
         }
     }
 
+    /// `ud2` / `int3`: the run ends, but nothing is exited.
+    public var isTrap: Bool {
+        if case .trap = self { return true }
+        return false
+    }
 }
 
 public struct Instruction: Hashable, Sendable {
@@ -422,6 +454,19 @@ public struct FrameAnnotation: Hashable, Sendable {
 }
 
 /// An elaborated spec unit: the code, its labels, and the declarations about it.
+/// One replacement of an ALTERNATIVE site: run when the CPU has the feature, in place of
+/// the site's original instructions.
+public struct AlternativeArm: Hashable, Sendable {
+    /// Its first instruction; nil when the replacement is empty (the site is skipped).
+    public var replacement: Int?
+    /// The instruction after the site.
+    public var resume: Int
+    /// The feature word (`0x…`), the same for every site patched on that feature.
+    public var feature: String
+    /// The table entry.
+    public var location: SourceLocation
+}
+
 public struct Program: Sendable {
     public var instructions: [Instruction] = []
     public var labels: [String: Int] = [:]
@@ -435,6 +480,11 @@ public struct Program: Sendable {
     public var files: [String] = []
     /// The `.cfi_*` directives of the code, in source order.
     public var frameAnnotations: [FrameAnnotation] = []
+    /// ALTERNATIVE sites by their first instruction: the arms the kernel may patch in
+    /// at boot, in table order (a later entry patches over an earlier one).
+    public var alternatives: [Int: [AlternativeArm]] = [:]
+    /// The last instruction of each replacement, and where the run resumes after it.
+    public var replacementEnds: [Int: Int] = [:]
 
     public init() {}
 

@@ -65,10 +65,19 @@ public enum StatementSplitter {
     /// output starts where its line marker says.
     public static func split(text: String, file: String, firstLine: Int = 1) throws -> [RawStatement] {
         var text = text
-        return try text.withUTF8 { try split(utf8: $0, file: file, firstLine: firstLine) }
+        return try text.withUTF8 { try split(utf8: $0, file: file, firstLine: firstLine, recover: false).statements }
     }
 
-    static func split(utf8 chars: UnsafeBufferPointer<UInt8>, file: String, firstLine: Int = 1) throws -> [RawStatement] {
+    /// Like `split`, but a syntax error ends only its own logical line: the statements
+    /// of every other line are kept, and the errors are returned in order. A NUL byte
+    /// still stops it (the file is no text).
+    public static func splitRecovering(text: String, file: String, firstLine: Int = 1) throws -> (statements: [RawStatement], errors: [Diagnostic]) {
+        var text = text
+        return try text.withUTF8 { try split(utf8: $0, file: file, firstLine: firstLine, recover: true) }
+    }
+
+    static func split(utf8 chars: UnsafeBufferPointer<UInt8>, file: String, firstLine: Int = 1, recover: Bool) throws -> (statements: [RawStatement], errors: [Diagnostic]) {
+        var errors: [Diagnostic] = []
         var result: [RawStatement] = []
         var i = 0
         var line = firstLine
@@ -122,12 +131,18 @@ public enum StatementSplitter {
                 logical.append(c, line: line, column: col)
                 i += 1; col += 1
             }
-            try splitLogicalLine(logical, file: file, into: &result)
+            do {
+                try splitLogicalLine(logical, file: file, into: &result)
+            } catch let d as Diagnostic where recover {
+                errors.append(d)
+            }
         }
         if inBlockComment {
-            throw Diagnostic.error(SourceLocation(file: file, line: blockStart.0, column: blockStart.1), "unterminated /* comment")
+            let d = Diagnostic.error(SourceLocation(file: file, line: blockStart.0, column: blockStart.1), "unterminated /* comment")
+            guard recover else { throw d }
+            errors.append(d)
         }
-        return result
+        return (result, errors)
     }
 
     private static func splitLogicalLine(_ line: LogicalLine, file: String, into result: inout [RawStatement]) throws {

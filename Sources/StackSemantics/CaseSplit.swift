@@ -300,7 +300,7 @@ struct CaseSplit {
 
     static func arithmetic(_ op: Term.Op, _ v: [UInt64]) -> UInt64? {
         switch op {
-        case .add, .sub, .mul, .and, .or, .xor, .not, .neg: return op.evaluate(v)
+        case .add, .sub, .mul, .and, .or, .xor, .not, .neg, .shl, .lshr, .ashr: return op.evaluate(v)
         default: return nil
         }
     }

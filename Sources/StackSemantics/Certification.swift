@@ -52,6 +52,9 @@ public struct CertifyingDomain: ValueDomain {
     public func not(_ a: TwinTerm) -> TwinTerm { both(simplifier.not(a.simplified), builder.not(a.raw)) }
     public func neg(_ a: TwinTerm) -> TwinTerm { both(simplifier.neg(a.simplified), builder.neg(a.raw)) }
     public func mul(_ a: TwinTerm, _ b: TwinTerm) -> TwinTerm { both(simplifier.mul(a.simplified, b.simplified), builder.mul(a.raw, b.raw)) }
+    public func shiftLeft(_ a: TwinTerm, _ b: TwinTerm) -> TwinTerm { both(simplifier.shl(a.simplified, b.simplified), builder.shl(a.raw, b.raw)) }
+    public func shiftRightLogical(_ a: TwinTerm, _ b: TwinTerm) -> TwinTerm { both(simplifier.lshr(a.simplified, b.simplified), builder.lshr(a.raw, b.raw)) }
+    public func shiftRightArithmetic(_ a: TwinTerm, _ b: TwinTerm) -> TwinTerm { both(simplifier.ashr(a.simplified, b.simplified), builder.ashr(a.raw, b.raw)) }
     public func equal(_ a: TwinTerm, _ b: TwinTerm) -> TwinTerm { both(simplifier.eq(a.simplified, b.simplified), builder.eq(a.raw, b.raw)) }
     public func unsignedLess(_ a: TwinTerm, _ b: TwinTerm) -> TwinTerm { both(simplifier.ult(a.simplified, b.simplified), builder.ult(a.raw, b.raw)) }
     public func signedLess(_ a: TwinTerm, _ b: TwinTerm) -> TwinTerm { both(simplifier.slt(a.simplified, b.simplified), builder.slt(a.raw, b.raw)) }

@@ -200,7 +200,14 @@ public enum ConcreteReplay {
                 let touchedState = successors.isEmpty ? before : after
                 // The blamed step shows its slots as it found them (a stop rewrites them).
                 let blamedHere = targets.contains { t in interp.obligations[firstNew...].contains(where: t.isBroken) }
-                out.steps.append(TraceStep(node: node, location: inst.location, text: inst.text, expansion: inst.expansion,
+                var text = inst.text
+                let choice = graph.nodes[node].choice
+                if choice > 0, let arm = program.alternatives[graph.nodes[node].instruction]?[choice - 1] {
+                    // An ALTERNATIVE site's choice, not the instruction.
+                    let patched = taken.map { successors[$0].0 } == graph.taken[node]
+                    text = "ALTERNATIVE (\(arm.location)): feature \(arm.feature) \(patched ? "set: the replacement runs" : "not set")"
+                }
+                out.steps.append(TraceStep(node: node, location: inst.location, text: text, expansion: inst.expansion,
                                            sourceLocation: inst.sourceLocation,
                                            rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,
                                            kernelGS: before.kernelGS,

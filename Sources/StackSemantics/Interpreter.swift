@@ -237,8 +237,10 @@ public struct Interpreter<D: ValueDomain> {
             let fromUser = d.negate(d.equal(d.and(user["cs"] ?? d.constant(0), d.constant(3)), d.constant(0)))
             switch path.mode {
             case .user: reach = fromUser; kernelGS = d.bit(false)
-            case .kernel: reach = d.negate(fromUser); kernelGS = d.bit(true)
-            case .either: kernelGS = d.negate(fromUser)
+            case .kernel: reach = d.negate(fromUser); kernelGS = kernelGSOfKernelModeException(ip: user["ip"] ?? d.constant(0))
+            case .either:
+                let atKernelIP = kernelGSOfKernelModeException(ip: user["ip"] ?? d.constant(0))
+                kernelGS = d.known(atKernelIP) == true ? d.negate(fromUser) : d.both(d.negate(fromUser), atKernelIP)
             }
         case .function, .jump:
             let e = setup.entryRSP ?? 0
@@ -465,6 +467,7 @@ public struct Interpreter<D: ValueDomain> {
                 let sl = readSlot(s, cases)
                 return (mask(sl.value, w), tracksOrigins ? loadOrigin(node: node, address: addr, sl) : nil)
             case .perCPU(let name):
+                checkPerCPUAccess(name, s, node: node)
                 let v = d.select(s.kernelGS, s.perCPU[name] ?? d.constant(0), d.input("user-gs[\(name)]@\(node)"))
                 return (mask(v, w), nil)
             case .indexedStack(let addr):
@@ -503,8 +506,8 @@ public struct Interpreter<D: ValueDomain> {
                         what: @autoclosure () -> String, source: RegisterOrigin<D.Value>? = nil) throws {
         switch op {
         case .register(let r, _):
-            // 32-bit writes zero-extend (`v` is already masked); 8-bit writes keep the rest.
-            s[r] = w == .b ? merge(s[r], v, .b) : v
+            // 32-bit writes zero-extend (`v` is already masked); 8- and 16-bit writes keep the rest.
+            s[r] = w == .b || w == .w ? merge(s[r], v, w) : v
             noteRegisterWrite(r, &s, node: node, from: source)
         case .immediate:
             throw Unsupported(node: node, reason: "write to an immediate")
@@ -520,6 +523,7 @@ public struct Interpreter<D: ValueDomain> {
                 // The syscall's result is what the user gets in rax.
                 if result { setUser(&s, "ax", slot(s, cases[0].1).value) }
             case .perCPU(let name):
+                checkPerCPUAccess(name, s, node: node)
                 let old = s.perCPU[name] ?? d.constant(0)
                 let nv = merge(old, v, w)
                 s.perCPU[name] = d.select(s.kernelGS, nv, old)
@@ -575,6 +579,8 @@ public struct Interpreter<D: ValueDomain> {
         case .greaterOrEqual: return d.negate(sfNeOf)
         case .sign: return s.signFlag
         case .notSign: return d.negate(s.signFlag)
+        case .overflow: return s.overflowFlag
+        case .notOverflow: return d.negate(s.overflowFlag)
         }
     }
 
@@ -594,6 +600,106 @@ public struct Interpreter<D: ValueDomain> {
         let r = mask(d.add(a, b), w)
         let of = d.all([d.equalBits(signOf(a, w), signOf(b, w)), d.negate(d.equalBits(signOf(a, w), signOf(r, w)))])
         setFlags(result: r, w, carry: d.unsignedLess(r, a), overflow: of, &s)
+        return r
+    }
+
+    /// `a + b + CF` (adc) with flags.
+    func additionWithCarry(_ a: D.Value, _ b: D.Value, _ w: Width, _ s: inout MachineState<D>) -> D.Value {
+        let cin = s.carryFlag
+        let r = mask(d.add(d.add(a, b), d.select(cin, d.constant(1), d.constant(0))), w)
+        let of = d.all([d.equalBits(signOf(a, w), signOf(b, w)), d.negate(d.equalBits(signOf(a, w), signOf(r, w)))])
+        // A carry out of a + b + 1 leaves r <= a; of a + b, r < a.
+        setFlags(result: r, w, carry: d.either(d.unsignedLess(r, a), d.both(cin, d.equal(r, a))), overflow: of, &s)
+        return r
+    }
+
+    /// `a - b - CF` (sbb) with flags.
+    func subtractionWithBorrow(_ a: D.Value, _ b: D.Value, _ w: Width, _ s: inout MachineState<D>) -> D.Value {
+        let cin = s.carryFlag
+        let r = mask(d.sub(d.sub(a, b), d.select(cin, d.constant(1), d.constant(0))), w)
+        let of = d.all([d.negate(d.equalBits(signOf(a, w), signOf(b, w))), d.negate(d.equalBits(signOf(a, w), signOf(r, w)))])
+        setFlags(result: r, w, carry: d.either(d.unsignedLess(a, b), d.both(cin, d.equal(a, b))), overflow: of, &s)
+        return r
+    }
+
+    /// A value of `w` bits (masked) sign-extended to 64: (v ^ m) - m with m its sign bit.
+    func signExtend(_ v: D.Value, _ w: Width) -> D.Value {
+        if w == .q { return v }
+        let m = d.constant(1 << UInt64(w.bits - 1))
+        return d.sub(d.xor(v, m), m)
+    }
+
+    /// A flag the CPU leaves undefined: any value (an input of its own per node).
+    func undefinedFlag(_ k: Int, node: Int) -> D.Bit { d.inputBit(semantics.inputName(.undefinedFlag(k), at: node)) }
+
+    /// `bit` of `v` as a flag.
+    func bitOf(_ v: D.Value, _ bit: D.Value) -> D.Bit {
+        d.negate(d.equal(d.and(d.shiftRightLogical(v, bit), d.constant(1)), d.constant(0)))
+    }
+
+    /// Shifts and rotates (Intel SDM, SAL/SAR/SHL/SHR and RCL/RCR/ROL/ROR): the count is
+    /// masked to 5 bits (6 for 64-bit operands); a masked count of 0 changes no flag.
+    /// Shifts set CF to the last bit shifted out (undefined when the count is at least
+    /// the width, possible for 8- and 16-bit operands), OF only for a count of 1
+    /// (undefined otherwise), SF and ZF from the result; rotates (by the count modulo the
+    /// width) set only CF and OF. Undefined flags are inputs: any value.
+    func shift(_ op: ShiftOp, _ v: D.Value, count raw: D.Value, _ w: Width, _ s: inout MachineState<D>, node: Int) -> D.Value {
+        let width = d.constant(UInt64(w.bits))
+        let count = d.and(raw, d.constant(w == .q ? 63 : 31))
+        let isZero = d.equal(count, d.constant(0))
+        let isOne = d.equal(count, d.constant(1))
+        // Undefined flags are asked for only where a run may need them.
+        func choose(_ c: D.Bit, _ a: () -> D.Bit, _ b: () -> D.Bit) -> D.Bit {
+            switch d.known(c) {
+            case true?: return a()
+            case false?: return b()
+            case nil: return d.selectBit(c, a(), b())
+            }
+        }
+        let undefinedCF = { self.undefinedFlag(1, node: node) }, undefinedOF = { self.undefinedFlag(3, node: node) }
+        let one = d.constant(1)
+        let r: D.Value, cf: D.Bit, of: D.Bit
+        switch op {
+        case .shl, .shr, .sar:
+            let atLeastWidth = d.negate(d.unsignedLess(count, width))
+            let lastOut: D.Bit
+            switch op {
+            case .shl:
+                r = mask(d.shiftLeft(v, count), w)
+                lastOut = bitOf(v, d.sub(width, count))
+                of = choose(isOne, { d.negate(d.equalBits(signOf(r, w), choose(atLeastWidth, undefinedCF, { lastOut }))) }, undefinedOF)
+            case .shr:
+                r = d.shiftRightLogical(v, count)
+                lastOut = bitOf(v, d.sub(count, one))
+                of = choose(isOne, { signOf(v, w) }, undefinedOF)
+            default:
+                let wide = signExtend(v, w)
+                r = mask(d.shiftRightArithmetic(wide, count), w)
+                lastOut = bitOf(wide, d.sub(count, one))
+                of = choose(isOne, { d.bit(false) }, undefinedOF)
+            }
+            cf = choose(atLeastWidth, undefinedCF, { lastOut })
+            let m = mask(r, w)
+            let zf = d.equal(m, d.constant(0)), sf = signOf(m, w)
+            s.zeroFlag = d.selectBit(isZero, s.zeroFlag, zf)
+            s.signFlag = d.selectBit(isZero, s.signFlag, sf)
+        case .rol, .ror:
+            // 8 and 16 bits rotate by the count modulo the width.
+            let c = w == .b || w == .w ? d.and(count, d.constant(UInt64(w.bits - 1))) : count
+            let back = d.sub(width, c)
+            if op == .rol {
+                r = mask(d.or(d.shiftLeft(v, c), d.shiftRightLogical(v, back)), w)
+                cf = d.negate(d.equal(d.and(r, one), d.constant(0)))
+                of = choose(isOne, { d.negate(d.equalBits(signOf(r, w), cf)) }, undefinedOF)
+            } else {
+                r = mask(d.or(d.shiftRightLogical(v, c), d.shiftLeft(v, back)), w)
+                cf = signOf(r, w)
+                let nextBit = d.negate(d.equal(d.and(r, d.constant(1 << UInt64(w.bits - 2))), d.constant(0)))
+                of = choose(isOne, { d.negate(d.equalBits(cf, nextBit)) }, undefinedOF)
+            }
+        }
+        s.carryFlag = d.selectBit(isZero, s.carryFlag, cf)
+        s.overflowFlag = d.selectBit(isZero, s.overflowFlag, of)
         return r
     }
 
@@ -618,8 +724,82 @@ public struct Interpreter<D: ValueDomain> {
             return Successors((n, st))
         }
 
+        if graph.nodes[node].choice > 0 {
+            return alternativeChoice(node: node, s)
+        }
         switch program.instructions[index].operation {
         case .noEffect:
+            return go(next, s)
+        case .trap:
+            // The CPU raises an exception: this run ends, and nothing is exited (no exit
+            // obligation; a path whose every run traps is unknown, see PathProver).
+            return Successors()
+        case .shift(let op, let countOperand, let dst, let w):
+            let v = try read(dst, w, &s, node: node)
+            let count = try read(countOperand, .b, &s, node: node)
+            let r = shift(op, v, count: count, w, &s, node: node)
+            try write(dst, r, w, &s, node: node, what: "computed by `\(inst.text)`")
+            return go(next, s)
+        case .extend(let signed, let src, let from, let r, let to):
+            let (v, origin) = try readTracing(src, from, &s, node: node)
+            let wide = signed ? mask(signExtend(v, from), to) : v
+            try write(.register(r, to), wide, to, &s, node: node, what: "extended by `\(inst.text)`",
+                      source: signed || from != to ? nil : origin)
+            return go(next, s)
+        case .setCondition(let c, let dst):
+            let v = d.select(condition(c, s), d.constant(1), d.constant(0))
+            try write(dst, v, .b, &s, node: node, what: "computed by `\(inst.text)`")
+            return go(next, s)
+        case .compareExchange(let src, let dst, let w):
+            let old = try read(dst, w, &s, node: node)
+            let accumulator = mask(s[.rax], w)
+            let new = try read(src, w, &s, node: node)
+            _ = subtract(accumulator, old, w, &s)
+            let equal = d.equal(accumulator, old)
+            // A memory destination is always written (with itself when they differ); the
+            // accumulator only when they differ. A memory operand's address uses the
+            // registers' old values, so it is written first.
+            let rax = s[.rax]
+            func writeAccumulator(_ s: inout MachineState<D>) {
+                let loaded = w == .q ? old : w == .l ? old : merge(rax, old, w)
+                s[.rax] = d.select(equal, rax, loaded)
+                noteRegisterWrite(.rax, &s, node: node)
+            }
+            if case .memory = dst {
+                try write(dst, d.select(equal, new, old), w, &s, node: node, what: "written by `\(inst.text)`")
+                writeAccumulator(&s)
+            } else if case .register(let r, _) = dst {
+                // A register destination is written only when they are equal (the CPU
+                // does not write a 32-bit one back, so its upper half stays: the oracle
+                // checks this).
+                writeAccumulator(&s)
+                let before = s[r]
+                try write(dst, new, w, &s, node: node, what: "written by `\(inst.text)`")
+                s[r] = d.select(equal, s[r], before)
+            }
+            return go(next, s)
+        case .exchangeAdd(let src, let dst, let w):
+            let a = try read(src, w, &s, node: node), b = try read(dst, w, &s, node: node)
+            let sum = addition(b, a, w, &s)
+            // src = old dst, dst = the sum; a memory destination's address uses the old
+            // registers, so it is written first; with one register for both, the sum wins.
+            if case .memory = dst {
+                try write(dst, sum, w, &s, node: node, what: "computed by `\(inst.text)`")
+                try write(src, b, w, &s, node: node, what: "exchanged by `\(inst.text)`")
+            } else {
+                try write(src, b, w, &s, node: node, what: "exchanged by `\(inst.text)`")
+                try write(dst, sum, w, &s, node: node, what: "computed by `\(inst.text)`")
+            }
+            return go(next, s)
+        case .leave:
+            // mov %rbp, %rsp; pop %rbp
+            s.rsp = s[.rbp]
+            guard let cases = stackCases(s.rsp) else { throw Unsupported(node: node, reason: "leave while rbp is not a modelled stack address") }
+            checkAccess(s.rsp, width: .q, s, node: node)
+            let sl = readSlot(s, cases)
+            let origin = tracksOrigins ? loadOrigin(node: node, address: s.rsp, sl) : nil
+            s.rsp = d.add(s.rsp, d.constant(8))
+            try write(.register(.rbp, .q), sl.value, .q, &s, node: node, what: "popped by `\(inst.text)`", source: origin)
             return go(next, s)
         case .unsupported(let why):
             throw Unsupported(node: node, reason: why)
@@ -666,6 +846,8 @@ public struct Interpreter<D: ValueDomain> {
             switch op {
             case .add: r = addition(a, b, w, &s)
             case .sub: r = subtract(a, b, w, &s)
+            case .adc: r = additionWithCarry(a, b, w, &s)
+            case .sbb: r = subtractionWithBorrow(a, b, w, &s)
             case .and, .or, .xor:
                 let raw = op == .and ? d.and(a, b) : op == .or ? d.or(a, b) : d.xor(a, b)
                 r = mask(raw, w)
@@ -719,6 +901,11 @@ public struct Interpreter<D: ValueDomain> {
         case .jump(.indirect(let r)):
             // The model has no targets for computed jumps: say so rather than guess.
             throw Unsupported(node: node, reason: "indirect jmp through %\(r.name): its target is not modelled")
+        case .jump(.external(let name)):
+            // A tail call: the function runs on our frame, its return address is the one
+            // at rsp, and its ret returns where ours would.
+            try callExternal(program.externs[name] ?? .cABI(name), &s, node: node, instruction: index, tail: true)
+            return try returnFrom(node: node, &s, byteCount: 0)
         case .jump:
             return go(taken, s)
         case .branch(let c, _):
@@ -753,19 +940,7 @@ public struct Interpreter<D: ValueDomain> {
                 return try callIndirect(through: r, s, node: node, instruction: index, next: next)
             }
         case .ret(let n):
-            guard let cases = stackCases(s.rsp) else { throw Unsupported(node: node, reason: "ret while rsp is not a modelled stack") }
-            checkAccess(s.rsp, width: .q, s, node: node)
-            let popped = readSlot(s, cases).value
-            checkReturn(popped, s, node: node)
-            s.rsp = d.add(s.rsp, d.constant(8 &+ UInt64(n)))
-            if let top = s.shadowStack.popLast(), taken != nil {
-                // The model follows a ret only to the call it returns to; a run whose
-                // ret goes elsewhere has broken the return stack (reported) and is not
-                // followed further, rather than continued where the CPU would not go.
-                s.reach = d.both(s.reach, d.equal(popped, top.returnAddress))
-            }
-            if taken == nil { checkExit(.ret, s, node: node, iretFrame: nil) }
-            return go(taken, s)
+            return try returnFrom(node: node, &s, byteCount: n)
         case .sysret(let w):
             // sysretl: eip = ecx, zero-extended; the user gets rcx's low half.
             if w == .l { s[.rcx] = mask(s[.rcx], .l) }
@@ -798,7 +973,7 @@ public struct Interpreter<D: ValueDomain> {
             return go(next, s)
         case .readMSR:
             s[.rax] = d.low32(d.input(semantics.inputName(.msrLow, at: node)))
-            s[.rdx] = d.low32(d.input(semantics.inputName(.msrHigh, at: node)))
+            s[.rdx] = gsBaseHigh(d.low32(d.input(semantics.inputName(.msrHigh, at: node))), ecx: s[.rcx], s)
             noteRegisterWrite(.rax, &s, node: node)
             noteRegisterWrite(.rdx, &s, node: node)
             return go(next, s)
@@ -807,6 +982,9 @@ public struct Interpreter<D: ValueDomain> {
             let bitMask = d.constant(1 << UInt64(n & Int64(w.bits - 1)))
             let carry = d.negate(d.equal(d.and(v, bitMask), d.constant(0)))
             s.carryFlag = carry
+            // SF and OF are undefined after bt*: any value (ZF is left as it was).
+            s.signFlag = undefinedFlag(2, node: node)
+            s.overflowFlag = undefinedFlag(3, node: node)
             switch kind {
             case "bts": try write(dst, d.or(v, bitMask), w, &s, node: node, what: "computed by `\(inst.text)`")
             case "btr": try write(dst, d.and(v, d.not(bitMask)), w, &s, node: node, what: "computed by `\(inst.text)`")
@@ -873,26 +1051,77 @@ public struct Interpreter<D: ValueDomain> {
         }
         var out = Successors<D>()
         for (g, a) in cases where d.known(g) != false {
-            guard let name = externs.first(where: { $0.value == a })?.key, local(a) == nil || program.externs[name] != nil else {
-                if let label = local(a) {
-                    throw Unsupported(node: node, reason: "indirect call through %\(r.name) to the local label '\(label)': calls into the path's own code through a register are not modelled (call the label directly)")
-                }
-                throw Unsupported(node: node, reason: "indirect call through %\(r.name) to 0x\(String(a, radix: 16)), which is no known function")
+            let contract: ExternContract
+            if let name = externs.first(where: { $0.value == a })?.key, local(a) == nil || program.externs[name] != nil {
+                contract = program.externs[name] ?? .cABI(name)
+            } else if let label = local(a) {
+                throw Unsupported(node: node, reason: "indirect call through %\(r.name) to the local label '\(label)': calls into the path's own code through a register are not modelled (call the label directly)")
+            } else if let c = program.externs.values.first(where: \.isIndirectTarget) {
+                // An address no function of the model has is a function outside it: the
+                // contract of unresolved calls (as for a value with no known cases — and
+                // in a concrete replay every value is known).
+                contract = c
+            } else {
+                throw Unsupported(node: node, reason: "indirect call through %\(r.name) to 0x\(String(a, radix: 16)), which is no known function (declare the contract of such calls with '.extern NAME indirect')")
             }
             var t = s
             t.reach = d.both(s.reach, g)
-            try callExternal(program.externs[name] ?? .cABI(name), &t, node: node, instruction: instruction)
+            try callExternal(contract, &t, node: node, instruction: instruction)
             if let n = next { out.append((n, t)) }
         }
         return out
     }
 
-    func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, instruction: Int) throws {
+    /// At an ALTERNATIVE site: whether the CPU has the feature of one arm. One input per
+    /// feature, so every site patched on the same feature is patched in the same runs.
+    func alternativeChoice(node: Int, _ s: MachineState<D>) -> Successors<D> {
+        let n = graph.nodes[node]
+        guard let arms = program.alternatives[n.instruction], arms.indices.contains(n.choice - 1) else {
+            return graph.next[node].map { Successors(($0, s)) } ?? Successors()
+        }
+        let has = d.inputBit(Self.featureInput(arms[n.choice - 1].feature))
+        var patched = s, original = s
+        patched.reach = d.both(s.reach, has)
+        original.reach = d.both(s.reach, d.negate(has))
+        var out = Successors<D>()
+        if d.known(patched.reach) != false, let t = graph.taken[node] { out.append((t, patched)) }
+        if d.known(original.reach) != false, let f = graph.next[node] { out.append((f, original)) }
+        return out
+    }
+
+    /// The input that says whether the CPU has a feature (an ALTERNATIVE's choice).
+    public static func featureInput(_ feature: String) -> String { "cpu.feature[\(feature)]" }
+
+    /// `ret $n` (or the ret of a tail-called function): pops the return address and
+    /// goes to the call it returns to, or leaves the path.
+    func returnFrom(node: Int, _ s: inout MachineState<D>, byteCount n: Int64) throws -> Successors<D> {
+        let taken = graph.taken[node]
+        guard let cases = stackCases(s.rsp) else { throw Unsupported(node: node, reason: "ret while rsp is not a modelled stack") }
+        checkAccess(s.rsp, width: .q, s, node: node)
+        let popped = readSlot(s, cases).value
+        checkReturn(popped, s, node: node)
+        s.rsp = d.add(s.rsp, d.constant(8 &+ UInt64(n)))
+        if let top = s.shadowStack.popLast(), taken != nil {
+            // The model follows a ret only to the call it returns to; a run whose
+            // ret goes elsewhere has broken the return stack (reported) and is not
+            // followed further, rather than continued where the CPU would not go.
+            s.reach = d.both(s.reach, d.equal(popped, top.returnAddress))
+        }
+        if taken == nil { checkExit(.ret, s, node: node, iretFrame: nil) }
+        guard let taken else { return Successors() }
+        return Successors((taken, s))
+    }
+
+    /// `tail`: a `jmp` to the function, whose return address is already at rsp.
+    func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, instruction: Int, tail: Bool = false) throws {
         let semantics = self.semantics
+        checkGSAtCall(c, s, node: node)
         // The callee runs on our stack: the return address goes below rsp.
         let rsp = s.rsp
-        try push(d.constant(EntrySetup.returnAddress(ofCallAt: graph.nodes[node].instruction)), &s, node: node, register: nil,
-                 what: "return address of the call to \(c.name) at line \(semantics.program.instructions[instruction].location.line)")
+        if !tail {
+            try push(d.constant(EntrySetup.returnAddress(ofCallAt: graph.nodes[node].instruction)), &s, node: node, register: nil,
+                     what: "return address of the call to \(c.name) at line \(semantics.program.instructions[instruction].location.line)")
+        }
         s.rsp = rsp
         if let p = c.ptRegs {
             let base: D.Value
@@ -926,7 +1155,7 @@ public struct Interpreter<D: ValueDomain> {
                     // slot and the user's value are ite(wrote, ptrace value, as before),
                     // so runs where it writes nothing, some fields or all are all checked.
                     let wrote = d.both(stops, d.inputBit(semantics.inputName(.ptraceWrote(field: k), at: node)))
-                    let v = d.input(semantics.inputName(.ptraceWrite(field: k), at: node))
+                    let v = tracerValue(d.input(semantics.inputName(.ptraceWrite(field: k), at: node)), field: f.userName)
                     let event = EventID.at(node: node, k + 1 + 32)
                     noteEvent(event, "ptrace value of \(f.userName) written at the \(c.name) stop")
                     let ev = d.constant(event)
@@ -1013,6 +1242,8 @@ public struct Interpreter<D: ValueDomain> {
         checkFrameAtExit(kind, s, node: node)
         checkPtraceAtExit(kind, s, node: node, iretFrame: iretFrame)
         checkReturnStackAtExit(kind, s, node: node)
+        checkGSAtExit(kind, s, node: node, iretFrame: iretFrame)
+        checkSysretAtExit(kind, s, node: node)
     }
 }
 
@@ -1243,9 +1474,12 @@ public final class PathSemantics {
         /// Whether a tracer wrote a field at a stop; whether a `maystop` call stopped.
         case ptraceWrote(field: Int), ptraceStop
         case otherFlags, msrLow, msrHigh
+        /// A flag (0 zf, 1 cf, 2 sf, 3 of) an instruction leaves undefined.
+        case undefinedFlag(Int)
         /// A small number per kind, so (node, kind) is one integer key.
         var tag: Int {
             switch self {
+            case .undefinedFlag(let k): return 24 + k
             case .clobbered(let r): return r.rawValue
             case .clobberedFlag(let k): return 16 + k
             case .otherFlags: return 20
@@ -1262,6 +1496,7 @@ public final class PathSemantics {
             switch self {
             case .clobbered(let r): return "clobbered.\(r.name)@\(node)"
             case .clobberedFlag(let k): return "clobbered.\(["zf", "cf", "sf", "of"][k])@\(node)"
+            case .undefinedFlag(let k): return "undefined.\(["zf", "cf", "sf", "of"][k])@\(node)"
             case .otherFlags: return "rflags.other@\(node)"
             case .msrLow: return "msr.low@\(node)"
             case .msrHigh: return "msr.high@\(node)"
@@ -1284,13 +1519,9 @@ public final class PathSemantics {
 }
 
 extension Invariant {
-    /// The invariant's bit in `ObligationLog.heldByConstruction`.
-    var bit: UInt8 {
-        switch self {
-        case .restoreMatchesSave: return 1
-        case .frameBalance: return 2
-        case .ptraceConsistency: return 4
-        case .returnStack: return 8
-        }
-    }
+    /// The invariant's bit in `ObligationLog.heldByConstruction`: its place in `allCases`.
+    var bit: UInt8 { UInt8(1) << UInt8(truncatingIfNeeded: Invariant.order.firstIndex(of: self) ?? 0) }
+    /// `allCases` once: the synthesized property builds a new array on every use, and
+    /// `bit` is read on every obligation decided by construction.
+    static let order = Invariant.allCases
 }

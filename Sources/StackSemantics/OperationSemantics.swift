@@ -35,6 +35,9 @@ extension Term.Op {
         case .and: return a & b
         case .or: return a | b
         case .xor: return a ^ b
+        case .shl: return b >= 64 ? 0 : a << b
+        case .lshr: return b >= 64 ? 0 : a >> b
+        case .ashr: return UInt64(bitPattern: Int64(bitPattern: a) >> min(b, 63))
         case .eq, .ult, .ule, .slt, .sle: return compare(a, b) ? 1 : 0
         case .allOf: return a != 0 && b != 0 ? 1 : 0
         case .anyOf: return a != 0 || b != 0 ? 1 : 0

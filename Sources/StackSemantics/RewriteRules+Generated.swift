@@ -904,6 +904,126 @@ extension TermFactory {
         return nil
     }
 
+    private func rewriteShl(_ r0: Term, _ r1: Term) -> Term? {
+        // (k1 << k2) → [(k1 << k2)]
+        rule0: do {
+            guard r0.op == .const else { break rule0 }
+            guard r1.op == .const else { break rule0 }
+            guard let f0 = Term.Op.shl.evaluate(r0.payload, r1.payload) else { break rule0 }
+            return const(f0)
+        }
+        // (z@ite(c, x, y) << k1) → ite(c, (x << k1), (y << k1)) if z is ite over constants
+        rule1: do {
+            guard r0.op == .ite else { break rule1 }
+            let a0 = r0.args
+            guard a0.count == 3 else { break rule1 }
+            let r2 = a0[0]
+            let r3 = a0[1]
+            let r4 = a0[2]
+            guard r1.op == .const else { break rule1 }
+            guard leafValues(r0) != nil else { break rule1 }
+            return ite(r2, shl(r3, r1), shl(r4, r1))
+        }
+        // (k1 << z@ite(c, x, y)) → ite(c, (k1 << x), (k1 << y)) if z is ite over constants
+        rule2: do {
+            guard r0.op == .const else { break rule2 }
+            guard r1.op == .ite else { break rule2 }
+            let a1 = r1.args
+            guard a1.count == 3 else { break rule2 }
+            let r2 = a1[0]
+            let r3 = a1[1]
+            let r4 = a1[2]
+            guard leafValues(r1) != nil else { break rule2 }
+            return ite(r2, shl(r0, r3), shl(r0, r4))
+        }
+        // (x << 0) → x
+        rule3: do {
+            guard r1.op == .const, r1.payload == 0 else { break rule3 }
+            return r0
+        }
+        return nil
+    }
+
+    private func rewriteLshr(_ r0: Term, _ r1: Term) -> Term? {
+        // (k1 >>u k2) → [(k1 >>u k2)]
+        rule0: do {
+            guard r0.op == .const else { break rule0 }
+            guard r1.op == .const else { break rule0 }
+            guard let f0 = Term.Op.lshr.evaluate(r0.payload, r1.payload) else { break rule0 }
+            return const(f0)
+        }
+        // (z@ite(c, x, y) >>u k1) → ite(c, (x >>u k1), (y >>u k1)) if z is ite over constants
+        rule1: do {
+            guard r0.op == .ite else { break rule1 }
+            let a0 = r0.args
+            guard a0.count == 3 else { break rule1 }
+            let r2 = a0[0]
+            let r3 = a0[1]
+            let r4 = a0[2]
+            guard r1.op == .const else { break rule1 }
+            guard leafValues(r0) != nil else { break rule1 }
+            return ite(r2, lshr(r3, r1), lshr(r4, r1))
+        }
+        // (k1 >>u z@ite(c, x, y)) → ite(c, (k1 >>u x), (k1 >>u y)) if z is ite over constants
+        rule2: do {
+            guard r0.op == .const else { break rule2 }
+            guard r1.op == .ite else { break rule2 }
+            let a1 = r1.args
+            guard a1.count == 3 else { break rule2 }
+            let r2 = a1[0]
+            let r3 = a1[1]
+            let r4 = a1[2]
+            guard leafValues(r1) != nil else { break rule2 }
+            return ite(r2, lshr(r0, r3), lshr(r0, r4))
+        }
+        // (x >>u 0) → x
+        rule3: do {
+            guard r1.op == .const, r1.payload == 0 else { break rule3 }
+            return r0
+        }
+        return nil
+    }
+
+    private func rewriteAshr(_ r0: Term, _ r1: Term) -> Term? {
+        // (k1 >>s k2) → [(k1 >>s k2)]
+        rule0: do {
+            guard r0.op == .const else { break rule0 }
+            guard r1.op == .const else { break rule0 }
+            guard let f0 = Term.Op.ashr.evaluate(r0.payload, r1.payload) else { break rule0 }
+            return const(f0)
+        }
+        // (z@ite(c, x, y) >>s k1) → ite(c, (x >>s k1), (y >>s k1)) if z is ite over constants
+        rule1: do {
+            guard r0.op == .ite else { break rule1 }
+            let a0 = r0.args
+            guard a0.count == 3 else { break rule1 }
+            let r2 = a0[0]
+            let r3 = a0[1]
+            let r4 = a0[2]
+            guard r1.op == .const else { break rule1 }
+            guard leafValues(r0) != nil else { break rule1 }
+            return ite(r2, ashr(r3, r1), ashr(r4, r1))
+        }
+        // (k1 >>s z@ite(c, x, y)) → ite(c, (k1 >>s x), (k1 >>s y)) if z is ite over constants
+        rule2: do {
+            guard r0.op == .const else { break rule2 }
+            guard r1.op == .ite else { break rule2 }
+            let a1 = r1.args
+            guard a1.count == 3 else { break rule2 }
+            let r2 = a1[0]
+            let r3 = a1[1]
+            let r4 = a1[2]
+            guard leafValues(r1) != nil else { break rule2 }
+            return ite(r2, ashr(r0, r3), ashr(r0, r4))
+        }
+        // (x >>s 0) → x
+        rule3: do {
+            guard r1.op == .const, r1.payload == 0 else { break rule3 }
+            return r0
+        }
+        return nil
+    }
+
     /// The first rule for `op` that matches its operand, applied; nil when none does.
     @inline(__always) func applyRules(_ op: Term.Op, _ r0: Term) -> Term? {
         switch op {
@@ -928,6 +1048,9 @@ extension TermFactory {
         case .ule: return rewriteUle(r0, r1)
         case .slt: return rewriteSlt(r0, r1)
         case .sle: return rewriteSle(r0, r1)
+        case .shl: return rewriteShl(r0, r1)
+        case .lshr: return rewriteLshr(r0, r1)
+        case .ashr: return rewriteAshr(r0, r1)
         default: return nil
         }
     }

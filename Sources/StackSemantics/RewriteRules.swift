@@ -51,7 +51,8 @@ public indirect enum RuleExpr: Sendable, Equatable, CustomStringConvertible {
 
     static func show(_ op: Term.Op, _ args: [RuleExpr]) -> String {
         let infix: [Term.Op: String] = [.add: "+", .sub: "-", .mul: "*", .and: "&", .or: "|", .xor: "^", .eq: "==",
-                                        .ult: "<u", .ule: "<=u", .slt: "<s", .sle: "<=s", .allOf: "&&", .anyOf: "||"]
+                                        .ult: "<u", .ule: "<=u", .slt: "<s", .sle: "<=s", .allOf: "&&", .anyOf: "||",
+                                        .shl: "<<", .lshr: ">>u", .ashr: ">>s"]
         switch op {
         case .not: return "~\(args[0])"
         case .neg: return "-\(args[0])"
@@ -221,6 +222,12 @@ public enum RewriteRules {
             RewriteRule(op(.mul, one, x), x),
             RewriteRule(op(.mul, x, one), x),
         ]
+        // Shifts: constants fold (a shift of a constant by a constant is a constant, so
+        // addresses and masks built with shifts stay enumerable); a shift by 0 is its operand.
+        for o in [Term.Op.shl, .lshr, .ashr] {
+            rules += constantRules(o)
+            rules.append(RewriteRule(op(o, x, zero), x))
+        }
         rules += [
             RewriteRule(op(.not, k1), fold(.not, k1)),
             RewriteRule(op(.not, op(.not, x)), x),

@@ -600,7 +600,7 @@ public enum SymbolicExecutor {
         // variables. A value not known on entry is a don't-care there: it joins the
         // class of whatever part ends the body with the same term (the slot a stop
         // wrote), so "field == user value" survives the widening.
-        let userStart = 16 + 5 + shape.slots.count + shape.perCPU.count
+        let userStart = partIDs(shape).firstIndex { $0.kind == .userValue } ?? ip.count
         let userEnd = userStart + 2 * shape.user.count
         var byBack: [Int: D.Value] = [:]
         byBack.reserveCapacity(ip.count)

@@ -20,6 +20,9 @@ public struct Term: Hashable, CustomStringConvertible {
         case eq, ult, ule, slt, sle
         case ite, boolIte
         case allOf, anyOf, negation
+        /// Shifts by a 64-bit amount, as SMT-LIB's bvshl/bvlshr/bvashr: an amount of 64
+        /// or more shifts every bit out (ashr: fills with the sign).
+        case shl, lshr, ashr
     }
     // Safe unowned: stores live as long as the process (TermStore.Pool).
     unowned(unsafe) let store: TermStore
@@ -100,6 +103,9 @@ public struct Term: Hashable, CustomStringConvertible {
             case .sle: symbol = "<=s"
             case .allOf: symbol = "&&"
             case .anyOf: symbol = "||"
+            case .shl: symbol = "<<"
+            case .lshr: symbol = ">>u"
+            case .ashr: symbol = ">>s"
             default: symbol = "?"
             }
             return "(" + args.map(\.description).joined(separator: " \(symbol) ") + ")"
@@ -470,6 +476,18 @@ public final class TermFactory {
     public func mul(_ a: Term, _ b: Term) -> Term {
         if isRaw { return raw(.mul, [a, b], isBool: false) }
         return rewritten(.mul, a, b, isBool: false)
+    }
+    public func shl(_ a: Term, _ b: Term) -> Term {
+        if isRaw { return raw(.shl, [a, b], isBool: false) }
+        return rewritten(.shl, a, b, isBool: false)
+    }
+    public func lshr(_ a: Term, _ b: Term) -> Term {
+        if isRaw { return raw(.lshr, [a, b], isBool: false) }
+        return rewritten(.lshr, a, b, isBool: false)
+    }
+    public func ashr(_ a: Term, _ b: Term) -> Term {
+        if isRaw { return raw(.ashr, [a, b], isBool: false) }
+        return rewritten(.ashr, a, b, isBool: false)
     }
     public func not(_ a: Term) -> Term {
         if isRaw { return raw(.not, [a], isBool: false) }

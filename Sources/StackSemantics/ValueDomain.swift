@@ -15,6 +15,11 @@ public protocol ValueDomain {
     func not(_ a: Value) -> Value
     func neg(_ a: Value) -> Value
     func mul(_ a: Value, _ b: Value) -> Value
+    /// Shifts by a 64-bit amount (`Term.Op.shl`, `.lshr`, `.ashr`: 64 or more shifts
+    /// every bit out).
+    func shiftLeft(_ a: Value, _ b: Value) -> Value
+    func shiftRightLogical(_ a: Value, _ b: Value) -> Value
+    func shiftRightArithmetic(_ a: Value, _ b: Value) -> Value
     func equal(_ a: Value, _ b: Value) -> Bit
     func unsignedLess(_ a: Value, _ b: Value) -> Bit
     func signedLess(_ a: Value, _ b: Value) -> Bit
@@ -64,6 +69,9 @@ public struct SymbolicDomain: ValueDomain {
     public func not(_ a: Term) -> Term { f.not(a) }
     public func neg(_ a: Term) -> Term { f.neg(a) }
     public func mul(_ a: Term, _ b: Term) -> Term { f.mul(a, b) }
+    public func shiftLeft(_ a: Term, _ b: Term) -> Term { f.shl(a, b) }
+    public func shiftRightLogical(_ a: Term, _ b: Term) -> Term { f.lshr(a, b) }
+    public func shiftRightArithmetic(_ a: Term, _ b: Term) -> Term { f.ashr(a, b) }
     public func equal(_ a: Term, _ b: Term) -> Term { f.eq(a, b) }
     public func unsignedLess(_ a: Term, _ b: Term) -> Term { f.ult(a, b) }
     public func signedLess(_ a: Term, _ b: Term) -> Term { f.slt(a, b) }
@@ -98,6 +106,10 @@ public struct ConcreteDomain: ValueDomain {
     public func not(_ a: UInt64) -> UInt64 { ~a }
     public func neg(_ a: UInt64) -> UInt64 { 0 &- a }
     public func mul(_ a: UInt64, _ b: UInt64) -> UInt64 { a &* b }
+    // The shifts' one definition is `Term.Op.evaluate`, which always has a value for them.
+    public func shiftLeft(_ a: UInt64, _ b: UInt64) -> UInt64 { Term.Op.shl.evaluate(a, b) ?? 0 }
+    public func shiftRightLogical(_ a: UInt64, _ b: UInt64) -> UInt64 { Term.Op.lshr.evaluate(a, b) ?? 0 }
+    public func shiftRightArithmetic(_ a: UInt64, _ b: UInt64) -> UInt64 { Term.Op.ashr.evaluate(a, b) ?? 0 }
     public func equal(_ a: UInt64, _ b: UInt64) -> Bool { a == b }
     public func unsignedLess(_ a: UInt64, _ b: UInt64) -> Bool { a < b }
     public func signedLess(_ a: UInt64, _ b: UInt64) -> Bool { Int64(bitPattern: a) < Int64(bitPattern: b) }

@@ -59,7 +59,7 @@ do {
     exit(2)
 }
 for f in summary.findings { print(CPUOracle.report(f)) }
-print("seed \(options.seed): \(summary.programs) programs, \(summary.runs) runs (\(summary.exited) reached the path's ret, \(summary.returned) left by a local function's ret after a tail call, \(summary.faulted - summary.returned) faulted in a ret to data), \(summary.agreed) agreed with the interpreter")
+print("seed \(options.seed): \(summary.programs) programs, \(summary.runs) runs (\(summary.exited) reached the path's ret, \(summary.returned) left by a local function's ret after a tail call, \(summary.faulted - summary.returned) faulted in a ret to data, \(summary.trapped) stopped at a trap), \(summary.agreed) agreed with the interpreter")
 print("broken natively: " + ["restore", "frame", "return-stack"].map { n in "\(n) \(summary.brokenNatively.first { $0.key.rawValue == n }?.value ?? 0)" }.joined(separator: ", ") + " runs")
 if summary.proved > 0 {
     print("prover asked about \(summary.proved) programs: " + summary.verdicts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))

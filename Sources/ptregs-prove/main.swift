@@ -13,7 +13,8 @@ struct PtregsProveCommand: ParsableCommand {
         Exit codes: 0 every verdict as expected, 1 a violation (or an expected violation \
         that now proves), 2 bad input or usage, 3 an unknown verdict (timeout, \
         unsupported construct, loop).
-        Invariants: restore, frame, ptrace, return-stack.
+        Invariants (--invariant NAME, .expect NAME …):
+        \(InvariantRegistry.all.map { "  \($0.invariant.rawValue): \($0.help)" }.joined(separator: "\n"))
         The spec root (nothing outside it is read): --root, else the nearest directory \
         above each input that holds a .ptregs-root file, else the top of its git work tree.
         """,
@@ -28,7 +29,7 @@ struct PtregsProveCommand: ParsableCommand {
     @Option(name: .customLong("path"), help: "Check only paths whose name contains this (repeatable).")
     var pathFilters: [String] = []
 
-    @Option(name: .customLong("invariant"), help: "Check only this invariant (repeatable): restore, frame, ptrace, return-stack.")
+    @Option(name: .customLong("invariant"), help: "Check only this invariant (repeatable): \(InvariantRegistry.names).")
     var invariants: [String] = []
 
     @Option(help: "Per-query solver timeout in milliseconds; a query that runs out is an unknown verdict (exit 3).")
@@ -108,7 +109,7 @@ struct PtregsProveCommand: ParsableCommand {
             var set: Set<Invariant> = []
             for name in invariants {
                 guard let inv = Invariant.named(name) else {
-                    throw ValidationError("unknown invariant '\(name)' (expected restore, frame, ptrace or return-stack)")
+                    throw ValidationError("unknown invariant '\(name)' (expected \(InvariantRegistry.namesChoice))")
                 }
                 set.insert(inv)
             }

@@ -123,4 +123,17 @@ final class AssumptionTests: XCTestCase {
             XCTAssertEqual(CertificateTests.answer("z3", f), "unsat", f.lastPathComponent)
         }
     }
+
+    func testAnAssumptionBeyondAnInstructionTheModelCannotTakeIsNoError() {
+        // In a real file (.source) an instruction outside the model ends the path's graph
+        // there; the branch the assumption names lies beyond it. The verdicts are unknown.
+        let files = [
+            "spec.pts": ".source \"code.S\"\n.path f entry=function\n.assume not-taken out reason=\"x\"\n",
+            "code.S": "f:\n\tmovq %cr3, %rax\n\ttestq %rax, %rax\n\tjz out\n\tret\nout:\n\tret\n",
+        ]
+        let report = SpecHarness.check(files, unit: "spec.pts")
+        XCTAssertEqual(report.diagnostics, [])
+        guard case .unknown(let why)? = report.paths.first?.results.first?.verdict else { return XCTFail("expected unknown") }
+        XCTAssertTrue(why.contains("cr3"), why)
+    }
 }

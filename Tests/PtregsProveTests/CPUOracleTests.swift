@@ -26,6 +26,8 @@ import Testing
             #expect(s.brokenNatively[inv, default: 0] > 0, "no native run broke \(inv.rawValue)")
         }
         #expect(s.proved > 0)
+        // Runs that stop at a ud2 or int3, where the model's run ends too, in the same state.
+        #expect(s.trapped > 0, "no run stopped at a trap")
     }
 
     /// Every construct the oracle is meant to exercise appears in the test's programs.
@@ -34,15 +36,31 @@ import Testing
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         func has(_ prefix: String, _ rest: String = "") -> Bool { lines.contains { $0.hasPrefix(prefix) && (rest.isEmpty || $0.contains(rest)) } }
         let conditions = ["z", "e", "nz", "ne", "a", "nbe", "be", "na", "ae", "nb", "nc", "b", "nae", "c",
-                          "l", "nge", "ge", "nl", "le", "ng", "g", "nle", "s", "ns"]
+                          "l", "nge", "ge", "nl", "le", "ng", "g", "nle", "s", "ns", "o", "no"]
         for c in conditions {
             #expect(has("j\(c) "), "no j\(c)")
             #expect(has("cmov\(c) ") || has("cmov\(c)q "), "no cmov\(c)")
+            #expect(has("set\(c) "), "no set\(c)")
         }
-        var mnemonics = ["pushq", "popq", "leaq", "call", "ret", "mov ", "jmp"]
-        for base in ["mov", "add", "sub", "and", "or", "xor", "inc", "dec", "neg", "not", "test", "cmp", "xchg"] {
-            mnemonics += ["q", "l", "b"].map { base + $0 + " " }
+        var mnemonics = ["pushq", "popq", "leaq", "call", "ret", "mov ", "jmp", "leave", "std", "cld", "endbr64", "ud2", "int3",
+                         "movzbw ", "movzbl ", "movzbq ", "movzwl ", "movzwq ", "movsbw ", "movsbl ", "movsbq ", "movswl ", "movswq ", "movslq ",
+                         "movzx ", "movsx ", "movzb ", "movzw ", "movsb ", "movsw ", "movsxd "]
+        for base in ["mov", "add", "sub", "and", "or", "xor", "inc", "dec", "neg", "not", "test", "cmp", "xchg",
+                     "adc", "sbb", "shl", "sal", "shr", "sar", "rol", "ror", "cmpxchg", "xadd"] {
+            mnemonics += ["q", "l", "w", "b"].map { base + $0 + " " }
         }
+        // Shifts and rotates by 1 (no count), by an immediate and by %cl.
+        for base in ["shl", "shr", "sar", "rol", "ror"] {
+            #expect(lines.contains { $0.hasPrefix(base) && !$0.contains(",") }, "no \(base) by 1")
+            #expect(has(base, "%cl, "), "no \(base) by %cl")
+            #expect(has(base, "$"), "no \(base) by an immediate")
+        }
+        // The lock prefix, in one statement and alone before its instruction.
+        #expect(has("lock cmpxchg", "(%r"), "no lock cmpxchg")
+        #expect(has("lock; cmpxchg"), "no lock; cmpxchg")
+        #expect(has("lock xadd"), "no lock xadd")
+        #expect(has("lock adc") || has("lock sbb"), "no locked adc/sbb")
+        #expect(has("cmpxchgl %", ", %"), "no cmpxchg with a 32-bit register destination")
         mnemonics += ["bt", "bts", "btr", "btc"].flatMap { [$0 + "q ", $0 + "l "] }
         for m in mnemonics { #expect(has(m), "no \(m)") }
         // Forms the semantics treat specially.

@@ -31,34 +31,11 @@ final class CompatEntryTests: XCTestCase {
     \tpushq %rdx
     \tpushq %rcx
     \tpushq $-38                        # ax
-    \tpushq %r8
-    \tpushq %r9
-    \tpushq %r10
-    \tpushq %r11
-    \tpushq %rbx
-    \tpushq %rbp
-    \tpushq %r12
-    \tpushq %r13
-    \tpushq %r14
-    \tpushq %r15
+    \(SpecHarness.pushPtRegsFromR8)\
     \tmovq %rsp, %rdi
     \tcall do_syscall32
     \tmovq %rax, 80(%rsp)               # pt_regs.ax: the result
-    \tpopq %r15
-    \tpopq %r14
-    \tpopq %r13
-    \tpopq %r12
-    \tpopq %rbp
-    \tpopq %rbx
-    \tpopq %r11
-    \tpopq %r10
-    \tpopq %r9
-    \tpopq %r8
-    \tpopq %rax
-    \tpopq %rcx
-    \tpopq %rdx
-    \tpopq %rsi
-    \tpopq %rdi
+    \(SpecHarness.popPtRegs)\
     \taddq $8, %rsp                     # orig_ax
     \tmovl (%rsp), %edx                 # eip
     \tmovl 24(%rsp), %ecx               # esp
@@ -89,33 +66,10 @@ final class CompatEntryTests: XCTestCase {
     \tpushq %rdx
     \tpushq %rcx
     \tpushq $-38                        # ax
-    \tpushq %r8
-    \tpushq %r9
-    \tpushq %r10
-    \tpushq %r11
-    \tpushq %rbx
-    \tpushq %rbp
-    \tpushq %r12
-    \tpushq %r13
-    \tpushq %r14
-    \tpushq %r15
+    \(SpecHarness.pushPtRegsFromR8)\
     \tmovq %rsp, %rdi
     \tcall trace_enter
-    \tpopq %r15
-    \tpopq %r14
-    \tpopq %r13
-    \tpopq %r12
-    \tpopq %rbp
-    \tpopq %rbx
-    \tpopq %r11
-    \tpopq %r10
-    \tpopq %r9
-    \tpopq %r8
-    \tpopq %rax
-    \tpopq %rcx
-    \tpopq %rdx
-    \tpopq %rsi
-    \tpopq %rdi
+    \(SpecHarness.popPtRegs)\
     \taddq $8, %rsp                     # orig_ax
     \tmovl (%rsp), %ecx                 # eip
     \tmovl 16(%rsp), %r11d              # eflags
@@ -137,33 +91,10 @@ final class CompatEntryTests: XCTestCase {
     \tpushq %rdx
     \tpushq %rcx
     \tpushq $-38                        # ax
-    \tpushq %r8
-    \tpushq %r9
-    \tpushq %r10
-    \tpushq %r11
-    \tpushq %rbx
-    \tpushq %rbp
-    \tpushq %r12
-    \tpushq %r13
-    \tpushq %r14
-    \tpushq %r15
+    \(SpecHarness.pushPtRegsFromR8)\
     \tmovq %rsp, %rdi
     \tcall trace_enter
-    \tpopq %r15
-    \tpopq %r14
-    \tpopq %r13
-    \tpopq %r12
-    \tpopq %rbp
-    \tpopq %rbx
-    \tpopq %r11
-    \tpopq %r10
-    \tpopq %r9
-    \tpopq %r8
-    \tpopq %rax
-    \tpopq %rcx
-    \tpopq %rdx
-    \tpopq %rsi
-    \tpopq %rdi
+    \(SpecHarness.popPtRegs)\
     \taddq $8, %rsp
     \tswapgs
     \tiretq
@@ -208,7 +139,13 @@ final class CompatEntryTests: XCTestCase {
 
     func testCompatSyscallProvesWithItsOwnUserView() {
         let report = SpecHarness.check(Self.cstar)
-        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "cstar", inv) }
+        for inv in Invariant.allCases where inv != .sysretHazard { SpecHarness.assertProved(report, path: "cstar", inv) }
+        // r11 comes back from pt_regs.flags, which the tracer at the stop may have
+        // given TF: the SYSRET hazard is real in this code.
+        guard let hazard = SpecHarness.result(report, path: "cstar", .sysretHazard), case .violated = hazard.verdict else {
+            return XCTFail("a tracer's TF returned by sysretl must be reported")
+        }
+        XCTAssertEqual(hazard.violations.map(\.mechanism.subject), ["flags"])
         // Read as a 64-bit SYSCALL the same code returns the wrong cs and a truncated rsp.
         let as64 = SpecHarness.check(Self.cstar.replacingOccurrences(of: "entry=compat-syscall", with: "entry=syscall"))
         guard let r = SpecHarness.result(as64, path: "cstar", .ptraceConsistency), case .violated = r.verdict else {

@@ -176,16 +176,7 @@ final class EntryGeometryTests: XCTestCase {
     \tpushq %rdx
     \tpushq %rcx
     \tpushq %rax
-    \tpushq %r8
-    \tpushq %r9
-    \tpushq %r10
-    \tpushq %r11
-    \tpushq %rbx
-    \tpushq %rbp
-    \tpushq %r12
-    \tpushq %r13
-    \tpushq %r14
-    \tpushq %r15
+    \(SpecHarness.pushPtRegsFromR8)\
     \tpushq %rsi                 # the return address again
     \tswapgs
     \tpopq %r12                  # save the return address
@@ -197,21 +188,7 @@ final class EntryGeometryTests: XCTestCase {
 
     error_exit:
     \tswapgs
-    \tpopq %r15
-    \tpopq %r14
-    \tpopq %r13
-    \tpopq %r12
-    \tpopq %rbp
-    \tpopq %rbx
-    \tpopq %r11
-    \tpopq %r10
-    \tpopq %r9
-    \tpopq %r8
-    \tpopq %rax
-    \tpopq %rcx
-    \tpopq %rdx
-    \tpopq %rsi
-    \tpopq %rdi
+    \(SpecHarness.popPtRegs)\
     \taddq $8, %rsp              # orig_ax
     \tiretq
     """
@@ -268,16 +245,7 @@ final class EntryGeometryTests: XCTestCase {
     \tpushq %rdx
     \tpushq %rcx
     \tpushq %rax
-    \tpushq %r8
-    \tpushq %r9
-    \tpushq %r10
-    \tpushq %r11
-    \tpushq %rbx
-    \tpushq %rbp
-    \tpushq %r12
-    \tpushq %r13
-    \tpushq %r14
-    \tpushq %r15
+    \(SpecHarness.pushPtRegsFromR8)\
     \tpushq %rsi                 # the return address, below pt_regs
     \txorl %esi, %esi
     \txorl %edx, %edx
@@ -325,5 +293,45 @@ final class EntryGeometryTests: XCTestCase {
     func testReturnsPtRegsIsForFunctions() {
         let report = SpecHarness.check(".path i entry=interrupt returns=ptregs\ni:\n\tiretq\n")
         XCTAssertTrue(report.diagnostics.contains { $0.description.contains("returns=ptregs applies to function paths") }, "\(report.diagnostics)")
+    }
+
+    /// v6.8's form of the same: error_entry tail-calls sync_regs, which returns the copy
+    /// to the entry, which moves onto it.
+    static var syncRegsTailCall: String {
+        syncRegs
+            .replacingOccurrences(of: "\tcall error_entry\n", with: "\tcall error_entry\n\tmovq %rax, %rsp            # onto the copy\n")
+            .replacingOccurrences(of: "\tpopq %r12                  # save the return address\n\tmovq %rsp, %rdi            # pt_regs\n\tcall sync_regs\n\tmovq %rax, %rsp            # onto the task stack\n\tpushq %r12\n\tret\n",
+                                  with: "\tleaq 8(%rsp), %rdi         # pt_regs, above the return address\n\tjmp sync_regs              # <-tail\n")
+    }
+
+    func testATailCallReturnsWhereTheRetWould() {
+        let spec = Self.syncRegsTailCall
+        XCTAssertTrue(spec.contains("jmp sync_regs"))
+        let report = SpecHarness.check(spec)
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "asm_exc", inv) }
+        // Handing sync_regs a pointer 8 bytes off copies a shifted frame: every register
+        // comes back from its neighbour's field.
+        let shifted = SpecHarness.check(spec.replacingOccurrences(of: "leaq 8(%rsp), %rdi", with: "leaq 16(%rsp), %rdi"))
+        guard let r = SpecHarness.result(shifted, path: "asm_exc", .restoreMatchesSave), case .violated = r.verdict else {
+            return XCTFail("the shifted copy must be reported")
+        }
+    }
+
+    func testReturnAndRetpolineThunksAreTheirInstructions() {
+        // `jmp __x86_return_thunk` is the kernel's RET; `call __x86_indirect_thunk_rax`
+        // calls through rax.
+        let spec = """
+        .extern work indirect clobbers=caller
+        .path f entry=function
+        f:
+        \tpushq %rbx
+        \tcall __x86_indirect_thunk_rax
+        \tpopq %rbx
+        \tjmp __x86_return_thunk
+        """
+        let report = SpecHarness.check(spec)
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "f", inv) }
+        let unbalanced = SpecHarness.check(spec.replacingOccurrences(of: "\tpopq %rbx\n", with: ""))
+        SpecHarness.assertViolated(unbalanced, path: "f", .returnStack, blamedLine: 6)
     }
 }

@@ -27,6 +27,7 @@ final class EntryKindTests: XCTestCase {
     \tmovq RSI(%rsp), %rsi
     \tmovq RDI(%rsp), %rdi
     \taddq $16*8, %rsp
+    \tswapgs             # back to user space (invariant gs)
     \tiretq
     """
 

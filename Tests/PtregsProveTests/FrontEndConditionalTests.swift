@@ -91,9 +91,11 @@ final class FrontEndConditionalTests: XCTestCase {
                              "'CONFIG_X' is not defined (cpp would read it as 0): test it with defined(CONFIG_X) or #ifdef, or define it (#define, or -D on the command line)")
         FrontEnd.assertError(check("#pragma once\n"), "spec.pts:3:1",
                              "unknown preprocessor directive '#pragma' (the spec language has #define, #include, #if, #ifdef, #ifndef, #elif, #else, #endif and #error; a comment is '# text', with a blank after '#')")
-        // Each file closes its own.
-        FrontEnd.assertError(SpecHarness.check(["h.ptsh": "#ifdef X\n", "spec.pts": ".include \"h.ptsh\"\n#endif\n.path f entry=function\nf:\n\tret\n"], unit: "spec.pts"),
-                             "h.ptsh:1:1", "#ifdef without #endif")
+        // Each file closes its own: the include's #ifdef is open, and the unit's #endif
+        // closes nothing of the unit's (two errors, both reported).
+        let split = SpecHarness.check(["h.ptsh": "#ifdef X\n", "spec.pts": ".include \"h.ptsh\"\n#endif\n.path f entry=function\nf:\n\tret\n"], unit: "spec.pts")
+        XCTAssertEqual(split.exitCode, 2)
+        XCTAssertEqual(split.diagnostics.map { "\($0.location): \($0.message)" }, ["h.ptsh:1:1: #ifdef without #endif", "spec.pts:2:1: #endif without #if"])
         // A false branch is not read: not even its unknown directives or names.
         FrontEnd.assertProves(check("#if 0\n#pragma once\n.bogus\n#if UNDEFINED\n#endif\n#else\n\tnop\n#endif\n"))
     }

@@ -209,7 +209,7 @@ final class FrontEndGasTests: XCTestCase {
         """
         XCTAssertEqual(try program(spec).instructions.map(\.text), ["pushq %rbx", "pushq %rbp", "pushq %r12", "addq $24, %rsp", "ret"])
         let missing = ".macro M a:req\n\tpushq \\a\n.endm\n.path f entry=function\nf:\n\tM\n\tret\n"
-        FrontEnd.assertError(SpecHarness.check(missing), "spec.pts:6:2", "macro 'M' needs argument 'a' (defined at spec.pts:1:1)")
+        FrontEnd.assertError(SpecHarness.check(missing), "spec.pts:6:2", "macro 'M' requires argument 'a' (it is declared 'a:req'; defined at spec.pts:1:1)")
         // Without arguments for it, a :vararg parameter is blank.
         let none = ".macro M a, rest:vararg\n\tpushq \\a\n\t.ifb \\rest\n\tpopq \\a\n\t.endif\n.endm\n.path f entry=function\nf:\n\tM %rbx\n\tret\n"
         FrontEnd.assertProves(SpecHarness.check(none))
@@ -362,13 +362,13 @@ final class FrontEndPerCPUTests: XCTestCase {
     func testWhatIsNoPerCPUVariable() {
         let head = ".percpu old_rsp\n.path f entry=function\nf:\n"
         FrontEnd.assertError(SpecHarness.check(head + "\tmovq %gs:40, %rax\n\tret\n"), "spec.pts:4:11",
-                             "'40' is not a per-CPU variable: expected a symbol, or a symbol plus a constant offset")
+                             "'40' is an offset into the per-CPU area with no symbol: the model knows per-CPU variables by name, so write the symbol the kernel places there ('%gs:SYMBOL', 'PER_CPU_VAR(SYMBOL)' or SYMBOL+OFFSET), declared with '.percpu SYMBOL'")
         FrontEnd.assertError(SpecHarness.check(head + "\tmovq %gs:8(%rax), %rax\n\tret\n"), "spec.pts:4:7",
                              "'%gs:8(%rax)': only a per-CPU variable (%gs:symbol or %gs:symbol+offset) is modelled after a segment prefix")
         FrontEnd.assertError(SpecHarness.check(head + "\tmovq %gs:other, %rax\n\tret\n"), "spec.pts:4:11",
-                             "unknown per-CPU variable 'other' (declare it with '.percpu other')")
+                             "unknown per-CPU variable 'other': declare it with '.percpu other'")
         FrontEnd.assertError(SpecHarness.check(head + "\tmovq %gs:old_rsp+8, %rax\n\tret\n"), "spec.pts:4:11",
-                             "unknown per-CPU variable 'old_rsp+8' (declare it with '.percpu old_rsp+8')")
+                             "unknown per-CPU variable 'old_rsp+8' (offset 8 into 'old_rsp', of which only old_rsp is declared): declare it with '.percpu old_rsp+8' (a field of a per-CPU symbol is a variable of its own, its offset written without blanks)")
     }
 
     /// Two declared fields that share bytes would not see each other's writes.

@@ -230,29 +230,123 @@ final class FrontEndSourceTests: XCTestCase {
         }
     }
 
-    /// An ALTERNATIVE site (a `.altinstructions` entry naming the original code): the
-    /// kernel may run the replacement instead, so a path through it is unknown, never
-    /// proved on the original arm alone; other paths of the file still prove.
-    func testAPathThroughAPatchedSiteIsUnknown() throws {
+    /// An ALTERNATIVE site (a `.altinstructions` entry naming the original code and its
+    /// replacement): each arm is a run of the path, chosen by the CPU's feature. The
+    /// replacement's bug is found in the runs that take it, with the choice in the trace;
+    /// the original arm proves on its own.
+    func testEachArmOfAnAlternativeIsChecked() throws {
         let report = try Self.check("checks/alternative.pts")
         XCTAssertEqual(report.diagnostics, [])
-        XCTAssertEqual(report.exitCode, 3)
-        for inv in Invariant.allCases {
-            SpecHarness.assertProved(report, path: "irq_entry_demo", inv)
-            guard let r = SpecHarness.result(report, path: "irq_entry_patched", inv), case .unknown(let why) = r.verdict else {
-                XCTFail("\(inv): expected unknown"); continue
-            }
-            XCTAssertTrue(why.hasPrefix("unsupported: the kernel may patch this code at boot (its .altinstructions entry is at arch/x86/include/asm/alternative.h:"), why)
-            XCTAssertTrue(why.hasSuffix("at arch/x86/entry/entry_64.S:79:2 (`popq %r15`)"), why)
+        XCTAssertEqual(report.exitCode, 0)
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "irq_entry_demo", inv) }
+        for inv in Invariant.allCases where inv != .restoreMatchesSave { SpecHarness.assertProved(report, path: "irq_entry_patched", inv) }
+        guard let r = SpecHarness.result(report, path: "irq_entry_patched", .restoreMatchesSave), case .violated = r.verdict else {
+            return XCTFail("the replacement's missing r11 restore must be found")
         }
-        // The replacement code sits in its own section, and the site's padding is nops.
+        XCTAssertEqual(r.violations.map(\.mechanism.description), ["restore r11 at iretq"])
+        let steps = r.violations[0].counterexample.steps.map(\.text)
+        XCTAssertTrue(steps.contains { $0.hasPrefix("ALTERNATIVE (arch/x86/include/asm/alternative.h:") && $0.hasSuffix("feature 0x71 set: the replacement runs") }, "\(steps)")
+        // The original arm alone: without the table entry the site is plain code.
         try Self.withTree { _ in
             let (programs, _, _) = Checker().elaborateUnits(["checks/alternative.pts"])
             let program = try XCTUnwrap(programs.first)
-            XCTAssertEqual(program.instructions.filter { $0.section == ".altinstr_replacement" }.map(\.text), ["jmp irq_entry_clobber"])
-            let site = program.instructions.filter { if case .unsupported(let why) = $0.operation { return why.contains("patch") }; return false }
-            XCTAssertEqual(site.count, 15, "\(site.map(\.text))")
+            let pops = ["r15", "r14", "r13", "r12", "rbp", "rbx"].map { "popq %\($0)" } + ["addq $8, %rsp"]
+                + ["r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi"].map { "popq %\($0)" }
+            XCTAssertEqual(program.instructions.filter { $0.section == ".altinstr_replacement" }.map(\.text), pops)
+            XCTAssertEqual(program.alternatives.count, 1)
+            XCTAssertEqual(program.alternatives.values.first?.first?.feature, "0x71")
+            XCTAssertFalse(program.instructions.contains { if case .unsupported(let why) = $0.operation { return why.contains("patch") }; return false })
         }
+    }
+
+    /// 3.x's form of the table (altinstruction_entry, with the padding length), and
+    /// ALTERNATIVE_2: two entries for one site, the later patching over the earlier.
+    static let alternativeMacros = """
+    .macro altinstruction_entry orig alt feature orig_len alt_len pad_len
+    \t.long \\orig - .
+    \t.long \\alt - .
+    \t.word \\feature
+    \t.byte \\orig_len
+    \t.byte \\alt_len
+    \t.byte \\pad_len
+    .endm
+    .macro ALTERNATIVE oldinstr, newinstr, feature
+    140:
+    \t\\oldinstr
+    141:
+    \t.skip -(((144f-143f)-(141b-140b)) > 0) * ((144f-143f)-(141b-140b)),0x90
+    142:
+    \t.pushsection .altinstructions,"a"
+    \taltinstruction_entry 140b,143f,\\feature,142b-140b,144f-143f,142b-141b
+    \t.popsection
+    \t.pushsection .altinstr_replacement,"ax"
+    143:
+    \t\\newinstr
+    144:
+    \t.popsection
+    .endm
+    .macro ALTERNATIVE_2 oldinstr, newinstr1, feature1, newinstr2, feature2
+    140:
+    \t\\oldinstr
+    141:
+    \t.skip 0,0x90
+    142:
+    \t.pushsection .altinstructions,"a"
+    \taltinstruction_entry 140b,143f,\\feature1,142b-140b,144f-143f,142b-141b
+    \taltinstruction_entry 140b,144f,\\feature2,142b-140b,145f-144f,142b-141b
+    \t.popsection
+    \t.pushsection .altinstr_replacement,"ax"
+    143:
+    \t\\newinstr1
+    144:
+    \t\\newinstr2
+    145:
+    \t.popsection
+    .endm
+    """
+
+    /// Two sites patched on one feature are patched together: a push in one and its pop
+    /// in the other balance on every CPU. On two features they need not.
+    func testSitesOnOneFeatureArePatchedTogether() throws {
+        func check(_ second: String) throws -> CheckReport {
+            let code = Self.alternativeMacros + "\n" + """
+            f:
+            \tALTERNATIVE "nop", "pushq %rax", 7
+            \tmovq $1, %rax
+            \tALTERNATIVE "nop", "popq %rax", \(second)
+            \tret
+            """
+            return try Self.check("checks/alt.pts", ["arch/x86/entry/alt.S": code + "\n",
+                                                     "checks/alt.pts": ".source \"arch/x86/entry/alt.S\"\n.path f entry=function\n"])
+        }
+        let together = try check("7")
+        XCTAssertEqual(together.diagnostics, [])
+        for inv in Invariant.allCases { SpecHarness.assertProved(together, path: "f", inv) }
+        let apart = try check("8")
+        // The ret, after 45 lines of macros and the three above.
+        let cx = SpecHarness.assertViolated(apart, path: "f", .frameBalance, blamedLine: 46, requirementContains: "rsp must be the caller's")
+        XCTAssertEqual(cx?.steps.filter { $0.text.hasPrefix("ALTERNATIVE") }.count, 2)
+    }
+
+    /// ALTERNATIVE_2: the second entry patches over the first. Only the second
+    /// replacement forgets to restore rbx, and only its runs are reported.
+    func testALaterEntryPatchesOverAnEarlierOne() throws {
+        let code = Self.alternativeMacros + "\n" + """
+        f:
+        \tpushq %rbx
+        \tmovq $1, %rbx
+        \tALTERNATIVE_2 "popq %rbx", "popq %rbx", 3, "addq $8, %rsp", 5
+        \tret
+        """
+        let report = try Self.check("checks/alt2.pts", ["arch/x86/entry/alt2.S": code + "\n",
+                                                          "checks/alt2.pts": ".source \"arch/x86/entry/alt2.S\"\n.path f entry=function\n"])
+        XCTAssertEqual(report.diagnostics, [])
+        guard let r = SpecHarness.result(report, path: "f", .restoreMatchesSave), case .violated = r.verdict else {
+            return XCTFail("the second replacement loses rbx")
+        }
+        let steps = r.violations[0].counterexample.steps.map(\.text)
+        XCTAssertTrue(steps.contains { $0.hasSuffix("feature 0x5 set: the replacement runs") }, "\(steps)")
+        XCTAssertTrue(steps.contains("addq $8, %rsp"), "\(steps)")
     }
 
     /// Bytes among a real file's instructions are code the model cannot decode: the

@@ -17,6 +17,9 @@ enum FrontEnd {
             XCTFail("no diagnostic; paths: \(report.paths.map(\.name))", file: file, line: line)
             return
         }
+        // One mistake, one error: elaboration goes on after an error, and must not
+        // report what follows from it.
+        XCTAssertEqual(report.diagnostics.count, 1, "\(report.diagnostics)", file: file, line: line)
         XCTAssertEqual(d.severity, .error, file: file, line: line)
         XCTAssertEqual(d.location.description, location, "message: \(d.message)", file: file, line: line)
         XCTAssertEqual(d.message, message, file: file, line: line)

@@ -92,7 +92,7 @@ final class ReturnStackInvariantTests: XCTestCase {
         """
         let report = SpecHarness.check(spec)
         SpecHarness.assertViolated(report, path: "sc", .returnStack, blamedLine: SpecHarness.line("<-blamed", in: spec),
-                                   requirementContains: "sysretq leaves with 1 return-stack entry never returned through: the call at `call stub` (line \(SpecHarness.line("<-call", in: spec)))")
+                                   requirementContains: "sysretq leaves with 1 return-stack entry never returned through: the call `call stub` at spec.pts:\(SpecHarness.line("<-call", in: spec))")
         SpecHarness.assertOthersProved(report, path: "sc", except: [.returnStack])
     }
 
@@ -111,7 +111,7 @@ final class ReturnStackInvariantTests: XCTestCase {
         """
         let report = SpecHarness.check(spec)
         let cx = SpecHarness.assertViolated(report, path: "f", .returnStack, blamedLine: SpecHarness.line("<-blamed", in: spec),
-                                            requirementContains: "ret must return to the address pushed by the call at line \(SpecHarness.line("<-call", in: spec))")
+                                            requirementContains: "ret must return to the address pushed by the call at spec.pts:\(SpecHarness.line("<-call", in: spec))")
         XCTAssertEqual(cx?.steps.last?.returnStackDepth, 2)
     }
 
@@ -127,7 +127,7 @@ final class ReturnStackInvariantTests: XCTestCase {
         """
         let report = SpecHarness.check(spec)
         let cx = SpecHarness.assertViolated(report, path: "f", .returnStack, blamedLine: SpecHarness.line("<-blamed", in: spec),
-                                            requirementContains: "ret must return to the address pushed by the call at line \(SpecHarness.line("<-call", in: spec))")
+                                            requirementContains: "ret must return to the address pushed by the call at spec.pts:\(SpecHarness.line("<-call", in: spec))")
         XCTAssertNotEqual(SpecHarness.value(cx, "popped"), SpecHarness.value(cx, "pushed"))
     }
 
@@ -143,7 +143,7 @@ final class ReturnStackInvariantTests: XCTestCase {
         """
         let report = SpecHarness.check(spec)
         SpecHarness.assertViolated(report, path: "f", .returnStack, blamedLine: SpecHarness.line("<-blamed", in: spec),
-                                   requirementContains: "ret must return to the address pushed by the call at line \(SpecHarness.line("<-call", in: spec))")
+                                   requirementContains: "ret must return to the address pushed by the call at spec.pts:\(SpecHarness.line("<-call", in: spec))")
     }
 
     func testCallLeftUnreturnedAtIret() {
@@ -160,7 +160,7 @@ final class ReturnStackInvariantTests: XCTestCase {
         """
         let report = SpecHarness.check(spec)
         SpecHarness.assertViolated(report, path: "irq", .returnStack, blamedLine: SpecHarness.line("<-blamed", in: spec),
-                                   requirementContains: "iretq leaves with 1 return-stack entry never returned through: the call at `call handler` (line \(SpecHarness.line("<-call", in: spec)))")
+                                   requirementContains: "iretq leaves with 1 return-stack entry never returned through: the call `call handler` at spec.pts:\(SpecHarness.line("<-call", in: spec))")
         SpecHarness.assertOthersProved(report, path: "irq", except: [.returnStack])
     }
 

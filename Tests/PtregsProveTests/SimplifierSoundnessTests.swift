@@ -35,6 +35,9 @@ final class SimplifierSoundnessTests: XCTestCase {
         func or(_ a: Term, _ b: Term) -> Term { record("or", [a, b], f.or(a, b)) { $0.bvOr($1[0], $1[1]) } }
         func xor(_ a: Term, _ b: Term) -> Term { record("xor", [a, b], f.xor(a, b)) { $0.bvXor($1[0], $1[1]) } }
         func mul(_ a: Term, _ b: Term) -> Term { record("mul", [a, b], f.mul(a, b)) { $0.mul($1[0], $1[1]) } }
+        func shl(_ a: Term, _ b: Term) -> Term { record("shl", [a, b], f.shl(a, b)) { $0.shl($1[0], $1[1]) } }
+        func lshr(_ a: Term, _ b: Term) -> Term { record("lshr", [a, b], f.lshr(a, b)) { $0.lshr($1[0], $1[1]) } }
+        func ashr(_ a: Term, _ b: Term) -> Term { record("ashr", [a, b], f.ashr(a, b)) { $0.ashr($1[0], $1[1]) } }
         func not(_ a: Term) -> Term { record("not", [a], f.not(a)) { $0.bvNot($1[0]) } }
         func neg(_ a: Term) -> Term { record("neg", [a], f.neg(a)) { $0.neg($1[0]) } }
         func eq(_ a: Term, _ b: Term) -> Term { record("eq", [a, b], f.eq(a, b)) { $0.eq($1[0], $1[1]) } }
@@ -106,6 +109,7 @@ final class SimplifierSoundnessTests: XCTestCase {
             _ = r.not(a); _ = r.neg(a)
             for b in values {
                 _ = r.add(a, b); _ = r.sub(a, b); _ = r.and(a, b); _ = r.or(a, b); _ = r.xor(a, b); _ = r.mul(a, b)
+                _ = r.shl(a, b); _ = r.lshr(a, b); _ = r.ashr(a, b)
                 _ = r.eq(a, b); _ = r.ult(a, b); _ = r.ule(a, b); _ = r.slt(a, b); _ = r.sle(a, b)
             }
         }
@@ -166,7 +170,7 @@ final class SimplifierSoundnessTests: XCTestCase {
         var operands: [(UInt64, UInt64)] = []
         for a in edges { for b in edges { operands.append((a, b)) } }
         for _ in 0..<200 { operands.append((rng.next(), rng.next() >> (rng.next() % 64))) }
-        let binary: [Term.Op] = [.add, .sub, .mul, .and, .or, .xor, .eq, .ult, .ule, .slt, .sle]
+        let binary: [Term.Op] = [.add, .sub, .mul, .and, .or, .xor, .shl, .lshr, .ashr, .eq, .ult, .ule, .slt, .sle]
         // Every operand pinned in one model; Z3 then computes each lowered term itself.
         let z3 = Z3Context()
         var lowering = Z3Lowering(z3)
@@ -184,6 +188,9 @@ final class SimplifierSoundnessTests: XCTestCase {
                 case .and: t = f.and(x, y)
                 case .or: t = f.or(x, y)
                 case .xor: t = f.xor(x, y)
+                case .shl: t = f.shl(x, y)
+                case .lshr: t = f.lshr(x, y)
+                case .ashr: t = f.ashr(x, y)
                 case .eq: t = f.eq(x, y)
                 case .ult: t = f.ult(x, y)
                 case .ule: t = f.ule(x, y)
@@ -342,6 +349,9 @@ final class RewriteRuleProofTests: XCTestCase {
             case .xor: return z3.bvXor(a[0], a[1])
             case .not: return z3.bvNot(a[0])
             case .neg: return z3.neg(a[0])
+            case .shl: return z3.shl(a[0], a[1])
+            case .lshr: return z3.lshr(a[0], a[1])
+            case .ashr: return z3.ashr(a[0], a[1])
             case .eq: return z3.eq(a[0], a[1])
             case .ult: return z3.ult(a[0], a[1])
             case .ule: return z3.ule(a[0], a[1])
@@ -428,7 +438,7 @@ final class RewriteRuleProofTests: XCTestCase {
             }
         }
         for r in rules { visit(r.rhs) }
-        let all: [Term.Op] = [.add, .sub, .and, .or, .xor, .not, .neg, .mul, .eq, .ult, .ule, .slt, .sle, .ite, .boolIte, .allOf, .anyOf, .negation]
+        let all: [Term.Op] = [.add, .sub, .and, .or, .xor, .not, .neg, .mul, .shl, .lshr, .ashr, .eq, .ult, .ule, .slt, .sle, .ite, .boolIte, .allOf, .anyOf, .negation]
         ops.formUnion(all.filter { RewriteRules.nodeOrder($0) == .ordered })
         return ops.sorted { $0.rawValue < $1.rawValue }
     }

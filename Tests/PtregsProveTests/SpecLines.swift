@@ -18,6 +18,13 @@ extension SpecHarness {
         return hits[0] + 1
     }
 
+    /// pt_regs's registers from r8 down, pushed in its order (what an entry pushes after
+    /// di, si, dx, cx and ax), one spec line each.
+    static let pushPtRegsFromR8 = ["r8", "r9", "r10", "r11", "rbx", "rbp", "r12", "r13", "r14", "r15"].map { "\tpushq %\($0)\n" }.joined()
+    /// Every register pt_regs holds, popped from r15 up to di, one spec line each.
+    static let popPtRegs = ["r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi"]
+        .map { "\tpopq %\($0)\n" }.joined()
+
     /// Every invariant but `except` proves on `path` (the spec breaks only what the test is about).
     static func assertOthersProved(_ report: CheckReport, path: String, except: Set<Invariant>,
                                    file: StaticString = #filePath, line: UInt = #line) {

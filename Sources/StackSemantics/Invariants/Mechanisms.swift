@@ -11,6 +11,8 @@ extension Mechanism {
         case .ptraceConsistency: subject = Self.ptraceSubject(key: key)
         case .frameBalance: subject = Self.frameSubject(key: key)
         case .returnStack: (subject, point) = Self.returnStackSubject(key: key) ?? (nil, nil)
+        case .gsParity: subject = Self.gsSubject(key: key)
+        case .sysretHazard: subject = Self.sysretSubject(key: key)
         }
         let instruction = semantics.program.instructions[semantics.graph.nodes[node].instruction]
         // A key no subject names is a checker bug; the key itself keeps the mechanism

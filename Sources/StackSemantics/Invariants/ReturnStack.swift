@@ -15,7 +15,7 @@ extension Interpreter {
             require(.returnStack, node, Self.retWithoutCallKey, d.bit(false), s, "ret with no call to return from")
             return
         }
-        let site = top.callSite.map { "the call at line \(program.instructions[graph.nodes[$0].instruction].location.line)" } ?? "the caller's call that entered the path"
+        let site = top.callSite.map { "the call at \(callSiteWords($0))" } ?? "the caller's call that entered the path"
         require(.returnStack, node, "ret", d.equal(popped, top.returnAddress), s,
                 "ret must return to the address pushed by \(site)",
                 values: [("popped", popped), ("pushed", top.returnAddress)])
@@ -23,10 +23,16 @@ extension Interpreter {
 
     static var retWithoutCallKey: String { "ret without call" }
 
+    /// `entry_64.ptsh:14`: a call site with its file, which may not be the unit's.
+    func callSiteWords(_ node: Int) -> String {
+        let l = program.instructions[graph.nodes[node].instruction].location
+        return "\(l.file):\(l.line)"
+    }
+
     func checkReturnStackAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
         guard !s.shadowStack.isEmpty else { return }
         let calls = s.shadowStack.map { e in
-            e.callSite.map { "the call at \(instructionWords(node: $0))" } ?? "the caller's call that entered the path"
+            e.callSite.map { "the call `\(program.instructions[graph.nodes[$0].instruction].text)` at \(callSiteWords($0))" } ?? "the caller's call that entered the path"
         }
         // One obligation per call never returned through, named after the routine it
         // called: a second leaked call is a violation of its own.

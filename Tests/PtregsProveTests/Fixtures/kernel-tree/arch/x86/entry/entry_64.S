@@ -68,15 +68,15 @@ SYM_CODE_START(syscall_entry_demo)
 SYM_CODE_END(syscall_entry_demo)
 
 /*
- * An entry whose return is patched at boot on CPUs with X86_FEATURE_DEMO: which
- * instructions run depends on the CPU, so the model does not claim a proof.
+ * An entry whose restore is patched at boot on CPUs with X86_FEATURE_DEMO: both
+ * arms run on some CPU. BUG of the replacement only: it skips r11's restore.
  */
 SYM_CODE_START(irq_entry_patched)
 	pushq	$-1
 	PUSH_REGS
 	movq	%rsp, %rdi
 	call	handle_irq_demo
-	ALTERNATIVE "POP_REGS", "jmp irq_entry_clobber", X86_FEATURE_DEMO
+	ALTERNATIVE "POP_REGS", "POP_REGS skip_r11=1", X86_FEATURE_DEMO
 	addq	$8, %rsp
 	iretq
 SYM_CODE_END(irq_entry_patched)
