@@ -1,6 +1,12 @@
 // swift-tools-version:6.3
 import PackageDescription
 
+// -static-stdlib for an executable whose modules were compiled for the shared runtime:
+// the libraries the static Foundation needs beyond what the modules' autolink entries name.
+let staticRuntime = ["-static-stdlib", "-Xlinker", "--start-group", "-lFoundation", "-lFoundationEssentials",
+                     "-lFoundationInternationalization", "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims",
+                     "-l_FoundationCollections", "-lswiftSynchronization", "-Xlinker", "--end-group"]
+
 let package = Package(
     name: "ptregs-prove",
     platforms: [.macOS(.v13)],
@@ -28,10 +34,12 @@ let package = Package(
         .target(name: "StackSemantics", dependencies: ["SpecElaboration"]),
         // prove + report: Z3 queries, verdicts, replay, output formats.
         .target(name: "PtregsProve", dependencies: ["StackSemantics", "Z3Kit"]),
+        // The Swift runtime and Foundation linked in (-static-stdlib): a one-path check
+        // starts in about two thirds of the time (docs/performance.md, "Start-up").
         .executableTarget(name: "ptregs-prove", dependencies: [
             "PtregsProve",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], linkerSettings: [.unsafeFlags(staticRuntime, .when(platforms: [.linux]))]),
         // Benchmarks: figures and ratios, never a pass/fail (swift run -c release ptregs-bench).
         .executableTarget(name: "ptregs-bench", dependencies: ["PtregsProve"]),
         // The CPU as an oracle: random programs run natively and on the interpreter.

@@ -50,13 +50,21 @@ public struct PathGraph: Sendable {
     public static let maximumNodes = 400_000
 
     public init(program: Program, path: PathSpec) throws {
+        // Nodes outside any internal call and ALTERNATIVE choice (most of them) are found
+        // by instruction, the others by hashing.
         var index: [Node: Int] = [:]
+        var outermost = [Int](repeating: -1, count: program.instructions.count)
         func intern(_ n: Node) -> Int {
-            if let i = index[n] { return i }
+            let plain = n.context.isEmpty && n.choice == 0 && outermost.indices.contains(n.instruction)
+            if plain {
+                if outermost[n.instruction] >= 0 { return outermost[n.instruction] }
+            } else if let i = index[n] {
+                return i
+            }
             nodes.append(n)
             next.append(nil)
             taken.append(nil)
-            index[n] = nodes.count - 1
+            if plain { outermost[n.instruction] = nodes.count - 1 } else { index[n] = nodes.count - 1 }
             return nodes.count - 1
         }
         // Arriving at an ALTERNATIVE site is arriving at its choices first.
@@ -75,7 +83,9 @@ public struct PathGraph: Sendable {
                 throw Diagnostic.error(path.location, "path '\(path.name)' expands to more than \(Self.maximumNodes) instruction instances")
             }
             let node = nodes[id]
-            let inst = program.instructions[node.instruction]
+            // The instruction is read in place: copying it (its text, notes and labels)
+            // for every node was a quarter of a long straight line's graph building.
+            let at = node.instruction
             if node.choice > 0, let arms = program.alternatives[node.instruction] {
                 // Patched: the arm's replacement, then the code after the site. Not:
                 // the earlier arms' choices, then the original instructions.
@@ -92,17 +102,17 @@ public struct PathGraph: Sendable {
                 // A replacement's last instruction goes on after its site.
                 if let resume = program.replacementEnds[node.instruction] { return enter(resume, node.context) }
                 guard node.instruction + 1 < program.instructions.count else {
-                    throw Diagnostic(at: inst.location, "path '\(path.name)' runs off the end of the code after this instruction: it has no exit (ret, sysretq, iretq)",
+                    throw Diagnostic(at: program.instructions[at].location, "path '\(path.name)' runs off the end of the code after this instruction: it has no exit (ret, sysretq, iretq)",
                                      notes: [.init(location: path.location, message: "path declared here")])
                 }
                 // What follows in the program's order may be another section's code.
-                guard program.instructions[node.instruction + 1].section == inst.section else {
-                    throw Diagnostic(at: inst.location, "path '\(path.name)' runs off the end of section \(inst.section) after this instruction: what follows it in memory is not in the source",
+                guard program.instructions[at + 1].section == program.instructions[at].section else {
+                    throw Diagnostic(at: program.instructions[at].location, "path '\(path.name)' runs off the end of section \(program.instructions[at].section) after this instruction: what follows it in memory is not in the source",
                                      notes: [.init(location: path.location, message: "path declared here")])
                 }
                 return enter(node.instruction + 1, node.context)
             }
-            switch inst.operation {
+            switch program.instructions[at].operation {
             case .jump(.code(let t, _)):
                 taken[id] = enter(t, node.context)
             case .branch(_, .code(let t, let label)):
@@ -118,7 +128,7 @@ public struct PathGraph: Sendable {
                 }
             case .call(.code(let t, let label)):
                 if node.context.count >= Self.maximumCallDepth {
-                    throw Diagnostic(at: inst.location, "calls nested deeper than \(Self.maximumCallDepth) (recursive call of '\(label)'?)", notes: [])
+                    throw Diagnostic(at: program.instructions[at].location, "calls nested deeper than \(Self.maximumCallDepth) (recursive call of '\(label)'?)", notes: [])
                 }
                 taken[id] = enter(t, node.context + [id])
             case .ret, .jump(.external):
@@ -252,6 +262,7 @@ public struct PathGraph: Sendable {
         }
         order = post.reversed()
         // Natural loops: walk back from each back edge's source to its head.
+        guard !backEdges.isEmpty else { return }
         let preds = predecessors()
         for e in backEdges {
             var body: Set<Int> = [e.to]

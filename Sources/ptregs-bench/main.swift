@@ -22,33 +22,6 @@ func peakMiB() -> Double {
     return Double(u.ru_maxrss) / 1024   // KiB on Linux
 }
 
-/// A function path with `n` independent branch diamonds (2^n paths).
-func diamonds(_ n: Int) -> String {
-    var s = ".percpu thread_info pointer\n.extern schedule\n.path bench entry=function\nbench:\n\tpushq %rbx\n\tmovq PER_CPU_VAR(thread_info), %rcx\n"
-    for i in 0..<n {
-        s += "\ttestl $\(1 << (i % 30)), \(8 * (i / 30))(%rcx)\n\tjz d\(i)\n\tpushq %r12\n\tmovq $\(i), %r12\n\tpopq %r12\nd\(i):\n"
-    }
-    return s + "\tpopq %rbx\n\tret\n"
-}
-
-/// A function path of `l` straight-line operations.
-func straightLine(_ l: Int) -> String {
-    var s = ".path bench entry=function\nbench:\n\tpushq %rbx\n\tsubq $16, %rsp\n"
-    var emitted = 2
-    var k = 0
-    while emitted < l - 4 {
-        switch k % 4 {
-        case 0: s += "\tmovq %rdi, 8(%rsp)\n"
-        case 1: s += "\tmovq 8(%rsp), %rdi\n"
-        case 2: s += "\tpushq %rsi\n"
-        default: s += "\tpopq %rsi\n"
-        }
-        k += 1
-        emitted += 1
-    }
-    return s + "\taddq $16, %rsp\n\tpopq %rbx\n\tret\n"
-}
-
 func measure(_ inputs: [String], parseOnly: Bool, options: ProverOptions = ProverOptions()) -> Measurement {
     var checker = Checker(options: options)
     checker.jobs = ProcessInfo.processInfo.activeProcessorCount
@@ -88,12 +61,25 @@ func single(_ kind: String, _ size: Int, _ specs: String) -> Measurement {
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("bench.pts")
-        try? (kind == "diamonds" ? diamonds(size) : straightLine(size)).write(to: file, atomically: true, encoding: .utf8)
+        guard let body = generatedBody(kind, size) else {
+            m = Measurement(input: "", size: 0, wallSeconds: 0, solverSeconds: 0, queries: 0, peakMiB: 0, verdicts: "unknown input")
+            break
+        }
+        try? BenchmarkShapes.spec(body).write(to: file, atomically: true, encoding: .utf8)
         m = measure([file.path], parseOnly: false)
     }
     m.input = kind
     m.size = size
     return m
+}
+
+/// The instruction text of a generated input: `ret` (one instruction: start-up),
+/// `straight-line` (L operations) or a diamond shape `dia-ARM` (N diamonds).
+func generatedBody(_ kind: String, _ size: Int) -> String? {
+    if kind == "ret" { return "\tret\n" }
+    if kind == "straight-line" { return BenchmarkShapes.straightLineBody(size) }
+    guard let arm = BenchmarkShapes.Arm.allCases.first(where: { BenchmarkShapes.name($0) == kind }) else { return nil }
+    return BenchmarkShapes.diamondBody(arm, size)
 }
 
 func runChild(_ kind: String, _ size: Int, _ specs: String, repeats: Int) -> Measurement? {
@@ -108,14 +94,103 @@ func runChild(_ kind: String, _ size: Int, _ specs: String, repeats: Int) -> Mea
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard let m = try? JSONDecoder().decode(Measurement.self, from: data) else { return nil }
-        if best == nil || m.wallSeconds < best!.wallSeconds { best = m }
+        if let b = best, b.wallSeconds <= m.wallSeconds { continue }
+        best = m
     }
     return best
 }
 
+/// A process's wall time (from just before the spawn to its exit) and CPU time (user
+/// and system, from wait4), in seconds.
+struct ProcessTime {
+    var wall: Double
+    var cpu: Double
+    /// The exit status of the last run (wait4's status word decoded).
+    var exitCode: Int32 = 0
+}
+
+/// Runs `path` with `arguments` (output to /dev/null) and returns its times, or nil when
+/// it could not start (posix_spawn and wait4: no run-loop polling between them).
+func timeProcess(_ path: String, _ arguments: [String]) -> ProcessTime? {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { for a in argv { free(a) } }
+    var pid: pid_t = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { return nil }
+    var status: Int32 = 0
+    var usage = rusage()
+    guard wait4(pid, &status, 0, &usage) == pid else { return nil }
+    let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    let exitCode = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return ProcessTime(wall: wall, cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime), exitCode: exitCode)
+}
+
+/// An executable named `name` on the PATH, else the first of `fallbacks` that exists.
+func findExecutable(_ name: String, fallbacks: [String] = []) -> String? {
+    let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+    for candidate in dirs.map({ $0 + "/" + name }) + fallbacks where FileManager.default.isExecutableFile(atPath: candidate) {
+        return candidate
+    }
+    return nil
+}
+
+/// Side-by-side process times on one generated input: `ptregs-prove` on the spec, and
+/// `objtool --orc` on the same instructions assembled by `as` (a fresh copy of the
+/// object for each run: objtool writes its ORC tables into it).
+struct SideBySide {
+    var prove: ProcessTime?
+    var objtool: ProcessTime?
+}
+
+let proveBinary: String? = {
+    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let p = dir.appendingPathComponent("ptregs-prove").path
+    return FileManager.default.isExecutableFile(atPath: p) ? p : nil
+}()
+let objtoolBinary = findExecutable("objtool", fallbacks: ["/usr/lib/linux-kbuild-6.1/tools/objtool/objtool"])
+let assembler = findExecutable("as")
+
+func sideBySide(_ kind: String, _ size: Int, repeats: Int) -> SideBySide {
+    var r = SideBySide()
+    guard let body = generatedBody(kind, size) else { return r }
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ptregs-bench-side-\(getpid())")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let spec = dir.appendingPathComponent("bench.pts"), source = dir.appendingPathComponent("bench.s")
+    let object = dir.appendingPathComponent("bench.o"), copy = dir.appendingPathComponent("run.o")
+    do {
+        try BenchmarkShapes.spec(body).write(to: spec, atomically: true, encoding: .utf8)
+        try BenchmarkShapes.gas(body).write(to: source, atomically: true, encoding: .utf8)
+    } catch { return r }
+    // The two alternate, run by run, so that a change in the machine's load between
+    // them does not fall on one side only.
+    let proveArguments = ["--root", dir.path, "--jobs", "\(ProcessInfo.processInfo.activeProcessorCount)", spec.path]
+    let assembled = assembler.map { timeProcess($0, ["-o", object.path, source.path]) != nil } == true
+        && FileManager.default.fileExists(atPath: object.path)
+    for _ in 0..<repeats {
+        if let prove = proveBinary, let t = timeProcess(prove, proveArguments) {
+            r.prove = ProcessTime(wall: min(r.prove?.wall ?? t.wall, t.wall), cpu: min(r.prove?.cpu ?? t.cpu, t.cpu), exitCode: t.exitCode)
+        }
+        if let objtool = objtoolBinary, assembled {
+            try? FileManager.default.removeItem(at: copy)
+            try? FileManager.default.copyItem(at: object, to: copy)
+            if let t = timeProcess(objtool, ["--orc", copy.path]) {
+                r.objtool = ProcessTime(wall: min(r.objtool?.wall ?? t.wall, t.wall), cpu: min(r.objtool?.cpu ?? t.cpu, t.cpu), exitCode: t.exitCode)
+            }
+        }
+    }
+    return r
+}
+
 /// Least-squares slope of log(time) over log(size).
-func growthExponent(_ ms: [Measurement]) -> Double {
-    let pts = ms.filter { $0.wallSeconds > 0 && $0.size > 0 }.map { (log(Double($0.size)), log($0.wallSeconds)) }
+func growthExponent(_ points: [(size: Int, seconds: Double)]) -> Double {
+    let pts = points.filter { $0.seconds > 0 && $0.size > 0 }.map { (log(Double($0.size)), log($0.seconds)) }
     guard pts.count >= 2 else { return .nan }
     let mx = pts.map(\.0).reduce(0, +) / Double(pts.count), my = pts.map(\.1).reduce(0, +) / Double(pts.count)
     let num = pts.map { ($0.0 - mx) * ($0.1 - my) }.reduce(0, +)
@@ -123,9 +198,17 @@ func growthExponent(_ ms: [Measurement]) -> Double {
     return den == 0 ? .nan : num / den
 }
 
-func row(_ m: Measurement) -> String {
-    func f(_ x: Double, _ w: Int) -> String { String(format: "%\(w).4f", x) }
-    return "\(m.input.padding(toLength: 13, withPad: " ", startingAt: 0)) \(String(m.size).leftPadded(7)) \(f(m.wallSeconds, 10)) \(f(m.solverSeconds, 10)) \(String(m.queries).leftPadded(8)) \(String(format: "%9.1f", m.peakMiB)) \(m.verdicts)"
+func f(_ x: Double?, _ w: Int, _ digits: Int = 4) -> String {
+    guard let x else { return String(repeating: " ", count: w - 1) + "-" }
+    return String(format: "%\(w).\(digits)f", x)
+}
+
+func row(_ m: Measurement, _ side: SideBySide = SideBySide()) -> String {
+    let cpuRatio = side.prove.flatMap { p in side.objtool.map { p.cpu / $0.cpu } }
+    let wallRatio = side.prove.flatMap { p in side.objtool.map { p.wall / $0.wall } }
+    return "\(m.input.padding(toLength: 13, withPad: " ", startingAt: 0)) \(String(m.size).leftPadded(7)) \(f(m.wallSeconds, 9)) \(f(side.prove?.wall, 9)) \(f(side.prove?.cpu, 9)) \(f(side.objtool?.wall, 9)) \(f(side.objtool?.cpu, 9)) \(f(wallRatio, 6, 1)) \(f(cpuRatio, 6, 1)) \(String(format: "%8.1f", m.peakMiB)) \(m.verdicts)" + (m.queries > 0 ? String(format: ", %d Z3 queries, %.3f s in Z3", m.queries, m.solverSeconds) : "")
+        + (side.objtool.map { $0.exitCode != 0 ? "; objtool exited \($0.exitCode)" : "" } ?? "")
+        + (side.prove.map { $0.exitCode != 0 ? "; ptregs-prove exited \($0.exitCode)" : "" } ?? "")
 }
 
 extension String {
@@ -138,6 +221,19 @@ if args.first == "--single", args.count >= 3 {
     if let data = try? JSONEncoder().encode(m) { FileHandle.standardOutput.write(data) }
     exit(0)
 }
+if args.first == "--emit", args.count >= 4, let size = Int(args[2]), let body = generatedBody(args[1], size) {
+    // `ptregs-bench --emit KIND SIZE DIR`: write the generated input as bench.pts and bench.s.
+    let dir = URL(fileURLWithPath: args[3])
+    do {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try BenchmarkShapes.spec(body).write(to: dir.appendingPathComponent("bench.pts"), atomically: true, encoding: .utf8)
+        try BenchmarkShapes.gas(body).write(to: dir.appendingPathComponent("bench.s"), atomically: true, encoding: .utf8)
+    } catch {
+        print("cannot write \(dir.path): \(error)")
+        exit(1)
+    }
+    exit(0)
+}
 if args.first == "--mutations" {
     // Mutation score of the prover over a spec tree (default Specs/).
     let (jobs, report) = Checker().elaborate([args.count > 1 ? args[1] : "Specs"])
@@ -148,32 +244,53 @@ if args.first == "--mutations" {
     print(String(format: "(%.1f s)", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
     exit(0)
 }
-let specs = args.first ?? "Specs"
+// `ptregs-bench [SPECS] [--quick]`: --quick skips the corpus runs and the largest sizes.
+let quick = args.contains("--quick")
+let specs = args.first { !$0.hasPrefix("--") } ?? "Specs"
 let repeats = 3
-print("ptregs-bench on \(ProcessInfo.processInfo.activeProcessorCount) cores; best of \(repeats) runs, each in its own process")
-print("input            size   wall (s) solver (s)  queries  peak MiB verdicts (proved/violated/unknown)")
-var lines: [Measurement] = []
-if let full = runChild("corpus", 0, specs, repeats: repeats), let parse = runChild("corpus-parse", 0, specs, repeats: repeats) {
-    print(row(full)); print(row(parse))
-    print(String(format: "corpus: %.1f ms total, %.1f ms parse+elaborate; ratio %.2fx (target < 3x, < 300 ms)",
-                 full.wallSeconds * 1000, parse.wallSeconds * 1000, full.wallSeconds / max(parse.wallSeconds, 1e-9)))
+print("ptregs-bench on \(ProcessInfo.processInfo.activeProcessorCount) cores; best of \(repeats) runs for the corpus, of 5 for generated inputs (3 at 100,000), each in its own process")
+print("ptregs-prove process: \(proveBinary ?? "not built (swift build -c release); no process times")")
+print("objtool: \(objtoolBinary.map { "\($0) --orc on the same code assembled by as" } ?? "not found (PATH, /usr/lib/linux-kbuild-6.1/tools/objtool); no side-by-side times")")
+print("check: the check in-process (wall); prove: a ptregs-prove process on the spec; objtool: an objtool process; wall and cpu (user+sys) seconds; ratios prove/objtool")
+print("input            size  check(s)  prove(s) prove-cpu objtool(s) obj-cpu  wall×   cpu× peak MiB verdicts (proved/violated/unknown)")
+if !quick {
+    if let full = runChild("corpus", 0, specs, repeats: repeats), let parse = runChild("corpus-parse", 0, specs, repeats: repeats) {
+        print(row(full)); print(row(parse))
+        print(String(format: "corpus: %.1f ms total, %.1f ms parse+elaborate; ratio %.2fx (target < 3x, < 300 ms)",
+                     full.wallSeconds * 1000, parse.wallSeconds * 1000, full.wallSeconds / max(parse.wallSeconds, 1e-9)))
+    }
+    if let z3 = runChild("corpus-z3", 0, specs, repeats: 1) {
+        print(row(z3))
+        print(String(format: "corpus with every query sent to Z3 (--no-fast-path; one run): %.1f ms", z3.wallSeconds * 1000))
+    }
 }
-if let certify = runChild("corpus-certify", 0, specs, repeats: 1), let full = runChild("corpus", 0, specs, repeats: repeats) {
-    print(row(certify))
-    print(String(format: "corpus with --certify (one run): %.1f ms, %.2fx a plain run (the plain run does not change)",
-                 certify.wallSeconds * 1000, certify.wallSeconds / full.wallSeconds))
+
+/// Generated inputs are small: the best of five, as their growth is read off few points.
+let seriesRepeats = 5
+
+/// Measures each size of one generated input, prints its rows and its growth.
+func series(_ kind: String, _ sizes: [Int], unit: String) {
+    var points: [(size: Int, seconds: Double)] = []
+    var last: [(size: Int, seconds: Double)] = []
+    for n in sizes {
+        guard let m = runChild(kind, n, specs, repeats: n >= 100_000 ? 3 : seriesRepeats) else { continue }
+        let side = sideBySide(kind, n, repeats: n >= 100_000 ? 3 : seriesRepeats)
+        print(row(m, side))
+        points.append((n, m.wallSeconds))
+        last.append((n, m.wallSeconds))
+        if last.count > 3 { last.removeFirst() }
+    }
+    print(String(format: "\(kind): fitted growth exponent %.2f over %@, %.2f over the last three sizes (1.0 = linear in \(unit))",
+                 growthExponent(points), sizes.map(String.init).joined(separator: ","), growthExponent(last)))
 }
-if let z3 = runChild("corpus-z3", 0, specs, repeats: 1) {
-    print(row(z3))
-    print(String(format: "corpus with every query sent to Z3 (--no-fast-path; one run): %.1f ms", z3.wallSeconds * 1000))
+
+if let m = runChild("ret", 1, specs, repeats: repeats) {
+    let side = sideBySide("ret", 1, repeats: 11)
+    print(row(m, side))
+    print("ret: one `ret` instruction; the process time is start-up (best of 11 processes each)")
 }
-var dia: [Measurement] = []
-for n in [1, 2, 4, 8, 16, 32, 64, 128, 256] {
-    if let m = runChild("diamonds", n, specs, repeats: repeats) { dia.append(m); print(row(m)) }
+let diamondSizes = quick ? [16, 64, 256] : [16, 64, 256, 512, 1024]
+for arm in BenchmarkShapes.Arm.allCases {
+    series(BenchmarkShapes.name(arm), diamondSizes, unit: "N")
 }
-print(String(format: "diamonds: fitted growth exponent %.2f (1.0 = linear in N; 2^N paths would be exponential)", growthExponent(dia)))
-var line: [Measurement] = []
-for l in [100, 1_000, 10_000, 100_000] {
-    if let m = runChild("straight-line", l, specs, repeats: l >= 100_000 ? 1 : repeats) { line.append(m); print(row(m)) }
-}
-print(String(format: "straight-line: fitted growth exponent %.2f (1.0 = linear in L)", growthExponent(line)))
+series("straight-line", quick ? [100, 1_000, 10_000] : [100, 1_000, 10_000, 100_000], unit: "L")
