@@ -137,6 +137,21 @@ extension Elaborator {
         case "pushfq", "pushf": try count(0); return .pushFlags
         case "popfq", "popf": try count(0); return .popFlags
         case "rdmsr": try count(0); return .readMSR
+        case "rdgsbase", "wrgsbase":
+            try count(1)
+            guard case .register(let r, .q) = try operand(0) else { throw err(p.operands[0].location, "\(m) takes a 64-bit register") }
+            return m == "rdgsbase" ? .readGSBase(r) : .writeGSBase(r)
+        case "mov", "movq" where p.operands.count == 2 && p.operands.contains(where: { Self.controlRegister($0.text) != nil }):
+            // Control registers: reading one gives a value the model does not know (cr2,
+            // the fault address; cr3, the page tables); writing one changes no stack.
+            if let c = Self.controlRegister(p.operands[0].text) {
+                guard case .register(let r, .q) = try operand(1) else { throw err(p.operands[1].location, "a move from %\(c) goes to a 64-bit register") }
+                return .readControlRegister(c, r)
+            }
+            guard case .register = try operand(0), let c = Self.controlRegister(p.operands[1].text) else {
+                throw err(p.operands[0].location, "a move to a control register comes from a 64-bit register")
+            }
+            return .noEffect("mov to %\(c)")
         case "sysretq": try count(0); return .sysret(.q)
         case "sysret", "sysretl": try count(0); return .sysret(.l)
         case "iretq": try count(0); return .iret
@@ -450,6 +465,12 @@ extension Elaborator {
         guard t.hasSuffix("(%rip)") else { return nil }
         let sym = String(t.dropLast(6))
         return sym.isEmpty ? nil : sym
+    }
+
+    /// `cr0`, `cr2`, `cr3`, `cr4`, `cr8` for `%crN`.
+    static func controlRegister(_ text: String) -> String? {
+        let t = text.trimmingWhitespaces().lowercased()
+        return ["%cr0", "%cr2", "%cr3", "%cr4", "%cr8"].contains(t) ? String(t.dropFirst()) : nil
     }
 
     func target(_ l: Located, at index: Int, isCall: Bool, notes: [Diagnostic.Note]) throws -> Target {

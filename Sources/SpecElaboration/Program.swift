@@ -174,6 +174,12 @@ public enum Operation: Hashable, Sendable {
     case popFlags
     /// `rdmsr`: edx:eax from a model-specific register the model does not track.
     case readMSR
+    /// `rdgsbase %reg`: the live GS base. `wrgsbase %reg`: sets it (kernel or user by
+    /// the value, as the GS model tells them apart).
+    case readGSBase(Register)
+    case writeGSBase(Register)
+    /// `movq %cr2, %reg` (cr0, cr3, cr4, cr8 too): a value the model does not know.
+    case readControlRegister(String, Register)
     /// `bt`, `bts`, `btr`, `btc`: CF = the bit; the last three also set, clear or flip it.
     case bitTest(String, Operand, Operand, Width)
     case swapgs

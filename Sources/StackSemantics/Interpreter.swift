@@ -983,6 +983,17 @@ public struct Interpreter<D: ValueDomain> {
             s.carryFlag = bit(0); s.zeroFlag = bit(6); s.signFlag = bit(7); s.overflowFlag = bit(11)
             s.rsp = d.add(s.rsp, d.constant(8))
             return go(next, s)
+        case .readGSBase(let r):
+            s[r] = gsBaseValue(d.input(semantics.inputName(.msrLow, at: node)), s)
+            noteRegisterWrite(r, &s, node: node)
+            return go(next, s)
+        case .writeGSBase(let r):
+            s.kernelGS = isKernelGSBase(s[r])
+            return go(next, s)
+        case .readControlRegister(_, let r):
+            s[r] = d.input(semantics.inputName(.msrLow, at: node))
+            noteRegisterWrite(r, &s, node: node)
+            return go(next, s)
         case .readMSR:
             s[.rax] = d.low32(d.input(semantics.inputName(.msrLow, at: node)))
             s[.rdx] = gsBaseHigh(d.low32(d.input(semantics.inputName(.msrHigh, at: node))), ecx: s[.rcx], s)

@@ -79,6 +79,17 @@ extension Interpreter {
 
     /// `rdmsr`'s high half when ecx may name MSR_GS_BASE: its sign bit says which base
     /// is live (kernel addresses are negative), the rest is the input it was.
+    /// `rdgsbase`: the live base, whose sign bit says whose it is (the same convention
+    /// as MSR_GS_BASE's high half above).
+    func gsBaseValue(_ raw: D.Value, _ s: MachineState<D>) -> D.Value {
+        d.select(s.kernelGS, d.or(raw, d.constant(1 << 63)), d.and(raw, d.constant(~(1 << 63))))
+    }
+
+    /// `wrgsbase`: a kernel address (sign bit set) makes the kernel's base live.
+    func isKernelGSBase(_ v: D.Value) -> D.Bit {
+        d.negate(d.equal(d.and(v, d.constant(1 << 63)), d.constant(0)))
+    }
+
     func gsBaseHigh(_ high: D.Value, ecx: D.Value, _ s: MachineState<D>) -> D.Value {
         let isGSBase = d.equal(d.low32(ecx), d.constant(Self.gsBaseMSR))
         let signed = d.select(s.kernelGS, d.or(high, d.constant(0x8000_0000)), d.and(high, d.constant(0x7fff_ffff)))
