@@ -141,7 +141,7 @@ extension Elaborator {
             try count(1)
             guard case .register(let r, .q) = try operand(0) else { throw err(p.operands[0].location, "\(m) takes a 64-bit register") }
             return m == "rdgsbase" ? .readGSBase(r) : .writeGSBase(r)
-        case "mov", "movq" where p.operands.count == 2 && p.operands.contains(where: { Self.controlRegister($0.text) != nil }):
+        case _ where (m == "mov" || m == "movq") && p.operands.count == 2 && p.operands.contains(where: { Self.controlRegister($0.text) != nil }):
             // Control registers: reading one gives a value the model does not know (cr2,
             // the fault address; cr3, the page tables); writing one changes no stack.
             if let c = Self.controlRegister(p.operands[0].text) {
