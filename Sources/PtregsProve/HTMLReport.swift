@@ -172,7 +172,7 @@ public enum HTMLReport {
             s += "<dt>values</dt><dd>" + cx.values.map { "<code>\(escape($0.0)) = \(escape($0.1))</code>" }.joined(separator: ", ") + "</dd>\n"
         }
         if !cx.inputs.isEmpty {
-            s += "<dt>inputs</dt><dd class=\"inputs\">" + cx.inputs.map { "<code>\(escape($0.0))=\(hex($0.1))</code>" }.joined(separator: " ") + "</dd>\n"
+            s += "<dt>inputs</dt><dd class=\"inputs\"><details><summary>\(cx.inputs.count) input\(cx.inputs.count == 1 ? "" : "s") of the replayed run</summary>" + cx.inputs.map { "<code>\(escape($0.0))=\(hex($0.1))</code>" }.joined(separator: " ") + "</details></dd>\n"
         }
         s += "</dl>\n"
         if !cx.steps.isEmpty { s += trace(id: id, cx) }
@@ -232,8 +232,8 @@ public enum HTMLReport {
     /// One slot per row, the highest address at the top: label, value, what it holds;
     /// the rsp arrow; pt_regs and the IRET frame inside it outlined.
     static func svg(_ slots: [SlotView], touched: Set<UInt64>) -> String {
-        let rowH = 22, top = 8, left = 70, width = 960
-        let labelX = left + 8, valueX = left + 330, holdsX = left + 500
+        let rowH = 22, top = 8, left = 70, width = 860
+        let labelX = left + 8, valueX = left + 290, holdsX = left + 440
         let height = top + rowH * slots.count + 8
         var s = "<svg class=\"stack\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"the stack, top down to rsp\">\n"
         func clip(_ t: String, _ n: Int) -> String { t.count > n ? String(t.prefix(n - 1)) + "…" : t }
@@ -245,9 +245,9 @@ public enum HTMLReport {
             if ptregsField(v.label) != nil { cls.append("ptregs") }
             s += "<g class=\"\(cls.joined(separator: " "))\"><title>\(escape("\(v.label) = \(hex(v.value)): \(v.holds)"))</title>"
             s += "<rect x=\"\(left)\" y=\"\(y)\" width=\"\(width - left - 4)\" height=\"\(rowH)\"/>"
-            s += "<text x=\"\(labelX)\" y=\"\(y + 15)\" class=\"label\">\(escape(clip(v.label, 44)))</text>"
+            s += "<text x=\"\(labelX)\" y=\"\(y + 15)\" class=\"label\">\(escape(clip(v.label, 40)))</text>"
             s += "<text x=\"\(valueX)\" y=\"\(y + 15)\" class=\"value\">\(hex(v.value))</text>"
-            s += "<text x=\"\(holdsX)\" y=\"\(y + 15)\" class=\"holds\">\(escape(clip(v.holds, 52)))</text></g>\n"
+            s += "<text x=\"\(holdsX)\" y=\"\(y + 15)\" class=\"holds\">\(escape(clip(v.holds, 46)))</text></g>\n"
             for marker in v.markers {
                 if marker == "rsp" {
                     s += "<g class=\"rsp\"><line x1=\"4\" y1=\"\(y + rowH / 2)\" x2=\"\(left - 4)\" y2=\"\(y + rowH / 2)\"/><path d=\"M\(left - 4) \(y + rowH / 2) l-8 -5 v10 z\"/><text x=\"6\" y=\"\(y + rowH / 2 - 3)\">rsp</text></g>\n"
