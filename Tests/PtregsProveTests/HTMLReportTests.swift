@@ -78,6 +78,25 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertFalse(cx.picture.isEmpty)
     }
 
+    /// The command line: `--format html` turns the per-step stacks on, writes the page to
+    /// standard output and keeps the exit code of the verdicts.
+    func testCommandLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("html-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = FileManager.default.createFile(atPath: dir.appendingPathComponent(".ptregs-root").path, contents: Data())
+        try Self.swapped.write(to: dir.appendingPathComponent("swapped.pts"), atomically: true, encoding: .utf8)
+        let r = try PtregsProveBinary.run(["--format", "html", "swapped.pts"], in: dir)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("<!DOCTYPE html>"))
+        XCTAssertTrue(r.stdout.hasSuffix("</html>\n"))
+        let steps = r.stdout.components(separatedBy: "<div class=\"step\" ").count - 1
+        XCTAssertGreaterThan(steps, 20)
+        XCTAssertEqual(r.stdout.components(separatedBy: "<svg ").count - 1, steps, "a drawing for every step")
+        let again = try PtregsProveBinary.run(["--format", "html", "--jobs", "1", "swapped.pts"], in: dir)
+        XCTAssertEqual(again.stdout, r.stdout, "byte-identical for any job count")
+    }
+
     func testDeterministicAndEscaped() {
         let a = HTMLReport.render(Self.report()), b = HTMLReport.render(Self.report())
         XCTAssertEqual(a, b, "the same input gives byte-identical output")
