@@ -135,7 +135,7 @@ public enum HTMLReport {
             out += "<p class=\"legend\"><span class=\"proved\">proved</span> <span class=\"fail\">violated</span> (not expected: the gate fails) <span class=\"expected\">expected</span> (a <code>.expect</code> names it) <span class=\"limit\">limit</span> (a <code>.limit</code>: the model reports it falsely) <span class=\"unknown\">unknown</span> <span class=\"stale\">stale expectation</span></p>\n"
         }
         if !sections.isEmpty {
-            out += "<h2>Violations</h2>\n<p class=\"keys\">Step with the buttons, or with <kbd>←</kbd>/<kbd>→</kbd> (<kbd>Home</kbd>, <kbd>End</kbd>, <kbd>b</kbd> the blamed step) in the trace last clicked.</p>\n"
+            out += "<h2>Violations</h2>\n<p class=\"keys\">Step with the buttons, or with <kbd>←</kbd>/<kbd>→</kbd> (<kbd>Home</kbd>, <kbd>End</kbd>, <kbd>b</kbd> the blamed step) in the trace last clicked. A link to <code>#v1@3</code> opens trace <code>v1</code> at its step 3.</p>\n"
             out += sections
         }
         out += "<script>//<![CDATA[\n\(script)\n//]]></script>\n</body>\n</html>\n"
@@ -337,6 +337,8 @@ public enum HTMLReport {
     Array.prototype.forEach.call(t.querySelectorAll('ol.steps li'),function(li){li.addEventListener('click',function(){active=t;show(t,Number(li.dataset.k));});});
     t.addEventListener('focusin',function(){active=t;});t.addEventListener('mousedown',function(){active=t;});
     show(t,Number(t.dataset.blamed));});
+    var m=/^#(v[0-9]+)@([0-9]+)$/.exec(location.hash);
+    if(m){var t0=document.getElementById(m[1]+'-trace');if(t0){active=t0;show(t0,Number(m[2])-1);t0.scrollIntoView();}}
     document.addEventListener('keydown',function(e){if(!active||e.altKey||e.ctrlKey||e.metaKey)return;
     var k=cur(active);var n=active.querySelectorAll('.step').length;
     if(e.key==='ArrowRight'||e.key==='ArrowDown'||e.key==='j'){show(active,k+1);}

@@ -179,6 +179,10 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertTrue(dom.output.contains("<svg"), "the stack drawings are in the DOM")
         XCTAssertTrue(dom.output.contains("frame-iret"))
 
+        // A link to a step opens its trace there (the script's show() with any step).
+        let linked = try Self.run(chromium, common + ["--dump-dom", file.absoluteString + "#v1@2"])
+        XCTAssertTrue(linked.output.contains("step 2 of "), linked.output.suffix(2000).description)
+
         let png = dir.appendingPathComponent("report.png")
         let shot = try Self.run(chromium, common + ["--screenshot=\(png.path)", "--window-size=1400,1500", "--hide-scrollbars", file.absoluteString])
         XCTAssertEqual(shot.status, 0, shot.output)
