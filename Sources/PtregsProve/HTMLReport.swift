@@ -243,7 +243,9 @@ public enum HTMLReport {
             if v.holds == "garbage" { cls.append("garbage") }
             if touched.contains(v.address) { cls.append("touched") }
             if ptregsField(v.label) != nil { cls.append("ptregs") }
-            s += "<g class=\"\(cls.joined(separator: " "))\"><title>\(escape("\(v.label) = \(hex(v.value)): \(v.holds)"))</title>"
+            s += "<g class=\"\(cls.joined(separator: " "))\">"
+            // The whole text as a tooltip where the row cuts it short.
+            if v.label.count > 40 || v.holds.count > 46 { s += "<title>\(escape("\(v.label) = \(hex(v.value)): \(v.holds)"))</title>" }
             s += "<rect x=\"\(left)\" y=\"\(y)\" width=\"\(width - left - 4)\" height=\"\(rowH)\"/>"
             s += "<text x=\"\(labelX)\" y=\"\(y + 15)\" class=\"label\">\(escape(clip(v.label, 40)))</text>"
             s += "<text x=\"\(valueX)\" y=\"\(y + 15)\" class=\"value\">\(hex(v.value))</text>"
