@@ -31,6 +31,8 @@ public struct ProverOptions: Sendable {
     /// gives its blamed line and words, but not its steps: for a report that shows
     /// accepted violations as one line each (the text report without `-v`).
     public var traceAcceptedViolations = true
+    /// Record the stack before every step of a trace (`--format html` draws it).
+    public var stackPerStep = false
     public init() {}
 }
 
@@ -448,7 +450,7 @@ struct PathProof {
             }
             if targets.isEmpty { continue }
             let traced = options.traceAcceptedViolations || sites.contains { !isAccepted($0) }
-            let (_, replays) = ConcreteReplay.run(semantics, oracle: oracle, targets: targets, detail: traced ? .trace : .brokenOnly)
+            let (_, replays) = ConcreteReplay.run(semantics, oracle: oracle, targets: targets, detail: traced ? (options.stackPerStep ? .traceWithStacks : .trace) : .brokenOnly)
             for (k, replay) in replays.enumerated() {
                 guard let replay, replay.confirmed else { continue }
                 let cx = counterexample(node: targets[k].node, replay, semantics, requirement: "",
@@ -466,7 +468,8 @@ struct PathProof {
     /// Replays a model on the obligation; the counterexample if the run confirms it.
     mutating func replay(_ u: Obligation<SymbolicDomain>, _ oracle: @escaping (String) -> UInt64, _ sr: inout Search, _ inv: Invariant) -> Counterexample? {
         let replay = ConcreteReplay.run(sr.semantics, oracle: oracle,
-                                        target: .init(invariant: inv, node: u.node, key: u.key))
+                                        target: .init(invariant: inv, node: u.node, key: u.key),
+                                        detail: options.stackPerStep ? .traceWithStacks : .trace)
         guard replay.confirmed else { return nil }
         let f = sr.run.factory
         return counterexample(u, replay, sr, oracle, relevant: f.variableNames(f.allOf([u.reach, f.negation(u.claim)])))
@@ -483,7 +486,7 @@ struct PathProof {
     mutating func replayAll(_ us: [Obligation<SymbolicDomain>], _ oracle: @escaping (String) -> UInt64, _ sr: inout Search,
                             _ inv: Invariant, traced: Bool) -> [(Int, Counterexample)] {
         let targets = us.map { ConcreteReplay.Target(invariant: inv, node: $0.node, key: $0.key) }
-        let (_, replays) = ConcreteReplay.run(sr.semantics, oracle: oracle, targets: targets, detail: traced ? .trace : .brokenOnly)
+        let (_, replays) = ConcreteReplay.run(sr.semantics, oracle: oracle, targets: targets, detail: traced ? (options.stackPerStep ? .traceWithStacks : .trace) : .brokenOnly)
         let f = sr.run.factory
         return replays.enumerated().compactMap { k, replay in
             guard let replay, replay.confirmed else { return nil }

@@ -43,9 +43,13 @@ public struct TraceStep: Sendable {
     public var touched: [SlotView]
     /// What the step did that its slots do not show (`tracer stop: the tracer wrote cx`).
     public var notes: [String]
+    /// The stack before the step, as a picture (top down to rsp); recorded only for a
+    /// trace with stacks (`--format html`), else empty.
+    public var stack: [SlotView] = []
 
     public init(node: Int, location: SourceLocation, text: String, expansion: [Diagnostic.Note], sourceLocation: SourceLocation,
-                rsp: String, returnStackDepth: Int, kernelGS: Bool, touched: [SlotView], notes: [String] = []) {
+                rsp: String, returnStackDepth: Int, kernelGS: Bool, touched: [SlotView], notes: [String] = [], stack: [SlotView] = []) {
+        self.stack = stack
         self.node = node
         self.location = location
         self.text = text
@@ -121,6 +125,8 @@ public enum ConcreteReplay {
         case endState
         /// Everything, with a step per instruction (counterexamples).
         case trace
+        /// A trace whose every step also carries the stack before it (`--format html`).
+        case traceWithStacks
         /// A trace in which every step that loads a register from the stack also says
         /// what the slot held and who relies on the value (`--explain`).
         case explanation
@@ -149,7 +155,7 @@ public enum ConcreteReplay {
         var confirmedOutcomes = [ReplayOutcome?](repeating: nil, count: targets.count)
         var afterViews: [Int: [SlotView]] = [:]
         let (program, graph, setup) = (semantics.program, semantics.graph, semantics.setup)
-        let recordTrace = detail == .trace || detail == .explanation
+        let recordTrace = detail == .trace || detail == .traceWithStacks || detail == .explanation
         let uses = detail == .explanation ? RestoreUses() : nil
         // Only a confirmed target reports the inputs it read.
         let used = InputLog()
@@ -212,7 +218,8 @@ public enum ConcreteReplay {
                                            rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,
                                            kernelGS: before.kernelGS,
                                            touched: interp.touched.map { view($0, blamedHere ? before : touchedState, interp) },
-                                           notes: interp.notes))
+                                           notes: interp.notes,
+                                           stack: detail == .traceWithStacks ? picture(before, interp) : []))
                 // A step that ends one target's trace shows the slots as found; in the
                 // traces of later targets it is an ordinary step, showing what it left.
                 if blamedHere && targets.count > 1 {

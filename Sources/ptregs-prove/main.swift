@@ -48,7 +48,7 @@ struct PtregsProveCommand: ParsableCommand {
     @Flag(help: "Parse and elaborate only; prove nothing.")
     var parseOnly = false
 
-    @Option(help: "Output format: text, json, sarif or junit.")
+    @Option(help: "Output format: text, json, sarif, junit or html (one self-contained page: the verdict table and each violation's trace with a picture of the stack at every step).")
     var format: String = "text"
 
     @Option(help: "Paths proved in parallel (default: the number of cores). Output does not depend on it.")
@@ -115,8 +115,8 @@ struct PtregsProveCommand: ParsableCommand {
             }
             options.invariants = set
         }
-        guard ["text", "json", "sarif", "junit"].contains(format) else {
-            throw ValidationError("unknown format '\(format)' (expected text, json, sarif or junit)")
+        guard ["text", "json", "sarif", "junit", "html"].contains(format) else {
+            throw ValidationError("unknown format '\(format)' (expected text, json, sarif, junit or html)")
         }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         if let spec = fingerprint {
@@ -164,6 +164,8 @@ struct PtregsProveCommand: ParsableCommand {
         // The plain text report shows an accepted violation as one line: its trace is
         // not recorded (it is still replayed).
         options.traceAcceptedViolations = format != "text" || verbose
+        // The HTML report draws the stack before every step of a trace.
+        options.stackPerStep = format == "html"
         var checker = Checker(options: options)
         checker.pathFilters = pathFilters
         checker.parseOnly = parseOnly
@@ -205,6 +207,7 @@ struct PtregsProveCommand: ParsableCommand {
         case "json": print(JSONReport.render(report), terminator: "")
         case "sarif": print(SARIFReport.render(report), terminator: "")
         case "junit": print(JUnitReport.render(report), terminator: "")
+        case "html": print(HTMLReport.render(report), terminator: "")
         default: print(TextReport(colour: colour, verbose: verbose).render(report), terminator: "")
         }
         if !pathFilters.isEmpty && report.paths.isEmpty && report.diagnostics.isEmpty && !parseOnly {
