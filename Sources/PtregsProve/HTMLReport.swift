@@ -14,22 +14,8 @@ import StackSemantics
 public enum HTMLReport {
     /// Escapes text for HTML element content and attribute values (quoted with `"`).
     public static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            case "\n", "\t": out.unicodeScalars.append(c)
-            default:
-                // Control characters are not allowed in HTML text.
-                if c.value < 0x20 || (c.value >= 0x7F && c.value < 0xA0) { out += "\u{FFFD}" } else { out.unicodeScalars.append(c) }
-            }
-        }
-        return out
+        // Control characters (C0 and C1) are not allowed in HTML text.
+        MarkupText.escape(s, apostrophe: "&#39;") { $0.value < 0x20 || ($0.value >= 0x7F && $0.value < 0xA0) ? "\u{FFFD}" : nil }
     }
 
     static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }

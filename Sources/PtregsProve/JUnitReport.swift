@@ -9,20 +9,8 @@ import SpecSyntax
 /// (Jenkins', Ant's) are written: locations are in the messages and in system-out.
 public enum JUnitReport {
     static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\n", "\t": out.unicodeScalars.append(c)
-            default:
-                if c.value < 0x20 { out += " " } else { out.unicodeScalars.append(c) }
-            }
-        }
-        return out
+        // XML 1.0 has no C0 control characters but tab and newline.
+        MarkupText.escape(s, apostrophe: "&apos;") { $0.value < 0x20 ? " " : nil }
     }
 
     public static func render(_ report: CheckReport) -> String {
