@@ -281,10 +281,13 @@ public struct Interpreter<D: ValueDomain> {
                         if let r = f.register { user[f.userName] = regs[r.rawValue] }
                     }
                     let fromUser = d.negate(d.equal(d.and(user["cs"] ?? d.constant(0), d.constant(3)), d.constant(0)))
+                    // As for the exception it is called from: a kernel-mode one whose saved
+                    // rip is an iretq back to user space arrives with the user's base.
+                    let atKernelIP = kernelGSOfKernelModeException(ip: user["ip"] ?? d.constant(0))
                     switch path.mode {
                     case .user: reach = d.both(reach, fromUser); kernelGS = d.bit(false)
-                    case .kernel: reach = d.both(reach, d.negate(fromUser)); kernelGS = d.bit(true)
-                    case .either: kernelGS = d.negate(fromUser)
+                    case .kernel: reach = d.both(reach, d.negate(fromUser)); kernelGS = atKernelIP
+                    case .either: kernelGS = d.known(atKernelIP) == true ? d.negate(fromUser) : d.both(d.negate(fromUser), atKernelIP)
                     }
                 } else {
                     // The caller entered from user mode and has not touched the callee-saved

@@ -212,4 +212,37 @@ final class GSParityInvariantTests: XCTestCase {
         XCTAssertTrue(report.diagnostics.first?.message.contains("unknown gs mechanism 'cs' (expected one of: percpu, call, exit)") == true,
                       "\(report.diagnostics)")
     }
+
+    /// A returns=ptregs helper (6.8's error_entry) is entered as the exception calling it
+    /// was: in kernel mode at the iretq back to user space, with the user's GS base. The
+    /// helper that recognises that iretq and swaps proves; one that trusts cs does not.
+    static let errorEntry = """
+    .extern mitigation_call
+    .path error_entry entry=function returns=ptregs from=either
+    error_entry:
+    \ttestb $3, 24(%rsp)             # the saved cs (above the return address and orig_ax)
+    \tjz 1f
+    \tswapgs
+    \tjmp 3f
+    1:\tleaq native_iret(%rip), %rcx
+    \tcmpq %rcx, 16(%rsp)            # the saved rip: the fault of the iretq to user mode?
+    \tje 2f
+    \tmovl %ecx, %eax                # or its address truncated (the K8 erratum)
+    \tcmpq %rax, 16(%rsp)
+    \tjne 3f
+    2:\tswapgs                        # <-fixup
+    3:\tcall mitigation_call          # <-call
+    \tret
+    .path kernel_exit entry=interrupt from=kernel
+    kernel_exit:
+    native_iret:
+    \tiretq
+    """
+
+    func testAReturnsPtRegsHelperSeesTheIretFaultsGSBase() {
+        let report = SpecHarness.check(Self.errorEntry)
+        SpecHarness.assertProved(report, path: "error_entry", .gsParity)
+        let spec = Self.errorEntry.replacingOccurrences(of: "2:\tswapgs                        # <-fixup\n", with: "2:\tnop\n")
+        SpecHarness.assertViolated(SpecHarness.check(spec), path: "error_entry", .gsParity, blamedLine: SpecHarness.line("<-call", in: spec))
+    }
 }

@@ -61,12 +61,13 @@ extension Interpreter {
         }
     }
 
-    /// The GS base a kernel-mode exception arrives with: the kernel's, except where its
+    /// The GS base a kernel-mode exception (or the `returns=ptregs` function it calls
+    /// first) arrives with: the kernel's, except where its
     /// saved rip is one of the program's `iretq`s (or, K8 erratum, that address
     /// truncated to 32 bits) — the iretq back to user space, which runs after the exit
     /// swapgs and faults with the user's base live while the saved cs is the kernel's.
     func kernelGSOfKernelModeException(ip: D.Value) -> D.Bit {
-        guard path.entry == .exception || path.entry == .exceptionWithErrorCode else { return d.bit(true) }
+        guard path.entry == .exception || path.entry == .exceptionWithErrorCode || path.returnsPtRegs else { return d.bit(true) }
         var atIret: [D.Bit] = []
         for (k, i) in program.instructions.enumerated() {
             guard case .iret = i.operation else { continue }
