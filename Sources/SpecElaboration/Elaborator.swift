@@ -375,8 +375,10 @@ public final class Elaborator {
                !failedInstructions.contains(p.index) {
                 record(Diagnostic(at: p.head.location, "unreachable code: nothing can reach this instruction after `\(prev.text)` (give it a label, mark it `.dead` if the source keeps it, or remove it)", notes: p.notes))
             }
-            program.instructions.append(Instruction(operation: op, location: p.head.location, text: instructionText(p), expansion: p.notes, labels: p.labels,
-                                                    section: p.section))
+            var instruction = Instruction(operation: op, location: p.head.location, text: instructionText(p), expansion: p.notes, labels: p.labels,
+                                          section: p.section)
+            instruction.fromSource = p.fromSource
+            program.instructions.append(instruction)
         }
         for p in paths {
             // A label missing after other errors is most likely one of them (a label in a

@@ -36,6 +36,9 @@ public struct PathGraph: Sendable {
     public var loopBodies: [Int: Set<Int>] = [:]
     /// In an unrolled graph: the node of the plain graph each node copies.
     public var original: [Int] = []
+    /// Nodes of a real file's code the model cannot follow (by node id): a run that
+    /// reaches one is unknown, with why.
+    public var beyondModel: [Int: String] = [:]
 
     public struct Edge: Hashable, Sendable {
         public var from: Int
@@ -128,7 +131,12 @@ public struct PathGraph: Sendable {
                 }
             case .call(.code(let t, let label)):
                 if node.context.count >= Self.maximumCallDepth {
-                    throw Diagnostic(at: program.instructions[at].location, "calls nested deeper than \(Self.maximumCallDepth) (recursive call of '\(label)'?)", notes: [])
+                    let why = "calls nested deeper than \(Self.maximumCallDepth) (recursive call of '\(label)'?)"
+                    // A real file's calls that never return (the return stack stuffed on
+                    // purpose, 6.x's clear_bhb_loop) end the path there: unknown.
+                    guard program.instructions[at].fromSource else { throw Diagnostic(at: program.instructions[at].location, why, notes: []) }
+                    beyondModel[id] = why
+                    break
                 }
                 taken[id] = enter(t, node.context + [id])
             case .ret, .jump(.external):
@@ -169,7 +177,7 @@ public struct PathGraph: Sendable {
         var canExit = [Bool](repeating: false, count: nodes.count)
         let preds = predecessors()
         var exits: [Int] = []
-        for n in nodes.indices where taken[n] == nil && next[n] == nil && program.instructions[nodes[n].instruction].operation.isExitInstruction {
+        for n in nodes.indices where taken[n] == nil && next[n] == nil && (program.instructions[nodes[n].instruction].operation.isExitInstruction || beyondModel[n] != nil) {
             canExit[n] = true
             exits.append(n)
         }
@@ -201,6 +209,7 @@ public struct PathGraph: Sendable {
             if let i = index[k] { return i }
             keys.append(k)
             nodes.append(plain.nodes[k.node])
+            if let why = plain.beyondModel[k.node] { beyondModel[keys.count - 1] = why }
             original.append(k.node)
             next.append(nil)
             taken.append(nil)

@@ -247,6 +247,9 @@ public struct Instruction: Hashable, Sendable {
     /// The section it is assembled into: the next instruction of the program falls
     /// through from this one only when it is in the same section.
     public var section: String = ".text"
+    /// From a real source file (`.source`): what the model cannot follow there makes the
+    /// paths through it unknown instead of an error of the spec.
+    public var fromSource = false
 
     /// Where the spec's author wrote this: the outermost macro invocation (or
     /// repetition) in the file that holds it (an include site is not it).

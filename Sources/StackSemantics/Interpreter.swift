@@ -742,6 +742,7 @@ public struct Interpreter<D: ValueDomain> {
         if graph.nodes[node].choice > 0 {
             return alternativeChoice(node: node, s)
         }
+        if let why = graph.beyondModel[node] { throw Unsupported(node: node, reason: why) }
         switch program.instructions[index].operation {
         case .noEffect:
             return go(next, s)

@@ -361,6 +361,25 @@ final class FrontEndSourceTests: XCTestCase {
         XCTAssertTrue(why.contains("int3 (0xcc)"), why)
     }
 
+    /// A real file's calls that nest without returning (6.x's clear_bhb_loop stuffs the
+    /// return stack on purpose): with a bounded count the path is followed to its ret;
+    /// with a count the model does not know, past 16 levels it is unknown (in a spec's
+    /// own code that depth stays an error).
+    func testCallsNestedTooDeepInARealFileAreUnknown() throws {
+        let code = "f:\n\tmovl $5, %ecx\n\tcall 1f\n\tjmp 5f\n1:\tcall 2f\n\tret\n2:\tsubl $1, %ecx\n\tjnz 1b\n\tret\n5:\tret\n"
+        func check(_ code: String) throws -> CheckReport {
+            try Self.check("checks/bhb.pts", ["arch/x86/entry/bhb.S": code,
+                                               "checks/bhb.pts": ".source \"arch/x86/entry/bhb.S\"\n.path f entry=function\n"])
+        }
+        let bounded = try check(code)
+        XCTAssertEqual(bounded.diagnostics, [])
+        for inv in Invariant.allCases { SpecHarness.assertProved(bounded, path: "f", inv) }
+        let unbounded = try check(code.replacingOccurrences(of: "\tmovl $5, %ecx\n", with: ""))
+        XCTAssertEqual(unbounded.diagnostics, [])
+        guard case .unknown(let why)? = unbounded.paths.first?.results.first?.verdict else { return XCTFail("expected unknown") }
+        XCTAssertTrue(why.contains("calls nested deeper than 16"), why)
+    }
+
     /// Bytes among a real file's instructions are code the model cannot decode: the
     /// paths that run into them are unknown (in a spec they stay an error).
     func testDataAmongRealInstructionsMakesItsPathsUnknown() throws {
