@@ -282,6 +282,14 @@ struct ProgramGenerator {
         return (off, slotText(f, off))
     }
 
+    /// A narrow access somewhere inside the slot, not only at its start (nmi's `testb`
+    /// on the saved rflags' second byte): any offset that keeps it in the slot.
+    mutating func narrowPart(_ f: AbstractFrame, _ s: (off: Int, text: String), _ w: Width) -> String {
+        guard w != .q, rng.chance(0.4) else { return s.text }
+        let k = rng.int(9 - Int(w.bytes))
+        return k == 0 ? s.text : slotText(f, s.off + k)
+    }
+
     mutating func slotText(_ f: AbstractFrame, _ off: Int, rspAfter: Int? = nil) -> String {
         if let bp = f.rbp, rng.chance(0.4) { return "\(off - bp)(%rbp)" }
         if let x = f.x, let r = scratchAddress, rng.chance(0.3) { return "\(off - x)(%\(r.name))" }
@@ -498,7 +506,7 @@ struct ProgramGenerator {
         case 0: emit("mov\(Self.suffix(w)) \(Self.name(rng.pick(readable), w)), \(Self.name(pickWritable(), w))")
         case 1: emit("mov\(Self.suffix(w)) \(immediate(w, mov: true)), \(Self.name(pickWritable(), w))")
         case 2:
-            let src = rng.chance(0.5) ? slot(f, dataOnly: true)?.text : rng.chance(0.3) ? perCPU(f, dataOnly: true)?.text : nil
+            let src = rng.chance(0.5) ? slot(f, dataOnly: true).map { narrowPart(f, $0, w) } : rng.chance(0.3) ? perCPU(f, dataOnly: true)?.text : nil
             emit("mov\(Self.suffix(w)) \(src ?? pointerOperand(narrow: w != .q)), \(Self.name(pickWritable(), w))")
         case 3 where rng.chance(0.3):
             // A per-CPU store: a whole one makes the variable data.
@@ -509,7 +517,7 @@ struct ProgramGenerator {
             // A store: a whole-width store makes the slot data; a narrow one needs data there.
             guard let s = slot(f, dataOnly: w != .q, write: true) else { return move(&f) }
             let src = rng.chance(0.3) ? immediate(w) : Self.name(rng.pick(readable), w)
-            emit("mov\(Self.suffix(w)) \(src), \(s.text)")
+            emit("mov\(Self.suffix(w)) \(src), \(narrowPart(f, s, w))")
             if w == .q { f.known[s.off] = false }
         default:
             // Without a suffix: the register says the width.

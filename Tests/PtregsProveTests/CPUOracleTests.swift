@@ -70,6 +70,13 @@ import Testing
         #expect(has("popq %rsp"), "no pop into rsp")
         #expect(has("movl ", "%e"), "no 32-bit register write")
         #expect(has("movb ", "l"), "no 8-bit register write")
+        // A narrow access inside a slot, away from its start (an rsp displacement that is
+        // no multiple of 8).
+        #expect(lines.contains { l in
+            guard l.hasPrefix("movb ") || l.hasPrefix("movw ") || l.hasPrefix("movl "), let r = l.range(of: "(%rsp)") else { return false }
+            let disp = l[..<r.lowerBound].split(whereSeparator: { $0 == " " || $0 == "," }).last.flatMap { Int($0) }
+            return disp.map { $0 % 8 != 0 } ?? false
+        }, "no narrow access inside a stack slot")
         #expect(has("", ",8)"), "no access indexed by a loop counter")
         #expect(has("", "(%rbp)"), "no frame-pointer access")
         #expect(has("movq PER_CPU_VAR("), "no input pointer")
