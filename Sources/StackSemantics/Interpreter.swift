@@ -176,6 +176,20 @@ public struct Interpreter<D: ValueDomain> {
 
     // MARK: Entry
 
+    /// An entry by a hardware frame (or a function the entry calls first): the runs
+    /// `from=` admits, by the saved cs, and the GS base they arrive with — the user's from
+    /// user mode; the kernel's from kernel mode, except at a fault of the iretq back to
+    /// user space (`kernelGSOfKernelModeException`).
+    func arrival(cs: D.Value?, ip: D.Value?, reach: D.Bit) -> (reach: D.Bit, kernelGS: D.Bit) {
+        let fromUser = d.negate(d.equal(d.and(cs ?? d.constant(0), d.constant(3)), d.constant(0)))
+        let atKernelIP = kernelGSOfKernelModeException(ip: ip ?? d.constant(0))
+        switch path.mode {
+        case .user: return (d.both(reach, fromUser), d.bit(false))
+        case .kernel: return (d.both(reach, d.negate(fromUser)), atKernelIP)
+        case .either: return (reach, d.known(atKernelIP) == true ? d.negate(fromUser) : d.both(d.negate(fromUser), atKernelIP))
+        }
+    }
+
     public func initialState() -> MachineState<D> {
         var regs = Register.allCases.map { d.input("entry.\($0.name)") }
         var slots = StackSlots<D.Value>()
@@ -234,14 +248,7 @@ public struct Interpreter<D: ValueDomain> {
             }
             // The 32-bit syscall number: eax, zero-extended into orig_ax.
             if path.entry == .int80 { user["orig_ax"] = d.low32(regs[Register.rax.rawValue]) }
-            let fromUser = d.negate(d.equal(d.and(user["cs"] ?? d.constant(0), d.constant(3)), d.constant(0)))
-            switch path.mode {
-            case .user: reach = fromUser; kernelGS = d.bit(false)
-            case .kernel: reach = d.negate(fromUser); kernelGS = kernelGSOfKernelModeException(ip: user["ip"] ?? d.constant(0))
-            case .either:
-                let atKernelIP = kernelGSOfKernelModeException(ip: user["ip"] ?? d.constant(0))
-                kernelGS = d.known(atKernelIP) == true ? d.negate(fromUser) : d.both(d.negate(fromUser), atKernelIP)
-            }
+            (reach, kernelGS) = arrival(cs: user["cs"], ip: user["ip"], reach: reach)
         case .function, .jump:
             let e = setup.entryRSP ?? 0
             regs[Register.rsp.rawValue] = d.constant(e)
@@ -280,15 +287,8 @@ public struct Interpreter<D: ValueDomain> {
                     for f in Layout.ptRegs.fields where !path.validFields.contains(f.userName) {
                         if let r = f.register { user[f.userName] = regs[r.rawValue] }
                     }
-                    let fromUser = d.negate(d.equal(d.and(user["cs"] ?? d.constant(0), d.constant(3)), d.constant(0)))
-                    // As for the exception it is called from: a kernel-mode one whose saved
-                    // rip is an iretq back to user space arrives with the user's base.
-                    let atKernelIP = kernelGSOfKernelModeException(ip: user["ip"] ?? d.constant(0))
-                    switch path.mode {
-                    case .user: reach = d.both(reach, fromUser); kernelGS = d.bit(false)
-                    case .kernel: reach = d.both(reach, d.negate(fromUser)); kernelGS = atKernelIP
-                    case .either: kernelGS = d.known(atKernelIP) == true ? d.negate(fromUser) : d.both(d.negate(fromUser), atKernelIP)
-                    }
+                    // Entered as the exception it is called from.
+                    (reach, kernelGS) = arrival(cs: user["cs"], ip: user["ip"], reach: reach)
                 } else {
                     // The caller entered from user mode and has not touched the callee-saved
                     // registers: unsaved, they still hold the user's values.
@@ -452,16 +452,12 @@ public struct Interpreter<D: ValueDomain> {
 
     func mask(_ v: D.Value, _ w: Width) -> D.Value { w == .q ? v : d.and(v, d.constant(w.mask)) }
 
-    /// A narrow write keeps the rest of the old value (a 32-bit register write is
-    /// different: it zero-extends, and callers pass the masked value for it).
-    func merge(_ old: D.Value, _ v: D.Value, _ w: Width) -> D.Value {
-        w == .q ? v : d.or(d.and(old, d.constant(~w.mask)), d.and(v, d.constant(w.mask)))
-    }
-
-    /// A narrow write `byte` bytes into a slot: the rest of the slot keeps its bytes.
-    func mergeBytes(_ old: D.Value, _ v: D.Value, _ w: Width, at byte: UInt64) -> D.Value {
-        let field = w.mask << (8 * byte)
-        return d.or(d.and(old, d.constant(~field)), d.shiftLeft(d.and(v, d.constant(w.mask)), d.constant(8 * byte)))
+    /// A narrow write `byte` bytes into a value keeps the rest of the old value (a 32-bit
+    /// register write is different: it zero-extends, and callers pass the masked value).
+    func merge(_ old: D.Value, _ v: D.Value, _ w: Width, at byte: UInt64 = 0) -> D.Value {
+        if w == .q { return v }
+        let field = d.and(v, d.constant(w.mask))
+        return d.or(d.and(old, d.constant(~(w.mask << (8 * byte)))), byte == 0 ? field : d.shiftLeft(field, d.constant(8 * byte)))
     }
 
     func read(_ op: Operand, _ w: Width, _ s: inout MachineState<D>, node: Int) throws -> D.Value {
@@ -534,7 +530,7 @@ public struct Interpreter<D: ValueDomain> {
                 noteEvent(event, what())
                 let ev = d.constant(event)
                 let result = byte == 0 && cases.count == 1 && isResultSlot(cases[0].1)
-                writeSlot(&s, cases) { old in StackSlot(value: byte == 0 ? merge(old.value, v, w) : mergeBytes(old.value, v, w, at: byte), origin: ev) }
+                writeSlot(&s, cases) { old in StackSlot(value: merge(old.value, v, w, at: byte), origin: ev) }
                 // The syscall's result is what the user gets in rax.
                 if result { setUser(&s, "ax", slot(s, cases[0].1).value) }
             case .perCPU(let name):
