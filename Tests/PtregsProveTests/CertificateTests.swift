@@ -132,6 +132,38 @@ final class CertificateTests: XCTestCase {
         XCTAssertTrue(text.contains("conditions that make its loop heads' widened states inductive"), String(text.prefix(1200)))
         XCTAssertTrue(text.contains("loop@"), "the widened state's variables appear in the certificate")
     }
+
+    /// The newer semantics prove with certificates both solvers re-check:
+    /// pushed frames below the stack top, thread_info, a frame copied to another stack,
+    /// the 32-bit entries, a returns=ptregs helper, narrow access inside a slot, the
+    /// FSGSBASE and control-register instructions, tail calls.
+    func testCertificatesOfTheEntryGeometriesRecheck() throws {
+        for solver in ["z3", "cvc5"] where !Self.installed(solver) {
+            throw XCTSkip("\(solver) is not installed (.ci/run installs it)")
+        }
+        let specs = [EntryGeometryTests.pushedFrame, EntryGeometryTests.threadInfo, EntryGeometryTests.syncRegs,
+                     EntryGeometryTests.syncRegsTailCall, EntryGeometryTests.errorEntry, CompatEntryTests.sysenter,
+                     CompatEntryTests.int80, SystemRegisterTests.paranoid, GSParityInvariantTests.errorEntry,
+                     ".path nmi entry=interrupt from=kernel\nnmi:\n\txorb $2, 17(%rsp)\n\ttestb $4, 17(%rsp)\n\txorb $2, 17(%rsp)\n\tiretq\n"]
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ptregs-cert-geometry-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        var inputs: [String] = []
+        for (k, text) in specs.enumerated() {
+            let url = root.appendingPathComponent("g\(k).pts")
+            try text.write(to: url, atomically: true, encoding: .utf8)
+            inputs.append(url.path)
+        }
+        let (report, dir) = try certify(inputs)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        XCTAssertEqual(report.diagnostics.count, 0, "\(report.diagnostics)")
+        let files = report.paths.flatMap(\.results).filter { $0.verdict.name == "proved" }.compactMap(\.certificate)
+        XCTAssertGreaterThan(files.count, 50)
+        for file in files {
+            let url = dir.appendingPathComponent(file)
+            XCTAssertEqual("\(Self.answer("z3", url) ?? "missing") \(Self.answer("cvc5", url) ?? "missing")", "unsat unsat", file)
+        }
+    }
 }
 
 /// Answers gathered from concurrent solver runs.
