@@ -116,6 +116,19 @@ final class CompatEntryTests: XCTestCase {
                                    blamedLine: SpecHarness.line("<-exit", in: stale), requirementContains: "sysexit must return the user's rip")
     }
 
+    func testSysexitToAnIpOtherThanTheStoredOneIsCaught() {
+        // No tracer stop on the path: the return point is the kernel's choice, and what
+        // binds sysexit is the ip the kernel stored in pt_regs (C code and ptrace saw it).
+        for replacement in ["movl $0, %edx", "movl 8(%rsp), %edx", "movl %r10d, %edx\n\tincl %edx"] {
+            let spec = Self.sysenter.replacingOccurrences(of: "movl (%rsp), %edx", with: replacement)
+            SpecHarness.assertViolated(SpecHarness.check(spec), path: "sysenter_entry", .ptraceConsistency,
+                                       blamedLine: SpecHarness.line("<-exit", in: spec), requirementContains: "the return point the kernel stored there")
+        }
+        // The stored word itself, read through another register, is right.
+        let viaR10 = Self.sysenter.replacingOccurrences(of: "movl (%rsp), %edx", with: "movl %r10d, %edx")
+        SpecHarness.assertProved(SpecHarness.check(viaR10), path: "sysenter_entry", .ptraceConsistency)
+    }
+
     func testSysexitWithTheWrongEspIsCaught() {
         let spec = Self.sysenter.replacingOccurrences(of: "movl 24(%rsp), %ecx", with: "movl 16(%rsp), %ecx")
         SpecHarness.assertViolated(SpecHarness.check(spec), path: "sysenter_entry", .frameBalance,
