@@ -903,7 +903,7 @@ extension Elaborator {
         guard let entryIndex = program.labels[p.name.text] else {
             throw Diagnostic.error(p.name.location, "path '\(p.name.text)' names no label of the code")
         }
-        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size", "abi", "returns"]
+        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size", "abi", "returns", "r8-r11"]
         for (k, v) in p.attributes where !known.contains(k) {
             throw Diagnostic.error(v.location, "unknown .path attribute '\(k)' (expected \(known.sorted().joined(separator: ", ")))")
         }
@@ -938,6 +938,16 @@ extension Elaborator {
                 throw Diagnostic.error(a.location, "\(entry.rawValue) is entered from 32-bit tasks only: abi=64 does not apply")
             }
             userIs32Bit = a.text == "32"
+        }
+        var compatHighRegisters = CompatHighRegisters.preserveOrZero
+        if let h = p.attributes["r8-r11"] {
+            guard let v = CompatHighRegisters(rawValue: h.text) else {
+                throw Diagnostic.error(h.location, "expected r8-r11=preserve, zero or preserve-or-zero (what a 32-bit task's r8–r11 hold when it gets back to user space)")
+            }
+            guard userIs32Bit else {
+                throw Diagnostic.error(h.location, "r8-r11= applies to a 32-bit task (abi=32, the default of sysenter and compat-syscall): a 64-bit task is owed all its registers")
+            }
+            compatHighRegisters = v
         }
         if (entry == .function && !returnsPtRegs) || entry == .jump { mode = .kernel }
         // A function that builds pt_regs clears the registers it saved there.
@@ -1011,7 +1021,7 @@ extension Elaborator {
         return PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
                         entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
                         kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations,
-                        assumptions: p.assumptions, threadSize: threadSize, userIs32Bit: userIs32Bit, returnsPtRegs: returnsPtRegs)
+                        assumptions: p.assumptions, threadSize: threadSize, userIs32Bit: userIs32Bit, compatHighRegisters: compatHighRegisters, returnsPtRegs: returnsPtRegs)
     }
 }
 

@@ -394,10 +394,27 @@ public struct PathSpec: Hashable, Sendable {
     /// The user task is 32-bit (`abi=32`, the default of sysenter and compat-syscall):
     /// it sees the low halves of eax…edi, eip, esp and eflags, and not r8–r15.
     public var userIs32Bit = false
+    /// What a 32-bit task's r8–r11 must hold when it gets back to user space
+    /// (`r8-r11=`; r12–r15 are always owed their value or zero): it cannot address them
+    /// in compat mode, but it can far-jump to a 64-bit code segment and read them, so
+    /// whatever the kernel left there is visible.
+    public var compatHighRegisters: CompatHighRegisters = .preserveOrZero
     /// `returns=ptregs`: a function the entry code calls with the hardware frame and
     /// orig_ax above its return address, which builds pt_regs below them and returns
     /// with rsp at pt_regs (paranoid_entry, error_entry from v4.15).
     public var returnsPtRegs = false
+}
+
+/// What a 32-bit task's r8–r11 are owed at the return to user space. Linux zeroed
+/// r8–r11 on compat returns (a 64-bit caller of `int $0x80` lost them) until 4.17 made
+/// them preserved; either way no kernel value may be left there.
+public enum CompatHighRegisters: String, Sendable, Hashable, CaseIterable {
+    /// The user's values, as they were at entry (or as a tracer wrote them).
+    case preserve
+    /// Zero.
+    case zero
+    /// The user's value or zero, register by register — never kernel data.
+    case preserveOrZero = "preserve-or-zero"
 }
 
 /// `.assume taken|not-taken LABEL reason="…"`: every conditional branch of the path to

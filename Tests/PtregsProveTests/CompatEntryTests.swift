@@ -39,6 +39,10 @@ final class CompatEntryTests: XCTestCase {
     \taddq $8, %rsp                     # orig_ax
     \tmovl (%rsp), %edx                 # eip
     \tmovl 24(%rsp), %ecx               # esp
+    \txorl %r8d, %r8d                   # r8–r11: scratch of the entry and of C, zeroed
+    \txorl %r9d, %r9d
+    \txorl %r10d, %r10d
+    \txorl %r11d, %r11d
     \tswapgs
     \tsysexit                           # <-exit
     """
@@ -74,6 +78,9 @@ final class CompatEntryTests: XCTestCase {
     \tmovl (%rsp), %ecx                 # eip
     \tmovl 16(%rsp), %r11d              # eflags
     \tmovl 24(%rsp), %esp               # esp, zero-extended
+    \txorl %r8d, %r8d                   # r8 held the user's esp: zeroed, as r9 and r10
+    \txorl %r9d, %r9d
+    \txorl %r10d, %r10d
     \tswapgs
     \tsysretl                           # <-exit
     """
@@ -148,6 +155,45 @@ final class CompatEntryTests: XCTestCase {
         XCTAssertEqual(r.violations.map(\.mechanism.subject), ["r8"])
         let as32 = SpecHarness.check(int80.replacingOccurrences(of: "entry=int80", with: "entry=int80 abi=32"))
         SpecHarness.assertProved(as32, path: "int80", .restoreMatchesSave)
+    }
+
+    func testA32BitTaskIsOwedItsR8ToR15OrZeroNeverKernelData() {
+        // A kernel pointer left in r8: a 32-bit task far-jumps to a 64-bit segment and
+        // reads it. Zeroed or preserved is fine by default; `r8-r11=` pins one.
+        let leak = Self.sysenter.replacingOccurrences(of: "\tswapgs\n\tsysexit", with: "\tmovq %rsp, %r8\n\tswapgs\n\tsysexit")
+        let report = SpecHarness.check(leak)
+        SpecHarness.assertViolated(report, path: "sysenter_entry", .restoreMatchesSave,
+                                   blamedLine: SpecHarness.line("movq %rsp, %r8", in: leak), requirementContains: "r8 must hold the user's value or zero")
+        XCTAssertEqual(SpecHarness.result(report, path: "sysenter_entry", .restoreMatchesSave)?.violations.map(\.mechanism.subject), ["r8"])
+        // The entry's scratch r10 (the vDSO return point) left unzeroed: not the user's.
+        let scratch = Self.sysenter.replacingOccurrences(of: "\txorl %r10d, %r10d\n", with: "")
+        SpecHarness.assertViolated(SpecHarness.check(scratch), path: "sysenter_entry", .restoreMatchesSave,
+                                   blamedLine: SpecHarness.line("popq %r10", in: scratch), requirementContains: "r10 must hold the user's value or zero")
+        // A kernel value in r12 (callee-saved: always owed its value or zero).
+        let r12 = Self.sysenter.replacingOccurrences(of: "\tswapgs\n\tsysexit", with: "\tmovq %rsp, %r12\n\tswapgs\n\tsysexit")
+        SpecHarness.assertViolated(SpecHarness.check(r12.replacingOccurrences(of: "entry=sysenter", with: "entry=sysenter r8-r11=zero")),
+                                   path: "sysenter_entry", .restoreMatchesSave,
+                                   blamedLine: SpecHarness.line("movq %rsp, %r12", in: r12), requirementContains: "r12 must hold the user's value or zero")
+        // Pinned: the zeroing code proves `zero` and breaks `preserve`.
+        let pinned = { (spec: String, owed: String) in spec.replacingOccurrences(of: "entry=sysenter", with: "entry=sysenter r8-r11=\(owed)") }
+        SpecHarness.assertProved(SpecHarness.check(pinned(Self.sysenter, "zero")), path: "sysenter_entry", .restoreMatchesSave)
+        let preserve = SpecHarness.check(pinned(Self.sysenter, "preserve"))
+        guard let r = SpecHarness.result(preserve, path: "sysenter_entry", .restoreMatchesSave), case .violated = r.verdict else {
+            return XCTFail("r8-r11=preserve: zeroed r8–r11 are not the user's")
+        }
+        XCTAssertEqual(Set(r.violations.map(\.mechanism.subject)), Set(["r8", "r9", "r10", "r11"]))
+        // Preserving code (r8–r11 restored from pt_regs, as since 4.17) proves `preserve`
+        // and breaks `zero` — when r10 was not used as scratch.
+        let restoring = Self.int80.replacingOccurrences(of: "entry=int80", with: "entry=int80 abi=32")
+        SpecHarness.assertProved(SpecHarness.check(restoring.replacingOccurrences(of: "abi=32", with: "abi=32 r8-r11=preserve")), path: "int80", .restoreMatchesSave)
+        let zeroOwed = SpecHarness.check(restoring.replacingOccurrences(of: "abi=32", with: "abi=32 r8-r11=zero"))
+        guard let z = SpecHarness.result(zeroOwed, path: "int80", .restoreMatchesSave), case .violated = z.verdict else {
+            return XCTFail("r8-r11=zero: preserved r8–r11 are not zero")
+        }
+        XCTAssertEqual(Set(z.violations.map(\.mechanism.subject)), Set(["r8", "r9", "r10", "r11"]))
+        // r8-r11= is about 32-bit tasks only.
+        let wrong = SpecHarness.check(Self.int80.replacingOccurrences(of: "entry=int80", with: "entry=int80 r8-r11=zero"))
+        XCTAssertTrue(wrong.diagnostics.contains { $0.message.contains("r8-r11= applies to a 32-bit task") }, "\(wrong.diagnostics)")
     }
 
     func testCompatSyscallProvesWithItsOwnUserView() {

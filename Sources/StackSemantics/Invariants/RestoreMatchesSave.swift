@@ -22,7 +22,10 @@ import SpecElaboration
 extension Interpreter {
     func checkRestoreAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
         for (r, value, known, field) in observedAtExit(kind, s) {
-            guard let agree = field.map({ userAgree(s[r], value, field: $0) }) ?? d.equal(s[r], value) else { continue }
+            guard let agree = field.map({ userAgree(s[r], value, field: $0) }) ?? d.equal(s[r], value) else {
+                checkCompatHighRegister(r, user: value, known: known, kind, s, node: node)
+                continue
+            }
             // Words only for a kept obligation (most exits give every register back right).
             func whose() -> String { field.map { "the user's value (pt_regs.\($0))" } ?? "its value from the path's entry" }
             require(.restoreMatchesSave, node, "preserve \(r.name)", whereKnown(known, agree), s,
@@ -30,6 +33,28 @@ extension Interpreter {
                     values: [(r.name, s[r]), (kind == .ret ? "at entry" : "user's", value)],
                     blame: tracksOrigins ? s.origins[r.rawValue].writer : nil)
         }
+    }
+
+    /// r8–r15 of a 32-bit task: out of reach in compat mode, in reach of a far jump to a
+    /// 64-bit segment — so a kernel value left there leaks, whatever the ABI. r8–r11 are
+    /// owed what `r8-r11=` says; r12–r15 (callee-saved in C) their value or zero.
+    func checkCompatHighRegister(_ r: Register, user: D.Value, known: D.Bit, _ kind: ExitKind, _ s: MachineState<D>, node: Int) {
+        guard kind != .ret, path.userIs32Bit, r.rawValue >= Register.r8.rawValue else { return }
+        let preserved = d.equal(s[r], user)
+        let zeroed = d.equal(s[r], d.constant(0))
+        let claim: D.Bit
+        let owed: String
+        let owes = r.rawValue <= Register.r11.rawValue ? path.compatHighRegisters : .preserveOrZero
+        switch owes {
+        case .preserve: (claim, owed) = (whereKnown(known, preserved), "the user's value")
+        case .zero: (claim, owed) = (zeroed, "zero")
+        case .preserveOrZero: (claim, owed) = (d.either(zeroed, whereKnown(known, preserved)), "the user's value or zero")
+        }
+        require(.restoreMatchesSave, node, "preserve \(r.name)", claim, s,
+                "\(r.name) must hold \(owed) \(exitWords(kind, node: node)) to a 32-bit task, which can read it from a 64-bit code segment"
+                    + (originWords(of: r, s).map { ": " + $0 } ?? ""),
+                values: [(r.name, s[r]), ("user's", user)],
+                blame: tracksOrigins ? s.origins[r.rawValue].writer : nil)
     }
 
     /// The registers an exit gives back, each with the value it must hold, where that
