@@ -1139,6 +1139,8 @@ public struct Interpreter<D: ValueDomain> {
     func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, instruction: Int, tail: Bool = false) throws {
         let semantics = self.semantics
         checkGSAtCall(c, s, node: node)
+        try checkCallArguments(c, s, node: node)
+        let result = try c.result.map { try callResultValue($0, c, atCall: s, node: node) }
         // The callee runs on our stack: the return address goes below rsp.
         let rsp = s.rsp
         if !tail {
@@ -1216,6 +1218,7 @@ public struct Interpreter<D: ValueDomain> {
             s[r] = d.input(semantics.inputName(.clobbered(r), at: node))
             noteRegisterWrite(r, &s, node: node)
         }
+        if let result { s[.rax] = result }
         if let (top, slots) = frameCopy {
             let base = top &- UInt64(Layout.ptRegs.size)
             for (k, sl) in slots.enumerated() { writeSlot(&s, [(d.bit(true), base &+ UInt64(8 * k))]) { _ in sl } }
