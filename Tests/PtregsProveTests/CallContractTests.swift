@@ -238,6 +238,62 @@ final class CallContractTests: XCTestCase {
         }
     }
 
+    func testTailAndRegisterCallsAreChecked() {
+        // A tail call (`jmp f`) and a call through a register holding f's address both
+        // take f's contract.
+        let tail = """
+        .extern f rdi=0
+        .path p entry=function
+        p:
+        \txorl %edi, %edi
+        \tjmp f
+        """
+        SpecHarness.assertProved(SpecHarness.check(tail), path: "p", .callArguments)
+        guard case .violated? = SpecHarness.result(SpecHarness.check(tail.replacingOccurrences(of: "\txorl %edi, %edi\n", with: "")), path: "p", .callArguments)?.verdict else {
+            return XCTFail("rdi is the caller's at the tail call")
+        }
+        let indirect = """
+        .extern f rdi=0
+        .path p entry=function
+        p:
+        \tleaq f(%rip), %rax
+        \tmovl $1, %edi       # <-one
+        \tcall *%rax
+        \tret
+        """
+        SpecHarness.assertViolated(SpecHarness.check(indirect), path: "p", .callArguments, blamedLine: SpecHarness.line("<-one", in: indirect),
+                                   requirementContains: "rdi must hold the constant 0")
+    }
+
+    /// An exception with an error code handing pt_regs and the code to its handler, as
+    /// 3.16's errorentry does.
+    static func errorEntry(_ load: String) -> String {
+        """
+        .extern do_trap rdi=ptregs rsi=error-code
+        .path trap entry=exception-errcode from=kernel
+        trap:
+        \tpushq %rdi
+        \tpushq %rsi
+        \tpushq %rdx
+        \tpushq %rcx
+        \tpushq %rax
+        \(SpecHarness.pushPtRegsFromR8)\
+        \tmovq %rsp, %rdi
+        \t\(load)          # <-code
+        \tcall do_trap
+        \(SpecHarness.popPtRegs)\
+        \taddq $8, %rsp
+        \tiretq
+        """
+    }
+
+    func testErrorCodeArgument() {
+        SpecHarness.assertProved(SpecHarness.check(Self.errorEntry("movq ORIG_RAX(%rsp), %rsi")), path: "trap", .callArguments)
+        let spec = Self.errorEntry("movq ORIG_RAX+8(%rsp), %rsi")
+        SpecHarness.assertViolated(SpecHarness.check(spec), path: "trap", .callArguments, blamedLine: SpecHarness.line("<-code", in: spec),
+                                   requirementContains: "rsi must hold the error code the CPU pushed")
+    }
+
     // MARK: Spelling
 
     func testMisspeltWordsListTheValidOnes() {
