@@ -848,7 +848,7 @@ extension Elaborator {
             case "result":
                 c.result = try callResult(value, notes: notes)
             case "returns":
-                throw Diagnostic(at: value.location, "an .extern says what it returns in rax with 'result=' (result=ptregs, result=arg:REG or result=CONSTANT); 'returns=ptregs' is a .path attribute", notes: notes)
+                throw Diagnostic(at: value.location, "an .extern says what it returns in rax with 'result=' (result=ptregs, arg:REG, syscall-nr, orig_ax or a constant); 'returns=ptregs' is a .path attribute", notes: notes)
             default:
                 // A pt_regs field name (r8…r15 are both) keeps its meaning, FIELD=value;
                 // `%r8=` names the register.
@@ -901,6 +901,8 @@ extension Elaborator {
     /// `result=ptregs|arg:REG|CONSTANT`.
     func callResult(_ value: Located, notes: [Diagnostic.Note]) throws -> CallResult {
         if value.text == "ptregs" { return .ptRegs }
+        if value.text == "syscall-nr" { return .syscallNumber }
+        if value.text == "orig_ax" { return .origAX }
         if value.text.hasPrefix("arg:") {
             let n = String(value.text.dropFirst(4))
             guard case let (r, .q)? = Register.parse(n.hasPrefix("%") ? String(n.dropFirst()) : n), r != .rsp else {
@@ -911,7 +913,7 @@ extension Elaborator {
         do {
             return .constant(try evaluate(Expr.parse(value), notes: notes))
         } catch {
-            throw Diagnostic(at: value.location, "unknown result '\(value.text)': expected ptregs (rax = the pt_regs pointer), arg:REG (rax = what REG held at the call) or a constant expression", notes: notes)
+            throw Diagnostic(at: value.location, "unknown result '\(value.text)': expected ptregs (rax = the pt_regs pointer), arg:REG (rax = what REG held at the call), syscall-nr or orig_ax (rax = the user's orig_ax after the call), or a constant expression", notes: notes)
         }
     }
 

@@ -440,12 +440,18 @@ public enum CallResult: Hashable, Sendable {
     case ptRegs
     /// `result=arg:REG`: the value REG held at the call (a function returning its argument).
     case argument(Register)
+    /// `result=syscall-nr` / `result=orig_ax`: the user's pt_regs.orig_ax after the call
+    /// (syscall_trace_enter returns the number to run, which a tracer may have changed).
+    case syscallNumber
+    case origAX
     case constant(Int64)
 
     public var word: String {
         switch self {
         case .ptRegs: return "ptregs"
         case .argument(let r): return "arg:\(r.name)"
+        case .syscallNumber: return "syscall-nr"
+        case .origAX: return "orig_ax"
         case .constant(let v): return String(v)
         }
     }

@@ -1140,7 +1140,8 @@ public struct Interpreter<D: ValueDomain> {
         let semantics = self.semantics
         checkGSAtCall(c, s, node: node)
         try checkCallArguments(c, s, node: node)
-        let result = try c.result.map { try callResultValue($0, c, atCall: s, node: node) }
+        // `result=arg:REG` returns what REG held at the call.
+        let returnedArgument: D.Value? = if case .argument(let r)? = c.result { s[r] } else { nil }
         // The callee runs on our stack: the return address goes below rsp.
         let rsp = s.rsp
         if !tail {
@@ -1218,7 +1219,8 @@ public struct Interpreter<D: ValueDomain> {
             s[r] = d.input(semantics.inputName(.clobbered(r), at: node))
             noteRegisterWrite(r, &s, node: node)
         }
-        if let result { s[.rax] = result }
+        // After a stop: `result=syscall-nr` is the number as the tracer left it.
+        if let r = c.result { s[.rax] = try callResultValue(r, c, argument: returnedArgument, after: s, node: node) }
         if let (top, slots) = frameCopy {
             let base = top &- UInt64(Layout.ptRegs.size)
             for (k, sl) in slots.enumerated() { writeSlot(&s, [(d.bit(true), base &+ UInt64(8 * k))]) { _ in sl } }

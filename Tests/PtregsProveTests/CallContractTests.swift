@@ -172,6 +172,23 @@ final class CallContractTests: XCTestCase {
                                    requirementContains: "clobbers it, and nothing restored it")
     }
 
+    func testTheNumberSyscallTraceEnterReturnsIsTheTracersChoice() {
+        // 3.16's tracesys: the table is indexed by what syscall_trace_enter returned —
+        // orig_ax as the tracer left it — not by a reload. Proves only with result=.
+        let spec = PtraceInvariantTests.tracedSyscall()
+            .replacingOccurrences(of: ".extern sys_call_table\n", with: ".extern sys_call_table rax=syscall-nr\n")
+            .replacingOccurrences(of: ".extern syscall_trace_enter stop ax=-38", with: ".extern syscall_trace_enter stop ax=-38 result=syscall-nr")
+            .replacingOccurrences(of: "\tmovq ORIG_RAX(%rsp), %rax\n", with: "")
+        SpecHarness.assertProved(SpecHarness.check(spec), path: "tracesys", .callArguments)
+        // The number as it was before the stop is not the one to run.
+        let before = spec.replacingOccurrences(of: "result=syscall-nr", with: "")
+            .replacingOccurrences(of: "\tcall *sys_call_table", with: "\tmovq %r12, %rax        # <-early\n\tcall *sys_call_table")
+            .replacingOccurrences(of: "\tmovq %rsp, %rdi\n\tcall syscall_trace_enter", with: "\tmovq %rax, %r12\n\tmovq %rsp, %rdi\n\tcall syscall_trace_enter")
+        let cx = SpecHarness.assertViolated(SpecHarness.check(before), path: "tracesys", .callArguments, blamedLine: SpecHarness.line("<-early", in: before),
+                                            requirementContains: "rax must hold the user's system-call number")
+        XCTAssertTrue(cx?.inputs.contains { $0.0.hasPrefix("ptrace.wrote.orig_ax@") && $0.1 == 1 } == true, "inputs: \(cx?.inputs ?? [])")
+    }
+
     func testAConstantArgument() {
         let spec = """
         .extern f rsi=0 edx=-1

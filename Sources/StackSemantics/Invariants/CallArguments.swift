@@ -40,7 +40,7 @@ extension Interpreter {
 
     /// The value `value` stands for on this run, and where it is defined; throws
     /// Unsupported when the path has none.
-    func argumentExpectation(_ value: ArgumentValue, width: Width, _ c: ExternContract, _ s: MachineState<D>, node: Int) throws -> (D.Value, D.Bit) {
+    func argumentExpectation(_ value: ArgumentValue, _ c: ExternContract, _ s: MachineState<D>, node: Int) throws -> (D.Value, D.Bit) {
         func none(_ why: String) -> Unsupported {
             Unsupported(node: node, reason: "\(c.name)'s contract needs \(value.word) in an argument, but \(why)")
         }
@@ -69,7 +69,7 @@ extension Interpreter {
     /// At a call (or tail call) to `c`: each argument register holds what the contract says.
     func checkCallArguments(_ c: ExternContract, _ s: MachineState<D>, node: Int) throws {
         for a in c.arguments {
-            let (expected, known) = try argumentExpectation(a.value, width: a.width, c, s, node: node)
+            let (expected, known) = try argumentExpectation(a.value, c, s, node: node)
             let held = s[a.register]
             let agree = a.width == .q ? d.equal(held, expected) : d.equal(d.low32(held), d.low32(expected))
             require(.callArguments, node, "arg \(a.register.name)", whereKnown(known, agree), s,
@@ -91,15 +91,20 @@ extension Interpreter {
         }
     }
 
-    /// What rax holds after a call to a `result=` function; `atCall` is the state at the call.
-    func callResultValue(_ r: CallResult, _ c: ExternContract, atCall s: MachineState<D>, node: Int) throws -> D.Value {
+    /// What rax holds after a call to a `result=` function: `argument` is what REG of
+    /// `arg:REG` held at the call; `s` is the state after the call's stop, if any.
+    func callResultValue(_ r: CallResult, _ c: ExternContract, argument: D.Value?, after s: MachineState<D>, node: Int) throws -> D.Value {
         switch r {
         case .ptRegs:
             guard let p = ptRegsPointer(s) else {
                 throw Unsupported(node: node, reason: "\(c.name) returns the pt_regs pointer (result=ptregs), but the path has no pt_regs (give the .path ptregs=)")
             }
             return p
-        case .argument(let reg): return s[reg]
+        case .argument(let reg):
+            guard let argument else { throw Unsupported(node: node, reason: "\(c.name) returns \(reg.name), which was not taken at the call") }
+            return argument
+        case .syscallNumber: return try argumentExpectation(.syscallNumber, c, s, node: node).0
+        case .origAX: return try argumentExpectation(.origAX, c, s, node: node).0
         case .constant(let k): return d.constant(UInt64(bitPattern: k))
         }
     }
