@@ -55,6 +55,11 @@ public enum SARIFReport {
                      "A non-canonical return address makes the CPU fault in ring 0 with the user's rsp and GS base, so the user controls the kernel's stack (CVE-2014-4699); SYSRET drops RF and VM and traps on TF.",
                      "movq RIP(%rsp), %rcx ... sysretq   # pt_regs.ip may have been set by ptrace to a non-canonical address",
                      "Check that the return address (and sysexit's rsp) is canonical and that r11 has no TF, RF or VM before taking the fast exit, and return through iretq otherwise. A known bug is declared with `.expect sysret rip|rsp|flags at EXIT`."]
+        case "args":
+            parts = ["Every call to a C function whose `.extern` says what an argument register must hold (`rdi=ptregs`, `rdi=return-address`, `esi=syscall-nr`, `rsi=0`) gets that value; a 32-bit name compares the low 32 bits.",
+                     "A C function given the wrong pt_regs pointer, return address or syscall number acts on the wrong data: it reads or writes another frame, records a wrong caller, or runs another system call.",
+                     "pushq %rbx ... movq 9*8(%rsp), %rdi; call trace_hardirqs_on_caller   # one more push: 9*8 is now a saved register, not the return address",
+                     "Compute the argument from what the code pushed since the value was placed (or load it before pushing). A known bug is declared with `.expect args REG at FUNCTION`."]
         case "bad-input":
             parts = ["The spec (or the assembly it reads with `.source`) could not be parsed or elaborated: a syntax error, an unknown name, a macro that cannot be expanded, a declaration that contradicts another.",
                      "Nothing in a file with an input error is proved: every path of that file is left unchecked until the error is fixed.",

@@ -845,12 +845,36 @@ extension Elaborator {
                 for f in c.writes where !fieldNames.contains(f) {
                     throw Diagnostic(at: value.location, "unknown pt_regs field '\(f)'", notes: notes)
                 }
+            case "result":
+                c.result = try callResult(value, notes: notes)
+            case "returns":
+                throw Diagnostic(at: value.location, "an .extern says what it returns in rax with 'result=' (result=ptregs, arg:REG, syscall-nr, orig_ax or a constant); 'returns=ptregs' is a .path attribute", notes: notes)
             default:
+                // A pt_regs field name (r8…r15 are both) keeps its meaning, FIELD=value;
+                // `%r8=` names the register.
+                if !fieldNames.contains(key), let (r, w) = Register.parse(key.hasPrefix("%") ? String(key.dropFirst()) : key) {
+                    guard r != .rsp else { throw Diagnostic(at: value.location, "rsp is the stack, not an argument register", notes: notes) }
+                    guard w == .q || w == .l else {
+                        throw Diagnostic(at: value.location, "an argument requirement names a 64-bit register (rdi=) or its low 32 bits (edi=), not '\(key)'", notes: notes)
+                    }
+                    if let prev = c.arguments.first(where: { $0.register == r }) {
+                        throw Diagnostic(at: value.location, "two requirements on \(r.name) ('\(prev.registerName)=' and '\(key)=')", notes: notes)
+                    }
+                    c.arguments.append(ArgumentRequirement(register: r, width: w, value: try argumentValue(value, key: key, notes: notes), location: value.location))
+                    continue
+                }
                 guard fieldNames.contains(key) else {
-                    throw Diagnostic(at: value.location, "unknown .extern attribute '\(key)' (expected clobbers=, ptregs=, observes=, writes=, moves-frame=, reason=, stop, maystop, or FIELD=value for a pt_regs field)", notes: notes)
+                    throw Diagnostic(at: value.location, "unknown .extern attribute '\(key)' (expected clobbers=, ptregs=, observes=, writes=, moves-frame=, result=, reason=, REG=VALUE for an argument register, stop, maystop, or FIELD=value for a pt_regs field)", notes: notes)
                 }
                 c.expectedFields[key] = try evaluate(Expr.parse(value), notes: notes)
             }
+        }
+        c.arguments.sort { $0.register < $1.register }
+        if c.result != nil && c.movesFrameTo != nil {
+            throw Diagnostic(at: name.location, "a moves-frame= function returns the copy's address in rax: it cannot have a result= too", notes: notes)
+        }
+        if c.result != nil && attrs.keyed["clobbers"] != nil && !c.clobbers.contains(.rax) {
+            throw Diagnostic(at: name.location, "a result= function returns in rax: rax cannot be preserved (clobbers= must include rax)", notes: notes)
         }
         if c.isPtraceStop && attrs.keyed["observes"] == nil { c.observes = Layout.ptRegs.fields.map(\.userName) }
         if (c.isPtraceStop || !c.observes.isEmpty || !c.writes.isEmpty || c.movesFrameTo != nil) && c.ptRegs == nil { c.ptRegs = .register(.rdi) }
@@ -859,6 +883,38 @@ extension Elaborator {
         }
         if c.clobbers.contains(.rsp) { throw Diagnostic(at: name.location, "an external function cannot clobber rsp", notes: notes) }
         program.externs[name.text] = c
+    }
+
+    /// The value of `REG=VALUE` in an `.extern`: a word, or a constant expression.
+    func argumentValue(_ value: Located, key: String, notes: [Diagnostic.Note]) throws -> ArgumentValue {
+        if let v = ArgumentValue.parse(value.text) { return v }
+        do {
+            return .constant(try evaluate(Expr.parse(value), notes: notes))
+        } catch {
+            let words = ArgumentValue.words
+            let near = words.min { Self.editDistance(value.text, $0) < Self.editDistance(value.text, $1) }
+            let hint = near.flatMap { Self.editDistance(value.text, $0) <= 3 ? " (did you mean '\($0)'?)" : nil } ?? ""
+            throw Diagnostic(at: value.location, "unknown argument value '\(value.text)' in '\(key)='\(hint): expected \(words.dropLast().joined(separator: ", ")) or \(words.last ?? ""), or a constant expression", notes: notes)
+        }
+    }
+
+    /// `result=ptregs|arg:REG|CONSTANT`.
+    func callResult(_ value: Located, notes: [Diagnostic.Note]) throws -> CallResult {
+        if value.text == "ptregs" { return .ptRegs }
+        if value.text == "syscall-nr" { return .syscallNumber }
+        if value.text == "orig_ax" { return .origAX }
+        if value.text.hasPrefix("arg:") {
+            let n = String(value.text.dropFirst(4))
+            guard case let (r, .q)? = Register.parse(n.hasPrefix("%") ? String(n.dropFirst()) : n), r != .rsp else {
+                throw Diagnostic(at: value.location, "result=arg:REG names the 64-bit argument register the function returns (arg:rdi), not '\(n)'", notes: notes)
+            }
+            return .argument(r)
+        }
+        do {
+            return .constant(try evaluate(Expr.parse(value), notes: notes))
+        } catch {
+            throw Diagnostic(at: value.location, "unknown result '\(value.text)': expected ptregs (rax = the pt_regs pointer), arg:REG (rax = what REG held at the call), syscall-nr or orig_ax (rax = the user's orig_ax after the call), or a constant expression", notes: notes)
+        }
     }
 
     /// Levenshtein distance, for "did you mean" (short words only).

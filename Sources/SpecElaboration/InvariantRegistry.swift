@@ -60,6 +60,11 @@ public enum InvariantRegistry {
             subjects: [("rip", "a non-canonical return address (rcx at sysretq, rdx at sysexit)"),
                        ("rsp", "a non-canonical rsp at sysexit (rcx)"),
                        ("flags", "TF, RF or VM set in r11 at sysretq")]),
+        InvariantDescriptor(
+            invariant: .callArguments, aliases: ["call-args", "call-arguments", "arguments"], title: "call arguments",
+            help: "every call gets the arguments its .extern contract needs (rdi=ptregs, rdi=return-address, esi=syscall-nr…)",
+            whyItMatters: "a C function given the wrong pt_regs pointer, return address or syscall number acts on the wrong data: it reads or writes another frame, records a wrong caller, or runs another system call",
+            subjects: Register.allCases.filter { $0 != .rsp }.map { ($0.name, "\($0.name) holds the wrong argument at the call (at: the function)") }),
     ]
 
     private static let byInvariant: [Invariant: InvariantDescriptor] = Dictionary(uniqueKeysWithValues: all.map { ($0.invariant, $0) })

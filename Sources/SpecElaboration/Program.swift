@@ -19,6 +19,11 @@ public enum Register: Int, CaseIterable, Hashable, Sendable, Comparable, CustomS
         byName[name]
     }
 
+    /// The name of r at width w (`esi`, `r8d`).
+    public static func nameOf(_ r: Register, width w: Width) -> String? {
+        byName.first { $0.value.0 == r && $0.value.1 == w }?.key
+    }
+
     private static let byName: [String: (Register, Width)] = {
         let q = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
         let l = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"]
@@ -66,6 +71,7 @@ public enum Invariant: String, CaseIterable, Sendable, Hashable, Comparable {
     case returnStack = "return-stack"
     case gsParity = "gs"
     case sysretHazard = "sysret"
+    case callArguments = "args"
 
     public var title: String { InvariantRegistry.descriptor(self).title }
     public static func < (a: Invariant, b: Invariant) -> Bool {
@@ -356,8 +362,99 @@ public struct ExternContract: Hashable, Sendable {
     /// to the copy (sync_regs, fixup_bad_iret, vc_switch_off_ist); the path's frame —
     /// its IRET frame and the top no access may pass — is the copy's from then on.
     public var movesFrameTo: String?
+    /// `rdi=ptregs`, `esi=syscall-nr`…: what argument registers must hold at each call
+    /// (checked by invariant `args`), in register order.
+    public var arguments: [ArgumentRequirement] = []
+    /// `result=…`: what the function returns in rax, which the code after the call may
+    /// rely on.
+    public var result: CallResult?
 
     public static func cABI(_ name: String) -> ExternContract { ExternContract(name: name) }
+}
+
+/// A value an argument register must hold at a call (`.extern NAME REG=VALUE`).
+public enum ArgumentValue: Hashable, Sendable {
+    /// The path's pt_regs base — the copy's, once a `moves-frame=` function moved it.
+    case ptRegs
+    /// The return address of the function being checked: the word at its entry rsp.
+    case returnAddress
+    /// The user's system-call number: pt_regs.orig_ax's user value, its low 32 bits for
+    /// a 32-bit task.
+    case syscallNumber
+    /// pt_regs.orig_ax's user value, all 64 bits.
+    case origAX
+    /// The error code the CPU pushed (entry=exception-errcode).
+    case errorCode
+    case constant(Int64)
+
+    /// The words `.extern` accepts, for errors and `--help`.
+    public static let words = ["ptregs", "return-address", "syscall-nr", "orig_ax", "error-code"]
+
+    public static func parse(_ word: String) -> ArgumentValue? {
+        switch word {
+        case "ptregs": return .ptRegs
+        case "return-address": return .returnAddress
+        case "syscall-nr": return .syscallNumber
+        case "orig_ax": return .origAX
+        case "error-code": return .errorCode
+        default: return nil
+        }
+    }
+
+    /// As written in the contract.
+    public var word: String {
+        switch self {
+        case .ptRegs: return "ptregs"
+        case .returnAddress: return "return-address"
+        case .syscallNumber: return "syscall-nr"
+        case .origAX: return "orig_ax"
+        case .errorCode: return "error-code"
+        case .constant(let v): return String(v)
+        }
+    }
+}
+
+/// `REG=VALUE` of an `.extern`: `esi=` compares the low 32 bits of rsi.
+public struct ArgumentRequirement: Hashable, Sendable {
+    public var register: Register
+    public var width: Width
+    public var value: ArgumentValue
+    public var location: SourceLocation?
+
+    public init(register: Register, width: Width, value: ArgumentValue, location: SourceLocation? = nil) {
+        self.register = register
+        self.width = width
+        self.value = value
+        self.location = location
+    }
+
+    /// `rdi`, `esi`: the register as the contract names it.
+    public var registerName: String {
+        width == .q ? register.name : (Register.nameOf(register, width: width) ?? register.name)
+    }
+}
+
+/// `result=…` of an `.extern`: what the function returns in rax.
+public enum CallResult: Hashable, Sendable {
+    /// `result=ptregs`: the pointer to the path's pt_regs (as `ptregs` arguments).
+    case ptRegs
+    /// `result=arg:REG`: the value REG held at the call (a function returning its argument).
+    case argument(Register)
+    /// `result=syscall-nr` / `result=orig_ax`: the user's pt_regs.orig_ax after the call
+    /// (syscall_trace_enter returns the number to run, which a tracer may have changed).
+    case syscallNumber
+    case origAX
+    case constant(Int64)
+
+    public var word: String {
+        switch self {
+        case .ptRegs: return "ptregs"
+        case .argument(let r): return "arg:\(r.name)"
+        case .syscallNumber: return "syscall-nr"
+        case .origAX: return "orig_ax"
+        case .constant(let v): return String(v)
+        }
+    }
 }
 
 public struct PathSpec: Hashable, Sendable {

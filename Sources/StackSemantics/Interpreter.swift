@@ -1139,6 +1139,9 @@ public struct Interpreter<D: ValueDomain> {
     func callExternal(_ c: ExternContract, _ s: inout MachineState<D>, node: Int, instruction: Int, tail: Bool = false) throws {
         let semantics = self.semantics
         checkGSAtCall(c, s, node: node)
+        try checkCallArguments(c, s, node: node)
+        // `result=arg:REG` returns what REG held at the call.
+        let returnedArgument: D.Value? = if case .argument(let r)? = c.result { s[r] } else { nil }
         // The callee runs on our stack: the return address goes below rsp.
         let rsp = s.rsp
         if !tail {
@@ -1216,6 +1219,8 @@ public struct Interpreter<D: ValueDomain> {
             s[r] = d.input(semantics.inputName(.clobbered(r), at: node))
             noteRegisterWrite(r, &s, node: node)
         }
+        // After a stop: `result=syscall-nr` is the number as the tracer left it.
+        if let r = c.result { s[.rax] = try callResultValue(r, c, argument: returnedArgument, after: s, node: node) }
         if let (top, slots) = frameCopy {
             let base = top &- UInt64(Layout.ptRegs.size)
             for (k, sl) in slots.enumerated() { writeSlot(&s, [(d.bit(true), base &+ UInt64(8 * k))]) { _ in sl } }
