@@ -35,6 +35,10 @@ public struct EntrySetup: Sendable {
     /// thread_info at the base of each task stack whose top the path knows (`thread-size=`):
     /// memory of its own, not frame slots.
     public var threadInfoAreas: [Range<UInt64>] = []
+    /// Stacks an exit may copy the IRET frame to and `iretq` from (the per-CPU trampoline
+    /// stack of v4.15+): every per-CPU stack that is not the frame's own — it neither
+    /// holds the entry's hardware frame nor receives a `moves-frame=` copy.
+    public var iretCopyStacks: [StackRegion] = []
     /// How much of a task stack's base is thread_info (and what follows it there, the
     /// end-of-stack marker): far more than the struct, far less than any frame reaches.
     public static let threadInfoSpan: UInt64 = 512
@@ -98,6 +102,11 @@ public struct EntrySetup: Sendable {
             threadInfoAreas = tops.map { ($0 &- size)..<($0 &- size &+ Self.threadInfoSpan) }
         }
         symbolAddresses = program.externAddresses()
+        let moveTargets = Set(program.externs.values.compactMap(\.movesFrameTo))
+        let home = iretFrame
+        iretCopyStacks = regions.filter { r in
+            program.perCPU[r.name] == .stack && !moveTargets.contains(r.name) && !(home.map(r.contains) ?? false)
+        }
     }
 
     public func region(of a: UInt64) -> StackRegion? { regions.first { $0.contains(a) } }
