@@ -1194,7 +1194,9 @@ public struct Interpreter<D: ValueDomain> {
                     writeSlot(&s, fieldCases) { old in
                         StackSlot(value: d.select(wrote, v, old.value), origin: d.select(wrote, ev, old.origin))
                     }
-                    if let old = s.user.values[k] {
+                    // A value defined in no run (SYSENTER's ip and flags, the kernel's to
+                    // choose) is no obligation's: it is taken as undefined, below.
+                    if let old = s.user.values[k], d.known(s.user.known[k] ?? d.bit(true)) != false {
                         s.user.values[k] = d.select(wrote, v, old)
                         if let known = s.user.known[k] {
                             let k2 = d.either(wrote, known)
@@ -1384,6 +1386,16 @@ extension Interpreter {
         case "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15": return nil
         case "cs", "ss": return d.equal(a, b)
         default: return d.equal(d.low32(a), d.low32(b))
+        }
+    }
+
+    /// Whether only the low 32 bits of the user's value of `field` are ever compared
+    /// (`userAgree`): its high half is nobody's, and a loop head may forget it.
+    func userSeesLowHalfOnly(field: String) -> Bool {
+        guard path.userIs32Bit else { return false }
+        switch field {
+        case "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "cs", "ss": return false
+        default: return true
         }
     }
 
