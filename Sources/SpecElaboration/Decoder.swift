@@ -903,7 +903,7 @@ extension Elaborator {
         guard let entryIndex = program.labels[p.name.text] else {
             throw Diagnostic.error(p.name.location, "path '\(p.name.text)' names no label of the code")
         }
-        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size", "abi", "returns"]
+        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size", "abi", "returns", "xen-frame"]
         for (k, v) in p.attributes where !known.contains(k) {
             throw Diagnostic.error(v.location, "unknown .path attribute '\(k)' (expected \(known.sorted().joined(separator: ", ")))")
         }
@@ -1008,10 +1008,26 @@ extension Elaborator {
             }
             threadSize = v
         }
-        return PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
-                        entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
-                        kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations,
-                        assumptions: p.assumptions, threadSize: threadSize, userIs32Bit: userIs32Bit, returnsPtRegs: returnsPtRegs)
+        // Xen PV's callback frame: the words the hypervisor pushes below the IRET frame.
+        var hypervisorWords: [String] = []
+        if let x = p.attributes["xen-frame"] {
+            guard entry == .interrupt || entry == .exception else {
+                throw Diagnostic.error(x.location, "xen-frame= applies to interrupt and exception entries (the words Xen pushes below the IRET frame of a callback)")
+            }
+            hypervisorWords = x.text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            for w in hypervisorWords where !PathSpec.hypervisorWordNames.contains(w) {
+                throw Diagnostic.error(x.location, "xen-frame= lists the words below the IRET frame, lowest first, from \(PathSpec.hypervisorWordNames.joined(separator: ", ")); '\(w)' is none of them")
+            }
+            guard Set(hypervisorWords).count == hypervisorWords.count else {
+                throw Diagnostic.error(x.location, "xen-frame= names a word twice")
+            }
+        }
+        var spec = PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
+                            entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
+                            kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations,
+                            assumptions: p.assumptions, threadSize: threadSize, userIs32Bit: userIs32Bit, returnsPtRegs: returnsPtRegs)
+        spec.hypervisorWords = hypervisorWords
+        return spec
     }
 }
 

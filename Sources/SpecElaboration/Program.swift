@@ -398,6 +398,12 @@ public struct PathSpec: Hashable, Sendable {
     /// orig_ax above its return address, which builds pt_regs below them and returns
     /// with rsp at pt_regs (paranoid_entry, error_entry from v4.15).
     public var returnsPtRegs = false
+    /// `xen-frame=rcx,r11,…`: the words a Xen PV hypervisor pushes below the IRET frame
+    /// of the callback it enters (xen_failsafe_callback), lowest first — the interrupted
+    /// context's rcx and r11 and its data-segment selectors. rsp enters on the lowest.
+    public var hypervisorWords: [String] = []
+    /// What `xen-frame=` may name.
+    public static let hypervisorWordNames = ["rcx", "r11", "ds", "es", "fs", "gs"]
 }
 
 /// `.assume taken|not-taken LABEL reason="…"`: every conditional branch of the path to

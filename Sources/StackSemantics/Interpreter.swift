@@ -242,6 +242,27 @@ public struct Interpreter<D: ValueDomain> {
             let e = setup.entryRSP ?? 0
             regs[Register.rsp.rawValue] = d.constant(e)
             semantics.noteEvent(EventID.hardwareFrame, "pushed by the CPU on entry")
+            if !path.hypervisorWords.isEmpty {
+                // Xen PV's callback: below the IRET frame the hypervisor pushed the
+                // interrupted context's rcx and r11 (and selectors, values outside the
+                // model); the registers hold the hypervisor's values, not the user's.
+                semantics.noteEvent(EventID.hypervisorFrame, "pushed by Xen on entry")
+                let words = UInt64(path.hypervisorWords.count)
+                let low = e &- 8 &* words
+                regs[Register.rsp.rawValue] = d.constant(low)
+                for (k, w) in path.hypervisorWords.enumerated() {
+                    let v: D.Value
+                    switch w {
+                    case "rcx": v = regs[Register.rcx.rawValue]
+                    case "r11": v = regs[Register.r11.rawValue]
+                    default: v = d.input("xen.\(w)")
+                    }
+                    seed(low &+ 8 &* UInt64(k), v, EventID.hypervisorFrame)
+                }
+                for r in [Register.rcx, .r11] where path.hypervisorWords.contains(r.name) {
+                    regs[r.rawValue] = d.input("xen.entry.\(r.name)")
+                }
+            }
             var a = e
             if path.entry == .exceptionWithErrorCode {
                 let code = d.input("entry.error_code")
