@@ -903,7 +903,7 @@ extension Elaborator {
         guard let entryIndex = program.labels[p.name.text] else {
             throw Diagnostic.error(p.name.location, "path '\(p.name.text)' names no label of the code")
         }
-        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size", "abi", "returns", "xen-frame"]
+        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size", "abi", "returns", "xen-frame", "ist"]
         for (k, v) in p.attributes where !known.contains(k) {
             throw Diagnostic.error(v.location, "unknown .path attribute '\(k)' (expected \(known.sorted().joined(separator: ", ")))")
         }
@@ -1027,6 +1027,16 @@ extension Elaborator {
                             kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations,
                             assumptions: p.assumptions, threadSize: threadSize, userIs32Bit: userIs32Bit, returnsPtRegs: returnsPtRegs)
         spec.hypervisorWords = hypervisorWords
+        if let i = p.attributes["ist"] {
+            let name = (try? perCPUVariable(i.text[...], at: i.location, notes: [])) ?? i.text
+            guard entry == .interrupt || entry == .exception || entry == .exceptionWithErrorCode else {
+                throw Diagnostic.error(i.location, "ist= applies to interrupt and exception entries (the IST stack pointer of their vector)")
+            }
+            guard program.perCPU[name] == .value else {
+                throw Diagnostic.error(i.location, "ist= names a per-CPU variable declared with '.percpu \(name)' (a value: the IST stack pointer)")
+            }
+            spec.istVariable = name
+        }
         return spec
     }
 }
