@@ -959,7 +959,7 @@ extension Elaborator {
         guard let entryIndex = program.labels[p.name.text] else {
             throw Diagnostic.error(p.name.location, "path '\(p.name.text)' names no label of the code")
         }
-        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size", "abi", "returns", "r8-r11"]
+        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size", "abi", "returns", "r8-r11", "xen-frame", "ist"]
         for (k, v) in p.attributes where !known.contains(k) {
             throw Diagnostic.error(v.location, "unknown .path attribute '\(k)' (expected \(known.sorted().joined(separator: ", ")))")
         }
@@ -1074,10 +1074,36 @@ extension Elaborator {
             }
             threadSize = v
         }
-        return PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
-                        entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
-                        kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations,
-                        assumptions: p.assumptions, threadSize: threadSize, userIs32Bit: userIs32Bit, compatHighRegisters: compatHighRegisters, returnsPtRegs: returnsPtRegs)
+        // Xen PV's callback frame: the words the hypervisor pushes below the IRET frame.
+        var hypervisorWords: [String] = []
+        if let x = p.attributes["xen-frame"] {
+            guard entry == .interrupt || entry == .exception else {
+                throw Diagnostic.error(x.location, "xen-frame= applies to interrupt and exception entries (the words Xen pushes below the IRET frame of a callback)")
+            }
+            hypervisorWords = x.text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            for w in hypervisorWords where !PathSpec.hypervisorWordNames.contains(w) {
+                throw Diagnostic.error(x.location, "xen-frame= lists the words below the IRET frame, lowest first, from \(PathSpec.hypervisorWordNames.joined(separator: ", ")); '\(w)' is none of them")
+            }
+            guard Set(hypervisorWords).count == hypervisorWords.count else {
+                throw Diagnostic.error(x.location, "xen-frame= names a word twice")
+            }
+        }
+        var spec = PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
+                            entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
+                            kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations,
+                            assumptions: p.assumptions, threadSize: threadSize, userIs32Bit: userIs32Bit, compatHighRegisters: compatHighRegisters, returnsPtRegs: returnsPtRegs)
+        spec.hypervisorWords = hypervisorWords
+        if let i = p.attributes["ist"] {
+            let name = (try? perCPUVariable(i.text[...], at: i.location, notes: [])) ?? i.text
+            guard entry == .interrupt || entry == .exception || entry == .exceptionWithErrorCode else {
+                throw Diagnostic.error(i.location, "ist= applies to interrupt and exception entries (the IST stack pointer of their vector)")
+            }
+            guard program.perCPU[name] == .value else {
+                throw Diagnostic.error(i.location, "ist= names a per-CPU variable declared with '.percpu \(name)' (a value: the IST stack pointer)")
+            }
+            spec.istVariable = name
+        }
+        return spec
     }
 }
 

@@ -25,7 +25,8 @@ public enum InvariantRegistry {
             invariant: .restoreMatchesSave, aliases: ["restore-matches-save"], title: "restore matches save",
             help: "every register an exit gives back holds its saved (or ptrace-written) value",
             whyItMatters: "a register that comes back different from how it went in corrupts the interrupted code or the user's state",
-            subjects: Register.allCases.filter { $0 != .rsp }.map { ($0.name, "\($0.name) given back wrong") }),
+            subjects: Register.allCases.filter { $0 != .rsp }.map { ($0.name, "\($0.name) given back wrong") }
+                + [("ist", "the IST stack pointer (`ist=`) left shifted at an exit")]),
         InvariantDescriptor(
             invariant: .frameBalance, aliases: ["frame-balance", "frame-balanced"], title: "frame balanced",
             help: "rsp has the exit's value; no stack access below rsp or outside the frame",

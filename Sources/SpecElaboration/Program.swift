@@ -500,6 +500,16 @@ public struct PathSpec: Hashable, Sendable {
     /// orig_ax above its return address, which builds pt_regs below them and returns
     /// with rsp at pt_regs (paranoid_entry, error_entry from v4.15).
     public var returnsPtRegs = false
+    /// `xen-frame=rcx,r11,…`: the words a Xen PV hypervisor pushes below the IRET frame
+    /// of the callback it enters (xen_failsafe_callback), lowest first — the interrupted
+    /// context's rcx and r11 and its data-segment selectors. rsp enters on the lowest.
+    public var hypervisorWords: [String] = []
+    /// `ist=VAR`: the per-CPU variable that holds this entry's IST stack pointer (3.16's
+    /// `INIT_TSS_IST(ist)`). The path may shift it while it runs (so that a nested
+    /// exception of its vector gets a stack of its own) but leaves it as it found it.
+    public var istVariable: String?
+    /// What `xen-frame=` may name.
+    public static let hypervisorWordNames = ["rcx", "r11", "ds", "es", "fs", "gs"]
 }
 
 /// What a 32-bit task's r8–r11 are owed at the return to user space. Linux zeroed

@@ -35,6 +35,10 @@ public struct EntrySetup: Sendable {
     /// thread_info at the base of each task stack whose top the path knows (`thread-size=`):
     /// memory of its own, not frame slots.
     public var threadInfoAreas: [Range<UInt64>] = []
+    /// Stacks an exit may copy the IRET frame to and `iretq` from (the per-CPU trampoline
+    /// stack of v4.15+): every per-CPU stack that is not the frame's own — it neither
+    /// holds the entry's hardware frame nor receives a `moves-frame=` copy.
+    public var iretCopyStacks: [StackRegion] = []
     /// How much of a task stack's base is thread_info (and what follows it there, the
     /// end-of-stack marker): far more than the struct, far less than any frame reaches.
     public static let threadInfoSpan: UInt64 = 512
@@ -98,6 +102,11 @@ public struct EntrySetup: Sendable {
             threadInfoAreas = tops.map { ($0 &- size)..<($0 &- size &+ Self.threadInfoSpan) }
         }
         symbolAddresses = program.externAddresses()
+        let moveTargets = Set(program.externs.values.compactMap(\.movesFrameTo))
+        let home = iretFrame
+        iretCopyStacks = regions.filter { r in
+            program.perCPU[r.name] == .stack && !moveTargets.contains(r.name) && !(home.map(r.contains) ?? false)
+        }
     }
 
     public func region(of a: UInt64) -> StackRegion? { regions.first { $0.contains(a) } }
@@ -233,6 +242,27 @@ public struct Interpreter<D: ValueDomain> {
             let e = setup.entryRSP ?? 0
             regs[Register.rsp.rawValue] = d.constant(e)
             semantics.noteEvent(EventID.hardwareFrame, "pushed by the CPU on entry")
+            if !path.hypervisorWords.isEmpty {
+                // Xen PV's callback: below the IRET frame the hypervisor pushed the
+                // interrupted context's rcx and r11 (and selectors, values outside the
+                // model); the registers hold the hypervisor's values, not the user's.
+                semantics.noteEvent(EventID.hypervisorFrame, "pushed by Xen on entry")
+                let words = UInt64(path.hypervisorWords.count)
+                let low = e &- 8 &* words
+                regs[Register.rsp.rawValue] = d.constant(low)
+                for (k, w) in path.hypervisorWords.enumerated() {
+                    let v: D.Value
+                    switch w {
+                    case "rcx": v = regs[Register.rcx.rawValue]
+                    case "r11": v = regs[Register.r11.rawValue]
+                    default: v = d.input("xen.\(w)")
+                    }
+                    seed(low &+ 8 &* UInt64(k), v, EventID.hypervisorFrame)
+                }
+                for r in [Register.rcx, .r11] where path.hypervisorWords.contains(r.name) {
+                    regs[r.rawValue] = d.input("xen.entry.\(r.name)")
+                }
+            }
             var a = e
             if path.entry == .exceptionWithErrorCode {
                 let code = d.input("entry.error_code")
@@ -1188,7 +1218,9 @@ public struct Interpreter<D: ValueDomain> {
                     writeSlot(&s, fieldCases) { old in
                         StackSlot(value: d.select(wrote, v, old.value), origin: d.select(wrote, ev, old.origin))
                     }
-                    if let old = s.user.values[k] {
+                    // A value defined in no run (SYSENTER's ip and flags, the kernel's to
+                    // choose) is no obligation's: it is taken as undefined, below.
+                    if let old = s.user.values[k], d.known(s.user.known[k] ?? d.bit(true)) != false {
                         s.user.values[k] = d.select(wrote, v, old)
                         if let known = s.user.known[k] {
                             let k2 = d.either(wrote, known)
@@ -1380,6 +1412,16 @@ extension Interpreter {
         case "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15": return nil
         case "cs", "ss": return d.equal(a, b)
         default: return d.equal(d.low32(a), d.low32(b))
+        }
+    }
+
+    /// Whether only the low 32 bits of the user's value of `field` are ever compared
+    /// (`userAgree`): its high half is nobody's, and a loop head may forget it.
+    func userSeesLowHalfOnly(field: String) -> Bool {
+        guard path.userIs32Bit else { return false }
+        switch field {
+        case "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "cs", "ss": return false
+        default: return true
         }
     }
 

@@ -267,5 +267,6 @@ public enum EventID {
     public static let callerReturnAddress: UInt64 = 1
     public static let hardwareFrame: UInt64 = 2
     public static let callerPtRegs: UInt64 = 3
+    public static let hypervisorFrame: UInt64 = 4
     public static func node(of e: UInt64) -> Int? { e >= 64 ? Int(e / 64) - 1 : nil }
 }

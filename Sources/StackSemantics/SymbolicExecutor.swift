@@ -325,13 +325,22 @@ public enum SymbolicExecutor {
             if let y = b.perCPU[k], !d.same(x, y) { out.perCPU[k] = d.select(c, x, y) }
         }
         // A field one side does not define stays, defined only where the other side is.
+        // Where a side leaves it undefined its value is no obligation's: it is taken to
+        // be that side's pt_regs slot for the field, so that a loop head that joins a
+        // run defining the field (a tracer wrote it) with one that does not keeps
+        // "field = user value" as one term (SYSENTER's ip and flags).
         for k in 0..<PtRegsField.count {
             let va = a.user.values[k], vb = b.user.values[k]
             if va == nil && vb == nil { continue }
-            let zero = d.constant(0)
-            out.user.values[k] = d.select(c, va ?? zero, vb ?? zero)
             let ka = va == nil ? d.bit(false) : (a.user.known[k] ?? d.bit(true))
             let kb = vb == nil ? d.bit(false) : (b.user.known[k] ?? d.bit(true))
+            func dontCare(_ s: MachineState<D>) -> D.Value {
+                guard let base = interp.setup.ptRegsBase else { return d.constant(0) }
+                return interp.slot(s, base &+ UInt64(Layout.ptRegs.fields[k].offset)).value
+            }
+            let ua = d.known(ka) == false ? dontCare(a) : va ?? d.constant(0)
+            let ub = d.known(kb) == false ? dontCare(b) : vb ?? d.constant(0)
+            out.user.values[k] = d.select(c, ua, ub)
             let merged = d.selectBit(c, ka, kb)
             out.user.known[k] = d.known(merged) == true ? nil : merged
         }
@@ -487,7 +496,11 @@ public enum SymbolicExecutor {
             var open: [(Int, D.Bit)] = []
             for k in 0..<wp.count {
                 let wk = d.term(wp[k])
-                let eq: (D.Value, D.Value) -> D.Bit = { a, b in d.term(a).isBool ? d.equalBits(a, b) : d.equal(a, b) }
+                // A 32-bit task's field seen only by its low half is compared so (see `widen`).
+                let lowHalf = ids[k].kind == .userValue && interp.userSeesLowHalfOnly(field: Layout.ptRegs.fields[Int(ids[k].index)].userName)
+                let eq: (D.Value, D.Value) -> D.Bit = { a, b in
+                    d.term(a).isBool ? d.equalBits(a, b) : lowHalf ? d.equal(d.low32(a), d.low32(b)) : d.equal(a, b)
+                }
                 var claim: D.Bit
                 if isLoopVariable(wk, prefix: prefix) || isChoice(wk, head: head, f) {
                     if let rep = representative[wk] {
@@ -607,10 +620,28 @@ public enum SymbolicExecutor {
         func dontCare(_ k: Int) -> Bool {
             k >= userStart && k < userEnd && (k - userStart) % 2 == 0 && d.term(ip[k + 1]).boolConstant == false
         }
+        // A 32-bit task's user value seen only by its low half (`userSeesLowHalfOnly`)
+        // shares the part — a saved slot, zero-extended by `movl %ebp, %ebp` — whose low
+        // half is the same term on every side: the high halves differ, and no obligation
+        // reads them. `inductive` then compares such a part by its low half.
+        let ids = partIDs(shape)
+        func lowHalfUser(_ k: Int) -> Bool {
+            k >= userStart && k < userEnd && (k - userStart) % 2 == 0
+                && interp.userSeesLowHalfOnly(field: Layout.ptRegs.fields[Int(ids[k].index)].userName)
+        }
+        var byLowHalf: [PartKey: D.Value] = [:]
+        func lowHalfKey(_ k: Int, _ i: Term, _ b: Term, _ p: Term) -> PartKey? {
+            guard let li = lowHalf(i, f), let lb = lowHalf(b, f), let lp = lowHalf(p, f) else { return nil }
+            return PartKey(entry: li.id, back: lb.id, previous: lp.id)
+        }
         for k in 0..<ip.count {
             let (i, b, p) = (d.term(ip[k]), d.term(bp[k]), d.term(pp[k]))
+            if interp.path.userIs32Bit, k < userStart, !i.isBool, ids[k].kind == .slot, let key = lowHalfKey(k, i, b, p), byLowHalf[key] == nil {
+                byLowHalf[key] = i === b && i === p ? ip[k] : nil
+            }
             if i === b && i === p { out.append(ip[k]); continue }
             if dontCare(k), let v = byBack[b.id] { out.append(v); continue }
+            if lowHalfUser(k), let key = lowHalfKey(k, i, b, p), let v = byLowHalf[key] { out.append(v); continue }
             let key = PartKey(entry: i.id, back: b.id, previous: p.id)
             if let v = classes[key] { out.append(v); continue }
             let name = "loop@\(head).\(classes.count)"
@@ -631,8 +662,30 @@ public enum SymbolicExecutor {
             }
             classes[key] = v
             if byBack[b.id] == nil, !i.isBool { byBack[b.id] = v }
+            if interp.path.userIs32Bit, k < userStart, !i.isBool, ids[k].kind == .slot, let lk = lowHalfKey(k, i, b, p), byLowHalf[lk] == nil {
+                byLowHalf[lk] = v
+            }
             out.append(v)
         }
         return .success(rebuild(inState, shape, out, d))
+    }
+
+    /// The low 32 bits of `t` as one term, with masks and ites pushed through, so that
+    /// `ite(w, v, rbp)` and `ite(w, v, rbp & 0xffffffff)` get the same one; nil for a
+    /// term nested too deep to look through.
+    static func lowHalf(_ t: Term, _ f: TermFactory, depth: Int = 0) -> Term? {
+        let mask: UInt64 = 0xffff_ffff
+        guard depth < 64 else { return nil }
+        if let c = t.constant { return f.const(c & mask) }
+        if t.op == .ite {
+            guard let a = lowHalf(t.args[1], f, depth: depth + 1), let b = lowHalf(t.args[2], f, depth: depth + 1) else { return nil }
+            return f.ite(t.args[0], a, b)
+        }
+        if t.op == .and, t.args.count == 2 {
+            for (x, y) in [(t.args[0], t.args[1]), (t.args[1], t.args[0])] {
+                if let c = y.constant, c & mask == mask { return lowHalf(x, f, depth: depth + 1) }
+            }
+        }
+        return f.and(t, f.const(mask))
     }
 }

@@ -232,3 +232,88 @@ final class CompatEntryTests: XCTestCase {
         XCTAssertTrue(diagnostics(".path f entry=function abi=32\nf:\n\tret\n").contains("abi= applies to"))
     }
 }
+
+/// A 32-bit entry through an exit work loop with a tracer stop in it (as 3.16's
+/// int_ret_from_sys_call): the loop head joins runs where the tracer wrote ip, flags
+/// or sp with runs where it did not, and SYSENTER's saves are zero-extended (`movl
+/// %ebp, %ebp`) while the task's values are 32 bits wide.
+final class CompatWorkLoopTests: XCTestCase {
+    static let sysenterLoop = """
+    .percpu kernel_stack stack
+    .extern do_syscall32
+    .extern work_pending reason="returns whether TIF work is pending"
+    .extern exit_work stop
+    .path sysenter_entry entry=sysenter thread-size=16384
+    sysenter_entry:
+    \tswapgs
+    \tmovq PER_CPU_VAR(kernel_stack), %rsp
+    \taddq $40, %rsp
+    \tmovl %ebp, %ebp                   # the user's esp, zero-extended
+    \tmovl %eax, %eax
+    \tmovl (0x30-16384)(%rsp), %r10d    # the vDSO's return point
+    \tpushq $0x2b                       # ss
+    \tpushq %rbp                        # sp
+    \tpushfq
+    \torl $0x200, (%rsp)                # flags
+    \tpushq $0x23                       # cs
+    \tpushq %r10                        # ip
+    \tpushq %rax                        # orig_ax
+    \tpushq %rdi
+    \tpushq %rsi
+    \tpushq %rdx
+    \tpushq %rcx
+    \tpushq $-38                        # ax
+    \(SpecHarness.pushPtRegsFromR8)\
+    \tmovq %rsp, %rdi
+    \tcall do_syscall32
+    \tmovq %rax, 80(%rsp)               # pt_regs.ax: the result
+    work:
+    \tcall work_pending
+    \ttestl %eax, %eax
+    \tjz done
+    \tmovq %rsp, %rdi
+    \tcall exit_work                    # <-stop
+    \tjmp work
+    done:
+    \(SpecHarness.popPtRegs)\
+    \taddq $8, %rsp                     # orig_ax
+    \tswapgs
+    \tiretq                             # <-exit
+    """
+
+    func testTheWorkLoopKeepsTheZeroExtendedSavesAndTheTracersWrites() {
+        let report = SpecHarness.check(Self.sysenterLoop)
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "sysenter_entry", inv) }
+    }
+
+    func testALowHalfChangedInTheLoopIsCaught() {
+        // pt_regs.sp moved by 8 on every pass: the next pass's stop sees a wrong esp.
+        let spec = Self.sysenterLoop.replacingOccurrences(of: "\tcall exit_work                    # <-stop\n",
+                                                            with: "\tcall exit_work                    # <-stop\n\taddl $8, 152(%rsp)\n")
+        SpecHarness.assertViolated(SpecHarness.check(spec), path: "sysenter_entry", .ptraceConsistency,
+                                   blamedLine: SpecHarness.line("<-stop", in: spec), requirementContains: "pt_regs.sp seen by exit_work")
+    }
+
+    func testATracersIpWriteUndoneInTheLoopIsCaught() {
+        // ip saved before the stop and put back after it: a tracer's write is lost.
+        let spec = Self.sysenterLoop
+            .replacingOccurrences(of: "\tcall exit_work                    # <-stop\n",
+                                  with: "\tmovq 128(%rsp), %r12\n\tcall exit_work                    # <-stop\n\tmovq %r12, 128(%rsp)\n")
+        SpecHarness.assertViolated(SpecHarness.check(spec), path: "sysenter_entry", .ptraceConsistency,
+                                   blamedLine: SpecHarness.line("<-stop", in: spec), requirementContains: "pt_regs.ip seen by exit_work")
+    }
+
+    func testA64BitTaskStillSeesTheHighHalf() {
+        // The same loop for a 64-bit task using int $0x80: rsi saved zero-extended loses
+        // its high half, which that task sees.
+        let spec = Self.sysenterLoop
+            .replacingOccurrences(of: ".path sysenter_entry entry=sysenter thread-size=16384", with: ".path sysenter_entry entry=int80")
+            .replacingOccurrences(of: "\tswapgs\n\tmovq PER_CPU_VAR(kernel_stack), %rsp\n\taddq $40, %rsp\n\tmovl %ebp, %ebp                   # the user's esp, zero-extended\n\tmovl %eax, %eax\n\tmovl (0x30-16384)(%rsp), %r10d    # the vDSO's return point\n\tpushq $0x2b                       # ss\n\tpushq %rbp                        # sp\n\tpushfq\n\torl $0x200, (%rsp)                # flags\n\tpushq $0x23                       # cs\n\tpushq %r10                        # ip\n",
+                                  with: "\tswapgs\n\tmovl %eax, %eax\n")
+            .replacingOccurrences(of: "\tpushq %rsi\n", with: "\tmovl %esi, %esi                   # <-narrow\n\tpushq %rsi\n")
+        let report = SpecHarness.check(spec)
+        XCTAssertTrue(spec.contains("entry=int80") && !spec.contains("pushfq"))
+        let cx = SpecHarness.assertViolated(report, path: "sysenter_entry", .restoreMatchesSave, blamedLine: SpecHarness.line("popq %rsi", in: spec))
+        XCTAssertTrue(cx?.requirement.contains("rsi must hold the user's value") == true, cx?.requirement ?? "")
+    }
+}

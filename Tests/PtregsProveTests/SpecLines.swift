@@ -24,6 +24,9 @@ extension SpecHarness {
     /// Every register pt_regs holds, popped from r15 up to di, one spec line each.
     static let popPtRegs = ["r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi"]
         .map { "\tpopq %\($0)\n" }.joined()
+    /// The same pops but rdi's (`POP_REGS pop_rdi=0`): rsp is left on di's slot.
+    static let popPtRegsToRsi = ["r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi"]
+        .map { "\tpopq %\($0)\n" }.joined()
 
     /// Every invariant but `except` proves on `path` (the spec breaks only what the test is about).
     static func assertOthersProved(_ report: CheckReport, path: String, except: Set<Invariant>,

@@ -28,6 +28,11 @@ extension Interpreter {
                 require(.frameBalance, node, indexed == nil ? "above frame \(a)" : Self.indexedAboveKey, d.negate(g), s,
                         "\(accessWords(a, indexed)) must not lie above the entry frame (top \(setup.describe(address: top)))")
             }
+            // A stack an exit copies the IRET frame to ends at its top.
+            if setup.iretCopyStacks.contains(region), a &+ UInt64(width.bytes) > region.base {
+                require(.frameBalance, node, indexed == nil ? "above frame \(a) (copy)" : Self.indexedAboveKey, d.negate(g), s,
+                        "\(accessWords(a, indexed)) must not lie above the top of \(region.name)'s stack")
+            }
             // A frame copied to another stack (moves-frame=) tops that stack from then on.
             if let moved = s.movedFrameTop, let tops = d.cases(moved) {
                 for (gm, top) in tops where top != 0 && region.contains(top) && a &+ UInt64(width.bytes) > top {
@@ -128,6 +133,20 @@ extension Interpreter {
                     "after the path's ret, rsp must be the caller's (\(setup.describe(address: e &+ 8)))",
                     values: [("rsp", s.rsp), ("expected", d.constant(e &+ 8))])
         case .iret:
+            // rsp on a stack other than the frame's: the exit copied the IRET frame there
+            // (the trampoline stack), and the copy must fill that stack's top five words
+            // exactly — a word short or left over and the frame iretq pops is shifted.
+            // What the copy holds is checked as any IRET frame's (restore, ptrace).
+            if let cases = d.cases(s.rsp), !cases.isEmpty {
+                let copies = cases.map { c in setup.iretCopyStacks.first { $0.contains(c.1) } }
+                if let first = copies.first ?? nil, copies.allSatisfy({ $0 != nil }) {
+                    let onTop = zip(cases, copies).compactMap { c, r in r.flatMap { c.1 == $0.base &- 40 ? c.0 : nil } }
+                    require(.frameBalance, node, "rsp at iret", d.any(onTop), s,
+                            "iretq from \(first.name)'s stack (a copy of the IRET frame) must find the frame in its top five words, at \(setup.describe(address: first.base &- 40))",
+                            values: [("rsp", s.rsp), ("expected", d.constant(first.base &- 40))])
+                    return
+                }
+            }
             // Where the frame was copied (moves-frame=), its IRET frame is the copy's.
             if let moved = s.movedFrameTop {
                 let stayed = d.equal(moved, d.constant(0))

@@ -21,6 +21,15 @@ import SpecElaboration
 /// slot held; the exit stays in the words.
 extension Interpreter {
     func checkRestoreAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
+        // The IST stack pointer (`ist=`): shifted around the handler call at most, and
+        // given back as the entry found it — or the next exception of the vector runs
+        // on a stack a little lower each time, and finally off its end.
+        if let v = path.istVariable, let now = s.perCPU[v] {
+            let atEntry = d.input("percpu.\(v)")
+            require(.restoreMatchesSave, node, "preserve ist", d.equal(now, atEntry), s,
+                    "the IST stack pointer \(v) must be as the entry found it \(exitWords(kind, node: node))",
+                    values: [(v, now), ("at entry", atEntry)])
+        }
         for (r, value, known, field) in observedAtExit(kind, s) {
             guard let agree = field.map({ userAgree(s[r], value, field: $0) }) ?? d.equal(s[r], value) else {
                 checkCompatHighRegister(r, user: value, known: known, kind, s, node: node)
