@@ -995,10 +995,10 @@ extension Elaborator {
             }
             userIs32Bit = a.text == "32"
         }
-        var compatHighRegisters = CompatHighRegisters.preserveOrZero
+        var compatHighRegisters = CompatHighRegisters.any
         if let h = p.attributes["r8-r11"] {
             guard let v = CompatHighRegisters(rawValue: h.text) else {
-                throw Diagnostic.error(h.location, "expected r8-r11=preserve, zero or preserve-or-zero (what a 32-bit task's r8–r11 hold when it gets back to user space)")
+                throw Diagnostic.error(h.location, "expected r8-r11=preserve, zero, preserve-or-zero or any (what a 32-bit task's r8–r11 hold when it gets back to user space)")
             }
             guard userIs32Bit else {
                 throw Diagnostic.error(h.location, "r8-r11= applies to a 32-bit task (abi=32, the default of sysenter and compat-syscall): a 64-bit task is owed all its registers")

@@ -495,7 +495,7 @@ public struct PathSpec: Hashable, Sendable {
     /// (`r8-r11=`; r12–r15 are always owed their value or zero): it cannot address them
     /// in compat mode, but it can far-jump to a 64-bit code segment and read them, so
     /// whatever the kernel left there is visible.
-    public var compatHighRegisters: CompatHighRegisters = .preserveOrZero
+    public var compatHighRegisters: CompatHighRegisters = .any
     /// `returns=ptregs`: a function the entry code calls with the hardware frame and
     /// orig_ax above its return address, which builds pt_regs below them and returns
     /// with rsp at pt_regs (paranoid_entry, error_entry from v4.15).
@@ -522,6 +522,10 @@ public enum CompatHighRegisters: String, Sendable, Hashable, CaseIterable {
     case zero
     /// The user's value or zero, register by register — never kernel data.
     case preserveOrZero = "preserve-or-zero"
+    /// Nothing (the default): 3.x compat paths leave user-derived scratch there — the
+    /// user's esp, the sixth argument read from the user's stack, rflags — which the
+    /// model, reading user memory as unknown values, cannot tell from kernel data.
+    case any
 }
 
 /// `.assume taken|not-taken LABEL reason="…"`: every conditional branch of the path to

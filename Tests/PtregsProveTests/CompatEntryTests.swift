@@ -157,21 +157,24 @@ final class CompatEntryTests: XCTestCase {
         SpecHarness.assertProved(as32, path: "int80", .restoreMatchesSave)
     }
 
-    func testA32BitTaskIsOwedItsR8ToR15OrZeroNeverKernelData() {
+    func testA32BitTaskIsOwedItsR12ToR15OrZeroAndR8ToR11AsDeclared() {
         // A kernel pointer left in r8: a 32-bit task far-jumps to a 64-bit segment and
-        // reads it. Zeroed or preserved is fine by default; `r8-r11=` pins one.
+        // reads it. `r8-r11=` says what r8–r11 are owed.
         let leak = Self.sysenter.replacingOccurrences(of: "\tswapgs\n\tsysexit", with: "\tmovq %rsp, %r8\n\tswapgs\n\tsysexit")
-        let report = SpecHarness.check(leak)
+        // By default r8–r11 are owed nothing (3.x left user-derived scratch there).
+        SpecHarness.assertProved(SpecHarness.check(leak), path: "sysenter_entry", .restoreMatchesSave)
+        let report = SpecHarness.check(leak.replacingOccurrences(of: "entry=sysenter", with: "entry=sysenter r8-r11=preserve-or-zero"))
         SpecHarness.assertViolated(report, path: "sysenter_entry", .restoreMatchesSave,
                                    blamedLine: SpecHarness.line("movq %rsp, %r8", in: leak), requirementContains: "r8 must hold the user's value or zero")
         XCTAssertEqual(SpecHarness.result(report, path: "sysenter_entry", .restoreMatchesSave)?.violations.map(\.mechanism.subject), ["r8"])
         // The entry's scratch r10 (the vDSO return point) left unzeroed: not the user's.
         let scratch = Self.sysenter.replacingOccurrences(of: "\txorl %r10d, %r10d\n", with: "")
+            .replacingOccurrences(of: "entry=sysenter", with: "entry=sysenter r8-r11=preserve-or-zero")
         SpecHarness.assertViolated(SpecHarness.check(scratch), path: "sysenter_entry", .restoreMatchesSave,
                                    blamedLine: SpecHarness.line("popq %r10", in: scratch), requirementContains: "r10 must hold the user's value or zero")
         // A kernel value in r12 (callee-saved: always owed its value or zero).
         let r12 = Self.sysenter.replacingOccurrences(of: "\tswapgs\n\tsysexit", with: "\tmovq %rsp, %r12\n\tswapgs\n\tsysexit")
-        SpecHarness.assertViolated(SpecHarness.check(r12.replacingOccurrences(of: "entry=sysenter", with: "entry=sysenter r8-r11=zero")),
+        SpecHarness.assertViolated(SpecHarness.check(r12),
                                    path: "sysenter_entry", .restoreMatchesSave,
                                    blamedLine: SpecHarness.line("movq %rsp, %r12", in: r12), requirementContains: "r12 must hold the user's value or zero")
         // Pinned: the zeroing code proves `zero` and breaks `preserve`.

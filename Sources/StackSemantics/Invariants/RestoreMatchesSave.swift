@@ -46,7 +46,8 @@ extension Interpreter {
 
     /// r8–r15 of a 32-bit task: out of reach in compat mode, in reach of a far jump to a
     /// 64-bit segment — so a kernel value left there leaks, whatever the ABI. r8–r11 are
-    /// owed what `r8-r11=` says; r12–r15 (callee-saved in C) their value or zero.
+    /// owed what `r8-r11=` says (by default nothing); r12–r15 (callee-saved in C, so
+    /// never C's scratch) their value or zero.
     func checkCompatHighRegister(_ r: Register, user: D.Value, known: D.Bit, _ kind: ExitKind, _ s: MachineState<D>, node: Int) {
         guard kind != .ret, path.userIs32Bit, r.rawValue >= Register.r8.rawValue else { return }
         let preserved = d.equal(s[r], user)
@@ -58,6 +59,7 @@ extension Interpreter {
         case .preserve: (claim, owed) = (whereKnown(known, preserved), "the user's value")
         case .zero: (claim, owed) = (zeroed, "zero")
         case .preserveOrZero: (claim, owed) = (d.either(zeroed, whereKnown(known, preserved)), "the user's value or zero")
+        case .any: return
         }
         require(.restoreMatchesSave, node, "preserve \(r.name)", claim, s,
                 "\(r.name) must hold \(owed) \(exitWords(kind, node: node)) to a 32-bit task, which can read it from a 64-bit code segment"
