@@ -60,6 +60,12 @@ public enum InvariantRegistry {
             subjects: [("rip", "a non-canonical return address (rcx at sysretq, rdx at sysexit)"),
                        ("rsp", "a non-canonical rsp at sysexit (rcx)"),
                        ("flags", "TF, RF or VM set in r11 at sysretq")]),
+        InvariantDescriptor(
+            invariant: .speculationFence, aliases: ["speculation-fence", "fence-swapgs", "lfence"], title: "speculation fence after a conditional swapgs",
+            help: "a branch that decides whether to swapgs has an lfence on both arms before the first per-CPU access or C call",
+            whyItMatters: "a mispredicted branch runs the other arm speculatively — the swapgs from kernel mode, the skip from user mode — and its per-CPU loads then use the user's GS base and can leak kernel memory through the cache (CVE-2019-1125)",
+            subjects: [("taken", "the arm the branch jumps to reaches a per-CPU access or C call unfenced (at: the branch)"),
+                       ("not-taken", "the arm the branch falls through to reaches one unfenced (at: the branch)")]),
     ]
 
     private static let byInvariant: [Invariant: InvariantDescriptor] = Dictionary(uniqueKeysWithValues: all.map { ($0.invariant, $0) })

@@ -66,6 +66,7 @@ public enum Invariant: String, CaseIterable, Sendable, Hashable, Comparable {
     case returnStack = "return-stack"
     case gsParity = "gs"
     case sysretHazard = "sysret"
+    case speculationFence = "spec-fence"
 
     public var title: String { InvariantRegistry.descriptor(self).title }
     public static func < (a: Invariant, b: Invariant) -> Bool {
