@@ -55,6 +55,11 @@ public enum SARIFReport {
                      "A non-canonical return address makes the CPU fault in ring 0 with the user's rsp and GS base, so the user controls the kernel's stack (CVE-2014-4699); SYSRET drops RF and VM and traps on TF.",
                      "movq RIP(%rsp), %rcx ... sysretq   # pt_regs.ip may have been set by ptrace to a non-canonical address",
                      "Check that the return address (and sysexit's rsp) is canonical and that r11 has no TF, RF or VM before taking the fast exit, and return through iretq otherwise. A known bug is declared with `.expect sysret rip|rsp|flags at EXIT`."]
+        case "spec-fence":
+            parts = ["A branch that decides whether to swapgs (the saved CS test, a paranoid entry's MSR_GS_BASE test) has a speculation barrier (`lfence`) on each arm before the first per-CPU access or call into C that a mispredicted run of the arm would reach with the user's GS base.",
+                     "A mispredicted branch runs the other arm speculatively — the swapgs from kernel mode, the skip from user mode — and its per-CPU loads then use the user's GS base and can leak kernel memory through the cache (CVE-2019-1125).",
+                     "testl $3, CS(%rsp); jz 1f; swapgs; 1: incl PER_CPU_VAR(irq_count)   # no lfence on either arm",
+                     "Put an `lfence` right after the swapgs and at the start of the skip arm (Linux 5.3's FENCE_SWAPGS_USER_ENTRY and FENCE_SWAPGS_KERNEL_ENTRY). A known bug is declared with `.expect spec-fence taken|not-taken at \"BRANCH\"`."]
         case "bad-input":
             parts = ["The spec (or the assembly it reads with `.source`) could not be parsed or elaborated: a syntax error, an unknown name, a macro that cannot be expanded, a declaration that contradicts another.",
                      "Nothing in a file with an input error is proved: every path of that file is left unchecked until the error is fixed.",
