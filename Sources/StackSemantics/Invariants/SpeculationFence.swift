@@ -48,7 +48,8 @@ extension Interpreter {
         let semantics = self.semantics
         for g in gaps {
             let claim = g.toggles ? d.negate(s.kernelGS) : s.kernelGS
-            require(.speculationFence, node, "\(g.arm) \(g.access) \(g.toggles ? 1 : 0)", claim, s,
+            // Keyed by the access's instruction, which an unrolled copy of the graph shares.
+            require(.speculationFence, node, "\(g.arm) \(graph.nodes[g.access].instruction) \(g.toggles ? 1 : 0)", claim, s,
                     "a mispredicted \(Self.branchWords(semantics, node)) runs its \(g.arm) arm speculatively to \(semantics.instructionWords(node: g.access)) \(g.toggles ? "through an odd number of swapgs" : "with no swapgs (or an even number)") and no lfence on the way: the access then runs with the user's GS base and can leak kernel memory (CVE-2019-1125); an lfence must follow the decision on both arms")
         }
     }
@@ -87,8 +88,17 @@ extension PathSemantics {
         let decidedTaken = Set(firstAccesses(from: t, stopAtFences: false).map(\.toggles))
         let decidedNext = Set(firstAccesses(from: n, stopAtFences: false).map(\.toggles))
         guard !decidedTaken.isEmpty, !decidedNext.isEmpty, decidedTaken != decidedNext else { return [] }
-        return firstAccesses(from: t, stopAtFences: true).map { SpeculationGap(arm: "taken", access: $0.node, toggles: $0.toggles) }
-            + firstAccesses(from: n, stopAtFences: true).map { SpeculationGap(arm: "not-taken", access: $0.node, toggles: $0.toggles) }
+        // One obligation per (arm, instruction, parity): an access reached in several
+        // call contexts is one claim at the branch.
+        var seen: Set<String> = []
+        var gaps: [SpeculationGap] = []
+        for (arm, start) in [("taken", t), ("not-taken", n)] {
+            for a in firstAccesses(from: start, stopAtFences: true)
+            where seen.insert("\(arm) \(graph.nodes[a.node].instruction) \(a.toggles)").inserted {
+                gaps.append(SpeculationGap(arm: arm, access: a.node, toggles: a.toggles))
+            }
+        }
+        return gaps
     }
 
     /// The first per-CPU accesses and calls into C on the graph's routes from `start`,
@@ -103,7 +113,7 @@ extension PathSemantics {
             guard seen.insert(v).inserted else { continue }
             let n = v.node
             let graphNode = graph.nodes[n]
-            var successors = graph.successors(n)
+            let successors = graph.successors(n)
             if graphNode.choice > 0 {
                 if stopAtFences && alternativeSiteFences(graphNode.instruction) { continue }
                 work += successors.map { Visit(node: $0, toggles: v.toggles) }
@@ -121,7 +131,6 @@ extension PathSemantics {
             switch op {
             case .swapgs: parities = [!v.toggles]
             case .writeGSBase: parities = [false, true]
-            case .call(.indirect), .jump(.indirect): successors = []
             default: break
             }
             for p in parities { work += successors.map { Visit(node: $0, toggles: p) } }
