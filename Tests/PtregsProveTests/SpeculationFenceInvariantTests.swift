@@ -280,6 +280,47 @@ final class SpeculationFenceInvariantTests: XCTestCase {
 
     // MARK: certificates
 
+    /// A kernel-mode exception whose handler first recognises a fault on its own iretq
+    /// (the user's GS base live, fenced swapgs) and only then tests cs: the skip arm of
+    /// that test needs no fence, because no run that reaches it has the user's base —
+    /// which takes the runs' path condition to see, not a constant.
+    static let iretFaultFirst = """
+    .extern do_trap
+    .path gp entry=exception from=kernel
+    gp:
+    \tpushq %rax
+    \tleaq irq_return(%rip), %rax
+    \tcmpq %rax, 8(%rsp)
+    \tje 2f
+    \tmovl %eax, %eax
+    \tcmpq %rax, 8(%rsp)
+    \tje 2f
+    \tlfence
+    \ttestl $3, 16(%rsp)
+    \tjz 1f
+    2:\tswapgs
+    \tlfence
+    \tcall do_trap
+    \tswapgs
+    \tjmp 3f
+    1:\tcall do_trap
+    3:\tpopq %rax
+    irq_return:
+    \tiretq
+    """
+
+    func testSkipArmNeedsNoFenceWhereEveryRunHasTheKernelBase() throws {
+        let report = SpecHarness.check(Self.iretFaultFirst, invariants: Self.invariants)
+        SpecHarness.assertProved(report, path: "gp", .speculationFence)
+        SpecHarness.assertProved(report, path: "gp", .gsParity)
+        let r = try XCTUnwrap(SpecHarness.result(report, path: "gp", .speculationFence))
+        XCTAssertGreaterThan(r.obligations, 0, "the claim is not decided by construction")
+        // Without the lfence after the compares, a run at the truncated iretq address
+        // (the user's base) may speculatively skip on to the C call.
+        let unfenced = SpecHarness.check(Self.iretFaultFirst.replacingOccurrences(of: "\tje 2f\n\tlfence\n", with: "\tje 2f\n"), invariants: Self.invariants)
+        XCTAssertEqual(try Self.mechanisms(unfenced, "gp"), ["spec-fence not-taken at \"je 2f\""])
+    }
+
     /// The proved verdicts of the fenced entries, and of entries whose unfenced arm is
     /// harmless in their mode, come with certificates z3 and cvc5 re-check.
     func testCertificatesRecheck() throws {
@@ -287,7 +328,7 @@ final class SpeculationFenceInvariantTests: XCTestCase {
             throw XCTSkip("\(solver) is not installed (.ci/run installs it)")
         }
         let specs = [Self.errorEntry(), Self.paranoidEntry(), Self.errorEntry(kernelFence: false, from: "kernel"),
-                     Self.errorEntry(userFence: false, from: "user")]
+                     Self.errorEntry(userFence: false, from: "user"), Self.iretFaultFirst]
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("ptregs-cert-fence-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: root) }
@@ -304,11 +345,12 @@ final class SpeculationFenceInvariantTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         XCTAssertEqual(report.diagnostics.count, 0, "\(report.diagnostics)")
         let fence = report.paths.flatMap(\.results).filter { $0.invariant == .speculationFence }
-        XCTAssertEqual(fence.map(\.verdict.name), ["proved", "proved", "proved", "proved"])
+        XCTAssertEqual(fence.map(\.verdict.name), ["proved", "proved", "proved", "proved", "proved"])
+        XCTAssertTrue(fence.contains { $0.obligations > 0 }, "one certificate has a claim the solver must prove")
         for file in fence.compactMap(\.certificate) {
             let url = dir.appendingPathComponent(file)
             XCTAssertEqual("\(CertificateTests.answer("z3", url) ?? "missing") \(CertificateTests.answer("cvc5", url) ?? "missing")", "unsat unsat", file)
         }
-        XCTAssertEqual(fence.compactMap(\.certificate).count, 4)
+        XCTAssertEqual(fence.compactMap(\.certificate).count, 5)
     }
 }
