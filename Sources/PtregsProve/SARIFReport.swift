@@ -60,6 +60,11 @@ public enum SARIFReport {
                      "A C function given the wrong pt_regs pointer, return address or syscall number acts on the wrong data: it reads or writes another frame, records a wrong caller, or runs another system call.",
                      "pushq %rbx ... movq 9*8(%rsp), %rdi; call trace_hardirqs_on_caller   # one more push: 9*8 is now a saved register, not the return address",
                      "Compute the argument from what the code pushed since the value was placed (or load it before pushing). A known bug is declared with `.expect args REG at FUNCTION`."]
+        case "spec-fence":
+            parts = ["A branch that decides whether to swapgs (the saved CS test, a paranoid entry's MSR_GS_BASE test) has a speculation barrier (`lfence`) on each arm before the first per-CPU access or call into C that a mispredicted run of the arm would reach with the user's GS base.",
+                     "A mispredicted branch runs the other arm speculatively — the swapgs from kernel mode, the skip from user mode — and its per-CPU loads then use the user's GS base and can leak kernel memory through the cache (CVE-2019-1125).",
+                     "testl $3, CS(%rsp); jz 1f; swapgs; 1: incl PER_CPU_VAR(irq_count)   # no lfence on either arm",
+                     "Put an `lfence` right after the swapgs and at the start of the skip arm (Linux 5.3's FENCE_SWAPGS_USER_ENTRY and FENCE_SWAPGS_KERNEL_ENTRY). A known bug is declared with `.expect spec-fence taken|not-taken at \"BRANCH\"`."]
         case "bad-input":
             parts = ["The spec (or the assembly it reads with `.source`) could not be parsed or elaborated: a syntax error, an unknown name, a macro that cannot be expanded, a declaration that contradicts another.",
                      "Nothing in a file with an input error is proved: every path of that file is left unchecked until the error is fixed.",

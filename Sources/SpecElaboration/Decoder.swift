@@ -5,9 +5,10 @@ import SpecSyntax
 /// StackSemantics' job.
 extension Elaborator {
     /// `std` sets DF, which only string instructions read (the model takes none);
-    /// `endbr64`/`endbr32` mark indirect-branch targets (CET) and do nothing else.
+    /// `endbr64`/`endbr32` mark indirect-branch targets (CET) and do nothing else;
+    /// `lfence` and `serialize` change no state but end speculation (`spec-fence`).
     static let noEffectMnemonics: Set<String> = ["cld", "std", "sti", "cli", "nop", "clac", "stac", "lfence", "mfence", "sfence", "pause", "wrmsr",
-                                                 "endbr64", "endbr32"]
+                                                 "endbr64", "endbr32", "serialize"]
     static let aluMnemonics: [(String, ALUOp)] = [("add", .add), ("sub", .sub), ("and", .and), ("or", .or), ("xor", .xor),
                                                   ("adc", .adc), ("sbb", .sbb)]
     static let shiftMnemonics: [(String, ShiftOp)] = [("shl", .shl), ("sal", .shl), ("shr", .shr), ("sar", .sar), ("rol", .rol), ("ror", .ror)]

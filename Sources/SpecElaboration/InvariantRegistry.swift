@@ -66,6 +66,12 @@ public enum InvariantRegistry {
             help: "every call gets the arguments its .extern contract needs (rdi=ptregs, rdi=return-address, esi=syscall-nr…)",
             whyItMatters: "a C function given the wrong pt_regs pointer, return address or syscall number acts on the wrong data: it reads or writes another frame, records a wrong caller, or runs another system call",
             subjects: Register.allCases.filter { $0 != .rsp }.map { ($0.name, "\($0.name) holds the wrong argument at the call (at: the function)") }),
+        InvariantDescriptor(
+            invariant: .speculationFence, aliases: ["speculation-fence", "fence-swapgs", "lfence"], title: "speculation fence after a conditional swapgs",
+            help: "a branch that decides whether to swapgs has an lfence on both arms before the first per-CPU access or C call",
+            whyItMatters: "a mispredicted branch runs the other arm speculatively — the swapgs from kernel mode, the skip from user mode — and its per-CPU loads then use the user's GS base and can leak kernel memory through the cache (CVE-2019-1125)",
+            subjects: [("taken", "the arm the branch jumps to reaches a per-CPU access or C call unfenced (at: the branch)"),
+                       ("not-taken", "the arm the branch falls through to reaches one unfenced (at: the branch)")]),
     ]
 
     private static let byInvariant: [Invariant: InvariantDescriptor] = Dictionary(uniqueKeysWithValues: all.map { ($0.invariant, $0) })

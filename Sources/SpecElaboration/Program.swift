@@ -72,6 +72,7 @@ public enum Invariant: String, CaseIterable, Sendable, Hashable, Comparable {
     case gsParity = "gs"
     case sysretHazard = "sysret"
     case callArguments = "args"
+    case speculationFence = "spec-fence"
 
     public var title: String { InvariantRegistry.descriptor(self).title }
     public static func < (a: Invariant, b: Invariant) -> Bool {

@@ -951,6 +951,7 @@ public struct Interpreter<D: ValueDomain> {
         case .jump:
             return go(taken, s)
         case .branch(let c, _):
+            checkSpeculationFence(s, node: node)
             let cond = condition(c, s)
             var t = s, f = s
             t.reach = d.both(s.reach, cond)
@@ -1498,6 +1499,8 @@ public final class PathSemantics {
         return w
     }
     @exclusivity(unchecked) private var garbageNames: [UInt64: String] = [:]
+    /// The unfenced routes of each GS-deciding branch (`SpeculationFence.swift`).
+    @exclusivity(unchecked) var speculationGapCache: [Int: [SpeculationGap]] = [:]
 
     @exclusivity(unchecked) private var contractFieldMasks: [String: (observed: [Bool], written: [Bool])] = [:]
 

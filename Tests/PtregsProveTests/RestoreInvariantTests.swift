@@ -184,7 +184,8 @@ final class RestoreInvariantTests: XCTestCase {
         \taddq $16*8, %rsp
         \tiretq
         """)
-        SpecHarness.assertOthersProved(report, path: "common_interrupt", except: [])
+        // The 3.16 macro has no lfence after its swapgs decision (CVE-2019-1125).
+        SpecHarness.assertOthersProved(report, path: "common_interrupt", except: [.speculationFence])
     }
 
     // MARK: violations
