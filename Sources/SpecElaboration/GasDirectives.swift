@@ -216,12 +216,16 @@ extension Elaborator {
                 }
             } else if Self.patchTables.contains(section.name) {
                 try recordPatchSiteReferences(operands, notes: notes)
+            } else if section.name == ".discard.unwind_hints" {
+                try recordUnwindHintItem(name, operands, notes: notes)
             }
         case _ where name.hasPrefix(".cfi_"):
             guard Self.frameDirectives.contains(name) else { throw err(head.location, "unknown CFI directive '\(name)'") }
             guard section.isCode else { throw err(head.location, "'\(name)' in the data section \(section.name)") }
+            let parsed = try frameOperands(name, operands, at: head.location, notes: notes)
             program.frameAnnotations.append(FrameAnnotation(directive: name, operands: operands.map(\.text), location: head.location,
-                                                            expansion: notes, section: section.name, instruction: nil))
+                                                            expansion: notes, section: section.name, instruction: nil,
+                                                            registers: parsed.registers, offset: parsed.offset, simple: parsed.simple))
             pendingAnnotations.append(program.frameAnnotations.count - 1)
         case ".purgem":
             guard macros.removeValue(forKey: rest.text) != nil else { throw err(rest.location, "no macro '\(rest.text)' to purge") }

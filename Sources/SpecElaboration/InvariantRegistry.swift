@@ -60,6 +60,13 @@ public enum InvariantRegistry {
             subjects: [("rip", "a non-canonical return address (rcx at sysretq, rdx at sysexit)"),
                        ("rsp", "a non-canonical rsp at sysexit (rcx)"),
                        ("flags", "TF, RF or VM set in r11 at sysretq")]),
+        InvariantDescriptor(
+            invariant: .unwindAnnotations, aliases: ["unwind", "unwind-hints", "cfi-annotations"], title: "unwind annotations true",
+            help: "the CFA and register rules of .cfi_* directives and objtool's unwind hints say what the stack really holds",
+            whyItMatters: "unwinders trust the annotations and never read the code: a wrong CFA or rule makes backtraces, perf samples and live patching's reliable-stacktrace check read garbage as return addresses and registers",
+            subjects: [("cfa", "the CFA a .cfi_* row describes is not the frame's"),
+                       ("hint", "an unwind hint's claim about the stack is false")]
+                + (["rip"] + Register.allCases.map(\.name)).map { ($0, "a rule for \($0) names the wrong slot or register") }),
     ]
 
     private static let byInvariant: [Invariant: InvariantDescriptor] = Dictionary(uniqueKeysWithValues: all.map { ($0.invariant, $0) })

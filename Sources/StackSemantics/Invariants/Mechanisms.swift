@@ -13,6 +13,7 @@ extension Mechanism {
         case .returnStack: (subject, point) = Self.returnStackSubject(key: key) ?? (nil, nil)
         case .gsParity: subject = Self.gsSubject(key: key)
         case .sysretHazard: subject = Self.sysretSubject(key: key)
+        case .unwindAnnotations: subject = Self.unwindSubject(key: key)
         }
         let instruction = semantics.program.instructions[semantics.graph.nodes[node].instruction]
         // A key no subject names is a checker bug; the key itself keeps the mechanism
