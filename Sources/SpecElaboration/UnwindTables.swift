@@ -111,8 +111,14 @@ extension Elaborator {
             guard type >= 0, type < Int64(kinds.count) else {
                 throw Diagnostic(at: items[k + 3].location, "unknown unwind hint type \(type) (objtool_types.h: 0–7)", notes: ip.notes)
             }
+            // Where the hint was written: the outermost macro invocation (UNWIND_HINT_REGS).
+            var written = ip.location
+            for note in ip.notes {
+                guard note.message.hasPrefix("in expansion of macro") else { break }
+                written = note.location
+            }
             let hint = UnwindHint(kind: kinds[Int(type)], base: Self.orcRegisters[reg], baseCode: reg, offset: offset,
-                                  location: ip.location, expansion: ip.notes)
+                                  location: written, expansion: ip.notes)
             pendingUnwindHints.append((at, hint))
             k += 5
         }
