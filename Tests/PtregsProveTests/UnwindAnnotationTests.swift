@@ -313,6 +313,45 @@ final class UnwindAnnotationTests: XCTestCase {
                                    requirementContains: "rsp after the call that entered this routine + 8")
     }
 
+    func testSyscallAnnotatedAs316IsFalseOnlyWhereRspIsTheUsers() {
+        // 3.16's system_call: CFA = rsp+KERNEL_STACK_OFFSET from its first instruction,
+        // true once rsp is the kernel stack (the CFA is then the top of pt_regs), false
+        // while rsp is still, or again, the user's; rip in rcx, then in pt_regs.ip.
+        let spec = """
+        .include "dwarf2.ptsh"
+        #define CFI_REGISTER .cfi_register
+        #define KERNEL_STACK_OFFSET 40
+        #define ARGOFFSET (SS+8-KERNEL_STACK_OFFSET)
+        .percpu old_rsp
+        .percpu kernel_stack stack
+        .path sc entry=syscall
+        sc:
+        \tCFI_STARTPROC simple
+        \tCFI_SIGNAL_FRAME
+        \tCFI_DEF_CFA rsp, KERNEL_STACK_OFFSET
+        \tCFI_REGISTER rip, rcx
+        \tswapgs
+        \tmovq %rsp, PER_CPU_VAR(old_rsp)
+        \tmovq PER_CPU_VAR(kernel_stack), %rsp
+        \tmovq %rcx, RIP-ARGOFFSET(%rsp)
+        \tCFI_REL_OFFSET rip, RIP-ARGOFFSET
+        \txorl %ecx, %ecx
+        \tmovq RIP-ARGOFFSET(%rsp), %rcx
+        \tmovq PER_CPU_VAR(old_rsp), %rsp
+        \tswapgs
+        \tsysretq
+        \tCFI_ENDPROC
+
+        """
+        let report = Self.check(spec)
+        XCTAssertEqual(Set(Self.mechanisms(report, "sc")),
+                       ["cfi cfa at swapgs", "cfi cfa at \"movq %rsp, PER_CPU_VAR(old_rsp)\"",
+                        "cfi cfa at \"movq PER_CPU_VAR(kernel_stack), %rsp\"", "cfi cfa at sysretq"])
+        // Saving rip one slot off breaks its rule from there on.
+        let wrong = spec.replacingOccurrences(of: "CFI_REL_OFFSET rip, RIP-ARGOFFSET", with: "CFI_REL_OFFSET rip, CS-ARGOFFSET")
+        XCTAssertTrue(Self.mechanisms(Self.check(wrong), "sc").contains("cfi rip at \"xorl %ecx, %ecx\""), "\(Self.mechanisms(Self.check(wrong), "sc"))")
+    }
+
     func testUnannotatedPathHasNothingToCheck() {
         let report = SpecHarness.check(".path f entry=function\nf:\n\tpushq %rbx\n\tpopq %rbx\n\tret\n")
         SpecHarness.assertProved(report, path: "f", .unwindAnnotations)
