@@ -492,7 +492,8 @@ public final class Elaborator {
                         }
                         let value: Bool
                         do {
-                            value = active() && !last.taken ? try evaluate(Expr.parse(rest), asCondition: true, notes: notes) != 0 : false
+                            value = active() && !last.taken
+                                ? try Self.registerComparison(rest.text) ?? (evaluate(Expr.parse(rest), asCondition: true, notes: notes) != 0) : false
                         } catch {
                             last.active = false
                             last.taken = true

@@ -244,6 +244,52 @@ final class UnwindAnnotationTests: XCTestCase {
         for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "asm_exc", inv) }
     }
 
+    /// UNWIND_HINT_REGS choosing its base register with gas's register comparisons,
+    /// as unwind_hints.h writes it.
+    static let hintsWithBase = hints.replacingOccurrences(of: """
+    .macro UNWIND_HINT_REGS offset=0 partial=0
+    \t.if \\partial
+    \tUNWIND_HINT type=UNWIND_HINT_TYPE_REGS_PARTIAL sp_reg=ORC_REG_SP sp_offset=\\offset
+    \t.else
+    \tUNWIND_HINT type=UNWIND_HINT_TYPE_REGS sp_reg=ORC_REG_SP sp_offset=\\offset
+    \t.endif
+    .endm
+    """, with: """
+    #define ORC_REG_BP 4
+    #define ORC_REG_DI 3
+    .macro UNWIND_HINT_REGS base=%rsp offset=0 partial=0
+    \t.if \\base == %rsp
+    \t\t.set sp_reg, ORC_REG_SP
+    \t.elseif \\base == %rbp
+    \t\t.set sp_reg, ORC_REG_BP
+    \t.elseif \\base == %rdi
+    \t\t.set sp_reg, ORC_REG_DI
+    \t.else
+    \t\t.error "UNWIND_HINT_REGS: bad base register"
+    \t.endif
+    \t.if \\partial
+    \t\t.set type, UNWIND_HINT_TYPE_REGS_PARTIAL
+    \t.else
+    \t\t.set type, UNWIND_HINT_TYPE_REGS
+    \t.endif
+    \tUNWIND_HINT sp_reg=sp_reg sp_offset=\\offset type=type
+    .endm
+    """)
+
+    func testRegsHintWithItsBaseInRdi() {
+        XCTAssertTrue(Self.hintsWithBase.contains(".elseif \\base == %rdi"), "the header was not rewritten")
+        let spec = Self.exception(complete: "").replacingOccurrences(of: "\tcall do_trap", with: "\tUNWIND_HINT_REGS base=%rdi\n\tcall do_trap")
+        SpecHarness.assertProved(Self.check(spec, headers: Self.hintsWithBase), path: "asm_exc", .unwindAnnotations)
+        let wrong = spec.replacingOccurrences(of: "base=%rdi", with: "base=%rdi offset=8")
+        SpecHarness.assertViolated(Self.check(wrong, headers: Self.hintsWithBase), path: "asm_exc", .unwindAnnotations,
+                                   blamedLine: SpecHarness.line("call do_trap", in: wrong), requirementContains: "says rdi+8 holds pt_regs")
+        // rbp holds the user's rbp: no stack the model knows, so the hint is not judged.
+        let elsewhere = spec.replacingOccurrences(of: "base=%rdi", with: "base=%rbp")
+        let r = SpecHarness.result(Self.check(elsewhere, headers: Self.hintsWithBase), path: "asm_exc", .unwindAnnotations)
+        guard case .unknown(let why)? = r?.verdict else { return XCTFail("expected unknown") }
+        XCTAssertTrue(why.contains("rbp+0 is not on a modelled stack"), why)
+    }
+
     func testRegsHintOneWordOff() throws {
         let spec = Self.exception(complete: "\tUNWIND_HINT_REGS offset=8")
         let report = Self.check(spec, headers: Self.hints)
@@ -352,9 +398,13 @@ final class UnwindAnnotationTests: XCTestCase {
         XCTAssertTrue(Self.mechanisms(Self.check(wrong), "sc").contains("cfi rip at \"xorl %ecx, %ecx\""), "\(Self.mechanisms(Self.check(wrong), "sc"))")
     }
 
-    func testUnannotatedPathHasNothingToCheck() {
+    func testUnannotatedPathHasNothingToCheckAndSaysSo() throws {
         let report = SpecHarness.check(".path f entry=function\nf:\n\tpushq %rbx\n\tpopq %rbx\n\tret\n")
         SpecHarness.assertProved(report, path: "f", .unwindAnnotations)
+        XCTAssertTrue(TextReport(colour: false).render(report).contains("proved: f: unwind annotations true (nothing annotated)"))
+        let annotated = Self.check(Self.prologue())
+        let text = TextReport(colour: false).render(annotated)
+        XCTAssertTrue(text.contains("proved: save_regs: unwind annotations true\n"), text)
     }
 
     func testAnEscapeMakesThePathUnknown() throws {
