@@ -55,6 +55,11 @@ public enum SARIFReport {
                      "A non-canonical return address makes the CPU fault in ring 0 with the user's rsp and GS base, so the user controls the kernel's stack (CVE-2014-4699); SYSRET drops RF and VM and traps on TF.",
                      "movq RIP(%rsp), %rcx ... sysretq   # pt_regs.ip may have been set by ptrace to a non-canonical address",
                      "Check that the return address (and sysexit's rsp) is canonical and that r11 has no TF, RF or VM before taking the fast exit, and return through iretq otherwise. A known bug is declared with `.expect sysret rip|rsp|flags at EXIT`."]
+        case Invariant.unwindAnnotations.rawValue:
+            parts = ["At every instruction, the CFA and register rules the `.cfi_*` directives (CFI_* in 3.x) describe are the frame's real ones, and each objtool unwind hint (UNWIND_HINT_REGS, UNWIND_HINT_IRET_REGS, UNWIND_HINT_FUNC) says what the stack really holds where it stands.",
+                     "Unwinders trust the annotations and never read the code: a wrong CFA or rule makes backtraces, perf samples and live patching's reliable-stacktrace check read garbage as return addresses and registers.",
+                     "pushq %rbx; CFI_ADJUST_CFA_OFFSET 16   # rsp moved by 8: the unwinder looks for the return address 8 bytes too high",
+                     "Make each annotation follow the instruction that moves rsp or saves a register (pushq_cfi/popq_cfi, CFI_REL_OFFSET on the slot the register went to), and place a hint only where what it names is complete. A known bug is declared with `.expect cfi cfa|hint|REG at POINT`."]
         case "bad-input":
             parts = ["The spec (or the assembly it reads with `.source`) could not be parsed or elaborated: a syntax error, an unknown name, a macro that cannot be expanded, a declaration that contradicts another.",
                      "Nothing in a file with an input error is proved: every path of that file is left unchecked until the error is fixed.",
