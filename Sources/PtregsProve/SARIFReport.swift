@@ -65,6 +65,11 @@ public enum SARIFReport {
                      "A mispredicted branch runs the other arm speculatively — the swapgs from kernel mode, the skip from user mode — and its per-CPU loads then use the user's GS base and can leak kernel memory through the cache (CVE-2019-1125).",
                      "testl $3, CS(%rsp); jz 1f; swapgs; 1: incl PER_CPU_VAR(irq_count)   # no lfence on either arm",
                      "Put an `lfence` right after the swapgs and at the start of the skip arm (Linux 5.3's FENCE_SWAPGS_USER_ENTRY and FENCE_SWAPGS_KERNEL_ENTRY). A known bug is declared with `.expect spec-fence taken|not-taken at \"BRANCH\"`."]
+        case Invariant.unwindAnnotations.rawValue:
+            parts = ["At every instruction, the CFA and register rules the `.cfi_*` directives (CFI_* in 3.x) describe are the frame's real ones, and each objtool unwind hint (UNWIND_HINT_REGS, UNWIND_HINT_IRET_REGS, UNWIND_HINT_FUNC) says what the stack really holds where it stands.",
+                     "Unwinders trust the annotations and never read the code: a wrong CFA or rule makes backtraces, perf samples and live patching's reliable-stacktrace check read garbage as return addresses and registers.",
+                     "pushq %rbx; CFI_ADJUST_CFA_OFFSET 16   # rsp moved by 8: the unwinder looks for the return address 8 bytes too high",
+                     "Make each annotation follow the instruction that moves rsp or saves a register (pushq_cfi/popq_cfi, CFI_REL_OFFSET on the slot the register went to), and place a hint only where what it names is complete. A known bug is declared with `.expect cfi cfa|hint|REG at POINT`."]
         case "bad-input":
             parts = ["The spec (or the assembly it reads with `.source`) could not be parsed or elaborated: a syntax error, an unknown name, a macro that cannot be expanded, a declaration that contradicts another.",
                      "Nothing in a file with an input error is proved: every path of that file is left unchecked until the error is fixed.",

@@ -42,7 +42,8 @@ public struct TextReport {
         let head = "\(p.name): \(r.invariant.title)"
         var s = ""
         if case .proved = r.verdict, r.staleExpectations.isEmpty {
-            return "\(p.location): \(paint("proved", "32")): \(head)\(p.assumptions.isEmpty ? "" : " (under .assume)")\n"
+            let unannotated = r.invariant == .unwindAnnotations && !p.unwindAnnotated ? " (nothing annotated)" : ""
+            return "\(p.location): \(paint("proved", "32")): \(head)\(unannotated)\(p.assumptions.isEmpty ? "" : " (under .assume)")\n"
         }
         // One line per mechanism; a mechanism seen at several sites lists the others.
         var observationsShown: Set<String> = []

@@ -185,6 +185,9 @@ public struct PathReport: Sendable {
     /// The branches the spec fixed one way (`.assume`): every verdict of the path holds
     /// only for the runs that go that way.
     public var assumptions: [BranchAssumption] = []
+    /// Whether some instruction of the path has a `.cfi_*` row or an unwind hint: a
+    /// `cfi` proof of a path without one had nothing to check, and the text says so.
+    public var unwindAnnotated = false
     /// Every obligation and its outcome, when asked for (`--explain`).
     public var obligations: [ObligationOutcome] = []
     /// How each loop head's invariant was shown inductive (for `--explain`).

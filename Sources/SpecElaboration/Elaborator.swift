@@ -151,6 +151,14 @@ public final class Elaborator {
     var patchSiteReferences: [PatchSiteReference] = []
     /// The operands of each patching-table group, in order.
     var patchTableItems: [Int: [PatchTableItem]] = [:]
+    /// The data of `.discard.unwind_hints` (objtool's hint records), in source order.
+    var unwindHintItems: [UnwindHintItem] = []
+    /// `#define CFI_… .cfi_…`: statement heads that stand for a CFI directive.
+    var directiveAliases: [String: String] = [:]
+    /// Hints read from their records, at their instruction in source order.
+    var pendingUnwindHints: [(Int, UnwindHint)] = []
+    /// Source order → program order, once sections are placed.
+    var placedIndex: [Int] = []
     /// ALTERNATIVE entries read from their tables (source order).
     var pendingAlternatives: [PendingAlternative] = []
     /// Each switch into a patching table starts a new group of references: one site.
@@ -332,6 +340,7 @@ public final class Elaborator {
             record(Diagnostic.error(dangling.label.location, "label '\(dangling.label.text)' is at the end of the code: nothing follows it"))
         }
         markPatchSites()
+        do { try readUnwindHints() } catch let d as Diagnostic { record(d) }
         placeSections()
         // Decoding runs once the symbol tables are final, so within the unit the same
         // instruction text decodes to the same operation, and macros repeat theirs.
@@ -380,6 +389,7 @@ public final class Elaborator {
             instruction.fromSource = p.fromSource
             program.instructions.append(instruction)
         }
+        do { try buildUnwindRows() } catch let d as Diagnostic { record(d) }
         for p in paths {
             // A label missing after other errors is most likely one of them (a label in a
             // statement that failed): not reported twice.
@@ -482,7 +492,8 @@ public final class Elaborator {
                         }
                         let value: Bool
                         do {
-                            value = active() && !last.taken ? try evaluate(Expr.parse(rest), asCondition: true, notes: notes) != 0 : false
+                            value = active() && !last.taken
+                                ? try Self.registerComparison(rest.text) ?? (evaluate(Expr.parse(rest), asCondition: true, notes: notes) != 0) : false
                         } catch {
                             last.active = false
                             last.taken = true
@@ -796,6 +807,11 @@ public final class Elaborator {
 
     func processOperation(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note], macroStack: [String],
                           isUnit: Bool, file includingFile: SourceFile) throws {
+        if let alias = directiveAliases[head.text], macros[head.text] == nil {
+            if alias.isEmpty { return }
+            return try processOperation(head: Located(alias, head.location), operands: operands, rest: rest, notes: notes, macroStack: macroStack,
+                                        isUnit: isUnit, file: includingFile)
+        }
         let name = head.text
         // gas's `name = value`, the same as `.set name, value`.
         if rest.text.utf8.first == UInt8(ascii: "="), !rest.text.hasPrefix("=="), name.utf8.first != UInt8(ascii: "#") {
@@ -856,6 +872,13 @@ public final class Elaborator {
                 parts = (operands[0].text, operands[1].text)
             }
             let (cname, valueText) = parts
+            // dwarf2.h's `#define CFI_ADJUST_CFA_OFFSET .cfi_adjust_cfa_offset` (and the
+            // empty `#define CFI_SIGNAL_FRAME` of assemblers without it): a name that
+            // stands for a CFI directive where it heads a statement, as cpp makes it.
+            if name == "#define", cname.hasPrefix("CFI_"),
+               valueText.isEmpty || (valueText.hasPrefix(".cfi_") && !valueText.contains(where: { $0 == " " || $0 == "\t" })) {
+                directiveAliases[cname] = valueText
+            }
             let valueLoc = SourceLocation(file: rest.location.file, line: rest.location.line,
                                           column: rest.location.column + Self.firstOccurrence(of: valueText, in: rest.text))
             try defineConstant(cname, valueText, at: valueLoc, directive: name, rest: rest, notes: notes)
@@ -1036,7 +1059,7 @@ public final class Elaborator {
         default:
             if try assemblerDirective(head, operands: operands, rest: rest, notes: notes) { return }
             if name.hasPrefix("CFI_") {
-                throw Diagnostic(at: head.location, "CFI annotations are not modelled yet; leave '\(name)' out of the spec (the CFI invariant is a separate issue)", notes: notes)
+                throw Diagnostic(at: head.location, "'\(name)' is not defined: define the CFI_ macros as the kernel's dwarf2.h does (`#define \(name) .cfi_\(name.dropFirst(4).lowercased())`) in the spec or a file it includes", notes: notes)
             }
             if name.hasPrefix(".") || name.hasPrefix("#") {
                 throw Diagnostic(at: head.location, "unknown directive '\(name)'", notes: notes)
@@ -1100,6 +1123,7 @@ public final class Elaborator {
         sectionOrder = Array(groups.joined())
         var placed = [Int](repeating: 0, count: pending.count)
         for (k, old) in sectionOrder.enumerated() { placed[old] = k }
+        placedIndex = placed
         program.labels = program.labels.mapValues { placed[$0] }
         for (key, defs) in numericLabels {
             numericLabels[key] = defs.map { NumericLabel(order: $0.order, target: $0.target.map { placed[$0] }) }

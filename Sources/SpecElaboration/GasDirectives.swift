@@ -27,11 +27,27 @@ extension Elaborator {
     ]
     static let repetitionDirectives: Set<String> = [".rept", ".irp", ".irpc"]
 
+    /// gas's `%rsp == %rbp` (unwind_hints.h's UNWIND_HINT_REGS picks its base so): two
+    /// registers compared by name; nil when the text is not that.
+    static func registerComparison(_ text: String) -> Bool? {
+        for op in ["==", "!="] {
+            let parts = text.components(separatedBy: op)
+            guard parts.count == 2 else { continue }
+            let a = parts[0].trimmingWhitespaces(), b = parts[1].trimmingWhitespaces()
+            guard a.hasPrefix("%"), b.hasPrefix("%"), Register.parse(String(a.dropFirst())) != nil, Register.parse(String(b.dropFirst())) != nil else { return nil }
+            return (a == b) == (op == "==")
+        }
+        return nil
+    }
+
     /// Whether the condition of a `.if`-family directive holds.
     func conditionHolds(_ head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note]) throws -> Bool {
         // Only the truth of `.if`, `.ifne` and `.ifeq` matters; the others compare the value.
         let truthOnly = head.text == ".if" || head.text == ".ifne" || head.text == ".ifeq"
-        func value() throws -> Int64 { try evaluate(Expr.parse(rest), asCondition: truthOnly, notes: notes) }
+        func value() throws -> Int64 {
+            if let same = Self.registerComparison(rest.text) { return same ? 1 : 0 }
+            return try evaluate(Expr.parse(rest), asCondition: truthOnly, notes: notes)
+        }
         switch head.text {
         case ".if", ".ifne": return try value() != 0
         case ".ifeq": return try value() == 0
@@ -216,12 +232,16 @@ extension Elaborator {
                 }
             } else if Self.patchTables.contains(section.name) {
                 try recordPatchSiteReferences(operands, notes: notes)
+            } else if section.name == ".discard.unwind_hints" {
+                try recordUnwindHintItem(name, operands, notes: notes)
             }
         case _ where name.hasPrefix(".cfi_"):
             guard Self.frameDirectives.contains(name) else { throw err(head.location, "unknown CFI directive '\(name)'") }
             guard section.isCode else { throw err(head.location, "'\(name)' in the data section \(section.name)") }
+            let parsed = try frameOperands(name, operands, at: head.location, notes: notes)
             program.frameAnnotations.append(FrameAnnotation(directive: name, operands: operands.map(\.text), location: head.location,
-                                                            expansion: notes, section: section.name, instruction: nil))
+                                                            expansion: notes, section: section.name, instruction: nil,
+                                                            registers: parsed.registers, offset: parsed.offset, simple: parsed.simple))
             pendingAnnotations.append(program.frameAnnotations.count - 1)
         case ".purgem":
             guard macros.removeValue(forKey: rest.text) != nil else { throw err(rest.location, "no macro '\(rest.text)' to purge") }

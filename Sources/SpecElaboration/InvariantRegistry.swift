@@ -72,6 +72,13 @@ public enum InvariantRegistry {
             whyItMatters: "a mispredicted branch runs the other arm speculatively — the swapgs from kernel mode, the skip from user mode — and its per-CPU loads then use the user's GS base and can leak kernel memory through the cache (CVE-2019-1125)",
             subjects: [("taken", "the arm the branch jumps to reaches a per-CPU access or C call unfenced (at: the branch)"),
                        ("not-taken", "the arm the branch falls through to reaches one unfenced (at: the branch)")]),
+        InvariantDescriptor(
+            invariant: .unwindAnnotations, aliases: ["unwind", "unwind-hints", "cfi-annotations"], title: "unwind annotations true",
+            help: "the CFA and register rules of .cfi_* directives and objtool's unwind hints say what the stack really holds",
+            whyItMatters: "unwinders trust the annotations and never read the code: a wrong CFA or rule makes backtraces, perf samples and live patching's reliable-stacktrace check read garbage as return addresses and registers",
+            subjects: [("cfa", "the CFA a .cfi_* row describes is not the frame's"),
+                       ("hint", "an unwind hint's claim about the stack is false")]
+                + (["rip"] + Register.allCases.map(\.name)).map { ($0, "a rule for \($0) names the wrong slot or register") }),
     ]
 
     private static let byInvariant: [Invariant: InvariantDescriptor] = Dictionary(uniqueKeysWithValues: all.map { ($0.invariant, $0) })

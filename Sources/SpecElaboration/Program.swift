@@ -73,6 +73,7 @@ public enum Invariant: String, CaseIterable, Sendable, Hashable, Comparable {
     case sysretHazard = "sysret"
     case callArguments = "args"
     case speculationFence = "spec-fence"
+    case unwindAnnotations = "cfi"
 
     public var title: String { InvariantRegistry.descriptor(self).title }
     public static func < (a: Invariant, b: Invariant) -> Bool {
@@ -589,6 +590,64 @@ public struct FrameAnnotation: Hashable, Sendable {
     public var section: String
     /// The instruction it stands before (its address); nil at the end of its section.
     public var instruction: Int?
+    /// The registers it names, as the model calls them (`rbx`, `rip`; DWARF numbers
+    /// read as their register), in operand order.
+    public var registers: [String] = []
+    /// Its offset operand, evaluated where it stands (as gas does).
+    public var offset: Int64?
+    /// `.cfi_startproc simple`: no initial rules.
+    public var simple = false
+}
+
+/// What the `.cfi_*` directives say at one instruction: the row of the unwind table
+/// an unwinder reads at that address (docs/model.md, "7. Unwind annotations").
+public struct UnwindRow: Hashable, Sendable {
+    /// CFA = register + offset; nil while it is undefined (`.cfi_startproc simple`).
+    public var cfa: CFA?
+    public struct CFA: Hashable, Sendable {
+        public var register: Register
+        public var offset: Int64
+    }
+    /// Where the rule making each claim was written.
+    public var cfaLocation: SourceLocation
+    public var rules: [String: UnwindRule] = [:]
+    /// A directive the model cannot judge (`.cfi_escape`, a rule for rflags…): paths
+    /// reaching this row are unknown.
+    public var unsupported: String?
+}
+
+/// How a register of the caller (the interrupted context) is found, and where it was said.
+public struct UnwindRule: Hashable, Sendable {
+    public enum Kind: Hashable, Sendable {
+        /// Saved in the slot at CFA + n.
+        case savedAt(Int64)
+        /// Its value is CFA + n.
+        case valueAt(Int64)
+        /// Held in this register.
+        case inRegister(Register)
+        /// Not changed.
+        case sameValue
+        /// Not recoverable: no claim.
+        case undefined
+    }
+    public var kind: Kind
+    public var location: SourceLocation
+}
+
+/// An objtool unwind hint (a `struct unwind_hint` record in `.discard.unwind_hints`),
+/// at the instruction it labels (docs/model.md, "7. Unwind annotations").
+public struct UnwindHint: Hashable, Sendable {
+    public enum Kind: String, Hashable, Sendable {
+        case undefined, endOfStack = "end-of-stack", call, regs, regsPartial = "regs-partial", function = "func", save, restore
+    }
+    public var kind: Kind
+    /// The base register; nil for ORC_REG_UNDEFINED.
+    public var base: Register?
+    /// ORC's register code when the model has no register for it (indirect bases).
+    public var baseCode: Int64
+    public var offset: Int64
+    public var location: SourceLocation
+    public var expansion: [Diagnostic.Note]
 }
 
 /// An elaborated spec unit: the code, its labels, and the declarations about it.
@@ -618,6 +677,10 @@ public struct Program: Sendable {
     public var files: [String] = []
     /// The `.cfi_*` directives of the code, in source order.
     public var frameAnnotations: [FrameAnnotation] = []
+    /// The unwind-table row at each instruction inside a `.cfi_startproc` … `.cfi_endproc`.
+    public var unwindRows: [Int: UnwindRow] = [:]
+    /// The unwind hints at each instruction, in source order.
+    public var unwindHints: [Int: [UnwindHint]] = [:]
     /// ALTERNATIVE sites by their first instruction: the arms the kernel may patch in
     /// at boot, in table order (a later entry patches over an earlier one).
     public var alternatives: [Int: [AlternativeArm]] = [:]

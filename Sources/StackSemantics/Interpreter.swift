@@ -290,7 +290,7 @@ public struct Interpreter<D: ValueDomain> {
             if path.entry == .function {
                 semantics.noteEvent(EventID.callerReturnAddress, "return address pushed by the caller's call")
                 seed(e, ret, EventID.callerReturnAddress)
-                shadow.append(ShadowEntry(returnAddress: ret, callSite: nil))
+                shadow.append(ShadowEntry(returnAddress: ret, callSite: nil, frame: d.constant(e)))
             } else {
                 reach = d.bit(true)
             }
@@ -769,6 +769,7 @@ public struct Interpreter<D: ValueDomain> {
             return alternativeChoice(node: node, s)
         }
         if let why = graph.beyondModel[node] { throw Unsupported(node: node, reason: why) }
+        if semantics.hasUnwindAnnotations { try checkUnwindAnnotations(node: node, instruction: index, s) }
         switch program.instructions[index].operation {
         case .noEffect:
             return go(next, s)
@@ -974,7 +975,7 @@ public struct Interpreter<D: ValueDomain> {
             case .code(_, let label):
                 let ret = d.constant(EntrySetup.returnAddress(ofCallAt: graph.nodes[node].instruction))
                 try push(ret, &s, node: node, register: nil, what: "return address of the call to \(label) at line \(inst.location.line)")
-                s.shadowStack.append(ShadowEntry(returnAddress: ret, callSite: node))
+                s.shadowStack.append(ShadowEntry(returnAddress: ret, callSite: node, frame: s[.rsp]))
                 return go(taken, s)
             case .external(let name):
                 try callExternal(program.externs[name] ?? .cABI(name), &s, node: node, instruction: index)
@@ -1390,6 +1391,9 @@ final class ObligationLog<D: ValueDomain> {
 
 final class InputCache<D: ValueDomain> {
     @exclusivity(unchecked) var pointers: [D.Value?] = []
+    /// The interrupted context's registers as the path finds them (the unwind
+    /// annotations' "value at entry"), built once per run.
+    @exclusivity(unchecked) var entryContext: UserView<D>?
 }
 
 final class UntouchedSlots<D: ValueDomain> {
@@ -1450,6 +1454,8 @@ public final class PathSemantics {
     public let graph: PathGraph
     public let setup: EntrySetup
     let pointerInputs: [String]
+    /// Whether the code has `.cfi_*` rows or unwind hints to check.
+    let hasUnwindAnnotations: Bool
     /// Event id → what the write was.
     @exclusivity(unchecked) private var events: [UInt64: String] = [:]
     /// For an unrolled graph, the plain graph's semantics: a copy of a node writes what
@@ -1530,6 +1536,7 @@ public final class PathSemantics {
         nodeWords = plain
         self.setup = setup ?? EntrySetup(program: program, path: path)
         pointerInputs = program.perCPU.filter { $0.value == .pointer }.keys.sorted().map { "percpu.\($0)" }
+        hasUnwindAnnotations = !program.unwindRows.isEmpty || !program.unwindHints.isEmpty
         addressTakenLabel = program.instructions.lazy.compactMap { i -> (String, Int)? in
             if case .loadAddress(let sym, _) = i.operation, program.labels[sym] != nil, program.externs[sym] == nil { return (sym, i.location.line) }
             return nil

@@ -79,6 +79,9 @@ public struct ShadowEntry<V> {
     public var returnAddress: V
     /// The call-site node, or nil for the call that entered the path.
     public var callSite: Int?
+    /// rsp right after the return address was pushed: the called routine's frame
+    /// (its CFA is 8 above), for the unwind annotations inside it.
+    public var frame: V?
 }
 
 /// The state of a path at one program point (docs/model.md, "The state of a path").

@@ -346,6 +346,7 @@ public enum SymbolicExecutor {
         }
         for i in 0..<min(a.shadowStack.count, b.shadowStack.count) {
             out.shadowStack[i].returnAddress = d.select(c, a.shadowStack[i].returnAddress, b.shadowStack[i].returnAddress)
+            if let fa = a.shadowStack[i].frame, let fb = b.shadowStack[i].frame { out.shadowStack[i].frame = d.select(c, fa, fb) }
         }
         return out
     }
@@ -399,6 +400,7 @@ public enum SymbolicExecutor {
             out.append(s.user.values[k] == nil ? d.bit(false) : (s.user.known[k] ?? d.bit(true)))
         }
         for i in 0..<shape.shadow { out.append(s.shadowStack[i].returnAddress) }
+        for i in 0..<shape.shadow { out.append(s.shadowStack[i].frame ?? d.constant(0)) }
         return out
     }
 
@@ -421,6 +423,10 @@ public enum SymbolicExecutor {
             if d.known(known) != true { s.user.known[key] = known }
         }
         for i in 0..<shape.shadow { s.shadowStack[i].returnAddress = next() }
+        for i in 0..<shape.shadow {
+            let f = next()
+            if template.shadowStack[i].frame != nil { s.shadowStack[i].frame = f }
+        }
         return s
     }
 
@@ -432,7 +438,7 @@ public enum SymbolicExecutor {
     /// A part of a head state, named independently of the shape it sits in (shapes grow
     /// as a loop writes new slots), so a refinement survives to the next widening.
     struct PartID: Hashable {
-        enum Kind: UInt8 { case register, flag, movedFrame, slot, perCPU, userValue, userKnown, shadow }
+        enum Kind: UInt8 { case register, flag, movedFrame, slot, perCPU, userValue, userKnown, shadow, shadowFrame }
         var kind: Kind
         var index: UInt64
         var name: String = ""
@@ -447,6 +453,7 @@ public enum SymbolicExecutor {
         out += shape.perCPU.map { PartID(kind: .perCPU, index: 0, name: $0) }
         for k in shape.user { out += [PartID(kind: .userValue, index: UInt64(k)), PartID(kind: .userKnown, index: UInt64(k))] }
         out += (0..<shape.shadow).map { PartID(kind: .shadow, index: UInt64($0)) }
+        out += (0..<shape.shadow).map { PartID(kind: .shadowFrame, index: UInt64($0)) }
         return out
     }
 
@@ -461,6 +468,7 @@ public enum SymbolicExecutor {
         case .userValue: return "the user's \(Layout.ptRegs.fields[Int(p.index)].userName)"
         case .userKnown: return "whether the user's \(Layout.ptRegs.fields[Int(p.index)].userName) is defined"
         case .shadow: return "return-stack entry \(p.index)"
+        case .shadowFrame: return "the frame of return-stack entry \(p.index)"
         }
     }
 

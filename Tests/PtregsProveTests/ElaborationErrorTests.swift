@@ -146,9 +146,9 @@ final class ElaborationErrorTests: XCTestCase {
                     "spec.pts:1:15", "unknown entry kind 'nmi'")
     }
 
-    func testCFIAnnotationsAreRejectedNotIgnored() {
+    func testUndefinedCFIMacroIsAnErrorNotIgnored() {
         assertError(check(".path f entry=function\nf:\n\tCFI_ADJUST_CFA_OFFSET 8\n\tret"),
-                    "spec.pts:3:2", "CFI annotations are not modelled yet")
+                    "spec.pts:3:2", "'CFI_ADJUST_CFA_OFFSET' is not defined: define the CFI_ macros as the kernel's dwarf2.h does")
     }
 
     // MARK: duplicates

@@ -214,7 +214,7 @@ final class FrontEndSourceTests: XCTestCase {
             let (programs, _, report) = Checker().elaborateUnits(["checks/entry_64.pts"])
             XCTAssertEqual(report.diagnostics, [])
             guard let program = programs.first else { return XCTFail("no program") }
-            let shown = program.frameAnnotations.map { a -> String in
+            let shown = program.frameAnnotations.filter { $0.location.file == "arch/x86/entry/entry_64.S" }.map { a -> String in
                 let at = a.instruction.map { program.instructions[$0].text } ?? "end"
                 return "\(a.location.line) \(a.directive) \(a.operands.joined(separator: ",")) @ \(at)"
             }
@@ -222,11 +222,13 @@ final class FrontEndSourceTests: XCTestCase {
                 "18 .cfi_startproc simple @ pushq $-1",
                 "19 .cfi_def_cfa rsp,5*8 @ pushq $-1",
                 "21 .cfi_adjust_cfa_offset 8 @ pushq %rdi",
-                "23 .cfi_adjust_cfa_offset 15*8 @ movq %rsp, %rdi",
-                "27 .cfi_adjust_cfa_offset -16*8 @ iretq",
+                "27 .cfi_adjust_cfa_offset -8 @ iretq",
                 "29 .cfi_endproc  @ pushq $-1",
             ])
-            XCTAssertTrue(program.frameAnnotations.allSatisfy { $0.location.file == "arch/x86/entry/entry_64.S" && $0.section == ".entry.text" })
+            // PUSH_REGS cfi=1 and POP_REGS cfi=1: one adjustment after each push and pop.
+            let fromMacros = program.frameAnnotations.filter { $0.location.file == "arch/x86/entry/calling.h" }
+            XCTAssertEqual(fromMacros.map(\.offset), Array(repeating: 8, count: 15) + Array(repeating: -8, count: 15))
+            XCTAssertTrue(program.frameAnnotations.allSatisfy { $0.section == ".entry.text" })
         }
     }
 

@@ -15,6 +15,7 @@ extension Mechanism {
         case .sysretHazard: subject = Self.sysretSubject(key: key)
         case .callArguments: subject = Self.argumentSubject(key: key)
         case .speculationFence: subject = Self.speculationFenceSubject(key: key)
+        case .unwindAnnotations: subject = Self.unwindSubject(key: key)
         }
         let instruction = semantics.program.instructions[semantics.graph.nodes[node].instruction]
         // A key no subject names is a checker bug; the key itself keeps the mechanism

@@ -19,12 +19,12 @@ SYM_CODE_START(irq_entry_demo)
 	.cfi_def_cfa rsp, 5*8
 	pushq	$-1			/* pt_regs->orig_ax */
 	.cfi_adjust_cfa_offset 8
-	PUSH_REGS
-	.cfi_adjust_cfa_offset 15*8
+	PUSH_REGS cfi=1
+	/* each push of PUSH_REGS moved the CFA with it */
 	CALL_C	handle_irq_demo, %rsp, %rdi
-	POP_REGS
+	POP_REGS cfi=1
 	addq	$8, %rsp		/* drop orig_ax */
-	.cfi_adjust_cfa_offset -16*8
+	.cfi_adjust_cfa_offset -8
 	iretq
 	.cfi_endproc
 SYM_CODE_END(irq_entry_demo)
