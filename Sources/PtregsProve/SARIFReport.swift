@@ -25,51 +25,6 @@ public enum SARIFReport {
     static func help(_ id: String) -> (text: String, markdown: String) {
         let parts: [String]
         switch id {
-        case Invariant.restoreMatchesSave.rawValue:
-            parts = ["Every register the path must give back holds its value from the path's entry at each exit: the callee-saved registers (rbx, rbp, r12-r15) at a function's `ret`, every user register at `sysretq` or `iretq`.",
-                     "A register that comes back different corrupts the interrupted code or the user's state.",
-                     "pushq %rbx / pushq %rbp ... popq %rbx / popq %rbp   # swapped: rbx and rbp come back exchanged",
-                     "Restore each register from the slot it was saved in (pops in reverse order of the pushes). If the path may change a register on purpose, say which it preserves with `preserves=` on its `.path`; a known bug of the modelled code is declared with `.expect restore REG at EXIT` after the `.path`."]
-        case Invariant.frameBalance.rawValue:
-            parts = ["rsp at every exit is where the path's entry expects it (a function returns with its caller's rsp; a user-mode exit leaves the IRET or sysret frame in place), and no instruction reads or writes below rsp or outside the frame.",
-                     "A wrong rsp at exit returns into garbage; memory below rsp can be overwritten by an NMI at any moment.",
-                     "subq $16, %rsp ... addq $8, %rsp; ret   # returns through a saved register instead of the return address",
-                     "Make every path to the exit undo exactly what it reserved (count the pushes, pops and rsp arithmetic on each branch), and move any access below rsp into reserved space. A known bug is declared with `.expect frame rsp at EXIT`."]
-        case Invariant.ptraceConsistency.rawValue:
-            parts = ["Every pt_regs field that a reader sees holds the user's value: at the functions that read pt_regs (syscall_trace_enter, the signal and fork paths) and at the exits that load registers back from it.",
-                     "Debuggers, seccomp, signal frames and fork's copy read pt_regs: a wrong or stale field is wrong data for them and can leak kernel stack contents.",
-                     "movq %rcx, RIP(%rsp) ... call syscall_trace_enter   # pt_regs.cx was never written: the tracer reads stack garbage",
-                     "Fill the field (from the register or frame that holds the user's value) before any reader can see it, and do not overwrite it with a scratch value. Which fields a C function reads is part of its contract: `.extern NAME observes=FIELDS`. A known bug is declared with `.expect ptrace FIELD at READER`."]
-        case Invariant.returnStack.rawValue:
-            parts = ["Every `ret` returns through the address its matching `call` pushed, and every call the path makes is returned through: calls and returns stay paired as the CPU's return stack buffer and CET shadow stacks assume.",
-                     "An unbalanced call/ret leaves the return stack buffer out of step (every later ret mispredicts) and faults under CET shadow stacks.",
-                     "call 1f; 1: popq %rax ... jmp *%rax   # the pushed address is taken off the stack and never returned through",
-                     "Pair each call with a ret through the address it pushed; code that deliberately unbalances the stack (RSB stuffing) is declared with `.expect return-stack MECHANISM at POINT` and the reason."]
-        case "gs":
-            parts = ["Per-CPU variables are read and written, and C functions called, only while the kernel's GS base is live (after the entry's swapgs), and every exit leaves with the GS base of the mode it returns to.",
-                     "A per-CPU access with the user's GS base reads or writes memory the user chose; leaving with the kernel's GS base hands user space the kernel's per-CPU area, and the next entry's swapgs gives the kernel the user's.",
-                     "testl $3, CS(%rsp); jz 1f; swapgs; 1: ... swapgs; iretq   # an entry from kernel mode skips the first swapgs, not the second",
-                     "Make each swapgs on the way out depend on the same test as the one on the way in (the saved CS's privilege level, or a paranoid entry's saved GS state), so a path swaps exactly when it came from user mode. A known bug is declared with `.expect gs percpu|call|exit at POINT`."]
-        case "sysret":
-            parts = ["At sysretq and sysexit the return address (rcx at sysretq, rdx at sysexit) and sysexit's rsp (rcx) are canonical, and the flags sysretq loads from r11 have no TF, RF or VM set.",
-                     "A non-canonical return address makes the CPU fault in ring 0 with the user's rsp and GS base, so the user controls the kernel's stack (CVE-2014-4699); SYSRET drops RF and VM and traps on TF.",
-                     "movq RIP(%rsp), %rcx ... sysretq   # pt_regs.ip may have been set by ptrace to a non-canonical address",
-                     "Check that the return address (and sysexit's rsp) is canonical and that r11 has no TF, RF or VM before taking the fast exit, and return through iretq otherwise. A known bug is declared with `.expect sysret rip|rsp|flags at EXIT`."]
-        case "args":
-            parts = ["Every call to a C function whose `.extern` says what an argument register must hold (`rdi=ptregs`, `rdi=return-address`, `esi=syscall-nr`, `rsi=0`) gets that value; a 32-bit name compares the low 32 bits.",
-                     "A C function given the wrong pt_regs pointer, return address or syscall number acts on the wrong data: it reads or writes another frame, records a wrong caller, or runs another system call.",
-                     "pushq %rbx ... movq 9*8(%rsp), %rdi; call trace_hardirqs_on_caller   # one more push: 9*8 is now a saved register, not the return address",
-                     "Compute the argument from what the code pushed since the value was placed (or load it before pushing). A known bug is declared with `.expect args REG at FUNCTION`."]
-        case "spec-fence":
-            parts = ["A branch that decides whether to swapgs (the saved CS test, a paranoid entry's MSR_GS_BASE test) has a speculation barrier (`lfence`) on each arm before the first per-CPU access or call into C that a mispredicted run of the arm would reach with the user's GS base.",
-                     "A mispredicted branch runs the other arm speculatively — the swapgs from kernel mode, the skip from user mode — and its per-CPU loads then use the user's GS base and can leak kernel memory through the cache (CVE-2019-1125).",
-                     "testl $3, CS(%rsp); jz 1f; swapgs; 1: incl PER_CPU_VAR(irq_count)   # no lfence on either arm",
-                     "Put an `lfence` right after the swapgs and at the start of the skip arm (Linux 5.3's FENCE_SWAPGS_USER_ENTRY and FENCE_SWAPGS_KERNEL_ENTRY). A known bug is declared with `.expect spec-fence taken|not-taken at \"BRANCH\"`."]
-        case Invariant.unwindAnnotations.rawValue:
-            parts = ["At every instruction, the CFA and register rules the `.cfi_*` directives (CFI_* in 3.x) describe are the frame's real ones, and each objtool unwind hint (UNWIND_HINT_REGS, UNWIND_HINT_IRET_REGS, UNWIND_HINT_FUNC) says what the stack really holds where it stands.",
-                     "Unwinders trust the annotations and never read the code: a wrong CFA or rule makes backtraces, perf samples and live patching's reliable-stacktrace check read garbage as return addresses and registers.",
-                     "pushq %rbx; CFI_ADJUST_CFA_OFFSET 16   # rsp moved by 8: the unwinder looks for the return address 8 bytes too high",
-                     "Make each annotation follow the instruction that moves rsp or saves a register (pushq_cfi/popq_cfi, CFI_REL_OFFSET on the slot the register went to), and place a hint only where what it names is complete. A known bug is declared with `.expect cfi cfa|hint|REG at POINT`."]
         case "bad-input":
             parts = ["The spec (or the assembly it reads with `.source`) could not be parsed or elaborated: a syntax error, an unknown name, a macro that cannot be expanded, a declaration that contradicts another.",
                      "Nothing in a file with an input error is proved: every path of that file is left unchecked until the error is fixed.",
@@ -81,9 +36,12 @@ public enum SARIFReport {
                      ".models arch/x86/entry/entry_64.S symbol=entry_SYSCALL_64 fingerprint=...   # the symbol's code changed",
                      "Re-read the changed code, bring the spec's transcription up to date, then record the new fingerprint (`ptregs-prove --fingerprint FILE@SYMBOL` prints the `.models` line)."]
         default:
-            let inv = Invariant(rawValue: id)
-            parts = ["The invariant '\(inv?.title ?? id)'.", inv.map { TextReport.why($0).prefix(1).uppercased() + TextReport.why($0).dropFirst() + "." } ?? "", "",
-                     "Fix the code the alert names, or declare a known violation with `.expect \(id) MECHANISM at POINT` after the `.path`."]
+            if let inv = Invariant(rawValue: id) {
+                let h = InvariantRegistry.descriptor(inv).reviewerHelp
+                parts = [h.checks, h.why, h.example, h.fix]
+            } else {
+                parts = ["'\(id)'.", "", "", "Fix the input the alert names."]
+            }
         }
         let text = parts[0] + " " + parts[1] + (parts[2].isEmpty ? "" : "\nExample: " + parts[2]) + "\nFix: " + parts[3]
         let markdown = parts[0] + " " + parts[1] + (parts[2].isEmpty ? "" : "\n\nExample:\n\n```\n" + parts[2] + "\n```") + "\n\n**Fix:** " + parts[3]
