@@ -405,6 +405,7 @@ extension Elaborator {
                 continue
             }
             var targets: [Int] = []
+            let paravirt = refs.first?.table == ".parainstructions"
             for r in refs {
                 let target: Int?
                 if let dir = r.direction {
@@ -420,11 +421,34 @@ extension Elaborator {
             guard let start = targets.min(), let end = refs.map(\.position).max() else { continue }
             let site = pending[start].section
             let entry = refs[0]
-            for k in start..<max(end, start + 1) where pending.indices.contains(k) && pending[k].section == site && pending[k].fromSource {
+            let siteRange = (start..<max(end, start + 1)).filter { pending.indices.contains($0) && pending[$0].section == site && pending[$0].fromSource }
+            // A paravirt site whose calls through ops slots all have contracts: the
+            // contract says what the call does, whether the kernel patched in native code
+            // or calls the ops function, so the original is followed with it. A jmp
+            // through a slot, or a call without a contract, keeps the site unknown.
+            if paravirt, siteRange.contains(where: { isParavirtCall(pending[$0]) }),
+               !siteRange.contains(where: { pending[$0].head.text.hasPrefix("jmp") && pending[$0].operands.first?.text.hasPrefix("*") == true }),
+               siteRange.allSatisfy({ k in
+                   guard isParavirtCall(pending[k]), let o = pending[k].operands.first else { return true }
+                   return paravirtSlot(Located(String(o.text.dropFirst()), o.location)).map { program.externs[$0] != nil } ?? false
+               }) {
+                continue
+            }
+            let slots = siteRange.compactMap { k -> String? in
+                guard isParavirtCall(pending[k]), let o = pending[k].operands.first else { return nil }
+                return paravirtSlot(Located(String(o.text.dropFirst()), o.location))
+            }.filter { program.externs[$0] == nil }
+            let hint = slots.isEmpty ? "" : "; with a contract for its slot ('.extern \(slots[0]) …') the call is followed"
+            for k in siteRange {
                 pending[k].unsupportedReason = pending[k].unsupportedReason
-                    ?? "the kernel may patch this code at boot (its \(entry.table) entry is at \(entry.location)): the CPU may run a replacement, which the model does not take yet"
+                    ?? "the kernel may patch this code at boot (its \(entry.table) entry is at \(entry.location)): the CPU may run a replacement, which the model does not take yet\(hint)"
             }
         }
+    }
+
+    func isParavirtCall(_ p: PendingInstruction) -> Bool {
+        guard p.head.text == "call" || p.head.text == "callq", let o = p.operands.first, o.text.hasPrefix("*") else { return false }
+        return paravirtSlot(Located(String(o.text.dropFirst()), o.location)) != nil
     }
 
     func switchSection(to target: Section) {

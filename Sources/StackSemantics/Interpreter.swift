@@ -994,6 +994,35 @@ public struct Interpreter<D: ValueDomain> {
             s[r] = d.input(semantics.inputName(.msrLow, at: node))
             noteRegisterWrite(r, &s, node: node)
             return go(next, s)
+        case .readSegmentRegister(let seg, let dst, let w):
+            // A 16-bit selector, zero-extended into a 32- or 64-bit register.
+            let selector = mask(d.input(semantics.inputName(.segmentSelector, at: node)), .w)
+            try write(dst, selector, w, &s, node: node, what: "the %\(seg) selector (`\(inst.text)`)")
+            return go(next, s)
+        case .writeSegmentRegister(let seg, let src):
+            _ = try read(src, .w, &s, node: node)
+            if seg == "gs" {
+                // The live GS base is replaced: zero (a null selector on Intel) or a 32-bit
+                // descriptor base, never the kernel's per-CPU base; on AMD a null selector
+                // keeps the old base. Either may happen.
+                s.kernelGS = d.selectBit(d.inputBit(semantics.inputName(.segmentBaseKept, at: node)), s.kernelGS, d.bit(false))
+            }
+            return go(next, s)
+        case .loadSegmentLimit(let src, let r, let w):
+            _ = try read(src, .w, &s, node: node)
+            let valid = d.inputBit(semantics.inputName(.segmentLimitValid, at: node))
+            s.zeroFlag = valid
+            // A valid selector: the register gets the limit (32 bits, zero-extended; the
+            // 16-bit form its low half); else it keeps its value.
+            let limit = mask(d.input(semantics.inputName(.segmentSelector, at: node)), .l)
+            let loaded = w == .w ? merge(s[r], limit, .w) : limit
+            s[r] = d.select(valid, loaded, s[r])
+            noteRegisterWrite(r, &s, node: node)
+            return go(next, s)
+        case .verifySegmentWrite(let src):
+            _ = try read(src, .w, &s, node: node)
+            s.zeroFlag = d.inputBit(semantics.inputName(.segmentLimitValid, at: node))
+            return go(next, s)
         case .readMSR:
             s[.rax] = d.low32(d.input(semantics.inputName(.msrLow, at: node)))
             s[.rdx] = gsBaseHigh(d.low32(d.input(semantics.inputName(.msrHigh, at: node))), ecx: s[.rcx], s)
@@ -1497,6 +1526,9 @@ public final class PathSemantics {
         /// Whether a tracer wrote a field at a stop; whether a `maystop` call stopped.
         case ptraceWrote(field: Int), ptraceStop
         case otherFlags, msrLow, msrHigh
+        /// A segment selector or limit read; whether a selector is valid (lsl, verw);
+        /// whether loading %gs kept the old base (AMD, null selector).
+        case segmentSelector, segmentLimitValid, segmentBaseKept
         /// A flag (0 zf, 1 cf, 2 sf, 3 of) an instruction leaves undefined.
         case undefinedFlag(Int)
         /// A small number per kind, so (node, kind) is one integer key.
@@ -1509,6 +1541,9 @@ public final class PathSemantics {
             case .msrLow: return 21
             case .msrHigh: return 22
             case .ptraceStop: return 23
+            case .segmentSelector: return 28
+            case .segmentLimitValid: return 29
+            case .segmentBaseKept: return 30
             case .ptraceWrote(let f): return 192 + f
             case .ptraceWrite(let f): return 64 + f
             case .contractWrite(let f): return 128 + f
@@ -1526,6 +1561,9 @@ public final class PathSemantics {
             case .ptraceWrite(let f): return "ptrace.\(Layout.ptRegs.fields[f].userName)@\(node)"
             case .ptraceWrote(let f): return "ptrace.wrote.\(Layout.ptRegs.fields[f].userName)@\(node)"
             case .ptraceStop: return "ptrace.stop@\(node)"
+            case .segmentSelector: return "segment@\(node)"
+            case .segmentLimitValid: return "segment.valid@\(node)"
+            case .segmentBaseKept: return "gs.base-kept@\(node)"
             case .contractWrite(let f): return "set.\(Layout.ptRegs.fields[f].userName)@\(node)"
             }
         }
