@@ -153,6 +153,7 @@ public final class Elaborator {
     var patchTableItems: [Int: [PatchTableItem]] = [:]
     /// ALTERNATIVE entries read from their tables (source order).
     var pendingAlternatives: [PendingAlternative] = []
+    var pendingFaultFixups: [(from: Int, fixup: FaultFixup)] = []
     /// Each switch into a patching table starts a new group of references: one site.
     var patchSiteGroup = 0
     /// `.rept`/`.irp`/`.irpc` bodies being expanded, one inside another.

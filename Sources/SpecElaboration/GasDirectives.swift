@@ -262,7 +262,7 @@ extension Elaborator {
 
     /// Tables that tell the kernel to replace code at boot: ALTERNATIVE sites (by CPU
     /// feature) and paravirt sites. The code there may not be what the source says.
-    static let patchTables: Set<String> = [".altinstructions", ".parainstructions"]
+    static let patchTables: Set<String> = [".altinstructions", ".parainstructions", "__ex_table"]
 
     /// A label a patching table names, with when it was named.
     struct PatchSiteReference {
@@ -381,8 +381,43 @@ extension Elaborator {
         return out
     }
 
+    /// The entries of one `__ex_table` group: `.long (from) - .`, `.long (to) - .`, then
+    /// 4.x's handler (`.long (ex_handler_default) - .`) or 5.16+'s type word (`.long 1`,
+    /// EX_TYPE_DEFAULT). nil when the data has another shape: the caller then treats the
+    /// code it names as code the model cannot take.
+    func faultFixups(inGroup g: Int) -> [(from: Int, fixup: FaultFixup)]? {
+        let items = patchTableItems[g] ?? []
+        var out: [(from: Int, fixup: FaultFixup)] = []
+        var k = 0
+        while k < items.count {
+            guard k + 1 < items.count, items[k].refs.count == 1, items[k + 1].refs.count == 1 else { return nil }
+            let fromRef = items[k].refs[0], toRef = items[k + 1].refs[0]
+            k += 2
+            var handler: String?
+            if k < items.count {
+                let third = items[k]
+                if third.refs.isEmpty, let v = third.value {
+                    if v != 1 { handler = "exception-table type 0x\(String(UInt64(bitPattern: v), radix: 16)) (only EX_TYPE_DEFAULT, 1, just resumes at the fixup)" }
+                    k += 1
+                } else if third.refs.count == 1, third.refs[0].direction == nil, third.refs[0].label.hasPrefix("ex_handler_") {
+                    if third.refs[0].label != "ex_handler_default" { handler = "exception-table handler \(third.refs[0].label) (only ex_handler_default just resumes at the fixup)" }
+                    k += 1
+                }
+            }
+            let from = resolve(fromRef), to = resolve(toRef)
+            guard let f = from.target, let t = to.target, pending.indices.contains(f), pending.indices.contains(t) else { return nil }
+            out.append((f, FaultFixup(fixup: t, unmodelledHandler: handler, location: fromRef.location)))
+        }
+        return out.isEmpty ? nil : out
+    }
+
     /// The alternatives in program order, once sections are placed.
     func placeAlternatives(_ placed: [Int]) {
+        for (from, f) in pendingFaultFixups {
+            var placedFixup = f
+            placedFixup.fixup = placed[f.fixup]
+            program.faultFixups[placed[from]] = placedFixup
+        }
         for a in pendingAlternatives {
             let arm = AlternativeArm(replacement: a.replacement.map { placed[$0.lowerBound] }, resume: placed[a.resume],
                                      feature: a.feature, location: a.location)
@@ -402,6 +437,10 @@ extension Elaborator {
             // An ALTERNATIVE entry the model can read is checked arm by arm.
             if refs.first?.table == ".altinstructions", let arms = alternatives(inGroup: group) {
                 pendingAlternatives += arms
+                continue
+            }
+            if refs.first?.table == "__ex_table", let edges = faultFixups(inGroup: group) {
+                pendingFaultFixups += edges
                 continue
             }
             var targets: [Int] = []

@@ -491,6 +491,23 @@ public struct AlternativeArm: Hashable, Sendable {
     public var location: SourceLocation
 }
 
+/// One `__ex_table` entry: `.long FROM - .`, `.long TO - .` and, from 4.x on, a
+/// handler (`.long ex_handler_default - .`) or, in 5.16 and later, a type word.
+public struct FaultFixup: Hashable, Sendable {
+    /// The instruction the run resumes at.
+    public var fixup: Int
+    /// Why the handler does more than resume at the fixup (a type or handler other than
+    /// the default one, which changes registers): a run that faults there is unknown.
+    public var unmodelledHandler: String?
+    /// The table entry.
+    public var location: SourceLocation
+    public init(fixup: Int, unmodelledHandler: String?, location: SourceLocation) {
+        self.fixup = fixup
+        self.unmodelledHandler = unmodelledHandler
+        self.location = location
+    }
+}
+
 public struct Program: Sendable {
     public var instructions: [Instruction] = []
     public var labels: [String: Int] = [:]
@@ -509,6 +526,9 @@ public struct Program: Sendable {
     public var alternatives: [Int: [AlternativeArm]] = [:]
     /// The last instruction of each replacement, and where the run resumes after it.
     public var replacementEnds: [Int: Int] = [:]
+    /// Exception-table (`__ex_table`) entries by the instruction that may fault: where
+    /// the kernel's fault handler resumes a run that faults there, before its effect.
+    public var faultFixups: [Int: FaultFixup] = [:]
 
     public init() {}
 

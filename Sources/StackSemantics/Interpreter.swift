@@ -738,6 +738,9 @@ public struct Interpreter<D: ValueDomain> {
         if graph.nodes[node].choice > 0 {
             return alternativeChoice(node: node, s)
         }
+        if graph.nodes[node].choice < 0 {
+            return try faultChoice(node: node, s)
+        }
         if let why = graph.beyondModel[node] { throw Unsupported(node: node, reason: why) }
         switch program.instructions[index].operation {
         case .noEffect:
@@ -1140,6 +1143,37 @@ public struct Interpreter<D: ValueDomain> {
         if d.known(original.reach) != false, let f = graph.next[node] { out.append((f, original)) }
         return out
     }
+
+    /// At an instruction with an exception-table entry: whether it faults. A run that
+    /// faults goes to the fixup with its state as before the instruction (the handler
+    /// returns there by iret, which restores rsp and the flags; the GS base as said
+    /// below); one input per node.
+    func faultChoice(node: Int, _ s: MachineState<D>) throws -> Successors<D> {
+        let n = graph.nodes[node]
+        guard let f = program.faultFixups[n.instruction] else {
+            return graph.next[node].map { Successors(($0, s)) } ?? Successors()
+        }
+        let faults = d.inputBit(Self.faultInput(node: node))
+        var faulted = s, ran = s
+        faulted.reach = d.both(s.reach, faults)
+        // A fault with the kernel's GS base live returns with it. One with the user's
+        // (a segment load between swapgs pairs) may come back with either: the kernel's
+        // error entry swaps to the kernel's base for the sites it knows and returns.
+        faulted.kernelGS = d.selectBit(s.kernelGS, d.bit(true), d.inputBit("fault.gs@\(node)"))
+        ran.reach = d.both(s.reach, d.negate(faults))
+        var out = Successors<D>()
+        if d.known(faulted.reach) != false, let t = graph.taken[node] {
+            if let why = f.unmodelledHandler {
+                throw Unsupported(node: node, reason: "a fault here goes to the handler of its \(why), which the model does not follow")
+            }
+            out.append((t, faulted))
+        }
+        if d.known(ran.reach) != false, let r = graph.next[node] { out.append((r, ran)) }
+        return out
+    }
+
+    /// The input that says whether the instruction at a node faults.
+    public static func faultInput(node: Int) -> String { "fault@\(node)" }
 
     /// The input that says whether the CPU has a feature (an ALTERNATIVE's choice).
     public static func featureInput(_ feature: String) -> String { "cpu.feature[\(feature)]" }

@@ -180,4 +180,50 @@ final class FrontEndRealFormsTests: XCTestCase {
         XCTAssertTrue(f.contains("declare its contract with '.extern pv_ops+8 …'"), f)
         XCTAssertTrue(g.contains(".parainstructions entry") && g.contains("'.extern pv_cpu_ops+264 …'"), g)
     }
+
+    /// Exception-table entries (`_ASM_EXTABLE(from, to)`: 3.x's two words, 6.x's with the
+    /// type word) are fault edges: a run where the instruction faults goes to the fixup
+    /// with the state from before it. A fixup that skips a restore is found only by that
+    /// edge; a type other than EX_TYPE_DEFAULT (its handler changes registers) makes the
+    /// paths through it unknown.
+    func testExceptionTableFixupsAreFollowed() throws {
+        let code = """
+        #define _ASM_EXTABLE(from, to) .pushsection "__ex_table","a"; .balign 4; .long (from) - .; .long (to) - .; .popsection
+        #define _ASM_EXTABLE_TYPE(from, to, type) .pushsection "__ex_table","a"; .balign 4; .long (from) - .; .long (to) - .; .long type; .popsection
+        f:
+        \tpushq %rbx
+        \tmovq $1, %rbx
+        1:\tmovq (%rdi), %rax
+        \tpopq %rbx
+        \tret
+        2:\tpopq %rbx
+        \tret
+        \t_ASM_EXTABLE(1b, 2b)
+        g:
+        1:\tmovq (%rdi), %rax
+        \tret
+        2:\tret
+        \t_ASM_EXTABLE_TYPE(1b, 2b, 1)
+
+        """
+        let paths = ".path f entry=function\n.path g entry=function\n"
+        FrontEnd.assertProves(try Self.check(code, paths))
+        try FrontEndSourceTests.withTree(["arch/x86/entry/t.S": code, "checks/t.pts": ".source \"arch/x86/entry/t.S\"\n" + paths]) { _ in
+            let (programs, _, _) = Checker().elaborateUnits(["checks/t.pts"])
+            XCTAssertEqual(programs.first?.faultFixups.count, 2)
+        }
+        // The fixup forgets rbx: only the run that faults there returns without it.
+        let skipping = try Self.check(code.replacingOccurrences(of: "2:\tpopq %rbx", with: "2:\taddq $8, %rsp"), paths)
+        let cx = SpecHarness.assertViolated(skipping, path: "f", .restoreMatchesSave, blamedLine: 5, requirementContains: "rbx")
+        XCTAssertTrue(cx?.steps.contains { $0.text.hasPrefix("faulted at `movq (%rdi), %rax` → fixup `addq $8, %rsp`") } ?? false,
+                      "\(cx?.steps.map(\.text) ?? [])")
+        // Without the entry the same code proves: the edge is what finds it.
+        let noEntry = try Self.check(code.replacingOccurrences(of: "2:\tpopq %rbx", with: "2:\taddq $8, %rsp")
+                                         .replacingOccurrences(of: "\t_ASM_EXTABLE(1b, 2b)\n", with: ""), paths)
+        FrontEnd.assertProves(noEntry)
+        // EX_TYPE_FAULT (2) puts the trap number in rax: not followed, unknown.
+        let typed = try Self.check(code.replacingOccurrences(of: "(1b, 2b, 1)", with: "(1b, 2b, 2)"), paths)
+        guard case .unknown(let why)? = SpecHarness.result(typed, path: "g", .frameBalance)?.verdict else { return XCTFail("expected unknown") }
+        XCTAssertTrue(why.contains("exception-table type 0x2"), why)
+    }
 }
