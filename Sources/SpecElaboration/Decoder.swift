@@ -125,6 +125,11 @@ extension Elaborator {
             return .noEffect(m)
         }
         if m == "lock" { return try decodeLocked(p) }
+        if m == ".byte" {
+            let values = try p.operands.map { try evaluate(Expr.parse($0), notes: notes) }
+            guard let names = Self.noEffectEncoding(values) else { throw err(p.head.location, "'.byte' among instructions: not an instruction the model has") }
+            return .noEffect(names)
+        }
         switch m {
         case "swapgs": try count(0); return .swapgs
         case "ud2", "int3": try count(0); return .trap(m)
@@ -645,6 +650,11 @@ extension Elaborator {
             let innerStart = open + 1
             let parts = Self.commaSeparatedFields(text[index(innerStart)..<index(u.count - 1)])
             if parts.count > 3 { throw Diagnostic(at: loc(innerStart), "malformed memory operand", notes: notes) }
+            // `pcpu_unit_offsets(%rip)`: a global, never the stack; reads are unknown values.
+            if parts.count == 1, Self.lowercased(String(parts[0])) == "%rip", open > 0 {
+                mem.symbol = text
+                return .memory(mem)
+            }
             if let b = parts.first, !b.isEmpty {
                 guard b.utf8.first == UInt8(ascii: "%"), let (r, w) = register(b.dropFirst()) else {
                     throw Diagnostic(at: loc(innerStart), "unknown base register '\(b)'", notes: notes)

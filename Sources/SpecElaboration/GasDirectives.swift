@@ -207,7 +207,12 @@ extension Elaborator {
                 // Only padding with nops is accepted among the instructions.
                 let nopPadding = (name == ".skip" || name == ".space") && operands.count == 2
                     && (try? evaluate(Expr.parse(operands[1]), notes: notes)) == 0x90
-                if !nopPadding {
+                // 3.x writes nops and clac/stac as bytes (ASM_NOP3, __ASM_CLAC): those
+                // are instructions the model has.
+                let values = name == ".byte" ? operands.map { try? evaluate(Expr.parse($0), notes: notes) } : []
+                if name == ".byte", assemblyDepth > 0, Self.noEffectEncoding(values.compactMap { $0 }) != nil, !values.contains(where: { $0 == nil }) {
+                    try appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
+                } else if !nopPadding {
                     let why = "'\(name)' in the code section \(section.name): data among instructions is not modelled"
                     // In a real file these are bytes the CPU may run: an instruction the
                     // model cannot take, so paths through them are unknown.
@@ -483,6 +488,26 @@ extension Elaborator {
                     ?? "the kernel may patch this code at boot (its \(entry.table) entry is at \(entry.location)): the CPU may run a replacement, which the model does not take yet\(hint)"
             }
         }
+    }
+
+    /// The no-effect instructions a `.byte` sequence encodes, as objdump names them
+    /// (nop forms of 1 to 9 bytes, with 0x66 prefixes; clac 0f 01 ca; stac 0f 01 cb), or
+    /// nil when any byte is not part of one.
+    static func noEffectEncoding(_ bytes: [Int64]) -> String? {
+        let forms: [([Int64], String)] = [
+            ([0x66, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0], "nopw"), ([0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0], "nopl"),
+            ([0x0f, 0x1f, 0x80, 0, 0, 0, 0], "nopl"), ([0x66, 0x0f, 0x1f, 0x44, 0, 0], "nopw"), ([0x0f, 0x1f, 0x44, 0, 0], "nopl"),
+            ([0x0f, 0x1f, 0x40, 0], "nopl"), ([0x0f, 0x1f, 0x00], "nopl"), ([0x0f, 0x01, 0xca], "clac"), ([0x0f, 0x01, 0xcb], "stac"),
+            ([0x66, 0x66, 0x66, 0x90], "nop"), ([0x66, 0x66, 0x90], "nop"), ([0x66, 0x90], "nop"), ([0x90], "nop"),
+        ]
+        var names: [String] = []
+        var k = 0
+        while k < bytes.count {
+            guard let (form, name) = forms.first(where: { f in k + f.0.count <= bytes.count && Array(bytes[k..<(k + f.0.count)]) == f.0 }) else { return nil }
+            names.append(name)
+            k += form.count
+        }
+        return names.isEmpty ? nil : names.joined(separator: "; ")
     }
 
     func isParavirtCall(_ p: PendingInstruction) -> Bool {

@@ -226,4 +226,28 @@ final class FrontEndRealFormsTests: XCTestCase {
         guard case .unknown(let why)? = SpecHarness.result(typed, path: "g", .frameBalance)?.verdict else { return XCTFail("expected unknown") }
         XCTAssertTrue(why.contains("exception-table type 0x2"), why)
     }
+
+    /// 3.x writes nops and clac/stac as bytes (ASM_NOP3 is `.byte 0x0f,0x1f,0x00`,
+    /// __ASM_CLAC `.byte 0x0f,0x01,0xca`): those are the instructions objdump shows. Any
+    /// other bytes stay code the model cannot decode.
+    func testNopAndClacBytesAreInstructions() throws {
+        let code = "f:\n\t.byte 0x0f,0x1f,0x00\n\t.byte 0x0f,0x01,0xca\n\t.byte 0x66,0x66,0x90, 0x0f,0x1f,0x44,0x00,0x00\n\tret\n"
+        FrontEnd.assertProves(try Self.check(code, ".path f entry=function\n"))
+        // One byte off (0f 1f 01 is nopl (%rcx), but not a form the kernel emits): unknown.
+        let off = try Self.check(code.replacingOccurrences(of: "0x0f,0x1f,0x00", with: "0x0f,0x1f,0x01"), ".path f entry=function\n")
+        guard case .unknown(let why)? = SpecHarness.result(off, path: "f", .frameBalance)?.verdict else { return XCTFail("expected unknown") }
+        XCTAssertTrue(why.contains("data among instructions"), why)
+    }
+
+    /// A load from a global (`movq pcpu_unit_offsets(%rip), %rax`, 6.x's GET_PERCPU_BASE)
+    /// is an unknown value; a store there is memory the model does not hold: unknown.
+    func testRIPRelativeLoadsOfGlobals() throws {
+        let code = "f:\n\tpushq %rbx\n\tmovq pcpu_unit_offsets(%rip), %rbx\n\tpopq %rbx\n\tret\n"
+        FrontEnd.assertProves(try Self.check(code, ".path f entry=function\n"))
+        let lost = try Self.check(code.replacingOccurrences(of: "\tpopq %rbx\n", with: "\taddq $8, %rsp\n"), ".path f entry=function\n")
+        SpecHarness.assertViolated(lost, path: "f", .restoreMatchesSave, blamedLine: 3, requirementContains: "rbx")
+        let store = try Self.check("f:\n\tmovq %rax, pcpu_unit_offsets(%rip)\n\tret\n", ".path f entry=function\n")
+        guard case .unknown(let why)? = SpecHarness.result(store, path: "f", .frameBalance)?.verdict else { return XCTFail("expected unknown") }
+        XCTAssertTrue(why.contains("store to 'pcpu_unit_offsets(%rip)'"), why)
+    }
 }
