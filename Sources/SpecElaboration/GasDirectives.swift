@@ -366,7 +366,14 @@ extension Elaborator {
             // subtracts that part's start from.
             let lengths = e.dropFirst(2).filter { $0.refs.count == 2 }
             guard let origEndRef = lengths.first(where: { same($0.refs[1], origRef) })?.refs[0],
-                  let newEndRef = lengths.first(where: { same($0.refs[1], newRef) })?.refs[0] else { return nil }
+                  let newEndRef = lengths.first(where: { same($0.refs[1], newRef) })?.refs[0] else {
+                // 3.x's ASM_CLAC/ASM_STAC give the lengths as numbers (`…, 3, 3`): the
+                // parts are then measured in bytes, which the model knows for `.byte`
+                // instructions only.
+                guard let arm = numericLengthAlternative(e, origRef, newRef) else { return nil }
+                out.append(arm)
+                continue
+            }
             let orig = resolve(origRef), origEnd = resolve(origEndRef), new = resolve(newRef), newEnd = resolve(newEndRef)
             guard orig.exists, origEnd.exists, new.exists, newEnd.exists,
                   let start = orig.target, let resume = origEnd.target, pending.indices.contains(start), pending.indices.contains(resume),
@@ -414,6 +421,49 @@ extension Elaborator {
             out.append((f, FaultFixup(fixup: t, unmodelledHandler: handler, location: fromRef.location)))
         }
         return out.isEmpty ? nil : out
+    }
+
+    /// An ALTERNATIVE entry whose lengths are numbers: the feature word, then the
+    /// original's and the replacement's lengths. Each part must be whole `.byte`
+    /// instructions adding up to its length exactly; otherwise nil.
+    func numericLengthAlternative(_ e: [PatchTableItem], _ origRef: PatchSiteReference, _ newRef: PatchSiteReference) -> PendingAlternative? {
+        let values = e.dropFirst(2).compactMap { $0.refs.isEmpty ? $0.value : nil }
+        guard values.count >= 3, e.dropFirst(2).allSatisfy({ $0.refs.isEmpty }) else { return nil }
+        let origLength = values[1], newLength = values[2]
+        func byteLength(_ k: Int) -> Int64? {
+            pending[k].head.text == ".byte" ? Int64(pending[k].operands.count) : nil
+        }
+        /// The next instruction of the same section after `k` (pending is in source
+        /// order, where other sections' code is interleaved).
+        func following(_ k: Int) -> Int? {
+            var j = k + 1
+            while j < pending.count, pending[j].section != pending[k].section { j += 1 }
+            return j < pending.count ? j : nil
+        }
+        /// The instruction after those from `start` that make `length` bytes (nil at
+        /// the section's end), and the last of them.
+        func end(from start: Int, length: Int64) -> (after: Int?, last: Int)? {
+            var total: Int64 = 0
+            var k: Int? = start
+            var last = start
+            while total < length {
+                guard let at = k, let n = byteLength(at) else { return nil }
+                total += n
+                last = at
+                k = following(at)
+            }
+            return total == length ? (k, last) : nil
+        }
+        guard origLength > 0, let start = resolve(origRef).target, pending.indices.contains(start),
+              let site = end(from: start, length: origLength), let resume = site.after else { return nil }
+        var replacement: ClosedRange<Int>?
+        if newLength > 0 {
+            guard let first = resolve(newRef).target, pending.indices.contains(first), pending[first].section != pending[start].section,
+                  let part = end(from: first, length: newLength) else { return nil }
+            replacement = first...part.last
+        }
+        let feature = "0x" + String(UInt64(bitPattern: values[0]), radix: 16)
+        return PendingAlternative(siteStart: start, resume: resume, replacement: replacement, feature: feature, location: origRef.location)
     }
 
     /// The alternatives in program order, once sections are placed.

@@ -250,4 +250,33 @@ final class FrontEndRealFormsTests: XCTestCase {
         guard case .unknown(let why)? = SpecHarness.result(store, path: "f", .frameBalance)?.verdict else { return XCTFail("expected unknown") }
         XCTAssertTrue(why.contains("store to 'pcpu_unit_offsets(%rip)'"), why)
     }
+
+    /// 3.x's ASM_CLAC/ASM_STAC: an ALTERNATIVE whose original and replacement are bytes
+    /// (a 3-byte nop, clac) and whose table entry gives the lengths as numbers. Both arms
+    /// run; a replacement whose length does not match its bytes stays unknown.
+    func testAnAlternativeWithNumericLengthsOverBytes() throws {
+        let code = """
+        .macro altinstruction_entry orig alt feature orig_len alt_len
+        \t.long \\orig - .
+        \t.long \\alt - .
+        \t.word \\feature
+        \t.byte \\orig_len
+        \t.byte \\alt_len
+        .endm
+        #define ASM_CLAC 661: .byte 0x0f,0x1f,0x00 ; .pushsection .altinstr_replacement, "ax" ; 662: .byte 0x0f,0x01,0xca ; .popsection ; .pushsection .altinstructions, "a" ; altinstruction_entry 661b, 662b, (9*32+20), 3, 3 ; .popsection
+        f:
+        \tASM_CLAC
+        \tret
+
+        """
+        let report = try Self.check(code, ".path f entry=function\n")
+        FrontEnd.assertProves(report)
+        try FrontEndSourceTests.withTree(["arch/x86/entry/t.S": code, "checks/t.pts": ".source \"arch/x86/entry/t.S\"\n.path f entry=function\n"]) { _ in
+            let (programs, _, _) = Checker().elaborateUnits(["checks/t.pts"])
+            XCTAssertEqual(programs.first?.alternatives.values.first?.first?.feature, "0x134")
+        }
+        let wrong = try Self.check(code.replacingOccurrences(of: "(9*32+20), 3, 3", with: "(9*32+20), 3, 4"), ".path f entry=function\n")
+        guard case .unknown(let why)? = SpecHarness.result(wrong, path: "f", .frameBalance)?.verdict else { return XCTFail("expected unknown") }
+        XCTAssertTrue(why.contains("the kernel may patch this code at boot"), why)
+    }
 }
