@@ -1005,6 +1005,10 @@ public struct Interpreter<D: ValueDomain> {
         case .writeSegmentRegister(let seg, let src):
             _ = try read(src, .w, &s, node: node)
             if seg == "gs" {
+                // The kernel loads %gs only inside a swapgs pair (load_gs_index): with the
+                // kernel's base live the load would lose it.
+                require(.gsParity, node, "gs load", d.negate(s.kernelGS), s,
+                        "loading %gs replaces the live GS base: it must run with the user's base live (inside a swapgs pair), or the kernel's per-CPU base is lost")
                 // The live GS base is replaced: zero (a null selector on Intel) or a 32-bit
                 // descriptor base, never the kernel's per-CPU base; on AMD a null selector
                 // keeps the old base. Either may happen.

@@ -121,10 +121,13 @@ final class FrontEndRealFormsTests: XCTestCase {
         // The selector is 16 bits: stored over the saved rbx it changes its low half.
         let over = try Self.check(code.replacingOccurrences(of: "movw %gs, (%rsp)", with: "movw %gs, 8(%rsp)"), sidecar)
         SpecHarness.assertViolated(over, path: "f", .restoreMatchesSave, blamedLine: 11, requirementContains: "rbx")
-        // Loading %gs outside the swapgs pair replaces the kernel's GS base.
+        // Loading %gs outside the swapgs pair replaces the kernel's GS base: the load
+        // itself is the violation, and the per-CPU access after it.
         let gs = try Self.check(code.replacingOccurrences(of: "\tswapgs\n\tmovl %edi, %gs\n\tswapgs\n", with: "\tmovl %edi, %gs\n"), sidecar)
-        let cx = SpecHarness.assertViolated(gs, path: "g", .gsParity, blamedLine: 15)
+        let cx = SpecHarness.assertViolated(gs, path: "g", .gsParity, blamedLine: 14, requirementContains: "loading %gs")
         XCTAssertEqual(cx?.steps.first?.text, "movl %edi, %gs")
+        XCTAssertEqual(SpecHarness.result(gs, path: "g", .gsParity)?.violations.map(\.mechanism.description).sorted(),
+                       ["gs load at \"movl %edi, %gs\"", "gs percpu at \"movq %gs:pcpu_x, %rax\""])
         // The zero-extension: a 32-bit read leaves no bit of the old value.
         let zx = "h:\n\tpushq %rbx\n\tmovl %ds, %ebx\n\tshrq $16, %rbx\n\tjnz 1f\n\tpopq %rbx\n\tret\n1:\n\tret\n"
         let r = try Self.check(zx, ".path h entry=function\n")

@@ -209,7 +209,7 @@ final class GSParityInvariantTests: XCTestCase {
 
     func testUnknownGSMechanismIsAnInputError() {
         let report = SpecHarness.check(Self.syscallPath("sc", body: Self.goodBody) + "\n.expect gs cs at sysretq")
-        XCTAssertTrue(report.diagnostics.first?.message.contains("unknown gs mechanism 'cs' (expected one of: percpu, call, exit)") == true,
+        XCTAssertTrue(report.diagnostics.first?.message.contains("unknown gs mechanism 'cs' (expected one of: percpu, call, exit, load)") == true,
                       "\(report.diagnostics)")
     }
 
