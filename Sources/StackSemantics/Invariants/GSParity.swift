@@ -74,13 +74,17 @@ extension Interpreter {
             // A load of %gs runs with the user's base too (its `gs load` obligation
             // checks that), and faults on a bad selector: 3.x's gs_change, 6.x's
             // .Lgs_change, which error_entry recognises.
-            switch i.operation {
-            case .iret, .writeSegmentRegister("gs", _): break
-            default: continue
-            }
+            // The K8 erratum (a saved rip truncated to 32 bits) is IRET's alone.
             let a = Program.codeAddress(k)
-            atIret.append(d.equal(ip, d.constant(a)))
-            atIret.append(d.equal(ip, d.constant(a & 0xffff_ffff)))
+            switch i.operation {
+            case .iret:
+                atIret.append(d.equal(ip, d.constant(a)))
+                atIret.append(d.equal(ip, d.constant(a & 0xffff_ffff)))
+            case .writeSegmentRegister("gs", _):
+                atIret.append(d.equal(ip, d.constant(a)))
+            default:
+                continue
+            }
         }
         return d.negate(d.any(atIret))
     }
