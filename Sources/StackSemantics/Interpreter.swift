@@ -1160,10 +1160,11 @@ public struct Interpreter<D: ValueDomain> {
         let faults = d.inputBit(Self.faultInput(node: node))
         var faulted = s, ran = s
         faulted.reach = d.both(s.reach, faults)
-        // A fault with the kernel's GS base live returns with it. One with the user's
-        // (a segment load between swapgs pairs) may come back with either: the kernel's
-        // error entry swaps to the kernel's base for the sites it knows and returns.
-        faulted.kernelGS = d.selectBit(s.kernelGS, d.bit(true), d.inputBit("fault.gs@\(node)"))
+        // Exception recovery runs the fixup with the kernel's GS base: a fault with it
+        // live returns with it, and one with the user's (an iretq or a %gs load between
+        // swapgs) arrives at a handler that must recognise the site and swap — the
+        // handler's own path checks that — as the kernel's fixups (bad_gs) expect.
+        faulted.kernelGS = d.bit(true)
         ran.reach = d.both(s.reach, d.negate(faults))
         var out = Successors<D>()
         if d.known(faulted.reach) != false, let t = graph.taken[node] {

@@ -215,8 +215,17 @@ final class GSParityInvariantTests: XCTestCase {
         \tswapgs
         gs_change:
         \tmovl %edi, %gs
-        \tswapgs
+        4:\tswapgs
         \tret
+        bad_gs:
+        \tswapgs
+        \txorl %edi, %edi
+        \tmovl %edi, %gs
+        \tjmp 4b
+        \t.pushsection "__ex_table", "a"
+        \t.long gs_change - .
+        \t.long bad_gs - .
+        \t.popsection
         """
     }
 

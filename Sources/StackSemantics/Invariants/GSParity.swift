@@ -72,15 +72,17 @@ extension Interpreter {
         var atIret: [D.Bit] = []
         for (k, i) in program.instructions.enumerated() {
             // A load of %gs runs with the user's base too (its `gs load` obligation
-            // checks that), and faults on a bad selector: 3.x's gs_change, 6.x's
-            // .Lgs_change, which error_entry recognises.
+            // checks that), and one with an exception-table entry faults on a bad
+            // selector: 3.x's gs_change, 6.x's .Lgs_change, which error_entry recognises.
             // The K8 erratum (a saved rip truncated to 32 bits) is IRET's alone.
             let a = Program.codeAddress(k)
             switch i.operation {
             case .iret:
                 atIret.append(d.equal(ip, d.constant(a)))
                 atIret.append(d.equal(ip, d.constant(a & 0xffff_ffff)))
-            case .writeSegmentRegister("gs", _):
+            case .writeSegmentRegister("gs", _) where program.faultFixups[k] != nil:
+                // Only a load with an exception-table entry may fault and come back
+                // (a null selector, bad_gs's, never faults).
                 atIret.append(d.equal(ip, d.constant(a)))
             default:
                 continue
