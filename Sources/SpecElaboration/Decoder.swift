@@ -126,6 +126,11 @@ extension Elaborator {
             return .noEffect(m)
         }
         if m == "lock" { return try decodeLocked(p) }
+        if m == ".byte" {
+            let values = try p.operands.map { try evaluate(Expr.parse($0), notes: notes) }
+            guard let names = Self.noEffectEncoding(values) else { throw err(p.head.location, "'.byte' among instructions: not an instruction the model has") }
+            return .noEffect(names)
+        }
         switch m {
         case "swapgs": try count(0); return .swapgs
         case "ud2", "int3": try count(0); return .trap(m)
@@ -153,6 +158,22 @@ extension Elaborator {
                 throw err(p.operands[0].location, "a move to a control register comes from a 64-bit register")
             }
             return .noEffect("mov to %\(c)")
+        case _ where splitSuffix(m, base: "mov") != nil && p.operands.count == 2 && p.operands.contains(where: { Self.segmentRegister($0.text) != nil }):
+            return try decodeSegmentMove(p, suffix: splitSuffix(m, base: "mov") ?? nil, notes: notes)
+        case "lsl", "lslw", "lsll", "lslq":
+            // gas: `lsl %ax, %eax`, `lsl %eax, %eax` or memory; the destination is 16, 32
+            // or 64 bits (0f 03).
+            try count(2)
+            let src = try operand(0)
+            if case .immediate = src { throw err(p.operands[0].location, "lsl takes a register or memory selector") }
+            guard case .register(let r, let w) = try operand(1), w != .b else { throw err(p.operands[1].location, "lsl writes a 16-, 32- or 64-bit register") }
+            return .loadSegmentLimit(src, r, w)
+        case "verw":
+            try count(1)
+            let src = try operand(0)
+            if case .immediate = src { throw err(p.operands[0].location, "verw takes a register or memory selector") }
+            if case .register(_, let w) = src, w != .w { throw err(p.operands[0].location, "verw takes a 16-bit register (gas: operand size mismatch)") }
+            return .verifySegmentWrite(src)
         case "sysretq": try count(0); return .sysret(.q)
         case "sysret", "sysretl": try count(0); return .sysret(.l)
         case "iretq": try count(0); return .iret
@@ -469,6 +490,57 @@ extension Elaborator {
     }
 
     /// `cr0`, `cr2`, `cr3`, `cr4`, `cr8` for `%crN`.
+    /// `pv_ops+8(%rip)`, `(pv_ops+8)(%rip)`, `pv_cpu_ops+PV_CPU_swapgs(%rip)`: the slot's
+    /// name as `.extern` declares it, `SYMBOL+OFFSET` with the offset evaluated (or the
+    /// symbol alone at offset 0). nil for any other operand.
+    func paravirtSlot(_ l: Located) -> String? {
+        let text = l.text.trimmingWhitespaces()
+        guard text.hasSuffix("(%rip)") else { return nil }
+        let displacement = text.dropLast("(%rip)".count)
+        guard displacement.contains("+"), let placed = try? perCPUPlacement(displacement, at: l.location, notes: []) else { return nil }
+        return placed.offset == 0 ? placed.symbol : "\(placed.symbol)+\(placed.offset)"
+    }
+
+    static func segmentRegister(_ text: String) -> String? {
+        let t = text.trimmingWhitespaces().lowercased()
+        return ["%es", "%cs", "%ss", "%ds", "%fs", "%gs"].contains(t) ? String(t.dropFirst()) : nil
+    }
+
+    /// Moves to and from segment registers, with the operand sizes gas 2.40 accepts: from
+    /// a segment register to a 16-, 32- or 64-bit register (`mov %ds, %rax` is encoded as
+    /// the 32-bit form, 8c d8) or, as mov/movw, to memory; to one from a register of
+    /// those sizes or, as mov/movw, from memory. `mov …, %cs` is #UD and refused.
+    func decodeSegmentMove(_ p: PendingInstruction, suffix: Width?, notes: [Diagnostic.Note]) throws -> Operation {
+        func err(_ loc: SourceLocation, _ m: String) -> Diagnostic { Diagnostic(at: loc, m, notes: notes) }
+        let m = p.head.text
+        if let seg = Self.segmentRegister(p.operands[0].text) {
+            if Self.segmentRegister(p.operands[1].text) != nil { throw err(p.head.location, "'\(m)' between two segment registers does not exist") }
+            let dst = try parseOperand(p.operands[1], notes: notes)
+            switch dst {
+            case .immediate: throw err(p.operands[1].location, "an immediate cannot be a destination")
+            case .register(_, let w):
+                if w == .b || (suffix != nil && suffix != w) { throw err(p.head.location, "'\(m) %\(seg), \(p.operands[1].text)': operand size mismatch") }
+                return .readSegmentRegister(seg, dst, w)
+            case .memory:
+                // gas takes `mov` or `movw` to memory (8c /r, 16 bits); movl and movq
+                // are an operand type mismatch.
+                if suffix != nil && suffix != .w { throw err(p.head.location, "'\(m) %\(seg), \(p.operands[1].text)': a segment register is stored as 16 bits (mov or movw)") }
+                return .readSegmentRegister(seg, dst, .w)
+            }
+        }
+        guard let seg = Self.segmentRegister(p.operands[1].text) else { throw err(p.head.location, "'\(m)': no segment register") }
+        if seg == "cs" { throw err(p.operands[1].location, "%cs cannot be loaded by mov (gas: invalid instruction)") }
+        let src = try parseOperand(p.operands[0], notes: notes)
+        switch src {
+        case .immediate: throw err(p.operands[0].location, "a segment register is loaded from a register or memory, not an immediate")
+        case .register(_, let w):
+            if w == .b || (suffix != nil && suffix != w) { throw err(p.head.location, "'\(m) \(p.operands[0].text), %\(seg)': operand size mismatch") }
+        case .memory:
+            if suffix != nil && suffix != .w { throw err(p.head.location, "'\(m) \(p.operands[0].text), %\(seg)': a selector is loaded from 16 bits of memory (mov or movw)") }
+        }
+        return .writeSegmentRegister(seg, src)
+    }
+
     static func controlRegister(_ text: String) -> String? {
         let t = text.trimmingWhitespaces().lowercased()
         return ["%cr0", "%cr2", "%cr3", "%cr4", "%cr8"].contains(t) ? String(t.dropFirst()) : nil
@@ -484,6 +556,18 @@ extension Elaborator {
                     throw Diagnostic(at: inner.location, "unknown register '\(text)'", notes: notes)
                 }
                 return .indirect(r)
+            }
+            // A paravirt slot, `*pv_ops+N(%rip)` (6.x) or `*pv_cpu_ops+N(%rip)` (3.x's
+            // PARA_INDIRECT): the pointer in that field of the ops table. The sidecar's
+            // `.extern pv_ops+N …` is its contract; without one the path is unknown.
+            if let slot = paravirtSlot(inner) {
+                guard isCall else {
+                    throw Diagnostic(at: inner.location, "jmp through the paravirt slot '\(slot)' is not modelled (a tail jump to an ops function, or to iret/sysret: the model cannot tell which)", notes: notes)
+                }
+                guard program.externs[slot] != nil else {
+                    throw Diagnostic(at: inner.location, "call through the paravirt slot '\(slot)': declare its contract with '.extern \(slot) …' (what the native code and every ops function there do)", notes: notes)
+                }
+                return .external(slot)
             }
             // `*sys_call_table(,%rax,8)`: a call through a table names the contract of the table.
             let sym = String(text.prefix { $0 != "(" })
@@ -567,6 +651,11 @@ extension Elaborator {
             let innerStart = open + 1
             let parts = Self.commaSeparatedFields(text[index(innerStart)..<index(u.count - 1)])
             if parts.count > 3 { throw Diagnostic(at: loc(innerStart), "malformed memory operand", notes: notes) }
+            // `pcpu_unit_offsets(%rip)`: a global, never the stack; reads are unknown values.
+            if parts.count == 1, Self.lowercased(String(parts[0])) == "%rip", open > 0 {
+                mem.symbol = text
+                return .memory(mem)
+            }
             if let b = parts.first, !b.isEmpty {
                 guard b.utf8.first == UInt8(ascii: "%"), let (r, w) = register(b.dropFirst()) else {
                     throw Diagnostic(at: loc(innerStart), "unknown base register '\(b)'", notes: notes)
@@ -793,11 +882,21 @@ extension Elaborator {
 
     func declareExtern(_ rest: Located, at loc: SourceLocation, notes: [Diagnostic.Note]) throws {
         let attrs = try parseAttributes(rest, notes: notes)
-        guard let name = attrs.positional.first else { throw Diagnostic(at: loc, ".extern needs a function name", notes: notes) }
+        guard let declared = attrs.positional.first else { throw Diagnostic(at: loc, ".extern needs a function name", notes: notes) }
+        var name = declared
         if let prev = program.externs[name.text] {
             throw Diagnostic(at: name.location, "duplicate .extern '\(name.text)' (first declared at \(prev.location.map { "\($0)" } ?? "?"))", notes: notes)
         }
         if labelDefinitions[name.text] != nil { throw Diagnostic(at: name.location, "'\(name.text)' is a label of the model and cannot be .extern", notes: notes) }
+        // `.extern pv_ops+PV_IRQ_save_fl`: the contract of a paravirt slot, named by its
+        // symbol and evaluated offset as the call sites are.
+        if name.text.contains("+") {
+            let placed = try perCPUPlacement(name.text[...], at: name.location, notes: notes)
+            name.text = placed.offset == 0 ? placed.symbol : "\(placed.symbol)+\(placed.offset)"
+            if let prev = program.externs[name.text] {
+                throw Diagnostic(at: name.location, "duplicate .extern '\(name.text)' (first declared at \(prev.location.map { "\($0)" } ?? "?"))", notes: notes)
+            }
+        }
         var c = ExternContract(name: name.text, location: name.location)
         for flag in attrs.positional.dropFirst() {
             switch flag.text {

@@ -161,6 +161,7 @@ public final class Elaborator {
     var placedIndex: [Int] = []
     /// ALTERNATIVE entries read from their tables (source order).
     var pendingAlternatives: [PendingAlternative] = []
+    var pendingFaultFixups: [(from: Int, fixup: FaultFixup)] = []
     /// Each switch into a patching table starts a new group of references: one site.
     var patchSiteGroup = 0
     /// `.rept`/`.irp`/`.irpc` bodies being expanded, one inside another.
@@ -1153,35 +1154,97 @@ public final class Elaborator {
         return url.path
     }
 
-    func bindArguments(_ macro: Macro, operands: [Located], rest: Located, at loc: SourceLocation, notes: [Diagnostic.Note]) throws -> [String: String] {
-        // gas separates macro arguments by commas or, without commas, by blanks.
-        var actual: [Located] = operands.filter { !$0.text.isEmpty }
-        if operands.count == 1, macro.parameters.count > 1, let only = operands.first {
-            actual = []
-            var col = 0
-            for piece in only.text.split(separator: " ", omittingEmptySubsequences: false) {
-                if !piece.isEmpty {
-                    actual.append(Located(String(piece), SourceLocation(file: only.location.file, line: only.location.line, column: only.location.column + col)))
-                }
-                col += piece.count + 1
-            }
+    /// The arguments of a macro call as gas 2.40 (x86-64) splits them, learnt by
+    /// assembling calls and dumping what the body saw. Two steps:
+    /// 1. gas's input scrubber first drops every blank that does not stand between two
+    ///    symbol components (letters, digits, `_`, `.`, `$`, x86's extra `*`, `%`, `-`,
+    ///    `(`, `[`, `{`, `}`) or next to a string: `112 +8`, `112+ 8` and `112 + 8` are
+    ///    all `112+8`, but `112 -8` and `112 *8` keep their blank, and so does `8 (%rsp)`;
+    ///    `(a) b` becomes `(a)b`.
+    /// 2. A comma or a remaining blank outside a string and outside `(…)`/`[…]` ends an
+    ///    argument: `XCPT_FRAME 1 112 +8` is `1`, `112+8`; `M 112 -8` is `112`, `-8`.
+    static func gasMacroArguments(_ operands: [Located]) -> [Located] {
+        func isSymbolComponent(_ c: UInt8) -> Bool {
+            (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+                || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c >= 0x80
+                || "_.$*%-([{}\\\"'".utf8.contains(c)
         }
+        func isBlank(_ c: UInt8) -> Bool { c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") }
+        var out: [Located] = []
+        for operand in operands {
+            let bytes = Array(operand.text.utf8)
+            var piece: [UInt8] = []
+            var pieceColumn = 0
+            var column = 0
+            var depth = 0
+            var inString = false
+            func flush() {
+                if !piece.isEmpty {
+                    let loc = operand.location
+                    out.append(Located(String(decoding: piece, as: UTF8.self), SourceLocation(file: loc.file, line: loc.line, column: loc.column + pieceColumn)))
+                }
+                piece = []
+            }
+            var k = 0
+            while k < bytes.count {
+                let c = bytes[k]
+                if !inString, isBlank(c) {
+                    var next = k
+                    while next < bytes.count, isBlank(bytes[next]) { next += 1 }
+                    let kept = k > 0 && next < bytes.count && isSymbolComponent(bytes[k - 1]) && isSymbolComponent(bytes[next])
+                    if kept {
+                        if depth > 0 { piece.append(UInt8(ascii: " ")) } else { flush() }
+                    }
+                    column += next - k
+                    k = next
+                    continue
+                }
+                if piece.isEmpty { pieceColumn = column }
+                if c == UInt8(ascii: "\""), k == 0 || bytes[k - 1] != UInt8(ascii: "\\") { inString.toggle() }
+                if !inString {
+                    if c == UInt8(ascii: "(") || c == UInt8(ascii: "[") { depth += 1 }
+                    if (c == UInt8(ascii: ")") || c == UInt8(ascii: "]")), depth > 0 { depth -= 1 }
+                }
+                piece.append(c)
+                // A column is a scalar: continuation bytes do not count.
+                if c & 0xC0 != 0x80 { column += 1 }
+                k += 1
+            }
+            flush()
+        }
+        return out
+    }
+
+    func bindArguments(_ macro: Macro, operands: [Located], rest: Located, at loc: SourceLocation, notes: [Diagnostic.Note]) throws -> [String: String] {
         if operands.count > 1, operands.contains(where: { $0.text.isEmpty }) {
             throw Diagnostic(at: rest.location, "empty macro argument", notes: notes)
         }
+        let actual = Self.gasMacroArguments(operands.filter { !$0.text.isEmpty })
         var bound: [String: String] = [:]
         var positional = 0
+        var sawKeyword = false
         for (k, a) in actual.enumerated() {
             if positional < macro.parameters.count, macro.parameters[positional].variadic {
                 // `:vararg` takes this argument and every one after it.
-                bound[macro.parameters[positional].name] = actual[k...].map(\.text).joined(separator: ", ")
+                // gas gives it the rest of the line as written.
+                let offset = a.location.column - rest.location.column
+                if a.location.line == rest.location.line, a.location.file == rest.location.file, offset >= 0, offset < rest.text.unicodeScalars.count {
+                    bound[macro.parameters[positional].name] = String(String.UnicodeScalarView(rest.text.unicodeScalars.dropFirst(offset)))
+                } else {
+                    bound[macro.parameters[positional].name] = actual[k...].map(\.text).joined(separator: ", ")
+                }
                 positional += 1
                 break
             }
             if let eq = a.text.firstIndex(of: "="), a.text[a.text.index(after: eq)...].first != "=" {
                 let key = a.text[..<eq].trimmingWhitespaces()
                 if macro.parameters.contains(where: { $0.name == key }) {
+                    // gas warns and takes the later value; the tool refuses the ambiguity.
+                    if bound[key] != nil {
+                        throw Diagnostic(at: a.location, "value for parameter '\(key)' of macro '\(macro.name)' was already specified", notes: notes)
+                    }
                     bound[key] = Self.macroArgument(a.text[a.text.index(after: eq)...].trimmingWhitespaces())
+                    sawKeyword = true
                     continue
                 }
                 // gas reads `name=value` as a keyword argument whatever the name: a
@@ -1192,6 +1255,10 @@ public final class Elaborator {
                     let near = names.map { ($0, Self.editDistance(key, $0)) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
                     throw Diagnostic(at: a.location, "macro '\(macro.name)' has no parameter '\(key)'\(near.map { " (did you mean '\($0)'?)" } ?? ""): its parameters are \(names.isEmpty ? "none" : names.map { "'\($0)'" }.joined(separator: ", ")) (defined at \(macro.location))", notes: notes)
                 }
+            }
+            // As gas: once a keyword argument is given, a positional one is an error.
+            if sawKeyword {
+                throw Diagnostic(at: a.location, "can't mix positional and keyword arguments: '\(a.text)' follows a keyword argument of macro '\(macro.name)'", notes: notes)
             }
             guard positional < macro.parameters.count else {
                 throw Diagnostic(at: a.location, "macro '\(macro.name)' takes \(macro.parameters.count) argument(s), got \(actual.count) (defined at \(macro.location))", notes: notes)

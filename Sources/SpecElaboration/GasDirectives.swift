@@ -223,7 +223,12 @@ extension Elaborator {
                 // Only padding with nops is accepted among the instructions.
                 let nopPadding = (name == ".skip" || name == ".space") && operands.count == 2
                     && (try? evaluate(Expr.parse(operands[1]), notes: notes)) == 0x90
-                if !nopPadding {
+                // 3.x writes nops and clac/stac as bytes (ASM_NOP3, __ASM_CLAC): those
+                // are instructions the model has.
+                let values = name == ".byte" ? operands.map { try? evaluate(Expr.parse($0), notes: notes) } : []
+                if name == ".byte", assemblyDepth > 0, Self.noEffectEncoding(values.compactMap { $0 }) != nil, !values.contains(where: { $0 == nil }) {
+                    try appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
+                } else if !nopPadding {
                     let why = "'\(name)' in the code section \(section.name): data among instructions is not modelled"
                     // In a real file these are bytes the CPU may run: an instruction the
                     // model cannot take, so paths through them are unknown.
@@ -282,7 +287,7 @@ extension Elaborator {
 
     /// Tables that tell the kernel to replace code at boot: ALTERNATIVE sites (by CPU
     /// feature) and paravirt sites. The code there may not be what the source says.
-    static let patchTables: Set<String> = [".altinstructions", ".parainstructions"]
+    static let patchTables: Set<String> = [".altinstructions", ".parainstructions", "__ex_table"]
 
     /// A label a patching table names, with when it was named.
     struct PatchSiteReference {
@@ -381,7 +386,14 @@ extension Elaborator {
             // subtracts that part's start from.
             let lengths = e.dropFirst(2).filter { $0.refs.count == 2 }
             guard let origEndRef = lengths.first(where: { same($0.refs[1], origRef) })?.refs[0],
-                  let newEndRef = lengths.first(where: { same($0.refs[1], newRef) })?.refs[0] else { return nil }
+                  let newEndRef = lengths.first(where: { same($0.refs[1], newRef) })?.refs[0] else {
+                // 3.x's ASM_CLAC/ASM_STAC give the lengths as numbers (`…, 3, 3`): the
+                // parts are then measured in bytes, which the model knows for `.byte`
+                // instructions only.
+                guard let arm = numericLengthAlternative(e, origRef, newRef) else { return nil }
+                out.append(arm)
+                continue
+            }
             let orig = resolve(origRef), origEnd = resolve(origEndRef), new = resolve(newRef), newEnd = resolve(newEndRef)
             guard orig.exists, origEnd.exists, new.exists, newEnd.exists,
                   let start = orig.target, let resume = origEnd.target, pending.indices.contains(start), pending.indices.contains(resume),
@@ -401,8 +413,86 @@ extension Elaborator {
         return out
     }
 
+    /// The entries of one `__ex_table` group: `.long (from) - .`, `.long (to) - .`, then
+    /// 4.x's handler (`.long (ex_handler_default) - .`) or 5.16+'s type word (`.long 1`,
+    /// EX_TYPE_DEFAULT). nil when the data has another shape: the caller then treats the
+    /// code it names as code the model cannot take.
+    func faultFixups(inGroup g: Int) -> [(from: Int, fixup: FaultFixup)]? {
+        let items = patchTableItems[g] ?? []
+        var out: [(from: Int, fixup: FaultFixup)] = []
+        var k = 0
+        while k < items.count {
+            guard k + 1 < items.count, items[k].refs.count == 1, items[k + 1].refs.count == 1 else { return nil }
+            let fromRef = items[k].refs[0], toRef = items[k + 1].refs[0]
+            k += 2
+            var handler: String?
+            if k < items.count {
+                let third = items[k]
+                if third.refs.isEmpty, let v = third.value {
+                    if v != 1 { handler = "exception-table type 0x\(String(UInt64(bitPattern: v), radix: 16)) (only EX_TYPE_DEFAULT, 1, just resumes at the fixup)" }
+                    k += 1
+                } else if third.refs.count == 1, third.refs[0].direction == nil, third.refs[0].label.hasPrefix("ex_handler_") {
+                    if third.refs[0].label != "ex_handler_default" { handler = "exception-table handler \(third.refs[0].label) (only ex_handler_default just resumes at the fixup)" }
+                    k += 1
+                }
+            }
+            let from = resolve(fromRef), to = resolve(toRef)
+            guard let f = from.target, let t = to.target, pending.indices.contains(f), pending.indices.contains(t) else { return nil }
+            out.append((f, FaultFixup(fixup: t, unmodelledHandler: handler, location: fromRef.location)))
+        }
+        return out.isEmpty ? nil : out
+    }
+
+    /// An ALTERNATIVE entry whose lengths are numbers: the feature word, then the
+    /// original's and the replacement's lengths. Each part must be whole `.byte`
+    /// instructions adding up to its length exactly; otherwise nil.
+    func numericLengthAlternative(_ e: [PatchTableItem], _ origRef: PatchSiteReference, _ newRef: PatchSiteReference) -> PendingAlternative? {
+        let values = e.dropFirst(2).compactMap { $0.refs.isEmpty ? $0.value : nil }
+        guard values.count >= 3, e.dropFirst(2).allSatisfy({ $0.refs.isEmpty }) else { return nil }
+        let origLength = values[1], newLength = values[2]
+        func byteLength(_ k: Int) -> Int64? {
+            pending[k].head.text == ".byte" ? Int64(pending[k].operands.count) : nil
+        }
+        /// The next instruction of the same section after `k` (pending is in source
+        /// order, where other sections' code is interleaved).
+        func following(_ k: Int) -> Int? {
+            var j = k + 1
+            while j < pending.count, pending[j].section != pending[k].section { j += 1 }
+            return j < pending.count ? j : nil
+        }
+        /// The instruction after those from `start` that make `length` bytes (nil at
+        /// the section's end), and the last of them.
+        func end(from start: Int, length: Int64) -> (after: Int?, last: Int)? {
+            var total: Int64 = 0
+            var k: Int? = start
+            var last = start
+            while total < length {
+                guard let at = k, let n = byteLength(at) else { return nil }
+                total += n
+                last = at
+                k = following(at)
+            }
+            return total == length ? (k, last) : nil
+        }
+        guard origLength > 0, let start = resolve(origRef).target, pending.indices.contains(start),
+              let site = end(from: start, length: origLength), let resume = site.after else { return nil }
+        var replacement: ClosedRange<Int>?
+        if newLength > 0 {
+            guard let first = resolve(newRef).target, pending.indices.contains(first), pending[first].section != pending[start].section,
+                  let part = end(from: first, length: newLength) else { return nil }
+            replacement = first...part.last
+        }
+        let feature = "0x" + String(UInt64(bitPattern: values[0]), radix: 16)
+        return PendingAlternative(siteStart: start, resume: resume, replacement: replacement, feature: feature, location: origRef.location)
+    }
+
     /// The alternatives in program order, once sections are placed.
     func placeAlternatives(_ placed: [Int]) {
+        for (from, f) in pendingFaultFixups {
+            var placedFixup = f
+            placedFixup.fixup = placed[f.fixup]
+            program.faultFixups[placed[from]] = placedFixup
+        }
         for a in pendingAlternatives {
             let arm = AlternativeArm(replacement: a.replacement.map { placed[$0.lowerBound] }, resume: placed[a.resume],
                                      feature: a.feature, location: a.location)
@@ -424,7 +514,12 @@ extension Elaborator {
                 pendingAlternatives += arms
                 continue
             }
+            if refs.first?.table == "__ex_table", let edges = faultFixups(inGroup: group) {
+                pendingFaultFixups += edges
+                continue
+            }
             var targets: [Int] = []
+            let paravirt = refs.first?.table == ".parainstructions"
             for r in refs {
                 let target: Int?
                 if let dir = r.direction {
@@ -440,11 +535,54 @@ extension Elaborator {
             guard let start = targets.min(), let end = refs.map(\.position).max() else { continue }
             let site = pending[start].section
             let entry = refs[0]
-            for k in start..<max(end, start + 1) where pending.indices.contains(k) && pending[k].section == site && pending[k].fromSource {
+            let siteRange = (start..<max(end, start + 1)).filter { pending.indices.contains($0) && pending[$0].section == site && pending[$0].fromSource }
+            // A paravirt site whose calls through ops slots all have contracts: the
+            // contract says what the call does, whether the kernel patched in native code
+            // or calls the ops function, so the original is followed with it. A jmp
+            // through a slot, or a call without a contract, keeps the site unknown.
+            if paravirt, siteRange.contains(where: { isParavirtCall(pending[$0]) }),
+               !siteRange.contains(where: { pending[$0].head.text.hasPrefix("jmp") && pending[$0].operands.first?.text.hasPrefix("*") == true }),
+               siteRange.allSatisfy({ k in
+                   guard isParavirtCall(pending[k]), let o = pending[k].operands.first else { return true }
+                   return paravirtSlot(Located(String(o.text.dropFirst()), o.location)).map { program.externs[$0] != nil } ?? false
+               }) {
+                continue
+            }
+            let slots = siteRange.compactMap { k -> String? in
+                guard isParavirtCall(pending[k]), let o = pending[k].operands.first else { return nil }
+                return paravirtSlot(Located(String(o.text.dropFirst()), o.location))
+            }.filter { program.externs[$0] == nil }
+            let hint = slots.isEmpty ? "" : "; with a contract for its slot ('.extern \(slots[0]) …') the call is followed"
+            for k in siteRange {
                 pending[k].unsupportedReason = pending[k].unsupportedReason
-                    ?? "the kernel may patch this code at boot (its \(entry.table) entry is at \(entry.location)): the CPU may run a replacement, which the model does not take yet"
+                    ?? "the kernel may patch this code at boot (its \(entry.table) entry is at \(entry.location)): the CPU may run a replacement, which the model does not take yet\(hint)"
             }
         }
+    }
+
+    /// The no-effect instructions a `.byte` sequence encodes, as objdump names them
+    /// (nop forms of 1 to 9 bytes, with 0x66 prefixes; clac 0f 01 ca; stac 0f 01 cb), or
+    /// nil when any byte is not part of one.
+    static func noEffectEncoding(_ bytes: [Int64]) -> String? {
+        let forms: [([Int64], String)] = [
+            ([0x66, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0], "nopw"), ([0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0], "nopl"),
+            ([0x0f, 0x1f, 0x80, 0, 0, 0, 0], "nopl"), ([0x66, 0x0f, 0x1f, 0x44, 0, 0], "nopw"), ([0x0f, 0x1f, 0x44, 0, 0], "nopl"),
+            ([0x0f, 0x1f, 0x40, 0], "nopl"), ([0x0f, 0x1f, 0x00], "nopl"), ([0x0f, 0x01, 0xca], "clac"), ([0x0f, 0x01, 0xcb], "stac"),
+            ([0x66, 0x66, 0x66, 0x90], "nop"), ([0x66, 0x66, 0x90], "nop"), ([0x66, 0x90], "nop"), ([0x90], "nop"),
+        ]
+        var names: [String] = []
+        var k = 0
+        while k < bytes.count {
+            guard let (form, name) = forms.first(where: { f in k + f.0.count <= bytes.count && Array(bytes[k..<(k + f.0.count)]) == f.0 }) else { return nil }
+            names.append(name)
+            k += form.count
+        }
+        return names.isEmpty ? nil : names.joined(separator: "; ")
+    }
+
+    func isParavirtCall(_ p: PendingInstruction) -> Bool {
+        guard p.head.text == "call" || p.head.text == "callq", let o = p.operands.first, o.text.hasPrefix("*") else { return false }
+        return paravirtSlot(Located(String(o.text.dropFirst()), o.location)) != nil
     }
 
     func switchSection(to target: Section) {

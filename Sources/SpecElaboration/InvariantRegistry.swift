@@ -83,7 +83,8 @@ public enum InvariantRegistry {
             whyItMatters: "a per-CPU access with the user's GS base reads or writes memory the user chose; leaving with the kernel's GS base hands user space the kernel's per-CPU area, and the next entry's swapgs gives the kernel the user's",
             subjects: [("percpu", "a per-CPU access with the user's GS base (at: the instruction)"),
                        ("call", "a call into C with the user's GS base (at: the function)"),
-                       ("exit", "an exit that leaves with the other mode's GS base")],
+                       ("exit", "an exit that leaves with the other mode's GS base"),
+                       ("load", "a load of %gs with the kernel's GS base live, which loses it")],
             reviewerHelp: ReviewerHelp(
                 checks: "Per-CPU variables are read and written, and C functions called, only while the kernel's GS base is live (after the entry's swapgs), and every exit leaves with the GS base of the mode it returns to.",
                 why: "A per-CPU access with the user's GS base reads or writes memory the user chose; leaving with the kernel's GS base hands user space the kernel's per-CPU area, and the next entry's swapgs gives the kernel the user's.",

@@ -12,6 +12,8 @@ public struct PathGraph: Sendable {
         /// 0: the instruction runs. k > 0: at an ALTERNATIVE site, the choice whether
         /// the CPU has the feature of the site's k-th arm (the last arm decides first:
         /// a later table entry patches over an earlier one), before the instruction.
+        /// -1: at an instruction with an exception-table entry (after any ALTERNATIVE
+        /// choice), whether it faults: taken goes to the fixup, next runs it.
         public var choice = 0
 
         public init(instruction: Int, context: [Int], choice: Int = 0) {
@@ -72,8 +74,9 @@ public struct PathGraph: Sendable {
         }
         // Arriving at an ALTERNATIVE site is arriving at its choices first.
         func enter(_ instruction: Int, _ context: [Int]) -> Int {
-            intern(Node(instruction: instruction, context: context, choice: program.alternatives[instruction]?.count ?? 0))
+            intern(Node(instruction: instruction, context: context, choice: program.alternatives[instruction]?.count ?? faultChoice(instruction)))
         }
+        func faultChoice(_ instruction: Int) -> Int { program.faultFixups[instruction] != nil ? -1 : 0 }
         let entry = enter(path.entryIndex, [])
         var assumptionsUsed: Set<Int> = []
         var work = [entry]
@@ -89,6 +92,15 @@ public struct PathGraph: Sendable {
             // The instruction is read in place: copying it (its text, notes and labels)
             // for every node was a quarter of a long straight line's graph building.
             let at = node.instruction
+            if node.choice < 0, let f = program.faultFixups[node.instruction] {
+                // Faults: the kernel's handler resumes at the fixup with the state as it
+                // was before the instruction. Does not: the instruction runs.
+                taken[id] = enter(f.fixup, node.context)
+                next[id] = intern(Node(instruction: node.instruction, context: node.context))
+                if let t = taken[id] { work.append(t) }
+                if let n = next[id] { work.append(n) }
+                continue
+            }
             if node.choice > 0, let arms = program.alternatives[node.instruction] {
                 // Patched: the arm's replacement, then the code after the site. Not:
                 // the earlier arms' choices, then the original instructions.
@@ -96,7 +108,7 @@ public struct PathGraph: Sendable {
                 if let r = arm.replacement { taken[id] = enter(r, node.context) }
                 else if arm.resume != node.instruction { taken[id] = enter(arm.resume, node.context) }
                 else { taken[id] = intern(Node(instruction: node.instruction, context: node.context)) }
-                next[id] = intern(Node(instruction: node.instruction, context: node.context, choice: node.choice - 1))
+                next[id] = intern(Node(instruction: node.instruction, context: node.context, choice: node.choice > 1 ? node.choice - 1 : faultChoice(node.instruction)))
                 if let t = taken[id] { work.append(t) }
                 if let n = next[id] { work.append(n) }
                 continue

@@ -188,6 +188,21 @@ public enum Operation: Hashable, Sendable {
     case writeGSBase(Register)
     /// `movq %cr2, %reg` (cr0, cr3, cr4, cr8 too): a value the model does not know.
     case readControlRegister(String, Register)
+    /// `mov %ds, dst` (es, ds, ss, cs, fs, gs): the selector, a 16-bit value the model
+    /// does not know. A 32- or 64-bit register gets it zero-extended (what P6 and later
+    /// CPUs do with the upper bits of the 32-bit form, and 64-bit mode then clears the
+    /// upper half); a 16-bit register or memory gets the 16 bits alone.
+    case readSegmentRegister(String, Operand, Width)
+    /// `mov src, %ds`: loads a selector. Only `%gs` changes what the model tracks: the
+    /// live GS base is replaced (from the descriptor, or zeroed by a null selector on
+    /// Intel, kept on AMD), so it is no longer known to be the kernel's.
+    case writeSegmentRegister(String, Operand)
+    /// `lsl src, %reg`: ZF = whether the selector is valid; then the register gets its
+    /// segment limit (unknown), else it keeps its value.
+    case loadSegmentLimit(Operand, Register, Width)
+    /// `verw src` (the MDS buffer clearing): ZF = whether the segment is writable, nothing
+    /// else the model tracks.
+    case verifySegmentWrite(Operand)
     /// `bt`, `bts`, `btr`, `btc`: CF = the bit; the last three also set, clear or flip it.
     case bitTest(String, Operand, Operand, Width)
     case swapgs
@@ -664,6 +679,23 @@ public struct AlternativeArm: Hashable, Sendable {
     public var location: SourceLocation
 }
 
+/// One `__ex_table` entry: `.long FROM - .`, `.long TO - .` and, from 4.x on, a
+/// handler (`.long ex_handler_default - .`) or, in 5.16 and later, a type word.
+public struct FaultFixup: Hashable, Sendable {
+    /// The instruction the run resumes at.
+    public var fixup: Int
+    /// Why the handler does more than resume at the fixup (a type or handler other than
+    /// the default one, which changes registers): a run that faults there is unknown.
+    public var unmodelledHandler: String?
+    /// The table entry.
+    public var location: SourceLocation
+    public init(fixup: Int, unmodelledHandler: String?, location: SourceLocation) {
+        self.fixup = fixup
+        self.unmodelledHandler = unmodelledHandler
+        self.location = location
+    }
+}
+
 public struct Program: Sendable {
     public var instructions: [Instruction] = []
     public var labels: [String: Int] = [:]
@@ -686,6 +718,9 @@ public struct Program: Sendable {
     public var alternatives: [Int: [AlternativeArm]] = [:]
     /// The last instruction of each replacement, and where the run resumes after it.
     public var replacementEnds: [Int: Int] = [:]
+    /// Exception-table (`__ex_table`) entries by the instruction that may fault: where
+    /// the kernel's fault handler resumes a run that faults there, before its effect.
+    public var faultFixups: [Int: FaultFixup] = [:]
 
     public init() {}
 

@@ -213,6 +213,13 @@ public enum ConcreteReplay {
                     let patched = taken.map { successors[$0].0 } == graph.taken[node]
                     text = "ALTERNATIVE (\(arm.location)): feature \(arm.feature) \(patched ? "set: the replacement runs" : "not set")"
                 }
+                if choice < 0, let f = program.faultFixups[graph.nodes[node].instruction] {
+                    // An exception-table entry's choice: the fault and where it resumes.
+                    let faulted = taken.map { successors[$0].0 } == graph.taken[node]
+                    let fixup = program.instructions[f.fixup]
+                    text = faulted ? "faulted at `\(inst.text)` → fixup `\(fixup.text)` (\(fixup.sourceLocation); __ex_table entry at \(f.location))"
+                                   : "`\(inst.text)` does not fault (__ex_table entry at \(f.location))"
+                }
                 out.steps.append(TraceStep(node: node, location: inst.location, text: text, expansion: inst.expansion,
                                            sourceLocation: inst.sourceLocation,
                                            rsp: setup.describe(address: before.rsp), returnStackDepth: before.shadowStack.count,

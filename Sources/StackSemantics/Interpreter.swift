@@ -768,6 +768,9 @@ public struct Interpreter<D: ValueDomain> {
         if graph.nodes[node].choice > 0 {
             return alternativeChoice(node: node, s)
         }
+        if graph.nodes[node].choice < 0 {
+            return try faultChoice(node: node, s)
+        }
         if let why = graph.beyondModel[node] { throw Unsupported(node: node, reason: why) }
         if semantics.hasUnwindAnnotations { try checkUnwindAnnotations(node: node, instruction: index, s) }
         switch program.instructions[index].operation {
@@ -1026,6 +1029,39 @@ public struct Interpreter<D: ValueDomain> {
             s[r] = d.input(semantics.inputName(.msrLow, at: node))
             noteRegisterWrite(r, &s, node: node)
             return go(next, s)
+        case .readSegmentRegister(let seg, let dst, let w):
+            // A 16-bit selector, zero-extended into a 32- or 64-bit register.
+            let selector = mask(d.input(semantics.inputName(.segmentSelector, at: node)), .w)
+            try write(dst, selector, w, &s, node: node, what: "the %\(seg) selector (`\(inst.text)`)")
+            return go(next, s)
+        case .writeSegmentRegister(let seg, let src):
+            _ = try read(src, .w, &s, node: node)
+            if seg == "gs" {
+                // The kernel loads %gs only inside a swapgs pair (load_gs_index): with the
+                // kernel's base live the load would lose it.
+                require(.gsParity, node, "gs load", d.negate(s.kernelGS), s,
+                        "loading %gs replaces the live GS base: it must run with the user's base live (inside a swapgs pair), or the kernel's per-CPU base is lost")
+                // The live GS base is replaced: zero (a null selector on Intel) or a 32-bit
+                // descriptor base, never the kernel's per-CPU base; on AMD a null selector
+                // keeps the old base. Either may happen.
+                s.kernelGS = d.selectBit(d.inputBit(semantics.inputName(.segmentBaseKept, at: node)), s.kernelGS, d.bit(false))
+            }
+            return go(next, s)
+        case .loadSegmentLimit(let src, let r, let w):
+            _ = try read(src, .w, &s, node: node)
+            let valid = d.inputBit(semantics.inputName(.segmentLimitValid, at: node))
+            s.zeroFlag = valid
+            // A valid selector: the register gets the limit (32 bits, zero-extended; the
+            // 16-bit form its low half); else it keeps its value.
+            let limit = mask(d.input(semantics.inputName(.segmentSelector, at: node)), .l)
+            let loaded = w == .w ? merge(s[r], limit, .w) : limit
+            s[r] = d.select(valid, loaded, s[r])
+            noteRegisterWrite(r, &s, node: node)
+            return go(next, s)
+        case .verifySegmentWrite(let src):
+            _ = try read(src, .w, &s, node: node)
+            s.zeroFlag = d.inputBit(semantics.inputName(.segmentLimitValid, at: node))
+            return go(next, s)
         case .readMSR:
             s[.rax] = d.low32(d.input(semantics.inputName(.msrLow, at: node)))
             s[.rdx] = gsBaseHigh(d.low32(d.input(semantics.inputName(.msrHigh, at: node))), ecx: s[.rcx], s)
@@ -1143,6 +1179,38 @@ public struct Interpreter<D: ValueDomain> {
         if d.known(original.reach) != false, let f = graph.next[node] { out.append((f, original)) }
         return out
     }
+
+    /// At an instruction with an exception-table entry: whether it faults. A run that
+    /// faults goes to the fixup with its state as before the instruction (the handler
+    /// returns there by iret, which restores rsp and the flags; the GS base as said
+    /// below); one input per node.
+    func faultChoice(node: Int, _ s: MachineState<D>) throws -> Successors<D> {
+        let n = graph.nodes[node]
+        guard let f = program.faultFixups[n.instruction] else {
+            return graph.next[node].map { Successors(($0, s)) } ?? Successors()
+        }
+        let faults = d.inputBit(Self.faultInput(node: node))
+        var faulted = s, ran = s
+        faulted.reach = d.both(s.reach, faults)
+        // Exception recovery runs the fixup with the kernel's GS base: a fault with it
+        // live returns with it, and one with the user's (an iretq or a %gs load between
+        // swapgs) arrives at a handler that must recognise the site and swap — the
+        // handler's own path checks that — as the kernel's fixups (bad_gs) expect.
+        faulted.kernelGS = d.bit(true)
+        ran.reach = d.both(s.reach, d.negate(faults))
+        var out = Successors<D>()
+        if d.known(faulted.reach) != false, let t = graph.taken[node] {
+            if let why = f.unmodelledHandler {
+                throw Unsupported(node: node, reason: "a fault here goes to the handler of its \(why), which the model does not follow")
+            }
+            out.append((t, faulted))
+        }
+        if d.known(ran.reach) != false, let r = graph.next[node] { out.append((r, ran)) }
+        return out
+    }
+
+    /// The input that says whether the instruction at a node faults.
+    public static func faultInput(node: Int) -> String { "fault@\(node)" }
 
     /// The input that says whether the CPU has a feature (an ALTERNATIVE's choice).
     public static func featureInput(_ feature: String) -> String { "cpu.feature[\(feature)]" }
@@ -1554,6 +1622,9 @@ public final class PathSemantics {
         /// Whether a tracer wrote a field at a stop; whether a `maystop` call stopped.
         case ptraceWrote(field: Int), ptraceStop
         case otherFlags, msrLow, msrHigh
+        /// A segment selector or limit read; whether a selector is valid (lsl, verw);
+        /// whether loading %gs kept the old base (AMD, null selector).
+        case segmentSelector, segmentLimitValid, segmentBaseKept
         /// A flag (0 zf, 1 cf, 2 sf, 3 of) an instruction leaves undefined.
         case undefinedFlag(Int)
         /// A small number per kind, so (node, kind) is one integer key.
@@ -1566,6 +1637,9 @@ public final class PathSemantics {
             case .msrLow: return 21
             case .msrHigh: return 22
             case .ptraceStop: return 23
+            case .segmentSelector: return 28
+            case .segmentLimitValid: return 29
+            case .segmentBaseKept: return 30
             case .ptraceWrote(let f): return 192 + f
             case .ptraceWrite(let f): return 64 + f
             case .contractWrite(let f): return 128 + f
@@ -1583,6 +1657,9 @@ public final class PathSemantics {
             case .ptraceWrite(let f): return "ptrace.\(Layout.ptRegs.fields[f].userName)@\(node)"
             case .ptraceWrote(let f): return "ptrace.wrote.\(Layout.ptRegs.fields[f].userName)@\(node)"
             case .ptraceStop: return "ptrace.stop@\(node)"
+            case .segmentSelector: return "segment@\(node)"
+            case .segmentLimitValid: return "segment.valid@\(node)"
+            case .segmentBaseKept: return "gs.base-kept@\(node)"
             case .contractWrite(let f): return "set.\(Layout.ptRegs.fields[f].userName)@\(node)"
             }
         }

@@ -182,6 +182,63 @@ final class GSParityInvariantTests: XCTestCase {
         """
     }
 
+    /// load_gs_index's shape: `mov %edi, %gs` between swapgs faults on a bad selector
+    /// with the user's base live and a kernel cs, like iretq. A handler that recognises
+    /// the site (error_entry's compare with gs_change) proves; one that recognises only
+    /// the iretq runs per-CPU code on the user's base.
+    static func gsLoadFaultHandler(recognisesGSLoad: Bool) -> String {
+        """
+        .percpu irq_count
+        .path gp entry=exception-errcode from=either
+        .path load_gs entry=function
+        gp:
+        \tpushq %rax
+        \ttestl $3, 24(%rsp)
+        \tjnz 1f
+        \tleaq irq_return(%rip), %rax
+        \tcmpq %rax, 16(%rsp)
+        \tje 1f
+        \tmovl %eax, %eax
+        \tcmpq %rax, 16(%rsp)
+        \tje 1f
+        \t\(recognisesGSLoad ? "leaq gs_change(%rip), %rax\n\tcmpq %rax, 16(%rsp)\n\tjne 2f" : "jmp 2f")
+        1:\tswapgs
+        2:\tincl PER_CPU_VAR(irq_count)   # <-percpu
+        \tpopq %rax
+        \ttestl $3, 16(%rsp)
+        \tjz 3f
+        \tswapgs
+        3:\taddq $8, %rsp
+        irq_return:
+        \tiretq
+        load_gs:
+        \tswapgs
+        gs_change:
+        \tmovl %edi, %gs
+        4:\tswapgs
+        \tret
+        bad_gs:
+        \tswapgs
+        \txorl %edi, %edi
+        \tmovl %edi, %gs
+        \tjmp 4b
+        \t.pushsection "__ex_table", "a"
+        \t.long gs_change - .
+        \t.long bad_gs - .
+        \t.popsection
+        """
+    }
+
+    func testAFaultingGSLoadArrivesWithTheUsersBase() throws {
+        let good = SpecHarness.check(Self.gsLoadFaultHandler(recognisesGSLoad: true))
+        SpecHarness.assertOthersProved(good, path: "gp", except: [])
+        SpecHarness.assertOthersProved(good, path: "load_gs", except: [])
+        let spec = Self.gsLoadFaultHandler(recognisesGSLoad: false)
+        let bad = SpecHarness.check(spec)
+        SpecHarness.assertViolated(bad, path: "gp", .gsParity, blamedLine: SpecHarness.line("<-percpu", in: spec),
+                                   requirementContains: "the per-CPU access to irq_count must run with the kernel's GS base")
+    }
+
     func testFaultOnIretqHandledWithTheKernelCsAlone() throws {
         // CVE-2014-9322/-9090 shape: iretq back to user space runs after the exit swapgs
         // and can fault; the fault arrives with a kernel cs and the user's GS base, and a
@@ -209,7 +266,7 @@ final class GSParityInvariantTests: XCTestCase {
 
     func testUnknownGSMechanismIsAnInputError() {
         let report = SpecHarness.check(Self.syscallPath("sc", body: Self.goodBody) + "\n.expect gs cs at sysretq")
-        XCTAssertTrue(report.diagnostics.first?.message.contains("unknown gs mechanism 'cs' (expected one of: percpu, call, exit)") == true,
+        XCTAssertTrue(report.diagnostics.first?.message.contains("unknown gs mechanism 'cs' (expected one of: percpu, call, exit, load)") == true,
                       "\(report.diagnostics)")
     }
 

@@ -65,15 +65,28 @@ extension Interpreter {
     /// first) arrives with: the kernel's, except where its
     /// saved rip is one of the program's `iretq`s (or, K8 erratum, that address
     /// truncated to 32 bits) — the iretq back to user space, which runs after the exit
-    /// swapgs and faults with the user's base live while the saved cs is the kernel's.
+    /// swapgs and faults with the user's base live while the saved cs is the kernel's —
+    /// or one of its loads of %gs, which run between swapgs as well.
     func kernelGSOfKernelModeException(ip: D.Value) -> D.Bit {
         guard path.entry == .exception || path.entry == .exceptionWithErrorCode || path.returnsPtRegs else { return d.bit(true) }
         var atIret: [D.Bit] = []
         for (k, i) in program.instructions.enumerated() {
-            guard case .iret = i.operation else { continue }
+            // A load of %gs runs with the user's base too (its `gs load` obligation
+            // checks that), and one with an exception-table entry faults on a bad
+            // selector: 3.x's gs_change, 6.x's .Lgs_change, which error_entry recognises.
+            // The K8 erratum (a saved rip truncated to 32 bits) is IRET's alone.
             let a = Program.codeAddress(k)
-            atIret.append(d.equal(ip, d.constant(a)))
-            atIret.append(d.equal(ip, d.constant(a & 0xffff_ffff)))
+            switch i.operation {
+            case .iret:
+                atIret.append(d.equal(ip, d.constant(a)))
+                atIret.append(d.equal(ip, d.constant(a & 0xffff_ffff)))
+            case .writeSegmentRegister("gs", _) where program.faultFixups[k] != nil:
+                // Only a load with an exception-table entry may fault and come back
+                // (a null selector, bad_gs's, never faults).
+                atIret.append(d.equal(ip, d.constant(a)))
+            default:
+                continue
+            }
         }
         return d.negate(d.any(atIret))
     }
@@ -104,6 +117,7 @@ extension Mechanism {
         if key.hasPrefix("percpu ") { return "percpu" }
         if key.hasPrefix("call ") { return "call" }
         if key == "exit" { return key }
+        if key == "gs load" { return "load" }
         return nil
     }
 }

@@ -46,9 +46,9 @@ SYM_CODE_START(irq_entry_clobber)
 	movq	%rsp, %rdi
 1:	call	handle_irq_demo
 	EXTABLE_DEMO 1b, 2f
-	POP_REGS
+2:	POP_REGS
 	xorl	%ecx, %ecx		/* BUG: after POP_REGS */
-2:	addq	$8, %rsp
+	addq	$8, %rsp
 	iretq
 SYM_CODE_END(irq_entry_clobber)
 
