@@ -85,6 +85,24 @@ struct PathProof {
                             entry: path.entry, results: [], assumptions: path.assumptions)
     }
 
+    /// The path's report with `cfi` unknown for `reason` and every other invariant
+    /// proved by runs that skip the unwind annotations.
+    func withoutUnwindAnnotations(unknownBecause reason: String) -> PathReport {
+        var unannotated = path
+        unannotated.checksUnwindAnnotations = false
+        var options = self.options
+        options.invariants.remove(.unwindAnnotations)
+        var proof = PathProof(program: program, path: unannotated, options: options)
+        var out = proof.run()
+        out.unwindAnnotated = true
+        if invariants.contains(.unwindAnnotations) {
+            out.results.append(InvariantResult(invariant: .unwindAnnotations, violations: [], undecided: reason,
+                                               expectations: path.expectations, obligations: 0, solverQueries: 0))
+            out.results.sort { $0.invariant < $1.invariant }
+        }
+        return out
+    }
+
     /// Every invariant undecided, for `reason`.
     func allUnknown(_ reason: String) -> [InvariantResult] {
         invariants.map { InvariantResult(invariant: $0, violations: [], undecided: reason, expectations: path.expectations, obligations: 0, solverQueries: 0) }
@@ -126,7 +144,13 @@ struct PathProof {
             return "\(i.sourceLocation) (`\(i.text)`)"
         }
         if let u = run.unsupported {
-            report.results = allUnknown("unsupported: \(u.reason) at \(place(graph, u.node))")
+            let reason = "unsupported: \(u.reason) at \(place(graph, u.node))"
+            if u.onlyUnwindAnnotations {
+                // An annotation the model cannot read leaves only `cfi` unknown: the
+                // other invariants are proved on runs that do not look at annotations.
+                return withoutUnwindAnnotations(unknownBecause: reason)
+            }
+            report.results = allUnknown(reason)
             return report
         }
         // Every run ends in a trap: no exit is reached, so no exit obligation says anything.

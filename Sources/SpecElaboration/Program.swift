@@ -513,6 +513,9 @@ public struct PathSpec: Hashable, Sendable {
     /// in compat mode, but it can far-jump to a 64-bit code segment and read them, so
     /// whatever the kernel left there is visible.
     public var compatHighRegisters: CompatHighRegisters = .any
+    /// Whether runs check `.cfi_*` rows and unwind hints (the prover turns it off to check
+    /// the other invariants of a path whose annotations the model cannot read).
+    public var checksUnwindAnnotations = true
     /// `returns=ptregs`: a function the entry code calls with the hardware frame and
     /// orig_ax above its return address, which builds pt_regs below them and returns
     /// with rsp at pt_regs (paranoid_entry, error_entry from v4.15).

@@ -127,6 +127,15 @@ public struct EntrySetup: Sendable {
 public struct Unsupported: Error, Sendable {
     public var node: Int
     public var reason: String
+    /// Only the `cfi` check cannot go on (an annotation the model does not read): the
+    /// other invariants are checked without it, and `cfi` alone is unknown.
+    public var onlyUnwindAnnotations = false
+
+    public init(node: Int, reason: String, onlyUnwindAnnotations: Bool = false) {
+        self.node = node
+        self.reason = reason
+        self.onlyUnwindAnnotations = onlyUnwindAnnotations
+    }
 }
 
 /// The instruction semantics, written once over any `ValueDomain` (objtool's
@@ -1604,7 +1613,7 @@ public final class PathSemantics {
         nodeWords = plain
         self.setup = setup ?? EntrySetup(program: program, path: path)
         pointerInputs = program.perCPU.filter { $0.value == .pointer }.keys.sorted().map { "percpu.\($0)" }
-        hasUnwindAnnotations = !program.unwindRows.isEmpty || !program.unwindHints.isEmpty
+        hasUnwindAnnotations = path.checksUnwindAnnotations && (!program.unwindRows.isEmpty || !program.unwindHints.isEmpty)
         addressTakenLabel = program.instructions.lazy.compactMap { i -> (String, Int)? in
             if case .loadAddress(let sym, _) = i.operation, program.labels[sym] != nil, program.externs[sym] == nil { return (sym, i.location.line) }
             return nil

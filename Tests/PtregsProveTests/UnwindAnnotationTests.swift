@@ -413,6 +413,15 @@ final class UnwindAnnotationTests: XCTestCase {
         let r = try XCTUnwrap(SpecHarness.result(report, path: "save_regs", .unwindAnnotations))
         guard case .unknown(let why) = r.verdict else { return XCTFail("expected unknown, got \(SpecHarness.describe(r.verdict))") }
         XCTAssertTrue(why.contains(".cfi_escape"), why)
+        // Only cfi: the other invariants are still proved (an annotation the model cannot
+        // read must not hide the code's own verdicts).
+        for inv in Invariant.allCases where inv != .unwindAnnotations { SpecHarness.assertProved(report, path: "save_regs", inv) }
+        // …and still violated where the code is wrong.
+        let swapped = spec.replacingOccurrences(of: "\tpopq_cfi %r12\n", with: "\tpopq_cfi %rbx\n").replacingOccurrences(of: "\tpopq_cfi %rbx\n\tCFI_RESTORE rbx", with: "\tpopq_cfi %r12\n\tCFI_RESTORE rbx")
+        XCTAssertNotEqual(swapped, spec)
+        guard let broken = SpecHarness.result(Self.check(swapped), path: "save_regs", .restoreMatchesSave), case .violated = broken.verdict else {
+            return XCTFail("swapped pops behind an unreadable annotation must still be found")
+        }
     }
 
     func testUndefinedCFIMacroSaysHowToDefineIt() {

@@ -75,19 +75,19 @@ extension Interpreter {
         if d.known(s.reach) == false { return }
         for hint in program.unwindHints[i] ?? [] { try checkUnwindHint(hint, node: node, s) }
         guard let row = program.unwindRows[i] else { return }
-        if let why = row.unsupported { throw Unsupported(node: node, reason: "unwind annotations: \(why)") }
+        if let why = row.unsupported { throw Unsupported(node: node, reason: "unwind annotations: \(why)", onlyUnwindAnnotations: true) }
         // Where a routine the path called runs, the frame is that routine's.
         let baseDepth = path.entry == .function ? 1 : 0
         let inCallee = s.shadowStack.count > baseDepth
         let cfa: D.Value
         let cfaWords: String
         if inCallee, let top = s.shadowStack.last {
-            guard let frame = top.frame else { throw Unsupported(node: node, reason: "unwind annotations: the frame of the routine this runs in is not known") }
+            guard let frame = top.frame else { throw Unsupported(node: node, reason: "unwind annotations: the frame of the routine this runs in is not known", onlyUnwindAnnotations: true) }
             cfa = d.add(frame, d.constant(8))
             cfaWords = "rsp after the call that entered this routine + 8"
         } else {
             guard let c = realCFA else {
-                throw Unsupported(node: node, reason: "unwind annotations: the model has no CFA for a \(path.entry.rawValue) entry without pt_regs (ptregs=)")
+                throw Unsupported(node: node, reason: "unwind annotations: the model has no CFA for a \(path.entry.rawValue) entry without pt_regs (ptregs=)", onlyUnwindAnnotations: true)
             }
             cfa = d.constant(c)
             cfaWords = path.entry == .function ? "rsp at entry + 8" : "\(setup.describe(address: c)), above the \(path.entry.isSystemCall ? "pt_regs frame" : "hardware frame")"
@@ -104,12 +104,12 @@ extension Interpreter {
             let caller: (value: D.Value, known: D.Bit, field: String?)
             if inCallee {
                 guard reg == "rip", let top = s.shadowStack.last else {
-                    throw Unsupported(node: node, reason: "unwind annotations: the rule for \(reg) (\(rule.location.annotationWords)) inside a routine the path calls is not checked: the model keeps no caller's registers there")
+                    throw Unsupported(node: node, reason: "unwind annotations: the rule for \(reg) (\(rule.location.annotationWords)) inside a routine the path calls is not checked: the model keeps no caller's registers there", onlyUnwindAnnotations: true)
                 }
                 caller = (top.returnAddress, d.bit(true), nil)
             } else {
                 guard let c = unwoundValue(reg, cfa: realCFA ?? 0) else {
-                    throw Unsupported(node: node, reason: "unwind annotations: the rule for \(reg) (\(rule.location.annotationWords)) names a register the \(path.entry.rawValue) entry does not define")
+                    throw Unsupported(node: node, reason: "unwind annotations: the rule for \(reg) (\(rule.location.annotationWords)) names a register the \(path.entry.rawValue) entry does not define", onlyUnwindAnnotations: true)
                 }
                 caller = c
             }
@@ -120,7 +120,7 @@ extension Interpreter {
             case .savedAt(let n):
                 let address = d.add(cfa, d.constant(UInt64(bitPattern: n)))
                 guard let cases = stackCases(address) else {
-                    throw Unsupported(node: node, reason: "unwind annotations: the slot of \(reg) (\(rule.location.annotationWords)) is not on a modelled stack")
+                    throw Unsupported(node: node, reason: "unwind annotations: the slot of \(reg) (\(rule.location.annotationWords)) is not on a modelled stack", onlyUnwindAnnotations: true)
                 }
                 shown = readSlot(s, cases).value
                 claim = agree(shown, caller.value, field: caller.field)
@@ -135,7 +135,7 @@ extension Interpreter {
                 words = "\(r.name) must hold the caller's \(reg) (\(rule.location.annotationWords))"
             case .sameValue:
                 guard let (r, _) = Register.parse(reg) else {
-                    throw Unsupported(node: node, reason: "unwind annotations: .cfi_same_value \(reg) (\(rule.location.annotationWords)) is not checked")
+                    throw Unsupported(node: node, reason: "unwind annotations: .cfi_same_value \(reg) (\(rule.location.annotationWords)) is not checked", onlyUnwindAnnotations: true)
                 }
                 shown = s[r]
                 claim = agree(shown, caller.value, field: caller.field)
@@ -155,18 +155,18 @@ extension Interpreter {
         case .undefined, .endOfStack:
             return
         case .save, .restore:
-            throw Unsupported(node: node, reason: "unwind hint \(h.kind.rawValue) (\(at)) copies objtool's state, which the model does not keep")
+            throw Unsupported(node: node, reason: "unwind hint \(h.kind.rawValue) (\(at)) copies objtool's state, which the model does not keep", onlyUnwindAnnotations: true)
         case .call, .function, .regs, .regsPartial:
             break
         }
         guard let base = h.base else {
-            throw Unsupported(node: node, reason: "unwind hint \(h.kind.rawValue) (\(at)) with ORC base register \(h.baseCode), which the model does not read")
+            throw Unsupported(node: node, reason: "unwind hint \(h.kind.rawValue) (\(at)) with ORC base register \(h.baseCode), which the model does not read", onlyUnwindAnnotations: true)
         }
         let address = d.add(s[base], d.constant(UInt64(bitPattern: h.offset)))
         let place = "\(base.name)\(h.offset < 0 ? "" : "+")\(h.offset)"
         func slot(_ k: UInt64) throws -> D.Value {
             guard let cases = stackCases(d.add(address, d.constant(k))) else {
-                throw Unsupported(node: node, reason: "unwind hint (\(at)): \(place) is not on a modelled stack")
+                throw Unsupported(node: node, reason: "unwind hint (\(at)): \(place) is not on a modelled stack", onlyUnwindAnnotations: true)
             }
             return readSlot(s, cases).value
         }
@@ -175,7 +175,7 @@ extension Interpreter {
             let fields = h.kind == .regs ? Layout.ptRegs.fields : Layout.ptRegs.fields.filter { ["ip", "cs", "flags", "sp", "ss"].contains($0.userName) }
             let first: Int64 = h.kind == .regs ? 0 : 128
             guard fields.contains(where: { userField(s, $0.userName) != nil }) else {
-                throw Unsupported(node: node, reason: "unwind hint \(h.kind.rawValue) (\(at)): the path has no interrupted context to compare pt_regs with")
+                throw Unsupported(node: node, reason: "unwind hint \(h.kind.rawValue) (\(at)): the path has no interrupted context to compare pt_regs with", onlyUnwindAnnotations: true)
             }
             for f in fields {
                 guard let u = userField(s, f.userName) else { continue }
