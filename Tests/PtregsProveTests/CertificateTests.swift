@@ -144,10 +144,19 @@ final class CertificateTests: XCTestCase {
         let specs = [EntryGeometryTests.pushedFrame, EntryGeometryTests.threadInfo, EntryGeometryTests.syncRegs,
                      EntryGeometryTests.syncRegsTailCall, EntryGeometryTests.errorEntry, CompatEntryTests.sysenter,
                      CompatEntryTests.int80, SystemRegisterTests.paranoid, GSParityInvariantTests.errorEntry,
-                     ".path nmi entry=interrupt from=kernel\nnmi:\n\txorb $2, 17(%rsp)\n\ttestb $4, 17(%rsp)\n\txorb $2, 17(%rsp)\n\tiretq\n"]
+                     ".path nmi entry=interrupt from=kernel\nnmi:\n\txorb $2, 17(%rsp)\n\ttestb $4, 17(%rsp)\n\txorb $2, 17(%rsp)\n\tiretq\n",
+                     // This session's semantics: trampoline exits, the compat work loop's
+                     // widening, Xen's frame, IST, SYSEXIT's stored ip and r8–r15, call
+                     // arguments and results.
+                     TrampolineExitTests.syscall68, TrampolineExitTests.exception, CompatWorkLoopTests.sysenterLoop,
+                     XenFailsafeFrameTests.failsafe, ISTStackTests.debugEntry,
+                     CompatEntryTests.sysenter.replacingOccurrences(of: "entry=sysenter", with: "entry=sysenter r8-r11=zero"),
+                     CallContractTests.thunk(), CallContractTests.pushedPtRegs(pointer: "movq %rsp, %rdi"),
+                     UnwindAnnotationTests.prologue()]
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("ptregs-cert-geometry-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: root) }
+        try UnwindAnnotationTests.dwarf2.write(to: root.appendingPathComponent("dwarf2.ptsh"), atomically: true, encoding: .utf8)
         var inputs: [String] = []
         for (k, text) in specs.enumerated() {
             let url = root.appendingPathComponent("g\(k).pts")
