@@ -1205,6 +1205,7 @@ public struct Interpreter<D: ValueDomain> {
         // live returns with it, and one with the user's (an iretq or a %gs load between
         // swapgs) arrives at a handler that must recognise the site and swap — the
         // handler's own path checks that — as the kernel's fixups (bad_gs) expect.
+        checkGSAtFault(program.instructions[n.instruction].operation, faults, s, node: node)
         faulted.kernelGS = d.bit(true)
         ran.reach = d.both(s.reach, d.negate(faults))
         var out = Successors<D>()
@@ -1278,7 +1279,7 @@ public struct Interpreter<D: ValueDomain> {
                     let fieldCases = cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }
                     if written[k] {
                         // The function itself sets the field (execve, sigreturn): a new user value.
-                        let v = d.input(semantics.inputName(.contractWrite(field: k), at: node))
+                        let v = writtenFieldValue(d.input(semantics.inputName(.contractWrite(field: k), at: node)), field: f.userName)
                         let ev = d.constant(EventID.at(node: node, k + 1))
                         noteEvent(EventID.at(node: node, k + 1), "new \(f.userName) set by \(c.name)")
                         writeSlot(&s, fieldCases) { _ in StackSlot(value: v, origin: ev) }
@@ -1290,7 +1291,7 @@ public struct Interpreter<D: ValueDomain> {
                     // slot and the user's value are ite(wrote, ptrace value, as before),
                     // so runs where it writes nothing, some fields or all are all checked.
                     let wrote = d.both(stops, d.inputBit(semantics.inputName(.ptraceWrote(field: k), at: node)))
-                    let v = tracerValue(d.input(semantics.inputName(.ptraceWrite(field: k), at: node)), field: f.userName)
+                    let v = writtenFieldValue(d.input(semantics.inputName(.ptraceWrite(field: k), at: node)), field: f.userName)
                     let event = EventID.at(node: node, k + 1 + 32)
                     noteEvent(event, "ptrace value of \(f.userName) written at the \(c.name) stop")
                     let ev = d.constant(event)

@@ -110,6 +110,11 @@ public enum SymbolicExecutor {
         var enumerated = 0
         let f = d.factory
         var widened: [Int: State] = [:]
+        // Facts assumed of a widened head's variables (`LoopFact`), proved with the head
+        // state; those that failed at a head are not tried there again.
+        var headFacts: [Int: [LoopFactKey]] = [:]
+        var factAssumption: [Int: D.Bit] = [:]
+        var rejectedFacts: [Int: Set<LoopFactKey>] = [:]
         // Reach of runs that enter a loop's body other than through its head (an
         // irreducible loop): the head state must cover them too.
         var sideEntries: [Int: D.Bit] = [:]
@@ -165,7 +170,8 @@ public enum SymbolicExecutor {
                     inStates[n] = states[0]
                     if var w = widened[n] {
                         // The marker says "this run went through the widened head".
-                        w.reach = d.all([d.any([states[0].reach, sideEntries[n] ?? d.bit(false)]), d.inputBit("loop@\(n).live")])
+                        w.reach = d.all([d.any([states[0].reach, sideEntries[n] ?? d.bit(false)]), d.inputBit("loop@\(n).live"),
+                                         factAssumption[n] ?? d.bit(true)])
                         states = [w]
                     }
                 }
@@ -234,11 +240,12 @@ public enum SymbolicExecutor {
                     // state itself — must lie in it. The solver decides; nothing is assumed.
                     // Each back edge's state alone: lying in `w` one by one is lying in it
                     // merged, and unmerged states mostly match `w` term for term.
-                    switch inductive(head: h, w, arriving: [("entry", inState)] + backs.map { ("back edge", $0) }, interp, induction) {
+                    switch inductive(head: h, w, facts: headFacts[h] ?? [], arriving: [("entry", inState)] + backs.map { ("back edge", $0) }, interp, induction) {
                     case .inductive(let cs):
                         checks += cs
                         continue
-                    case .refine(let parts):
+                    case .refine(let parts, let rejected):
+                        rejectedFacts[h, default: []].formUnion(rejected)
                         // Widen again from this pass's states: a part that left its class
                         // differs from the others syntactically here, so it gets a class
                         // (or a variable) of its own.
@@ -251,8 +258,11 @@ public enum SymbolicExecutor {
                     continue
                 }
                 stable = false
-                switch widen(head: h, inState: inState, back: back ?? inState, previous: widened[h], interp) {
-                case .success(let w): widened[h] = w
+                switch widen(head: h, pass: passCount, inState: inState, back: back ?? inState, previous: widened[h], rejected: rejectedFacts[h] ?? [], interp) {
+                case .success(let (w, facts)):
+                    widened[h] = w
+                    headFacts[h] = facts
+                    factAssumption[h] = facts.isEmpty ? nil : factCondition(facts, of: w, interp)
                 case .failure(let reason): failure = (h, reason.text)
                 }
             }
@@ -474,8 +484,9 @@ public enum SymbolicExecutor {
 
     enum Induction<D: ValueDomain> {
         case inductive([InductionCheck<D>])
-        /// Conditions that do not hold: the parts to widen apart.
-        case refine(Set<PartID>)
+        /// Conditions that do not hold: the parts to widen apart, and the facts that
+        /// failed (not assumed again at this head).
+        case refine(Set<PartID>, rejected: Set<LoopFactKey>)
         case unknown(String)
     }
 
@@ -485,7 +496,7 @@ public enum SymbolicExecutor {
     /// value counts only where the field is defined (no obligation reads it otherwise).
     /// Each condition `reach → claim` is decided by `prove`; a condition that fails names
     /// the parts to widen apart.
-    static func inductive<D: WideningDomain>(head: Int, _ w: MachineState<D>, arriving: [(String, MachineState<D>)], _ interp: Interpreter<D>,
+    static func inductive<D: WideningDomain>(head: Int, _ w: MachineState<D>, facts: [LoopFactKey] = [], arriving: [(String, MachineState<D>)], _ interp: Interpreter<D>,
                                              _ prove: InductionProver?) -> Induction<D> {
         let d = interp.d, f = d.factory
         var checks: [InductionCheck<D>] = []
@@ -533,7 +544,13 @@ public enum SymbolicExecutor {
                 if ids[k].kind == .userValue { claim = d.either(d.negate(sp[k + 1]), claim) }
                 if d.known(claim) != true { open.append((k, claim)) }
             }
-            if open.isEmpty {
+            // Each fact the widened state assumes holds of the arriving state too.
+            var factClaims: [(LoopFactKey, D.Bit)] = []
+            for key in facts {
+                let c = factCondition([key], of: s, interp)
+                if d.known(c) != true { factClaims.append((key, c)) }
+            }
+            if open.isEmpty && factClaims.isEmpty {
                 checks.append(InductionCheck(head: head, side: side, reach: s.reach, claim: d.bit(true),
                                              what: "every part, term for term", decidedBy: "simplifier"))
                 continue
@@ -545,11 +562,13 @@ public enum SymbolicExecutor {
                 return prove(f, d.term(s.reach), d.term(claim))
             }
             let what = { (ks: [Int]) -> String in
-                let named = ks.prefix(4).map { describe(ids[$0], interp) }.joined(separator: ", ")
-                return ks.count > 4 ? "\(named) and \(ks.count - 4) more parts" : named
+                let named = ks.prefix(4).map { describe(ids[$0], interp) }
+                    + factClaims.map { "\(describe($0.0.part, interp)) is \($0.0.fact.text)" }
+                let shown = named.prefix(4).joined(separator: ", ")
+                return named.count > 4 ? "\(shown) and \(named.count - 4) more parts" : shown
             }
             // One question for the whole state.
-            let all = d.all(open.map(\.1))
+            let all = d.all(open.map(\.1) + factClaims.map(\.1))
             switch decide(all) {
             case .valid(let how):
                 checks.append(InductionCheck(head: head, side: side, reach: s.reach, claim: all,
@@ -565,7 +584,14 @@ public enum SymbolicExecutor {
             if debugLoops {
                 for (k, claim) in open { if case .invalid = decide(claim) { failed.insert(ids[k]) } }
             }
-            return .refine(failed)
+            // A fact that does not hold is dropped; with every fact holding, the parts
+            // themselves need widening apart.
+            var rejected: Set<LoopFactKey> = []
+            for (key, claim) in factClaims {
+                if case .valid = decide(claim) { continue }
+                rejected.insert(key)
+            }
+            return .refine(failed, rejected: rejected)
         }
         return .inductive(checks)
     }
@@ -600,8 +626,8 @@ public enum SymbolicExecutor {
     /// the back edge become loop variables (parts that agree on every side share one).
     /// rsp and the return stack must not change: "the frame shape is the same on every
     /// iteration". Only a candidate: `inductive` decides whether it holds.
-    static func widen<D: WideningDomain>(head: Int, inState: MachineState<D>, back: MachineState<D>, previous: MachineState<D>?,
-                                         _ interp: Interpreter<D>) -> Result<MachineState<D>, LoopFailure> {
+    static func widen<D: WideningDomain>(head: Int, pass: Int = 1, inState: MachineState<D>, back: MachineState<D>, previous: MachineState<D>?,
+                                         rejected: Set<LoopFactKey> = [], _ interp: Interpreter<D>) -> Result<(MachineState<D>, [LoopFactKey]), LoopFailure> {
         let d = interp.d, f = d.factory
         if d.term(inState.rsp) !== d.term(back.rsp) {
             return .failure(LoopFailure(text: "rsp at the loop head differs between iterations (\(interp.describeValue(inState.rsp)) on entry, \(interp.describeValue(back.rsp)) after the body): the frame shape changes"))
@@ -617,6 +643,7 @@ public enum SymbolicExecutor {
         classes.reserveCapacity(ip.count)
         var out: [D.Value] = []
         out.reserveCapacity(ip.count)
+        var facts: [LoopFactKey] = []
         // The user-view parts come in (value, known) pairs after the slots and per-CPU
         // variables. A value not known on entry is a don't-care there: it joins the
         // class of whatever part ends the body with the same term (the slot a stop
@@ -652,7 +679,9 @@ public enum SymbolicExecutor {
             if lowHalfUser(k), let key = lowHalfKey(k, i, b, p), let v = byLowHalf[key] { out.append(v); continue }
             let key = PartKey(entry: i.id, back: b.id, previous: p.id)
             if let v = classes[key] { out.append(v); continue }
-            let name = "loop@\(head).\(classes.count)"
+            // Named by pass too: a term of an earlier pass (a side entry's reach) may
+            // still mention that pass's variables, and one name must keep one sort.
+            let name = "loop@\(head).p\(pass).\(classes.count)"
             let v: D.Value
             // (Most parts are not choices: no array is built for them.)
             func constantOrChoice(_ t: Term) -> Bool { t.op == .const || t.op == .ite }
@@ -667,6 +696,11 @@ public enum SymbolicExecutor {
                 v = t
             } else {
                 v = i.isBool ? d.inputBit(name) : d.input(name)
+                if !i.isBool {
+                    for fact in candidateFacts(for: ids[k], interp) where !rejected.contains(LoopFactKey(part: ids[k], fact: fact)) {
+                        facts.append(LoopFactKey(part: ids[k], fact: fact))
+                    }
+                }
             }
             classes[key] = v
             if byBack[b.id] == nil, !i.isBool { byBack[b.id] = v }
@@ -675,7 +709,7 @@ public enum SymbolicExecutor {
             }
             out.append(v)
         }
-        return .success(rebuild(inState, shape, out, d))
+        return .success((rebuild(inState, shape, out, d), facts))
     }
 
     /// The low 32 bits of `t` as one term, with masks and ites pushed through, so that

@@ -152,7 +152,10 @@ final class CertificateTests: XCTestCase {
                      XenFailsafeFrameTests.failsafe, ISTStackTests.debugEntry,
                      CompatEntryTests.sysenter.replacingOccurrences(of: "entry=sysenter", with: "entry=sysenter r8-r11=zero"),
                      CallContractTests.thunk(), CallContractTests.pushedPtRegs(pointer: "movq %rsp, %rdi"),
-                     UnwindAnnotationTests.prologue()]
+                     UnwindAnnotationTests.prologue(),
+                     // A paranoid exit back to the interrupted context on the user's base,
+                     // and an exit work loop whose saved cs keeps a user selector (a loop fact).
+                     GSReturnModeTests.paranoid(fixup: false), GSReturnModeTests.workLoop(kernelToo: false)]
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("ptregs-cert-geometry-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: root) }

@@ -27,8 +27,10 @@ final class EntryKindTests: XCTestCase {
     \tmovq RSI(%rsp), %rsi
     \tmovq RDI(%rsp), %rdi
     \taddq $16*8, %rsp
-    \tswapgs             # back to user space (invariant gs)
-    \tiretq
+    \ttestl $3, 8(%rsp)     # the saved cs
+    \tjz 1f               # a kernel thread's frame: no swapgs (invariant gs)
+    \tswapgs             # back to user space
+    1:\tiretq
     """
 
     func testJumpEntryRestoringItsPtRegsProves() {

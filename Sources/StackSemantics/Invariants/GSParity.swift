@@ -13,9 +13,13 @@ import SpecElaboration
 /// - `percpu`: every per-CPU load or store runs with the kernel's GS base (a user base
 ///   reads or writes user-controlled memory);
 /// - `call`: every call into C runs with the kernel's GS base (C code uses per-CPU data);
-/// - `exit`: `sysretq`/`sysretl`/`sysexit` leave with the user's base, and `iretq` with
-///   the user's base when the popped cs is a user cs, the kernel's otherwise (a missing
-///   or doubled exit swapgs; CVE-2018-14678's exit that decides on an unset register);
+/// - `exit`: `sysretq`/`sysretl`/`sysexit` leave with the user's base; `iretq` with the
+///   kernel's base only to a kernel cs, and with the user's base only to a user cs or
+///   back to the kernel context the entry interrupted on that base (a missing or doubled
+///   exit swapgs; CVE-2018-14678's exit that decides on an unset register; CVE-2014-9322's
+///   paranoid exit to a fixup);
+/// - `fault`: an exception-table site other than `iretq` or a `%gs` load runs with the
+///   kernel's base (its fault reaches a handler that does not recognise it);
 ///
 /// Faults: `iretq` back to user space runs after the exit swapgs and can fault (bad
 /// ss/cs, a non-canonical rip); the fault arrives with a *kernel* cs and the user's GS
@@ -49,15 +53,54 @@ extension Interpreter {
             require(.gsParity, node, "exit", d.negate(s.kernelGS), s,
                     "\(exitMnemonic(node: node)) returns to user space: it must leave with the user's GS base (the exit swapgs is missing or doubled)")
         case .iret:
-            // With the kernel's base live, iretq must go back to kernel mode: a user cs
-            // here is a missing or doubled exit swapgs. (The other direction — the
-            // user's base must go to user mode — needs cs's RPL, which the loop
-            // abstraction forgets across a tracer stop in the exit work loop: not checked.)
+            // With the kernel's base live iretq must go back to kernel mode (a user cs is a
+            // missing or doubled exit swapgs). With the user's base live it must go to user
+            // mode — or back to the very kernel context this entry interrupted, when that
+            // context ran on the user's base (a paranoid entry at the iretq or a %gs load
+            // between swapgs puts it back as it was). Returning on the user's base to any
+            // other kernel ip (a fixup the handler chose) runs kernel code on the user's
+            // base: CVE-2014-9322's #SS on the iretq, whose paranoid exit swapped back
+            // before returning to bad_iret. A tracer or a C function (sigreturn, execve)
+            // writes only user selectors (`writtenFieldValue`), so a frame from user mode
+            // keeps a user cs.
             guard let cs = iretFrame?["cs"] else { return }
             let toKernel = d.equal(d.and(cs, d.constant(3)), d.constant(0))
             require(.gsParity, node, "exit", d.either(d.negate(s.kernelGS), toKernel), s,
                     "iretq with the kernel's GS base live must return to kernel mode, not to user cs \(describeValue(cs)) (the exit swapgs is missing or doubled)",
                     values: [("popped cs", cs)])
+            var allowed = d.either(s.kernelGS, d.negate(toKernel))
+            if let ip = iretFrame?["ip"], let interrupted = interruptedContext() {
+                allowed = d.either(allowed, d.all([d.negate(interrupted.kernelGS), d.equal(ip, interrupted.ip), d.equal(cs, interrupted.cs)]))
+            }
+            require(.gsParity, node, "exit", allowed, s,
+                    "iretq with the user's GS base live must return to user mode or to the kernel context it interrupted (which ran on the user's base), not to kernel cs \(describeValue(cs)) at ip \(describeValue(iretFrame?["ip"] ?? d.constant(0))): the code there runs on the user's GS base",
+                    values: [("popped cs", cs), ("popped ip", iretFrame?["ip"] ?? d.constant(0))])
+        }
+    }
+
+    /// The kernel context a hardware-frame entry interrupted: its ip and cs as the CPU
+    /// saved them, and the GS base it ran on (`arrival`); nil for entries without a frame
+    /// of their own.
+    func interruptedContext() -> (ip: D.Value, cs: D.Value, kernelGS: D.Bit)? {
+        switch path.entry {
+        case .interrupt, .exception, .exceptionWithErrorCode:
+            let ip = d.input("entry.ip"), cs = d.input("entry.cs")
+            return (ip, cs, arrival(cs: cs, ip: ip, reach: d.bit(true)).kernelGS)
+        default:
+            return nil
+        }
+    }
+
+    /// A fault at an exception-table site arrives at a kernel-mode handler (the saved cs
+    /// is the kernel's), which swaps GS only where it recognises the site: an `iretq` or a
+    /// `%gs` load (`kernelGSOfKernelModeException`). Any other instruction that can fault
+    /// with the user's base live sends the handler into per-CPU code and C on that base.
+    func checkGSAtFault(_ op: Operation, _ faults: D.Bit, _ s: MachineState<D>, node: Int) {
+        switch op {
+        case .iret, .writeSegmentRegister("gs", _): return
+        default:
+            require(.gsParity, node, "fault", d.either(d.negate(faults), s.kernelGS), s,
+                    "\(exitMnemonic(node: node)) can fault (it has an exception-table entry) with the user's GS base live: the exception handler sees a kernel cs, does not swapgs, and runs per-CPU code on the user's base (only an iretq or a %gs load is a site the handler recognises)")
         }
     }
 
@@ -118,18 +161,20 @@ extension Mechanism {
         if key.hasPrefix("call ") { return "call" }
         if key == "exit" { return key }
         if key == "gs load" { return "load" }
+        if key == "fault" { return key }
         return nil
     }
 }
 
 extension Interpreter {
-    /// What a tracer's write of a pt_regs field can put there. putreg refuses a cs
-    /// without RPL 3, so a tracer cannot send the return to kernel mode: cs is one of the
-    /// kernel's two user code selectors (picked by the written value's low bit; LDT
+    /// What a tracer's or a C function's write of a pt_regs field can put there. putreg
+    /// refuses a cs without RPL 3, sigreturn ORs 3 into the cs it restores, and execve's
+    /// start_thread writes __USER_CS: no write sends the return to kernel mode. cs is one
+    /// of the kernel's two user code selectors (picked by the written value's low bit; LDT
     /// selectors are not modelled). Constants, so a loop that stops for a tracer keeps
     /// "cs is a user cs" across its widening. (ss stays any value: the ptrace invariant's
     /// stale-ss expectations rely on a tracer's ss differing from the kernel's constant.)
-    func tracerValue(_ written: D.Value, field: String) -> D.Value {
+    func writtenFieldValue(_ written: D.Value, field: String) -> D.Value {
         switch field {
         case "cs": return d.select(d.equal(d.and(written, d.constant(1)), d.constant(0)), d.constant(EntrySetup.userCS), d.constant(EntrySetup.userCS32))
         default: return written
