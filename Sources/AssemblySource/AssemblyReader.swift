@@ -22,6 +22,8 @@ public struct AssemblyReader {
         public var statements: [RawStatement]
         /// Every file the statements came from or cpp read, absolute and symlink-free.
         public var filesRead: [String]
+        /// Macro bodies cpp reported (`CPreprocessor.isWantedDefinition`).
+        public var definitions: [String: String] = [:]
     }
 
     /// Whether a symlink-free path lies under one of the roots.
@@ -35,6 +37,7 @@ public struct AssemblyReader {
         let shown = display(file)
         let text: [UInt8]
         var files: [String]
+        var definitions: [String: String] = [:]
         if file.pathExtension == "S" {
             try checkSize(file, shown: shown, at: location)
             let out = try preprocessor.run(file, flags: flags, at: location, display: display)
@@ -42,6 +45,7 @@ public struct AssemblyReader {
                 throw Diagnostic.error(location, "the C preprocessor read \(read.path), outside the source tree (\(roots.map(\.path).joined(separator: ", "))): includes may not leave it")
             }
             text = out.text
+            definitions = out.definitions
             files = out.filesRead.map(\.path)
             if !files.contains(file.path) { files.insert(file.path, at: 0) }
         } else {
@@ -52,7 +56,7 @@ public struct AssemblyReader {
             text = [UInt8](data)
             files = [file.path]
         }
-        return Source(statements: try statements(of: text, file: file), filesRead: files)
+        return Source(statements: try statements(of: text, file: file), filesRead: files, definitions: definitions)
     }
 
     func checkSize(_ file: URL, shown: String, at location: SourceLocation) throws {

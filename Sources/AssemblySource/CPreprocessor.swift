@@ -28,7 +28,14 @@ public struct CPreprocessor: Sendable {
         public var text: [UInt8]
         /// Every file cpp read, absolute and symlink-free, in the order cpp lists them.
         public var filesRead: [URL]
+        /// The bodies of the feature-word macros (`isWantedDefinition`) as the unit ends.
+        public var definitions: [String: String] = [:]
     }
+
+    /// Macros whose values the checker needs after preprocessing: the CPU feature words,
+    /// which say what an ALTERNATIVE's feature is (invariant spec-fence trusts a fence
+    /// patched in on X86_FEATURE_FENCE_SWAPGS_* and names any other in its message).
+    public static func isWantedDefinition(_ name: Substring) -> Bool { name.hasPrefix("X86_FEATURE_") }
 
     /// Flags, each already checked by the caller.
     public struct Flags: Sendable, Hashable {
@@ -68,7 +75,35 @@ public struct CPreprocessor: Sendable {
         }
         let deps = String(decoding: FileManager.default.contents(atPath: depPath) ?? Data(), as: UTF8.self)
         let files = Self.dependencies(deps).map { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath() }
-        return Output(text: [UInt8](data), filesRead: files)
+        var out = Output(text: [UInt8](data), filesRead: files)
+        // Only a unit with ALTERNATIVE sites needs the feature words: a second run, with
+        // the same flags, that prints the macros defined at the end of the unit.
+        if data.range(of: Data(".altinstructions".utf8)) != nil {
+            let macrosPath = scratch.appendingPathComponent("macros.h").path
+            var dump = [compiler, "-E", "-dM", "-x", "assembler-with-cpp", "-D__ASSEMBLY__", "-nostdinc"]
+            for d in flags.includeDirectories { dump += ["-I", d.path] }
+            for d in flags.defines { dump += ["-D", d] }
+            for f in flags.forcedIncludes { dump += ["-include", f.path] }
+            dump += ["-o", macrosPath, file.path]
+            guard try spawnAndWait(dump, stdoutPath: errPath, stderrPath: errPath, outputPath: macrosPath, at: location) == 0 else {
+                throw Diagnostic.error(location, "the C preprocessor failed listing the unit's macros")
+            }
+            out.definitions = Self.definitions(String(decoding: FileManager.default.contents(atPath: macrosPath) ?? Data(), as: UTF8.self),
+                                               wanted: Self.isWantedDefinition)
+        }
+        return out
+    }
+
+    /// The bodies of the object-like macros `wanted` in `-dM` output (`#define NAME BODY`).
+    static func definitions(_ text: String, wanted: (Substring) -> Bool) -> [String: String] {
+        var out: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("#define ") {
+            let rest = line.dropFirst("#define ".count)
+            let name = rest.prefix { $0 != " " && $0 != "(" }
+            guard wanted(name), rest.dropFirst(name.count).first == " " else { continue }
+            out[String(name)] = String(rest.dropFirst(name.count + 1))
+        }
+        return out
     }
 
     /// The file names of a make rule `unit: a b \` + newline + ` c` as cpp's `-MD` writes

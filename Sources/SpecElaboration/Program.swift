@@ -724,6 +724,9 @@ public struct Program: Sendable {
     /// Exception-table (`__ex_table`) entries by the instruction that may fault: where
     /// the kernel's fault handler resumes a run that faults there, before its effect.
     public var faultFixups: [Int: FaultFixup] = [:]
+    /// The names the units' headers give CPU feature words (`X86_FEATURE_*`): what an
+    /// ALTERNATIVE's feature means, where the checker needs to know.
+    public var featureNames: [String: Set<String>] = [:]
 
     public init() {}
 

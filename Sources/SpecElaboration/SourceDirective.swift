@@ -68,6 +68,12 @@ extension Elaborator {
         reader.preprocessor.timeoutSeconds = options.preprocessorTimeoutSeconds
         let source = try reader.read(file, flags: flags, at: nameWord.located.location)
         for f in source.filesRead where !program.files.contains(f) { program.files.append(f) }
+        // The feature words the kernel's headers give the fence features: a body that is
+        // not a plain constant expression (unexpected) names no word, so nothing is trusted.
+        for (name, body) in source.definitions {
+            guard let e = try? Expr.parse(Located(body, nameWord.located.location)), let v = try? evaluate(e) else { continue }
+            program.featureNames["0x" + String(UInt64(bitPattern: v), radix: 16), default: []].insert(name)
+        }
         return (source.statements, file)
     }
 

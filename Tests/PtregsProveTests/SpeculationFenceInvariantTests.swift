@@ -238,29 +238,55 @@ final class SpeculationFenceInvariantTests: XCTestCase {
 
     /// The kernel's `ALTERNATIVE "", "lfence", X86_FEATURE_FENCE_SWAPGS_*`: the feature is
     /// the kernel's statement that the CPU needs the fence, so the site is a fence on both
-    /// arms; a site whose arms have none (`mfence`) is not.
-    func testAlternativeFenceCountsOnBothArms() throws {
-        func check(_ replacement: String) throws -> CheckReport {
-            let code = FrontEndSourceTests.alternativeMacros + "\n" + """
-            nmi:
-            \tmovl $0xc0000101, %ecx
-            \trdmsr
-            \ttestl %edx, %edx
-            \tjs 1f
-            \tswapgs
-            1:
-            \tALTERNATIVE "", "\(replacement)", 9
-            \tcall do_nmi
-            \tiretq
-            """
-            return try FrontEndSourceTests.check("checks/alt.pts", ["arch/x86/entry/alt.S": code + "\n",
-                                                                    "checks/alt.pts": ".source \"arch/x86/entry/alt.S\"\n.extern do_nmi\n.path nmi entry=interrupt from=kernel\n"])
+    /// arms — by the feature word the unit's own headers give that name (cpp). A site whose
+    /// arms have none (`mfence`), or whose fence is patched in on any other feature, is not.
+    static func alternativeFence(_ replacement: String, feature: String, defines: String) throws -> CheckReport {
+        let code = defines + "\n" + FrontEndSourceTests.alternativeMacros + "\n" + """
+        nmi:
+        \tmovl $0xc0000101, %ecx
+        \trdmsr
+        \ttestl %edx, %edx
+        \tjs 1f
+        \tswapgs
+        1:
+        \tALTERNATIVE "", "\(replacement)", \(feature)
+        \tcall do_nmi
+        \tiretq
+        """
+        return try FrontEndSourceTests.check("checks/alt.pts", ["arch/x86/entry/alt.S": code + "\n",
+                                                                "checks/alt.pts": ".source \"arch/x86/entry/alt.S\"\n.extern do_nmi\n.path nmi entry=interrupt from=kernel\n"])
+    }
+
+    static let fenceFeatures = """
+    #define X86_FEATURE_ALWAYS\t\t( 3*32+21)
+    #define X86_FEATURE_XENPV\t\t( 8*32+16)
+    #define X86_FEATURE_FENCE_SWAPGS_USER\t(11*32+ 4)
+    #define X86_FEATURE_FENCE_SWAPGS_KERNEL\t(11*32+ 5)
+    """
+
+    func testAlternativeFenceOnTheFenceFeatureCountsOnBothArms() throws {
+        for feature in ["X86_FEATURE_FENCE_SWAPGS_KERNEL", "X86_FEATURE_FENCE_SWAPGS_USER", "X86_FEATURE_ALWAYS"] {
+            let fenced = try Self.alternativeFence("lfence", feature: feature, defines: Self.fenceFeatures)
+            XCTAssertEqual(fenced.diagnostics, [])
+            SpecHarness.assertProved(fenced, path: "nmi", .speculationFence)
         }
-        let fenced = try check("lfence")
-        XCTAssertEqual(fenced.diagnostics, [])
-        SpecHarness.assertProved(fenced, path: "nmi", .speculationFence)
-        let unfenced = try check("mfence")
+        let unfenced = try Self.alternativeFence("mfence", feature: "X86_FEATURE_FENCE_SWAPGS_KERNEL", defines: Self.fenceFeatures)
         XCTAssertEqual(try Self.mechanisms(unfenced, "nmi"), ["spec-fence not-taken at \"js 1f\""])
+    }
+
+    func testAlternativeFenceOnAnotherFeatureIsNoFence() throws {
+        // A fence patched in only on Xen PV guests: every native CPU runs the route
+        // unfenced. Trusting any feature proved this.
+        let xen = try Self.alternativeFence("lfence", feature: "X86_FEATURE_XENPV", defines: Self.fenceFeatures)
+        XCTAssertEqual(try Self.mechanisms(xen, "nmi"), ["spec-fence not-taken at \"js 1f\""])
+        let r = try XCTUnwrap(SpecHarness.result(xen, path: "nmi", .speculationFence))
+        guard case .violated(let cx) = r.verdict else { return XCTFail("expected violated") }
+        XCTAssertTrue(cx.requirement.contains("patches its fence in on X86_FEATURE_XENPV, not X86_FEATURE_FENCE_SWAPGS_USER/_KERNEL"), cx.requirement)
+        // A bare feature number no header names is no statement about the CPU either.
+        let bare = try Self.alternativeFence("lfence", feature: "9", defines: "")
+        XCTAssertEqual(try Self.mechanisms(bare, "nmi"), ["spec-fence not-taken at \"js 1f\""])
+        guard case .violated(let cx2)? = SpecHarness.result(bare, path: "nmi", .speculationFence)?.verdict else { return XCTFail("expected violated") }
+        XCTAssertTrue(cx2.requirement.contains("patches its fence in on word 0x9"), cx2.requirement)
     }
 
     // MARK: expectations

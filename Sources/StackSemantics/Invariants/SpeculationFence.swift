@@ -33,11 +33,16 @@ import SpecElaboration
 ///   parity, must be the kernel's. So from kernel mode only the swapgs arm needs a
 ///   fence, from user mode only the skip arm, and an entry from either mode needs both.
 ///
-/// ALTERNATIVE sites: a site one of whose arms has a fence counts as a fence on every
-/// arm. The kernel's fences are `ALTERNATIVE "", "lfence", X86_FEATURE_FENCE_SWAPGS_*`,
-/// and the feature is its statement that the CPU is affected: without it the CPU does
-/// not speculate swapgs (or the mitigation was turned off at boot), which is no defect
-/// of the code. The model does not read feature names, so this trusts every such site.
+/// ALTERNATIVE sites: the kernel's fences are `ALTERNATIVE "", "lfence",
+/// X86_FEATURE_FENCE_SWAPGS_*`, and that feature is its statement that the CPU is
+/// affected: without it the CPU does not speculate swapgs (or the mitigation was turned
+/// off at boot), which is no defect of the code. So a site counts as a fence when every
+/// replacement has one and the original code either has one too or runs only on CPUs
+/// without the fence features: every replacement is patched in on
+/// X86_FEATURE_FENCE_SWAPGS_USER, _KERNEL or X86_FEATURE_ALWAYS, by the feature word the
+/// unit's own headers define (cpp, `Program.featureNames`). A fence patched in on any
+/// other feature (or a feature word no header names) leaves the original code's route
+/// unfenced, and the message names the site.
 ///
 /// Subjects: `taken` / `not-taken`, the arm of the branch (at: the branch), which is
 /// where a reviewer puts the fence; the words name the access and the route's swapgs.
@@ -50,8 +55,15 @@ extension Interpreter {
             let claim = g.toggles ? d.negate(s.kernelGS) : s.kernelGS
             // Keyed by the access's instruction, which an unrolled copy of the graph shares.
             require(.speculationFence, node, "\(g.arm) \(graph.nodes[g.access].instruction) \(g.toggles ? 1 : 0)", claim, s,
-                    "a mispredicted \(Self.branchWords(semantics, node)) runs its \(g.arm) arm speculatively to \(semantics.instructionWords(node: g.access)) \(g.toggles ? "through an odd number of swapgs" : "with no swapgs (or an even number)") and no lfence on the way: the access then runs with the user's GS base and can leak kernel memory (CVE-2019-1125); an lfence must follow the decision on both arms")
+                    "a mispredicted \(Self.branchWords(semantics, node)) runs its \(g.arm) arm speculatively to \(semantics.instructionWords(node: g.access)) \(g.toggles ? "through an odd number of swapgs" : "with no swapgs (or an even number)") and no lfence on the way: the access then runs with the user's GS base and can leak kernel memory (CVE-2019-1125); an lfence must follow the decision on both arms\(Self.untrustedSiteWords(semantics, g))")
         }
+    }
+
+    /// Why an ALTERNATIVE fence on the route does not count (see the invariant).
+    static func untrustedSiteWords(_ semantics: PathSemantics, _ g: SpeculationGap) -> String {
+        guard let site = g.untrustedSite, let arms = semantics.program.alternatives[site] else { return "" }
+        let features = arms.map { a in semantics.program.featureNames[a.feature].map { $0.sorted().joined(separator: "/") } ?? "word \(a.feature)" }
+        return " (the ALTERNATIVE at \(semantics.program.instructions[site].location) patches its fence in on \(features.joined(separator: ", ")), not X86_FEATURE_FENCE_SWAPGS_USER/_KERNEL: a CPU without that feature runs the route unfenced)"
     }
 
     static func branchWords(_ semantics: PathSemantics, _ node: Int) -> String {
@@ -68,6 +80,9 @@ struct SpeculationGap {
     var access: Int
     /// Whether the route runs an odd number of swapgs.
     var toggles: Bool
+    /// An ALTERNATIVE site on the route whose fence is patched in on a feature the
+    /// invariant does not trust (its first instruction).
+    var untrustedSite: Int?
 }
 
 extension PathSemantics {
@@ -95,7 +110,7 @@ extension PathSemantics {
         for (arm, start) in [("taken", t), ("not-taken", n)] {
             for a in firstAccesses(from: start, stopAtFences: true)
             where seen.insert("\(arm) \(graph.nodes[a.node].instruction) \(a.toggles)").inserted {
-                gaps.append(SpeculationGap(arm: arm, access: a.node, toggles: a.toggles))
+                gaps.append(SpeculationGap(arm: arm, access: a.node, toggles: a.toggles, untrustedSite: a.untrustedSite))
             }
         }
         return gaps
@@ -104,19 +119,21 @@ extension PathSemantics {
     /// The first per-CPU accesses and calls into C on the graph's routes from `start`,
     /// with the parity of the swapgs on the way; with `stopAtFences`, only those no fence
     /// precedes. In node order, each (node, parity) once.
-    private func firstAccesses(from start: Int, stopAtFences: Bool) -> [(node: Int, toggles: Bool)] {
-        struct Visit: Hashable { var node: Int; var toggles: Bool }
+    private func firstAccesses(from start: Int, stopAtFences: Bool) -> [(node: Int, toggles: Bool, untrustedSite: Int?)] {
+        struct Visit: Hashable { var node: Int; var toggles: Bool; var untrustedSite: Int? }
         var seen: Set<Visit> = []
         var found: Set<Visit> = []
-        var work = [Visit(node: start, toggles: false)]
+        var work = [Visit(node: start, toggles: false, untrustedSite: nil)]
         while let v = work.popLast() {
             guard seen.insert(v).inserted else { continue }
             let n = v.node
             let graphNode = graph.nodes[n]
             let successors = graph.successors(n)
             if graphNode.choice > 0 {
-                if stopAtFences && alternativeSiteFences(graphNode.instruction) { continue }
-                work += successors.map { Visit(node: $0, toggles: v.toggles) }
+                let site = alternativeSite(graphNode.instruction)
+                if stopAtFences && site.fences { continue }
+                let untrusted = v.untrustedSite ?? (site.fenceOnSomeArm ? graphNode.instruction : nil)
+                work += successors.map { Visit(node: $0, toggles: v.toggles, untrustedSite: untrusted) }
                 continue
             }
             if graph.beyondModel[n] != nil { continue }
@@ -133,30 +150,45 @@ extension PathSemantics {
             case .writeGSBase: parities = [false, true]
             default: break
             }
-            for p in parities { work += successors.map { Visit(node: $0, toggles: p) } }
+            for p in parities { work += successors.map { Visit(node: $0, toggles: p, untrustedSite: v.untrustedSite) } }
         }
-        return found.sorted { ($0.node, $0.toggles ? 1 : 0) < ($1.node, $1.toggles ? 1 : 0) }.map { ($0.node, $0.toggles) }
+        // One route per (node, parity) is enough to show: the first found by node order.
+        var shown: [Visit] = []
+        for v in found.sorted(by: { ($0.node, $0.toggles ? 1 : 0, $0.untrustedSite ?? -1) < ($1.node, $1.toggles ? 1 : 0, $1.untrustedSite ?? -1) })
+        where !shown.contains(where: { $0.node == v.node && $0.toggles == v.toggles }) {
+            shown.append(v)
+        }
+        return shown.map { ($0.node, $0.toggles, $0.untrustedSite) }
     }
 
-    /// Whether an arm of the ALTERNATIVE site at `instruction` (or its original code) has
-    /// a fence: the kernel's own statement of which CPUs need it (see the invariant).
-    func alternativeSiteFences(_ instruction: Int) -> Bool {
-        guard let arms = program.alternatives[instruction] else { return false }
+    /// The feature names an ALTERNATIVE may patch a swapgs fence in on: the kernel sets
+    /// them on exactly the CPUs that need it (or on every CPU).
+    static let fenceFeatureNames: Set<String> = ["X86_FEATURE_FENCE_SWAPGS_USER", "X86_FEATURE_FENCE_SWAPGS_KERNEL", "X86_FEATURE_ALWAYS"]
+
+    /// The ALTERNATIVE site at `instruction`: whether it fences every run that passes it
+    /// on a CPU that needs the fence (see the invariant), and whether some arm (or its
+    /// original code) has a fence at all.
+    func alternativeSite(_ instruction: Int) -> (fences: Bool, fenceOnSomeArm: Bool) {
+        guard let arms = program.alternatives[instruction] else { return (false, false) }
         func fences(_ range: Range<Int>) -> Bool {
             range.contains { program.instructions.indices.contains($0) && program.instructions[$0].operation.isSpeculationBarrier }
         }
+        var originalFenced = false
+        var everyReplacementFenced = true, everyFeatureTrusted = true, someFence = false
         for arm in arms {
-            if instruction < arm.resume && fences(instruction..<arm.resume) { return true }
-            guard let r = arm.replacement else { continue }
-            var k = r
+            if instruction < arm.resume && fences(instruction..<arm.resume) { originalFenced = true }
+            if (program.featureNames[arm.feature] ?? []).isDisjoint(with: Self.fenceFeatureNames) { everyFeatureTrusted = false }
+            guard let r = arm.replacement else { everyReplacementFenced = false; continue }
+            var k = r, fenced = false
             // A replacement runs to the instruction that resumes after its site.
             while program.instructions.indices.contains(k) {
-                if program.instructions[k].operation.isSpeculationBarrier { return true }
+                if program.instructions[k].operation.isSpeculationBarrier { fenced = true; break }
                 if program.replacementEnds[k] != nil { break }
                 k += 1
             }
+            if fenced { someFence = true } else { everyReplacementFenced = false }
         }
-        return false
+        return (everyReplacementFenced && (originalFenced || everyFeatureTrusted), someFence || originalFenced)
     }
 }
 
