@@ -184,7 +184,11 @@ struct PathProof {
                 let t1 = DispatchTime.now().uptimeNanoseconds
                 let urun = SymbolicExecutor.run(unrolled, keepDecided: !options.structuralFastPath, merging: options.mergeStates)
                 if PathProver.debug { print("DEBUG \(path.name): unrolled run (\(depth)) \(Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e6) ms, \(unrolled.graph.nodes.count) nodes, \(urun.obligations.count) obligations") }
-                if let u = urun.unsupported { searchFailure = "unsupported in the unrolled run: \(u.reason)"; return nil }
+                if let u = urun.unsupported {
+                    let at = unrolled.graph.nodes.indices.contains(u.node) ? " at \(unrolled.program.instructions[unrolled.graph.nodes[u.node].instruction].location)" : ""
+                    searchFailure = "unsupported in the unrolled run: \(u.reason)\(at)"
+                    return nil
+                }
                 let sr = Search(semantics: unrolled, run: urun, lowering: Z3Lowering(z3))
                 searches[depth] = sr
                 return sr
@@ -386,6 +390,22 @@ struct PathProof {
                                          solverQueries: queryCount - before)
             result.decidedBy = deciders.sorted()
             report.results.append(result)
+        }
+        // Runs cut at a per-CPU stack pointer read on a GS base the path condition does
+        // not settle: unless every such claim is proved, the cut runs may hide anything,
+        // so the other invariants' verdicts (violations found stay) are unknown.
+        var cutsHold = true
+        if !run.assumedClaims.isEmpty, case .unsat = queryAny(run.assumedClaims, &proofRun, label: "gs-cut") {} else if !run.assumedClaims.isEmpty { cutsHold = false }
+        if !cutsHold {
+            let sites = run.assumedClaims.map { place(graph, $0.node) }.joined(separator: ", ")
+            let why = "runs that read a per-CPU stack pointer with the user's GS base (at \(sites); invariant gs) were not followed past it"
+            report.results = report.results.map { r in
+                guard r.invariant != .gsParity, r.undecided == nil else { return r }
+                var u = InvariantResult(invariant: r.invariant, violations: r.violations, undecided: why, expectations: path.expectations,
+                                        obligations: r.obligations, solverQueries: r.solverQueries)
+                u.decidedBy = r.decidedBy
+                return u
+            }
         }
         if let dir = options.certifyDirectory { certify(plain, into: dir) }
         report.solverSeconds = Double(solverNanoseconds) / 1e9

@@ -1059,7 +1059,7 @@ extension Elaborator {
         guard let entryIndex = program.labels[p.name.text] else {
             throw Diagnostic.error(p.name.location, "path '\(p.name.text)' names no label of the code")
         }
-        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size", "abi", "returns", "r8-r11", "xen-frame", "ist"]
+        let known: Set<String> = ["entry", "from", "models", "preserves", "ptregs", "valid", "kstack", "kstack-offset", "usersp", "thread-size", "abi", "returns", "r8-r11", "xen-frame", "ist", "vector"]
         for (k, v) in p.attributes where !known.contains(k) {
             throw Diagnostic.error(v.location, "unknown .path attribute '\(k)' (expected \(known.sorted().joined(separator: ", ")))")
         }
@@ -1123,8 +1123,22 @@ extension Elaborator {
             guard (0...4096).contains(v), v % 8 == 0 else { throw Diagnostic.error(o.location, "kstack-offset= is a multiple of 8 from 0 to 4096 (bytes below the stack top)") }
             kstackOffset = v
         }
-        for a in p.assumptions where program.labels[a.label] == nil {
-            throw Diagnostic.error(a.location, ".assume names '\(a.label)', which is no label of the code")
+        var assumptions = p.assumptions
+        /// The word `.assume feature NAME` stands for: the one the units' headers give NAME,
+        /// or NAME as a constant expression (a spec's #define, a number like 8*32+16).
+        func featureWord(_ name: String, at location: SourceLocation) throws -> String {
+            if let w = program.featureNames.filter({ $0.value.contains(name) }).keys.sorted().first { return w }
+            if let e = try? Expr.parse(Located(name, location)), let v = try? evaluate(e) {
+                return "0x" + String(UInt64(bitPattern: v), radix: 16)
+            }
+            throw Diagnostic.error(location, "'\(name)' is no feature the path's units define (an X86_FEATURE_* name from the .source's headers, or a feature number such as 8*32+16)")
+        }
+        for (k, a) in assumptions.enumerated() {
+            guard a.feature != nil else {
+                if program.labels[a.label] == nil { throw Diagnostic.error(a.location, ".assume names '\(a.label)', which is no label of the code") }
+                continue
+            }
+            assumptions[k].feature = try featureWord(a.label, at: a.location)
         }
         var ptregs: Int64?
         switch entry {
@@ -1191,7 +1205,7 @@ extension Elaborator {
         var spec = PathSpec(name: p.name.text, location: p.name.location, entryIndex: entryIndex, models: p.attributes["models"]?.text ?? "",
                             entry: entry, mode: mode, preserves: preserves, ptRegsOffset: ptregs, validFields: valid,
                             kernelStack: kstack, kernelStackOffset: kstackOffset, userSP: userSP, expectations: p.expectations,
-                            assumptions: p.assumptions, threadSize: threadSize, userIs32Bit: userIs32Bit, compatHighRegisters: compatHighRegisters, returnsPtRegs: returnsPtRegs)
+                            assumptions: assumptions, threadSize: threadSize, userIs32Bit: userIs32Bit, compatHighRegisters: compatHighRegisters, returnsPtRegs: returnsPtRegs)
         spec.hypervisorWords = hypervisorWords
         if let i = p.attributes["ist"] {
             let name = (try? perCPUVariable(i.text[...], at: i.location, notes: [])) ?? i.text
@@ -1202,6 +1216,14 @@ extension Elaborator {
                 throw Diagnostic.error(i.location, "ist= names a per-CPU variable declared with '.percpu \(name)' (a value: the IST stack pointer)")
             }
             spec.istVariable = name
+        }
+        if let v = p.attributes["vector"] {
+            guard entry == .exception || entry == .exceptionWithErrorCode || returnsPtRegs else {
+                throw Diagnostic.error(v.location, "vector= applies to exception entries (and the returns=ptregs helpers they call)")
+            }
+            let n = try evaluate(Expr.parse(v))
+            guard (0...255).contains(n) else { throw Diagnostic.error(v.location, "vector= is an exception vector, 0 to 255") }
+            spec.vector = Int(n)
         }
         return spec
     }

@@ -978,23 +978,27 @@ public final class Elaborator {
                 throw Diagnostic(at: head.location, ".assume in an included file: it belongs after its .path in the unit (.pts)", notes: notes)
             }
             guard let last = paths.indices.last else { throw Diagnostic(at: head.location, ".assume must follow a .path", notes: notes) }
-            let form = ".assume taken|not-taken LABEL reason=\"WHY\""
+            let form = ".assume taken|not-taken LABEL reason=\"WHY\"' or '.assume feature NAME present|absent reason=\"WHY\""
             for (k, v) in attrs.keyed where k != "reason" {
                 throw Diagnostic(at: v.location, "unknown .assume attribute '\(k)' (expected '\(form)')", notes: notes)
             }
-            guard attrs.positional.count == 2, ["taken", "not-taken"].contains(attrs.positional[0].text) else {
+            let isFeature = attrs.positional.first?.text == "feature"
+            guard isFeature ? attrs.positional.count == 3 && ["present", "absent"].contains(attrs.positional[2].text)
+                    : attrs.positional.count == 2 && ["taken", "not-taken"].contains(attrs.positional[0].text) else {
                 throw Diagnostic(at: attrs.positional.first?.location ?? head.location,
-                                 "expected '\(form)': which way every conditional branch of the path to LABEL goes", notes: notes)
+                                 "expected '\(form)': which way every conditional branch of the path to LABEL goes, or whether the CPU has the feature every ALTERNATIVE on NAME is patched on", notes: notes)
             }
             guard let reason = attrs.keyed["reason"], !reason.text.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw Diagnostic(at: head.location, "an .assume says why the runs it leaves out need not be checked: reason=\"…\"", notes: notes)
             }
             let label = attrs.positional[1]
-            if let prev = paths[last].assumptions.first(where: { $0.label == label.text }) {
-                throw Diagnostic(at: label.location, "branches to \(label.text) are already assumed at \(prev.location)", notes: notes)
+            if let prev = paths[last].assumptions.first(where: { $0.label == label.text && ($0.feature != nil) == isFeature }) {
+                throw Diagnostic(at: label.location, "\(isFeature ? "the feature" : "branches to") \(label.text) \(isFeature ? "is" : "are") already assumed at \(prev.location)", notes: notes)
             }
-            paths[last].assumptions.append(BranchAssumption(taken: attrs.positional[0].text == "taken", label: label.text,
-                                                            reason: reason.text, location: label.location))
+            // A feature's word is resolved with the path (the .source that names it may come later).
+            paths[last].assumptions.append(BranchAssumption(taken: isFeature ? attrs.positional[2].text == "present" : attrs.positional[0].text == "taken",
+                                                            label: label.text, reason: reason.text, location: label.location,
+                                                            feature: isFeature ? "" : nil))
         case ".extern":
             try declareExtern(rest, at: head.location, notes: notes)
         case ".percpu":

@@ -133,7 +133,7 @@ public struct PathGraph: Sendable {
             case .branch(_, .code(let t, let label)):
                 // `.assume`: the branch keeps its condition (the interpreter guards each
                 // side with it); only the side the spec rules out loses its edge.
-                let assumed = path.assumptions.firstIndex { $0.label == label }
+                let assumed = path.assumptions.firstIndex { $0.feature == nil && $0.label == label }
                 if let k = assumed { assumptionsUsed.insert(k) }
                 if assumed.map({ path.assumptions[$0].taken }) != false {
                     taken[id] = enter(t, node.context)
@@ -177,9 +177,13 @@ public struct PathGraph: Sendable {
         // beyond it: its verdicts are unknown anyway, and the assumption may matter once
         // the model takes that instruction.
         let stopsEarly = nodes.contains { if case .unsupported = program.instructions[$0.instruction].operation { return true } else { return false } }
+        for (k, a) in path.assumptions.enumerated() where a.feature != nil {
+            if nodes.contains(where: { program.alternatives[$0.instruction]?.contains { $0.feature == a.feature } == true }) { assumptionsUsed.insert(k) }
+        }
         if !stopsEarly, let k = path.assumptions.indices.first(where: { !assumptionsUsed.contains($0) }) {
             let a = path.assumptions[k]
-            throw Diagnostic(at: a.location, "path '\(path.name)' has no conditional branch to \(a.label): the assumption restricts nothing",
+            let what = a.feature == nil ? "no conditional branch to \(a.label)" : "no ALTERNATIVE site patched on \(a.label) (feature word \(a.feature ?? ""))"
+            throw Diagnostic(at: a.location, "path '\(path.name)' has \(what): the assumption restricts nothing",
                              notes: [.init(location: path.location, message: "path declared here")])
         }
         computeOrder(entry: entry)

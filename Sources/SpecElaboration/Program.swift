@@ -528,6 +528,12 @@ public struct PathSpec: Hashable, Sendable {
     /// `INIT_TSS_IST(ist)`). The path may shift it while it runs (so that a nested
     /// exception of its vector gets a stack of its own) but leaves it as it found it.
     public var istVariable: String?
+    /// `vector=N`: the exception vector the entry serves. Only #NP, #SS, #GP and #PF (11–14)
+    /// can be raised by `iretq` or a load of %gs, so an entry of any other vector never
+    /// arrives at those fault sites with the user's GS base. Nil: any vector (every site).
+    public var vector: Int?
+    /// The vectors an `iretq` or a `%gs` load can raise.
+    public static let faultSiteVectors: ClosedRange<Int> = 11...14
     /// What `xen-frame=` may name.
     public static let hypervisorWordNames = ["rcx", "r11", "ds", "es", "fs", "gs"]
 }
@@ -552,25 +558,36 @@ public enum CompatHighRegisters: String, Sendable, Hashable, CaseIterable {
 /// LABEL is taken (or never taken). Runs that would go the other way are not checked:
 /// the branch keeps its condition, so the checked runs are exactly those where the
 /// condition agrees, and counterexamples satisfy it.
+///
+/// `.assume feature NAME present|absent reason="…"`: the CPU has (or lacks) the feature
+/// NAME (an `X86_FEATURE_*` the unit's headers define, or a feature word): every
+/// ALTERNATIVE site patched on it runs that arm only (`taken`: present; `label`: NAME).
 public struct BranchAssumption: Hashable, Sendable, CustomStringConvertible {
     public var taken: Bool
     public var label: String
     public var reason: String
     public var location: SourceLocation
+    /// A feature assumption: the feature word (`0x…`) NAME stands for, once resolved.
+    public var feature: String?
 
-    public init(taken: Bool, label: String, reason: String, location: SourceLocation) {
+    public init(taken: Bool, label: String, reason: String, location: SourceLocation, feature: String? = nil) {
         self.taken = taken
         self.label = label
         self.reason = reason
         self.location = location
+        self.feature = feature
     }
 
     /// The directive as written.
-    public var description: String { ".assume \(taken ? "taken" : "not-taken") \(label) reason=\"\(reason)\"" }
+    public var description: String {
+        feature == nil ? ".assume \(taken ? "taken" : "not-taken") \(label) reason=\"\(reason)\""
+            : ".assume feature \(label) \(taken ? "present" : "absent") reason=\"\(reason)\""
+    }
 
     /// What the verdicts are conditional on, in words.
     public var words: String {
-        "every conditional branch to \(label) is \(taken ? "taken" : "not taken") (\(reason))"
+        feature == nil ? "every conditional branch to \(label) is \(taken ? "taken" : "not taken") (\(reason))"
+            : "the CPU \(taken ? "has" : "lacks") \(label), so every ALTERNATIVE on it \(taken ? "runs its replacement" : "keeps its original code") (\(reason))"
     }
 }
 

@@ -104,6 +104,15 @@ public struct CertifyingDomain: ValueDomain {
     }
 
     public func sameBit(_ a: TwinTerm, _ b: TwinTerm) -> Bool { same(a, b) }
+
+    public func implied(_ reach: TwinTerm, _ claim: TwinTerm, by prover: InductionProver?) -> Bool {
+        let counter = both(reach, negate(claim))
+        if !simplifier.isFalseInEveryCase(counter.simplified) {
+            guard case .valid? = prover?(simplifier, reach.simplified, claim.simplified) else { return false }
+        }
+        facts.note(builder.negation(counter.raw))
+        return true
+    }
 }
 
 /// A path run over the certifying domain: the obligations with raw reach and claim, the
@@ -111,6 +120,9 @@ public struct CertifyingDomain: ValueDomain {
 /// took from the simplifier.
 public struct CertifyingRun {
     public var obligations: [Obligation<CertifyingDomain>]
+    /// Claims the run assumed after recording them (see `LoopRun.assumedClaims`): every
+    /// invariant's proof needs them too.
+    public var assumedClaims: [Obligation<CertifyingDomain>]
     public var inductionChecks: [InductionCheck<CertifyingDomain>]
     public var facts: [Term]
     public var builder: TermFactory
@@ -128,14 +140,14 @@ public struct CertifyingRun {
         let run = SymbolicExecutor.run(semantics, domain: d, keepDecided: true, induction: induction)
         if let u = run.unsupported { throw .unsupported(u.reason) }
         if let (_, reason) = run.loopFailure { throw .loop(reason) }
-        return CertifyingRun(obligations: run.obligations, inductionChecks: run.inductionChecks, facts: d.facts.facts, builder: d.builder)
+        return CertifyingRun(obligations: run.obligations, assumedClaims: run.assumedClaims, inductionChecks: run.inductionChecks, facts: d.facts.facts, builder: d.builder)
     }
 
     /// "Some obligation of `inv` fails, some loop invariant is not inductive, or some
     /// simplifier fact is false": unsat is the proof of `inv` on the path.
     public func negatedClaim(_ inv: Invariant) -> Term {
         let b = builder
-        let failures = obligations.filter { $0.invariant == inv }.map { b.both($0.reach.raw, b.negation($0.claim.raw)) }
+        let failures = (obligations.filter { $0.invariant == inv } + assumedClaims).map { b.both($0.reach.raw, b.negation($0.claim.raw)) }
         let notInductive = inductionChecks.map { b.both($0.reach.raw, b.negation($0.claim.raw)) }
         return b.anyOf(facts.map { b.negation($0) } + notInductive + failures)
     }

@@ -152,6 +152,7 @@ public struct Interpreter<D: ValueDomain> {
     /// The obligations so far (held by reference so `require` can build its words
     /// lazily from `self`).
     public var obligations: [Obligation<D>] { log.items }
+    public var assumedClaims: [Obligation<D>] { log.assumed }
     /// Invariants some obligation of which held by construction and was not kept.
     public var heldByConstruction: Set<Invariant> { Set(Invariant.allCases.filter { log.heldByConstruction & $0.bit != 0 }) }
     let log = ObligationLog<D>()
@@ -165,6 +166,9 @@ public struct Interpreter<D: ValueDomain> {
     var pointerInputs: [String] { semantics.pointerInputs }
     /// Keep obligations the simplifier already decided (for `--explain`).
     public var keepDecided = false
+    /// Decides "the path condition implies this" where a step needs it (the GS base at
+    /// a per-CPU stack pointer read); nil: only what cases show.
+    public var implicationProver: InductionProver?
     /// Track where each register's value comes from (`MachineState.origins`), for the
     /// words and the blame of a violation. Concrete runs do; the proof run does not
     /// (its merges and loop heads would have to carry it, and no claim depends on it).
@@ -517,7 +521,9 @@ public struct Interpreter<D: ValueDomain> {
                 let v = byte == 0 ? sl.value : d.shiftRightLogical(sl.value, d.constant(8 * byte))
                 return (mask(v, w), tracksOrigins ? loadOrigin(node: node, address: addr, sl) : nil)
             case .perCPU(let name):
+                if program.perCPU[name] == .stack { settleGSBase(&s) }
                 checkPerCPUAccess(name, s, node: node)
+                if program.perCPU[name] == .stack { cutAtUserGSBase(name, &s, node: node) }
                 let v = d.select(s.kernelGS, s.perCPU[name] ?? d.constant(0), d.input("user-gs[\(name)]@\(node)"))
                 return (mask(v, w), nil)
             case .indexedStack(let addr):
@@ -1179,7 +1185,9 @@ public struct Interpreter<D: ValueDomain> {
         guard let arms = program.alternatives[n.instruction], arms.indices.contains(n.choice - 1) else {
             return graph.next[node].map { Successors(($0, s)) } ?? Successors()
         }
-        let has = d.inputBit(Self.featureInput(arms[n.choice - 1].feature))
+        let feature = arms[n.choice - 1].feature
+        // `.assume feature`: the CPU's answer is fixed for the whole path.
+        let has = path.assumptions.first { $0.feature == feature }.map { d.bit($0.taken) } ?? d.inputBit(Self.featureInput(feature))
         var patched = s, original = s
         patched.reach = d.both(s.reach, has)
         original.reach = d.both(s.reach, d.negate(has))
@@ -1279,7 +1287,8 @@ public struct Interpreter<D: ValueDomain> {
                     let fieldCases = cases.map { ($0.0, $0.1 &+ UInt64(f.offset)) }
                     if written[k] {
                         // The function itself sets the field (execve, sigreturn): a new user value.
-                        let v = writtenFieldValue(d.input(semantics.inputName(.contractWrite(field: k), at: node)), field: f.userName)
+                        let v = writtenFieldValue(d.input(semantics.inputName(.contractWrite(field: k), at: node)), field: f.userName,
+                                                  old: nil)
                         let ev = d.constant(EventID.at(node: node, k + 1))
                         noteEvent(EventID.at(node: node, k + 1), "new \(f.userName) set by \(c.name)")
                         writeSlot(&s, fieldCases) { _ in StackSlot(value: v, origin: ev) }
@@ -1291,7 +1300,8 @@ public struct Interpreter<D: ValueDomain> {
                     // slot and the user's value are ite(wrote, ptrace value, as before),
                     // so runs where it writes nothing, some fields or all are all checked.
                     let wrote = d.both(stops, d.inputBit(semantics.inputName(.ptraceWrote(field: k), at: node)))
-                    let v = writtenFieldValue(d.input(semantics.inputName(.ptraceWrite(field: k), at: node)), field: f.userName)
+                    let v = writtenFieldValue(d.input(semantics.inputName(.ptraceWrite(field: k), at: node)), field: f.userName,
+                                              old: readSlot(s, fieldCases).value)
                     let event = EventID.at(node: node, k + 1 + 32)
                     noteEvent(event, "ptrace value of \(f.userName) written at the \(c.name) stop")
                     let ev = d.constant(event)
@@ -1465,6 +1475,9 @@ final class ObligationLog<D: ValueDomain> {
     /// The invariants with an obligation that held by construction and was not kept
     /// (a bit each, in `Invariant.allCases` order): the term simplifier decided them.
     @exclusivity(unchecked) var heldByConstruction: UInt8 = 0
+    /// Claims the run assumed after recording them as obligations (`cutAtUserGSBase`):
+    /// the verdicts of the other invariants hold only if these do.
+    @exclusivity(unchecked) var assumed: [Obligation<D>] = []
 }
 
 final class InputCache<D: ValueDomain> {

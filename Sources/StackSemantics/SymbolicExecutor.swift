@@ -33,6 +33,9 @@ public typealias SymbolicRun = LoopRun<SymbolicDomain>
 
 public struct LoopRun<D: WideningDomain> {
     public var obligations: [Obligation<D>]
+    /// Claims the run assumed once recorded (a per-CPU stack pointer read on a GS base
+    /// the path condition does not settle): the other verdicts hold only if these do.
+    public var assumedClaims: [Obligation<D>] = []
     /// Invariants with obligations that held by construction (not kept in `obligations`).
     public var heldByConstruction: Set<Invariant> = []
     /// Set when the path uses a construct the model cannot follow.
@@ -142,6 +145,7 @@ public enum SymbolicExecutor {
             result.passes = passCount
             var interp = Interpreter(domain: d, semantics: semantics)
             interp.keepDecided = keepDecided
+            interp.implicationProver = induction
             interp.selectors = selectors
             var incoming: [[State]] = Array(repeating: [], count: graph.nodes.count)
             incoming[0] = [interp.initialState()]
@@ -274,6 +278,7 @@ public enum SymbolicExecutor {
                 result.inductionChecks = checks
                 result.everyAddressResolved = interp.coverage.everyAddressResolved
                 result.obligations = interp.obligations
+                result.assumedClaims = interp.assumedClaims
                 result.heldByConstruction = interp.heldByConstruction
                 return result
             }

@@ -159,3 +159,146 @@ final class GSReturnModeTests: XCTestCase {
                                    requirementContains: "iretq with the user's GS base live must return to user mode")
     }
 }
+
+/// The GS base at a per-CPU stack pointer read, a tracer's reach, `vector=`, and
+/// `.assume feature` (GSParity.swift, Interpreter.swift).
+final class GSStackSwitchTests: XCTestCase {
+    /// A kernel-or-user exception that decides GS by the saved cs and, in kernel mode,
+    /// by the saved rip (its own iretq, and — `recognisesTruncated` — that address
+    /// truncated to 32 bits, the K8 erratum), then switches to a per-CPU stack.
+    static func handler(recognisesTruncated: Bool) -> String {
+        """
+        .percpu irq_stack stack
+        .extern do_irq
+        .path gp entry=exception from=either
+        gp:
+        \ttestl $3, 8(%rsp)
+        \tjnz 1f
+        \tpushq %rax
+        \tleaq irq_return(%rip), %rax
+        \tcmpq %rax, 8(%rsp)
+        \(recognisesTruncated ? "\tje 3f\n\tmovl %eax, %eax\n\tcmpq %rax, 8(%rsp)\n" : "")3:\tpopq %rax
+        \tjne 2f
+        1:\tswapgs
+        2:\tlfence
+        \tmovq %rsp, %rbx
+        \tmovq PER_CPU_VAR(irq_stack), %rsp      # <-switch
+        \tcall do_irq
+        \tmovq %rbx, %rsp
+        \ttestl $3, 8(%rsp)
+        \tjz irq_return
+        \tswapgs
+        irq_return:
+        \tiretq
+        """
+    }
+
+    func testAPerCPUStackReadOnTheBaseThePathConditionImplies() {
+        // The merged GS bit does not show it, but every run here has the kernel's base:
+        // the stack switch is followed and both invariants prove.
+        let report = SpecHarness.check(Self.handler(recognisesTruncated: true), invariants: [.gsParity, .frameBalance])
+        SpecHarness.assertProved(report, path: "gp", .gsParity)
+        SpecHarness.assertProved(report, path: "gp", .frameBalance)
+    }
+
+    func testAPerCPUStackReadOnTheUsersBaseIsAGSViolationAndTheRestUnknown() throws {
+        // The K8-truncated iretq address is not recognised: that fault arrives with the
+        // user's base, and the per-CPU stack pointer is read from user memory. gs says so
+        // with a replayed run; frame cannot be proved for the runs not followed.
+        let spec = Self.handler(recognisesTruncated: false)
+        let report = SpecHarness.check(spec, invariants: [.gsParity, .frameBalance])
+        let cx = SpecHarness.assertViolated(report, path: "gp", .gsParity, blamedLine: SpecHarness.line("<-switch", in: spec),
+                                            requirementContains: "the per-CPU access to irq_stack must run with the kernel's GS base")
+        XCTAssertTrue(cx?.inputs.contains { $0.0 == "entry.ip" && $0.1 < 0x1_0000_0000 } == true, "the truncated address: \(cx?.inputs ?? [])")
+        let frame = try XCTUnwrap(SpecHarness.result(report, path: "gp", .frameBalance))
+        guard case .unknown(let why) = frame.verdict else { return XCTFail("frame: \(SpecHarness.describe(frame.verdict))") }
+        XCTAssertTrue(why.contains("read a per-CPU stack pointer with the user's GS base"), why)
+    }
+
+    func testAVectorIretqCannotRaiseNeverArrivesAtItsFaultSite() {
+        // A handler that recognises no fault site: wrong for #GP, right for #DE.
+        let spec = """
+        .percpu irq_count
+        .path de entry=exception from=either VECTOR
+        de:
+        \ttestl $3, 8(%rsp)
+        \tjz 1f
+        \tswapgs
+        1:\tlfence
+        \tincl PER_CPU_VAR(irq_count)   # <-percpu
+        \ttestl $3, 8(%rsp)
+        \tjz irq_return
+        \tswapgs
+        irq_return:
+        \tiretq
+        """
+        SpecHarness.assertProved(SpecHarness.check(spec.replacingOccurrences(of: "VECTOR", with: "vector=0")), path: "de", .gsParity)
+        let gp = spec.replacingOccurrences(of: "VECTOR", with: "vector=13")
+        SpecHarness.assertViolated(SpecHarness.check(gp), path: "de", .gsParity, blamedLine: SpecHarness.line("<-percpu", in: gp))
+        let none = spec.replacingOccurrences(of: "VECTOR", with: "")
+        SpecHarness.assertViolated(SpecHarness.check(none), path: "de", .gsParity, blamedLine: SpecHarness.line("<-percpu", in: none))
+        let bad = SpecHarness.check(".path f entry=function vector=0\nf:\n\tret\n")
+        XCTAssertTrue(bad.diagnostics.first?.message.contains("vector= applies to exception entries") == true, "\(bad.diagnostics)")
+    }
+
+    func testATracerNeverTurnsAKernelModeFrameIntoAUserOne() {
+        // Only a user-mode frame stops for a tracer: the kernel-mode exception keeps its
+        // cs, so the user-mode exit (which would drop a word too many) is never taken.
+        let spec = """
+        .extern do_trap stop ptregs=0 clobbers=none
+        .path bp entry=exception from=kernel
+        bp:
+        \tsubq $128, %rsp
+        \tcall do_trap
+        \taddq $128, %rsp
+        \ttestl $3, 8(%rsp)
+        \tjnz 1f
+        \tiretq
+        1:\taddq $8, %rsp
+        \tiretq
+        """
+        SpecHarness.assertProved(SpecHarness.check(spec, invariants: [.frameBalance]), path: "bp", .frameBalance)
+    }
+}
+
+/// `.assume feature NAME present|absent`: a path checked on CPUs with or without a
+/// feature, every ALTERNATIVE on it patched accordingly.
+final class FeatureAssumptionTests: XCTestCase {
+    /// Xen PV patches the swapgs out (its hypervisor switches GS); the model's swapgs is
+    /// native, so a PV run calls C on the user's base.
+    static func check(_ assume: String) throws -> CheckReport {
+        let code = "#define X86_FEATURE_XENPV (8*32+16)\n" + FrontEndSourceTests.alternativeMacros + "\n" + """
+        irq:
+        \tALTERNATIVE "swapgs", "", X86_FEATURE_XENPV
+        \tcall do_irq
+        \tALTERNATIVE "swapgs", "", X86_FEATURE_XENPV
+        \tiretq
+        """
+        return try FrontEndSourceTests.check("checks/irq.pts", ["arch/x86/entry/irq.S": code + "\n",
+                                                                "checks/irq.pts": ".source \"arch/x86/entry/irq.S\"\n.extern do_irq\n.path irq entry=interrupt from=user\n\(assume)\n"])
+    }
+
+    func testNativeOnlyProvesWhatPVRunsBreak() throws {
+        let native = try Self.check(".assume feature X86_FEATURE_XENPV absent reason=\"native only\"")
+        XCTAssertEqual(native.diagnostics, [])
+        SpecHarness.assertProved(native, path: "irq", .gsParity)
+        XCTAssertEqual(native.paths.first?.assumptions.first?.feature, "0x110")
+        let text = TextReport(colour: false).render(native)
+        XCTAssertTrue(text.contains("checked only on runs where the CPU lacks X86_FEATURE_XENPV"), text)
+        // By number, as in a file read without cpp.
+        SpecHarness.assertProved(try Self.check(".assume feature 8*32+16 absent reason=\"native only\""), path: "irq", .gsParity)
+        let both = try Self.check("")
+        guard case .violated(let cx)? = SpecHarness.result(both, path: "irq", .gsParity)?.verdict else { return XCTFail("expected violated") }
+        XCTAssertTrue(cx.inputs.contains { $0.0 == "cpu.feature[0x110]" && $0.1 != 0 }, "a PV run: \(cx.inputs)")
+        let pvOnly = try Self.check(".assume feature X86_FEATURE_XENPV present reason=\"PV only\"")
+        XCTAssertNotNil(SpecHarness.result(pvOnly, path: "irq", .gsParity).flatMap { if case .violated = $0.verdict { return true } else { return nil } })
+    }
+
+    func testFeatureAssumptionErrors() throws {
+        func message(_ assume: String) throws -> String { try Self.check(assume).diagnostics.first?.message ?? "none" }
+        XCTAssertTrue(try message(".assume feature X86_FEATURE_NOPE absent reason=\"x\"").contains("'X86_FEATURE_NOPE' is no feature the path's units define"))
+        XCTAssertTrue(try message(".assume feature 3*32+21 absent reason=\"x\"").contains("has no ALTERNATIVE site patched on 3*32+21 (feature word 0x75): the assumption restricts nothing"))
+        XCTAssertTrue(try message(".assume feature X86_FEATURE_XENPV gone reason=\"x\"").contains(".assume feature NAME present|absent"))
+        XCTAssertTrue(try message(".assume feature X86_FEATURE_XENPV absent").contains("reason="))
+    }
+}

@@ -35,6 +35,29 @@ extension Interpreter {
     /// MSR_GS_BASE, as `rdmsr` reads it with ecx.
     static var gsBaseMSR: UInt64 { 0xc000_0101 }
 
+    /// Before reading a per-CPU stack pointer: where the path condition implies the
+    /// kernel's base (a handler's checks of the saved cs and rip decided it, but the
+    /// merged bit does not show it), it is the kernel's on every run that gets here —
+    /// decided by cases or the solver, and kept as a fact a certificate re-checks. The
+    /// stack pointer then stays a modelled stack instead of "it, or user memory".
+    func settleGSBase(_ s: inout MachineState<D>) {
+        if d.known(s.kernelGS) == nil, d.implied(s.reach, s.kernelGS, by: implicationProver) { s.kernelGS = d.bit(true) }
+    }
+
+    /// After reading a per-CPU stack pointer the path condition does not show to run on
+    /// the kernel's base: runs on the user's base have read a user-chosen stack pointer
+    /// and are a `percpu` violation already; the run goes on with the others only (so the
+    /// stack stays modelled), and the claim is kept (`assumedClaims`): unless it is
+    /// proved, the other invariants' verdicts are unknown, since the runs cut here were
+    /// not followed.
+    func cutAtUserGSBase(_ name: String, _ s: inout MachineState<D>, node: Int) {
+        guard d.known(s.kernelGS) == nil, d.known(s.reach) != false else { return }
+        log.assumed.append(Obligation(invariant: .gsParity, node: node, key: "percpu \(name)", claim: s.kernelGS, reach: s.reach,
+                                      requirement: "the per-CPU stack pointer \(name) is read with the kernel's GS base", values: [], blame: nil))
+        s.reach = d.both(s.reach, s.kernelGS)
+        s.kernelGS = d.bit(true)
+    }
+
     func checkPerCPUAccess(_ name: String, _ s: MachineState<D>, node: Int) {
         require(.gsParity, node, "percpu \(name)", s.kernelGS, s,
                 "the per-CPU access to \(name) must run with the kernel's GS base (swapgs first)")
@@ -112,6 +135,8 @@ extension Interpreter {
     /// or one of its loads of %gs, which run between swapgs as well.
     func kernelGSOfKernelModeException(ip: D.Value) -> D.Bit {
         guard path.entry == .exception || path.entry == .exceptionWithErrorCode || path.returnsPtRegs else { return d.bit(true) }
+        // A vector neither iretq nor a %gs load raises (a divide error, say) never arrives there.
+        if let v = path.vector, !PathSpec.faultSiteVectors.contains(v) { return d.bit(true) }
         var atIret: [D.Bit] = []
         for (k, i) in program.instructions.enumerated() {
             // A load of %gs runs with the user's base too (its `gs load` obligation
@@ -172,11 +197,18 @@ extension Interpreter {
     /// start_thread writes __USER_CS: no write sends the return to kernel mode. cs is one
     /// of the kernel's two user code selectors (picked by the written value's low bit; LDT
     /// selectors are not modelled). Constants, so a loop that stops for a tracer keeps
-    /// "cs is a user cs" across its widening. (ss stays any value: the ptrace invariant's
-    /// stale-ss expectations rely on a tracer's ss differing from the kernel's constant.)
-    func writtenFieldValue(_ written: D.Value, field: String) -> D.Value {
+    /// "cs is a user cs" across its widening. A tracer (`old`: the field before its
+    /// write) never reaches a frame of kernel mode (RPL 0): ptrace stops only a task
+    /// returning to user space, so such a frame keeps its cs. A C function may turn one
+    /// into a user frame: a kernel thread's execve. (ss stays any value: the ptrace
+    /// invariant's stale-ss expectations rely on a tracer's ss differing from the
+    /// kernel's constant.)
+    func writtenFieldValue(_ written: D.Value, field: String, old: D.Value?) -> D.Value {
         switch field {
-        case "cs": return d.select(d.equal(d.and(written, d.constant(1)), d.constant(0)), d.constant(EntrySetup.userCS), d.constant(EntrySetup.userCS32))
+        case "cs":
+            let user = d.select(d.equal(d.and(written, d.constant(1)), d.constant(0)), d.constant(EntrySetup.userCS), d.constant(EntrySetup.userCS32))
+            guard let old else { return user }
+            return d.select(d.equal(d.and(old, d.constant(3)), d.constant(0)), old, user)
         default: return written
         }
     }
