@@ -530,10 +530,13 @@ public struct PathSpec: Hashable, Sendable {
     public var istVariable: String?
     /// `vector=N`: the exception vector the entry serves. Only #NP, #SS, #GP and #PF (11–14)
     /// can be raised by `iretq` or a load of %gs, so an entry of any other vector never
-    /// arrives at those fault sites with the user's GS base. Nil: any vector (every site).
+    /// arrives at those fault sites with the user's GS base — except #DB, NMI and #MC,
+    /// which arrive anywhere, on either base. Nil: as 11–14.
     public var vector: Int?
     /// The vectors an `iretq` or a `%gs` load can raise.
     public static let faultSiteVectors: ClosedRange<Int> = 11...14
+    /// The vectors that may arrive at any instruction: #DB, NMI, #MC.
+    public static let anywhereVectors: Set<Int> = [1, 2, 18]
     /// What `xen-frame=` may name.
     public static let hypervisorWordNames = ["rcx", "r11", "ds", "es", "fs", "gs"]
 }

@@ -205,6 +205,10 @@ public struct Interpreter<D: ValueDomain> {
     func arrival(cs: D.Value?, ip: D.Value?, reach: D.Bit) -> (reach: D.Bit, kernelGS: D.Bit) {
         let fromUser = d.negate(d.equal(d.and(cs ?? d.constant(0), d.constant(3)), d.constant(0)))
         let atKernelIP = kernelGSOfKernelModeException(ip: ip ?? d.constant(0))
+        // An entry that cannot arrive at those sites (the iretq back to user space, a %gs
+        // load between swapgs) never has their address as its saved rip.
+        var reach = reach
+        if neverAtUserGSFaultSites, let ip { reach = d.both(reach, d.either(fromUser, d.negate(atUserGSFaultSite(ip: ip)))) }
         switch path.mode {
         case .user: return (d.both(reach, fromUser), d.bit(false))
         case .kernel: return (d.both(reach, d.negate(fromUser)), atKernelIP)

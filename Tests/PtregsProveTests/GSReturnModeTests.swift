@@ -241,6 +241,69 @@ final class GSStackSwitchTests: XCTestCase {
         XCTAssertTrue(bad.diagnostics.first?.message.contains("vector= applies to exception entries") == true, "\(bad.diagnostics)")
     }
 
+    func testADebugExceptionMayArriveAnywhereOnEitherBase() throws {
+        // #DB (an instruction breakpoint between swapgs and the iretq back to user space)
+        // arrives in kernel mode on the user's base: deciding by the saved cs alone is
+        // wrong there (the shape behind CVE-2018-8897); asking the MSR is right.
+        func spec(msr: Bool) -> String {
+            let decide = msr ? "\tmovl $0xc0000101, %ecx\n\trdmsr\n\ttestl %edx, %edx\n\tjs 1f\n" : "\ttestl $3, 40(%rsp)\n\tjz 1f\n"
+            return """
+            .percpu irq_count
+            .path db entry=exception from=either vector=1
+            db:
+            \tpushq %rax
+            \tpushq %rcx
+            \tpushq %rdx
+            \tpushq %rbx
+            \tmovl $1, %ebx
+            \(decide)\tswapgs
+            \txorl %ebx, %ebx
+            1:\tlfence
+            \tincl PER_CPU_VAR(irq_count)   # <-percpu
+            \ttestl %ebx, %ebx
+            \tjnz 2f
+            \tswapgs
+            2:\tpopq %rbx
+            \tpopq %rdx
+            \tpopq %rcx
+            \tpopq %rax
+            \tiretq
+            """
+        }
+        SpecHarness.assertProved(SpecHarness.check(spec(msr: true), invariants: [.gsParity]), path: "db", .gsParity)
+        let byCS = spec(msr: false)
+        let cx = SpecHarness.assertViolated(SpecHarness.check(byCS, invariants: [.gsParity]), path: "db", .gsParity,
+                                            blamedLine: SpecHarness.line("<-percpu", in: byCS))
+        XCTAssertTrue(cx?.inputs.contains { $0.0 == "entry.cs" && $0.1 & 3 == 0 } == true, "a kernel-mode #DB: \(cx?.inputs ?? [])")
+    }
+
+    func testAnInterruptIsNeverTakenAtTheIretqBackToUserSpace() {
+        // error_entry's check, shared by interrupts: it swaps for a saved rip at the iretq.
+        // Interrupts are off there, so no interrupt arrives with that rip (and the kernel's
+        // base); the swap is never wrong for one.
+        let spec = """
+        .extern do_irq
+        .path irq entry=interrupt from=either
+        irq:
+        \ttestl $3, 8(%rsp)
+        \tjnz 1f
+        \tpushq %rax
+        \tleaq irq_return(%rip), %rax
+        \tcmpq %rax, 8(%rsp)
+        \tpopq %rax
+        \tjne 2f
+        1:\tswapgs
+        2:\tlfence
+        \tcall do_irq
+        \ttestl $3, 8(%rsp)
+        \tjz irq_return
+        \tswapgs
+        irq_return:
+        \tiretq
+        """
+        SpecHarness.assertProved(SpecHarness.check(spec, invariants: [.gsParity]), path: "irq", .gsParity)
+    }
+
     func testATracerNeverTurnsAKernelModeFrameIntoAUserOne() {
         // Only a user-mode frame stops for a tracer: the kernel-mode exception keeps its
         // cs, so the user-mode exit (which would drop a word too many) is never taken.

@@ -51,7 +51,7 @@ extension Interpreter {
     /// proved, the other invariants' verdicts are unknown, since the runs cut here were
     /// not followed.
     func cutAtUserGSBase(_ name: String, _ s: inout MachineState<D>, node: Int) {
-        guard d.known(s.kernelGS) == nil, d.known(s.reach) != false else { return }
+        guard d.known(s.kernelGS) != true, d.known(s.reach) != false else { return }
         log.assumed.append(Obligation(invariant: .gsParity, node: node, key: "percpu \(name)", claim: s.kernelGS, reach: s.reach,
                                       requirement: "the per-CPU stack pointer \(name) is read with the kernel's GS base", values: [], blame: nil))
         s.reach = d.both(s.reach, s.kernelGS)
@@ -133,10 +133,31 @@ extension Interpreter {
     /// truncated to 32 bits) — the iretq back to user space, which runs after the exit
     /// swapgs and faults with the user's base live while the saved cs is the kernel's —
     /// or one of its loads of %gs, which run between swapgs as well.
+    ///
+    /// `vector=` says more: #DB, NMI and #MC (1, 2, 18) may arrive at any instruction,
+    /// the ones between swapgs and the return to user space too, so their GS base in kernel
+    /// mode is either (their paranoid handlers ask the MSR); any other vector but #NP, #SS,
+    /// #GP and #PF never arrives at the sites at all (`neverAtUserGSFaultSites`).
     func kernelGSOfKernelModeException(ip: D.Value) -> D.Bit {
         guard path.entry == .exception || path.entry == .exceptionWithErrorCode || path.returnsPtRegs else { return d.bit(true) }
-        // A vector neither iretq nor a %gs load raises (a divide error, say) never arrives there.
-        if let v = path.vector, !PathSpec.faultSiteVectors.contains(v) { return d.bit(true) }
+        if let v = path.vector {
+            if PathSpec.anywhereVectors.contains(v) { return d.inputBit("entry.kernel-gs") }
+            if !PathSpec.faultSiteVectors.contains(v) { return d.bit(true) }
+        }
+        return d.negate(atUserGSFaultSite(ip: ip))
+    }
+
+    /// An external interrupt is never taken at the user-GS fault sites (both run with
+    /// interrupts off), nor does an exception of a vector they cannot raise arrive there.
+    var neverAtUserGSFaultSites: Bool {
+        if path.entry == .interrupt { return true }
+        guard let v = path.vector else { return false }
+        return !PathSpec.faultSiteVectors.contains(v) && !PathSpec.anywhereVectors.contains(v)
+    }
+
+    /// Whether `ip` is one of the sites above: an `iretq` (or its address truncated to 32
+    /// bits) or a `%gs` load with an exception-table entry.
+    func atUserGSFaultSite(ip: D.Value) -> D.Bit {
         var atIret: [D.Bit] = []
         for (k, i) in program.instructions.enumerated() {
             // A load of %gs runs with the user's base too (its `gs load` obligation
@@ -156,7 +177,7 @@ extension Interpreter {
                 continue
             }
         }
-        return d.negate(d.any(atIret))
+        return d.any(atIret)
     }
 
     /// `rdmsr`'s high half when ecx may name MSR_GS_BASE: its sign bit says which base
