@@ -155,7 +155,9 @@ final class CertificateTests: XCTestCase {
                      UnwindAnnotationTests.prologue(),
                      // A paranoid exit back to the interrupted context on the user's base,
                      // and an exit work loop whose saved cs keeps a user selector (a loop fact).
-                     GSReturnModeTests.paranoid(fixup: false), GSReturnModeTests.workLoop(kernelToo: false)]
+                     GSReturnModeTests.paranoid(fixup: false), GSReturnModeTests.workLoop(kernelToo: false),
+                     // A per-CPU stack pointer read whose GS base only the path condition settles.
+                     GSStackSwitchTests.handler(recognisesTruncated: true)]
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("ptregs-cert-geometry-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: root) }
