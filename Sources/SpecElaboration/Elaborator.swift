@@ -1001,6 +1001,24 @@ public final class Elaborator {
                                                             feature: isFeature ? "" : nil))
         case ".extern":
             try declareExtern(rest, at: head.location, notes: notes)
+        case ".unmodelled":
+            // `.unmodelled NAME bits=EXPR`: memory the model does not hold, written NAME(…)
+            // or NAME+OFF(…), has only these bits set (thread_info's TIF_* flags).
+            let attrs = try parseAttributes(rest, notes: notes)
+            let form = ".unmodelled NAME bits=EXPR reason=\"WHY\""
+            for (k, v) in attrs.keyed where k != "bits" && k != "reason" {
+                throw Diagnostic(at: v.location, "unknown .unmodelled attribute '\(k)' (expected '\(form)')", notes: notes)
+            }
+            guard attrs.positional.count == 1, let name = attrs.positional.first,
+                  let c = name.text.unicodeScalars.first, c == "_" || CharacterSet.letters.contains(c),
+                  name.text.unicodeScalars.allSatisfy({ $0 == "_" || CharacterSet.alphanumerics.contains($0) }) else {
+                throw Diagnostic(at: attrs.positional.first?.location ?? head.location, "expected '\(form)': the name the memory operand starts with", notes: notes)
+            }
+            guard let bits = attrs.keyed["bits"] else {
+                throw Diagnostic(at: head.location, "expected '\(form)': bits= says which bits of \(name.text) may be set", notes: notes)
+            }
+            if program.unmodelledBits[name.text] != nil { throw Diagnostic(at: name.location, "duplicate .unmodelled '\(name.text)'", notes: notes) }
+            program.unmodelledBits[name.text] = UInt64(bitPattern: try evaluate(Expr.parse(bits), notes: notes))
         case ".percpu":
             let words = try parseAttributes(rest, notes: notes).positional
             guard let word = words.first else { throw Diagnostic(at: head.location, ".percpu needs a variable name", notes: notes) }

@@ -747,6 +747,9 @@ public struct Program: Sendable {
     /// The names the units' headers give CPU feature words (`X86_FEATURE_*`): what an
     /// ALTERNATIVE's feature means, where the checker needs to know.
     public var featureNames: [String: Set<String>] = [:]
+    /// `.unmodelled NAME bits=MASK`: the bits unmodelled memory written NAME(…) may have
+    /// set; a read of it is an unknown value with no other bit set.
+    public var unmodelledBits: [String: UInt64] = [:]
 
     public init() {}
 

@@ -537,9 +537,19 @@ public struct Interpreter<D: ValueDomain> {
                 checkFarAccess(cases, m, s, node: node)
                 return (mask(d.input("unmodelled[\(m.text)]@\(node)"), w), nil)
             case .opaque, .outside:
-                return (mask(d.input("unmodelled[\(m.text)]@\(node)"), w), nil)
+                let v = d.input("unmodelled[\(m.text)]@\(node)")
+                // `.unmodelled NAME bits=`: a word the spec says has only these bits set.
+                if let bits = program.unmodelledBits[Self.leadingName(m.text)] {
+                    s.reach = d.both(s.reach, d.equal(d.and(v, d.constant(~bits)), d.constant(0)))
+                }
+                return (mask(v, w), nil)
             }
         }
+    }
+
+    /// The name a memory operand's text starts with (`TI_flags` of `TI_flags+4(%rcx)`).
+    static func leadingName(_ text: String) -> String {
+        String(text.prefix { $0 == "_" || $0.isLetter || $0.isNumber })
     }
 
     /// The origin of a value this node loads from the stack slot at `address`.

@@ -1,0 +1,59 @@
+import PtregsProve
+import SpecElaboration
+import XCTest
+
+/// `.unmodelled NAME bits=MASK`: unmodelled memory that holds only declared bits (the
+/// TIF_* flags of thread_info), so counterexamples are flags a real kernel can have.
+final class UnmodelledBitsTests: XCTestCase {
+    static func spec(declared: Bool, sigpendingPush: Bool) -> String {
+        """
+        #define TI_flags 16
+        #define _TIF_SIGPENDING (1 << 2)
+        #define _TIF_NEED_RESCHED (1 << 3)
+        \(declared ? ".unmodelled TI_flags bits=_TIF_SIGPENDING|_TIF_NEED_RESCHED reason=\"the TIF bits this spec knows\"" : "")
+        .percpu thread_info pointer
+        .path irq entry=interrupt from=user
+        irq:
+        \tswapgs
+        \tmovq PER_CPU_VAR(thread_info), %rcx
+        \ttestl $0x100, TI_flags(%rcx)     # an undefined TIF bit
+        \tjz 1f
+        \tpushq %rax
+        1:\ttestl $_TIF_SIGPENDING, TI_flags(%rcx)
+        \tjz 2f
+        \(sigpendingPush ? "\tpushq %rax" : "\tnop")
+        2:\tswapgs
+        \tiretq                 # <-iret
+        """
+    }
+
+    func testAnUndeclaredBitIsNeverSet() {
+        // Only bit 8 leads to the unbalanced frame, and no declared flag is bit 8.
+        SpecHarness.assertProved(SpecHarness.check(Self.spec(declared: true, sigpendingPush: false), invariants: [.frameBalance]), path: "irq", .frameBalance)
+        let undeclared = Self.spec(declared: false, sigpendingPush: false)
+        let cx = SpecHarness.assertViolated(SpecHarness.check(undeclared, invariants: [.frameBalance]), path: "irq", .frameBalance,
+                                            blamedLine: SpecHarness.line("<-iret", in: undeclared))
+        XCTAssertTrue(cx?.inputs.contains { $0.0.hasPrefix("unmodelled[TI_flags(%rcx)]") && $0.1 & 0x100 != 0 } == true, "\(cx?.inputs ?? [])")
+    }
+
+    func testACounterexampleSetsOnlyDeclaredBits() throws {
+        let spec = Self.spec(declared: true, sigpendingPush: true)
+        let cx = try XCTUnwrap(SpecHarness.assertViolated(SpecHarness.check(spec, invariants: [.frameBalance]), path: "irq", .frameBalance,
+                                                          blamedLine: SpecHarness.line("<-iret", in: spec)))
+        let flags = cx.inputs.filter { $0.0.hasPrefix("unmodelled[TI_flags(%rcx)]") }
+        XCTAssertFalse(flags.isEmpty, "\(cx.inputs)")
+        XCTAssertTrue(flags.allSatisfy { $0.1 & ~UInt64(0xc) == 0 }, "only TIF_SIGPENDING and TIF_NEED_RESCHED: \(flags)")
+        XCTAssertTrue(flags.contains { $0.1 & 0x4 != 0 }, "the SIGPENDING run: \(flags)")
+    }
+
+    func testDeclarationErrors() {
+        func message(_ line: String) -> String {
+            SpecHarness.check(line + "\n.path f entry=function\nf:\n\tret\n").diagnostics.first?.message ?? "none"
+        }
+        XCTAssertTrue(message(".unmodelled TI_flags").contains("bits= says which bits of TI_flags may be set"))
+        XCTAssertTrue(message(".unmodelled TI_flags(%rcx) bits=4").contains("expected '.unmodelled NAME bits=EXPR"))
+        XCTAssertTrue(message(".unmodelled TI_flags bits=4 mask=3").contains("unknown .unmodelled attribute 'mask'"))
+        XCTAssertTrue(message(".unmodelled TI_flags bits=4\n.unmodelled TI_flags bits=8").contains("duplicate .unmodelled 'TI_flags'"))
+        XCTAssertTrue(message(".unmodelled TI_flags bits=UNDEFINED_MASK").contains("UNDEFINED_MASK"))
+    }
+}
