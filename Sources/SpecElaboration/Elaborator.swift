@@ -114,6 +114,8 @@ public final class Elaborator {
 
     var macros: [String: Macro] = [:]
     var constants: [String: ConstantDef] = [:]
+    /// `.iret_to_kernel` labels, resolved once the code is placed.
+    var pendingKernelOnlyIrets: [Located] = []
     /// Some constant has a `pasteOperator`: most units have none, and then evaluation
     /// looks nothing up for it.
     var hasPastedDefines = false
@@ -391,6 +393,15 @@ public final class Elaborator {
             program.instructions.append(instruction)
         }
         do { try buildUnwindRows() } catch let d as Diagnostic { record(d) }
+        for label in pendingKernelOnlyIrets {
+            guard let start = program.labels[label.text] else {
+                record(Diagnostic.error(label.location, ".iret_to_kernel names '\(label.text)', which is no label of the code")); continue
+            }
+            guard let k = program.instructions.indices.first(where: { $0 >= start && program.instructions[$0].operation == .iret }) else {
+                record(Diagnostic.error(label.location, "no iretq at or after '\(label.text)'")); continue
+            }
+            program.kernelOnlyIrets[k] = label.location
+        }
         for p in paths {
             // A label missing after other errors is most likely one of them (a label in a
             // statement that failed): not reported twice.
@@ -1001,6 +1012,18 @@ public final class Elaborator {
                                                             feature: isFeature ? "" : nil))
         case ".extern":
             try declareExtern(rest, at: head.location, notes: notes)
+        case ".iret_to_kernel":
+            let attrs = try parseAttributes(rest, notes: notes)
+            for (k, v) in attrs.keyed where k != "reason" {
+                throw Diagnostic(at: v.location, "unknown .iret_to_kernel attribute '\(k)' (expected '.iret_to_kernel LABEL reason=\"WHY\"')", notes: notes)
+            }
+            guard attrs.positional.count == 1, let label = attrs.positional.first else {
+                throw Diagnostic(at: head.location, "expected '.iret_to_kernel LABEL reason=\"WHY\"': the iretq at or after LABEL returns only to kernel mode", notes: notes)
+            }
+            guard let reason = attrs.keyed["reason"], !reason.text.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw Diagnostic(at: head.location, "an .iret_to_kernel says why that iretq never returns to user space: reason=\"…\"", notes: notes)
+            }
+            pendingKernelOnlyIrets.append(label)
         case ".unmodelled":
             // `.unmodelled NAME bits=EXPR`: memory the model does not hold, written NAME(…)
             // or NAME+OFF(…), has only these bits set (thread_info's TIF_* flags).

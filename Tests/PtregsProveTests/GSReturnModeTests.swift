@@ -365,3 +365,67 @@ final class FeatureAssumptionTests: XCTestCase {
         XCTAssertTrue(try message(".assume feature X86_FEATURE_XENPV absent").contains("reason="))
     }
 }
+
+/// `.iret_to_kernel LABEL`: an iretq that only returns to kernel mode is no user-GS fault
+/// site, and every path through it must show that it only returns to kernel mode.
+final class KernelOnlyIretTests: XCTestCase {
+    /// A #GP handler that recognises its own iretq (and the K8-truncated address) as the
+    /// user-GS fault site, and an NMI that returns to kernel mode by an iretq of its own.
+    static func spec(declared: Bool, nmiFrom: String = "kernel") -> String {
+        """
+        .percpu irq_count
+        \(declared ? ".iret_to_kernel nmi_return reason=\"the NMI returns to kernel mode only\"" : "")
+        .path gp entry=exception-errcode from=either vector=13
+        gp:
+        \ttestl $3, 16(%rsp)
+        \tjnz 1f
+        \tpushq %rax
+        \tleaq irq_return(%rip), %rax
+        \tcmpq %rax, 16(%rsp)
+        \tje 3f
+        \tmovl %eax, %eax
+        \tcmpq %rax, 16(%rsp)
+        3:\tpopq %rax
+        \tjne 2f
+        1:\tswapgs
+        2:\tlfence
+        \tincl PER_CPU_VAR(irq_count)    # <-percpu
+        \ttestl $3, 16(%rsp)
+        \tjz 4f
+        \tswapgs
+        4:\taddq $8, %rsp
+        irq_return:
+        \tiretq
+        .path nmi entry=exception from=\(nmiFrom) vector=2
+        nmi:
+        nmi_return:
+        \tiretq                          # <-nmi-iret
+        """
+    }
+
+    func testADeclaredKernelOnlyIretqIsNoFaultSite() {
+        let report = SpecHarness.check(Self.spec(declared: true), invariants: [.gsParity])
+        SpecHarness.assertProved(report, path: "gp", .gsParity)
+        SpecHarness.assertProved(report, path: "nmi", .gsParity)
+        // Undeclared, the NMI's iretq may be where a #GP arrives with the user's base.
+        let undeclared = Self.spec(declared: false)
+        SpecHarness.assertViolated(SpecHarness.check(undeclared, invariants: [.gsParity]), path: "gp", .gsParity,
+                                   blamedLine: SpecHarness.line("<-percpu", in: undeclared))
+    }
+
+    func testAPathReturningToUserThroughItBreaksTheDeclaration() {
+        let spec = Self.spec(declared: true, nmiFrom: "either")
+        SpecHarness.assertViolated(SpecHarness.check(spec, invariants: [.gsParity]), path: "nmi", .gsParity,
+                                   blamedLine: SpecHarness.line("<-nmi-iret", in: spec),
+                                   requirementContains: "declared to return only to kernel mode (.iret_to_kernel")
+    }
+
+    func testDeclarationErrors() {
+        func message(_ line: String) -> String {
+            SpecHarness.check(line + "\n.path f entry=function\nf:\n\tret\n").diagnostics.first?.message ?? "none"
+        }
+        XCTAssertTrue(message(".iret_to_kernel f").contains("reason="))
+        XCTAssertTrue(message(".iret_to_kernel nowhere reason=\"x\"").contains("'nowhere', which is no label of the code"))
+        XCTAssertTrue(message(".iret_to_kernel f reason=\"x\"").contains("no iretq at or after 'f'"))
+    }
+}

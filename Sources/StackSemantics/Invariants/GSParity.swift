@@ -88,6 +88,12 @@ extension Interpreter {
             // keeps a user cs.
             guard let cs = iretFrame?["cs"] else { return }
             let toKernel = d.equal(d.and(cs, d.constant(3)), d.constant(0))
+            // Declared never to return to user space (so never a user-GS fault site): shown here.
+            if let declared = program.kernelOnlyIrets[graph.nodes[node].instruction] {
+                require(.gsParity, node, "exit", toKernel, s,
+                        "this iretq is declared to return only to kernel mode (.iret_to_kernel at \(declared)), so no fault of it is taken with the user's GS base: it must not return to user cs \(describeValue(cs))",
+                        values: [("popped cs", cs)])
+            }
             require(.gsParity, node, "exit", d.either(d.negate(s.kernelGS), toKernel), s,
                     "iretq with the kernel's GS base live must return to kernel mode, not to user cs \(describeValue(cs)) (the exit swapgs is missing or doubled)",
                     values: [("popped cs", cs)])
@@ -166,7 +172,7 @@ extension Interpreter {
             // The K8 erratum (a saved rip truncated to 32 bits) is IRET's alone.
             let a = Program.codeAddress(k)
             switch i.operation {
-            case .iret:
+            case .iret where program.kernelOnlyIrets[k] == nil:
                 atIret.append(d.equal(ip, d.constant(a)))
                 atIret.append(d.equal(ip, d.constant(a & 0xffff_ffff)))
             case .writeSegmentRegister("gs", _) where program.faultFixups[k] != nil:
