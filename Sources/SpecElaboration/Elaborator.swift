@@ -1025,11 +1025,12 @@ public final class Elaborator {
             }
             pendingKernelOnlyIrets.append(label)
         case ".unmodelled":
-            // `.unmodelled NAME bits=EXPR`: memory the model does not hold, written NAME(…)
-            // or NAME+OFF(…), has only these bits set (thread_info's TIF_* flags).
+            // `.unmodelled NAME bits=EXPR [set=EXPR]`: memory the model does not hold, written
+            // NAME(…) or NAME+OFF(…), has only these bits set (thread_info's TIF_* flags), and
+            // those of set= always (the sign bit of a kernel address).
             let attrs = try parseAttributes(rest, notes: notes)
-            let form = ".unmodelled NAME bits=EXPR reason=\"WHY\""
-            for (k, v) in attrs.keyed where k != "bits" && k != "reason" {
+            let form = ".unmodelled NAME bits=EXPR [set=EXPR] reason=\"WHY\""
+            for (k, v) in attrs.keyed where k != "bits" && k != "set" && k != "reason" {
                 throw Diagnostic(at: v.location, "unknown .unmodelled attribute '\(k)' (expected '\(form)')", notes: notes)
             }
             guard attrs.positional.count == 1, let name = attrs.positional.first,
@@ -1041,7 +1042,13 @@ public final class Elaborator {
                 throw Diagnostic(at: head.location, "expected '\(form)': bits= says which bits of \(name.text) may be set", notes: notes)
             }
             if program.unmodelledBits[name.text] != nil { throw Diagnostic(at: name.location, "duplicate .unmodelled '\(name.text)'", notes: notes) }
-            program.unmodelledBits[name.text] = UInt64(bitPattern: try evaluate(Expr.parse(bits), notes: notes))
+            let mask = UInt64(bitPattern: try evaluate(Expr.parse(bits), notes: notes))
+            let set = try attrs.keyed["set"].map { UInt64(bitPattern: try evaluate(Expr.parse($0), notes: notes)) } ?? 0
+            if set & ~mask != 0, let at = attrs.keyed["set"] {
+                throw Diagnostic(at: at.location, "set= names bits that bits= does not allow", notes: notes)
+            }
+            program.unmodelledBits[name.text] = mask
+            if set != 0 { program.unmodelledSetBits[name.text] = set }
         case ".percpu":
             let words = try parseAttributes(rest, notes: notes).positional
             guard let word = words.first else { throw Diagnostic(at: head.location, ".percpu needs a variable name", notes: notes) }

@@ -750,6 +750,8 @@ public struct Program: Sendable {
     /// `.unmodelled NAME bits=MASK`: the bits unmodelled memory written NAME(…) may have
     /// set; a read of it is an unknown value with no other bit set.
     public var unmodelledBits: [String: UInt64] = [:]
+    /// `.unmodelled NAME … set=MASK`: bits such memory always has set.
+    public var unmodelledSetBits: [String: UInt64] = [:]
     /// `.iret_to_kernel LABEL`: iretq instructions (the first at or after LABEL) that only
     /// ever return to kernel mode — so they never fault with the user's GS base — which
     /// every path through them must show (invariant gs).

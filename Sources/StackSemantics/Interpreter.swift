@@ -539,8 +539,12 @@ public struct Interpreter<D: ValueDomain> {
             case .opaque, .outside:
                 let v = d.input("unmodelled[\(m.text)]@\(node)")
                 // `.unmodelled NAME bits=`: a word the spec says has only these bits set.
-                if let bits = program.unmodelledBits[Self.leadingName(m.text)] {
+                let name = Self.leadingName(m.text)
+                if let bits = program.unmodelledBits[name] {
                     s.reach = d.both(s.reach, d.equal(d.and(v, d.constant(~bits)), d.constant(0)))
+                }
+                if let set = program.unmodelledSetBits[name] {
+                    s.reach = d.both(s.reach, d.equal(d.and(v, d.constant(set)), d.constant(set)))
                 }
                 return (mask(v, w), nil)
             }

@@ -46,6 +46,33 @@ final class UnmodelledBitsTests: XCTestCase {
         XCTAssertTrue(flags.contains { $0.1 & 0x4 != 0 }, "the SIGPENDING run: \(flags)")
     }
 
+    func testBitsThatAreAlwaysSet() {
+        // FSGSBASE's paranoid entry writes the per-CPU offset it reads into GS: a kernel
+        // address (sign bit set), so the kernel's base is live after it.
+        func spec(declared: Bool) -> String {
+            """
+            \(declared ? ".unmodelled pcpu_unit_offsets bits=-1 set=1<<63 reason=\"a per-CPU offset is a kernel address\"" : "")
+            .percpu irq_count
+            .path f entry=function
+            f:
+            \tpushq %rbx
+            \trdgsbase %rbx
+            \tmovq pcpu_unit_offsets(%rip), %rax
+            \twrgsbase %rax
+            \tincl PER_CPU_VAR(irq_count)    # <-percpu
+            \twrgsbase %rbx
+            \tpopq %rbx
+            \tret
+            """
+        }
+        SpecHarness.assertProved(SpecHarness.check(spec(declared: true), invariants: [.gsParity]), path: "f", .gsParity)
+        let undeclared = spec(declared: false)
+        SpecHarness.assertViolated(SpecHarness.check(undeclared, invariants: [.gsParity]), path: "f", .gsParity,
+                                   blamedLine: SpecHarness.line("<-percpu", in: undeclared))
+        XCTAssertTrue(SpecHarness.check(".unmodelled w bits=1 set=2\n.path f entry=function\nf:\n\tret\n").diagnostics.first?.message
+                        .contains("set= names bits that bits= does not allow") == true)
+    }
+
     func testDeclarationErrors() {
         func message(_ line: String) -> String {
             SpecHarness.check(line + "\n.path f entry=function\nf:\n\tret\n").diagnostics.first?.message ?? "none"
