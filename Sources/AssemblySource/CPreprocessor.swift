@@ -57,11 +57,10 @@ public struct CPreprocessor: Sendable {
         let outPath = scratch.appendingPathComponent("out.s").path
         let errPath = scratch.appendingPathComponent("err.txt").path
         let depPath = scratch.appendingPathComponent("deps.d").path
-        var arguments = [compiler, "-E", "-x", "assembler-with-cpp", "-D__ASSEMBLY__", "-nostdinc", "-MD", "-MF", depPath, "-MT", "unit"]
-        for d in flags.includeDirectories { arguments += ["-I", d.path] }
-        for d in flags.defines { arguments += ["-D", d] }
-        for f in flags.forcedIncludes { arguments += ["-include", f.path] }
-        arguments += ["-o", outPath, file.path]
+        let unitArguments = ["-x", "assembler-with-cpp", "-D__ASSEMBLY__", "-nostdinc"]
+            + flags.includeDirectories.flatMap { ["-I", $0.path] } + flags.defines.flatMap { ["-D", $0] }
+            + flags.forcedIncludes.flatMap { ["-include", $0.path] }
+        let arguments = [compiler, "-E"] + unitArguments + ["-MD", "-MF", depPath, "-MT", "unit", "-o", outPath, file.path]
         let status = try spawnAndWait(arguments, stdoutPath: errPath, stderrPath: errPath, outputPath: outPath, at: location)
         let errors = String(decoding: (FileManager.default.contents(atPath: errPath) ?? Data()).prefix(64 << 10), as: UTF8.self)
         guard status == 0 else {
@@ -80,11 +79,7 @@ public struct CPreprocessor: Sendable {
         // the same flags, that prints the macros defined at the end of the unit.
         if data.range(of: Data(".altinstructions".utf8)) != nil {
             let macrosPath = scratch.appendingPathComponent("macros.h").path
-            var dump = [compiler, "-E", "-dM", "-x", "assembler-with-cpp", "-D__ASSEMBLY__", "-nostdinc"]
-            for d in flags.includeDirectories { dump += ["-I", d.path] }
-            for d in flags.defines { dump += ["-D", d] }
-            for f in flags.forcedIncludes { dump += ["-include", f.path] }
-            dump += ["-o", macrosPath, file.path]
+            let dump = [compiler, "-E", "-dM"] + unitArguments + ["-o", macrosPath, file.path]
             guard try spawnAndWait(dump, stdoutPath: errPath, stderrPath: errPath, outputPath: macrosPath, at: location) == 0 else {
                 throw Diagnostic.error(location, "the C preprocessor failed listing the unit's macros")
             }

@@ -394,8 +394,14 @@ struct PathProof {
         // Runs cut at a per-CPU stack pointer read on a GS base the path condition does
         // not settle: unless every such claim is proved, the cut runs may hide anything,
         // so the other invariants' verdicts (violations found stay) are unknown.
-        var cutsHold = true
-        if !run.assumedClaims.isEmpty, case .unsat = queryAny(run.assumedClaims, &proofRun, label: "gs-cut") {} else if !run.assumedClaims.isEmpty { cutsHold = false }
+        let cutsHold: Bool
+        if run.assumedClaims.isEmpty {
+            cutsHold = true
+        } else if case .unsat = queryAny(run.assumedClaims, &proofRun, label: "gs-cut") {
+            cutsHold = true
+        } else {
+            cutsHold = false
+        }
         if !cutsHold {
             let sites = run.assumedClaims.map { place(graph, $0.node) }.joined(separator: ", ")
             let why = "runs that read a per-CPU stack pointer with the user's GS base (at \(sites); invariant gs) were not followed past it"

@@ -1129,7 +1129,7 @@ extension Elaborator {
         func featureWord(_ name: String, at location: SourceLocation) throws -> String {
             if let w = program.featureNames.filter({ $0.value.contains(name) }).keys.sorted().first { return w }
             if let e = try? Expr.parse(Located(name, location)), let v = try? evaluate(e) {
-                return "0x" + String(UInt64(bitPattern: v), radix: 16)
+                return Program.featureWord(v)
             }
             throw Diagnostic.error(location, "'\(name)' is no feature the path's units define (an X86_FEATURE_* name from the .source's headers, or a feature number such as 8*32+16)")
         }

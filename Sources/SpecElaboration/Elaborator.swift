@@ -1033,9 +1033,8 @@ public final class Elaborator {
             for (k, v) in attrs.keyed where k != "bits" && k != "set" && k != "reason" {
                 throw Diagnostic(at: v.location, "unknown .unmodelled attribute '\(k)' (expected '\(form)')", notes: notes)
             }
-            guard attrs.positional.count == 1, let name = attrs.positional.first,
-                  let c = name.text.unicodeScalars.first, c == "_" || CharacterSet.letters.contains(c),
-                  name.text.unicodeScalars.allSatisfy({ $0 == "_" || CharacterSet.alphanumerics.contains($0) }) else {
+            guard attrs.positional.count == 1, let name = attrs.positional.first, !name.text.isEmpty,
+                  MemoryOperand.leadingName(name.text) == name.text, name.text.first?.isNumber == false else {
                 throw Diagnostic(at: attrs.positional.first?.location ?? head.location, "expected '\(form)': the name the memory operand starts with", notes: notes)
             }
             guard let bits = attrs.keyed["bits"] else {

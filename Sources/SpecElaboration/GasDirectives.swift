@@ -407,7 +407,7 @@ extension Elaborator {
                 replacement = first...last
             }
             let feature = e.dropFirst(2).first(where: { $0.refs.isEmpty && $0.value != nil })?.value
-                .map { "0x" + String(UInt64(bitPattern: $0), radix: 16) } ?? "\(origRef.location)"
+                .map(Program.featureWord) ?? "\(origRef.location)"
             out.append(PendingAlternative(siteStart: start, resume: resume, replacement: replacement, feature: feature, location: origRef.location))
         }
         return out
@@ -482,7 +482,7 @@ extension Elaborator {
                   let part = end(from: first, length: newLength) else { return nil }
             replacement = first...part.last
         }
-        let feature = "0x" + String(UInt64(bitPattern: values[0]), radix: 16)
+        let feature = Program.featureWord(values[0])
         return PendingAlternative(siteStart: start, resume: resume, replacement: replacement, feature: feature, location: origRef.location)
     }
 

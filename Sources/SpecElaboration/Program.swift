@@ -93,6 +93,12 @@ public struct MemoryOperand: Hashable, Sendable {
     /// A symbol the model does not resolve (thread_info fields, tables): reads are opaque.
     public var symbol: String?
     public var text: String
+
+    /// The name the operand's text starts with (`TI_flags` of `TI_flags+4(%rcx)`): what
+    /// `.unmodelled NAME` declares.
+    public static func leadingName(_ text: String) -> String {
+        String(text.prefix { $0 == "_" || $0.isLetter || $0.isNumber })
+    }
 }
 
 public enum Operand: Hashable, Sendable {
@@ -747,6 +753,9 @@ public struct Program: Sendable {
     /// The names the units' headers give CPU feature words (`X86_FEATURE_*`): what an
     /// ALTERNATIVE's feature means, where the checker needs to know.
     public var featureNames: [String: Set<String>] = [:]
+    /// How a feature word is written in `featureNames`, `AlternativeArm.feature` and the
+    /// `cpu.feature[…]` inputs.
+    public static func featureWord(_ value: Int64) -> String { "0x" + String(UInt64(bitPattern: value), radix: 16) }
     /// `.unmodelled NAME bits=MASK`: the bits unmodelled memory written NAME(…) may have
     /// set; a read of it is an unknown value with no other bit set.
     public var unmodelledBits: [String: UInt64] = [:]

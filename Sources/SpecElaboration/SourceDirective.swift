@@ -72,7 +72,7 @@ extension Elaborator {
         // not a plain constant expression (unexpected) names no word, so nothing is trusted.
         for (name, body) in source.definitions {
             guard let e = try? Expr.parse(Located(body, nameWord.located.location)), let v = try? evaluate(e) else { continue }
-            program.featureNames["0x" + String(UInt64(bitPattern: v), radix: 16), default: []].insert(name)
+            program.featureNames[Program.featureWord(v), default: []].insert(name)
         }
         return (source.statements, file)
     }

@@ -539,7 +539,7 @@ public struct Interpreter<D: ValueDomain> {
             case .opaque, .outside:
                 let v = d.input("unmodelled[\(m.text)]@\(node)")
                 // `.unmodelled NAME bits=`: a word the spec says has only these bits set.
-                let name = Self.leadingName(m.text)
+                let name = MemoryOperand.leadingName(m.text)
                 if let bits = program.unmodelledBits[name] {
                     s.reach = d.both(s.reach, d.equal(d.and(v, d.constant(~bits)), d.constant(0)))
                 }
@@ -549,11 +549,6 @@ public struct Interpreter<D: ValueDomain> {
                 return (mask(v, w), nil)
             }
         }
-    }
-
-    /// The name a memory operand's text starts with (`TI_flags` of `TI_flags+4(%rcx)`).
-    static func leadingName(_ text: String) -> String {
-        String(text.prefix { $0 == "_" || $0.isLetter || $0.isNumber })
     }
 
     /// The origin of a value this node loads from the stack slot at `address`.
