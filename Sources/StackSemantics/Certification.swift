@@ -104,15 +104,6 @@ public struct CertifyingDomain: ValueDomain {
     }
 
     public func sameBit(_ a: TwinTerm, _ b: TwinTerm) -> Bool { same(a, b) }
-
-    public func implied(_ reach: TwinTerm, _ claim: TwinTerm, by prover: InductionProver?) -> Bool {
-        let counter = both(reach, negate(claim))
-        if !simplifier.isFalseInEveryCase(counter.simplified) {
-            guard case .valid? = prover?(simplifier, reach.simplified, claim.simplified) else { return false }
-        }
-        facts.note(builder.negation(counter.raw))
-        return true
-    }
 }
 
 /// A path run over the certifying domain: the obligations with raw reach and claim, the

@@ -166,9 +166,6 @@ public struct Interpreter<D: ValueDomain> {
     var pointerInputs: [String] { semantics.pointerInputs }
     /// Keep obligations the simplifier already decided (for `--explain`).
     public var keepDecided = false
-    /// Decides "the path condition implies this" where a step needs it (the GS base at
-    /// a per-CPU stack pointer read); nil: only what cases show.
-    public var implicationProver: InductionProver?
     /// Track where each register's value comes from (`MachineState.origins`), for the
     /// words and the blame of a violation. Concrete runs do; the proof run does not
     /// (its merges and loop heads would have to carry it, and no claim depends on it).
@@ -525,7 +522,6 @@ public struct Interpreter<D: ValueDomain> {
                 let v = byte == 0 ? sl.value : d.shiftRightLogical(sl.value, d.constant(8 * byte))
                 return (mask(v, w), tracksOrigins ? loadOrigin(node: node, address: addr, sl) : nil)
             case .perCPU(let name):
-                if program.perCPU[name] == .stack { settleGSBase(&s) }
                 checkPerCPUAccess(name, s, node: node)
                 if program.perCPU[name] == .stack { cutAtUserGSBase(name, &s, node: node) }
                 let v = d.select(s.kernelGS, s.perCPU[name] ?? d.constant(0), d.input("user-gs[\(name)]@\(node)"))

@@ -145,7 +145,6 @@ public enum SymbolicExecutor {
             result.passes = passCount
             var interp = Interpreter(domain: d, semantics: semantics)
             interp.keepDecided = keepDecided
-            interp.implicationProver = induction
             interp.selectors = selectors
             var incoming: [[State]] = Array(repeating: [], count: graph.nodes.count)
             incoming[0] = [interp.initialState()]

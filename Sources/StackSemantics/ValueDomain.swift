@@ -47,9 +47,6 @@ public protocol ValueDomain {
     /// Structural identity (used by the loop check; concrete: equality).
     func same(_ a: Value, _ b: Value) -> Bool
     func sameBit(_ a: Bit, _ b: Bit) -> Bool
-    /// Whether `claim` holds on every run `reach` admits, shown by cases or, failing
-    /// that, by `prover` (false when neither shows it).
-    func implied(_ reach: Bit, _ claim: Bit, by prover: InductionProver?) -> Bool
 }
 
 extension ValueDomain {
@@ -91,11 +88,6 @@ public struct SymbolicDomain: ValueDomain {
     public func known(_ b: Term) -> Bool? { b.boolConstant }
     public func knownValue(_ v: Term) -> UInt64? { v.constant }
     public func same(_ a: Term, _ b: Term) -> Bool { a === b }
-    public func implied(_ reach: Term, _ claim: Term, by prover: InductionProver?) -> Bool {
-        if f.isFalseInEveryCase(both(reach, negate(claim))) { return true }
-        if case .valid? = prover?(f, reach, claim) { return true }
-        return false
-    }
     public func sameBit(_ a: Term, _ b: Term) -> Bool { a === b }
 }
 
@@ -134,6 +126,5 @@ public struct ConcreteDomain: ValueDomain {
     public func known(_ b: Bool) -> Bool? { b }
     public func knownValue(_ v: UInt64) -> UInt64? { v }
     public func same(_ a: UInt64, _ b: UInt64) -> Bool { a == b }
-    public func implied(_ reach: Bool, _ claim: Bool, by prover: InductionProver?) -> Bool { !reach || claim }
     public func sameBit(_ a: Bool, _ b: Bool) -> Bool { a == b }
 }

@@ -35,21 +35,13 @@ extension Interpreter {
     /// MSR_GS_BASE, as `rdmsr` reads it with ecx.
     static var gsBaseMSR: UInt64 { 0xc000_0101 }
 
-    /// Before reading a per-CPU stack pointer: where the path condition implies the
-    /// kernel's base (a handler's checks of the saved cs and rip decided it, but the
-    /// merged bit does not show it), it is the kernel's on every run that gets here —
-    /// decided by cases or the solver, and kept as a fact a certificate re-checks. The
-    /// stack pointer then stays a modelled stack instead of "it, or user memory".
-    func settleGSBase(_ s: inout MachineState<D>) {
-        if d.known(s.kernelGS) == nil, d.implied(s.reach, s.kernelGS, by: implicationProver) { s.kernelGS = d.bit(true) }
-    }
-
-    /// After reading a per-CPU stack pointer the path condition does not show to run on
-    /// the kernel's base: runs on the user's base have read a user-chosen stack pointer
-    /// and are a `percpu` violation already; the run goes on with the others only (so the
-    /// stack stays modelled), and the claim is kept (`assumedClaims`): unless it is
-    /// proved, the other invariants' verdicts are unknown, since the runs cut here were
-    /// not followed.
+    /// After reading a per-CPU stack pointer on a GS base the state does not know to be
+    /// the kernel's (often a merged bit the path condition implies — a handler's checks
+    /// of the saved cs and rip decided it): runs on the user's base have read a
+    /// user-chosen stack pointer and are a `percpu` violation already, so the run goes on
+    /// with the others only (the stack stays modelled). The claim is kept
+    /// (`assumedClaims`) and decided once the path is run: unless it is proved, the other
+    /// invariants' verdicts are unknown, since the runs cut here were not followed.
     func cutAtUserGSBase(_ name: String, _ s: inout MachineState<D>, node: Int) {
         guard d.known(s.kernelGS) != true, d.known(s.reach) != false else { return }
         log.assumed.append(Obligation(invariant: .gsParity, node: node, key: "percpu \(name)", claim: s.kernelGS, reach: s.reach,
