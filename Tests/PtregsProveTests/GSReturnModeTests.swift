@@ -121,7 +121,7 @@ final class GSReturnModeTests: XCTestCase {
     /// always with a user selector) until a flag clears, then swapgs and iretq.
     /// `kernelToo`: the entry also comes from kernel mode and swaps only from user mode,
     /// but the exit swaps always — a kernel-mode return on the user's base.
-    static func workLoop(kernelToo: Bool) -> String {
+    static func workLoop(kernelToo: Bool, bodyWritesKernelCS: Bool = false) -> String {
         """
         .percpu thread_info pointer
         .extern notify stop reason="a signal-delivery stop"
@@ -135,7 +135,7 @@ final class GSReturnModeTests: XCTestCase {
         \tjmp check
         work:
         \tmovq %rsp, %rdi
-        \tcall notify
+        \tcall notify\(bodyWritesKernelCS ? "\n\tmovq $0x10, CS(%rsp)         # a kernel selector, on the second round" : "")
         check:
         \ttestl $1, 0(%rbx)
         \tjnz work
@@ -150,6 +150,16 @@ final class GSReturnModeTests: XCTestCase {
         // is proved inductive with it, so gs proves instead of "unknown: loop".
         let report = SpecHarness.check(Self.workLoop(kernelToo: false))
         SpecHarness.assertProved(report, path: "irq", .gsParity)
+    }
+
+    func testTheLoopFactIsNotKeptWhenTheBodyBreaksIt() throws {
+        // The entry is from user mode, but the body writes __KERNEL_CS into the frame:
+        // "a user selector" fails over the back edge, so it is dropped and the iretq on
+        // the user's base back to kernel mode is found (a run that goes round once).
+        let spec = Self.workLoop(kernelToo: false, bodyWritesKernelCS: true)
+        let report = SpecHarness.check(spec, invariants: [.gsParity])
+        SpecHarness.assertViolated(report, path: "irq", .gsParity, blamedLine: SpecHarness.line("<-iret", in: spec),
+                                   requirementContains: "iretq with the user's GS base live must return to user mode")
     }
 
     func testTheLoopFactIsNotAssumedForAKernelModeEntry() throws {
