@@ -131,6 +131,10 @@ extension Elaborator {
             guard let names = Self.noEffectEncoding(values) else { throw err(p.head.location, "'.byte' among instructions: not an instruction the model has") }
             return .noEffect(names)
         }
+        if m == ".skip" || m == ".space" {
+            // Padding of nops (0x90), as GasDirectives accepts it among instructions.
+            return .noEffect("nop")
+        }
         switch m {
         case "swapgs": try count(0); return .swapgs
         case "ud2", "int3": try count(0); return .trap(m)

@@ -228,7 +228,18 @@ extension Elaborator {
                 let values = name == ".byte" ? operands.map { try? evaluate(Expr.parse($0), notes: notes) } : []
                 if name == ".byte", assemblyDepth > 0, Self.noEffectEncoding(values.compactMap { $0 }) != nil, !values.contains(where: { $0 == nil }) {
                     try appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
-                } else if !nopPadding {
+                } else if nopPadding {
+                    // The padding is code the CPU runs, at an address of its own: an
+                    // ALTERNATIVE with an empty original pads its site to the
+                    // replacement's length, and a label after the site (`jmp 2f` past a
+                    // FENCE_SWAPGS_* site) skips it. Taken as at the next instruction, a
+                    // jump past the site ran its replacement (a fence it never passes).
+                    // A length that is 0 emits nothing; one the model cannot evaluate
+                    // (label differences) is a nop of some length.
+                    if (try? evaluate(Expr.parse(operands[0]), notes: notes)) != 0 {
+                        try appendInstruction(head: head, operands: operands, rest: rest, notes: notes)
+                    }
+                } else {
                     let why = "'\(name)' in the code section \(section.name): data among instructions is not modelled"
                     // In a real file these are bytes the CPU may run: an instruction the
                     // model cannot take, so paths through them are unknown.

@@ -265,13 +265,87 @@ final class SpeculationFenceInvariantTests: XCTestCase {
     """
 
     func testAlternativeFenceOnTheFenceFeatureCountsOnBothArms() throws {
-        for feature in ["X86_FEATURE_FENCE_SWAPGS_KERNEL", "X86_FEATURE_FENCE_SWAPGS_USER", "X86_FEATURE_ALWAYS"] {
+        for feature in ["X86_FEATURE_FENCE_SWAPGS_KERNEL", "X86_FEATURE_ALWAYS"] {
             let fenced = try Self.alternativeFence("lfence", feature: feature, defines: Self.fenceFeatures)
             XCTAssertEqual(fenced.diagnostics, [])
             SpecHarness.assertProved(fenced, path: "nmi", .speculationFence)
         }
         let unfenced = try Self.alternativeFence("mfence", feature: "X86_FEATURE_FENCE_SWAPGS_KERNEL", defines: Self.fenceFeatures)
         XCTAssertEqual(try Self.mechanisms(unfenced, "nmi"), ["spec-fence not-taken at \"js 1f\""])
+    }
+
+    /// The kernel leaves X86_FEATURE_FENCE_SWAPGS_USER off on CPUs with PTI, whose CR3
+    /// write is the barrier instead. At paranoid_entry's join there is no CR3 write after
+    /// the site (which is why the kernel fences it on _KERNEL): trusting _USER there
+    /// proved a route a PTI CPU runs unfenced.
+    func testUserFenceWithoutACR3WriteIsNoFence() throws {
+        let report = try Self.alternativeFence("lfence", feature: "X86_FEATURE_FENCE_SWAPGS_USER", defines: Self.fenceFeatures)
+        XCTAssertEqual(try Self.mechanisms(report, "nmi"), ["spec-fence not-taken at \"js 1f\""])
+        guard case .violated(let cx)? = SpecHarness.result(report, path: "nmi", .speculationFence)?.verdict else { return XCTFail("expected violated") }
+        XCTAssertTrue(cx.requirement.contains("which the kernel leaves off on CPUs with PTI"), cx.requirement)
+    }
+
+    /// error_entry's shape from 5.3 on: the swapgs arm has FENCE_SWAPGS_USER_ENTRY and then
+    /// SWITCH_TO_KERNEL_CR3 (a CR3 write patched in on X86_FEATURE_PTI), the kernel-mode
+    /// arm FENCE_SWAPGS_KERNEL_ENTRY. A _USER fence on the kernel-mode arm, or the CR3
+    /// switch taken out of the user arm, leaves a PTI CPU unfenced.
+    static func errorEntryWithPTI(userArmFeature: String = "X86_FEATURE_FENCE_SWAPGS_USER", kernelArmFeature: String = "X86_FEATURE_FENCE_SWAPGS_KERNEL", cr3Switch: Bool = true) throws -> CheckReport {
+        let code = fenceFeatures + "\n#define X86_FEATURE_PTI\t\t( 7*32+11)\n" + FrontEndSourceTests.alternativeMacros + "\n" + """
+        .macro SWITCH_TO_KERNEL_CR3 scratch_reg:req
+        \tALTERNATIVE "jmp .Lend_\\@", "", X86_FEATURE_PTI
+        \tmov %cr3, \\scratch_reg
+        \tandq $~0x1000, \\scratch_reg
+        \tmov \\scratch_reg, %cr3
+        .Lend_\\@:
+        .endm
+        err:
+        \ttestb $3, 8(%rsp)
+        \tjz 1f
+        \tswapgs
+        \tALTERNATIVE "", "lfence", \(userArmFeature)
+        \t\(cr3Switch ? "SWITCH_TO_KERNEL_CR3 scratch_reg=%rax" : "nop")
+        \tjmp 2f
+        1:
+        \tALTERNATIVE "", "lfence", \(kernelArmFeature)
+        2:
+        \tcall do_trap
+        \ttestb $3, 8(%rsp)
+        \tjz 3f
+        \tswapgs
+        3:
+        \tiretq
+        """
+        return try FrontEndSourceTests.check("checks/err.pts", ["arch/x86/entry/err.S": code + "\n",
+                                                                "checks/err.pts": ".source \"arch/x86/entry/err.S\"\n.extern do_trap\n.path err entry=interrupt from=either\n"])
+    }
+
+    func testUserFenceFollowedByThePTICR3WriteIsAFence() throws {
+        let report = try Self.errorEntryWithPTI()
+        XCTAssertEqual(report.diagnostics, [])
+        SpecHarness.assertProved(report, path: "err", .speculationFence)
+    }
+
+    func testUserFenceOnTheKernelModeArmIsNoFence() throws {
+        let report = try Self.errorEntryWithPTI(kernelArmFeature: "X86_FEATURE_FENCE_SWAPGS_USER")
+        XCTAssertEqual(try Self.mechanisms(report, "err"), ["spec-fence taken at \"jz 1f\""])
+    }
+
+    /// An ALTERNATIVE with an empty original pads its site with nops to the replacement's
+    /// length, so a label after it (`jmp 2f` from the other arm) is past the site. Taken
+    /// as the next instruction, that jump ran the kernel-mode arm's fence.
+    func testJumpPastAnEmptyOriginalSiteDoesNotPassItsFence() throws {
+        let report = try Self.errorEntryWithPTI(userArmFeature: "X86_FEATURE_XENPV", cr3Switch: false)
+        XCTAssertEqual(try Self.mechanisms(report, "err"), ["spec-fence not-taken at \"jz 1f\""])
+        guard case .violated(let cx)? = SpecHarness.result(report, path: "err", .speculationFence)?.verdict else { return XCTFail("expected violated") }
+        XCTAssertTrue(cx.requirement.contains("patches its fence in on X86_FEATURE_XENPV"), cx.requirement)
+    }
+
+    func testUserFenceWithTheCR3SwitchRemovedIsNoFence() throws {
+        let report = try Self.errorEntryWithPTI(cr3Switch: false)
+        XCTAssertEqual(try Self.mechanisms(report, "err"), ["spec-fence not-taken at \"jz 1f\""])
+        // The kernel's own fence feature on the user arm needs no CR3 write.
+        let kernelFeature = try Self.errorEntryWithPTI(userArmFeature: "X86_FEATURE_FENCE_SWAPGS_KERNEL", cr3Switch: false)
+        SpecHarness.assertProved(kernelFeature, path: "err", .speculationFence)
     }
 
     func testAlternativeFenceOnAnotherFeatureIsNoFence() throws {

@@ -34,15 +34,20 @@ import SpecElaboration
 ///   fence, from user mode only the skip arm, and an entry from either mode needs both.
 ///
 /// ALTERNATIVE sites: the kernel's fences are `ALTERNATIVE "", "lfence",
-/// X86_FEATURE_FENCE_SWAPGS_*`, and that feature is its statement that the CPU is
-/// affected: without it the CPU does not speculate swapgs (or the mitigation was turned
-/// off at boot), which is no defect of the code. So a site counts as a fence when every
-/// replacement has one and the original code either has one too or runs only on CPUs
-/// without the fence features: every replacement is patched in on
-/// X86_FEATURE_FENCE_SWAPGS_USER, _KERNEL or X86_FEATURE_ALWAYS, by the feature word the
-/// unit's own headers define (cpp, `Program.featureNames`). A fence patched in on any
-/// other feature (or a feature word no header names) leaves the original code's route
-/// unfenced, and the message names the site.
+/// X86_FEATURE_FENCE_SWAPGS_*`, by the feature word the unit's own headers define (cpp,
+/// `Program.featureNames`). The kernel sets X86_FEATURE_FENCE_SWAPGS_KERNEL on every CPU
+/// that speculates swapgs (unless the mitigation was turned off at boot, which is no
+/// defect of the code), so a site whose every replacement has a fence and is patched in
+/// on it (or on X86_FEATURE_ALWAYS) is a fence on every route. It sets
+/// X86_FEATURE_FENCE_SWAPGS_USER only on such CPUs without PTI: with PTI, the entry's
+/// CR3 write is the barrier. So a route past a site fenced only on that feature goes on
+/// as on a CPU with PTI — ALTERNATIVEs patched on X86_FEATURE_PTI patched in (the CR3
+/// switch of SWITCH_TO_KERNEL_CR3) — and is fenced only where a CR3 write follows before
+/// its access: the user-entry arm of error_entry, not a kernel-mode arm (no CR3 write) or
+/// paranoid_entry's join (its CR3 write is conditional, hence its
+/// FENCE_SWAPGS_KERNEL_ENTRY). A fence patched in on any other feature (or a feature word
+/// no header names) leaves the original code's route unfenced; the message names the
+/// site either way.
 ///
 /// Subjects: `taken` / `not-taken`, the arm of the branch (at: the branch), which is
 /// where a reviewer puts the fence; the words name the access and the route's swapgs.
@@ -61,9 +66,15 @@ extension Interpreter {
 
     /// Why an ALTERNATIVE fence on the route does not count (see the invariant).
     static func untrustedSiteWords(_ semantics: PathSemantics, _ g: SpeculationGap) -> String {
-        guard let site = g.untrustedSite, let arms = semantics.program.alternatives[site] else { return "" }
-        let features = arms.map { a in semantics.program.featureNames[a.feature].map { $0.sorted().joined(separator: "/") } ?? "word \(a.feature)" }
-        return " (the ALTERNATIVE at \(semantics.program.instructions[site].location) patches its fence in on \(features.joined(separator: ", ")), not X86_FEATURE_FENCE_SWAPGS_USER/_KERNEL: a CPU without that feature runs the route unfenced)"
+        func features(_ site: Int) -> String {
+            let arms = semantics.program.alternatives[site] ?? []
+            return arms.map { a in semantics.program.featureNames[a.feature].map { $0.sorted().joined(separator: "/") } ?? "word \(a.feature)" }.joined(separator: ", ")
+        }
+        if let site = g.userFenceSite {
+            return " (the ALTERNATIVE at \(semantics.program.instructions[site].location) patches its fence in on \(features(site)), which the kernel leaves off on CPUs with PTI, where the entry's CR3 write is the barrier: no CR3 write follows on this route, so such a CPU runs it unfenced; X86_FEATURE_FENCE_SWAPGS_KERNEL is set on every affected CPU)"
+        }
+        guard let site = g.untrustedSite else { return "" }
+        return " (the ALTERNATIVE at \(semantics.program.instructions[site].location) patches its fence in on \(features(site)), not X86_FEATURE_FENCE_SWAPGS_USER/_KERNEL: a CPU without that feature runs the route unfenced)"
     }
 
     static func branchWords(_ semantics: PathSemantics, _ node: Int) -> String {
@@ -83,6 +94,9 @@ struct SpeculationGap {
     /// An ALTERNATIVE site on the route whose fence is patched in on a feature the
     /// invariant does not trust (its first instruction).
     var untrustedSite: Int?
+    /// An ALTERNATIVE site on the route fenced only on X86_FEATURE_FENCE_SWAPGS_USER, with
+    /// no CR3 write after it (its first instruction).
+    var userFenceSite: Int?
 }
 
 extension PathSemantics {
@@ -110,7 +124,7 @@ extension PathSemantics {
         for (arm, start) in [("taken", t), ("not-taken", n)] {
             for a in firstAccesses(from: start, stopAtFences: true)
             where seen.insert("\(arm) \(graph.nodes[a.node].instruction) \(a.toggles)").inserted {
-                gaps.append(SpeculationGap(arm: arm, access: a.node, toggles: a.toggles, untrustedSite: a.untrustedSite))
+                gaps.append(SpeculationGap(arm: arm, access: a.node, toggles: a.toggles, untrustedSite: a.untrustedSite, userFenceSite: a.userFenceSite))
             }
         }
         return gaps
@@ -119,21 +133,33 @@ extension PathSemantics {
     /// The first per-CPU accesses and calls into C on the graph's routes from `start`,
     /// with the parity of the swapgs on the way; with `stopAtFences`, only those no fence
     /// precedes. In node order, each (node, parity) once.
-    private func firstAccesses(from start: Int, stopAtFences: Bool) -> [(node: Int, toggles: Bool, untrustedSite: Int?)] {
-        struct Visit: Hashable { var node: Int; var toggles: Bool; var untrustedSite: Int? }
+    private func firstAccesses(from start: Int, stopAtFences: Bool) -> [(node: Int, toggles: Bool, untrustedSite: Int?, userFenceSite: Int?)] {
+        // `userFenceSite`: the route went past a site fenced only on
+        // X86_FEATURE_FENCE_SWAPGS_USER, so it goes on as on a CPU with PTI.
+        struct Visit: Hashable { var node: Int; var toggles: Bool; var untrustedSite: Int?; var userFenceSite: Int? }
         var seen: Set<Visit> = []
         var found: Set<Visit> = []
-        var work = [Visit(node: start, toggles: false, untrustedSite: nil)]
+        var work = [Visit(node: start, toggles: false, untrustedSite: nil, userFenceSite: nil)]
         while let v = work.popLast() {
             guard seen.insert(v).inserted else { continue }
             let n = v.node
             let graphNode = graph.nodes[n]
-            let successors = graph.successors(n)
+            var successors = graph.successors(n)
             if graphNode.choice > 0 {
                 let site = alternativeSite(graphNode.instruction)
-                if stopAtFences && site.fences { continue }
-                let untrusted = v.untrustedSite ?? (site.fenceOnSomeArm ? graphNode.instruction : nil)
-                work += successors.map { Visit(node: $0, toggles: v.toggles, untrustedSite: untrusted) }
+                var next = v
+                if stopAtFences {
+                    if site.fences { continue }
+                    if site.fencesWithoutPTI && v.userFenceSite == nil { next.userFenceSite = graphNode.instruction }
+                }
+                if next.untrustedSite == nil && site.fenceOnSomeArm && next.userFenceSite == nil { next.untrustedSite = graphNode.instruction }
+                // On a CPU with PTI, its ALTERNATIVEs are patched in.
+                if next.userFenceSite != nil, let arms = program.alternatives[graphNode.instruction],
+                   program.featureNames[arms[graphNode.choice - 1].feature]?.contains("X86_FEATURE_PTI") == true,
+                   let patched = graph.taken[n] {
+                    successors = [patched]
+                }
+                work += successors.map { Visit(node: $0, toggles: next.toggles, untrustedSite: next.untrustedSite, userFenceSite: next.userFenceSite) }
                 continue
             }
             if graph.beyondModel[n] != nil { continue }
@@ -150,34 +176,40 @@ extension PathSemantics {
             case .writeGSBase: parities = [false, true]
             default: break
             }
-            for p in parities { work += successors.map { Visit(node: $0, toggles: p, untrustedSite: v.untrustedSite) } }
+            for p in parities { work += successors.map { Visit(node: $0, toggles: p, untrustedSite: v.untrustedSite, userFenceSite: v.userFenceSite) } }
         }
         // One route per (node, parity) is enough to show: the first found by node order.
         var shown: [Visit] = []
-        for v in found.sorted(by: { ($0.node, $0.toggles ? 1 : 0, $0.untrustedSite ?? -1) < ($1.node, $1.toggles ? 1 : 0, $1.untrustedSite ?? -1) })
+        for v in found.sorted(by: { ($0.node, $0.toggles ? 1 : 0, $0.untrustedSite ?? -1, $0.userFenceSite ?? -1) < ($1.node, $1.toggles ? 1 : 0, $1.untrustedSite ?? -1, $1.userFenceSite ?? -1) })
         where !shown.contains(where: { $0.node == v.node && $0.toggles == v.toggles }) {
             shown.append(v)
         }
-        return shown.map { ($0.node, $0.toggles, $0.untrustedSite) }
+        return shown.map { ($0.node, $0.toggles, $0.untrustedSite, $0.userFenceSite) }
     }
 
-    /// The feature names an ALTERNATIVE may patch a swapgs fence in on: the kernel sets
-    /// them on exactly the CPUs that need it (or on every CPU).
-    static let fenceFeatureNames: Set<String> = ["X86_FEATURE_FENCE_SWAPGS_USER", "X86_FEATURE_FENCE_SWAPGS_KERNEL", "X86_FEATURE_ALWAYS"]
+    /// The feature names an ALTERNATIVE may patch a swapgs fence in on for every CPU that
+    /// needs it, and the one the kernel leaves off where PTI's CR3 write is the barrier.
+    static let fenceFeatureNames: Set<String> = ["X86_FEATURE_FENCE_SWAPGS_KERNEL", "X86_FEATURE_ALWAYS"]
+    static let fenceWithoutPTIFeatureName = "X86_FEATURE_FENCE_SWAPGS_USER"
 
-    /// The ALTERNATIVE site at `instruction`: whether it fences every run that passes it
-    /// on a CPU that needs the fence (see the invariant), and whether some arm (or its
-    /// original code) has a fence at all.
-    func alternativeSite(_ instruction: Int) -> (fences: Bool, fenceOnSomeArm: Bool) {
-        guard let arms = program.alternatives[instruction] else { return (false, false) }
+    /// The ALTERNATIVE site at `instruction` (see the invariant): whether it fences every
+    /// run that passes it on a CPU that needs the fence, whether it does so on CPUs
+    /// without PTI, and whether some arm (or its original code) has a fence at all.
+    func alternativeSite(_ instruction: Int) -> (fences: Bool, fencesWithoutPTI: Bool, fenceOnSomeArm: Bool) {
+        guard let arms = program.alternatives[instruction] else { return (false, false, false) }
         func fences(_ range: Range<Int>) -> Bool {
             range.contains { program.instructions.indices.contains($0) && program.instructions[$0].operation.isSpeculationBarrier }
         }
         var originalFenced = false
-        var everyReplacementFenced = true, everyFeatureTrusted = true, someFence = false
+        var everyReplacementFenced = true, someFence = false
+        var everyFeatureTrusted = true, everyFeatureTrustedWithoutPTI = true
         for arm in arms {
             if instruction < arm.resume && fences(instruction..<arm.resume) { originalFenced = true }
-            if (program.featureNames[arm.feature] ?? []).isDisjoint(with: Self.fenceFeatureNames) { everyFeatureTrusted = false }
+            let names = program.featureNames[arm.feature] ?? []
+            if names.isDisjoint(with: Self.fenceFeatureNames) {
+                everyFeatureTrusted = false
+                if !names.contains(Self.fenceWithoutPTIFeatureName) { everyFeatureTrustedWithoutPTI = false }
+            }
             guard let r = arm.replacement else { everyReplacementFenced = false; continue }
             var k = r, fenced = false
             // A replacement runs to the instruction that resumes after its site.
@@ -188,7 +220,8 @@ extension PathSemantics {
             }
             if fenced { someFence = true } else { everyReplacementFenced = false }
         }
-        return (everyReplacementFenced && (originalFenced || everyFeatureTrusted), someFence || originalFenced)
+        let fencesAll = everyReplacementFenced && (originalFenced || everyFeatureTrusted)
+        return (fencesAll, !fencesAll && everyReplacementFenced && everyFeatureTrustedWithoutPTI, someFence || originalFenced)
     }
 }
 
