@@ -52,7 +52,7 @@ extension PathProof {
             ; ptregs-prove \(JSONReport.toolVersion) certificate
             ; spec: \(path.location.file)
             ; path: \(path.name)  (\(path.entry.rawValue) entry\(path.models.isEmpty ? "" : ", models \(path.models)"))
-            ; invariant: \(inv.rawValue)\(path.assumptions.map { "\n; assumed (runs going the other way are not covered): \($0)" }.joined())
+            ; invariant: \(inv.rawValue)\(report.assumptions.map { "\n; assumed (runs outside it are not covered): \($0)" }.joined())
             ; decided by the tool: \(report.results[i].solverQueries > 0 ? "Z3" : "the term simplifier and case splitting, without Z3")
             ; unsat proves: every one of the \(run.obligationCount(inv)) \(inv.rawValue) obligations of the path holds\(run.inductionChecks.isEmpty ? "" : ",\n; each of the \(run.inductionChecks.count) conditions that make its loop heads' widened states inductive holds"), and
             ; each of the \(run.facts.count) facts the term simplifier supplied to the run (stack slots of addresses,

@@ -107,7 +107,7 @@ public enum HTMLReport {
             for inv in invariants { out += "<th title=\"\(escape(inv.title))\">\(escape(inv.rawValue))</th>" }
             out += "</tr></thead>\n<tbody>\n"
             for (pi, p) in report.paths.enumerated() {
-                out += "<tr><th class=\"path\">\(escape(p.name))\(p.assumptions.isEmpty ? "" : " <span class=\"assume\" title=\"checked under .assume\">(assume)</span>")</th><td><code>\(escape("\(p.location.file):\(p.location.line)"))</code></td>"
+                out += "<tr><th class=\"path\">\(escape(p.name))\(p.assumptions.isEmpty ? "" : " <span class=\"assume\" title=\"checked under \(escape(RunAssumption.directives(p.assumptions)))\">(assume)</span>")</th><td><code>\(escape("\(p.location.file):\(p.location.line)"))</code></td>"
                 for inv in invariants {
                     guard let r = p.results.first(where: { $0.invariant == inv }) else { out += "<td class=\"none\">—</td>"; continue }
                     let (word, cls) = statusCell(r)

@@ -32,7 +32,11 @@ public enum JSONReport {
         var results: [Result]
     }
     /// A branch assumption (label, taken), or a feature one (label: the name, taken: present; feature: its word).
-    struct Assumption: Encodable { var label: String; var taken: Bool; var feature: String?; var reason: String; var location: Location }
+    struct Assumption: Encodable {
+        var label: String; var taken: Bool; var feature: String?; var reason: String; var location: Location
+        /// `.unmodelled`: the bits the memory may have, and those it always has (hex).
+        var memoryBits: String?; var memorySetBits: String?
+    }
     struct Result: Encodable {
         var invariant: String
         var verdict: String
@@ -137,7 +141,8 @@ public enum JSONReport {
             gate: report.gate.map { d in Diag(location: loc(d.location), severity: "error", message: d.message, notes: []) },
             paths: report.paths.map { p in
                 Path(name: p.name, location: loc(p.location), models: p.models, entry: p.entry.rawValue,
-                     assumptions: p.assumptions.map { Assumption(label: $0.label, taken: $0.taken, feature: $0.feature, reason: $0.reason, location: loc($0.location)) },
+                     assumptions: p.assumptions.map { Assumption(label: $0.label, taken: $0.taken, feature: $0.feature, reason: $0.reason, location: loc($0.location),
+                                                                         memoryBits: $0.memoryBits.map(RunAssumption.hex), memorySetBits: $0.memoryBits == nil ? nil : RunAssumption.hex($0.memorySetBits)) },
                      results: p.results.map { r in
                     var reason: String?
                     var cx: CX?

@@ -127,6 +127,7 @@ struct PathProof {
             report.results = allUnknown("unsupported: \(error)")
             return report
         }
+        report.assumptions += graph.unmodelledRead.compactMap { program.unmodelled[$0] }
         report.unwindAnnotated = graph.nodes.contains { program.unwindRows[$0.instruction] != nil || program.unwindHints[$0.instruction] != nil }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let plain = PathSemantics(program: program, path: path, graph: graph)

@@ -28,11 +28,22 @@ public struct TextReport {
             for n in d.notes { out += "\(n.location): note: \(n.message)\n" }
         }
         for g in report.gate { out += "\(g.location): \(paint("error", "1;31")): \(g.message)\n" }
+        // A memory assumption is one declaration many paths read: one note names them.
+        var readers: [(assumption: RunAssumption, paths: [String])] = []
         for p in report.paths {
             for r in p.results { out += renderResult(p, r) }
             for a in p.assumptions {
+                guard a.memoryBits == nil else {
+                    if let k = readers.firstIndex(where: { $0.assumption == a }) { readers[k].paths.append(p.name) } else { readers.append((a, [p.name])) }
+                    continue
+                }
                 out += "\(a.location): note: \(p.name): checked only on runs where \(a.words)\n"
             }
+        }
+        for (a, paths) in readers {
+            var names: [String] = []
+            for n in paths where !names.contains(n) { names.append(n) }
+            out += "\(a.location): note: \(paths.count) path\(paths.count == 1 ? "" : "s") (\(names.joined(separator: ", "))) checked only on runs where \(a.words)\n"
         }
         out += summary(report)
         return out
@@ -43,7 +54,7 @@ public struct TextReport {
         var s = ""
         if case .proved = r.verdict, r.staleExpectations.isEmpty {
             let unannotated = r.invariant == .unwindAnnotations && !p.unwindAnnotated ? " (nothing annotated)" : ""
-            return "\(p.location): \(paint("proved", "32")): \(head)\(unannotated)\(p.assumptions.isEmpty ? "" : " (under .assume)")\n"
+            return "\(p.location): \(paint("proved", "32")): \(head)\(unannotated)\(p.assumptions.isEmpty ? "" : " (under \(RunAssumption.directives(p.assumptions)))")\n"
         }
         // One line per mechanism; a mechanism seen at several sites lists the others.
         var observationsShown: Set<String> = []
@@ -187,8 +198,10 @@ public struct TextReport {
         if c.staleExpectations > 0 { s += ", \(c.staleExpectations) expectation\(c.staleExpectations == 1 ? "" : "s") out of date" }
         if !report.diagnostics.isEmpty { s += ", \(report.diagnostics.count) input error\(report.diagnostics.count == 1 ? "" : "s")" }
         if !report.gate.isEmpty { s += ", \(report.gate.count) spec\(report.gate.count == 1 ? "" : "s") out of date" }
-        let assuming = report.paths.filter { !$0.assumptions.isEmpty }.count
-        if assuming > 0 { s += "; \(assuming) path\(assuming == 1 ? "" : "s") checked under .assume" }
+        let assuming = report.paths.filter { !$0.assumptions.isEmpty }
+        if !assuming.isEmpty {
+            s += "; \(assuming.count) path\(assuming.count == 1 ? "" : "s") checked under \(RunAssumption.directives(assuming.flatMap(\.assumptions)))"
+        }
         return s + "\n"
     }
 }

@@ -184,7 +184,7 @@ public struct PathReport: Sendable {
     public var results: [InvariantResult]
     /// The branches the spec fixed one way (`.assume`): every verdict of the path holds
     /// only for the runs that go that way.
-    public var assumptions: [BranchAssumption] = []
+    public var assumptions: [RunAssumption] = []
     /// Whether some instruction of the path has a `.cfi_*` row or an unwind hint: a
     /// `cfi` proof of a path without one had nothing to check, and the text says so.
     public var unwindAnnotated = false

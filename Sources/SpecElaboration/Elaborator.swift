@@ -109,7 +109,7 @@ public final class Elaborator {
         var name: Located
         var attributes: [String: Located]
         var expectations: [Expectation] = []
-        var assumptions: [BranchAssumption] = []
+        var assumptions: [RunAssumption] = []
     }
 
     var macros: [String: Macro] = [:]
@@ -1007,7 +1007,7 @@ public final class Elaborator {
                 throw Diagnostic(at: label.location, "\(isFeature ? "the feature" : "branches to") \(label.text) \(isFeature ? "is" : "are") already assumed at \(prev.location)", notes: notes)
             }
             // A feature's word is resolved with the path (the .source that names it may come later).
-            paths[last].assumptions.append(BranchAssumption(taken: isFeature ? attrs.positional[2].text == "present" : attrs.positional[0].text == "taken",
+            paths[last].assumptions.append(RunAssumption(taken: isFeature ? attrs.positional[2].text == "present" : attrs.positional[0].text == "taken",
                                                             label: label.text, reason: reason.text, location: label.location,
                                                             feature: isFeature ? "" : nil))
         case ".extern":
@@ -1040,14 +1040,17 @@ public final class Elaborator {
             guard let bits = attrs.keyed["bits"] else {
                 throw Diagnostic(at: head.location, "expected '\(form)': bits= says which bits of \(name.text) may be set", notes: notes)
             }
-            if program.unmodelledBits[name.text] != nil { throw Diagnostic(at: name.location, "duplicate .unmodelled '\(name.text)'", notes: notes) }
+            if program.unmodelled[name.text] != nil { throw Diagnostic(at: name.location, "duplicate .unmodelled '\(name.text)'", notes: notes) }
             let mask = UInt64(bitPattern: try evaluate(Expr.parse(bits), notes: notes))
             let set = try attrs.keyed["set"].map { UInt64(bitPattern: try evaluate(Expr.parse($0), notes: notes)) } ?? 0
             if set & ~mask != 0, let at = attrs.keyed["set"] {
                 throw Diagnostic(at: at.location, "set= names bits that bits= does not allow", notes: notes)
             }
-            program.unmodelledBits[name.text] = mask
-            if set != 0 { program.unmodelledSetBits[name.text] = set }
+            // An assumption about memory restricts the runs checked: it says why, as .assume does.
+            guard let reason = attrs.keyed["reason"], !reason.text.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw Diagnostic(at: head.location, "expected '\(form)': reason= says why \(name.text) holds only those bits (the verdicts of every path that reads it depend on it)", notes: notes)
+            }
+            program.unmodelled[name.text] = RunAssumption(memory: name.text, bits: mask, setBits: set, reason: reason.text, location: head.location)
         case ".percpu":
             let words = try parseAttributes(rest, notes: notes).positional
             guard let word = words.first else { throw Diagnostic(at: head.location, ".percpu needs a variable name", notes: notes) }

@@ -24,6 +24,8 @@ public struct PathGraph: Sendable {
     }
 
     public var nodes: [Node] = []
+    /// The `.unmodelled` names of the memory the path's instructions read or write.
+    public var unmodelledRead: [String] = []
     /// Successor when the instruction falls through (or a branch is not taken, or an
     /// external call returns).
     public var next: [Int?] = []
@@ -186,6 +188,14 @@ public struct PathGraph: Sendable {
             throw Diagnostic(at: a.location, "path '\(path.name)' has \(what): the assumption restricts nothing",
                              notes: [.init(location: path.location, message: "path declared here")])
         }
+        // `.unmodelled` memory the path reads: its declaration restricts the runs checked.
+        var read: Set<String> = []
+        for n in Set(nodes.map(\.instruction)) {
+            for m in program.instructions[n].operation.memoryOperands where program.unmodelled[MemoryOperand.leadingName(m.text)] != nil {
+                read.insert(MemoryOperand.leadingName(m.text))
+            }
+        }
+        unmodelledRead = read.sorted()
         computeOrder(entry: entry)
         original = Array(nodes.indices)
         // Every instruction of the path must be able to reach an exit: a loop with no

@@ -237,6 +237,26 @@ public enum Operation: Hashable, Sendable {
     /// not reach it are checked as usual.
     case unsupported(String)
 
+    /// The memory operands it names (not the stack a push, pop or call uses implicitly).
+    public var memoryOperands: [MemoryOperand] {
+        let operands: [Operand]
+        switch self {
+        case .push(let a), .pop(let a), .unary(_, let a, _), .conditionalMove(_, let a, _), .readSegmentRegister(_, let a, _),
+             .writeSegmentRegister(_, let a), .loadSegmentLimit(let a, _, _), .verifySegmentWrite(let a), .extend(_, let a, _, _, _),
+             .setCondition(_, let a):
+            operands = [a]
+        case .move(let a, let b, _), .alu(_, let a, let b, _), .test(let a, let b, _), .compare(let a, let b, _),
+             .exchange(let a, let b, _), .bitTest(_, let a, let b, _), .shift(_, let a, let b, _), .compareExchange(let a, let b, _),
+             .exchangeAdd(let a, let b, _):
+            operands = [a, b]
+        case .lea(let m, _): return [m]
+        case .loadAddress, .jump, .branch, .call, .ret, .sysret, .sysexit, .iret, .pushFlags, .popFlags, .readMSR, .readGSBase,
+             .writeGSBase, .readControlRegister, .swapgs, .leave, .trap, .noEffect, .unsupported:
+            operands = []
+        }
+        return operands.compactMap { if case .memory(let m) = $0 { return m } else { return nil } }
+    }
+
     /// Control never continues with the next instruction.
     public var endsFallThrough: Bool {
         switch self {
@@ -507,7 +527,7 @@ public struct PathSpec: Hashable, Sendable {
     public var expectations: [Expectation]
     /// Conditional branches the spec fixes one way (`.assume`): the path's verdicts
     /// hold only for the runs that go that way, and every report says so.
-    public var assumptions: [BranchAssumption] = []
+    public var assumptions: [RunAssumption] = []
     /// THREAD_SIZE, when the spec gives it: thread_info lies at the base of every task
     /// stack whose top the path knows.
     public var threadSize: Int64?
@@ -571,13 +591,20 @@ public enum CompatHighRegisters: String, Sendable, Hashable, CaseIterable {
 /// `.assume feature NAME present|absent reason="…"`: the CPU has (or lacks) the feature
 /// NAME (an `X86_FEATURE_*` the unit's headers define, or a feature word): every
 /// ALTERNATIVE site patched on it runs that arm only (`taken`: present; `label`: NAME).
-public struct BranchAssumption: Hashable, Sendable, CustomStringConvertible {
+/// What a path's verdicts are conditional on: a branch one way (`.assume taken|not-taken
+/// LABEL`), a CPU feature (`.assume feature NAME present|absent`), or the bits of memory
+/// the model does not hold (`.unmodelled NAME bits=… set=…`).
+public struct RunAssumption: Hashable, Sendable, CustomStringConvertible {
     public var taken: Bool
     public var label: String
     public var reason: String
     public var location: SourceLocation
     /// A feature assumption: the feature word (`0x…`) NAME stands for, once resolved.
     public var feature: String?
+    /// A memory assumption: the bits memory written NAME(…) may have set…
+    public var memoryBits: UInt64?
+    /// … and those it always has.
+    public var memorySetBits: UInt64 = 0
 
     public init(taken: Bool, label: String, reason: String, location: SourceLocation, feature: String? = nil) {
         self.taken = taken
@@ -587,16 +614,40 @@ public struct BranchAssumption: Hashable, Sendable, CustomStringConvertible {
         self.feature = feature
     }
 
+    public init(memory name: String, bits: UInt64, setBits: UInt64, reason: String, location: SourceLocation) {
+        self.init(taken: true, label: name, reason: reason, location: location)
+        memoryBits = bits
+        memorySetBits = setBits
+    }
+
+    /// The directive that states it.
+    public var directive: String { memoryBits == nil ? ".assume" : ".unmodelled" }
+
     /// The directive as written.
     public var description: String {
-        feature == nil ? ".assume \(taken ? "taken" : "not-taken") \(label) reason=\"\(reason)\""
+        if let bits = memoryBits {
+            return ".unmodelled \(label) bits=\(Self.hex(bits))\(memorySetBits == 0 ? "" : " set=\(Self.hex(memorySetBits))") reason=\"\(reason)\""
+        }
+        return feature == nil ? ".assume \(taken ? "taken" : "not-taken") \(label) reason=\"\(reason)\""
             : ".assume feature \(label) \(taken ? "present" : "absent") reason=\"\(reason)\""
     }
 
     /// What the verdicts are conditional on, in words.
     public var words: String {
-        feature == nil ? "every conditional branch to \(label) is \(taken ? "taken" : "not taken") (\(reason))"
+        if let bits = memoryBits {
+            let always = memorySetBits == 0 ? "" : ", with \(Self.hex(memorySetBits)) always set"
+            return "every read of \(label)(…), memory the model does not hold, has no bit outside \(Self.hex(bits)) set\(always) (\(reason))"
+        }
+        return feature == nil ? "every conditional branch to \(label) is \(taken ? "taken" : "not taken") (\(reason))"
             : "the CPU \(taken ? "has" : "lacks") \(label), so every ALTERNATIVE on it \(taken ? "runs its replacement" : "keeps its original code") (\(reason))"
+    }
+
+    public static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+
+    /// The directives a set of assumptions comes from, for a report: `.assume`,
+    /// `.unmodelled` or `.assume, .unmodelled`.
+    public static func directives(_ assumptions: [RunAssumption]) -> String {
+        Set(assumptions.map(\.directive)).sorted().joined(separator: ", ")
     }
 }
 
@@ -756,11 +807,10 @@ public struct Program: Sendable {
     /// How a feature word is written in `featureNames`, `AlternativeArm.feature` and the
     /// `cpu.feature[…]` inputs.
     public static func featureWord(_ value: Int64) -> String { "0x" + String(UInt64(bitPattern: value), radix: 16) }
-    /// `.unmodelled NAME bits=MASK`: the bits unmodelled memory written NAME(…) may have
-    /// set; a read of it is an unknown value with no other bit set.
-    public var unmodelledBits: [String: UInt64] = [:]
-    /// `.unmodelled NAME … set=MASK`: bits such memory always has set.
-    public var unmodelledSetBits: [String: UInt64] = [:]
+    /// `.unmodelled NAME bits=MASK [set=MASK]`: the bits unmodelled memory written NAME(…)
+    /// may have set, and those it always has; a read of it is an unknown value with
+    /// those bits. By NAME.
+    public var unmodelled: [String: RunAssumption] = [:]
     /// `.iret_to_kernel LABEL`: iretq instructions (the first at or after LABEL) that only
     /// ever return to kernel mode — so they never fault with the user's GS base — which
     /// every path through them must show (invariant gs).

@@ -536,11 +536,10 @@ public struct Interpreter<D: ValueDomain> {
                 let v = d.input("unmodelled[\(m.text)]@\(node)")
                 // `.unmodelled NAME bits=`: a word the spec says has only these bits set.
                 let name = MemoryOperand.leadingName(m.text)
-                if let bits = program.unmodelledBits[name] {
+                if let declared = program.unmodelled[name], let bits = declared.memoryBits {
                     s.reach = d.both(s.reach, d.equal(d.and(v, d.constant(~bits)), d.constant(0)))
-                }
-                if let set = program.unmodelledSetBits[name] {
-                    s.reach = d.both(s.reach, d.equal(d.and(v, d.constant(set)), d.constant(set)))
+                    let set = declared.memorySetBits
+                    if set != 0 { s.reach = d.both(s.reach, d.equal(d.and(v, d.constant(set)), d.constant(set))) }
                 }
                 return (mask(v, w), nil)
             }

@@ -73,6 +73,25 @@ final class UnmodelledBitsTests: XCTestCase {
                         .contains("set= names bits that bits= does not allow") == true)
     }
 
+    /// Runs with other values are not checked, so every report says the verdicts depend on
+    /// the declaration, as it does for `.assume`: once per declaration in text, per path
+    /// in JSON.
+    func testReportsSayTheVerdictsDependOnIt() {
+        let report = SpecHarness.check(Self.spec(declared: true, sigpendingPush: false) + "\n.path quiet entry=function\nquiet:\n\tret\n", invariants: [.frameBalance])
+        XCTAssertEqual(report.paths.first { $0.name == "irq" }?.assumptions.map(\.description),
+                       [".unmodelled TI_flags bits=0xc reason=\"the TIF bits this spec knows\""])
+        XCTAssertEqual(report.paths.first { $0.name == "quiet" }?.assumptions, [], "a path that does not read it does not depend on it")
+        let text = TextReport(colour: false).render(report)
+        XCTAssertTrue(text.contains("proved: irq: frame balanced (under .unmodelled)"), text)
+        XCTAssertTrue(text.contains("proved: quiet: frame balanced\n"), text)
+        XCTAssertTrue(text.contains("spec.pts:4:1: note: 1 path (irq) checked only on runs where every read of TI_flags(…), memory the model does not hold, has no bit outside 0xc set (the TIF bits this spec knows)"), text)
+        XCTAssertTrue(text.contains("1 path checked under .unmodelled"), text)
+        let json = JSONReport.render(report)
+        XCTAssertTrue(json.contains("\"memoryBits\" : \"0xc\""), json)
+        XCTAssertTrue(SpecHarness.check(".unmodelled TI_flags bits=4\n.path f entry=function\nf:\n\tret\n").diagnostics.first?.message
+                        .contains("reason= says why TI_flags holds only those bits") == true)
+    }
+
     func testDeclarationErrors() {
         func message(_ line: String) -> String {
             SpecHarness.check(line + "\n.path f entry=function\nf:\n\tret\n").diagnostics.first?.message ?? "none"
@@ -80,7 +99,7 @@ final class UnmodelledBitsTests: XCTestCase {
         XCTAssertTrue(message(".unmodelled TI_flags").contains("bits= says which bits of TI_flags may be set"))
         XCTAssertTrue(message(".unmodelled TI_flags(%rcx) bits=4").contains("expected '.unmodelled NAME bits=EXPR"))
         XCTAssertTrue(message(".unmodelled TI_flags bits=4 mask=3").contains("unknown .unmodelled attribute 'mask'"))
-        XCTAssertTrue(message(".unmodelled TI_flags bits=4\n.unmodelled TI_flags bits=8").contains("duplicate .unmodelled 'TI_flags'"))
+        XCTAssertTrue(message(".unmodelled TI_flags bits=4 reason=\"TIF\"\n.unmodelled TI_flags bits=8 reason=\"TIF\"").contains("duplicate .unmodelled 'TI_flags'"))
         XCTAssertTrue(message(".unmodelled TI_flags bits=UNDEFINED_MASK").contains("UNDEFINED_MASK"))
     }
 }
