@@ -392,6 +392,26 @@ struct PathProof {
             result.decidedBy = deciders.sorted()
             report.results.append(result)
         }
+        // No run reaches an exit (every way out is a trap, a loop that never ends, or a
+        // branch no input takes, or an .assume that removes them all): every exit
+        // obligation is true of no run, so nothing proved about the exits means anything.
+        if !run.exitsReached.contains(where: { $0.reach.boolConstant == true }) {
+            let why: String?
+            switch queryAny(run.exitsReached, &proofRun, label: "exit-reached") {
+            case .sat: why = nil
+            case .unsat: why = "no run of the path reaches an exit (ret, sysretq, sysexit, iretq)\(path.assumptions.isEmpty ? "" : " under its .assume"): every run ends in a trap or never ends, so nothing is proved about its exits"
+            case .unknown(let reason): why = "whether any run of the path reaches an exit is undecided (solver: \(reason))"
+            }
+            if let why {
+                report.results = report.results.map { r in
+                    guard r.violations.isEmpty, r.undecided == nil else { return r }
+                    var u = InvariantResult(invariant: r.invariant, violations: [], undecided: why, expectations: path.expectations,
+                                            obligations: r.obligations, solverQueries: r.solverQueries)
+                    u.decidedBy = r.decidedBy
+                    return u
+                }
+            }
+        }
         // Runs cut at a per-CPU stack pointer read on a GS base the path condition does
         // not settle: unless every such claim is proved, the cut runs may hide anything,
         // so the other invariants' verdicts (violations found stay) are unknown.

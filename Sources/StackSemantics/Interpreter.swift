@@ -153,6 +153,7 @@ public struct Interpreter<D: ValueDomain> {
     /// lazily from `self`).
     public var obligations: [Obligation<D>] { log.items }
     public var assumedClaims: [Obligation<D>] { log.assumed }
+    public var exitsReached: [Obligation<D>] { log.exits }
     /// Invariants some obligation of which held by construction and was not kept.
     public var heldByConstruction: Set<Invariant> { Set(Invariant.allCases.filter { log.heldByConstruction & $0.bit != 0 }) }
     let log = ObligationLog<D>()
@@ -1396,6 +1397,10 @@ public struct Interpreter<D: ValueDomain> {
     }
 
     func checkExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int, iretFrame: [String: D.Value]?) {
+        if d.known(s.reach) != false {
+            log.exits.append(Obligation(invariant: .frameBalance, node: node, key: "exit", claim: d.bit(false), reach: s.reach,
+                                        requirement: "some run reaches an exit"))
+        }
         checkRestoreAtExit(kind, s, node: node)
         checkFrameAtExit(kind, s, node: node)
         checkPtraceAtExit(kind, s, node: node, iretFrame: iretFrame)
@@ -1486,6 +1491,10 @@ final class ObligationLog<D: ValueDomain> {
     /// Claims the run assumed after recording them as obligations (`cutAtUserGSBase`):
     /// the verdicts of the other invariants hold only if these do.
     @exclusivity(unchecked) var assumed: [Obligation<D>] = []
+    /// Every exit the run reaches, as an obligation whose claim is false: the path
+    /// condition under which it is reached (no run reaching any of them leaves every
+    /// exit obligation true of no run at all).
+    @exclusivity(unchecked) var exits: [Obligation<D>] = []
 }
 
 final class InputCache<D: ValueDomain> {

@@ -36,6 +36,9 @@ public struct LoopRun<D: WideningDomain> {
     /// Claims the run assumed once recorded (a per-CPU stack pointer read on a GS base
     /// the path condition does not settle): the other verdicts hold only if these do.
     public var assumedClaims: [Obligation<D>] = []
+    /// The exits the run reaches, each with the condition under which it does (claim
+    /// false): when no run reaches any, no exit obligation is about a real run.
+    public var exitsReached: [Obligation<D>] = []
     /// Invariants with obligations that held by construction (not kept in `obligations`).
     public var heldByConstruction: Set<Invariant> = []
     /// Set when the path uses a construct the model cannot follow.
@@ -278,6 +281,7 @@ public enum SymbolicExecutor {
                 result.everyAddressResolved = interp.coverage.everyAddressResolved
                 result.obligations = interp.obligations
                 result.assumedClaims = interp.assumedClaims
+                result.exitsReached = interp.exitsReached
                 result.heldByConstruction = interp.heldByConstruction
                 return result
             }

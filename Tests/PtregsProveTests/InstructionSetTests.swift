@@ -247,6 +247,29 @@ final class InstructionSetTests: XCTestCase {
         }
     }
 
+    /// The same when the trap is not the only way out in the code but the only one any
+    /// run takes — a `ret` no input reaches, a loop that never ends, or an `.assume` that
+    /// removes every run that exits: proving the exits of no run proved broken code.
+    func testAPathNoRunOfWhichExitsIsNeverProved() {
+        let shapes = [
+            "deadRet": ".path f entry=function\nf:\tmovq $0, %rbx\n\txorl %eax, %eax\n\ttestl %eax, %eax\n\tjz 1f\n\tret\n1:\tud2",
+            "spin": ".path f entry=function\nf:\tmovq $0, %rbx\n\txorl %eax, %eax\n1:\ttestl %eax, %eax\n\tjz 1b\n\tret",
+            "assumed": ".path f entry=function\n.assume taken x reason=\"the other way\"\nf:\txorl %eax, %eax\n\ttestl %eax, %eax\n\tjnz x\n\tmovq $0, %rbx\n\tret\nx:\tret",
+        ]
+        for (name, spec) in shapes.sorted(by: { $0.key < $1.key }) {
+            let report = SpecHarness.check(spec)
+            XCTAssertEqual(report.diagnostics, [], name)
+            for inv in Invariant.allCases {
+                guard let r = SpecHarness.result(report, path: "f", inv) else { continue }
+                guard case .unknown(let why) = r.verdict else { XCTFail("\(name) \(inv): \(SpecHarness.describe(r.verdict))"); continue }
+                XCTAssertTrue(why.contains("no run of the path reaches an exit"), why)
+            }
+        }
+        // A ret some input reaches keeps its verdict, and the clobber is found.
+        let reachable = ".path f entry=function\nf:\tmovq $0, %rbx\n\ttestl %eax, %eax\n\tjz 1f\n\tret\n1:\tud2"
+        SpecHarness.assertViolated(SpecHarness.check(reachable, invariants: [.restoreMatchesSave]), path: "f", .restoreMatchesSave, blamedLine: 2)
+    }
+
     // MARK: Real source files
 
     /// A kernel-style `.S` file (issue 16) with the instructions entry code uses: its path
