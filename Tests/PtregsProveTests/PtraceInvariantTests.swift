@@ -80,12 +80,19 @@ final class PtraceInvariantTests: XCTestCase {
         """
     }
 
+    /// SYSRET loads cs=0x33 and ss=0x2b: only when pt_regs holds those may it return (a
+    /// tracer's other selector leaves by IRET — here, a trap for brevity).
     static let sysretFromPtRegs = """
+    \tcmpq $0x33, CS(%rsp)
+    \tjne 9f
+    \tcmpq $0x2b, SS(%rsp)
+    \tjne 9f
     \tmovq EFLAGS(%rsp), %r11
     \tmovq RIP(%rsp), %rcx
     \tmovq RSP(%rsp), %rsp
     \tswapgs
     \tsysretq            # <-exit
+    9:\tud2
     """
 
     static let iretFromPtRegs = """
@@ -103,6 +110,27 @@ final class PtraceInvariantTests: XCTestCase {
         // flags, which SYSRET must not return (CVE-2014-4699; SysretHazardInvariantTests).
         let report = SpecHarness.check(Self.tracedSyscall())
         SpecHarness.assertOthersProved(report, path: "tracesys", except: [.sysretHazard])
+    }
+
+    func testSysretDropsATracersCSAndSS() throws {
+        // Without the selector test, SYSRET returns in 64-bit mode with __USER_DS whatever
+        // cs/ss the tracer wrote (putreg takes any RPL-3 selector): ptrace shows a mode
+        // the task does not run in. 4.x's opportunistic SYSRET tests both.
+        let exit = Self.sysretFromPtRegs.replacingOccurrences(of: "\tcmpq $0x33, CS(%rsp)\n\tjne 9f\n\tcmpq $0x2b, SS(%rsp)\n\tjne 9f\n", with: "")
+        let spec = Self.tracedSyscall(exit: exit)
+        let report = SpecHarness.check(spec)
+        let r = try XCTUnwrap(SpecHarness.result(report, path: "tracesys", .ptraceConsistency))
+        XCTAssertEqual(Set(r.violations.map(\.mechanism.description)), ["ptrace cs at sysretq", "ptrace ss at sysretq"])
+        let cs = try XCTUnwrap(r.violations.first { $0.mechanism.subject == "cs" }?.counterexample)
+        XCTAssertEqual(cs.location.line, SpecHarness.line("<-exit", in: spec))
+        XCTAssertTrue(cs.requirement.contains("loads cs=0x33 whatever pt_regs.cs holds"), cs.requirement)
+        let written = try XCTUnwrap(cs.inputs.first { $0.0.hasPrefix("ptrace.cs@") }?.1, "inputs: \(cs.inputs)")
+        XCTAssertNotEqual(written, 0x33)
+        XCTAssertTrue(cs.inputs.contains { $0.0.hasPrefix("ptrace.wrote.cs@") && $0.1 == 1 }, "inputs: \(cs.inputs)")
+        // Testing only cs leaves ss.
+        let csOnly = Self.tracedSyscall(exit: Self.sysretFromPtRegs.replacingOccurrences(of: "\tcmpq $0x2b, SS(%rsp)\n\tjne 9f\n", with: ""))
+        XCTAssertEqual(try XCTUnwrap(SpecHarness.result(SpecHarness.check(csOnly), path: "tracesys", .ptraceConsistency)).violations.map(\.mechanism.description),
+                       ["ptrace ss at sysretq"])
     }
 
     func testTracedSyscallLeavingThroughIretProves() {

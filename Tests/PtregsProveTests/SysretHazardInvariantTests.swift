@@ -8,6 +8,10 @@ final class SysretHazardInvariantTests: XCTestCase {
     /// Returns by SYSRET only when pt_regs.ip is below TASK_SIZE_MAX and flags has no
     /// TF, RF or VM; otherwise by IRET from the pt_regs frame (the later kernels' check).
     static let checkedSysret = """
+    \tcmpq $0x33, CS(%rsp)
+    \tjne 1f
+    \tcmpq $0x2b, SS(%rsp)
+    \tjne 1f
     \tmovq RIP(%rsp), %rcx
     \tmovq $0x00007ffffffff000, %r11
     \tcmpq %r11, %rcx

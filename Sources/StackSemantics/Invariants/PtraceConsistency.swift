@@ -10,7 +10,8 @@ import SpecElaboration
 /// A field never written holds garbage and fails. At a stop a tracer may write any
 /// field it observes, or none: each field's user value becomes ite(the tracer wrote it,
 /// the value it wrote, the value before), so what reaches user space must come from
-/// pt_regs: at `sysretq` rcx = ip, r11 = flags, rsp = sp; at `iretq` the popped frame
+/// pt_regs: at `sysretq` rcx = ip, r11 = flags, rsp = sp, and pt_regs' cs and ss are
+/// the selectors SYSRET loads (likewise at `sysexit`); at `iretq` the popped frame
 /// = ip, cs, flags, sp, ss. A stale per-CPU `old_rsp` after a stop fails here. A
 /// `maystop` function observes only in the runs where it stops (`happens`).
 extension Interpreter {
@@ -90,6 +91,23 @@ extension Interpreter {
                     words = "sysexit must return the user's rip from pt_regs.ip: the return point the kernel stored there, or a tracer's write (in \(r.name))"
                 }
                 require(.ptraceConsistency, node, "sysret \(field)", claim, s, words, values: values)
+            }
+            // SYSRET and SYSEXIT load fixed selectors, whatever pt_regs says: a cs or ss a
+            // tracer (or C) wrote there that differs is dropped, and the task runs in
+            // another mode than the one ptrace shows (the kernel's "CS and SS must match
+            // SYSRET" test sends such returns through iretq).
+            let wide: Bool
+            switch program.instructions[graph.nodes[node].instruction].operation {
+            case .sysret(let w), .sysexit(let w): wide = w == .q
+            default: wide = true
+            }
+            let loaded: [(String, UInt64)] = [("cs", wide ? EntrySetup.userCS : EntrySetup.user32CS), ("ss", EntrySetup.userSS)]
+            for (field, selector) in loaded {
+                guard let u = userField(s, field) else { continue }
+                let instruction = instructionWords(node: node)
+                require(.ptraceConsistency, node, "sysret \(field)", whereKnown(u.known, d.equal(u.value, d.constant(selector))), s,
+                        "\(instruction) loads \(field)=0x\(String(selector, radix: 16)) whatever pt_regs.\(field) holds: pt_regs.\(field) must be that selector (a tracer's other value must send the return through iretq)",
+                        values: [("pt_regs.\(field)", u.value), ("loaded \(field)", d.constant(selector))])
             }
         case .iret:
             guard let frame = iretFrame else { return }
