@@ -44,6 +44,8 @@ public struct Checker: Sendable {
         var files: [SpecFile] = []
         var errors: [Diagnostic] = []
         let fm = FileManager.default
+        // Units by their real path: one named twice is checked and counted once.
+        var checked: Set<String> = []
         for input in inputs {
             var isDir: ObjCBool = false
             guard fm.fileExists(atPath: input, isDirectory: &isDir) else {
@@ -91,10 +93,15 @@ public struct Checker: Sendable {
                     // A `.pts` link is checked when the unit is read (SpecLoader.resolveUnit).
                     if u.pathExtension == "pts" { found.append(u) }
                 }
-                for u in found.sorted(by: { $0.path < $1.path }) {
+                // A gate whose directory holds no unit would pass having checked nothing.
+                if found.isEmpty {
+                    errors.append(.error(SourceLocation(file: input, line: 1, column: 1), "no spec units (*.pts) under \(input): nothing would be checked"))
+                }
+                for u in found.sorted(by: { $0.path < $1.path }) where checked.insert(u.resolvingSymlinksInPath().path).inserted {
                     files.append(SpecFile(url: u, root: specRoot, display: display(u)))
                 }
-            } else {
+            } else if checked.insert(real.path).inserted {
+                // A unit named twice (or inside a directory also named) is checked once.
                 files.append(SpecFile(url: URL(fileURLWithPath: input), root: specRoot, display: input))
             }
         }

@@ -397,10 +397,18 @@ struct PathProof {
         // obligation is true of no run, so nothing proved about the exits means anything.
         if !run.exitsReached.contains(where: { $0.reach.boolConstant == true }) {
             let why: String?
-            switch queryAny(run.exitsReached, &proofRun, label: "exit-reached") {
-            case .sat: why = nil
-            case .unsat: why = "no run of the path reaches an exit (ret, sysretq, sysexit, iretq)\(path.assumptions.isEmpty ? "" : " under its .assume"): every run ends in a trap or never ends, so nothing is proved about its exits"
-            case .unknown(let reason): why = "whether any run of the path reaches an exit is undecided (solver: \(reason))"
+            let f = run.factory
+            let reached = f.anyOf(run.exitsReached.map(\.reach))
+            // Usually an input the case split picks settles it (a function's return
+            // address outside the path's code), without the solver.
+            if options.structuralFastPath && f.modelByCases(reached) != nil {
+                why = nil
+            } else {
+                switch queryAny(run.exitsReached, &proofRun, label: "exit-reached") {
+                case .sat: why = nil
+                case .unsat: why = "no run of the path reaches an exit (ret, sysretq, sysexit, iretq)\(path.assumptions.isEmpty ? "" : " under its .assume"): every run ends in a trap or never ends, so nothing is proved about its exits"
+                case .unknown(let reason): why = "whether any run of the path reaches an exit is undecided (solver: \(reason))"
+                }
             }
             if let why {
                 report.results = report.results.map { r in

@@ -80,6 +80,13 @@ public struct EntrySetup: Sendable {
                 // pt_regs and nothing above it.
                 iretFrame = ptRegsBase.map { $0 &+ 128 }
                 frameTop = ptRegsBase.map { $0 &+ 168 }
+            } else if let b = ptRegsBase {
+                // A function handed pt_regs in its caller's frame may use it, not beyond.
+                frameTop = b &+ 168
+            } else {
+                // Above the return address is the caller's frame: kernel assembly takes
+                // no arguments on the stack, and a store there clobbers the caller.
+                frameTop = Self.entryStackBase &+ 8
             }
         }
         if let b = ptRegsBase {
@@ -807,11 +814,13 @@ public struct Interpreter<D: ValueDomain> {
         case .shift(let op, let countOperand, let dst, let w):
             let v = try read(dst, w, &s, node: node)
             let count = try read(countOperand, .b, &s, node: node)
+            try checkPlacement(inst.operation, [placementValue(dst, read: v, s)], node: node)
             let r = shift(op, v, count: count, w, &s, node: node)
             try write(dst, r, w, &s, node: node, what: "computed by `\(inst.text)`")
             return go(next, s)
         case .extend(let signed, let src, let from, let r, let to):
             let (v, origin) = try readTracing(src, from, &s, node: node)
+            try checkPlacement(inst.operation, [placementValue(src, read: v, s)], node: node)
             let wide = signed ? mask(signExtend(v, from), to) : v
             try write(.register(r, to), wide, to, &s, node: node, what: "extended by `\(inst.text)`",
                       source: signed || from != to ? nil : origin)
@@ -824,6 +833,7 @@ public struct Interpreter<D: ValueDomain> {
             let old = try read(dst, w, &s, node: node)
             let accumulator = mask(s[.rax], w)
             let new = try read(src, w, &s, node: node)
+            try checkPlacement(inst.operation, [s[.rax], placementValue(dst, read: old, s)], node: node)
             _ = subtract(accumulator, old, w, &s)
             let equal = d.equal(accumulator, old)
             // A memory destination is always written (with itself when they differ); the
@@ -850,6 +860,7 @@ public struct Interpreter<D: ValueDomain> {
             return go(next, s)
         case .exchangeAdd(let src, let dst, let w):
             let a = try read(src, w, &s, node: node), b = try read(dst, w, &s, node: node)
+            try checkPlacement(inst.operation, [placementValue(src, read: a, s), placementValue(dst, read: b, s)], node: node)
             let sum = addition(b, a, w, &s)
             // src = old dst, dst = the sum; a memory destination's address uses the old
             // registers, so it is written first; with one register for both, the sum wins.
@@ -890,6 +901,7 @@ public struct Interpreter<D: ValueDomain> {
             return go(next, s)
         case .move(let src, let dst, let w):
             let (v, origin) = try readTracing(src, w, &s, node: node)
+            try checkPlacement(inst.operation, [placementValue(src, read: v, s)], node: node)
             let saving: Register? = { if case .register(let r, .q) = src { return r }; return nil }()
             func what() -> String {
                 switch src {
@@ -923,6 +935,7 @@ public struct Interpreter<D: ValueDomain> {
                 r = mask(raw, w)
                 setFlags(result: r, w, carry: d.bit(false), overflow: d.bit(false), &s)
             }
+            try checkPlacement(inst.operation, [placementValue(src, read: b, s), placementValue(dst, read: a, s)], result: r, node: node)
             try write(dst, r, w, &s, node: node, what: "computed by `\(inst.text)`")
             return go(next, s)
         case .unary(let op, let dst, let w):
@@ -935,14 +948,17 @@ public struct Interpreter<D: ValueDomain> {
             case .neg: r = subtract(d.constant(0), a, w, &s)
             case .not: r = mask(d.not(a), w)
             }
+            try checkPlacement(inst.operation, [placementValue(dst, read: a, s)], result: r, node: node)
             try write(dst, r, w, &s, node: node, what: "computed by `\(inst.text)`")
             return go(next, s)
         case .test(let a, let b, let w):
             let x = try read(a, w, &s, node: node), y = try read(b, w, &s, node: node)
+            try checkPlacement(inst.operation, [placementValue(a, read: x, s), placementValue(b, read: y, s)], node: node)
             setFlags(result: d.and(x, y), w, carry: d.bit(false), overflow: d.bit(false), &s)
             return go(next, s)
         case .compare(let a, let b, let w):
             let x = try read(a, w, &s, node: node), y = try read(b, w, &s, node: node)
+            try checkPlacement(inst.operation, [placementValue(a, read: x, s), placementValue(b, read: y, s)], node: node)
             _ = subtract(y, x, w, &s)
             return go(next, s)
         case .exchange(let a, let b, let w):
@@ -1094,6 +1110,7 @@ public struct Interpreter<D: ValueDomain> {
             return go(next, s)
         case .bitTest(let kind, .immediate(let n), let dst, let w):
             let v = try read(dst, w, &s, node: node)
+            try checkPlacement(inst.operation, [placementValue(dst, read: v, s)], node: node)
             let bitMask = d.constant(1 << UInt64(n & Int64(w.bits - 1)))
             let carry = d.negate(d.equal(d.and(v, bitMask), d.constant(0)))
             s.carryFlag = carry
@@ -1255,7 +1272,16 @@ public struct Interpreter<D: ValueDomain> {
             // The model follows a ret only to the call it returns to; a run whose
             // ret goes elsewhere has broken the return stack (reported) and is not
             // followed further, rather than continued where the CPU would not go.
-            s.reach = d.both(s.reach, d.equal(popped, top.returnAddress))
+            let matches = d.equal(popped, top.returnAddress)
+            // Except one that pops the path's own return address (a callee that dropped
+            // its own): it leaves the path there, and is checked as the exit it is.
+            if let caller = s.shadowStack.first, caller.callSite == nil {
+                var leaving = s
+                leaving.reach = d.both(s.reach, d.both(d.negate(matches), d.equal(popped, caller.returnAddress)))
+                leaving.shadowStack.removeFirst()
+                if d.known(leaving.reach) != false { checkExit(.ret, leaving, node: node, iretFrame: nil) }
+            }
+            s.reach = d.both(s.reach, matches)
         }
         if taken == nil { checkExit(.ret, s, node: node, iretFrame: nil) }
         guard let taken else { return Successors() }
@@ -1533,8 +1559,10 @@ extension Interpreter {
     func userSeesLowHalfOnly(field: String) -> Bool {
         guard path.userIs32Bit else { return false }
         switch field {
-        case "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "cs", "ss": return false
-        default: return true
+        // The general registers' high halves are checked too (its own or zero:
+        // RestoreMatchesSave), as r8–r15 are.
+        case "ip", "sp", "flags", "orig_ax": return true
+        default: return false
         }
     }
 

@@ -98,6 +98,19 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("nothere.pts:1:1: error: no such file or directory"), r.stdout)
     }
 
+    /// A CI gate pointed at a directory with no unit (a moved tree, a typo) must not pass
+    /// having checked nothing; a unit named twice is checked and counted once.
+    func testAnEmptyDirectoryExits2AndADuplicateIsCheckedOnce() throws {
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("empty"), withIntermediateDirectories: true)
+        let empty = try run(["empty"])
+        XCTAssertEqual(empty.status, 2, empty.stdout + empty.stderr)
+        XCTAssertTrue(empty.stdout.contains("empty:1:1: error: no spec units (*.pts) under empty: nothing would be checked"), empty.stdout)
+        try write("spec.pts", Self.proving)
+        let twice = try run(["spec.pts", "./spec.pts", "."])
+        XCTAssertEqual(twice.status, 0, twice.stdout + twice.stderr)
+        XCTAssertTrue(twice.stdout.contains("1 path in 1 file:"), twice.stdout)
+    }
+
     func testUnknownOptionExits2WithUsage() throws {
         try write("spec.pts", Self.proving)
         let r = try run(["--bogus", "spec.pts"])

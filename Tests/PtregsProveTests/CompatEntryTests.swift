@@ -37,6 +37,10 @@ final class CompatEntryTests: XCTestCase {
     \tmovq %rax, 80(%rsp)               # pt_regs.ax: the result
     \(SpecHarness.popPtRegs)\
     \taddq $8, %rsp                     # orig_ax
+    \tcmpq $0x23, 8(%rsp)               # SYSEXIT/SYSRETL load cs 0x23 and ss 0x2b:
+    \tjne 9f                            # a tracer's other selectors leave by IRET
+    \tcmpq $0x2b, 32(%rsp)              # (a trap here, for brevity)
+    \tjne 9f
     \tmovl (%rsp), %edx                 # eip
     \tmovl 24(%rsp), %ecx               # esp
     \txorl %r8d, %r8d                   # r8–r11: scratch of the entry and of C, zeroed
@@ -45,6 +49,7 @@ final class CompatEntryTests: XCTestCase {
     \txorl %r11d, %r11d
     \tswapgs
     \tsysexit                           # <-exit
+    9:\tud2
     """
 
     /// A compat SYSCALL entry: the frame pushed below the stack top, SYSRETL with the
@@ -75,6 +80,10 @@ final class CompatEntryTests: XCTestCase {
     \tcall trace_enter
     \(SpecHarness.popPtRegs)\
     \taddq $8, %rsp                     # orig_ax
+    \tcmpq $0x23, 8(%rsp)               # SYSEXIT/SYSRETL load cs 0x23 and ss 0x2b:
+    \tjne 9f                            # a tracer's other selectors leave by IRET
+    \tcmpq $0x2b, 32(%rsp)              # (a trap here, for brevity)
+    \tjne 9f
     \tmovl (%rsp), %ecx                 # eip
     \tmovl 16(%rsp), %r11d              # eflags
     \tmovl 24(%rsp), %esp               # esp, zero-extended
@@ -83,6 +92,7 @@ final class CompatEntryTests: XCTestCase {
     \txorl %r10d, %r10d
     \tswapgs
     \tsysretl                           # <-exit
+    9:\tud2
     """
 
     /// int $0x80 with a tracer stop after the saves.
@@ -155,6 +165,21 @@ final class CompatEntryTests: XCTestCase {
         XCTAssertEqual(r.violations.map(\.mechanism.subject), ["r8"])
         let as32 = SpecHarness.check(int80.replacingOccurrences(of: "entry=int80", with: "entry=int80 abi=32"))
         SpecHarness.assertProved(as32, path: "int80", .restoreMatchesSave)
+    }
+
+    /// A 32-bit task sees ebx, and after a far jump to a 64-bit segment rbx whole: the
+    /// high half must be its own or zero, as r8–r15 are — never kernel bits (a kernel
+    /// address's high half would be a KASLR leak). Comparing only the low halves proved it.
+    func testA32BitTaskIsOwedTheHighHalvesOrZero() throws {
+        let as32 = Self.int80.replacingOccurrences(of: "entry=int80", with: "entry=int80 abi=32")
+        let leaking = as32.replacingOccurrences(of: "\tswapgs\n\tiretq", with: "\tmovl %ebx, %ebx\n\tbtsq $63, %rbx\n\tswapgs\n\tiretq")
+        let r = try XCTUnwrap(SpecHarness.result(SpecHarness.check(leaking), path: "int80", .restoreMatchesSave))
+        XCTAssertEqual(r.violations.map(\.mechanism.subject), ["rbx"])
+        let cx = try XCTUnwrap(r.violations.first?.counterexample)
+        XCTAssertTrue(cx.requirement.contains("its high half the user's or zero"), cx.requirement)
+        // Zero-extending it (what the entry's `movl %ebx, %ebx` does) is fine.
+        let zeroed = as32.replacingOccurrences(of: "\tswapgs\n\tiretq", with: "\tmovl %ebx, %ebx\n\tswapgs\n\tiretq")
+        SpecHarness.assertProved(SpecHarness.check(zeroed), path: "int80", .restoreMatchesSave)
     }
 
     func testA32BitTaskIsOwedItsR12ToR15OrZeroAndR8ToR11AsDeclared() {

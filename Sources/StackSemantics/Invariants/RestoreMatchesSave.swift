@@ -31,12 +31,21 @@ extension Interpreter {
                     values: [(v, now), ("at entry", atEntry)])
         }
         for (r, value, known, field) in observedAtExit(kind, s) {
-            guard let agree = field.map({ userAgree(s[r], value, field: $0) }) ?? d.equal(s[r], value) else {
+            guard var agree = field.map({ userAgree(s[r], value, field: $0) }) ?? d.equal(s[r], value) else {
                 checkCompatHighRegister(r, user: value, known: known, kind, s, node: node)
                 continue
             }
+            let compatHigh = field != nil && path.userIs32Bit && kind != .ret && r.rawValue < Register.r8.rawValue
+            if compatHigh {
+                // A 32-bit task sees the low halves, and the high ones too after a far
+                // jump to a 64-bit segment (as r8–r15): they must be its own or zero, never
+                // a kernel value.
+                agree = d.both(agree, d.either(d.equal(s[r], value), d.equal(s[r], d.low32(s[r]))))
+            }
             // Words only for a kept obligation (most exits give every register back right).
-            func whose() -> String { field.map { "the user's value (pt_regs.\($0))" } ?? "its value from the path's entry" }
+            func whose() -> String {
+                field.map { "the user's value (pt_regs.\($0))" + (compatHigh ? ", its high half the user's or zero" : "") } ?? "its value from the path's entry"
+            }
             require(.restoreMatchesSave, node, "preserve \(r.name)", whereKnown(known, agree), s,
                     "\(r.name) must hold \(whose()) \(exitWords(kind, node: node))" + (originWords(of: r, s).map { ": " + $0 } ?? ""),
                     values: [(r.name, s[r]), (kind == .ret ? "at entry" : "user's", value)],

@@ -1,0 +1,94 @@
+import PtregsProve
+import SpecElaboration
+import XCTest
+
+/// Stack placement (docs/model.md, "What the model assumes", "Stack placement";
+/// Sources/StackSemantics/StackPlacement.swift): the model puts each stack at an address
+/// of its choosing, so whatever depends on more of a stack address than its offset in
+/// its stack and its 8-byte alignment is unknown — each of these once proved on the
+/// model's fixed address.
+final class StackPlacementTests: XCTestCase {
+    static func assertPlacementUnknown(_ spec: String, path: String = "f", _ words: String, file: StaticString = #filePath, line: UInt = #line) {
+        let report = SpecHarness.check(spec)
+        XCTAssertEqual(report.diagnostics, [], file: file, line: line)
+        for inv in Invariant.allCases {
+            guard let r = SpecHarness.result(report, path: path, inv) else { continue }
+            guard case .unknown(let why) = r.verdict else {
+                XCTFail("\(inv): \(SpecHarness.describe(r.verdict))", file: file, line: line)
+                continue
+            }
+            XCTAssertTrue(why.contains("depends on where the stack lies") && why.contains(words), why, file: file, line: line)
+        }
+    }
+
+    func testAnInterruptEntrysRspBitsAreNotTheModels() {
+        // The CPU aligns rsp to 16 before it pushes the 5-word frame: bit 3 of the entry
+        // rsp is set on every run, so rbx is always clobbered. The model's address has it
+        // clear and proved the path.
+        Self.assertPlacementUnknown(".path f entry=interrupt from=kernel\nf:\ttestq $8, %rsp\n\tjz 1f\n\tmovq $0, %rbx\n1:\tiretq", "a test of bits")
+    }
+
+    func testRealigningRspIsUnknown() {
+        Self.assertPlacementUnknown(".path f entry=function\nf:\torq $8, %rsp\n\tandq $-9, %rsp\n\tret", "a mask")
+        let realign = """
+        .path f entry=function
+        f:\tpushq %rbp
+        \tmovq %rsp, %rbp
+        \tpushq %rbx
+        \tandq $-16, %rsp
+        \tmovq (%rsp), %rbx
+        \tmovq %rbp, %rsp
+        \tpopq %rbp
+        \tret
+        """
+        Self.assertPlacementUnknown(realign, "a mask")
+    }
+
+    func testTruncationsAndConstantComparisonsAreUnknown() {
+        Self.assertPlacementUnknown(".path f entry=function\nf:\tmovl %esp, %eax\n\tret", "32-bit truncation")
+        Self.assertPlacementUnknown(".path f entry=function\nf:\tcmpq $0x1000, %rsp\n\tjb 1f\n\tret\n1:\tret", "comparison with a constant")
+        Self.assertPlacementUnknown(".path f entry=function\nf:\tmovq %rsp, %rax\n\tshrq $12, %rax\n\tret", "shift")
+    }
+
+    func testArithmeticLandingOnAnotherStackIsUnknown() {
+        // 4 GiB above the entry stack is unrelated memory; in the model it is irq_stack's
+        // stack, where the store and load looked like a saved register.
+        let alias = """
+        .percpu irq_stack stack
+        .path f entry=function
+        f:\tmovq %rsp, %rax
+        \tmovabsq $0x100000000, %rcx
+        \taddq %rcx, %rax
+        \tmovq %rbx, -8(%rax)
+        \tmovq $0, %rbx
+        \tmovq -8(%rax), %rbx
+        \tret
+        """
+        Self.assertPlacementUnknown(alias, "lands on irq_stack's stack")
+    }
+
+    func testWhatDependsOnlyOnTheStackItselfIsStillProved() {
+        // Offsets, distances within one stack, comparisons of its slots, masks of the low
+        // three bits (always clear), and a comparison with a value the path does not fix.
+        let spec = """
+        .path f entry=function
+        f:\tpushq %rbx
+        \tleaq 8(%rsp), %rax
+        \tmovq %rsp, %rcx
+        \tsubq %rax, %rcx
+        \tcmpq %rax, %rsp
+        \tjae 1f
+        \tandq $-8, %rax
+        \ttestq $7, %rsp
+        \tjnz 1f
+        \tcmpq %rdi, %rsp
+        \tmovq %rsp, %rsi
+        \txorl %esi, %esi
+        \tmovq $1, %rbx
+        1:\tpopq %rbx
+        \tret
+        """
+        let report = SpecHarness.check(spec)
+        for inv in Invariant.allCases { SpecHarness.assertProved(report, path: "f", inv) }
+    }
+}
