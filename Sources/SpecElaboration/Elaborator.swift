@@ -780,8 +780,14 @@ public final class Elaborator {
         guard let name = words.first, !name.isEmpty, name.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar) else {
             throw Diagnostic(at: loc, ".macro needs a name", notes: notes)
         }
-        if let prev = macros[name] {
-            throw Diagnostic(at: loc, "duplicate macro '\(name)' (first defined at \(prev.location))", notes: notes)
+        // gas keeps a macro named after one of its directives but never expands it: the
+        // directive runs (gas only warns).
+        if Self.gasPseudoOps.contains(Self.macroKey(name)) {
+            throw Diagnostic(at: loc, "gas ignores a macro named after its directive '\(Self.macroKey(name))': the directive runs, not the macro", notes: notes)
+        }
+        if let prev = macros[Self.macroKey(name)] {
+            let spelled = prev.name == name ? "" : " as '\(prev.name)'; gas's macro names ignore case"
+            throw Diagnostic(at: loc, "duplicate macro '\(name)' (first defined at \(prev.location)\(spelled))", notes: notes)
         }
         var params: [Macro.Parameter] = []
         for w in words.dropFirst() {
@@ -809,7 +815,13 @@ public final class Elaborator {
             }
             params.append(p)
         }
-        macros[name] = Macro(name: name, parameters: params, body: body, fixedBody: nil, location: loc)
+        macros[Self.macroKey(name)] = Macro(name: name, parameters: params, body: body, fixedBody: nil, location: loc)
+    }
+
+    /// gas looks macros up by their name in lower case: `POPQ` defines `popq`, and an
+    /// instruction `popq` (or `PopQ`) invokes it.
+    static func macroKey(_ name: String) -> String {
+        name.isASCII ? String(decoding: name.utf8.map(\.asciiLowercased), as: UTF8.self) : name.lowercased()
     }
 
     /// `a, b=1 c` → words split at commas and blanks.
@@ -819,7 +831,7 @@ public final class Elaborator {
 
     func processOperation(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note], macroStack: [String],
                           isUnit: Bool, file includingFile: SourceFile) throws {
-        if let alias = directiveAliases[head.text], macros[head.text] == nil {
+        if let alias = directiveAliases[head.text], macros[Self.macroKey(head.text)] == nil {
             if alias.isEmpty { return }
             return try processOperation(head: Located(alias, head.location), operands: operands, rest: rest, notes: notes, macroStack: macroStack,
                                         isUnit: isUnit, file: includingFile)
@@ -833,8 +845,9 @@ public final class Elaborator {
             try defineConstant(name, value.trimmingWhitespaces(), at: valueLoc, directive: "=", rest: rest, notes: notes)
             return
         }
-        if var macro = macros[name] {
-            if macroStack.contains(name) {
+        let key = Self.macroKey(name)
+        if var macro = macros[key] {
+            if macroStack.contains(where: { Self.macroKey($0) == key }) {
                 let chain = (macroStack + [name]).joined(separator: " -> ")
                 throw Diagnostic(at: head.location, "recursive macro: \(chain)", notes: notes)
             }
@@ -852,7 +865,7 @@ public final class Elaborator {
                         return mentionsArguments(h) || mentionsArguments(r) ? nil : .operation(head: h, operands: StatementSplitter.splitOperands(r), rest: r)
                     }
                 }
-                macros[name] = macro
+                macros[key] = macro
             }
             let note = Diagnostic.Note(location: head.location, message: "in expansion of macro '\(name)'")
             do {

@@ -114,6 +114,38 @@ extension Elaborator {
         }
     }
 
+    /// Every directive gas 2.40 (x86-64 ELF) has, in lower case: the names for which
+    /// its `.macro .NAME` warns "attempt to redefine pseudo-op" (found by asking gas).
+    static let gasPseudoOps: Set<String> = [
+        ".2byte", ".4byte", ".8byte", ".abort", ".align", ".allow_index_reg", ".altmacro", ".arch", ".ascii", ".asciz",
+        ".att_mnemonic", ".att_syntax", ".attach_to_group", ".balign", ".balignl", ".balignw", ".bfloat16", ".bss",
+        ".bundle_align_mode", ".bundle_lock", ".bundle_unlock", ".byte", ".cfi_adjust_cfa_offset", ".cfi_def_cfa",
+        ".cfi_def_cfa_offset", ".cfi_def_cfa_register", ".cfi_endproc", ".cfi_escape", ".cfi_fde_data",
+        ".cfi_inline_lsda", ".cfi_label", ".cfi_lsda", ".cfi_negate_ra_state", ".cfi_offset", ".cfi_personality",
+        ".cfi_personality_id", ".cfi_register", ".cfi_rel_offset", ".cfi_remember_state", ".cfi_restore",
+        ".cfi_restore_state", ".cfi_return_column", ".cfi_same_value", ".cfi_sections", ".cfi_signal_frame",
+        ".cfi_startproc", ".cfi_undefined", ".cfi_val_encoded_addr", ".cfi_val_offset", ".cfi_window_save", ".code16",
+        ".code16gcc", ".code32", ".code64", ".comm", ".common", ".common.s", ".data", ".dc", ".dc.a", ".dc.b", ".dc.d",
+        ".dc.l", ".dc.s", ".dc.w", ".dc.x", ".dcb", ".dcb.b", ".dcb.d", ".dcb.l", ".dcb.s", ".dcb.w", ".dcb.x",
+        ".debug", ".dfloat", ".disallow_index_reg", ".double", ".ds", ".ds.b", ".ds.d", ".ds.l", ".ds.p", ".ds.s",
+        ".ds.w", ".ds.x", ".eject", ".else", ".elsec", ".elseif", ".end", ".endc", ".endfunc", ".endif", ".endm",
+        ".endr", ".equ", ".equiv", ".eqv", ".err", ".error", ".exitm", ".extern", ".fail", ".ffloat", ".file", ".fill",
+        ".float", ".format", ".func", ".global", ".globl", ".gnu_attribute", ".hfloat", ".hidden", ".hword", ".ident",
+        ".if", ".ifb", ".ifc", ".ifdef", ".ifeq", ".ifeqs", ".ifge", ".ifgt", ".ifle", ".iflt", ".ifnb", ".ifnc",
+        ".ifndef", ".ifne", ".ifnes", ".ifnotdef", ".incbin", ".include", ".int", ".intel_mnemonic", ".intel_syntax",
+        ".internal", ".irep", ".irepc", ".irp", ".irpc", ".largecomm", ".lcomm", ".lflags", ".line", ".linefile",
+        ".linkonce", ".list", ".llen", ".loc", ".loc_mark_labels", ".local", ".long", ".lsym", ".macro", ".mexit",
+        ".mri", ".name", ".noaltmacro", ".noformat", ".nolist", ".noopt", ".nop", ".nopage", ".nops", ".octa",
+        ".offset", ".operand_check", ".optim", ".org", ".p2align", ".p2alignl", ".p2alignw", ".page", ".plen",
+        ".popsection", ".previous", ".print", ".protected", ".psize", ".purgem", ".pushsection", ".quad", ".reloc",
+        ".rep", ".rept", ".rva", ".sbttl", ".sect", ".sect.s", ".section", ".section.s", ".set", ".short", ".single",
+        ".size", ".skip", ".sleb128", ".slong", ".space", ".spc", ".sse_check", ".stabd", ".stabn", ".stabs",
+        ".string", ".string16", ".string32", ".string64", ".string8", ".struct", ".subsection", ".symver", ".text",
+        ".tfloat", ".this_gcc_requires_the_gnu_assembler", ".title", ".tls_common", ".ttl", ".type", ".uleb128",
+        ".value", ".version", ".vtable_entry", ".vtable_inherit", ".warning", ".weak", ".weakref", ".word", ".xcom",
+        ".xdef", ".xref", ".xstabs", ".zero",
+    ]
+
     static let symbolAttributeDirectives: Set<String> = [".globl", ".global", ".weak", ".local", ".hidden", ".protected", ".internal"]
     static let dataDirectives: Set<String> = [
         ".byte", ".word", ".short", ".hword", ".value", ".2byte", ".int", ".long", ".4byte", ".quad", ".8byte", ".octa",
@@ -260,7 +292,7 @@ extension Elaborator {
                                                             registers: parsed.registers, offset: parsed.offset, simple: parsed.simple))
             pendingAnnotations.append(program.frameAnnotations.count - 1)
         case ".purgem":
-            guard macros.removeValue(forKey: rest.text) != nil else { throw err(rest.location, "no macro '\(rest.text)' to purge") }
+            guard macros.removeValue(forKey: Self.macroKey(rest.text)) != nil else { throw err(rest.location, "no macro '\(rest.text)' to purge") }
         case ".exitm":
             try noOperands()
             guard notes.contains(where: { $0.message.hasPrefix("in expansion of macro") }) else {
