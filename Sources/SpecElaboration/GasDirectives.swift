@@ -57,14 +57,16 @@ extension Elaborator {
         case ".ifle": return try value() <= 0
         case ".ifb": return rest.text.isEmpty
         case ".ifnb": return !rest.text.isEmpty
-        case ".ifc", ".ifnc", ".ifeqs", ".ifnes":
+        case ".ifc", ".ifnc":
+            let (a, b) = try gasComparedStrings(head, rest: rest, notes: notes)
+            return (a == b) == (head.text == ".ifc")
+        case ".ifeqs", ".ifnes":
             guard operands.count == 2 else {
                 throw Diagnostic(at: head.location, "\(head.text) compares two strings: \(head.text) A, B", notes: notes)
             }
-            let quotedOnly = head.text == ".ifeqs" || head.text == ".ifnes"
-            let a = try comparedString(operands[0], quotedOnly: quotedOnly, notes: notes)
-            let b = try comparedString(operands[1], quotedOnly: quotedOnly, notes: notes)
-            return (a == b) == (head.text == ".ifc" || head.text == ".ifeqs")
+            let a = try comparedString(operands[0], notes: notes)
+            let b = try comparedString(operands[1], notes: notes)
+            return (a == b) == (head.text == ".ifeqs")
         default:    // .ifdef, .ifndef, .ifnotdef
             let name = rest.text
             guard !name.isEmpty, name.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar) else {
@@ -75,14 +77,54 @@ extension Elaborator {
         }
     }
 
-    /// A string of `.ifc`: as written, or inside `'…'` or `"…"`.
-    func comparedString(_ l: Located, quotedOnly: Bool, notes: [Diagnostic.Note]) throws -> String {
-        let t = l.text
-        for q in ["\"", "'"] where t.count >= 2 && t.hasPrefix(q) && t.hasSuffix(q) {
-            return String(t.dropFirst().dropLast())
+    /// The two strings `.ifc`/`.ifnc` compare, as gas 2.40 reads them (read.c's
+    /// get_mri_string): the first ends at the first comma whatever encloses it
+    /// (`(a,b)` or `"a,b"` is cut there), the second is the rest of the statement; each
+    /// is compared character for character, quotes included, blanks at its ends left
+    /// out. What gas reads otherwise is refused: blanks inside an operand (gas's scrubber
+    /// drops some of them, `a + b` matches `a+b`) and single quotes other than one
+    /// `'…'` operand (gas folds `''` and ends the operand at the closing quote).
+    func gasComparedStrings(_ head: Located, rest: Located, notes: [Diagnostic.Note]) throws -> (String, String) {
+        let t = rest.text
+        guard let comma = t.firstIndex(of: ",") else {
+            throw Diagnostic(at: head.location, "\(head.text) compares two strings: \(head.text) A, B", notes: notes)
         }
-        if quotedOnly { throw Diagnostic(at: l.location, "expected a quoted string", notes: notes) }
-        return t
+        let parts = [t[..<comma], t[t.index(after: comma)...]]
+        var out: [String] = []
+        for (k, p) in parts.enumerated() {
+            let operand = p.trimmingWhitespaces()
+            let offset = t.distance(from: t.startIndex, to: k == 0 ? t.startIndex : t.index(after: comma))
+            let at = SourceLocation(file: rest.location.file, line: rest.location.line, column: rest.location.column + offset)
+            var inString = false
+            for c in operand.unicodeScalars {
+                if c == "\"" { inString.toggle() }
+                if !inString, c == " " || c == "\t" {
+                    throw Diagnostic(at: at, "\(head.text) operand '\(operand)' has a blank inside: gas's reading of it (it drops some blanks) is not modelled", notes: notes)
+                }
+            }
+            if operand.contains("'") {
+                let inner = operand.dropFirst().dropLast()
+                guard operand.count >= 2, operand.hasPrefix("'"), operand.hasSuffix("'"), !inner.contains("'") else {
+                    throw Diagnostic(at: at, "\(head.text) operand '\(operand)' with single quotes other than around it: gas's reading of it is not modelled", notes: notes)
+                }
+            }
+            out.append(operand)
+        }
+        return (out[0], out[1])
+    }
+
+    /// A string of `.ifeqs`/`.ifnes`: inside `"…"`, as gas demands (it rejects `'…'`).
+    /// gas reads escapes there; a backslash is refused rather than compared as written.
+    func comparedString(_ l: Located, notes: [Diagnostic.Note]) throws -> String {
+        let t = l.text
+        guard t.count >= 2, t.hasPrefix("\""), t.hasSuffix("\"") else {
+            throw Diagnostic(at: l.location, "expected a string in double quotes", notes: notes)
+        }
+        let inner = String(t.dropFirst().dropLast())
+        if inner.contains("\\") || inner.contains("\"") {
+            throw Diagnostic(at: l.location, "escapes in a compared string are not modelled: gas reads them", notes: notes)
+        }
+        return inner
     }
 
     /// The bindings of each run of a `.rept`, `.irp` or `.irpc` body.

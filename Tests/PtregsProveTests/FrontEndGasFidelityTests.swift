@@ -60,4 +60,59 @@ final class FrontEndGasFidelityTests: XCTestCase {
         let own = ".macro .pop_it\n\tpopq %rbx\n.endm\n.path f entry=function\nf:\n\tpushq %rbx\n\t.pop_it\n\tret\n"
         FrontEnd.assertProves(SpecHarness.check(own))
     }
+
+    // MARK: F3: .ifc as gas compares
+
+    /// gas's first operand ends at the first comma, whatever encloses it, and quotes
+    /// are characters like any other.
+    func testIfcComparesTheTextAsGasCutsIt() throws {
+        let spec = """
+        .path f entry=function
+        f:
+        \t.ifc "a",a
+        \tud2
+        \t.endif
+        \t.ifc 'a',a
+        \tud2
+        \t.endif
+        \t.ifc (a,b),(a,b)
+        \tud2
+        \t.endif
+        \t.ifc "a,b","a,b"
+        \tud2
+        \t.endif
+        \t.ifc "a","a"
+        \tnop
+        \t.endif
+        \t.ifc 'a','a'
+        \tnop
+        \t.endif
+        \t.ifnc a,'a'
+        \tnop
+        \t.endif
+        \t.ifc (a),(a)
+        \tnop
+        \t.endif
+        \t.ifc a , a
+        \tnop
+        \t.endif
+        \tret
+        """
+        XCTAssertEqual(try program(spec).instructions.map(\.text), ["nop", "nop", "nop", "nop", "nop", "ret"])
+    }
+
+    /// What gas reads in a way not modelled is refused: blanks inside an operand (gas
+    /// matches `a + b` with `a+b`), single quotes other than around one operand, and
+    /// `.ifeqs` strings that are not in double quotes or hold escapes.
+    func testIfcFormsGasReadsOtherwiseAreErrors() {
+        func check(_ line: String) -> CheckReport {
+            SpecHarness.check(".path f entry=function\nf:\n\t\(line)\n\tnop\n\t.endif\n\tret\n")
+        }
+        FrontEnd.assertError(check(".ifc a + b,a+b"), "spec.pts:3:7",
+                             ".ifc operand 'a + b' has a blank inside: gas's reading of it (it drops some blanks) is not modelled")
+        FrontEnd.assertError(check(".ifc 'a,b','a,b'"), "spec.pts:3:7",
+                             ".ifc operand ''a' with single quotes other than around it: gas's reading of it is not modelled")
+        FrontEnd.assertError(check(".ifeqs 'a','a'"), "spec.pts:3:9", "expected a string in double quotes")
+        FrontEnd.assertError(check(".ifeqs \"a\\x62\",\"ab\""), "spec.pts:3:9", "escapes in a compared string are not modelled: gas reads them")
+    }
 }

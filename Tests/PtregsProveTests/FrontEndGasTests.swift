@@ -253,7 +253,7 @@ final class FrontEndGasTests: XCTestCase {
         \t.ifdef f
         \tnop
         \t.endif
-        \t.ifnc a, 'a'
+        \t.ifnc 'a', 'a'
         \tud2
         \t.endif
         \tret
