@@ -555,14 +555,23 @@ public final class Elaborator {
                         }
                         repetitionDepth += 1
                         defer { repetitionDepth -= 1 }
-                        for bound in try repetitions(head, operands: operands, rest: rest, notes: notes) {
-                            expandedCount += 1
-                            if expandedCount > Self.maximumExpandedStatements {
-                                throw Diagnostic(at: head.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
+                        // gas substitutes the enclosing macro's (or repetition's) arguments
+                        // into the whole body first: `\a` there is the macro's `a` even
+                        // when the repetition's parameter is named `a` too.
+                        let substituted = try arguments.map { args in try body.map { try substitute($0, args, keepingUnknown: true) } } ?? body
+                        do {
+                            for bound in try repetitions(head, operands: operands, rest: rest, notes: notes) {
+                                expandedCount += 1
+                                if expandedCount > Self.maximumExpandedStatements {
+                                    throw Diagnostic(at: head.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
+                                }
+                                let note = Diagnostic.Note(location: head.location, message: "in repetition of \(name)")
+                                try process(substituted, arguments: bound, notes: [note] + notes, macroStack: macroStack, isUnit: isUnit, file: file)
                             }
-                            let note = Diagnostic.Note(location: head.location, message: "in repetition of \(name)")
-                            try process(body, arguments: (arguments ?? [:]).merging(bound) { _, new in new }, notes: [note] + notes,
-                                        macroStack: macroStack, isUnit: isUnit, file: file)
+                        } catch is ExitMacro {
+                            // gas's `.exitm` ends the innermost expansion: a repetition's
+                            // runs are one expansion, so the runs left are dropped too, and
+                            // what follows `.endr` is read.
                         }
                     case ".endr":
                         throw Diagnostic(at: head.location, ".endr without .rept, .irp or .irpc", notes: notes)
@@ -591,7 +600,12 @@ public final class Elaborator {
                             body.append(s)
                         }
                         if depth != 0 { throw Diagnostic(at: head.location, "unterminated .macro: no .endm before the end of the file", notes: notes) }
-                        if active() { try defineMacro(rest, body: body, at: head.location, notes: notes) }
+                        if active() {
+                            // A macro defined while another expands: gas substituted the
+                            // outer arguments into its body text as well.
+                            let substituted = try arguments.map { args in try body.map { try substitute($0, args, keepingUnknown: true) } } ?? body
+                            try defineMacro(rest, body: substituted, at: head.location, notes: notes)
+                        }
                     case ".endm":
                         throw Diagnostic(at: head.location, ".endm without .macro", notes: notes)
                     default:
@@ -611,14 +625,16 @@ public final class Elaborator {
         }
     }
 
-    func substitute(_ stmt: RawStatement, _ args: [String: String]?) throws -> RawStatement {
+    /// `keepingUnknown`: a `\name` that is no argument stays as written, for the
+    /// repetition or macro whose body this is to bind (gas's macro_expand_body).
+    func substitute(_ stmt: RawStatement, _ args: [String: String]?, keepingUnknown: Bool = false) throws -> RawStatement {
         guard let args else { return stmt }
         switch stmt {
-        case .label(let l): return .label(try substituteArguments(l, args))
+        case .label(let l): return .label(try substituteArguments(l, args, keepingUnknown: keepingUnknown))
         case .operation(let h, _, let r):
-            let rest = try substituteArguments(r, args)
+            let rest = try substituteArguments(r, args, keepingUnknown: keepingUnknown)
             let ops = StatementSplitter.splitOperands(rest)
-            return .operation(head: try substituteArguments(h, args), operands: ops, rest: rest)
+            return .operation(head: try substituteArguments(h, args, keepingUnknown: keepingUnknown), operands: ops, rest: rest)
         }
     }
 
@@ -670,7 +686,7 @@ public final class Elaborator {
     }
 
     /// `\name` → the argument's text; `\()` separates a name from following text.
-    func substituteArguments(_ l: Located, _ args: [String: String]) throws -> Located {
+    func substituteArguments(_ l: Located, _ args: [String: String], keepingUnknown: Bool = false) throws -> Located {
         guard mentionsArguments(l) else { return l }
         var text = l.text
         return try text.withUTF8 { s in
@@ -696,6 +712,12 @@ public final class Elaborator {
                 var j = k + 1
                 while j < s.count, s[j].isIdentChar { j += 1 }
                 let name = String(decoding: UnsafeBufferPointer(rebasing: s[(k + 1)..<j]), as: UTF8.self)
+                if args[name] == nil, keepingUnknown {
+                    // `\@` too: an inner expansion binds it, or it is an error there.
+                    out.append(UInt8(ascii: "\\"))
+                    k += 1
+                    continue
+                }
                 guard let v = args[name] else {
                     let loc = SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + columns.column(at: k, in: s))
                     throw Diagnostic.error(loc, name.isEmpty ? "stray '\\' in macro body" : "macro has no parameter '\(name)'")

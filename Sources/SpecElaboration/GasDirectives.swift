@@ -8,7 +8,8 @@ import SpecSyntax
 /// the stack (symbol attributes, alignment padding, data outside code); anything else
 /// stays an error with its line.
 extension Elaborator {
-    /// `.exitm`: the rest of the innermost macro's body is not expanded.
+    /// `.exitm`: the rest of the innermost expansion (a macro's body, or every run left
+    /// of a `.rept`/`.irp`/`.irpc`) is not read.
     struct ExitMacro: Error { var location: SourceLocation }
 
     /// One open `.if` group.
@@ -337,10 +338,10 @@ extension Elaborator {
             guard macros.removeValue(forKey: Self.macroKey(rest.text)) != nil else { throw err(rest.location, "no macro '\(rest.text)' to purge") }
         case ".exitm":
             try noOperands()
-            guard notes.contains(where: { $0.message.hasPrefix("in expansion of macro") }) else {
-                throw err(head.location, ".exitm outside a macro")
+            guard notes.contains(where: { $0.message.hasPrefix("in expansion of macro") || $0.message.hasPrefix("in repetition of") }) else {
+                throw err(head.location, ".exitm outside a macro or repetition")
             }
-            // Caught where the innermost macro is expanded.
+            // Caught where the innermost macro or repetition is expanded.
             throw ExitMacro(location: head.location)
         case ".error":
             throw err(head.location, ".error: \(try message(rest, notes: notes))")

@@ -115,4 +115,101 @@ final class FrontEndGasFidelityTests: XCTestCase {
         FrontEnd.assertError(check(".ifeqs 'a','a'"), "spec.pts:3:9", "expected a string in double quotes")
         FrontEnd.assertError(check(".ifeqs \"a\\x62\",\"ab\""), "spec.pts:3:9", "escapes in a compared string are not modelled: gas reads them")
     }
+
+    // MARK: F4: macro arguments in nested bodies
+
+    /// gas substitutes a macro's arguments into its whole body before a repetition or
+    /// macro inside it is read: `\a` is the macro's `a` even where the inner block has a
+    /// parameter `a` too.
+    func testMacroArgumentsReachNestedBodies() throws {
+        let spec = """
+        .macro IRP a
+        \t.irp a, 16
+        \taddq $\\a, %rsp
+        \t.endr
+        .endm
+        .macro IRPC a
+        \t.irpc a, 9
+        \taddq $\\a, %rsp
+        \t.endr
+        .endm
+        .macro REPT a
+        \t.rept 1
+        \taddq $\\a, %rsp
+        \t.endr
+        .endm
+        .macro OUTER a
+        \t.macro INNER a
+        \taddq $\\a, %rsp
+        \t.endm
+        .endm
+        .macro BOTH a
+        \t.irp r, 1
+        \t.irp s, 2
+        \taddq $\\a\\r\\s, %rsp
+        \t.endr
+        \t.endr
+        .endm
+        \tOUTER 8
+        .path f entry=function
+        f:
+        \tsubq $32, %rsp
+        \tIRP 8
+        \tIRPC 8
+        \tREPT 8
+        \tINNER 16
+        \tBOTH 8
+        \tret
+        """
+        XCTAssertEqual(try program(spec).instructions.map(\.text),
+                       ["subq $32, %rsp", "addq $8, %rsp", "addq $8, %rsp", "addq $8, %rsp", "addq $8, %rsp", "addq $812, %rsp", "ret"])
+    }
+
+    /// `\()` goes at the macro's expansion, so `\r\()2` in a repetition inside it names
+    /// `\r2`, which nothing binds: gas rejects it, and so does the tool.
+    func testTheSeparatorGoesAtTheOuterExpansion() {
+        let spec = ".macro M\n\t.irp r, 1\n\taddq $0x1\\r\\()2, %rsp\n\t.endr\n.endm\n.path f entry=function\nf:\n\tM\n\tret\n"
+        let report = SpecHarness.check(spec)
+        XCTAssertEqual(report.exitCode, 2)
+        XCTAssertEqual(report.diagnostics.first?.message, "macro has no parameter 'r2'")
+    }
+
+    // MARK: F5: .exitm in a repetition
+
+    /// gas's `.exitm` ends the innermost expansion: inside `.irp`/`.rept`/`.irpc` that is
+    /// the repetition (every run left of it), and the macro goes on after `.endr`.
+    func testExitmEndsTheInnermostRepetition() throws {
+        let spec = """
+        .macro M
+        \t.irp x, 1, 2
+        \taddq $8, %rsp
+        \t.exitm
+        \t.endr
+        \taddq $16, %rsp
+        .endm
+        .macro R
+        \t.rept 3
+        \taddq $4, %rsp
+        \t.if 1
+        \t.exitm
+        \t.endif
+        \t.endr
+        \taddq $4, %rsp
+        .endm
+        .path f entry=function
+        f:
+        \tsubq $40, %rsp
+        \tM
+        \tR
+        \t.irpc c, 12
+        \taddq $\\c, %rsp
+        \t.exitm
+        \t.endr
+        \taddq $7, %rsp
+        \tret
+        """
+        XCTAssertEqual(try program(spec).instructions.map(\.text),
+                       ["subq $40, %rsp", "addq $8, %rsp", "addq $16, %rsp", "addq $4, %rsp", "addq $4, %rsp", "addq $1, %rsp", "addq $7, %rsp", "ret"])
+        FrontEnd.assertProves(SpecHarness.check(spec))
+    }
 }
