@@ -212,4 +212,54 @@ final class FrontEndGasFidelityTests: XCTestCase {
                        ["subq $40, %rsp", "addq $8, %rsp", "addq $16, %rsp", "addq $4, %rsp", "addq $4, %rsp", "addq $1, %rsp", "addq $7, %rsp", "ret"])
         FrontEnd.assertProves(SpecHarness.check(spec))
     }
+
+    // MARK: F6: gas's comments in a .s file
+
+    static func checkAssembly(_ code: String) throws -> CheckReport {
+        try FrontEndSourceTests.check("checks/s.pts", ["arch/x86/entry/t.s": code, "checks/s.pts": ".source \"arch/x86/entry/t.s\"\n.path f entry=function\n"])
+    }
+
+    /// `#` comments out the rest of its line, a `/*` there too: the lines after it are code.
+    func testABlockCommentInsideAHashCommentIsNoComment() throws {
+        let code = "\t.text\nf:\tpushq %rbx\t# /*\n\tpopq %rbx\n\tmovq $1, %rbx\n\tpushq %rbx\t# */\n\tpopq %rbx\n\tret\n"
+        let report = try Self.checkAssembly(code)
+        guard let r = SpecHarness.result(report, path: "f", .restoreMatchesSave), case .violated = r.verdict else {
+            return XCTFail("gas runs movq $1, %rbx: \(report.diagnostics)")
+        }
+    }
+
+    /// A `/*` inside a string starts no comment either.
+    func testABlockCommentMarkInAStringIsNoComment() throws {
+        let code = """
+        \t.text
+        f:\tpushq %rbx
+        \tpopq %rbx
+        \t.pushsection .rodata, "a"
+        \t.ascii "/*"
+        \t.popsection
+        \tmovq $1, %rbx
+        \t.pushsection .rodata, "a"
+        \t.ascii "*/"
+        \t.popsection
+        \tret
+
+        """
+        let report = try Self.checkAssembly(code)
+        guard let r = SpecHarness.result(report, path: "f", .restoreMatchesSave), case .violated = r.verdict else {
+            return XCTFail("gas runs movq $1, %rbx: \(report.diagnostics)")
+        }
+    }
+
+    /// `/` where a statement starts comments out the line (after a label or `;` too);
+    /// `//` later in a statement and `\` at a line's end are errors, as gas rejects them.
+    func testSlashCommentsAndWhatGasRejects() throws {
+        let code = "\t.text\nf:\tpushq %rbx\n/\tmovq $1, %rbx\n1:\t/ movq $1, %rbx\n\tnop ; / movq $1, %rbx\n\tpopq %rbx\n\tret\n"
+        let report = try Self.checkAssembly(code)
+        XCTAssertEqual(report.diagnostics, [])
+        SpecHarness.assertProved(report, path: "f", .restoreMatchesSave)
+        FrontEnd.assertError(try Self.checkAssembly("\t.text\nf:\tpushq %rbx // x\n\tpopq %rbx\n\tret\n"), "arch/x86/entry/t.s:2:15",
+                             "'//' after the start of a statement: gas does not read it as a comment here (it reads a division); use '#' or '/* */'")
+        FrontEnd.assertError(try Self.checkAssembly("\t.text\nf:\tpushq %rbx \\\n\tpopq %rbx\n\tret\n"), "arch/x86/entry/t.s:2:15",
+                             "'\\' at the end of a line: gas does not join lines (cpp does, for a .S file)")
+    }
 }
