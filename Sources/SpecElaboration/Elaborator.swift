@@ -119,6 +119,11 @@ public final class Elaborator {
     /// Some constant has a `pasteOperator`: most units have none, and then evaluation
     /// looks nothing up for it.
     var hasPastedDefines = false
+    /// Names cpp would replace in spec text: `#define`s so far and `-D`s.
+    var cppDefinedNames: Set<String> = []
+    /// Where each name not yet `#define`d was first written in spec text: cpp would not
+    /// replace it there, so a later `#define` of it is refused.
+    var cppFirstUses: [String: SourceLocation] = [:]
     var pending: [PendingInstruction] = []
     var pendingLabels: [PendingLabel] = []
     var labelDefinitions: [String: SourceLocation] = [:]
@@ -301,6 +306,7 @@ public final class Elaborator {
             }
             constants[d.name] = ConstantDef(expr: d.expr, location: d.location, pasteOperator: d.pasteOperator)
             if d.pasteOperator != nil { hasPastedDefines = true }
+            cppDefinedNames.insert(d.name)
         }
     }
 
@@ -446,9 +452,18 @@ public final class Elaborator {
                 if expandedCount > Self.maximumExpandedStatements {
                     throw Diagnostic(at: raw.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
                 }
+                // Spec text as written (a unit's or an include's lines): what cpp would
+                // replace and the tool would not is refused, on lines cpp keeps.
+                if recover, assemblyDepth == 0, cpp.active {
+                    try checkCppNames(raw, notes: notes, asWritten: true)
+                }
                 // cpp's conditionals act first, on the text as written (macro bodies have
                 // none left: they were taken out when the body was collected).
                 var stmt = try (i - 1 < fixed.count ? fixed[i - 1] : nil) ?? substitute(raw, arguments)
+                if arguments != nil, assemblyDepth == 0 {
+                    // An argument lands where the tool does not expand (`%\reg`).
+                    try checkCppNames(stmt, notes: notes, asWritten: false)
+                }
                 if arguments != nil, case .operation(let h, _, let r) = stmt, Self.hasStatementSeparator(h.text) || Self.hasStatementSeparator(r.text) {
                     // An argument with `;` (ALTERNATIVE "testb %al, %al; jz 1f", …): gas reads
                     // the line after substitution, so it is several statements.
@@ -535,8 +550,10 @@ public final class Elaborator {
                             switch s {
                             case .label:
                                 if !cpp.active { continue }
+                                if recover, assemblyDepth == 0 { checkCppNamesRecording(s, notes: notes) }
                             case .operation(let h, _, let r):
                                 if try preprocess(h, r, &cpp, notes: notes) { continue }
+                                if recover, assemblyDepth == 0 { checkCppNamesRecording(s, notes: notes) }
                                 if Self.repetitionDirectives.contains(h.text) { depth += 1 }
                                 if h.text == ".endr" {
                                     if !r.text.isEmpty { throw Diagnostic(at: r.location, "unexpected '\(r.text)' after .endr", notes: notes) }
@@ -588,8 +605,10 @@ public final class Elaborator {
                             switch s {
                             case .label:
                                 if !cpp.active { continue }
+                                if recover, assemblyDepth == 0 { checkCppNamesRecording(s, notes: notes) }
                             case .operation(let h, _, let r):
                                 if try preprocess(h, r, &cpp, notes: notes) { continue }
+                                if recover, assemblyDepth == 0 { checkCppNamesRecording(s, notes: notes) }
                                 if h.text == ".macro" { depth += 1 }
                                 if h.text == ".endm" {
                                     if !r.text.isEmpty { throw Diagnostic(at: r.location, "unexpected '\(r.text)' after .endm", notes: notes) }
@@ -926,9 +945,13 @@ public final class Elaborator {
                valueText.isEmpty || (valueText.hasPrefix(".cfi_") && !valueText.contains(where: { $0 == " " || $0 == "\t" })) {
                 directiveAliases[cname] = valueText
             }
+            if name == "#define", assemblyDepth == 0, let used = cppFirstUses[cname] {
+                throw Diagnostic(at: rest.location, "'\(cname)' is used at \(used) before this #define: cpp would not replace it there; define it before its first use", notes: notes)
+            }
             let valueLoc = SourceLocation(file: rest.location.file, line: rest.location.line,
                                           column: rest.location.column + Self.firstOccurrence(of: valueText, in: rest.text))
             try defineConstant(cname, valueText, at: valueLoc, directive: name, rest: rest, notes: notes)
+            if name == "#define" { cppDefinedNames.insert(cname) }
         case ".include", "#include":
             let tokens = try Lexer.tokenize(rest)
             guard case .string(let file)? = tokens.first?.kind else {

@@ -262,4 +262,34 @@ final class FrontEndGasFidelityTests: XCTestCase {
         FrontEnd.assertError(try Self.checkAssembly("\t.text\nf:\tpushq %rbx \\\n\tpopq %rbx\n\tret\n"), "arch/x86/entry/t.s:2:15",
                              "'\\' at the end of a line: gas does not join lines (cpp does, for a .S file)")
     }
+
+    // MARK: F7, F9: names cpp would replace
+
+    /// A `#define`d name where the spec language does not expand it, but cpp would
+    /// replace it, is an error: a register, a mnemonic, a label, a jump's target, a
+    /// macro's parameter.
+    func testADefinedNameCppWouldReplaceIsAnError() {
+        FrontEnd.assertError(SpecHarness.check("#define rax rbx\n.path f entry=function\nf:\n\tmovq $1, %rax\n\tret\n"), "spec.pts:4:12",
+                             "'rax' is #define'd, and cpp would replace it in the register name '%rax', which the spec language does not: rename one of them")
+        FrontEnd.assertError(SpecHarness.check("#define addq subq\n.path f entry=function\nf:\n\tsubq $8, %rsp\n\taddq $8, %rsp\n\tret\n"), "spec.pts:5:2",
+                             "'addq' is #define'd, and cpp would replace it in the statement's head 'addq', which the spec language does not: rename one of them")
+        FrontEnd.assertError(SpecHarness.check("#define out in\n.path f entry=function\nf:\n\tjmp out\nin:\n\tret\n"), "spec.pts:4:6",
+                             "'out' is #define'd, and cpp would replace it in the target 'out', which the spec language does not: rename one of them")
+        FrontEnd.assertError(SpecHarness.check("#define g h\n.path f entry=function\nf:\ng:\n\tret\n"), "spec.pts:4:1",
+                             "'g' is #define'd, and cpp would replace it in the label 'g', which the spec language does not: rename one of them")
+        // An argument that lands after `%`: cpp would have replaced it in the invocation.
+        let viaMacro = "#define rax rbx\n.macro SET reg\n\tmovq $1, %\\reg\n.endm\n.path f entry=function\nf:\n\tSET rax\n\tret\n"
+        FrontEnd.assertError(SpecHarness.check(viaMacro), "spec.pts:3:12",
+                             "'rax' is #define'd, and cpp would replace it in the register name '%rax', which the spec language does not: rename one of them")
+        // In an expression the constant is expanded, as cpp would.
+        FrontEnd.assertProves(SpecHarness.check("#define OFF 8\n.path f entry=function\nf:\n\tsubq $OFF, %rsp\n\taddq $8, %rsp\n\tret\n"))
+    }
+
+    /// cpp replaces a name only after its `#define`: a use before it keeps the name.
+    func testANameUsedBeforeItsDefineIsAnError() {
+        FrontEnd.assertError(SpecHarness.check(".path f entry=function\nf:\n\tsubq $16, %rsp\n\taddq $OFF, %rsp\n\tret\n#define OFF 16\n"), "spec.pts:6:9",
+                             "'OFF' is used at spec.pts:4:8 before this #define: cpp would not replace it there; define it before its first use")
+        FrontEnd.assertError(SpecHarness.check(".macro M\n\taddq $OFF, %rsp\n.endm\n#define OFF 16\n.path f entry=function\nf:\n\tsubq $16, %rsp\n\tM\n\tret\n"),
+                             "spec.pts:4:9", "'OFF' is used at spec.pts:2:8 before this #define: cpp would not replace it there; define it before its first use")
+    }
 }
