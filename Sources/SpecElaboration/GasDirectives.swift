@@ -593,6 +593,11 @@ extension Elaborator {
     /// may not happen. A site runs from the earliest code label its table entry names
     /// to the entry itself (the original is emitted just before its entry).
     func markPatchSites() {
+        // gas refuses a table that names a local label with no definition that way.
+        for r in patchSiteReferences {
+            guard let dir = r.direction, !resolve(r).exists else { continue }
+            record(Diagnostic.error(r.location, "local label '\(r.label)' is not defined \(dir == "f" ? "after" : "before") '\(r.label)\(dir)' (gas rejects the reference)"))
+        }
         let groups = Dictionary(grouping: patchSiteReferences, by: \.group)
         for (group, refs) in groups.sorted(by: { $0.key < $1.key }) {
             // An ALTERNATIVE entry the model can read is checked arm by arm.

@@ -292,4 +292,11 @@ final class FrontEndGasFidelityTests: XCTestCase {
         FrontEnd.assertError(SpecHarness.check(".macro M\n\taddq $OFF, %rsp\n.endm\n#define OFF 16\n.path f entry=function\nf:\n\tsubq $16, %rsp\n\tM\n\tret\n"),
                              "spec.pts:4:9", "'OFF' is used at spec.pts:2:8 before this #define: cpp would not replace it there; define it before its first use")
     }
+
+    // MARK: F10: an exception table naming no label
+
+    func testAnExceptionTableNamingAnUndefinedLocalLabelIsAnError() throws {
+        let code = "\t.text\nf:\n\tpushq %rbx\n1:\tmovq (%rdi), %rax\n\tpopq %rbx\n\tret\n\t.pushsection __ex_table, \"a\"\n\t.long (1b) - ., (2f) - .\n\t.popsection\n"
+        FrontEnd.assertError(try Self.checkAssembly(code), "arch/x86/entry/t.s:8:19", "local label '2' is not defined after '2f' (gas rejects the reference)")
+    }
 }
