@@ -92,7 +92,9 @@ public struct AssemblyReader {
                 }
                 name = display(real)
             }
-            let statements = try StatementSplitter.split(text: String(decoding: piece.text, as: UTF8.self), file: name, firstLine: piece.firstLine)
+            // gas reads the text (cpp's output, or the file as it is) with its own comments.
+            let code = try GasComments.blanked(piece.text, file: name, firstLine: piece.firstLine)
+            let statements = try StatementSplitter.split(text: String(decoding: code, as: UTF8.self), file: name, firstLine: piece.firstLine, commentsRemoved: true)
             for s in statements {
                 // After cpp a `#word` is no directive: gas would take it for a comment.
                 if case .operation(let head, _, _) = s, head.text.utf8.first == UInt8(ascii: "#") {
@@ -194,5 +196,129 @@ public enum LineMarkers {
             k += 1
         }
         return (number, String(decoding: name, as: UTF8.self))
+    }
+}
+
+/// gas's comments in an assembly file, taken out before it is split into statements
+/// (the spec language's own comment rules are cpp's, and differ): `#` anywhere outside
+/// a string or character constant comments out the rest of the line, even a `/*` there;
+/// `/* … */` is a comment that may span lines; `/` where a statement starts (at the
+/// start of a line, after `;` or after a label) comments out the rest of the line.
+/// What gas reads otherwise, or rejects, is an error here rather than a guess: `//`
+/// after a statement started (gas reads a division), `\` at the end of a line (gas does
+/// not join lines), a string not closed on its line.
+public enum GasComments {
+    /// The text with each comment blanked: newlines stay, and a comment's character is
+    /// one blank, so lines and columns are unchanged. A `#word` that starts a line is
+    /// kept (without what follows it) for the reader to report.
+    public static func blanked(_ text: [UInt8], file: String, firstLine: Int) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count)
+        let newline = UInt8(ascii: "\n"), blank = UInt8(ascii: " ")
+        var line = firstLine
+        var column = 1
+        var lineStart = 0
+        // Only blanks since the start of a statement (a line, `;`, a label's `:`).
+        var atStatementStart = true
+        var statementStart = 0
+        func location() -> SourceLocation { SourceLocation(file: file, line: line, column: column) }
+        func isScalarStart(_ b: UInt8) -> Bool { !b.isUTF8Continuation }
+        /// Blanks text[from..<to] (a scalar is one blank; newlines are kept).
+        func blankOut(_ from: Int, _ to: Int) {
+            for b in text[from..<to] {
+                if b == newline { out.append(newline); line += 1; column = 1 } else if isScalarStart(b) { out.append(blank); column += 1 }
+            }
+        }
+        func copy(_ from: Int, _ to: Int) {
+            for b in text[from..<to] {
+                out.append(b)
+                if b == newline { line += 1; column = 1 } else if isScalarStart(b) { column += 1 }
+            }
+        }
+        func endOfLine(_ from: Int) -> Int {
+            var e = from
+            while e < text.count, text[e] != newline { e += 1 }
+            return e
+        }
+        var k = 0
+        while k < text.count {
+            let c = text[k]
+            switch c {
+            case newline:
+                copy(k, k + 1)
+                k += 1
+                lineStart = k
+                statementStart = k
+                atStatementStart = true
+            case UInt8(ascii: "\""):
+                // A string, with gas's `\` escapes, closed on its line.
+                var j = k + 1
+                while j < text.count, text[j] != UInt8(ascii: "\""), text[j] != newline {
+                    j += text[j] == UInt8(ascii: "\\") && j + 1 < text.count && text[j + 1] != newline ? 2 : 1
+                }
+                guard j < text.count, text[j] == UInt8(ascii: "\"") else {
+                    throw Diagnostic.error(location(), "string not closed on its line")
+                }
+                copy(k, j + 1)
+                k = j + 1
+                atStatementStart = false
+            case UInt8(ascii: "'"):
+                let e = Lexer.endOfCharacterConstant(text, quoteAt: k, end: endOfLine(k))
+                copy(k, e)
+                k = e
+                atStatementStart = false
+            case UInt8(ascii: "/") where k + 1 < text.count && text[k + 1] == UInt8(ascii: "*"):
+                var j = k + 2
+                while j + 1 < text.count, !(text[j] == UInt8(ascii: "*") && text[j + 1] == UInt8(ascii: "/")) { j += 1 }
+                guard j + 1 < text.count else { throw Diagnostic.error(location(), "unterminated /* comment") }
+                let spansLines = text[k..<j].contains(newline)
+                blankOut(k, j + 2)
+                k = j + 2
+                if spansLines { atStatementStart = true; statementStart = k }
+            case UInt8(ascii: "#"):
+                let e = endOfLine(k)
+                let firstOnLine = text[lineStart..<k].allSatisfy(\.isSpecSpace)
+                if firstOnLine, k + 1 < text.count, text[k + 1].isASCIILetter || text[k + 1] == UInt8(ascii: "_") {
+                    // `#word`: left for the reader's error (no directive reaches gas).
+                    var w = k + 1
+                    while w < e, text[w].isIdentChar { w += 1 }
+                    copy(k, w)
+                    blankOut(w, e)
+                } else {
+                    blankOut(k, e)
+                }
+                k = e
+            case UInt8(ascii: "/"):
+                if atStatementStart {
+                    let e = endOfLine(k)
+                    blankOut(k, e)
+                    k = e
+                } else if k + 1 < text.count, text[k + 1] == UInt8(ascii: "/") {
+                    throw Diagnostic.error(location(), "'//' after the start of a statement: gas does not read it as a comment here (it reads a division); use '#' or '/* */'")
+                } else {
+                    copy(k, k + 1)
+                    k += 1
+                }
+            case UInt8(ascii: "\\") where k + 1 < text.count && (text[k + 1] == newline || (text[k + 1] == UInt8(ascii: "\r") && k + 2 < text.count && text[k + 2] == newline)):
+                throw Diagnostic.error(location(), "'\\' at the end of a line: gas does not join lines (cpp does, for a .S file)")
+            case UInt8(ascii: ";"):
+                copy(k, k + 1)
+                k += 1
+                atStatementStart = true
+                statementStart = k
+            case UInt8(ascii: ":"):
+                // After a label, a statement starts.
+                let word = text[statementStart..<k].drop(while: \.isSpecSpace)
+                let isLabel = !word.isEmpty && word.allSatisfy { $0.isIdentChar || $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "@") || $0 == UInt8(ascii: "(") || $0 == UInt8(ascii: ")") }
+                copy(k, k + 1)
+                k += 1
+                if isLabel { atStatementStart = true; statementStart = k } else { atStatementStart = false }
+            default:
+                if !c.isSpecSpace { atStatementStart = false }
+                copy(k, k + 1)
+                k += 1
+            }
+        }
+        return out
     }
 }

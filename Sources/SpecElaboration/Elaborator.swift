@@ -119,6 +119,11 @@ public final class Elaborator {
     /// Some constant has a `pasteOperator`: most units have none, and then evaluation
     /// looks nothing up for it.
     var hasPastedDefines = false
+    /// Names cpp would replace in spec text: `#define`s so far and `-D`s.
+    var cppDefinedNames: Set<String> = []
+    /// Where each name not yet `#define`d was first written in spec text: cpp would not
+    /// replace it there, so a later `#define` of it is refused.
+    var cppFirstUses: [String: SourceLocation] = [:]
     var pending: [PendingInstruction] = []
     var pendingLabels: [PendingLabel] = []
     var labelDefinitions: [String: SourceLocation] = [:]
@@ -301,6 +306,7 @@ public final class Elaborator {
             }
             constants[d.name] = ConstantDef(expr: d.expr, location: d.location, pasteOperator: d.pasteOperator)
             if d.pasteOperator != nil { hasPastedDefines = true }
+            cppDefinedNames.insert(d.name)
         }
     }
 
@@ -446,9 +452,18 @@ public final class Elaborator {
                 if expandedCount > Self.maximumExpandedStatements {
                     throw Diagnostic(at: raw.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
                 }
+                // Spec text as written (a unit's or an include's lines): what cpp would
+                // replace and the tool would not is refused, on lines cpp keeps.
+                if recover, assemblyDepth == 0, cpp.active {
+                    try checkCppNames(raw, notes: notes, asWritten: true)
+                }
                 // cpp's conditionals act first, on the text as written (macro bodies have
                 // none left: they were taken out when the body was collected).
                 var stmt = try (i - 1 < fixed.count ? fixed[i - 1] : nil) ?? substitute(raw, arguments)
+                if arguments != nil, assemblyDepth == 0 {
+                    // An argument lands where the tool does not expand (`%\reg`).
+                    try checkCppNames(stmt, notes: notes, asWritten: false)
+                }
                 if arguments != nil, case .operation(let h, _, let r) = stmt, Self.hasStatementSeparator(h.text) || Self.hasStatementSeparator(r.text) {
                     // An argument with `;` (ALTERNATIVE "testb %al, %al; jz 1f", …): gas reads
                     // the line after substitution, so it is several statements.
@@ -535,8 +550,10 @@ public final class Elaborator {
                             switch s {
                             case .label:
                                 if !cpp.active { continue }
+                                if recover, assemblyDepth == 0 { checkCppNamesRecording(s, notes: notes) }
                             case .operation(let h, _, let r):
                                 if try preprocess(h, r, &cpp, notes: notes) { continue }
+                                if recover, assemblyDepth == 0 { checkCppNamesRecording(s, notes: notes) }
                                 if Self.repetitionDirectives.contains(h.text) { depth += 1 }
                                 if h.text == ".endr" {
                                     if !r.text.isEmpty { throw Diagnostic(at: r.location, "unexpected '\(r.text)' after .endr", notes: notes) }
@@ -555,14 +572,23 @@ public final class Elaborator {
                         }
                         repetitionDepth += 1
                         defer { repetitionDepth -= 1 }
-                        for bound in try repetitions(head, operands: operands, rest: rest, notes: notes) {
-                            expandedCount += 1
-                            if expandedCount > Self.maximumExpandedStatements {
-                                throw Diagnostic(at: head.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
+                        // gas substitutes the enclosing macro's (or repetition's) arguments
+                        // into the whole body first: `\a` there is the macro's `a` even
+                        // when the repetition's parameter is named `a` too.
+                        let substituted = try arguments.map { args in try body.map { try substitute($0, args, keepingUnknown: true) } } ?? body
+                        do {
+                            for bound in try repetitions(head, operands: operands, rest: rest, notes: notes) {
+                                expandedCount += 1
+                                if expandedCount > Self.maximumExpandedStatements {
+                                    throw Diagnostic(at: head.location, "macro expansion produced more than \(Self.maximumExpandedStatements) statements; expansion is bounded (exponential or runaway macro?)", notes: notes)
+                                }
+                                let note = Diagnostic.Note(location: head.location, message: "in repetition of \(name)")
+                                try process(substituted, arguments: bound, notes: [note] + notes, macroStack: macroStack, isUnit: isUnit, file: file)
                             }
-                            let note = Diagnostic.Note(location: head.location, message: "in repetition of \(name)")
-                            try process(body, arguments: (arguments ?? [:]).merging(bound) { _, new in new }, notes: [note] + notes,
-                                        macroStack: macroStack, isUnit: isUnit, file: file)
+                        } catch is ExitMacro {
+                            // gas's `.exitm` ends the innermost expansion: a repetition's
+                            // runs are one expansion, so the runs left are dropped too, and
+                            // what follows `.endr` is read.
                         }
                     case ".endr":
                         throw Diagnostic(at: head.location, ".endr without .rept, .irp or .irpc", notes: notes)
@@ -579,8 +605,10 @@ public final class Elaborator {
                             switch s {
                             case .label:
                                 if !cpp.active { continue }
+                                if recover, assemblyDepth == 0 { checkCppNamesRecording(s, notes: notes) }
                             case .operation(let h, _, let r):
                                 if try preprocess(h, r, &cpp, notes: notes) { continue }
+                                if recover, assemblyDepth == 0 { checkCppNamesRecording(s, notes: notes) }
                                 if h.text == ".macro" { depth += 1 }
                                 if h.text == ".endm" {
                                     if !r.text.isEmpty { throw Diagnostic(at: r.location, "unexpected '\(r.text)' after .endm", notes: notes) }
@@ -591,7 +619,12 @@ public final class Elaborator {
                             body.append(s)
                         }
                         if depth != 0 { throw Diagnostic(at: head.location, "unterminated .macro: no .endm before the end of the file", notes: notes) }
-                        if active() { try defineMacro(rest, body: body, at: head.location, notes: notes) }
+                        if active() {
+                            // A macro defined while another expands: gas substituted the
+                            // outer arguments into its body text as well.
+                            let substituted = try arguments.map { args in try body.map { try substitute($0, args, keepingUnknown: true) } } ?? body
+                            try defineMacro(rest, body: substituted, at: head.location, notes: notes)
+                        }
                     case ".endm":
                         throw Diagnostic(at: head.location, ".endm without .macro", notes: notes)
                     default:
@@ -611,14 +644,16 @@ public final class Elaborator {
         }
     }
 
-    func substitute(_ stmt: RawStatement, _ args: [String: String]?) throws -> RawStatement {
+    /// `keepingUnknown`: a `\name` that is no argument stays as written, for the
+    /// repetition or macro whose body this is to bind (gas's macro_expand_body).
+    func substitute(_ stmt: RawStatement, _ args: [String: String]?, keepingUnknown: Bool = false) throws -> RawStatement {
         guard let args else { return stmt }
         switch stmt {
-        case .label(let l): return .label(try substituteArguments(l, args))
+        case .label(let l): return .label(try substituteArguments(l, args, keepingUnknown: keepingUnknown))
         case .operation(let h, _, let r):
-            let rest = try substituteArguments(r, args)
+            let rest = try substituteArguments(r, args, keepingUnknown: keepingUnknown)
             let ops = StatementSplitter.splitOperands(rest)
-            return .operation(head: try substituteArguments(h, args), operands: ops, rest: rest)
+            return .operation(head: try substituteArguments(h, args, keepingUnknown: keepingUnknown), operands: ops, rest: rest)
         }
     }
 
@@ -670,7 +705,7 @@ public final class Elaborator {
     }
 
     /// `\name` → the argument's text; `\()` separates a name from following text.
-    func substituteArguments(_ l: Located, _ args: [String: String]) throws -> Located {
+    func substituteArguments(_ l: Located, _ args: [String: String], keepingUnknown: Bool = false) throws -> Located {
         guard mentionsArguments(l) else { return l }
         var text = l.text
         return try text.withUTF8 { s in
@@ -696,6 +731,12 @@ public final class Elaborator {
                 var j = k + 1
                 while j < s.count, s[j].isIdentChar { j += 1 }
                 let name = String(decoding: UnsafeBufferPointer(rebasing: s[(k + 1)..<j]), as: UTF8.self)
+                if args[name] == nil, keepingUnknown {
+                    // `\@` too: an inner expansion binds it, or it is an error there.
+                    out.append(UInt8(ascii: "\\"))
+                    k += 1
+                    continue
+                }
                 guard let v = args[name] else {
                     let loc = SourceLocation(file: l.location.file, line: l.location.line, column: l.location.column + columns.column(at: k, in: s))
                     throw Diagnostic.error(loc, name.isEmpty ? "stray '\\' in macro body" : "macro has no parameter '\(name)'")
@@ -780,8 +821,14 @@ public final class Elaborator {
         guard let name = words.first, !name.isEmpty, name.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar) else {
             throw Diagnostic(at: loc, ".macro needs a name", notes: notes)
         }
-        if let prev = macros[name] {
-            throw Diagnostic(at: loc, "duplicate macro '\(name)' (first defined at \(prev.location))", notes: notes)
+        // gas keeps a macro named after one of its directives but never expands it: the
+        // directive runs (gas only warns).
+        if Self.gasPseudoOps.contains(Self.macroKey(name)) {
+            throw Diagnostic(at: loc, "gas ignores a macro named after its directive '\(Self.macroKey(name))': the directive runs, not the macro", notes: notes)
+        }
+        if let prev = macros[Self.macroKey(name)] {
+            let spelled = prev.name == name ? "" : " as '\(prev.name)'; gas's macro names ignore case"
+            throw Diagnostic(at: loc, "duplicate macro '\(name)' (first defined at \(prev.location)\(spelled))", notes: notes)
         }
         var params: [Macro.Parameter] = []
         for w in words.dropFirst() {
@@ -809,7 +856,13 @@ public final class Elaborator {
             }
             params.append(p)
         }
-        macros[name] = Macro(name: name, parameters: params, body: body, fixedBody: nil, location: loc)
+        macros[Self.macroKey(name)] = Macro(name: name, parameters: params, body: body, fixedBody: nil, location: loc)
+    }
+
+    /// gas looks macros up by their name in lower case: `POPQ` defines `popq`, and an
+    /// instruction `popq` (or `PopQ`) invokes it.
+    static func macroKey(_ name: String) -> String {
+        name.isASCII ? String(decoding: name.utf8.map(\.asciiLowercased), as: UTF8.self) : name.lowercased()
     }
 
     /// `a, b=1 c` → words split at commas and blanks.
@@ -819,7 +872,7 @@ public final class Elaborator {
 
     func processOperation(head: Located, operands: [Located], rest: Located, notes: [Diagnostic.Note], macroStack: [String],
                           isUnit: Bool, file includingFile: SourceFile) throws {
-        if let alias = directiveAliases[head.text], macros[head.text] == nil {
+        if let alias = directiveAliases[head.text], macros[Self.macroKey(head.text)] == nil {
             if alias.isEmpty { return }
             return try processOperation(head: Located(alias, head.location), operands: operands, rest: rest, notes: notes, macroStack: macroStack,
                                         isUnit: isUnit, file: includingFile)
@@ -833,8 +886,9 @@ public final class Elaborator {
             try defineConstant(name, value.trimmingWhitespaces(), at: valueLoc, directive: "=", rest: rest, notes: notes)
             return
         }
-        if var macro = macros[name] {
-            if macroStack.contains(name) {
+        let key = Self.macroKey(name)
+        if var macro = macros[key] {
+            if macroStack.contains(where: { Self.macroKey($0) == key }) {
                 let chain = (macroStack + [name]).joined(separator: " -> ")
                 throw Diagnostic(at: head.location, "recursive macro: \(chain)", notes: notes)
             }
@@ -852,7 +906,7 @@ public final class Elaborator {
                         return mentionsArguments(h) || mentionsArguments(r) ? nil : .operation(head: h, operands: StatementSplitter.splitOperands(r), rest: r)
                     }
                 }
-                macros[name] = macro
+                macros[key] = macro
             }
             let note = Diagnostic.Note(location: head.location, message: "in expansion of macro '\(name)'")
             do {
@@ -891,9 +945,13 @@ public final class Elaborator {
                valueText.isEmpty || (valueText.hasPrefix(".cfi_") && !valueText.contains(where: { $0 == " " || $0 == "\t" })) {
                 directiveAliases[cname] = valueText
             }
+            if name == "#define", assemblyDepth == 0, let used = cppFirstUses[cname] {
+                throw Diagnostic(at: rest.location, "'\(cname)' is used at \(used) before this #define: cpp would not replace it there; define it before its first use", notes: notes)
+            }
             let valueLoc = SourceLocation(file: rest.location.file, line: rest.location.line,
                                           column: rest.location.column + Self.firstOccurrence(of: valueText, in: rest.text))
             try defineConstant(cname, valueText, at: valueLoc, directive: name, rest: rest, notes: notes)
+            if name == "#define" { cppDefinedNames.insert(cname) }
         case ".include", "#include":
             let tokens = try Lexer.tokenize(rest)
             guard case .string(let file)? = tokens.first?.kind else {

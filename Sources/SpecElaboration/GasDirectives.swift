@@ -8,7 +8,8 @@ import SpecSyntax
 /// the stack (symbol attributes, alignment padding, data outside code); anything else
 /// stays an error with its line.
 extension Elaborator {
-    /// `.exitm`: the rest of the innermost macro's body is not expanded.
+    /// `.exitm`: the rest of the innermost expansion (a macro's body, or every run left
+    /// of a `.rept`/`.irp`/`.irpc`) is not read.
     struct ExitMacro: Error { var location: SourceLocation }
 
     /// One open `.if` group.
@@ -57,14 +58,16 @@ extension Elaborator {
         case ".ifle": return try value() <= 0
         case ".ifb": return rest.text.isEmpty
         case ".ifnb": return !rest.text.isEmpty
-        case ".ifc", ".ifnc", ".ifeqs", ".ifnes":
+        case ".ifc", ".ifnc":
+            let (a, b) = try gasComparedStrings(head, rest: rest, notes: notes)
+            return (a == b) == (head.text == ".ifc")
+        case ".ifeqs", ".ifnes":
             guard operands.count == 2 else {
                 throw Diagnostic(at: head.location, "\(head.text) compares two strings: \(head.text) A, B", notes: notes)
             }
-            let quotedOnly = head.text == ".ifeqs" || head.text == ".ifnes"
-            let a = try comparedString(operands[0], quotedOnly: quotedOnly, notes: notes)
-            let b = try comparedString(operands[1], quotedOnly: quotedOnly, notes: notes)
-            return (a == b) == (head.text == ".ifc" || head.text == ".ifeqs")
+            let a = try comparedString(operands[0], notes: notes)
+            let b = try comparedString(operands[1], notes: notes)
+            return (a == b) == (head.text == ".ifeqs")
         default:    // .ifdef, .ifndef, .ifnotdef
             let name = rest.text
             guard !name.isEmpty, name.unicodeScalars.allSatisfy(StatementSplitter.isIdentChar) else {
@@ -75,14 +78,54 @@ extension Elaborator {
         }
     }
 
-    /// A string of `.ifc`: as written, or inside `'…'` or `"…"`.
-    func comparedString(_ l: Located, quotedOnly: Bool, notes: [Diagnostic.Note]) throws -> String {
-        let t = l.text
-        for q in ["\"", "'"] where t.count >= 2 && t.hasPrefix(q) && t.hasSuffix(q) {
-            return String(t.dropFirst().dropLast())
+    /// The two strings `.ifc`/`.ifnc` compare, as gas 2.40 reads them (read.c's
+    /// get_mri_string): the first ends at the first comma whatever encloses it
+    /// (`(a,b)` or `"a,b"` is cut there), the second is the rest of the statement; each
+    /// is compared character for character, quotes included, blanks at its ends left
+    /// out. What gas reads otherwise is refused: blanks inside an operand (gas's scrubber
+    /// drops some of them, `a + b` matches `a+b`) and single quotes other than one
+    /// `'…'` operand (gas folds `''` and ends the operand at the closing quote).
+    func gasComparedStrings(_ head: Located, rest: Located, notes: [Diagnostic.Note]) throws -> (String, String) {
+        let t = rest.text
+        guard let comma = t.firstIndex(of: ",") else {
+            throw Diagnostic(at: head.location, "\(head.text) compares two strings: \(head.text) A, B", notes: notes)
         }
-        if quotedOnly { throw Diagnostic(at: l.location, "expected a quoted string", notes: notes) }
-        return t
+        let parts = [t[..<comma], t[t.index(after: comma)...]]
+        var out: [String] = []
+        for (k, p) in parts.enumerated() {
+            let operand = p.trimmingWhitespaces()
+            let offset = t.distance(from: t.startIndex, to: k == 0 ? t.startIndex : t.index(after: comma))
+            let at = SourceLocation(file: rest.location.file, line: rest.location.line, column: rest.location.column + offset)
+            var inString = false
+            for c in operand.unicodeScalars {
+                if c == "\"" { inString.toggle() }
+                if !inString, c == " " || c == "\t" {
+                    throw Diagnostic(at: at, "\(head.text) operand '\(operand)' has a blank inside: gas's reading of it (it drops some blanks) is not modelled", notes: notes)
+                }
+            }
+            if operand.contains("'") {
+                let inner = operand.dropFirst().dropLast()
+                guard operand.count >= 2, operand.hasPrefix("'"), operand.hasSuffix("'"), !inner.contains("'") else {
+                    throw Diagnostic(at: at, "\(head.text) operand '\(operand)' with single quotes other than around it: gas's reading of it is not modelled", notes: notes)
+                }
+            }
+            out.append(operand)
+        }
+        return (out[0], out[1])
+    }
+
+    /// A string of `.ifeqs`/`.ifnes`: inside `"…"`, as gas demands (it rejects `'…'`).
+    /// gas reads escapes there; a backslash is refused rather than compared as written.
+    func comparedString(_ l: Located, notes: [Diagnostic.Note]) throws -> String {
+        let t = l.text
+        guard t.count >= 2, t.hasPrefix("\""), t.hasSuffix("\"") else {
+            throw Diagnostic(at: l.location, "expected a string in double quotes", notes: notes)
+        }
+        let inner = String(t.dropFirst().dropLast())
+        if inner.contains("\\") || inner.contains("\"") {
+            throw Diagnostic(at: l.location, "escapes in a compared string are not modelled: gas reads them", notes: notes)
+        }
+        return inner
     }
 
     /// The bindings of each run of a `.rept`, `.irp` or `.irpc` body.
@@ -113,6 +156,38 @@ extension Elaborator {
             return values.isEmpty ? [[name.text: ""]] : values.map { [name.text: $0] }
         }
     }
+
+    /// Every directive gas 2.40 (x86-64 ELF) has, in lower case: the names for which
+    /// its `.macro .NAME` warns "attempt to redefine pseudo-op" (found by asking gas).
+    static let gasPseudoOps: Set<String> = [
+        ".2byte", ".4byte", ".8byte", ".abort", ".align", ".allow_index_reg", ".altmacro", ".arch", ".ascii", ".asciz",
+        ".att_mnemonic", ".att_syntax", ".attach_to_group", ".balign", ".balignl", ".balignw", ".bfloat16", ".bss",
+        ".bundle_align_mode", ".bundle_lock", ".bundle_unlock", ".byte", ".cfi_adjust_cfa_offset", ".cfi_def_cfa",
+        ".cfi_def_cfa_offset", ".cfi_def_cfa_register", ".cfi_endproc", ".cfi_escape", ".cfi_fde_data",
+        ".cfi_inline_lsda", ".cfi_label", ".cfi_lsda", ".cfi_negate_ra_state", ".cfi_offset", ".cfi_personality",
+        ".cfi_personality_id", ".cfi_register", ".cfi_rel_offset", ".cfi_remember_state", ".cfi_restore",
+        ".cfi_restore_state", ".cfi_return_column", ".cfi_same_value", ".cfi_sections", ".cfi_signal_frame",
+        ".cfi_startproc", ".cfi_undefined", ".cfi_val_encoded_addr", ".cfi_val_offset", ".cfi_window_save", ".code16",
+        ".code16gcc", ".code32", ".code64", ".comm", ".common", ".common.s", ".data", ".dc", ".dc.a", ".dc.b", ".dc.d",
+        ".dc.l", ".dc.s", ".dc.w", ".dc.x", ".dcb", ".dcb.b", ".dcb.d", ".dcb.l", ".dcb.s", ".dcb.w", ".dcb.x",
+        ".debug", ".dfloat", ".disallow_index_reg", ".double", ".ds", ".ds.b", ".ds.d", ".ds.l", ".ds.p", ".ds.s",
+        ".ds.w", ".ds.x", ".eject", ".else", ".elsec", ".elseif", ".end", ".endc", ".endfunc", ".endif", ".endm",
+        ".endr", ".equ", ".equiv", ".eqv", ".err", ".error", ".exitm", ".extern", ".fail", ".ffloat", ".file", ".fill",
+        ".float", ".format", ".func", ".global", ".globl", ".gnu_attribute", ".hfloat", ".hidden", ".hword", ".ident",
+        ".if", ".ifb", ".ifc", ".ifdef", ".ifeq", ".ifeqs", ".ifge", ".ifgt", ".ifle", ".iflt", ".ifnb", ".ifnc",
+        ".ifndef", ".ifne", ".ifnes", ".ifnotdef", ".incbin", ".include", ".int", ".intel_mnemonic", ".intel_syntax",
+        ".internal", ".irep", ".irepc", ".irp", ".irpc", ".largecomm", ".lcomm", ".lflags", ".line", ".linefile",
+        ".linkonce", ".list", ".llen", ".loc", ".loc_mark_labels", ".local", ".long", ".lsym", ".macro", ".mexit",
+        ".mri", ".name", ".noaltmacro", ".noformat", ".nolist", ".noopt", ".nop", ".nopage", ".nops", ".octa",
+        ".offset", ".operand_check", ".optim", ".org", ".p2align", ".p2alignl", ".p2alignw", ".page", ".plen",
+        ".popsection", ".previous", ".print", ".protected", ".psize", ".purgem", ".pushsection", ".quad", ".reloc",
+        ".rep", ".rept", ".rva", ".sbttl", ".sect", ".sect.s", ".section", ".section.s", ".set", ".short", ".single",
+        ".size", ".skip", ".sleb128", ".slong", ".space", ".spc", ".sse_check", ".stabd", ".stabn", ".stabs",
+        ".string", ".string16", ".string32", ".string64", ".string8", ".struct", ".subsection", ".symver", ".text",
+        ".tfloat", ".this_gcc_requires_the_gnu_assembler", ".title", ".tls_common", ".ttl", ".type", ".uleb128",
+        ".value", ".version", ".vtable_entry", ".vtable_inherit", ".warning", ".weak", ".weakref", ".word", ".xcom",
+        ".xdef", ".xref", ".xstabs", ".zero",
+    ]
 
     static let symbolAttributeDirectives: Set<String> = [".globl", ".global", ".weak", ".local", ".hidden", ".protected", ".internal"]
     static let dataDirectives: Set<String> = [
@@ -260,13 +335,13 @@ extension Elaborator {
                                                             registers: parsed.registers, offset: parsed.offset, simple: parsed.simple))
             pendingAnnotations.append(program.frameAnnotations.count - 1)
         case ".purgem":
-            guard macros.removeValue(forKey: rest.text) != nil else { throw err(rest.location, "no macro '\(rest.text)' to purge") }
+            guard macros.removeValue(forKey: Self.macroKey(rest.text)) != nil else { throw err(rest.location, "no macro '\(rest.text)' to purge") }
         case ".exitm":
             try noOperands()
-            guard notes.contains(where: { $0.message.hasPrefix("in expansion of macro") }) else {
-                throw err(head.location, ".exitm outside a macro")
+            guard notes.contains(where: { $0.message.hasPrefix("in expansion of macro") || $0.message.hasPrefix("in repetition of") }) else {
+                throw err(head.location, ".exitm outside a macro or repetition")
             }
-            // Caught where the innermost macro is expanded.
+            // Caught where the innermost macro or repetition is expanded.
             throw ExitMacro(location: head.location)
         case ".error":
             throw err(head.location, ".error: \(try message(rest, notes: notes))")
@@ -518,6 +593,11 @@ extension Elaborator {
     /// may not happen. A site runs from the earliest code label its table entry names
     /// to the entry itself (the original is emitted just before its entry).
     func markPatchSites() {
+        // gas refuses a table that names a local label with no definition that way.
+        for r in patchSiteReferences {
+            guard let dir = r.direction, !resolve(r).exists else { continue }
+            record(Diagnostic.error(r.location, "local label '\(r.label)' is not defined \(dir == "f" ? "after" : "before") '\(r.label)\(dir)' (gas rejects the reference)"))
+        }
         let groups = Dictionary(grouping: patchSiteReferences, by: \.group)
         for (group, refs) in groups.sorted(by: { $0.key < $1.key }) {
             // An ALTERNATIVE entry the model can read is checked arm by arm.

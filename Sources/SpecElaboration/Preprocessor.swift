@@ -151,6 +151,125 @@ extension Elaborator {
     }
 }
 
+extension Elaborator {
+    /// A word cpp would see in spec text: an identifier (letters, digits, `_`; for
+    /// assembler-with-cpp neither `$` nor `.` is part of one), with the byte before it.
+    struct CppWord {
+        var name: String
+        var offset: Int
+        var before: UInt8?
+    }
+
+    /// The identifiers cpp would find in `text`: not inside strings, character
+    /// constants or numbers (`1f`, `0x10`).
+    static func cppWords(_ text: String) -> [CppWord] {
+        let u = Array(text.utf8)
+        var out: [CppWord] = []
+        var k = 0
+        while k < u.count {
+            let c = u[k]
+            if c == UInt8(ascii: "\"") {
+                k += 1
+                while k < u.count, u[k] != UInt8(ascii: "\"") { k += u[k] == UInt8(ascii: "\\") ? 2 : 1 }
+                k += 1
+            } else if c == UInt8(ascii: "'") {
+                k = Lexer.endOfCharacterConstant(u, quoteAt: k, end: u.count)
+            } else if c.isASCIIDigit || (c == UInt8(ascii: ".") && k + 1 < u.count && u[k + 1].isASCIIDigit) {
+                // A preprocessing number: `1f`, `0x1e`, `1e+5` are one token each.
+                k += 1
+                while k < u.count {
+                    if (u[k] == UInt8(ascii: "+") || u[k] == UInt8(ascii: "-")), "eEpP".utf8.contains(u[k - 1]) { k += 1; continue }
+                    guard u[k].isIdentChar else { break }
+                    k += 1
+                }
+            } else if c.isASCIILetter || c == UInt8(ascii: "_") {
+                let start = k
+                while k < u.count, u[k].isASCIILetter || u[k].isASCIIDigit || u[k] == UInt8(ascii: "_") { k += 1 }
+                out.append(CppWord(name: String(decoding: u[start..<k], as: UTF8.self), offset: start, before: start > 0 ? u[start - 1] : nil))
+            } else {
+                k += 1
+            }
+        }
+        return out
+    }
+
+    /// A spec's `#define`d name where the tool does not expand it, but cpp would replace
+    /// it: a register (`%rax`), a statement's head (a mnemonic, a macro's name, a
+    /// directive), a label, a jump's or call's target, a macro's name or parameter, a
+    /// repetition's parameter. Constants in expressions are expanded as cpp would.
+    /// `asWritten`: the text of a file, whose names not yet defined are remembered (a
+    /// later `#define` of one is refused: cpp would not have replaced it here).
+    func checkCppNames(_ stmt: RawStatement, notes: [Diagnostic.Note], asWritten: Bool) throws {
+        guard !cppDefinedNames.isEmpty || asWritten else { return }
+        func fail(_ w: CppWord, _ l: Located, _ what: String) -> Diagnostic {
+            let at = SourceLocation(file: l.location.file, line: l.location.line,
+                                    column: l.location.column + String(decoding: Array(l.text.utf8)[..<w.offset], as: UTF8.self).unicodeScalars.count)
+            return Diagnostic(at: at, "'\(w.name)' is #define'd, and cpp would replace it in \(what), which the spec language does not: rename one of them", notes: notes)
+        }
+        func remember(_ words: [CppWord], _ l: Located) {
+            guard asWritten else { return }
+            for w in words where constants[w.name] == nil && cppFirstUses[w.name] == nil {
+                cppFirstUses[w.name] = SourceLocation(file: l.location.file, line: l.location.line,
+                                                      column: l.location.column + String(decoding: Array(l.text.utf8)[..<w.offset], as: UTF8.self).unicodeScalars.count)
+            }
+        }
+        switch stmt {
+        case .label(let l):
+            let words = Self.cppWords(l.text)
+            if let w = words.first(where: { cppDefinedNames.contains($0.name) }) { throw fail(w, l, "the label '\(l.text)'") }
+            remember(words, l)
+        case .operation(let head, _, let rest):
+            // cpp's own directives are read by the tool as cpp reads them.
+            guard head.text.utf8.first != UInt8(ascii: "#") else { return }
+            let headWords = Self.cppWords(head.text)
+            if directiveAliases[head.text] == nil, let w = headWords.first(where: { cppDefinedNames.contains($0.name) }) {
+                throw fail(w, head, "the statement's head '\(head.text)'")
+            }
+            let words = Self.cppWords(rest.text)
+            for w in words where cppDefinedNames.contains(w.name) {
+                if w.before == UInt8(ascii: "%") { throw fail(w, rest, "the register name '%\(w.name)'") }
+                if w.before == UInt8(ascii: "\\") { throw fail(w, rest, "the macro argument '\\\(w.name)'") }
+            }
+            let lower = Self.macroKey(head.text)
+            if lower.hasPrefix("j") || lower.hasPrefix("call") || lower.hasPrefix("loop") {
+                // A target written as a bare name is a label to the tool.
+                let target = rest.text.hasPrefix("*") ? String(rest.text.dropFirst()).trimmingWhitespaces() : rest.text
+                if let w = words.first, words.count == 1, w.name == target, cppDefinedNames.contains(w.name) {
+                    throw fail(w, rest, "the target '\(w.name)'")
+                }
+            }
+            if head.text == ".macro" || Self.repetitionDirectives.contains(head.text) {
+                // The names it defines: a macro's name and parameters (up to a default's
+                // `=`), a repetition's parameter.
+                var names: [CppWord] = []
+                var inDefault = false
+                let bytes = Array(rest.text.utf8)
+                var k = 0
+                for w in words {
+                    while k < w.offset {
+                        if bytes[k] == UInt8(ascii: "=") { inDefault = true }
+                        if bytes[k] == UInt8(ascii: ",") || bytes[k] == UInt8(ascii: " ") || bytes[k] == UInt8(ascii: "\t") { inDefault = false }
+                        k += 1
+                    }
+                    if !inDefault { names.append(w) }
+                    if head.text != ".macro" { break }
+                }
+                if let w = names.first(where: { cppDefinedNames.contains($0.name) }) {
+                    throw fail(w, rest, head.text == ".macro" ? "the macro name or parameter '\(w.name)'" : "the parameter '\(w.name)' of \(head.text)")
+                }
+            }
+            remember(headWords, head)
+            remember(words, rest)
+        }
+    }
+
+    /// `checkCppNames` on a line of a body being collected: an error is recorded and the
+    /// body is still collected (its `.endm` must be found).
+    func checkCppNamesRecording(_ stmt: RawStatement, notes: [Diagnostic.Note]) {
+        do { try checkCppNames(stmt, notes: notes, asWritten: true) } catch let d as Diagnostic { record(d) } catch {}
+    }
+}
+
 /// What the command line adds to every unit: `-D NAME[=VALUE]`, as cc's `-D`.
 public struct ElaborationOptions: Sendable, Hashable {
     /// One `-D`: a constant defined before the unit's first line.

@@ -63,9 +63,11 @@ public enum StatementSplitter {
     /// line. Works on UTF-8 bytes: everything it looks for is ASCII.
     /// `firstLine` is the line number of the text's first line: a piece of preprocessed
     /// output starts where its line marker says.
-    public static func split(text: String, file: String, firstLine: Int = 1) throws -> [RawStatement] {
+    /// `commentsRemoved`: the text is assembly whose comments gas's rules took out
+    /// already (`GasComments`), so no comment syntax of the spec language applies.
+    public static func split(text: String, file: String, firstLine: Int = 1, commentsRemoved: Bool = false) throws -> [RawStatement] {
         var text = text
-        return try text.withUTF8 { try split(utf8: $0, file: file, firstLine: firstLine, recover: false).statements }
+        return try text.withUTF8 { try split(utf8: $0, file: file, firstLine: firstLine, recover: false, commentsRemoved: commentsRemoved).statements }
     }
 
     /// Like `split`, but a syntax error ends only its own logical line: the statements
@@ -76,7 +78,8 @@ public enum StatementSplitter {
         return try text.withUTF8 { try split(utf8: $0, file: file, firstLine: firstLine, recover: true) }
     }
 
-    static func split(utf8 chars: UnsafeBufferPointer<UInt8>, file: String, firstLine: Int = 1, recover: Bool) throws -> (statements: [RawStatement], errors: [Diagnostic]) {
+    static func split(utf8 chars: UnsafeBufferPointer<UInt8>, file: String, firstLine: Int = 1, recover: Bool,
+                      commentsRemoved: Bool = false) throws -> (statements: [RawStatement], errors: [Diagnostic]) {
         var errors: [Diagnostic] = []
         var result: [RawStatement] = []
         var i = 0
@@ -110,7 +113,7 @@ public enum StatementSplitter {
                     i += 1
                     continue
                 }
-                if c == slash, i + 1 < chars.count, chars[i + 1] == star {
+                if c == slash, !commentsRemoved, i + 1 < chars.count, chars[i + 1] == star {
                     inBlockComment = true
                     blockStart = (line, col)
                     i += 2; col += 2
@@ -132,7 +135,7 @@ public enum StatementSplitter {
                 i += 1; col += 1
             }
             do {
-                try splitLogicalLine(logical, file: file, into: &result)
+                try splitLogicalLine(logical, file: file, commentsRemoved: commentsRemoved, into: &result)
             } catch let d as Diagnostic where recover {
                 errors.append(d)
             }
@@ -145,15 +148,17 @@ public enum StatementSplitter {
         return (result, errors)
     }
 
-    private static func splitLogicalLine(_ line: LogicalLine, file: String, into result: inout [RawStatement]) throws {
+    private static func splitLogicalLine(_ line: LogicalLine, file: String, commentsRemoved: Bool, into result: inout [RawStatement]) throws {
         let chars = line.bytes
         // Strip comments: `//`, and `#` unless it begins a preprocessor directive.
         var end = chars.endIndex
         var k = chars.startIndex
         var inString = false
         let firstNonSpace = chars.firstIndex { !$0.isSpecSpace }
-        while k < chars.endIndex {
+        while k < chars.endIndex, !commentsRemoved {
             let c = chars[k]
+            // gas's `\"` inside a string ends nothing.
+            if inString, c == UInt8(ascii: "\\") { k += 2; continue }
             if c == UInt8(ascii: "\"") { inString.toggle() }
             if !inString {
                 if c == UInt8(ascii: "'") { k = Lexer.endOfCharacterConstant(chars, quoteAt: k, end: chars.endIndex); continue }
@@ -172,6 +177,7 @@ public enum StatementSplitter {
         inString = false
         var j = chars.startIndex
         while j < end {
+            if inString, chars[j] == UInt8(ascii: "\\") { j += 2; continue }
             if chars[j] == UInt8(ascii: "\"") { inString.toggle() }
             if chars[j] == UInt8(ascii: "'") && !inString { j = Lexer.endOfCharacterConstant(chars, quoteAt: j, end: end); continue }
             if chars[j] == UInt8(ascii: ";") && !inString {
@@ -288,6 +294,7 @@ public enum StatementSplitter {
         var j = range.lowerBound
         while j < range.upperBound {
             let c = chars[j]
+            if inString, c == UInt8(ascii: "\\") { j += 2; continue }
             if c == UInt8(ascii: "\"") { inString.toggle() }
             if !inString {
                 if c == UInt8(ascii: "'") {

@@ -253,7 +253,7 @@ final class FrontEndGasTests: XCTestCase {
         \t.ifdef f
         \tnop
         \t.endif
-        \t.ifnc a, 'a'
+        \t.ifnc 'a', 'a'
         \tud2
         \t.endif
         \tret
@@ -486,7 +486,7 @@ extension FrontEndGasTests {
         \tret
         """
         XCTAssertEqual(try program(spec).instructions.map(\.text), ["pushq %rbp", "popq %rbp", "ret"])
-        FrontEnd.assertError(SpecHarness.check(".path f entry=function\nf:\n\t.exitm\n\tret\n"), "spec.pts:3:2", ".exitm outside a macro")
+        FrontEnd.assertError(SpecHarness.check(".path f entry=function\nf:\n\t.exitm\n\tret\n"), "spec.pts:3:2", ".exitm outside a macro or repetition")
         FrontEnd.assertError(SpecHarness.check(".purgem NONE\n.path f entry=function\nf:\n\tret\n"), "spec.pts:1:9", "no macro 'NONE' to purge")
     }
 
