@@ -44,7 +44,8 @@ public struct Checker: Sendable {
         var files: [SpecFile] = []
         var errors: [Diagnostic] = []
         let fm = FileManager.default
-        // Units by their real path: one named twice is checked and counted once.
+        // Units by their absolute path: one named twice is checked and counted once (a
+        // link to a unit is a unit of its own name, as the walk lists it).
         var checked: Set<String> = []
         for input in inputs {
             var isDir: ObjCBool = false
@@ -97,10 +98,10 @@ public struct Checker: Sendable {
                 if found.isEmpty {
                     errors.append(.error(SourceLocation(file: input, line: 1, column: 1), "no spec units (*.pts) under \(input): nothing would be checked"))
                 }
-                for u in found.sorted(by: { $0.path < $1.path }) where checked.insert(u.resolvingSymlinksInPath().path).inserted {
+                for u in found.sorted(by: { $0.path < $1.path }) where checked.insert(u.standardizedFileURL.path).inserted {
                     files.append(SpecFile(url: u, root: specRoot, display: display(u)))
                 }
-            } else if checked.insert(real.path).inserted {
+            } else if checked.insert(URL(fileURLWithPath: input).standardizedFileURL.path).inserted {
                 // A unit named twice (or inside a directory also named) is checked once.
                 files.append(SpecFile(url: URL(fileURLWithPath: input), root: specRoot, display: input))
             }

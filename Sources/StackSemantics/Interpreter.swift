@@ -1554,15 +1554,14 @@ extension Interpreter {
         }
     }
 
-    /// Whether only the low 32 bits of the user's value of `field` are ever compared
-    /// (`userAgree`): its high half is nobody's, and a loop head may forget it.
+    /// Whether the user's value of `field` is compared by its low 32 bits (`userAgree`):
+    /// a loop head may let a zero-extended slot stand for it (the high half is checked
+    /// only as "its own or zero").
     func userSeesLowHalfOnly(field: String) -> Bool {
         guard path.userIs32Bit else { return false }
         switch field {
-        // The general registers' high halves are checked too (its own or zero:
-        // RestoreMatchesSave), as r8–r15 are.
-        case "ip", "sp", "flags", "orig_ax": return true
-        default: return false
+        case "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "cs", "ss": return false
+        default: return true
         }
     }
 

@@ -665,8 +665,9 @@ public enum SymbolicExecutor {
         }
         // A 32-bit task's user value seen only by its low half (`userSeesLowHalfOnly`)
         // shares the part — a saved slot, zero-extended by `movl %ebp, %ebp` — whose low
-        // half is the same term on every side: the high halves differ, and no obligation
-        // reads them. `inductive` then compares such a part by its low half.
+        // half is the same term on every side: the high halves differ, and the only
+        // obligation that reads them accepts zero. `inductive` then compares such a part
+        // by its low half.
         let ids = partIDs(shape)
         func lowHalfUser(_ k: Int) -> Bool {
             k >= userStart && k < userEnd && (k - userStart) % 2 == 0
@@ -679,8 +680,11 @@ public enum SymbolicExecutor {
         }
         for k in 0..<ip.count {
             let (i, b, p) = (d.term(ip[k]), d.term(bp[k]), d.term(pp[k]))
+            // Only a slot whose high half is zero (zero-extended): the task is owed its
+            // registers' high halves or zero (RestoreMatchesSave), so a slot with other
+            // high bits must not stand for its value.
             if interp.path.userIs32Bit, k < userStart, !i.isBool, ids[k].kind == .slot, let key = lowHalfKey(k, i, b, p), byLowHalf[key] == nil {
-                byLowHalf[key] = i === b && i === p ? ip[k] : nil
+                byLowHalf[key] = i === b && i === p && d.term(d.low32(ip[k])) === i ? ip[k] : nil
             }
             if i === b && i === p { out.append(ip[k]); continue }
             if dontCare(k), let v = byBack[b.id] { out.append(v); continue }
