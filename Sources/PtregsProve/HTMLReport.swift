@@ -79,15 +79,13 @@ public enum HTMLReport {
         var traceNumber = 0
         for (pi, p) in report.paths.enumerated() {
             for r in p.results {
-                var groups: [(Mechanism, [Violation])] = []
+                // One box per violation: a mechanism at several sites has one per site,
+                // each with its own trace and disposition.
                 for v in r.violations {
-                    if let k = groups.firstIndex(where: { $0.0 == v.mechanism }) { groups[k].1.append(v) } else { groups.append((v.mechanism, [v])) }
-                }
-                for (mechanism, vs) in groups {
                     traceNumber += 1
                     let id = "v\(traceNumber)"
                     if anchors["\(pi)/\(r.invariant.rawValue)"] == nil { anchors["\(pi)/\(r.invariant.rawValue)"] = id }
-                    sections += violationSection(id: id, path: p, result: r, mechanism: mechanism, violations: vs)
+                    sections += violationSection(id: id, path: p, result: r, violation: v)
                 }
                 if !r.staleExpectations.isEmpty || r.undecided != nil {
                     traceNumber += 1
@@ -95,7 +93,7 @@ public enum HTMLReport {
                     if anchors["\(pi)/\(r.invariant.rawValue)"] == nil { anchors["\(pi)/\(r.invariant.rawValue)"] = id }
                     sections += "<section class=\"violation\" id=\"\(id)\">\n<h3>\(escape(p.name)): \(escape(r.invariant.title))</h3>\n<ul>\n"
                     for e in r.staleExpectations {
-                        sections += "<li class=\"stale\"><code>\(escape("\(e.location)"))</code>: <code>.\(escape(e.kind.rawValue)) \(escape("\(e.mechanism)"))</code> matches no violation</li>\n"
+                        sections += "<li class=\"stale\"><code>\(escape("\(e.location)"))</code>: <code>\(escape(e.heading))</code> \(escape(r.staleness(e)))</li>\n"
                     }
                     if let why = r.undecided { sections += "<li class=\"unknown\">unknown: \(escape(why))</li>\n" }
                     sections += "</ul>\n</section>\n"
@@ -128,8 +126,8 @@ public enum HTMLReport {
         return out
     }
 
-    static func violationSection(id: String, path p: PathReport, result r: InvariantResult, mechanism: Mechanism, violations vs: [Violation]) -> String {
-        let first = vs[0], cx = first.counterexample
+    static func violationSection(id: String, path p: PathReport, result r: InvariantResult, violation first: Violation) -> String {
+        let cx = first.counterexample, mechanism = first.mechanism
         let (word, cls): (String, String) = {
             switch first.acceptedBy {
             case nil: return ("violated", "fail")
@@ -147,8 +145,12 @@ public enum HTMLReport {
         for b in cx.related {
             s += "<dt>also wrong there</dt><dd><code>\(escape("\(b.location)"))</code> \(escape(b.message))</dd>\n"
         }
-        for other in vs.dropFirst() {
-            s += "<dt>same mechanism</dt><dd><code>\(escape("\(other.counterexample.location)"))</code> <code class=\"insn\">\(escape(other.counterexample.instruction))</code></dd>\n"
+        let sites = r.sites(of: mechanism)
+        if sites.count > 1 {
+            s += "<dt>site</dt><dd><code>\(escape("\(first.site)"))</code>, one of \(sites.count): <code>\(escape(Site.list(sites)))</code></dd>\n"
+        }
+        if let exceeded = r.siteCountExceeded(first) {
+            s += "<dt>not accepted</dt><dd>\(escape(exceeded))</dd>\n"
         }
         if let e = first.acceptedBy {
             s += "<dt>accepted by</dt><dd><code>\(escape("\(e.location)"))</code>\(e.reason.map { " " + escape($0) } ?? "")</dd>\n"

@@ -47,20 +47,30 @@ public enum JSONReport {
         var solverQueries: Int
         /// The first unexpected violation's counterexample, else the first's.
         var counterexample: CX?
-        /// Every violation, one per obligation site, with its mechanism and how the
-        /// spec accepts it (`expected`, `limit` or `unexpected`).
+        /// Every violation, one per (mechanism, site), with how the spec accepts it
+        /// (`expected`, `limit` or `unexpected`).
         var violations: [JViolation]
-        var staleExpectations: [JExpectation]
+        var staleExpectations: [JStale]
         /// Why some obligation is undecided, also when others are violated.
         var undecided: String?
         /// What decided it: term simplifier, case split, Z3, loop induction, concrete run.
         var decidedBy: [String]
     }
-    struct JExpectation: Encodable { var location: Location; var directive: String; var kind: String; var reason: String? }
+    struct JExpectation: Encodable { var location: Location; var directive: String; var kind: String; var reason: String?; var sites: Int }
+    /// A declaration that matches fewer sites than it states: where its mechanism is seen
+    /// now (empty: nowhere, it proves).
+    struct JStale: Encodable {
+        var location: Location; var directive: String; var kind: String; var reason: String?; var sites: Int
+        var seenAt: [Location]
+    }
     struct JViolation: Encodable {
         var mechanism: String
+        /// The instruction where the obligation is judged (the exit, the access).
+        var site: Location
         var disposition: String
         var acceptedBy: JExpectation?
+        /// Unexpected although a declaration names the mechanism: it states fewer sites.
+        var exceedsSitesOf: JExpectation?
         var counterexample: CX
     }
     struct Value: Encodable { var name: String; var value: String }
@@ -112,7 +122,7 @@ public enum JSONReport {
     static func slot(_ v: SlotView) -> Slot { Slot(address: hex(v.address), label: v.label, value: hex(v.value), holds: v.holds, markers: v.markers) }
 
     static func expectation(_ e: Expectation) -> JExpectation {
-        JExpectation(location: loc(e.location), directive: e.description, kind: e.kind.rawValue, reason: e.reason)
+        JExpectation(location: loc(e.location), directive: e.description, kind: e.kind.rawValue, reason: e.reason, sites: e.sites)
     }
 
     static func counterexample(_ c: Counterexample) -> CX {
@@ -155,10 +165,15 @@ public enum JSONReport {
                                   expectedViolation: r.expectedViolation, reason: reason, obligations: r.obligations,
                                   solverQueries: r.solverQueries, counterexample: cx,
                                   violations: r.violations.map { v in
-                                      JViolation(mechanism: v.mechanism.description, disposition: v.disposition,
-                                                 acceptedBy: v.acceptedBy.map(expectation), counterexample: counterexample(v.counterexample))
+                                      JViolation(mechanism: v.mechanism.description, site: loc(v.site.location), disposition: v.disposition,
+                                                 acceptedBy: v.acceptedBy.map(expectation), exceedsSitesOf: v.exceedsSitesOf.map(expectation),
+                                                 counterexample: counterexample(v.counterexample))
                                   },
-                                  staleExpectations: r.staleExpectations.map(expectation), undecided: r.undecided,
+                                  staleExpectations: r.staleExpectations.map { e in
+                                      JStale(location: loc(e.location), directive: e.description, kind: e.kind.rawValue, reason: e.reason,
+                                             sites: e.sites, seenAt: r.sites(of: e).map { loc($0.location) })
+                                  },
+                                  undecided: r.undecided,
                                   decidedBy: r.decidedBy.map(\.rawValue))
                 })
             },

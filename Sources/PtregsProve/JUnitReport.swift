@@ -51,13 +51,13 @@ public enum JUnitReport {
                     case .fail:
                         failures += 1
                         let unexpected = r.unexpected
-                        let message = unexpected.first.map { "\($0.counterexample.location): \($0.counterexample.requirement) [\($0.mechanism)]" } ?? "\(p.location): \(p.name): \(r.invariant.title) violated"
+                        let message = unexpected.first.map { "\($0.counterexample.location): \($0.counterexample.requirement) [\($0.mechanism)]" + (r.siteCountExceeded($0).map { ": \($0)" } ?? "") } ?? "\(p.location): \(p.name): \(r.invariant.title) violated"
                         let more = (unexpected.count > 1 ? " (and \(unexpected.count - 1) more unexpected violation\(unexpected.count == 2 ? "" : "s"))" : "")
-                        let body = unexpected.map { "[\($0.mechanism)] \($0.counterexample.location): \($0.counterexample.requirement)\n" + text.renderTrace($0.counterexample) }.joined(separator: "\n")
+                        let body = unexpected.map { "[\($0.mechanism)] \($0.counterexample.location): \($0.counterexample.requirement)" + (r.siteCountExceeded($0).map { "\n\($0)" } ?? "") + "\n" + text.renderTrace($0.counterexample) }.joined(separator: "\n")
                         c += "\n      <failure type=\"violated\" message=\"\(escape(message + more))\">\(escape(body))</failure>\n    "
                     case .stale:
                         failures += 1
-                        let lines = r.staleExpectations.map { "\($0.location): `.\($0.kind.rawValue) \($0.mechanism)` matches no violation" }
+                        let lines = r.staleExpectations.map { "\($0.location): `\($0.heading)` \(r.staleness($0))" }
                         c += "\n      <failure type=\"stale-expectation\" message=\"\(escape(lines.joined(separator: "; ")))\"/>\n    "
                     case .unknown:
                         // Unknown fails the run (exit 3): an error, not a skipped test, so a

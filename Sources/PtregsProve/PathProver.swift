@@ -58,7 +58,18 @@ public enum PathProver {
     /// `graph`: the path's graph when the caller has built it already (elaboration does).
     public static func prove(program: Program, path: PathSpec, options: ProverOptions, graph: PathGraph? = nil) -> PathReport {
         var proof = PathProof(program: program, path: path, options: options)
-        return proof.run(graph: graph)
+        let report = proof.run(graph: graph)
+        // A violation of a declared mechanism is replayed without its trace when accepted
+        // traces are off; only once every site is found is it known to be one site too
+        // many, and unexpected. Rare (the gate fails then): prove again with traces.
+        if !options.traceAcceptedViolations,
+           report.results.contains(where: { $0.unexpected.contains { $0.counterexample.steps.isEmpty } }) {
+            var traced = options
+            traced.traceAcceptedViolations = true
+            var again = PathProof(program: program, path: path, options: traced)
+            return again.run(graph: graph)
+        }
+        return report
     }
 }
 
@@ -208,26 +219,28 @@ struct PathProof {
             case unknown(String)
         }
         /// Seeks every replayed violation of `inv` in the run at `depth`, one per
-        /// mechanism, skipping the mechanisms in `known`: in run order, the first
-        /// obligation that can fail is replayed, its mechanism is set aside, and the
-        /// search goes on until nothing else can fail — so a second bug on a path with a
-        /// known one is found, not hidden behind it.
-        func searchAll(_ inv: Invariant, depth: Int, skipping known: Set<Mechanism>) -> ([(Mechanism, Counterexample)], SearchEnd) {
+        /// mechanism and site, skipping those in `known`: in run order, the first
+        /// obligation that can fail is replayed, its (mechanism, site) is set aside, and
+        /// the search goes on until nothing else can fail — so a second bug on a path
+        /// with a known one is found, not hidden behind it, also when its words are the
+        /// known one's at another site.
+        func searchAll(_ inv: Invariant, depth: Int, skipping known: Set<MechanismAtSite>) -> ([(MechanismAtSite, Counterexample)], SearchEnd) {
             guard var sr = searchRun(depth) else { return ([], .unknown(searchFailure.map { "loop: \($0)" } ?? "no search run")) }
             defer { searches[depth] = sr }
-            var found: [(Mechanism, Counterexample)] = []
+            var found: [(MechanismAtSite, Counterexample)] = []
             var foundMechanisms = known
-            // Obligations shown unable to fail in this run (others of the same mechanism may).
+            // Obligations shown unable to fail in this run (others at the same site may).
             var cleared = Set<Int>()
             let all = sr.run.obligations.indices.filter {
                 let o = sr.run.obligations[$0]
                 return o.invariant == inv && !(o.claim.boolConstant == true && options.structuralFastPath)
             }
-            // One violation per mechanism: the sites of a mechanism are accepted or not
-            // together, and the report shows each mechanism once.
-            var mechanisms: [Int: Mechanism] = [:]
-            for k in all { mechanisms[k] = Mechanism(of: sr.run.obligations[k], in: sr.semantics) }
-            func mechanism(_ k: Int) -> Mechanism { mechanisms[k] ?? Mechanism(of: sr.run.obligations[k], in: sr.semantics) }
+            // One violation per mechanism and site: an expectation counts its sites, and
+            // the report shows each with its own counterexample. Other runs, call
+            // contexts or loop copies reaching the same instruction add nothing.
+            var mechanisms: [Int: MechanismAtSite] = [:]
+            for k in all { mechanisms[k] = MechanismAtSite(of: sr.run.obligations[k], in: sr.semantics) }
+            func mechanism(_ k: Int) -> MechanismAtSite { mechanisms[k] ?? MechanismAtSite(of: sr.run.obligations[k], in: sr.semantics) }
             // A model that breaks one obligation often breaks others: its replay
             // confirms every candidate it breaks, each with its own trace.
             func confirm(_ candidates: [Int], _ oracle: @escaping (String) -> UInt64) -> Bool {
@@ -332,15 +345,15 @@ struct PathProof {
             deciders = open.count < obligations.count || run.heldByConstruction.contains(inv) ? [.simplifier] : []
             if probed[inv] != nil { deciders.insert(.concreteRun) }
             if !graph.loopHeads.isEmpty && !open.isEmpty { deciders.insert(.induction) }
-            // Every violation, one per mechanism: the probes' first, then the searches'.
-            var violations: [(Mechanism, Counterexample)] = probed[inv] ?? []
+            // Every violation, one per mechanism and site: the probes' first, then the searches'.
+            var violations: [(MechanismAtSite, Counterexample)] = probed[inv] ?? []
             var unknownReason: String?
             let tSearch = DispatchTime.now().uptimeNanoseconds
             defer { if PathProver.debug { print("DEBUG \(path.name): \(inv.rawValue) decided in \(Double(DispatchTime.now().uptimeNanoseconds - tSearch) / 1e6) ms, \(violations.count) violations") } }
-            func add(_ more: [(Mechanism, Counterexample)]) {
+            func add(_ more: [(MechanismAtSite, Counterexample)]) {
                 for v in more where !violations.contains(where: { $0.0 == v.0 }) { violations.append(v) }
             }
-            func known() -> Set<Mechanism> { Set(violations.map(\.0)) }
+            func known() -> Set<MechanismAtSite> { Set(violations.map(\.0)) }
             if graph.loopHeads.isEmpty {
                 // Loop-free: the proof run is exact, and searching it decides every mechanism.
                 let (more, end) = searchAll(inv, depth: 0, skipping: known())
@@ -358,7 +371,7 @@ struct PathProof {
                 var depth = 2
                 while true {
                     let sites = known()
-                    let remaining = open.filter { !sites.contains(Mechanism(of: $0, in: plain)) }
+                    let remaining = open.filter { !sites.contains(MechanismAtSite(of: $0, in: plain)) }
                     let answer = queryAny(remaining, &proofRun, label: "\(inv.rawValue)-all")
                     if case .unsat = answer { break }
                     if case .unknown(let reason) = answer { unknownReason = "solver: \(reason)"; break }
@@ -383,9 +396,13 @@ struct PathProof {
                 }
             }
             // In the order of the lines they are blamed on, as the code reads.
-            let found = violations.sorted {
-                ($0.1.location.file, $0.1.location.line, $0.0.description) < ($1.1.location.file, $1.1.location.line, $1.0.description)
-            }.map { Violation(mechanism: $0.0, counterexample: $0.1) }
+            let found = violations.map { key, cx in
+                Violation(mechanism: key.mechanism, site: Site(instruction: key.instruction, location: program.instructions[key.instruction].sourceLocation),
+                          counterexample: cx)
+            }.sorted {
+                ($0.counterexample.location.file, $0.counterexample.location.line, $0.mechanism.description, $0.site)
+                    < ($1.counterexample.location.file, $1.counterexample.location.line, $1.mechanism.description, $1.site)
+            }
             var result = InvariantResult(invariant: inv, violations: found, undecided: unknownReason,
                                          expectations: path.expectations, obligations: open.count,
                                          solverQueries: queryCount - before)
@@ -507,10 +524,10 @@ struct PathProof {
     /// Runs the probes on the path (on its once-unrolled form when it loops, so each
     /// visit of a loop has inputs of its own and every run ends); for each invariant,
     /// the first probe that breaks it, replayed up to the broken obligation.
-    func probe(_ plain: PathSemantics, seeking: [Invariant]) -> [Invariant: [(Mechanism, Counterexample)]] {
+    func probe(_ plain: PathSemantics, seeking: [Invariant]) -> [Invariant: [(MechanismAtSite, Counterexample)]] {
         if seeking.isEmpty { return [:] }
         let semantics = plain.graph.loopHeads.isEmpty ? plain : ((try? unrolledGraphs.unrolled(plain, visits: 1)) ?? plain)
-        var found: [Invariant: [(Mechanism, Counterexample)]] = [:]
+        var found: [Invariant: [(MechanismAtSite, Counterexample)]] = [:]
         let savedCS = InputWatch(name: "entry.cs")
         for seed in 0..<9 {
             // Seeds 3–5 are seeds 0–2 with the saved cs from kernel mode: on a path that
@@ -520,10 +537,10 @@ struct PathProof {
             let run = ConcreteReplay.run(semantics, oracle: oracle, target: nil, detail: .brokenOnly)
             // Every obligation the probe broke and no earlier probe did, confirmed by one
             // traced run of the same inputs (each with its trace up to itself).
-            var sites: [Mechanism] = []
+            var sites: [MechanismAtSite] = []
             var targets: [ConcreteReplay.Target] = []
             for broken in run.allBroken where seeking.contains(broken.invariant) {
-                let site = Mechanism(invariant: broken.invariant, key: broken.key, node: broken.node, in: semantics)
+                let site = MechanismAtSite(invariant: broken.invariant, key: broken.key, node: broken.node, in: semantics)
                 if found[broken.invariant]?.contains(where: { $0.0 == site }) == true || sites.contains(site) { continue }
                 sites.append(site)
                 targets.append(.init(invariant: broken.invariant, node: broken.node, key: broken.key))
@@ -555,9 +572,11 @@ struct PathProof {
         return counterexample(u, replay, sr, oracle, relevant: f.variableNames(f.allOf([u.reach, f.negation(u.claim)])))
     }
 
-    /// Whether an expectation or a limit of the path names the mechanism.
-    func isAccepted(_ m: Mechanism) -> Bool {
-        path.expectations.contains { m.isNamed(by: $0.mechanism) }
+    /// Whether an expectation or a limit of the path names the mechanism (at some site:
+    /// whether this site is one too many is known only when all are found, and then
+    /// `run` traces it again if it is).
+    func isAccepted(_ m: MechanismAtSite) -> Bool {
+        path.expectations.contains { m.mechanism.isNamed(by: $0.mechanism) }
     }
 
     /// Replays one model on several obligations at once: one concrete run, and each
@@ -697,6 +716,22 @@ struct PathProof {
                               rsp: r.rspAtBlame.map { semantics.setup.describe(address: $0) } ?? "?", inputs: inputs,
                               observation: r.blamedNode == nil ? nil : blame(node, "observed here"),
                               blamedStep: r.blamedStep, related: related)
+    }
+}
+
+/// A violation's identity in the search: its mechanism at one site, the program
+/// instruction where the obligation is judged (see `Site`).
+struct MechanismAtSite: Hashable {
+    var mechanism: Mechanism
+    var instruction: Int
+
+    init(invariant: Invariant, key: String, node: Int, in semantics: PathSemantics) {
+        mechanism = Mechanism(invariant: invariant, key: key, node: node, in: semantics)
+        instruction = semantics.graph.nodes[node].instruction
+    }
+
+    init<D: ValueDomain>(of o: Obligation<D>, in semantics: PathSemantics) {
+        self.init(invariant: o.invariant, key: o.key, node: o.node, in: semantics)
     }
 }
 

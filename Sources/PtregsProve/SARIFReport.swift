@@ -110,10 +110,9 @@ public enum SARIFReport {
             for r in p.results {
                 let base: [String: Any] = ["ruleId": r.invariant.rawValue, "ruleIndex": ruleIndex[r.invariant.rawValue] ?? 0]
                 for e in r.staleExpectations {
-                    let what = e.kind == .limit ? "the model no longer reports it — remove the limit" : "now proves — update the expectation"
                     results.append(base.merging([
                         "level": "error",
-                        "message": ["text": "\(p.name): \(r.invariant.title): `.\(e.kind.rawValue) \(e.mechanism)` matches no violation: \(what)"],
+                        "message": ["text": "\(p.name): \(r.invariant.title): `\(e.heading)` \(r.staleness(e))"],
                         "locations": [location(e.location)],
                         "partialFingerprints": fingerprint([e.location.file, r.invariant.rawValue, p.name, "stale", e.kind.rawValue, "\(e.mechanism)"]),
                     ]) { a, _ in a })
@@ -131,12 +130,17 @@ public enum SARIFReport {
                 // keeps it out of the alerts but not out of the record.
                 for v in r.violations {
                     let cx = v.counterexample
+                    // A mechanism's second and later sites (in code order) are told apart
+                    // by their rank, not their line: the first keeps the mechanism's own.
+                    let rank = r.sites(of: v.mechanism).firstIndex(of: v.site) ?? 0
+                    let exceeded = r.siteCountExceeded(v).map { ": \($0)" } ?? ""
                     var res = base.merging([
                         "level": v.acceptedBy == nil ? "error" : "note",
-                        "message": ["text": "\(p.name): \(r.invariant.title) violated: \(cx.requirement) [\(v.mechanism)]"],
+                        "message": ["text": "\(p.name): \(r.invariant.title) violated: \(cx.requirement) [\(v.mechanism)]\(exceeded)"],
                         "locations": [location(cx.location)],
-                        "partialFingerprints": fingerprint([cx.location.file, r.invariant.rawValue, p.name, v.mechanism.description]),
-                        "properties": ["mechanism": v.mechanism.description, "disposition": v.disposition,
+                        "partialFingerprints": fingerprint([cx.location.file, r.invariant.rawValue, p.name, v.mechanism.description]
+                                                           + (rank == 0 ? [] : ["site \(rank + 1)"])),
+                        "properties": ["mechanism": v.mechanism.description, "disposition": v.disposition, "site": v.site.description,
                                        "decidedBy": r.decidedBy.map(\.rawValue)] as [String: Any],
                         "codeFlows": [[
                             "message": ["text": "counterexample replayed on a concrete run"],

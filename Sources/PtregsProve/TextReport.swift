@@ -56,30 +56,38 @@ public struct TextReport {
             let unannotated = r.invariant == .unwindAnnotations && !p.unwindAnnotated ? " (nothing annotated)" : ""
             return "\(p.location): \(paint("proved", "32")): \(head)\(unannotated)\(p.assumptions.isEmpty ? "" : " (under \(RunAssumption.directives(p.assumptions)))")\n"
         }
-        // One line per mechanism; a mechanism seen at several sites lists the others.
+        // The violations of one mechanism together, a line each (one per site); the
+        // declaration to write is suggested once per mechanism.
         var observationsShown: Set<String> = []
         var groups: [(Mechanism, [Violation])] = []
         for v in r.violations {
             if let k = groups.firstIndex(where: { $0.0 == v.mechanism }) { groups[k].1.append(v) } else { groups.append((v.mechanism, [v])) }
         }
         for (mechanism, vs) in groups {
-            let first = vs[0], cx = first.counterexample
-            switch first.acceptedBy {
-            case nil:
-                s += "\(cx.location): \(paint("error", "1;31")): \(head) violated: \(cx.requirement) [\(mechanism)]\n"
-            case let e? where e.kind == .violation:
-                s += "\(cx.location): \(paint("expected violation", "36")): \(head) violated: \(cx.requirement) [\(mechanism), expected at \(e.location)]\n"
-            case let e?:
-                s += "\(cx.location): \(paint("model limit", "36")): \(head): reported falsely: \(cx.requirement) [\(mechanism): \(e.reason ?? "")]\n"
-            }
-            for other in vs.dropFirst() {
-                s += "\(other.counterexample.location): note: the same mechanism, blamed on `\(other.counterexample.instruction)`\n"
-            }
-            if first.acceptedBy != nil && !verbose { continue }
-            if first.acceptedBy == nil {
-                s += "\(p.location): note: if the code has this bug and a fix is not part of the change, declare it after the .path: `.expect \(mechanism)`\n"
-            }
+            let sites = r.sites(of: mechanism)
             for v in vs {
+                let cx = v.counterexample
+                // With several sites, each line says which one it is.
+                let site = sites.count > 1 ? ", site \(v.site)" : ""
+                switch v.acceptedBy {
+                case nil:
+                    s += "\(cx.location): \(paint("error", "1;31")): \(head) violated: \(cx.requirement) [\(mechanism)\(site)]"
+                    s += r.siteCountExceeded(v).map { ": \($0)" } ?? ""
+                    s += "\n"
+                case let e? where e.kind == .violation:
+                    s += "\(cx.location): \(paint("expected violation", "36")): \(head) violated: \(cx.requirement) [\(mechanism)\(site), expected at \(e.location)]\n"
+                case let e?:
+                    s += "\(cx.location): \(paint("model limit", "36")): \(head): reported falsely: \(cx.requirement) [\(mechanism)\(site): \(e.reason ?? "")]\n"
+                }
+            }
+            if let v = vs.first(where: { $0.acceptedBy == nil }) {
+                if let e = v.exceedsSitesOf {
+                    s += "\(e.location): note: if every site is the same known bug and a fix is not part of the change, declare them all: `\(r.suggestedDeclaration(v))`; otherwise the new site is a new bug\n"
+                } else {
+                    s += "\(p.location): note: if the code has this bug and a fix is not part of the change, declare it after the .path: `\(r.suggestedDeclaration(v))`\n"
+                }
+            }
+            for v in vs where v.acceptedBy == nil || verbose {
                 // Registers wrong at one exit are each a mechanism of their own: the
                 // notes that list the others are shown with the first of them only.
                 let shownBefore = v.counterexample.observation.map { !observationsShown.insert("\($0.location)").inserted } ?? false
@@ -87,8 +95,7 @@ public struct TextReport {
             }
         }
         for e in r.staleExpectations {
-            let what = e.kind == .limit ? "the model no longer reports it — remove the limit" : "now proves — update the expectation"
-            s += "\(e.location): \(paint("error", "1;31")): \(head): `.\(e.kind.rawValue) \(e.mechanism)` matches no violation: \(what)\n"
+            s += "\(e.location): \(paint("error", "1;31")): \(head): `\(e.heading)` \(r.staleness(e))\n"
         }
         if let why = r.undecided {
             s += "\(p.location): \(paint("warning", "1;33")): \(head): unknown: \(why)\n"

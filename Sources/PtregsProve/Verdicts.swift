@@ -88,15 +88,54 @@ public enum Decider: String, Sendable, Comparable, CaseIterable {
     }
 }
 
-/// One violation of an invariant on a path: its mechanism, its replayed counterexample,
-/// and the `.expect` or `.limit` that accepts it (nil: unexpected, the gate fails).
+/// Where an obligation is judged: one instruction of the program (the exit, the
+/// accessing instruction, the call into C). The same instruction reached through several
+/// runs, call contexts or unrolled copies of a loop is one site; the same macro expanded
+/// at two exits is two. An expectation counts its mechanism's sites (`sites=N`).
+public struct Site: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The instruction's index in the program.
+    public var instruction: Int
+    /// Where the spec's author wrote it (the outermost macro invocation).
+    public var location: SourceLocation
+
+    public init(instruction: Int, location: SourceLocation) {
+        self.instruction = instruction
+        self.location = location
+    }
+
+    /// In the order of the code.
+    public static func < (a: Site, b: Site) -> Bool { (a.location, a.instruction) < (b.location, b.instruction) }
+
+    /// `file:line`: no column, it names the instruction's line.
+    public var description: String { "\(location.file):\(location.line)" }
+
+    /// `a.pts:6, a.pts:12`; sites written on one line (copies of a `.rept`) are told
+    /// apart by their order there.
+    public static func list(_ sites: [Site]) -> String {
+        let sorted = sites.sorted()
+        return sorted.map { s in
+            let sameLine = sorted.filter { $0.description == s.description }
+            guard sameLine.count > 1, let k = sameLine.firstIndex(of: s) else { return s.description }
+            return "\(s) (#\(k + 1) there)"
+        }.joined(separator: ", ")
+    }
+}
+
+/// One violation of an invariant on a path: its mechanism at one site, its replayed
+/// counterexample, and the `.expect` or `.limit` that accepts it (nil: unexpected, the
+/// gate fails).
 public struct Violation: Sendable {
     public var mechanism: Mechanism
+    public var site: Site
     public var counterexample: Counterexample
     public var acceptedBy: Expectation?
+    /// Unexpected although a declaration names its mechanism: that declaration, which
+    /// states fewer sites than the mechanism is now seen at.
+    public var exceedsSitesOf: Expectation?
 
-    public init(mechanism: Mechanism, counterexample: Counterexample, acceptedBy: Expectation? = nil) {
+    public init(mechanism: Mechanism, site: Site, counterexample: Counterexample, acceptedBy: Expectation? = nil) {
         self.mechanism = mechanism
+        self.site = site
         self.counterexample = counterexample
         self.acceptedBy = acceptedBy
     }
@@ -117,12 +156,14 @@ public struct InvariantResult: Sendable {
     /// Proved; violated (the first unexpected violation's counterexample, else the
     /// first's); or unknown when nothing is violated and something is undecided.
     public var verdict: Verdict
-    /// Every violation found, one per obligation site, in run order.
+    /// Every violation found, one per (mechanism, site), in the order of the lines they
+    /// are blamed on.
     public var violations: [Violation]
     /// Why some obligation is undecided (also when others are violated).
     public var undecided: String?
-    /// The path's expectations of this invariant that no violation matches (when every
-    /// obligation is decided: an undecided one might be theirs).
+    /// The path's expectations of this invariant that match fewer sites than they state
+    /// (none: "now proves"), when every obligation is decided: an undecided one might be
+    /// theirs.
     public var staleExpectations: [Expectation]
     /// Obligations decided by the term simplifier / sent to Z3.
     public var obligations: Int
@@ -134,18 +175,26 @@ public struct InvariantResult: Sendable {
     /// that found violations (every violation is also confirmed by a concrete replay).
     public var decidedBy: [Decider] = []
 
-    /// Matches each violation with the expectation that names its mechanism.
+    /// Matches each violation with the expectation that names its mechanism: it accepts
+    /// the mechanism's first `sites` sites in the order of the code; the sites past them
+    /// are unexpected. Nothing in a declaration tells which of the sites it was written
+    /// for (it has no line number), so the report names them all.
     public init(invariant: Invariant, violations: [Violation], undecided: String?, expectations: [Expectation],
                 obligations: Int, solverQueries: Int) {
         self.invariant = invariant
         let mine = expectations.filter { $0.mechanism.invariant == invariant }
-        self.violations = violations.map { v in
+        var accepted: [Violation] = []
+        for v in violations {
             var v = v
-            v.acceptedBy = mine.first { v.mechanism.isNamed(by: $0.mechanism) }
-            return v
+            if let e = mine.first(where: { v.mechanism.isNamed(by: $0.mechanism) }) {
+                let sites = Self.sites(of: e, in: violations)
+                if let k = sites.firstIndex(of: v.site), k < e.sites { v.acceptedBy = e } else { v.exceedsSitesOf = e }
+            }
+            accepted.append(v)
         }
+        self.violations = accepted
         self.undecided = undecided
-        staleExpectations = undecided != nil ? [] : mine.filter { e in !violations.contains { $0.mechanism.isNamed(by: e.mechanism) } }
+        staleExpectations = undecided != nil ? [] : mine.filter { e in Self.sites(of: e, in: violations).count < e.sites }
         if let first = self.violations.first(where: { $0.acceptedBy == nil }) ?? self.violations.first {
             verdict = .violated(first.counterexample)
         } else if let why = undecided {
@@ -155,6 +204,44 @@ public struct InvariantResult: Sendable {
         }
         self.obligations = obligations
         self.solverQueries = solverQueries
+    }
+
+    static func sites(of e: Expectation, in violations: [Violation]) -> [Site] {
+        Array(Set(violations.filter { $0.mechanism.isNamed(by: e.mechanism) }.map(\.site))).sorted()
+    }
+
+    /// The distinct sites the mechanism a declaration names is seen at, in code order.
+    public func sites(of e: Expectation) -> [Site] { Self.sites(of: e, in: violations) }
+
+    /// The distinct sites a mechanism is seen at, in code order.
+    public func sites(of m: Mechanism) -> [Site] {
+        Array(Set(violations.filter { $0.mechanism == m }.map(\.site))).sorted()
+    }
+
+    /// Why a violation whose mechanism is declared is not accepted: the declaration states
+    /// fewer sites than the mechanism is seen at.
+    public func siteCountExceeded(_ v: Violation) -> String? {
+        guard let e = v.exceedsSitesOf else { return nil }
+        let seen = sites(of: e)
+        return "`\(e.heading)` (\(e.location)) is declared for \(e.sites) site\(e.sites == 1 ? "" : "s") and is now seen at \(seen.count): \(Site.list(seen))"
+    }
+
+    /// The declaration an unexpected violation's reviewer would write, when the bug is
+    /// known and its fix is not part of the change: its mechanism at every site it is seen at.
+    public func suggestedDeclaration(_ v: Violation) -> String {
+        let n = sites(of: v.mechanism).count
+        if let e = v.exceedsSitesOf { return e.directive(sites: n) }
+        return Expectation(kind: .violation, mechanism: v.mechanism, reason: nil, location: v.site.location, sites: n).description
+    }
+
+    /// Why a declaration is stale: its mechanism is seen nowhere, or at fewer sites than
+    /// it states.
+    public func staleness(_ e: Expectation) -> String {
+        let seen = sites(of: e)
+        if seen.isEmpty {
+            return "matches no violation: " + (e.kind == .limit ? "the model no longer reports it — remove the limit" : "now proves — update the expectation")
+        }
+        return "is declared for \(e.sites) sites and is now seen at \(seen.count) site\(seen.count == 1 ? "" : "s") (\(Site.list(seen))) — update sites= (`\(e.directive(sites: seen.count))`)"
     }
 
     public var unexpected: [Violation] { violations.filter { $0.acceptedBy == nil } }

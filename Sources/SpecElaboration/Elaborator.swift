@@ -1037,7 +1037,9 @@ public final class Elaborator {
                                                at: head.location, notes: notes)
             for e in parsed {
                 if let prev = paths[last].expectations.first(where: { $0.mechanism.isNamed(by: e.mechanism) }) {
-                    throw Diagnostic(at: e.location, "\(e.mechanism) is already declared at \(prev.location)", notes: notes)
+                    // One declaration per mechanism: its sites are counted by `sites=`, so
+                    // two declarations would make the count ambiguous.
+                    throw Diagnostic(at: e.location, "\(e.mechanism) is already declared at \(prev.location) (a mechanism at several sites is one declaration with sites=N)", notes: notes)
                 }
                 paths[last].expectations.append(e)
             }

@@ -56,8 +56,9 @@ public struct Mechanism: Hashable, Sendable, CustomStringConvertible {
 /// A violation the spec declares known, pinned to its mechanism: `.expect` for a real bug
 /// of the modelled code (the "before" code), `.limit` for a false report the model is
 /// known to make on this code, with the reason. Either accepts only the violations of
-/// its mechanism; any other violation of the path fails the gate, and an expectation
-/// that matches nothing is stale.
+/// its mechanism, at as many sites as it states (`sites=N`, default 1); any other
+/// violation of the path fails the gate, and an expectation that matches nothing — or
+/// fewer sites than it states — is stale.
 public struct Expectation: Hashable, Sendable, CustomStringConvertible {
     public enum Kind: String, Hashable, Sendable {
         /// `.expect`: the code has this bug.
@@ -70,17 +71,33 @@ public struct Expectation: Hashable, Sendable, CustomStringConvertible {
     /// Why the model reports it falsely (limits).
     public var reason: String?
     public var location: SourceLocation
+    /// How many distinct sites (instructions where the obligation is judged: an exit, an
+    /// accessing instruction) the mechanism is accepted at. The mechanism has no line
+    /// number, so without a count one declaration would accept the same words at a
+    /// second place in the code — a second bug.
+    public var sites: Int
 
-    public init(kind: Kind, mechanism: Mechanism, reason: String?, location: SourceLocation) {
+    public init(kind: Kind, mechanism: Mechanism, reason: String?, location: SourceLocation, sites: Int = 1) {
         self.kind = kind
         self.mechanism = mechanism
         self.reason = reason
         self.location = location
+        self.sites = sites
     }
 
-    /// The directive as written: `.expect restore r15 at sysretq`.
-    public var description: String {
-        ".\(kind.rawValue) \(mechanism)" + (reason.map { " reason=\"\($0)\"" } ?? "")
+    /// The directive as written: `.expect restore r15 at sysretq`, `… sites=2`.
+    public var description: String { directive(sites: sites) }
+
+    /// The directive with another site count: what to write when the code has changed.
+    public func directive(sites n: Int) -> String {
+        heading(sites: n) + (reason.map { " reason=\"\($0)\"" } ?? "")
+    }
+
+    /// The directive without its reason, as messages name it: `.limit frame rsp at sysretl sites=2`.
+    public var heading: String { heading(sites: sites) }
+
+    func heading(sites n: Int) -> String {
+        ".\(kind.rawValue) \(mechanism)" + (n == 1 ? "" : " sites=\(n)")
     }
 
     /// Parses `INVARIANT SUBJECT… at POINT [reason="…"]` (the words after `.expect` or
@@ -89,9 +106,16 @@ public struct Expectation: Hashable, Sendable, CustomStringConvertible {
     public static func parse(kind: Kind, words: [Located], reason: Located?, keyed: [String: Located], at head: SourceLocation,
                              notes: [Diagnostic.Note]) throws -> [Expectation] {
         let directive = ".\(kind.rawValue)"
-        let form = "\(directive) INVARIANT SUBJECT… at POINT" + (kind == .limit ? " reason=\"WHY\"" : "")
-        for (k, v) in keyed where k != "reason" || kind != .limit {
+        let form = "\(directive) INVARIANT SUBJECT… at POINT [sites=N]" + (kind == .limit ? " reason=\"WHY\"" : "")
+        for (k, v) in keyed.sorted(by: { $0.key < $1.key }) where k != "sites" && (k != "reason" || kind != .limit) {
             throw Diagnostic(at: v.location, "unknown \(directive) attribute '\(k)' (expected '\(form)')", notes: notes)
+        }
+        var sites = 1
+        if let n = keyed["sites"] {
+            guard let count = Int(n.text), count >= 1, count <= 1000 else {
+                throw Diagnostic(at: n.location, "sites= takes how many distinct sites the mechanism is accepted at, a number from 1 (the default) up, not '\(n.text)'", notes: notes)
+            }
+            sites = count
         }
         guard let first = words.first else {
             throw Diagnostic(at: head, "expected '\(form)', e.g. '\(directive) restore r15 at sysretq'", notes: notes)
@@ -135,7 +159,7 @@ public struct Expectation: Hashable, Sendable, CustomStringConvertible {
                 throw Diagnostic(at: w.location, "'\(w.text)' named twice", notes: notes)
             }
             out.append(Expectation(kind: kind, mechanism: Mechanism(invariant: invariant, subject: w.text, point: point.text),
-                                   reason: reason?.text, location: w.location))
+                                   reason: reason?.text, location: w.location, sites: sites))
         }
         return out
     }

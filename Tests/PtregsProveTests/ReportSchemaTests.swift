@@ -47,8 +47,32 @@ final class ReportSchemaTests: XCTestCase {
         return checker.check(source: ".path f entry=function\nf:\n\taddq %rax, %rbx\n\tnotq %rbx\n\taddq %rax, %rbx\n\tnotq %rbx\n\tret\n", name: "neg.pts")
     }
 
+    /// One mechanism at two exits: declared for one site (the second is unexpected), and
+    /// for three (stale: seen at two).
+    static let sites = """
+    .path over entry=function
+    .expect restore rbx at ret
+    over:
+        cmpq $1, %rdi
+        je 1f
+        movq $0, %rbx
+        ret
+    1:  movq $5, %rbx
+        ret
+    .path under entry=function
+    .expect restore rbx at ret sites=3
+    under:
+        cmpq $1, %rdi
+        je 1f
+        movq $0, %rbx
+        ret
+    1:  movq $5, %rbx
+        ret
+    """
+
     static func reports() -> [(String, CheckReport)] {
         [("mixed", SpecHarness.check(mixed)),
+         ("sites", SpecHarness.check(sites)),
          ("unknown", unknownReport()),
          ("bad input", SpecHarness.check(".path f entry=function\nf:\n\tfrobq %rax\n\tret"))]
     }
@@ -80,8 +104,11 @@ final class ReportSchemaTests: XCTestCase {
         let statuses = Set(mixed.paths.flatMap(\.results).map { "\($0.status)" })
         XCTAssertTrue(statuses.isSuperset(of: ["fail", "stale", "pass"]), "\(statuses)")
         XCTAssertTrue(mixed.paths.flatMap(\.results).contains { $0.violations.contains { $0.acceptedBy != nil } }, "an expected violation")
-        XCTAssertEqual(all[1].1.exitCode, 3, "unknown")
-        XCTAssertEqual(all[2].1.exitCode, 2, "bad input")
+        let sited = all[1].1.paths.flatMap(\.results)
+        XCTAssertTrue(sited.contains { $0.unexpected.contains { $0.exceedsSitesOf != nil } }, "a site past the declared count")
+        XCTAssertTrue(sited.contains { r in r.staleExpectations.contains { !r.sites(of: $0).isEmpty } }, "a declaration seen at fewer sites than it states")
+        XCTAssertEqual(all[2].1.exitCode, 3, "unknown")
+        XCTAssertEqual(all[3].1.exitCode, 2, "bad input")
     }
 
     // MARK: JUnit

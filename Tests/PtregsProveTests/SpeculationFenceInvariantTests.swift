@@ -418,7 +418,10 @@ final class SpeculationFenceInvariantTests: XCTestCase {
         // Without the lfence after the compares, a run at the truncated iretq address
         // (the user's base) may speculatively skip on to the C call.
         let unfenced = SpecHarness.check(Self.iretFaultFirst.replacingOccurrences(of: "\tje 2f\n\tlfence\n", with: "\tje 2f\n"), invariants: Self.invariants)
-        XCTAssertEqual(try Self.mechanisms(unfenced, "gp"), ["spec-fence not-taken at \"je 2f\""])
+        // Both compares' not-taken arms run on unfenced to the call: one mechanism at two
+        // sites (lines 7 and 10), each a violation of its own.
+        XCTAssertEqual(try Self.mechanisms(unfenced, "gp"), ["spec-fence not-taken at \"je 2f\"", "spec-fence not-taken at \"je 2f\""])
+        XCTAssertEqual(try XCTUnwrap(SpecHarness.result(unfenced, path: "gp", .speculationFence)).violations.map(\.site.location.line).sorted(), [7, 10])
     }
 
     /// The proved verdicts of the fenced entries, and of entries whose unfenced arm is
