@@ -230,6 +230,12 @@ extension Elaborator {
                 if w.before == UInt8(ascii: "%") { throw fail(w, rest, "the register name '%\(w.name)'") }
                 if w.before == UInt8(ascii: "\\") { throw fail(w, rest, "the macro argument '\\\(w.name)'") }
             }
+            // String comparisons compare the text as written: cpp would have replaced a
+            // name there before gas compared it.
+            if [".ifc", ".ifnc", ".ifeqs", ".ifnes", ".ifb", ".ifnb", ".ifdef", ".ifndef"].contains(Self.macroKey(head.text)),
+               let w = words.first(where: { cppDefinedNames.contains($0.name) }) {
+                throw fail(w, rest, "the operand of \(head.text)")
+            }
             let lower = Self.macroKey(head.text)
             if lower.hasPrefix("j") || lower.hasPrefix("call") || lower.hasPrefix("loop") {
                 // A target written as a bare name is a label to the tool.

@@ -527,11 +527,13 @@ public struct Interpreter<D: ValueDomain> {
             case .stack(let cases, let addr, let byte):
                 checkAccess(addr, width: w, s, node: node, indexed: m.index != nil ? m : nil)
                 let sl = readSlot(s, cases)
+                if w != .q { try checkNarrowRead(sl.value, width: w, node: node) }
                 let v = byte == 0 ? sl.value : d.shiftRightLogical(sl.value, d.constant(8 * byte))
                 return (mask(v, w), tracksOrigins ? loadOrigin(node: node, address: addr, sl) : nil)
             case .perCPU(let name):
                 checkPerCPUAccess(name, s, node: node)
                 if program.perCPU[name] == .stack { cutAtUserGSBase(name, &s, node: node) }
+                if w != .q, let stored = s.perCPU[name] { try checkNarrowRead(stored, width: w, node: node) }
                 let v = d.select(s.kernelGS, s.perCPU[name] ?? d.constant(0), d.input("user-gs[\(name)]@\(node)"))
                 return (mask(v, w), nil)
             case .indexedStack(let addr):
@@ -963,6 +965,7 @@ public struct Interpreter<D: ValueDomain> {
             return go(next, s)
         case .exchange(let a, let b, let w):
             let x = try read(a, w, &s, node: node), y = try read(b, w, &s, node: node)
+            try checkPlacement(inst.operation, [placementValue(a, read: x, s), placementValue(b, read: y, s)], node: node)
             // Both operands are located before either is written: the memory operand's
             // address uses the registers' old values (`xchgq %rax, (%rax)`), so it is
             // written first.
@@ -1311,6 +1314,10 @@ public struct Interpreter<D: ValueDomain> {
             guard let cases = stackCases(base) else {
                 throw Unsupported(node: node, reason: "\(c.name) gets a pt_regs pointer that is not a modelled stack address")
             }
+            // C reads and writes the whole struct it is given: its top word must lie in
+            // the path's frame (a function path's pt_regs above its return address is the
+            // caller's frame).
+            checkAccess(d.add(base, d.constant(UInt64(bitPattern: Layout.ptRegs.size - 8))), width: .q, s, node: node)
             // A stop happens on every call, or — `maystop` — only in the runs an input picks
             // (syscall_trace_enter runs only when TIF work flags are set).
             let stops: D.Bit = c.isPtraceStop && c.mayStop ? d.inputBit(semantics.inputName(.ptraceStop, at: node)) : d.bit(true)

@@ -12,7 +12,8 @@ import SpecElaboration
 /// through it is unknown, never proved. That covers
 /// - masks and tests of bits above the low three (`testq $8, %rsp`, `andq $-16, %rsp`),
 ///   a mask from a register, shifts, rotates, bit tests, negation and complement;
-/// - a truncation to 32, 16 or 8 bits (`movl %esp, %eax`);
+/// - a truncation to 32, 16 or 8 bits (`movl %esp, %eax`, `xchgl`, a narrow read of a
+///   slot or per-CPU variable that holds a saved rsp);
 /// - a comparison with a constant or with another stack's address (the model's stacks
 ///   have an order of their own);
 /// - pointer arithmetic that leaves the stack it started on for another modelled stack
@@ -35,6 +36,14 @@ extension Interpreter {
         return read
     }
 
+    /// A narrow read of memory that holds a stack address (a saved rsp in a slot or a
+    /// per-CPU variable) truncates it.
+    func checkNarrowRead(_ stored: D.Value, width: Width, node: Int) throws {
+        guard let cs = stackAddressCases(stored) else { return }
+        let at = cs.compactMap { c in setup.region(of: c.1).map { _ in setup.describe(address: c.1) } }
+        throw Unsupported(node: node, reason: "a \(width.bits)-bit read of memory holding the stack address \(at.joined(separator: " or ")): its value depends on where the stack lies, which the model fixes (a stack address is known only relative to its stack, and 8-byte aligned)")
+    }
+
     /// Throws when the operation at `node`, with operand values `values` (full registers,
     /// see `placementValue`), computes something that depends on where a stack lies.
     func checkPlacement(_ op: Operation, _ values: [D.Value], result: D.Value? = nil, node: Int) throws {
@@ -44,7 +53,8 @@ extension Interpreter {
         // `xorl %esi, %esi`: zero, whatever the register held.
         case .alu(.xor, let a, let b, _) where a == b && a.register != nil: return
         case .alu(.sub, let a, let b, _) where a == b && a.register != nil: return
-        case .alu, .unary, .test, .compare, .move, .shift, .bitTest, .exchangeAdd, .compareExchange, .extend: break
+        case .exchange(_, _, .q): return
+        case .alu, .unary, .test, .compare, .move, .shift, .bitTest, .exchangeAdd, .compareExchange, .extend, .exchange: break
         default: return
         }
         let addressed = values.indices.filter { stackAddressCases(values[$0]) != nil }
@@ -77,7 +87,8 @@ extension Interpreter {
         let width: Width? = {
             switch op {
             case .alu(_, _, _, let w), .unary(_, _, let w), .test(_, _, let w), .compare(_, _, let w), .move(_, _, let w),
-                 .shift(_, _, _, let w), .bitTest(_, _, _, let w), .exchangeAdd(_, _, let w), .compareExchange(_, _, let w):
+                 .shift(_, _, _, let w), .bitTest(_, _, _, let w), .exchangeAdd(_, _, let w), .compareExchange(_, _, let w),
+                 .exchange(_, _, let w):
                 return w
             case .extend(_, _, let from, _, _): return from
             default: return nil

@@ -177,6 +177,11 @@ final class CompatEntryTests: XCTestCase {
         XCTAssertEqual(r.violations.map(\.mechanism.subject), ["rbx"])
         let cx = try XCTUnwrap(r.violations.first?.counterexample)
         XCTAssertTrue(cx.requirement.contains("its high half the user's or zero"), cx.requirement)
+        // IRETQ loads rsp (and rip, rflags) whole: the frame's high halves are owed too.
+        let frameLeak = as32.replacingOccurrences(of: "\tswapgs\n\tiretq", with: "\tbtsq $40, 24(%rsp)\n\tswapgs\n\tiretq")
+        let f = try XCTUnwrap(SpecHarness.result(SpecHarness.check(frameLeak), path: "int80", .ptraceConsistency))
+        XCTAssertEqual(f.violations.map(\.mechanism.description), ["ptrace sp at iretq"])
+        XCTAssertTrue(f.violations.first?.counterexample.requirement.contains("its high half the user's or zero") == true)
         // Zero-extending it (what the entry's `movl %ebx, %ebx` does) is fine.
         let zeroed = as32.replacingOccurrences(of: "\tswapgs\n\tiretq", with: "\tmovl %ebx, %ebx\n\tswapgs\n\tiretq")
         SpecHarness.assertProved(SpecHarness.check(zeroed), path: "int80", .restoreMatchesSave)

@@ -263,4 +263,18 @@ final class FrameInvariantTests: XCTestCase {
         guard case .unknown(let why) = r.verdict else { return XCTFail("expected unknown, got \(r.verdict.name)") }
         XCTAssertTrue(why.contains("whose offset has no fixed value"), why)
     }
+
+    /// A function path's frame ends at its return address: a store above it, or pt_regs
+    /// handed to C there, is the caller's frame. Both proved before.
+    func testAFunctionDoesNotWriteItsCallersFrame() {
+        let direct = ".path f entry=function\nf:\tmovq %rbx, 16(%rsp)\n\tret"
+        SpecHarness.assertViolated(SpecHarness.check(direct, invariants: [.frameBalance]), path: "f", .frameBalance, blamedLine: 2,
+                                   requirementContains: "must not lie above the entry frame (top entry stack+0x8)")
+        let viaC = ".extern wr writes=ax,bx\n.path f entry=function\nf:\tsubq $8, %rsp\n\tleaq 16(%rsp), %rdi\n\tcall wr\n\taddq $8, %rsp\n\tret"
+        SpecHarness.assertViolated(SpecHarness.check(viaC, invariants: [.frameBalance]), path: "f", .frameBalance, blamedLine: 5,
+                                   requirementContains: "must not lie above the entry frame")
+        // With the caller's pt_regs declared (ptregs=), C may use it, and no more.
+        let declared = ".extern wr writes=ax,bx\n.path f entry=function ptregs=8\nf:\tleaq 8(%rsp), %rdi\n\tcall wr\n\tret"
+        SpecHarness.assertProved(SpecHarness.check(declared, invariants: [.frameBalance]), path: "f", .frameBalance)
+    }
 }

@@ -299,4 +299,14 @@ final class FrontEndGasFidelityTests: XCTestCase {
         let code = "\t.text\nf:\n\tpushq %rbx\n1:\tmovq (%rdi), %rax\n\tpopq %rbx\n\tret\n\t.pushsection __ex_table, \"a\"\n\t.long (1b) - ., (2f) - .\n\t.popsection\n"
         FrontEnd.assertError(try Self.checkAssembly(code), "arch/x86/entry/t.s:8:19", "local label '2' is not defined after '2f' (gas rejects the reference)")
     }
+
+    /// `.ifc`/`.ifnc` compare text cpp has already rewritten: a #define'd name there is
+    /// compared as its value by the real build, as its name by the tool.
+    func testADefinedNameInAStringComparisonIsAnError() {
+        let spec = "#define SAVEREG rbx\n.path f entry=function\nf:\n.ifnc SAVEREG, rbx\n\tpushq %rbx\n\tpopq %rbx\n.else\n\tmovq $0, %rbx\n.endif\n\tret\n"
+        let report = SpecHarness.check(spec)
+        XCTAssertTrue(report.diagnostics.first?.message.contains("'SAVEREG' is #define'd, and cpp would replace it in the operand of .ifnc") == true,
+                      "\(report.diagnostics)")
+        XCTAssertEqual(report.diagnostics.first?.location.line, 4)
+    }
 }

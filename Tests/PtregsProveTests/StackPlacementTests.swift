@@ -50,6 +50,15 @@ final class StackPlacementTests: XCTestCase {
         Self.assertPlacementUnknown(".path f entry=function\nf:\tmovq %rsp, %rax\n\tshrq $12, %rax\n\tret", "shift")
     }
 
+    func testTruncationsThroughMemoryAndExchangesAreUnknown() {
+        let test = "\ttestl $0xfff0, %ecx\n\tjz 1f\n\tmovq $0, %rbx\n1:\tret"
+        Self.assertPlacementUnknown(".path f entry=function\nf:\tmovq %rsp, %rax\n\txorl %ecx, %ecx\n\txchgl %ecx, %eax\n" + test, "32-bit truncation")
+        Self.assertPlacementUnknown(".percpu saved_sp\n.path f entry=function\nf:\tmovq %rsp, PER_CPU_VAR(saved_sp)\n\tmovl PER_CPU_VAR(saved_sp), %ecx\n" + test,
+                                    "32-bit read of memory holding the stack address")
+        Self.assertPlacementUnknown(".path f entry=function\nf:\tpushq %rsp\n\tmovl (%rsp), %ecx\n\taddq $8, %rsp\n" + test,
+                                    "32-bit read of memory holding the stack address")
+    }
+
     func testArithmeticLandingOnAnotherStackIsUnknown() {
         // 4 GiB above the entry stack is unrelated memory; in the model it is irq_stack's
         // stack, where the store and load looked like a saved register.

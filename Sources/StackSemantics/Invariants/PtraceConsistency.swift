@@ -112,9 +112,14 @@ extension Interpreter {
         case .iret:
             guard let frame = iretFrame else { return }
             for name in ["ip", "cs", "flags", "sp", "ss"] {
-                guard let u = userField(s, name), let v = frame[name], let agree = userAgree(v, u.value, field: name) else { continue }
+                guard let u = userField(s, name), let v = frame[name], var agree = userAgree(v, u.value, field: name) else { continue }
+                if path.userIs32Bit, name != "cs", name != "ss" {
+                    // IRETQ loads all 64 bits: a 32-bit task reads rsp's high half after a
+                    // far jump to a 64-bit segment. Its own or zero, never kernel bits.
+                    agree = d.both(agree, d.either(d.equal(v, u.value), d.equal(v, d.low32(v))))
+                }
                 require(.ptraceConsistency, node, "iret \(name)", whereKnown(u.known, agree), s,
-                        "iretq must return the user's \(name) from pt_regs.\(name)",
+                        "iretq must return the user's \(name) from pt_regs.\(name)" + (path.userIs32Bit && name != "cs" && name != "ss" ? " (its high half the user's or zero: a 32-bit task reads it after a far jump to 64-bit code)" : ""),
                         values: [("popped \(name)", v), ("pt_regs.\(name)", u.value)])
             }
         }
