@@ -862,7 +862,9 @@ public final class Elaborator {
     /// gas looks macros up by their name in lower case: `POPQ` defines `popq`, and an
     /// instruction `popq` (or `PopQ`) invokes it.
     static func macroKey(_ name: String) -> String {
-        name.isASCII ? String(decoding: name.utf8.map(\.asciiLowercased), as: UTF8.self) : name.lowercased()
+        // Most names are lower case already: no copy for them (every statement asks).
+        if name.utf8.allSatisfy({ $0 < 0x80 && !($0 >= 0x41 && $0 <= 0x5a) }) { return name }
+        return name.isASCII ? String(decoding: name.utf8.map(\.asciiLowercased), as: UTF8.self) : name.lowercased()
     }
 
     /// `a, b=1 c` → words split at commas and blanks.
