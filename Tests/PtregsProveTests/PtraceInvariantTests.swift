@@ -127,6 +127,13 @@ final class PtraceInvariantTests: XCTestCase {
         let written = try XCTUnwrap(cs.inputs.first { $0.0.hasPrefix("ptrace.cs@") }?.1, "inputs: \(cs.inputs)")
         XCTAssertNotEqual(written, 0x33)
         XCTAssertTrue(cs.inputs.contains { $0.0.hasPrefix("ptrace.wrote.cs@") && $0.1 == 1 }, "inputs: \(cs.inputs)")
+        // A tracer's ss is a 16-bit selector (putreg's set_segment_reg takes a u16), so a
+        // 16-bit compare is as good as the kernel's 64-bit one; an 8-bit one is not.
+        for (compare, holds) in [("cmpw", true), ("cmpb", false)] {
+            let narrow = Self.tracedSyscall(exit: Self.sysretFromPtRegs.replacingOccurrences(of: "cmpq $0x2b, SS(%rsp)", with: "\(compare) $0x2b, SS(%rsp)"))
+            let n = try XCTUnwrap(SpecHarness.result(SpecHarness.check(narrow), path: "tracesys", .ptraceConsistency))
+            XCTAssertEqual(n.violations.map(\.mechanism.description), holds ? [] : ["ptrace ss at sysretq"], compare)
+        }
         // Testing only cs leaves ss.
         let csOnly = Self.tracedSyscall(exit: Self.sysretFromPtRegs.replacingOccurrences(of: "\tcmpq $0x2b, SS(%rsp)\n\tjne 9f\n", with: ""))
         XCTAssertEqual(try XCTUnwrap(SpecHarness.result(SpecHarness.check(csOnly), path: "tracesys", .ptraceConsistency)).violations.map(\.mechanism.description),

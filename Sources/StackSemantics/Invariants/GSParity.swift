@@ -219,15 +219,17 @@ extension Interpreter {
     /// "cs is a user cs" across its widening. A tracer (`old`: the field before its
     /// write) never reaches a frame of kernel mode (RPL 0): ptrace stops only a task
     /// returning to user space, so such a frame keeps its cs. A C function may turn one
-    /// into a user frame: a kernel thread's execve. (ss stays any value: the ptrace
-    /// invariant's stale-ss expectations rely on a tracer's ss differing from the
-    /// kernel's constant.)
+    /// into a user frame: a kernel thread's execve. ss is any 16-bit selector with RPL 3
+    /// (putreg's set_segment_reg takes a u16), so it may still differ from __USER_DS.
     func writtenFieldValue(_ written: D.Value, field: String, old: D.Value?) -> D.Value {
         switch field {
         case "cs":
             let user = d.select(d.equal(d.and(written, d.constant(1)), d.constant(0)), d.constant(EntrySetup.userCS), d.constant(EntrySetup.userCS32))
             guard let old else { return user }
             return d.select(d.equal(d.and(old, d.constant(3)), d.constant(0)), old, user)
+        case "ss":
+            // putreg takes a 16-bit selector with the user's RPL (set_segment_reg).
+            return d.or(d.and(written, d.constant(0xfffc)), d.constant(3))
         default: return written
         }
     }
