@@ -106,10 +106,12 @@ extension Interpreter {
                 if case .alu(.sub, _, _, _) = op, oneStack(values[0], values[1]) { return }
                 throw dependent("a sum or difference of two stacks' addresses")
             }
-            // An offset that leaves the stack for another modelled one.
+            // An offset that leaves the stack for another modelled one, or for no stack
+            // (`0x1000 - rsp` is a number the placement decides).
             if let r = result, let from = stacks(address), let to = d.cases(r) {
                 for (_, a) in to {
-                    if let region = setup.region(of: a), !from.contains(region.base) { throw dependent("pointer arithmetic that lands on \(region.name)'s stack") }
+                    guard let region = setup.region(of: a) else { throw dependent("arithmetic that leaves every stack") }
+                    if !from.contains(region.base) { throw dependent("pointer arithmetic that lands on \(region.name)'s stack") }
                 }
             }
         case .alu(.and, _, _, _):

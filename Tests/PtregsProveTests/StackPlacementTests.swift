@@ -48,6 +48,9 @@ final class StackPlacementTests: XCTestCase {
         Self.assertPlacementUnknown(".path f entry=function\nf:\tmovl %esp, %eax\n\tret", "32-bit truncation")
         Self.assertPlacementUnknown(".path f entry=function\nf:\tcmpq $0x1000, %rsp\n\tjb 1f\n\tret\n1:\tret", "comparison with a constant")
         Self.assertPlacementUnknown(".path f entry=function\nf:\tmovq %rsp, %rax\n\tshrq $12, %rax\n\tret", "shift")
+        // A difference with a constant is a number the placement decides, not an address.
+        Self.assertPlacementUnknown(".path f entry=function\nf:\tmovq $0x1000, %rax\n\tsubq %rsp, %rax\n\ttestl $0xfff0, %eax\n\tjz 1f\n\tmovq $0, %rbx\n1:\tret",
+                                    "arithmetic that leaves every stack")
     }
 
     func testTruncationsThroughMemoryAndExchangesAreUnknown() {
