@@ -39,9 +39,14 @@ extension Interpreter {
     /// A narrow read of memory that holds a stack address (a saved rsp in a slot or a
     /// per-CPU variable) truncates it.
     func checkNarrowRead(_ stored: D.Value, width: Width, node: Int) throws {
-        guard let cs = stackAddressCases(stored) else { return }
-        let at = cs.compactMap { c in setup.region(of: c.1).map { _ in setup.describe(address: c.1) } }
-        throw Unsupported(node: node, reason: "a \(width.bits)-bit read of memory holding the stack address \(at.joined(separator: " or ")): its value depends on where the stack lies, which the model fixes (a stack address is known only relative to its stack, and 8-byte aligned)")
+        guard stackAddressCases(stored) != nil else { return }
+        throw placementDependent("a \(width.bits)-bit read of memory holding", stored, node: node)
+    }
+
+    /// "WHAT the stack address entry stack-0x10: its value depends on …".
+    func placementDependent(_ what: String, _ address: D.Value, node: Int) -> Unsupported {
+        let at = stackAddressCases(address)?.compactMap { c in setup.region(of: c.1).map { _ in setup.describe(address: c.1) } } ?? []
+        return Unsupported(node: node, reason: "\(what) the stack address \(at.joined(separator: " or ")): its value depends on where the stack lies, which the model fixes (a stack address is known only relative to its stack, and 8-byte aligned)")
     }
 
     /// Throws when the operation at `node`, with operand values `values` (full registers,
@@ -60,10 +65,7 @@ extension Interpreter {
         let addressed = values.indices.filter { stackAddressCases(values[$0]) != nil }
         guard let first = addressed.first else { return }
         let address = values[first]
-        func dependent(_ why: String) -> Unsupported {
-            let at = stackAddressCases(address)?.compactMap { c in setup.region(of: c.1).map { _ in setup.describe(address: c.1) } } ?? []
-            return Unsupported(node: node, reason: "\(why) of the stack address \(at.joined(separator: " or ")): its value depends on where the stack lies, which the model fixes (a stack address is known only relative to its stack, and 8-byte aligned)")
-        }
+        func dependent(_ why: String) -> Unsupported { placementDependent("\(why) of", address, node: node) }
         /// Whether `v` is a constant that keeps within an address's low three bits.
         func lowBitsOnly(_ v: D.Value, complement: Bool) -> Bool {
             guard let k = d.knownValue(v) else { return false }

@@ -431,9 +431,7 @@ final class KernelOnlyIretTests: XCTestCase {
     }
 
     func testDeclarationErrors() {
-        func message(_ line: String) -> String {
-            SpecHarness.check(line + "\n.path f entry=function\nf:\n\tret\n").diagnostics.first?.message ?? "none"
-        }
+        let message = SpecHarness.declarationError
         XCTAssertTrue(message(".iret_to_kernel f").contains("reason="))
         XCTAssertTrue(message(".iret_to_kernel nowhere reason=\"x\"").contains("'nowhere', which is no label of the code"))
         XCTAssertTrue(message(".iret_to_kernel f reason=\"x\"").contains("no iretq at or after 'f'"))

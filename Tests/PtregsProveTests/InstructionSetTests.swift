@@ -259,6 +259,7 @@ final class InstructionSetTests: XCTestCase {
         for (name, spec) in shapes.sorted(by: { $0.key < $1.key }) {
             let report = SpecHarness.check(spec)
             XCTAssertEqual(report.diagnostics, [], name)
+            XCTAssertEqual(report.paths.first?.results.count, Invariant.allCases.count, name)
             for inv in Invariant.allCases {
                 guard let r = SpecHarness.result(report, path: "f", inv) else { continue }
                 guard case .unknown(let why) = r.verdict else { XCTFail("\(name) \(inv): \(SpecHarness.describe(r.verdict))"); continue }

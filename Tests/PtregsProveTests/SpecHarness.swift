@@ -31,6 +31,12 @@ enum SpecHarness {
         check(["spec.pts": text], unit: "spec.pts", invariants: invariants)
     }
 
+    /// The first diagnostic of `declarations` put before a path that is just `ret`
+    /// ("none" when there is none): how a declaration's errors are tested.
+    static func declarationError(_ declarations: String) -> String {
+        check(declarations + "\n.path f entry=function\nf:\n\tret\n").diagnostics.first?.message ?? "none"
+    }
+
     static func result(_ report: CheckReport, path: String, _ inv: Invariant, file: StaticString = #filePath, line: UInt = #line) -> InvariantResult? {
         guard let p = report.paths.first(where: { $0.name == path }) else {
             XCTFail("no path \(path) in report; diagnostics: \(report.diagnostics)", file: file, line: line)

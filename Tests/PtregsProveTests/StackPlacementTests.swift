@@ -11,6 +11,7 @@ final class StackPlacementTests: XCTestCase {
     static func assertPlacementUnknown(_ spec: String, path: String = "f", _ words: String, file: StaticString = #filePath, line: UInt = #line) {
         let report = SpecHarness.check(spec)
         XCTAssertEqual(report.diagnostics, [], file: file, line: line)
+        XCTAssertEqual(report.paths.first { $0.name == path }?.results.count, Invariant.allCases.count, "no verdicts", file: file, line: line)
         for inv in Invariant.allCases {
             guard let r = SpecHarness.result(report, path: path, inv) else { continue }
             guard case .unknown(let why) = r.verdict else {

@@ -93,9 +93,7 @@ final class UnmodelledBitsTests: XCTestCase {
     }
 
     func testDeclarationErrors() {
-        func message(_ line: String) -> String {
-            SpecHarness.check(line + "\n.path f entry=function\nf:\n\tret\n").diagnostics.first?.message ?? "none"
-        }
+        let message = SpecHarness.declarationError
         XCTAssertTrue(message(".unmodelled TI_flags").contains("bits= says which bits of TI_flags may be set"))
         XCTAssertTrue(message(".unmodelled TI_flags(%rcx) bits=4").contains("expected '.unmodelled NAME bits=EXPR"))
         XCTAssertTrue(message(".unmodelled TI_flags bits=4 mask=3").contains("unknown .unmodelled attribute 'mask'"))
