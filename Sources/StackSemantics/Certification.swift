@@ -85,6 +85,9 @@ public struct CertifyingDomain: ValueDomain {
         return leaves.map { g, a in (both(g, builder.eq(v.raw, builder.const(a))), a) }
     }
 
+    /// The simplifier's: it only ever makes a run unsupported, which needs no fact.
+    public func possibleConstants(_ v: TwinTerm) -> ConstantSet { simplifier.possibleConstants(v.simplified) }
+
     public func known(_ b: TwinTerm) -> Bool? {
         guard let k = b.simplified.boolConstant else { return nil }
         if b.raw.boolConstant != k { facts.note(k ? b.raw : builder.negation(b.raw)) }

@@ -937,7 +937,7 @@ public struct Interpreter<D: ValueDomain> {
                 r = mask(raw, w)
                 setFlags(result: r, w, carry: d.bit(false), overflow: d.bit(false), &s)
             }
-            try checkPlacement(inst.operation, [placementValue(src, read: b, s), placementValue(dst, read: a, s)], result: r, node: node)
+            try checkPlacement(inst.operation, [placementValue(src, read: b, s), placementValue(dst, read: a, s)], node: node)
             try write(dst, r, w, &s, node: node, what: "computed by `\(inst.text)`")
             return go(next, s)
         case .unary(let op, let dst, let w):
@@ -950,7 +950,7 @@ public struct Interpreter<D: ValueDomain> {
             case .neg: r = subtract(d.constant(0), a, w, &s)
             case .not: r = mask(d.not(a), w)
             }
-            try checkPlacement(inst.operation, [placementValue(dst, read: a, s)], result: r, node: node)
+            try checkPlacement(inst.operation, [placementValue(dst, read: a, s)], node: node)
             try write(dst, r, w, &s, node: node, what: "computed by `\(inst.text)`")
             return go(next, s)
         case .test(let a, let b, let w):

@@ -23,10 +23,10 @@ import SpecElaboration
 /// it, and comparing one with a value the path does not fix are independent of the
 /// placement.
 extension Interpreter {
-    /// The cases of `v` when some of them are stack addresses.
-    func stackAddressCases(_ v: D.Value) -> [(D.Bit, UInt64)]? {
-        guard let cs = d.cases(v), cs.contains(where: { setup.region(of: $0.1) != nil }) else { return nil }
-        return cs
+    /// The stack addresses `v` is on some run (a run where it is no constant is left
+    /// out: `cmovz %rsp, %rax` over an input leaves rax a stack address on some runs).
+    func stackAddresses(_ v: D.Value) -> [UInt64] {
+        d.possibleConstants(v).values.filter { setup.region(of: $0) != nil }
     }
 
     /// The full value an operand names, as far as the placement is concerned: a register
@@ -39,19 +39,19 @@ extension Interpreter {
     /// A narrow read of memory that holds a stack address (a saved rsp in a slot or a
     /// per-CPU variable) truncates it.
     func checkNarrowRead(_ stored: D.Value, width: Width, node: Int) throws {
-        guard stackAddressCases(stored) != nil else { return }
+        guard !stackAddresses(stored).isEmpty else { return }
         throw placementDependent("a \(width.bits)-bit read of memory holding", stored, node: node)
     }
 
     /// "WHAT the stack address entry stack-0x10: its value depends on …".
     func placementDependent(_ what: String, _ address: D.Value, node: Int) -> Unsupported {
-        let at = stackAddressCases(address)?.compactMap { c in setup.region(of: c.1).map { _ in setup.describe(address: c.1) } } ?? []
+        let at = stackAddresses(address).map { setup.describe(address: $0) }
         return Unsupported(node: node, reason: "\(what) the stack address \(at.joined(separator: " or ")): its value depends on where the stack lies, which the model fixes (a stack address is known only relative to its stack, and 8-byte aligned)")
     }
 
     /// Throws when the operation at `node`, with operand values `values` (full registers,
     /// see `placementValue`), computes something that depends on where a stack lies.
-    func checkPlacement(_ op: Operation, _ values: [D.Value], result: D.Value? = nil, node: Int) throws {
+    func checkPlacement(_ op: Operation, _ values: [D.Value], node: Int) throws {
         // A whole-register move copies an address as it is; other operations carry none.
         switch op {
         case .move(_, _, .q): return
@@ -62,7 +62,7 @@ extension Interpreter {
         case .alu, .unary, .test, .compare, .move, .shift, .bitTest, .exchangeAdd, .compareExchange, .extend, .exchange: break
         default: return
         }
-        let addressed = values.indices.filter { stackAddressCases(values[$0]) != nil }
+        let addressed = values.indices.filter { !stackAddresses(values[$0]).isEmpty }
         guard let first = addressed.first else { return }
         let address = values[first]
         func dependent(_ why: String) -> Unsupported { placementDependent("\(why) of", address, node: node) }
@@ -71,11 +71,10 @@ extension Interpreter {
             guard let k = d.knownValue(v) else { return false }
             return (complement ? ~k : k) & ~UInt64(7) == 0
         }
-        /// The stacks `v`'s cases lie on; nil when some case is on none.
+        /// The stacks `v`'s constants lie on; nil when some constant is on none.
         func stacks(_ v: D.Value) -> Set<UInt64>? {
-            guard let cs = d.cases(v) else { return nil }
             var bases: Set<UInt64> = []
-            for (_, a) in cs {
+            for a in d.possibleConstants(v).values {
                 guard let r = setup.region(of: a) else { return nil }
                 bases.insert(r.base)
             }
@@ -109,11 +108,25 @@ extension Interpreter {
                 throw dependent("a sum or difference of two stacks' addresses")
             }
             // An offset that leaves the stack for another modelled one, or for no stack
-            // (`0x1000 - rsp` is a number the placement decides).
-            if let r = result, let from = stacks(address), let to = d.cases(r) {
-                for (_, a) in to {
-                    guard let region = setup.region(of: a) else { throw dependent("arithmetic that leaves every stack") }
-                    if !from.contains(region.base) { throw dependent("pointer arithmetic that lands on \(region.name)'s stack") }
+            // (`0x1000 - rsp` is a number the placement decides): each stack address
+            // the operand may be, with each constant offset the other may be.
+            let offsets: ConstantSet
+            switch op {
+            case .unary: offsets = ConstantSet(1)
+            default: offsets = d.possibleConstants(values[1 - first])
+            }
+            for a in stackAddresses(address) {
+                guard let home = setup.region(of: a) else { continue }
+                for k in offsets.values {
+                    let r: UInt64
+                    switch op {
+                    case .alu(.add, _, _, _), .unary(.inc, _, _): r = a &+ k
+                    case .unary(.dec, _, _): r = a &- k
+                    // values are [source, destination]: the address is subtracted from when it is the destination.
+                    default: r = first == 1 ? a &- k : k &- a
+                    }
+                    guard let region = setup.region(of: r) else { throw dependent("arithmetic that leaves every stack") }
+                    if region.base != home.base { throw dependent("pointer arithmetic that lands on \(region.name)'s stack") }
                 }
             }
         case .alu(.and, _, _, _):
@@ -127,7 +140,7 @@ extension Interpreter {
                 guard oneStack(values[0], values[1]) else { throw dependent("a comparison with another stack's address") }
                 return
             }
-            if d.knownValue(values[1 - first]) != nil { throw dependent("a comparison with a constant") }
+            if !d.possibleConstants(values[1 - first]).values.isEmpty { throw dependent("a comparison with a constant") }
         case .alu(.adc, _, _, _), .alu(.sbb, _, _, _), .exchangeAdd:
             throw dependent("arithmetic with carry")
         case .unary(.neg, _, _), .unary(.not, _, _):

@@ -171,6 +171,7 @@ final class TermStore {
         var leaves: [(Term, UInt64)]??
         var leafValues: ConstantSet??
         var loopHeads: SortedSet<Int>?
+        var possibleConstants: ConstantSet?
     }
     @exclusivity(unchecked) var nodes: UnsafeMutablePointer<Node>
     @exclusivity(unchecked) var count = 0
@@ -240,6 +241,7 @@ final class TermStore {
     func leavesMemo(_ i: Int32) -> [(Term, UInt64)]?? { memoIndex(i).flatMap { memos[$0].leaves } }
     func leafValuesMemo(_ i: Int32) -> ConstantSet?? { memoIndex(i).flatMap { memos[$0].leafValues } }
     func loopHeadsMemo(_ i: Int32) -> SortedSet<Int>? { memoIndex(i).flatMap { memos[$0].loopHeads } }
+    func possibleConstantsMemo(_ i: Int32) -> ConstantSet? { memoIndex(i).flatMap { memos[$0].possibleConstants } }
     func setMemo(_ i: Int32, _ change: (inout Memo) -> Void) {
         var m = nodes[Int(i)].memo
         if m < 0 {
@@ -703,6 +705,39 @@ public final class TermFactory {
             digits += 1
         }
         return digits > 0 && u.dropFirst(5 + digits).first == UInt8(ascii: ".") ? head : nil
+    }
+
+    /// The constants `t` is on the runs where it is one: through selections and
+    /// constant offsets, leaving out the runs where it is not (`ite(c, S, rdi) + 8`
+    /// gives {S + 8}). A superset of what a run can reach: guards are not consulted.
+    public func possibleConstants(_ t: Term) -> ConstantSet {
+        if let c = t.constant { return ConstantSet(c) }
+        switch t.op {
+        case .ite, .add, .sub: break
+        default: return ConstantSet()
+        }
+        if let cached = store.possibleConstantsMemo(t.index) { return cached }
+        var result = ConstantSet()
+        switch t.op {
+        case .ite:
+            result = possibleConstants(t.args[1])
+            result.formUnion(possibleConstants(t.args[2]))
+        case .add where t.args.count == 2:
+            if let k = t.args[0].constant {
+                for v in possibleConstants(t.args[1]).values { result.insert(k &+ v) }
+            } else if let k = t.args[1].constant {
+                for v in possibleConstants(t.args[0]).values { result.insert(v &+ k) }
+            }
+        case .sub where t.args.count == 2:
+            if let k = t.args[1].constant {
+                for v in possibleConstants(t.args[0]).values { result.insert(v &- k) }
+            } else if let k = t.args[0].constant {
+                for v in possibleConstants(t.args[1]).values { result.insert(k &- v) }
+            }
+        default: break
+        }
+        store.setMemo(t.index) { $0.possibleConstants = result }
+        return result
     }
 
     /// Whether every constant `t` may take is in `allowed` (nil: `t` is not a choice

@@ -40,6 +40,9 @@ public protocol ValueDomain {
 
     /// Possible concrete values with their guards (addresses), nil if not enumerable.
     func cases(_ v: Value) -> [(Bit, UInt64)]?
+    /// The constants `v` is on the runs where it is one (through selections and constant
+    /// offsets); runs where it is not are left out. Guards are not consulted: a superset.
+    func possibleConstants(_ v: Value) -> ConstantSet
     /// Statically known truth of a bit, if any.
     func known(_ b: Bit) -> Bool?
     /// Statically known value, if any.
@@ -85,6 +88,7 @@ public struct SymbolicDomain: ValueDomain {
     public func input(_ name: String) -> Term { f.variable(name) }
     public func inputBit(_ name: String) -> Term { f.boolVariable(name) }
     public func cases(_ v: Term) -> [(Term, UInt64)]? { f.leaves(v) }
+    public func possibleConstants(_ v: Term) -> ConstantSet { f.possibleConstants(v) }
     public func known(_ b: Term) -> Bool? { b.boolConstant }
     public func knownValue(_ v: Term) -> UInt64? { v.constant }
     public func same(_ a: Term, _ b: Term) -> Bool { a === b }
@@ -123,6 +127,7 @@ public struct ConcreteDomain: ValueDomain {
     public func input(_ name: String) -> UInt64 { oracle(name) }
     public func inputBit(_ name: String) -> Bool { oracle(name) != 0 }
     public func cases(_ v: UInt64) -> [(Bool, UInt64)]? { [(true, v)] }
+    public func possibleConstants(_ v: UInt64) -> ConstantSet { ConstantSet(v) }
     public func known(_ b: Bool) -> Bool? { b }
     public func knownValue(_ v: UInt64) -> UInt64? { v }
     public func same(_ a: UInt64, _ b: UInt64) -> Bool { a == b }

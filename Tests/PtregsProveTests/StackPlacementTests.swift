@@ -80,6 +80,29 @@ final class StackPlacementTests: XCTestCase {
         Self.assertPlacementUnknown(alias, "lands on irq_stack's stack")
     }
 
+    func testAStackAddressOnSomeRunsOnlyIsStillChecked() {
+        // rax is rsp on the runs where rsi is zero and an input on the others: the value
+        // has no constant cases, yet on the first runs its bits are the placement's.
+        let tail = "\tjz 1f\n\ttestq %rsi, %rsi\n\tjnz 1f\n\tmovq $0, %rbx\n1:\tret"
+        let cmov = ".path f entry=function\nf:\tmovq %rdi, %rax\n\ttestq %rsi, %rsi\n\tcmovzq %rsp, %rax\n"
+        Self.assertPlacementUnknown(cmov + "\ttestl $0xfff0, %eax\n" + tail, "a 32-bit truncation")
+        Self.assertPlacementUnknown(cmov + "\ttestq $0x10, %rax\n" + tail, "a test of bits")
+        // Through an offset, and through a join instead of a cmov.
+        Self.assertPlacementUnknown(cmov + "\taddq $8, %rax\n\tcmpq $0x1000, %rax\n" + tail, "a comparison with a constant")
+        let join = """
+        .path f entry=function
+        f:\tmovq %rdi, %rax
+        \ttestq %rsi, %rsi
+        \tjnz 2f
+        \tleaq -16(%rsp), %rax
+        2:\tandq $-32, %rax
+        \ttestq %rax, %rax
+        """
+        Self.assertPlacementUnknown(join + "\n" + tail, "a mask")
+        // A difference with a constant on the stack runs only.
+        Self.assertPlacementUnknown(cmov + "\tmovq $0x1000, %rcx\n\tsubq %rax, %rcx\n\ttestq %rcx, %rcx\n" + tail, "arithmetic that leaves every stack")
+    }
+
     func testWhatDependsOnlyOnTheStackItselfIsStillProved() {
         // Offsets, distances within one stack, comparisons of its slots, masks of the low
         // three bits (always clear), and a comparison with a value the path does not fix.
@@ -95,6 +118,11 @@ final class StackPlacementTests: XCTestCase {
         \ttestq $7, %rsp
         \tjnz 1f
         \tcmpq %rdi, %rsp
+        \ttestq %rdi, %rdi
+        \tcmovzq %rsp, %rdi
+        \tandq $-8, %rdi
+        \taddq $16, %rdi
+        \tcmpq %rdx, %rdi
         \tmovq %rsp, %rsi
         \txorl %esi, %esi
         \tmovq $1, %rbx
