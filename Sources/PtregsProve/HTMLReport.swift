@@ -147,7 +147,7 @@ public enum HTMLReport {
         }
         let sites = r.sites(of: mechanism)
         if sites.count > 1 {
-            s += "<dt>site</dt><dd><code>\(escape("\(first.site)"))</code>, one of \(sites.count): <code>\(escape(Site.list(sites)))</code></dd>\n"
+            s += "<dt>site</dt><dd><code>\(escape(first.site.label(among: sites)))</code>, one of \(sites.count): <code>\(escape(Site.list(sites)))</code></dd>\n"
         }
         if let exceeded = r.siteCountExceeded(first) {
             s += "<dt>not accepted</dt><dd>\(escape(exceeded))</dd>\n"

@@ -144,9 +144,11 @@ struct PathProof {
         let plain = PathSemantics(program: program, path: path, graph: graph)
         let z3 = Z3ContextSource()
         let inductionStats = InductionStats()
+        // A loop path's proof run tracks register writers: a second wrong value at an
+        // exit where one is known is ruled out through the loop (see `otherBlame`).
         let run = SymbolicExecutor.run(plain,
                                        keepDecided: options.recordObligations || !options.structuralFastPath,
-                                       merging: options.mergeStates,
+                                       merging: options.mergeStates, tracksOrigins: !graph.loopHeads.isEmpty,
                                        induction: Self.inductionProver(z3, options, inductionStats))
         queryCount += inductionStats.queries
         if PathProver.debug { print("DEBUG \(path.name): loop invariants \(inductionStats.queries) queries, \(Double(inductionStats.nanoseconds) / 1e6) ms") }
@@ -194,7 +196,7 @@ struct PathProof {
             do {
                 let unrolled = try unrolledGraphs.unrolled(plain, visits: depth)
                 let t1 = DispatchTime.now().uptimeNanoseconds
-                let urun = SymbolicExecutor.run(unrolled, keepDecided: !options.structuralFastPath, merging: options.mergeStates)
+                let urun = SymbolicExecutor.run(unrolled, keepDecided: !options.structuralFastPath, merging: options.mergeStates, tracksOrigins: true)
                 if PathProver.debug { print("DEBUG \(path.name): unrolled run (\(depth)) \(Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e6) ms, \(unrolled.graph.nodes.count) nodes, \(urun.obligations.count) obligations") }
                 if let u = urun.unsupported {
                     let at = unrolled.graph.nodes.indices.contains(u.node) ? " at \(unrolled.program.instructions[unrolled.graph.nodes[u.node].instruction].location)" : ""
@@ -208,6 +210,19 @@ struct PathProof {
                 searchFailure = "\(error)"
                 return nil
             }
+        }
+
+        // A loop-free path's own run, tracking register writers, for the search for a
+        // second wrong value at a site with a known one (built only when one is known:
+        // the proof run's terms, hence its models, stay as they are).
+        var writerRun: Search?
+        func blameRun(_ depth: Int) -> Search? {
+            if depth > 0 { return searchRun(depth) }
+            if let s = writerRun { return s }
+            let r = SymbolicExecutor.run(plain, keepDecided: !options.structuralFastPath, merging: options.mergeStates, tracksOrigins: true)
+            guard r.unsupported == nil else { return nil }
+            writerRun = Search(semantics: plain, run: r, lowering: Z3Lowering(z3))
+            return writerRun
         }
 
         /// How a search of one run for violations ended.
@@ -351,15 +366,79 @@ struct PathProof {
             let tSearch = DispatchTime.now().uptimeNanoseconds
             defer { if PathProver.debug { print("DEBUG \(path.name): \(inv.rawValue) decided in \(Double(DispatchTime.now().uptimeNanoseconds - tSearch) / 1e6) ms, \(violations.count) violations") } }
             func add(_ more: [(MechanismAtSite, Counterexample)]) {
-                for v in more where !violations.contains(where: { $0.0 == v.0 }) { violations.append(v) }
+                for v in more where !violations.contains(where: { $0.0 == v.0 && $0.1.blamedInstruction == v.1.blamedInstruction }) { violations.append(v) }
             }
             func known() -> Set<MechanismAtSite> { Set(violations.map(\.0)) }
+            /// The instructions the violations found at each (mechanism, site) are blamed on.
+            func blames() -> [MechanismAtSite: Set<Int?>] {
+                var out: [MechanismAtSite: Set<Int?>] = [:]
+                for (k, cx) in violations { out[k, default: []].insert(cx.blamedInstruction) }
+                return out
+            }
+            /// Obligations of `sr` at sites with a violation found, each with the condition
+            /// that it fails with a value blamed elsewhere; nil when a writer is no choice
+            /// among events.
+            func otherBlameCandidates(_ sr: Search) -> [(Int, Term)]? {
+                let found = blames(), f = sr.run.factory
+                var out: [(Int, Term)] = []
+                for (k, o) in sr.run.obligations.enumerated() where o.invariant == inv && o.blame != nil {
+                    guard let excluded = found[MechanismAtSite(of: o, in: sr.semantics)] else { continue }
+                    guard let other = otherBlame(o, sr, excluded: excluded) else { return nil }
+                    let q = f.allOf([o.reach, f.negation(o.claim), other])
+                    if q.boolConstant != false { out.append((k, q)) }
+                }
+                return out
+            }
+            /// Seeks, in the replayable run at `depth` (loop-free or unrolled), violations
+            /// at the sites found whose wrong value comes from another instruction than
+            /// those found there — a second bug behind a known (expected) one — until none
+            /// can fail. Each is replayed and becomes a site of its own.
+            func searchOtherBlames(depth: Int) -> SearchEnd {
+                if violations.isEmpty { return .cannotFail }
+                guard var sr = blameRun(depth) else { return .unknown(searchFailure.map { "loop: \($0)" } ?? "no run tracking register writers") }
+                defer { if depth > 0 { searches[depth] = sr } else { writerRun = sr } }
+                let f = sr.run.factory
+                while true {
+                    guard let candidates = otherBlameCandidates(sr) else {
+                        return .unknown("a register's writer at a site with a known violation is not one of the path's instructions")
+                    }
+                    if candidates.isEmpty { return .cannotFail }
+                    let any = f.anyOf(candidates.map(\.1))
+                    let os = candidates.map { sr.run.obligations[$0.0] }
+                    var oracle: ((String) -> UInt64)?
+                    if options.structuralFastPath {
+                        if f.isFalseInEveryCase(any) { deciders.insert(.cases); return .cannotFail }
+                        if let values = f.modelByCases(any) { deciders.insert(.cases); oracle = { values[$0] ?? 0 } }
+                    }
+                    if oracle == nil {
+                        switch check(any, os[0], &sr, label: "\(inv.rawValue)-blame\(depth)", what: "another wrong value at a site with a known one").result {
+                        case .unsat: return .cannotFail
+                        case .unknown(let reason): return .unknown("solver: \(reason)")
+                        case .sat(let m): oracle = makeOracle(m, f, &sr.lowering)
+                        }
+                    }
+                    guard let oracle else { return .notReplayed }
+                    let traced = options.traceAcceptedViolations || os.contains { !isAccepted(MechanismAtSite(of: $0, in: sr.semantics)) }
+                    let found = blames()
+                    let before = violations.count
+                    for (j, cx) in replayAll(os, oracle, &sr, inv, traced: traced) {
+                        let site = MechanismAtSite(of: os[j], in: sr.semantics)
+                        if found[site]?.contains(cx.blamedInstruction) != true { add([(site, cx)]) }
+                    }
+                    if violations.count == before { return .notReplayed }
+                }
+            }
             if graph.loopHeads.isEmpty {
                 // Loop-free: the proof run is exact, and searching it decides every mechanism.
                 let (more, end) = searchAll(inv, depth: 0, skipping: known())
                 add(more)
                 switch end {
-                case .cannotFail: break
+                case .cannotFail:
+                    switch searchOtherBlames(depth: 0) {
+                    case .cannotFail: break
+                    case .unknown(let why): unknownReason = "a second wrong value where one is known: \(why)"
+                    case .notReplayed: unknownReason = "the solver's counterexample for a second wrong value where one is known did not replay"
+                    }
                 case .unknown(let why): unknownReason = why
                 case .notReplayed: unknownReason = "the solver's counterexample did not replay"
                 }
@@ -384,6 +463,33 @@ struct PathProof {
                     add(searchAll(inv, depth: depth, skipping: known()).0)
                     depth += 1
                 }
+                // Sites with a violation found: no other wrong value reaches them through
+                // the loop, or one is found in a run unrolled far enough to show it.
+                var blameDepth = 1
+                var writerFacts: Term?
+                while unknownReason == nil {
+                    guard let candidates = otherBlameCandidates(proofRun) else {
+                        unknownReason = "loop: a register's writer at a site with a known violation is not tracked through the loop"
+                        break
+                    }
+                    if candidates.isEmpty { break }
+                    let f = proofRun.run.factory
+                    if writerFacts == nil { writerFacts = provedWriterFacts(&proofRun) }
+                    let any = f.both(f.anyOf(candidates.map(\.1)), writerFacts ?? f.bool(true))
+                    let answer = check(any, proofRun.run.obligations[candidates[0].0], &proofRun, label: "\(inv.rawValue)-blame",
+                                                      what: "another wrong value at a site with a known one").result
+                    if case .unsat = answer { break }
+                    if case .unknown(let reason) = answer { unknownReason = "solver: \(reason)"; break }
+                    let before = violations.count
+                    while blameDepth <= PathProver.unrollVisits && violations.count == before {
+                        if case .unknown(let why) = searchOtherBlames(depth: blameDepth) { unknownReason = why; break }
+                        if violations.count == before { blameDepth += 1 }
+                    }
+                    if unknownReason == nil && violations.count == before {
+                        let at = candidates.map { place(graph, proofRun.run.obligations[$0.0].node) }
+                        unknownReason = "loop: the loop abstraction admits a wrong value at \(at.joined(separator: ", ")) from another instruction than the known violation's, which no run entering each loop head at most \(PathProver.unrollVisits) times shows"
+                    }
+                }
             }
             if options.recordObligations {
                 for o in open {
@@ -397,7 +503,9 @@ struct PathProof {
             }
             // In the order of the lines they are blamed on, as the code reads.
             let found = violations.map { key, cx in
-                Violation(mechanism: key.mechanism, site: Site(instruction: key.instruction, location: program.instructions[key.instruction].sourceLocation),
+                Violation(mechanism: key.mechanism, site: Site(instruction: key.instruction, location: program.instructions[key.instruction].sourceLocation,
+                                                               blamed: cx.blamedInstruction,
+                                                               blamedLocation: cx.blamedInstruction.map { program.instructions[$0].sourceLocation }),
                           counterexample: cx)
             }.sorted {
                 ($0.counterexample.location.file, $0.counterexample.location.line, $0.mechanism.description, $0.site)
@@ -562,6 +670,71 @@ struct PathProof {
         return found
     }
 
+    /// The condition that `o`, an obligation of `sr`, judges a value written by an
+    /// instruction not in `excluded` (nil in it: the value the path started with, or one
+    /// the judging instruction itself wrote) — how the replay blames it. Nil when the
+    /// writer is no choice among events.
+    func otherBlame(_ o: Obligation<SymbolicDomain>, _ sr: Search, excluded: Set<Int?>) -> Term? {
+        guard let writer = o.blame else { return nil }
+        let f = sr.run.factory, g = sr.graph
+        func blamed(_ event: UInt64) -> Int? {
+            guard let n = EventID.node(of: event), n < g.nodes.count, n != o.node else { return nil }
+            return g.nodes[n].instruction
+        }
+        if let c = writer.constant { return f.bool(!excluded.contains(blamed(c))) }
+        guard let leaves = f.leaves(writer) else { return nil }
+        return f.anyOf(leaves.filter { !excluded.contains(blamed($0.1)) }.map(\.0))
+    }
+
+    /// The `writerFact`s of the widened run's loop heads that are inductive, conjoined
+    /// (of the widened states): each is assumed at every head, and must then hold of every
+    /// state arriving there over a back edge (the entry gives them by construction).
+    /// Those a solver model breaks are dropped and the rest tried again.
+    mutating func provedWriterFacts(_ sr: inout Search) -> Term {
+        let f = sr.run.factory
+        struct Fact { var head: Int; var register: Int; var index: Int }
+        let run = sr.run
+        func term(_ fact: Fact, of x: MachineState<SymbolicDomain>) -> Term? {
+            let all = run.writerFacts(head: fact.head, register: fact.register, of: x)
+            return all.indices.contains(fact.index) ? all[fact.index] : nil
+        }
+        var facts: [Fact] = []
+        for h in run.headStates.keys.sorted() {
+            guard let w = run.headStates[h]?.widened else { continue }
+            for r in 0..<16 {
+                for k in run.writerFacts(head: h, register: r, of: w).indices { facts.append(Fact(head: h, register: r, index: k)) }
+            }
+        }
+        func assumed() -> Term {
+            f.allOf(facts.compactMap { fact in run.headStates[fact.head].flatMap { term(fact, of: $0.widened) } })
+        }
+        while !facts.isEmpty {
+            // Each fact's failure on each back edge, by fact.
+            var failures: [(Int, Term)] = []
+            for (k, fact) in facts.enumerated() {
+                guard let states = run.headStates[fact.head] else { continue }
+                for a in states.arriving.dropFirst() {
+                    guard let holds = term(fact, of: a) else { failures.append((k, a.reach)); continue }
+                    let broken = f.both(a.reach, f.negation(holds))
+                    if broken.boolConstant != false { failures.append((k, broken)) }
+                }
+            }
+            if failures.isEmpty { break }
+            guard let anchor = run.obligations.first else { return f.bool(true) }
+            let q = f.both(assumed(), f.anyOf(failures.map(\.1)))
+            switch check(q, anchor, &sr, label: "writer-facts", what: "a loop head's register writer goes with its value").result {
+            case .unsat: return assumed()
+            case .unknown: return f.bool(true)
+            case .sat(let m):
+                let broken = Set(failures.filter { m.evalBool(sr.lowering.lower($0.1)) != false }.map(\.0))
+                if PathProver.debug { print("DEBUG writer facts: \(facts.count), broken \(broken.count)") }
+                if broken.isEmpty { return f.bool(true) }
+                facts = facts.enumerated().filter { !broken.contains($0.offset) }.map(\.element)
+            }
+        }
+        return assumed()
+    }
+
     /// Replays a model on the obligation; the counterexample if the run confirms it.
     mutating func replay(_ u: Obligation<SymbolicDomain>, _ oracle: @escaping (String) -> UInt64, _ sr: inout Search, _ inv: Invariant) -> Counterexample? {
         let replay = ConcreteReplay.run(sr.semantics, oracle: oracle,
@@ -715,7 +888,8 @@ struct PathProof {
                               requirement: requirement, values: r.values, steps: r.steps, picture: r.picture,
                               rsp: r.rspAtBlame.map { semantics.setup.describe(address: $0) } ?? "?", inputs: inputs,
                               observation: r.blamedNode == nil ? nil : blame(node, "observed here"),
-                              blamedStep: r.blamedStep, related: related)
+                              blamedStep: r.blamedStep, related: related,
+                              blamedInstruction: r.blamedNode.map { g.nodes[$0].instruction })
     }
 }
 

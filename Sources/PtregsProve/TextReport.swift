@@ -68,7 +68,7 @@ public struct TextReport {
             for v in vs {
                 let cx = v.counterexample
                 // With several sites, each line says which one it is.
-                let site = sites.count > 1 ? ", site \(v.site)" : ""
+                let site = sites.count > 1 ? ", site \(v.site.label(among: sites))" : ""
                 switch v.acceptedBy {
                 case nil:
                     s += "\(cx.location): \(paint("error", "1;31")): \(head) violated: \(cx.requirement) [\(mechanism)\(site)]"

@@ -22,6 +22,8 @@ public struct Counterexample: Sendable {
     public var observation: Blame?
     /// The index in `steps` of the blamed step (nil: the last).
     public var blamedStep: Int?
+    /// The program instruction provenance blames, when it is not the observing one.
+    public var blamedInstruction: Int?
     /// The run's other failures of the same invariant at the same point (every wrong
     /// register at an exit), each blamed on its own instruction.
     public var related: [Blame] = []
@@ -42,7 +44,7 @@ public struct Counterexample: Sendable {
 
     public init(location: SourceLocation, macroLocation: SourceLocation?, instruction: String, requirement: String,
                 values: [(String, String)], steps: [TraceStep], picture: [SlotView], rsp: String, inputs: [(String, UInt64)],
-                observation: Blame? = nil, blamedStep: Int? = nil, related: [Blame] = []) {
+                observation: Blame? = nil, blamedStep: Int? = nil, related: [Blame] = [], blamedInstruction: Int? = nil) {
         self.location = location
         self.macroLocation = macroLocation
         self.instruction = instruction
@@ -55,6 +57,7 @@ public struct Counterexample: Sendable {
         self.observation = observation
         self.blamedStep = blamedStep
         self.related = related
+        self.blamedInstruction = blamedInstruction
     }
 
     /// The index of the blamed step in `steps`.
@@ -89,35 +92,53 @@ public enum Decider: String, Sendable, Comparable, CaseIterable {
 }
 
 /// Where an obligation is judged: one instruction of the program (the exit, the
-/// accessing instruction, the call into C). The same instruction reached through several
-/// runs, call contexts or unrolled copies of a loop is one site; the same macro expanded
-/// at two exits is two. An expectation counts its mechanism's sites (`sites=N`).
+/// accessing instruction, the call into C), and — for a wrong register value — the
+/// instruction that put the value there. The same pair reached through several runs,
+/// call contexts or unrolled copies of a loop is one site; the same macro expanded at two
+/// exits is two, and so are two wrong values at one exit from two instructions (a second
+/// bug behind a known one). An expectation counts its mechanism's sites (`sites=N`).
 public struct Site: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The instruction's index in the program.
     public var instruction: Int
     /// Where the spec's author wrote it (the outermost macro invocation).
     public var location: SourceLocation
+    /// The instruction the wrong value is blamed on (nil: none but the judging one).
+    public var blamed: Int?
+    public var blamedLocation: SourceLocation?
 
-    public init(instruction: Int, location: SourceLocation) {
+    public init(instruction: Int, location: SourceLocation, blamed: Int? = nil, blamedLocation: SourceLocation? = nil) {
         self.instruction = instruction
         self.location = location
+        self.blamed = blamed
+        self.blamedLocation = blamedLocation
     }
 
     /// In the order of the code.
-    public static func < (a: Site, b: Site) -> Bool { (a.location, a.instruction) < (b.location, b.instruction) }
+    public static func < (a: Site, b: Site) -> Bool {
+        (a.location, a.instruction, a.blamed ?? -1) < (b.location, b.instruction, b.blamed ?? -1)
+    }
 
     /// `file:line`: no column, it names the instruction's line.
     public var description: String { "\(location.file):\(location.line)" }
 
-    /// `a.pts:6, a.pts:12`; sites written on one line (copies of a `.rept`) are told
-    /// apart by their order there.
+    /// `a.pts:6, a.pts:12`; sites on one line are told apart by the line their wrong
+    /// value comes from (`a.pts:12 (from a.pts:8)`), else by their order there (copies
+    /// of a `.rept`).
     public static func list(_ sites: [Site]) -> String {
         let sorted = sites.sorted()
-        return sorted.map { s in
-            let sameLine = sorted.filter { $0.description == s.description }
-            guard sameLine.count > 1, let k = sameLine.firstIndex(of: s) else { return s.description }
-            return "\(s) (#\(k + 1) there)"
-        }.joined(separator: ", ")
+        return sorted.map { $0.label(among: sorted) }.joined(separator: ", ")
+    }
+
+    /// This site's name among `sites`, unique there.
+    public func label(among sites: [Site]) -> String {
+        let sameLine = sites.sorted().filter { $0.description == description }
+        guard sameLine.count > 1 else { return description }
+        let sameBlame = sameLine.filter { $0.blamedLocation?.line == blamedLocation?.line && $0.blamedLocation?.file == blamedLocation?.file }
+        let from = blamedLocation.map { " (from \($0.file == location.file ? "line \($0.line)" : "\($0.file):\($0.line)"))" } ?? " (its entry value)"
+        guard sameBlame.count > 1, let k = sameBlame.firstIndex(of: self) else {
+            return sameBlame.count == sameLine.count ? description : description + from
+        }
+        return description + (sameBlame.count == sameLine.count ? "" : from) + " (#\(k + 1) there)"
     }
 }
 

@@ -71,3 +71,36 @@ extension SymbolicExecutor {
         return d.all(conditions)
     }
 }
+
+extension LoopRun where D == SymbolicDomain {
+    /// Facts about register `r` at loop head `head` while it still has a writer the
+    /// loop's entry gave it, of state `x` (the widened head state, or one arriving there):
+    /// 0 — it holds the entry's value, and the user's value of its pt_regs field is the
+    /// entry's too; 1… — with writer c, the run came the way the entry gives c (the
+    /// guard of that leaf of the entry's writer). Widening forgets how a register's
+    /// writer and its value go together; a search for a wrong value blamed on an
+    /// instruction other than known ones needs it back, and holds a fact only where it is
+    /// shown inductive (PathProver's `provedWriterFacts`). Empty when the writer did not
+    /// widen or the entry's writers are no choice of events.
+    public func writerFacts(head: Int, register r: Int, of x: MachineState<D>) -> [Term] {
+        guard let (w, arriving) = headStates[head], let entry = arriving.first,
+              w.origins.count == 16, entry.origins.count == 16, x.origins.count == 16 else { return [] }
+        let f = factory
+        let entryWriter = entry.origins[r].writer
+        if w.origins[r].writer === entryWriter { return [] }
+        guard let leaves = f.leaves(entryWriter) else { return [] }
+        var routes: [(UInt64, [Term])] = []
+        for (g, c) in leaves {
+            if let k = routes.firstIndex(where: { $0.0 == c }) { routes[k].1.append(g) } else { routes.append((c, [g])) }
+        }
+        let writer = x.origins[r].writer
+        let fromEntry = f.anyOf(routes.map { f.eq(writer, f.const($0.0)) })
+        var same = [f.eq(x.registers[r], entry.registers[r])]
+        if let k = Layout.ptRegs.fields.firstIndex(where: { $0.register?.rawValue == r }),
+           let ev = entry.user.values[k], entry.user.known[k] == nil, let xv = x.user.values[k], x.user.known[k] == nil {
+            same.append(f.eq(xv, ev))
+        }
+        return [f.either(f.negation(fromEntry), f.allOf(same))]
+            + routes.map { c, guards in f.either(f.negation(f.eq(writer, f.const(c))), f.anyOf(guards)) }
+    }
+}

@@ -55,6 +55,10 @@ public struct LoopRun<D: WideningDomain> {
     /// The conditions that make each loop head's widened state an inductive invariant,
     /// as the final pass checked them (for `--explain` and certificates).
     public var inductionChecks: [InductionCheck<D>] = []
+    /// Each loop head's widened state and the states arriving there (entry first), as
+    /// the final pass saw them; kept when the run tracks register writers (see
+    /// `writerFact`).
+    public var headStates: [Int: (widened: MachineState<D>, arriving: [MachineState<D>])] = [:]
     public var domain: D
 }
 
@@ -95,22 +99,27 @@ public enum SymbolicExecutor {
     /// `merging: false` enumerates paths instead of merging at joins (exponential: for
     /// checking the merge on small inputs).
     public static func run(program: Program, path: PathSpec, graph: PathGraph, keepDecided: Bool = false, merging: Bool = true,
-                           induction: InductionProver? = nil) -> SymbolicRun {
-        run(PathSemantics(program: program, path: path, graph: graph), keepDecided: keepDecided, merging: merging, induction: induction)
+                           tracksOrigins: Bool = false, induction: InductionProver? = nil) -> SymbolicRun {
+        run(PathSemantics(program: program, path: path, graph: graph), keepDecided: keepDecided, merging: merging,
+            tracksOrigins: tracksOrigins, induction: induction)
     }
 
     /// `induction` decides the conditions that make a widened loop head state inductive;
     /// without it only conditions the term simplifier folds to true hold, and a loop
     /// whose invariant needs more is "unknown: loop".
+    /// `tracksOrigins`: obligations carry the event that wrote the register they judge
+    /// (`Obligation.blame`), as a term — so a search can ask for a violation blamed on
+    /// another instruction than those found (see `RegisterOrigin`).
     public static func run(_ semantics: PathSemantics, keepDecided: Bool = false, merging: Bool = true,
-                           induction: InductionProver? = nil) -> SymbolicRun {
-        run(semantics, domain: SymbolicDomain(TermFactory()), keepDecided: keepDecided, merging: merging, induction: induction)
+                           tracksOrigins: Bool = false, induction: InductionProver? = nil) -> SymbolicRun {
+        run(semantics, domain: SymbolicDomain(TermFactory()), keepDecided: keepDecided, merging: merging,
+            tracksOrigins: tracksOrigins, induction: induction)
     }
 
     /// The run in any widening domain (the certifying run uses the product of simplified
     /// and raw terms, and makes exactly the proof run's decisions).
     public static func run<D: WideningDomain>(_ semantics: PathSemantics, domain d: D, keepDecided: Bool = false, merging: Bool = true,
-                                              induction: InductionProver? = nil) -> LoopRun<D> {
+                                              tracksOrigins: Bool = false, induction: InductionProver? = nil) -> LoopRun<D> {
         typealias State = MachineState<D>
         let (graph, setup) = (semantics.graph, semantics.setup)
         var enumerated = 0
@@ -148,6 +157,7 @@ public enum SymbolicExecutor {
             result.passes = passCount
             var interp = Interpreter(domain: d, semantics: semantics)
             interp.keepDecided = keepDecided
+            interp.tracksOrigins = tracksOrigins
             interp.selectors = selectors
             var incoming: [[State]] = Array(repeating: [], count: graph.nodes.count)
             incoming[0] = [interp.initialState()]
@@ -277,6 +287,24 @@ public enum SymbolicExecutor {
                 return result
             }
             if stable {
+                // The loop invariant holds; the register writers (ghost state, outside
+                // it) must cover every arriving run too, or they widen and the run goes on.
+                for h in graph.loopHeads.sorted() {
+                    guard var w = widened[h], let inState = inStates[h] else { continue }
+                    let arriving = [inState] + (backStates[h] ?? [])
+                    if originsClosed(w, arriving: arriving, interp) { continue }
+                    widenOrigins(head: h, pass: passCount, &w, [w] + arriving, interp)
+                    widened[h] = w
+                    stable = false
+                }
+            }
+            if stable {
+                if tracksOrigins {
+                    for h in graph.loopHeads.sorted() {
+                        guard let w = widened[h], let inState = inStates[h] else { continue }
+                        result.headStates[h] = (w, [inState] + (backStates[h] ?? []))
+                    }
+                }
                 result.inductionChecks = checks
                 result.everyAddressResolved = interp.coverage.everyAddressResolved
                 result.obligations = interp.obligations
@@ -361,6 +389,14 @@ public enum SymbolicExecutor {
             out.user.values[k] = d.select(c, ua, ub)
             let merged = d.selectBit(c, ka, kb)
             out.user.known[k] = d.known(merged) == true ? nil : merged
+        }
+        if !a.origins.isEmpty && !b.origins.isEmpty {
+            for i in 0..<16 {
+                let x = a.origins[i], y = b.origins[i]
+                if d.same(x.writer, y.writer) && d.same(x.load, y.load) && d.same(x.slot, y.slot) && d.same(x.slotOrigin, y.slotOrigin) { continue }
+                out.origins[i] = RegisterOrigin(writer: d.select(c, x.writer, y.writer), load: d.select(c, x.load, y.load),
+                                                slot: d.select(c, x.slot, y.slot), slotOrigin: d.select(c, x.slotOrigin, y.slotOrigin))
+            }
         }
         for i in 0..<min(a.shadowStack.count, b.shadowStack.count) {
             out.shadowStack[i].returnAddress = d.select(c, a.shadowStack[i].returnAddress, b.shadowStack[i].returnAddress)
@@ -721,7 +757,51 @@ public enum SymbolicExecutor {
             }
             out.append(v)
         }
-        return .success((rebuild(inState, shape, out, d), facts))
+        var w = rebuild(inState, shape, out, d)
+        widenOrigins(head: head, pass: pass, &w, [inState, back, prev], interp)
+        return .success((w, facts))
+    }
+
+    /// The writers of the head's registers, when the run tracks them: a choice among the
+    /// events every side's writer may be (a fresh unknown when one is not a choice among
+    /// constants). Ghost state, outside the loop invariant: `originsClosed` checks that
+    /// every state arriving at the head keeps to these choices.
+    static func widenOrigins<D: WideningDomain>(head: Int, pass: Int, _ w: inout MachineState<D>, _ sides: [MachineState<D>], _ interp: Interpreter<D>) {
+        let d = interp.d, f = d.factory
+        guard !w.origins.isEmpty, sides.allSatisfy({ $0.origins.count == 16 }) else { return }
+        for i in 0..<16 {
+            let writers = sides.map { d.term($0.origins[i].writer) }
+            if writers.allSatisfy({ $0 === writers[0] }) { continue }
+            let name = "loop@\(head).p\(pass).writer.\(i)"
+            let writer: D.Value
+            if let values = constantsTaken(by: writers, f) {
+                var t = d.constant(values[values.count - 1])
+                for (j, c) in values.dropLast().enumerated().reversed() { t = d.select(d.inputBit("\(name).\(j)"), d.constant(c), t) }
+                writer = t
+            } else {
+                writer = d.input(name)
+            }
+            // Where the value was loaded from is for words only; a widened writer has none.
+            w.origins[i] = RegisterOrigin(writer: writer, load: d.constant(0), slot: d.constant(0), slotOrigin: d.constant(0))
+        }
+    }
+
+    /// Whether each arriving state's register writers are among the head's choices.
+    static func originsClosed<D: WideningDomain>(_ w: MachineState<D>, arriving: [MachineState<D>], _ interp: Interpreter<D>) -> Bool {
+        let d = interp.d, f = d.factory
+        guard !w.origins.isEmpty else { return true }
+        for i in 0..<16 {
+            let head = d.term(w.origins[i].writer)
+            // An unknown writer covers every event.
+            if head.op == .variable { continue }
+            guard let allowed = constantsTaken(by: [head], f) else { return false }
+            for s in arriving where s.origins.count == 16 {
+                let t = d.term(s.origins[i].writer)
+                if t === head { continue }
+                guard let taken = constantsTaken(by: [t], f), taken.allSatisfy(allowed.contains) else { return false }
+            }
+        }
+        return true
     }
 
     /// The low 32 bits of `t` as one term, with masks and ites pushed through, so that
