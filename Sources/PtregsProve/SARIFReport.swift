@@ -140,7 +140,7 @@ public enum SARIFReport {
                         "locations": [location(cx.location)],
                         "partialFingerprints": fingerprint([cx.location.file, r.invariant.rawValue, p.name, v.mechanism.description]
                                                            + (rank == 0 ? [] : ["site \(rank + 1)"])),
-                        "properties": ["mechanism": v.mechanism.description, "disposition": v.disposition, "site": v.site.description,
+                        "properties": ["mechanism": v.mechanism.description, "disposition": v.disposition, "site": v.site.label(among: r.sites(of: v.mechanism)),
                                        "decidedBy": r.decidedBy.map(\.rawValue)] as [String: Any],
                         "codeFlows": [[
                             "message": ["text": "counterexample replayed on a concrete run"],

@@ -175,8 +175,9 @@ public struct Interpreter<D: ValueDomain> {
     /// Keep obligations the simplifier already decided (for `--explain`).
     public var keepDecided = false
     /// Track where each register's value comes from (`MachineState.origins`), for the
-    /// words and the blame of a violation. Concrete runs do; the proof run does not
-    /// (its merges and loop heads would have to carry it, and no claim depends on it).
+    /// words and the blame of a violation. Concrete runs do; symbolic runs do when a
+    /// search asks which instruction a violation is blamed on (merges select it, loop
+    /// heads widen it: SymbolicExecutor's `widenOrigins`). No claim depends on it.
     public var tracksOrigins = false
     /// Build the words (requirement, labelled values) of kept obligations. A run that
     /// only asks which obligations broke (the probes, mutation testing) skips them: a

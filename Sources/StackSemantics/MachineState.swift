@@ -12,7 +12,8 @@ public struct StackSlot<V> {
 
 /// Where a register's value comes from — ghost state for blame: an exit that finds a
 /// wrong value in a register names the instruction that put it there, and the slot it
-/// was read from. Only runs that report words track it (the concrete replays); no
+/// was read from. The concrete replays track it for their words; the search's symbolic
+/// runs for its `writer`, to tell a second wrong value at a site from a known one. No
 /// claim depends on it.
 public struct RegisterOrigin<V> {
     /// Event id of the instruction that last wrote the register (0: its value at entry).

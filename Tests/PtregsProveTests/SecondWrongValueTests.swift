@@ -118,4 +118,21 @@ final class SecondWrongValueTests: XCTestCase {
         XCTAssertEqual(r.status, .fail, r.undecided ?? "")
         XCTAssertEqual(r.unexpected.map(\.counterexample.location.line), [9])
     }
+
+    /// The same for a call's argument: a known wrong rdi at the call (the old offset after
+    /// one more push), and on another branch a second instruction that overwrites it.
+    func testASecondWrongArgumentAtAnExpectedCallFailsTheGate() throws {
+        let thunk = CallContractTests.thunk(extraSave: "\tpushq %rbx", extraRestore: "\tpopq %rbx")
+            .replacingOccurrences(of: ".path trace_hardirqs_on_thunk entry=function preserves=all",
+                                  with: ".path trace_hardirqs_on_thunk entry=function preserves=all\n.expect args rdi at trace_hardirqs_on_caller")
+        let known = SpecHarness.check(thunk)
+        XCTAssertEqual(known.exitCode, 0, "the known wrong argument alone is accepted")
+        let second = thunk.replacingOccurrences(of: "\tcall trace_hardirqs_on_caller  # <-call",
+                                                with: "\ttestq %rsi, %rsi\n\tjz 1f\n\tmovq %rsi, %rdi   # <-second\n1:\tcall trace_hardirqs_on_caller  # <-call")
+        let report = SpecHarness.check(second)
+        let r = try XCTUnwrap(SpecHarness.result(report, path: "trace_hardirqs_on_thunk", .callArguments))
+        XCTAssertEqual(report.exitCode, 1)
+        XCTAssertEqual(r.expected.map(\.counterexample.location.line), [SpecHarness.line("<-arg", in: second)])
+        XCTAssertEqual(r.unexpected.map(\.counterexample.location.line), [SpecHarness.line("<-second", in: second)])
+    }
 }

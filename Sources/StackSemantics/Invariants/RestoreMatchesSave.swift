@@ -14,11 +14,11 @@ import SpecElaboration
 /// its value was spilled, and popped back before `ret`, is correct; so is a value that
 /// reaches its slot through a scratch register.
 ///
-/// A violation is blamed by provenance (`MachineState.origins`, tracked by the concrete
-/// runs that report): on the instruction that put the wrong value in the register —
+/// A violation is blamed by provenance (`MachineState.origins`): on the instruction that put the wrong value in the register —
 /// the restore that read a never-written slot, another register's save, a slot
 /// overwritten in between, an off-by-8 offset — with the slot it read and what that
-/// slot held; the exit stays in the words.
+/// slot held; the exit stays in the words. The blamed instruction is part of the site,
+/// so a second wrong value from another instruction is not hidden by a known one.
 extension Interpreter {
     func checkRestoreAtExit(_ kind: ExitKind, _ s: MachineState<D>, node: Int) {
         // The IST stack pointer (`ist=`): shifted around the handler call at most, and
