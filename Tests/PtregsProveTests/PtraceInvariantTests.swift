@@ -140,6 +140,21 @@ final class PtraceInvariantTests: XCTestCase {
                        ["ptrace ss at sysretq"])
     }
 
+    func testATracersCSIsAnyUserSelectorNotOnlyTheKernelsTwo() throws {
+        // putreg takes any non-zero 16-bit selector with RPL 3 — an LDT code segment too —
+        // so ruling out __USER32_CS does not make the selector __USER_CS: SYSRET would
+        // drop an LDT selector the tracer wrote.
+        let exit = Self.sysretFromPtRegs.replacingOccurrences(of: "\tcmpq $0x33, CS(%rsp)\n\tjne 9f\n", with: "\tcmpq $0x23, CS(%rsp)\n\tje 9f\n")
+        let spec = Self.tracedSyscall(exit: exit)
+        let r = try XCTUnwrap(SpecHarness.result(SpecHarness.check(spec), path: "tracesys", .ptraceConsistency))
+        XCTAssertEqual(r.violations.map(\.mechanism.description), ["ptrace cs at sysretq"])
+        let cs = try XCTUnwrap(r.violations.first?.counterexample)
+        let loaded = try XCTUnwrap(cs.values.first { $0.0.contains("cs") }?.1, "values: \(cs.values)")
+        XCTAssertFalse(["0x33", "0x23"].contains(loaded), "the tracer's selector: \(cs.values)")
+        // Comparing with __USER_CS itself is the check.
+        XCTAssertEqual(try XCTUnwrap(SpecHarness.result(SpecHarness.check(Self.tracedSyscall()), path: "tracesys", .ptraceConsistency)).violations.count, 0)
+    }
+
     func testTracedSyscallLeavingThroughIretProves() {
         let report = SpecHarness.check(Self.tracedSyscall(exit: Self.iretFromPtRegs))
         SpecHarness.assertOthersProved(report, path: "tracesys", except: [])

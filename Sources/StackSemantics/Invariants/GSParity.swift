@@ -212,30 +212,28 @@ extension Mechanism {
 
 extension Interpreter {
     /// What a tracer's or a C function's write of a pt_regs field can put there. putreg
-    /// refuses a cs without RPL 3, sigreturn ORs 3 into the cs it restores, and execve's
-    /// start_thread writes __USER_CS: no write sends the return to kernel mode. cs is one
-    /// of the kernel's two user code selectors (picked by the written value's low bit; LDT
-    /// selectors are not modelled). Constants, so a loop that stops for a tracer keeps
-    /// "cs is a user cs" across its widening. A tracer (`old`: the field before its
+    /// (set_segment_reg, which takes a u16) refuses a cs or ss that is zero or lacks RPL
+    /// 3, sigreturn ORs 3 into the cs it restores, and execve's start_thread writes
+    /// __USER_CS: no write sends the return to kernel mode, but any selector with RPL 3 —
+    /// an LDT code segment too — may come back, not only __USER_CS or __USER32_CS. (3.16
+    /// ignores a 64-bit task's cs write; later kernels take it: the model takes the wider
+    /// set.) A loop that stops for a tracer keeps "cs is a user selector" across its
+    /// widening as a loop fact (LoopFacts.swift). A tracer (`old`: the field before its
     /// write) never reaches a frame of kernel mode (RPL 0): ptrace stops only a task
     /// returning to user space, so such a frame keeps its cs. A C function may turn one
-    /// into a user frame: a kernel thread's execve. ss is any 16-bit selector with RPL 3
-    /// (putreg's set_segment_reg takes a u16), so it may still differ from __USER_DS.
+    /// into a user frame: a kernel thread's execve.
     func writtenFieldValue(_ written: D.Value, field: String, old: D.Value?) -> D.Value {
         switch field {
         case "cs":
-            let user = d.select(d.equal(d.and(written, d.constant(1)), d.constant(0)), d.constant(EntrySetup.userCS), d.constant(EntrySetup.userCS32))
+            let user = userSelector(written)
             guard let old else { return user }
             return d.select(d.equal(d.and(old, d.constant(3)), d.constant(0)), old, user)
         case "ss":
-            // putreg takes a 16-bit selector with the user's RPL (set_segment_reg).
-            return d.or(d.and(written, d.constant(0xfffc)), d.constant(3))
+            return userSelector(written)
         default: return written
         }
     }
-}
 
-extension EntrySetup {
-    /// __USER32_CS: the compat-mode user code selector.
-    static var userCS32: UInt64 { 0x23 }
+    /// A 16-bit selector with the user's RPL: what putreg lets a tracer write.
+    func userSelector(_ written: D.Value) -> D.Value { d.or(d.and(written, d.constant(0xfffc)), d.constant(3)) }
 }
