@@ -103,6 +103,8 @@ public final class Elaborator {
     struct DecodedText: Hashable {
         var mnemonic: String
         var operands: [String]
+        /// Code from a `.source` file sees other constants than the spec's own.
+        var fromSource: Bool
     }
 
     struct PendingPath {
@@ -150,6 +152,13 @@ public final class Elaborator {
     var reassignments: [String: [(from: Int, def: ConstantDef)]] = [:]
     /// The source index of the instruction being decoded.
     var decodingAt: Int?
+    /// The instruction being decoded comes from a `.source` file.
+    var decodingSource = false
+    /// Constants defined in the text of `.source` files (`.set`, `.equ`, `=`; cpp's
+    /// `#define`s never reach the text): the only ones that code sees. gas assembles the
+    /// file alone, so the spec's `#define`s, `.equ`s, `-D`s and pt_regs offsets are not
+    /// there — a name they define is a symbol gas leaves to the linker.
+    var assemblyConstants: Set<String> = []
     /// Names some constant kept as an expression refers to: they cannot be set again.
     var namesKeptAsExpressions: Set<String> = []
     /// Local label definitions so far (`NumericLabel.serial`).
@@ -357,7 +366,7 @@ public final class Elaborator {
         var decoded: [DecodedText: Operation] = [:]
         for k in sectionOrder {
             let p = pending[k]
-            let text = DecodedText(mnemonic: p.head.text, operands: p.operands.map(\.text))
+            let text = DecodedText(mnemonic: p.head.text, operands: p.operands.map(\.text), fromSource: p.fromSource)
             let op: Operation
             if let why = p.unsupportedReason {
                 op = .unsupported(why)
@@ -365,7 +374,8 @@ public final class Elaborator {
                 op = known
             } else {
                 decodingAt = p.index
-                defer { decodingAt = nil }
+                decodingSource = p.fromSource
+                defer { decodingAt = nil; decodingSource = false }
                 do {
                     op = try decode(p)
                 } catch let d as Diagnostic where p.fromSource {
@@ -758,6 +768,7 @@ public final class Elaborator {
             throw Diagnostic(at: rest.location, "malformed constant name '\(cname)' (function-like #define is not supported)", notes: notes)
         }
         let isGas = directive != "#define"
+        if assemblyDepth > 0 { assemblyConstants.insert(cname) }
         // gas lets `.set` and `=` set a symbol again; `.equ` too, but a spec that sets an
         // `.equ` twice is more likely wrong than a loop, so that stays an error.
         let mayReassign = directive == ".set" || directive == "="
@@ -1536,6 +1547,13 @@ public final class Elaborator {
 
     /// The definition of constant `n`, or why there is none to use.
     func constant(_ n: String, at loc: SourceLocation, notes: [Diagnostic.Note], visiting: Set<String>) throws -> ConstantDef {
+        if (assemblyDepth > 0 || decodingSource) && !assemblyConstants.contains(n) {
+            let spec = constants[n].map {
+                $0.location.file == "<pt_regs>" ? " (the model's pt_regs offset: the file gets its own from the kernel's headers, through cpp)"
+                    : " (the spec defines it at \($0.location), but gas assembles the file without the spec)"
+            } ?? ""
+            throw Diagnostic(at: loc, "'\(n)' is not defined in the assembly read by .source: gas leaves it to the linker as an undefined symbol\(spec)", notes: notes)
+        }
         guard let def = constants[n] else {
             if program.labels[n] != nil || program.externs[n] != nil {
                 throw Diagnostic(at: loc, "unknown constant '\(n)': it is a symbol (a label or an .extern), and only '$\(n)' alone or 'leaq \(n)(%rip)' gives its address", notes: notes)

@@ -129,6 +129,28 @@ final class FrontEndSourceTests: XCTestCase {
         XCTAssertTrue(why.contains("(arch/x86/entry/bad.h:2:2) at arch/x86/entry/broken.S:3:2 (`frambozq %rax`)"), why)
     }
 
+    /// gas assembles the `.S` without the sidecar: a name its text leaves (cpp did not
+    /// replace it) is a symbol for the linker, not the sidecar's `#define`, `.equ` or a
+    /// pt_regs offset — which once gave `OFF(%rsp)` the spec's value.
+    func testTheSidecarsConstantsDoNotReachTheAssembly() throws {
+        let code = "f_demo:\n\tpushq %rbx\n\tmovq %rbx, OFF(%rsp)\n\tpopq %rbx\n\tret\ng_demo:\n\tmovq $0, RBX(%rsp)\n\tret\n"
+        let sidecar = ".source \"arch/x86/entry/leak.S\"\n#define OFF 8\n.path f_demo entry=function\n.path g_demo entry=function\n"
+        let report = try Self.check("checks/leak.pts", ["arch/x86/entry/leak.S": code, "checks/leak.pts": sidecar])
+        XCTAssertEqual(report.diagnostics, [])
+        for (path, name, spec) in [("f_demo", "OFF", true), ("g_demo", "RBX", false)] {
+            guard let r = SpecHarness.result(report, path: path, .restoreMatchesSave), case .unknown(let why) = r.verdict else {
+                XCTFail("\(path): expected unknown"); continue
+            }
+            XCTAssertTrue(why.contains("'\(name)' is not defined in the assembly read by .source: gas leaves it to the linker"), why)
+            XCTAssertTrue(why.contains(spec ? "the spec defines it at checks/leak.pts:2" : "the model's pt_regs offset"), why)
+        }
+        // Defined in the assembly itself (as gas would see it), the name is a constant.
+        let equ = try Self.check("checks/leak.pts", ["arch/x86/entry/leak.S": "\t.set OFF, 0\n" + code.replacingOccurrences(of: "\tmovq $0, RBX(%rsp)\n", with: ""),
+                                                    "checks/leak.pts": sidecar.replacingOccurrences(of: "#define OFF 8\n", with: "")])
+        XCTAssertEqual(equ.diagnostics, [])
+        for inv in Invariant.allCases { SpecHarness.assertProved(equ, path: "f_demo", inv) }
+    }
+
     /// cpp's own errors keep cpp's file:line:col.
     func testAPreprocessorErrorIsOnItsLine() throws {
         let code = "/* x */\n#include <asm/missing.h>\nf:\n\tret\n"
