@@ -635,6 +635,7 @@ public enum SymbolicExecutor {
                 if case .valid = decide(claim) { continue }
                 rejected.insert(key)
             }
+            if debugLoops { print("DEBUG loop@\(head) \(side): facts rejected: \(rejected.map { "\(describe($0.part, interp)) \($0.fact)" })") }
             return .refine(failed, rejected: rejected)
         }
         return .inductive(checks)
@@ -745,9 +746,13 @@ public enum SymbolicExecutor {
             } else {
                 v = i.isBool ? d.inputBit(name) : d.input(name)
                 if !i.isBool {
-                    for fact in candidateFacts(for: ids[k], interp) where !rejected.contains(LoopFactKey(part: ids[k], fact: fact)) {
-                        facts.append(LoopFactKey(part: ids[k], fact: fact))
+                    // Only a fact the entry does not break, and one of them: the selector
+                    // facts exclude each other, and assumed together they leave the head
+                    // no run at all (no back edge to widen from).
+                    let possible = candidateFacts(for: ids[k], interp).filter {
+                        !rejected.contains(LoopFactKey(part: ids[k], fact: $0)) && d.known($0.holds(of: ip[k], d)) != false
                     }
+                    for fact in possible.prefix(1) { facts.append(LoopFactKey(part: ids[k], fact: fact)) }
                 }
             }
             classes[key] = v

@@ -327,6 +327,23 @@ final class CompatWorkLoopTests: XCTestCase {
                                    blamedLine: SpecHarness.line("<-stop", in: spec), requirementContains: "pt_regs.sp seen by exit_work")
     }
 
+    func testKernelBitsInASavedHighHalfInTheLoopAreCaught() {
+        // The widened head shares a slot with the task's value by its low half only when
+        // the slot is zero-extended: kernel bits stored into pt_regs.bx's high half on a
+        // pass of the loop reach the 32-bit task's rbx (it can read them from a 64-bit
+        // code segment), and must not be hidden by that sharing.
+        let spec = Self.sysenterLoop.replacingOccurrences(of: "\tjmp work\n", with: "\tmovl $0xffff8880, 44(%rsp)        # <-high\n\tjmp work\n")
+        let report = SpecHarness.check(spec)
+        let r = SpecHarness.result(report, path: "sysenter_entry", .restoreMatchesSave)
+        guard case .violated(let cx)? = r?.verdict else { return XCTFail("kernel bits in rbx's high half must be reported: \(String(describing: r?.verdict))") }
+        XCTAssertEqual(r?.violations.map(\.mechanism.description), ["restore rbx at iretq"])
+        XCTAssertTrue(cx.requirement.contains("its high half the user's or zero"), cx.requirement)
+        XCTAssertTrue(cx.values.contains { $0.0 == "rbx" && $0.1.hasPrefix("0xffff8880") }, "\(cx.values)")
+        // The same store of zero (a zero-extension) is no bug.
+        let zero = spec.replacingOccurrences(of: "$0xffff8880, 44(%rsp)", with: "$0, 44(%rsp)")
+        SpecHarness.assertProved(SpecHarness.check(zero), path: "sysenter_entry", .restoreMatchesSave)
+    }
+
     func testATracersIpWriteUndoneInTheLoopIsCaught() {
         // ip saved before the stop and put back after it: a tracer's write is lost.
         let spec = Self.sysenterLoop
