@@ -521,19 +521,47 @@ struct PathProof {
         // branch no input takes, or an .assume that removes them all): every exit
         // obligation is true of no run, so nothing proved about the exits means anything.
         if !run.exitsReached.contains(where: { $0.reach.boolConstant == true }) {
-            let why: String?
-            let f = run.factory
-            let reached = f.anyOf(run.exitsReached.map(\.reach))
-            // Usually an input the case split picks settles it (a function's return
-            // address outside the path's code), without the solver.
-            if options.structuralFastPath && f.modelByCases(reached) != nil {
-                why = nil
-            } else {
-                switch queryAny(run.exitsReached, &proofRun, label: "exit-reached") {
-                case .sat: why = nil
-                case .unsat: why = "no run of the path reaches an exit (ret, sysretq, sysexit, iretq)\(path.assumptions.isEmpty ? "" : " under its .assume"): every run ends in a trap or never ends, so nothing is proved about its exits"
-                case .unknown(let reason): why = "whether any run of the path reaches an exit is undecided (solver: \(reason))"
+            var why: String?
+            /// Whether some run of `sr` reaches an exit: true, false, or why undecided.
+            func reachesExit(_ sr: inout Search) -> Result<Bool, SearchFailure> {
+                let f = sr.run.factory
+                // Usually an input the case split picks settles it (a function's return
+                // address outside the path's code), without the solver.
+                if options.structuralFastPath && f.modelByCases(f.anyOf(sr.run.exitsReached.map(\.reach))) != nil { return .success(true) }
+                switch queryAny(sr.run.exitsReached, &sr, label: "exit-reached") {
+                case .sat: return .success(true)
+                case .unsat: return .success(false)
+                case .unknown(let reason): return .failure(SearchFailure(text: "solver: \(reason)"))
                 }
+            }
+            let never = "no run of the path reaches an exit (ret, sysretq, sysexit, iretq)\(path.assumptions.isEmpty ? "" : " under its .assume"): every run ends in a trap or never ends, so nothing is proved about its exits"
+            switch reachesExit(&proofRun) {
+            case .success(true): why = nil
+            case .success(false): why = never
+            case .failure(let e): why = "whether any run of the path reaches an exit is undecided (\(e.text))"
+            }
+            if why == nil && !graph.loopHeads.isEmpty {
+                // The widened run stands for more runs than there are (a loop that never
+                // ends looks as if it might): an exit counts as reached only in a run
+                // unrolled exactly, entering each loop head at most a few times.
+                // A concrete run of the path as it is (loops and all) that exits is a
+                // witness; then runs unrolled exactly, entering each loop head at most a
+                // few times.
+                why = "no run entering each loop head at most \(PathProver.unrollVisits) times reaches an exit (ret, sysretq, sysexit, iretq)\(path.assumptions.isEmpty ? "" : " under its .assume"), nor does a concrete run: the loop may never end, so nothing is proved about its exits"
+                let witnessed = (0..<9).contains { seed in
+                    ConcreteReplay.run(plain, oracle: Self.probeOracle(seed), target: nil, detail: .brokenOnly).reachedExit
+                }
+                for depth in 1...PathProver.unrollVisits where !witnessed {
+                    guard var sr = searchRun(depth) else {
+                        why = "whether any run of the path reaches an exit is undecided (\(searchFailure ?? "no unrolled run"))"
+                        break
+                    }
+                    let answer = reachesExit(&sr)
+                    searches[depth] = sr
+                    if case .success(true) = answer { why = nil; break }
+                    if case .failure(let e) = answer { why = "whether any run of the path reaches an exit is undecided (\(e.text))"; break }
+                }
+                if witnessed { why = nil }
             }
             if let why {
                 report.results = report.results.map { r in
@@ -734,6 +762,8 @@ struct PathProof {
         }
         return assumed()
     }
+
+    struct SearchFailure: Error { var text: String }
 
     /// Replays a model on the obligation; the counterexample if the run confirms it.
     mutating func replay(_ u: Obligation<SymbolicDomain>, _ oracle: @escaping (String) -> UInt64, _ sr: inout Search, _ inv: Invariant) -> Counterexample? {

@@ -94,6 +94,9 @@ public struct ReplayOutcome: Sendable {
     /// Registers (and the user view) when the run left the path: what its callers and
     /// user space observe (for telling a neutral mutation from a real one).
     public var exitState: [String: UInt64] = [:]
+    /// The run left the path at an exit (ret, sysretq, sysexit, iretq), not at a trap,
+    /// an `.assume`, an unsupported step or the step limit.
+    public var reachedExit = false
 }
 
 /// Runs a path concretely: the same interpreter over plain numbers, following the one
@@ -285,6 +288,7 @@ public enum ConcreteReplay {
                 if !confirmedOutcomes.contains(where: { $0 == nil }) { return (out, confirmedOutcomes) }
             }
             guard let taken else {
+                out.reachedExit = interp.exitsReached.contains { $0.reach }
                 if let uses, let before { uses.exit(node: node, before, &out.steps, interp) }
                 if target != nil { out.note = "the replayed run reached the end of the path without breaking the obligation" }
                 // A branch whose side the run's values take was ruled out by `.assume`.

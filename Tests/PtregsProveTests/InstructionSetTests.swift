@@ -266,6 +266,20 @@ final class InstructionSetTests: XCTestCase {
                 XCTAssertTrue(why.contains("no run of the path reaches an exit"), why)
             }
         }
+        // A loop that never ends though the widened run cannot tell: rcx stays odd, so
+        // the `jnz` is always taken. No exact run reaches the ret.
+        let odd = ".path f entry=function\nf:\tmovq $1, %rcx\n1:\tmovq (%rdi), %rdx\n\tandq $-2, %rdx\n\txorq %rdx, %rcx\n\ttestq %rcx, %rcx\n\tjnz 1b\n\tret"
+        let oddReport = SpecHarness.check(odd)
+        XCTAssertEqual(oddReport.paths.first?.results.count, Invariant.allCases.count)
+        for r in oddReport.paths.first?.results ?? [] {
+            guard case .unknown(let why) = r.verdict else { XCTFail("odd \(r.invariant): \(SpecHarness.describe(r.verdict))"); continue }
+            XCTAssertTrue(why.contains("the loop may never end"), why)
+        }
+        // A counted loop of 16 to 31 trips, more than the unrolled runs take, still exits: a
+        // concrete run of the path shows it, and the path proves.
+        let counted = ".path f entry=function\nf:\tmovl %edi, %ecx\n\torl $16, %ecx\n\tandl $31, %ecx\n1:\tdecl %ecx\n\tjnz 1b\n\tret"
+        let countedReport = SpecHarness.check(counted)
+        for inv in Invariant.allCases { SpecHarness.assertProved(countedReport, path: "f", inv) }
         // A ret some input reaches keeps its verdict, and the clobber is found.
         let reachable = ".path f entry=function\nf:\tmovq $0, %rbx\n\ttestl %eax, %eax\n\tjz 1f\n\tret\n1:\tud2"
         SpecHarness.assertViolated(SpecHarness.check(reachable, invariants: [.restoreMatchesSave]), path: "f", .restoreMatchesSave, blamedLine: 2)
